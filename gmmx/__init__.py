@@ -1,0 +1,1 @@
+"""gmmx: fast Gaussian mixture models by EM."""

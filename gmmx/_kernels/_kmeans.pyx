@@ -1,0 +1,136 @@
+# gmmx's own k-means for initialisation: k-means++ seeding and Lloyd.
+#
+# Same style as the E-step kernel: prange over row chunks, static schedule,
+# thread-local partial sums in one row per thread, reduced in thread order.
+# Sums are centred at the previous centres so price-level data keep digits.
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange, threadid
+from libc.float cimport DBL_MAX
+
+cdef enum:
+    CHUNK = 512
+
+
+cdef inline double _sqdist(const floating *x, const double *c, Py_ssize_t d) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double acc = 0.0, z
+    for j in range(d):
+        z = x[j] - c[j]
+        acc = acc + z * z
+    return acc
+
+
+def candidate_potentials(
+    const floating[:, ::1] X,        # IN  (n, d)
+    const double[::1] sample_weight, # IN  (n,) or (0,) for unit weights
+    const double[:, ::1] candidates, # IN  (T, d)
+    const double[::1] closest,       # IN  (n,) current squared distance to nearest centre
+    int n_threads,
+):
+    """Weighted potential ``sum_i w_i min(closest_i, |x_i - c_t|^2)`` per candidate.
+
+    Returns
+    -------
+    ndarray of shape (T,)
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0], d = X.shape[1], T = candidates.shape[0]
+        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, ci, i, t, start, end
+        int tid
+        double dist, w
+        bint have_w = sample_weight.shape[0] > 0
+    n_threads = max(1, min(n_threads, n_chunks))
+    buf_arr = np.zeros((n_threads, T))
+    cdef double[:, ::1] buf = buf_arr
+    with nogil, parallel(num_threads=n_threads):
+        tid = threadid()
+        for ci in prange(n_chunks, schedule='static'):
+            start = ci * CHUNK
+            end = start + CHUNK if start + CHUNK < n else n
+            for i in range(start, end):
+                w = sample_weight[i] if have_w else 1.0
+                for t in range(T):
+                    dist = _sqdist(&X[i, 0], &candidates[t, 0], d)
+                    if closest[i] < dist:
+                        dist = closest[i]
+                    buf[tid, t] += w * dist
+    total = buf_arr[0].copy()
+    for t in range(1, n_threads):
+        total += buf_arr[t]
+    return total
+
+
+def update_closest(
+    const floating[:, ::1] X,   # IN  (n, d)
+    const double[::1] center,   # IN  (d,)
+    double[::1] closest,        # IN/OUT (n,)
+    int n_threads,
+):
+    """``closest_i = min(closest_i, |x_i - center|^2)`` in place."""
+    cdef:
+        Py_ssize_t n = X.shape[0], d = X.shape[1], i
+        double dist
+    with nogil:
+        for i in prange(n, schedule='static', num_threads=n_threads):
+            dist = _sqdist(&X[i, 0], &center[0], d)
+            if dist < closest[i]:
+                closest[i] = dist
+
+
+def lloyd_iter(
+    const floating[:, ::1] X,          # IN  (n, d)
+    const double[::1] sample_weight,   # IN  (n,) or (0,)
+    const double[:, ::1] centers_old,  # IN  (K, d)
+    int[::1] labels,                   # OUT (n,)
+    double[::1] dist_out,              # OUT (n,) squared distance to own centre
+    int n_threads,
+):
+    """One Lloyd iteration.
+
+    Returns
+    -------
+    shift_sums : ndarray of shape (K, d)
+        ``sum_i w_i (x_i - c_k)`` over the points assigned to ``k``.
+    weights : ndarray of shape (K,)
+        Weight assigned to each centre.
+    inertia : float
+        ``sum_i w_i |x_i - c_{label_i}|^2``.
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0], d = X.shape[1], K = centers_old.shape[0]
+        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, ci, i, j, k, start, end, best
+        Py_ssize_t S = K * d + K + 1
+        int tid
+        double dist, bestd, w
+        bint have_w = sample_weight.shape[0] > 0
+    n_threads = max(1, min(n_threads, n_chunks))
+    buf_arr = np.zeros((n_threads, S))
+    cdef double[:, ::1] buf = buf_arr
+    with nogil, parallel(num_threads=n_threads):
+        tid = threadid()
+        for ci in prange(n_chunks, schedule='static'):
+            start = ci * CHUNK
+            end = start + CHUNK if start + CHUNK < n else n
+            for i in range(start, end):
+                best = 0
+                bestd = DBL_MAX
+                for k in range(K):
+                    dist = _sqdist(&X[i, 0], &centers_old[k, 0], d)
+                    if dist < bestd:
+                        bestd = dist
+                        best = k
+                labels[i] = <int> best
+                dist_out[i] = bestd
+                w = sample_weight[i] if have_w else 1.0
+                for j in range(d):
+                    buf[tid, best * d + j] += w * (X[i, j] - centers_old[best, j])
+                buf[tid, K * d + best] += w
+                buf[tid, K * d + K] += w * bestd
+    total = buf_arr[0].copy()
+    for t in range(1, n_threads):
+        total += buf_arr[t]
+    return (total[:K * d].reshape(K, d), total[K * d:K * d + K].copy(),
+            float(total[K * d + K]))
