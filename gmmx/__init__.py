@@ -1,1 +1,21 @@
-"""gmmx: fast Gaussian mixture models by EM."""
+"""gmmx: fast Gaussian mixture models by EM.
+
+The EM core is a native (Cython + OpenMP + BLAS) kernel that computes an
+iteration's sufficient statistics in one pass over the data; in-memory,
+out-of-core, online and Dask fitting are drivers of that one kernel.
+"""
+
+from ._stats import SufficientStats
+from ._validation import NotFittedError
+from .mixture import ConvergenceWarning, GaussianMixture, RegCovarWarning
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "GaussianMixture",
+    "NotFittedError",
+    "RegCovarWarning",
+    "SufficientStats",
+    "__version__",
+]

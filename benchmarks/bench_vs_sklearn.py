@@ -1,0 +1,143 @@
+"""Time one EM iteration of gmmx and scikit-learn on the same data.
+
+Both start from identical parameters (one sklearn iteration from a fixed
+initialisation); an "iteration" is one E-step plus one M-step: sklearn's
+``_e_step`` + ``_m_step``, gmmx's kernel pass + ``m_step``. Medians over
+repeats, printed with the ratio. Run::
+
+    python benchmarks/bench_vs_sklearn.py            # the issue's cases
+    python benchmarks/bench_vs_sklearn.py --quick    # small smoke run
+
+On machines where OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, unset both
+for the command (for gmmx and sklearn alike) to let numpy use its best kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def make_data(n, d, k, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=3.0, size=(k, d))
+    labels = rng.integers(0, k, n)
+    X = centers[labels] + rng.normal(size=(n, d))
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _median_time(fn, repeats, min_time=0.0):
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - t_start < min_time and len(times) < 50):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def time_case(n, d, k, cov="full", dtype=np.float64, n_threads=None, repeats=5, sk=True):
+    """Median seconds per EM iteration for sklearn and gmmx."""
+    from gmmx import GaussianMixture
+    from gmmx._engine import kernel_params, resolve_n_threads
+    from gmmx._stats import m_step
+    from gmmx.mixture import ArrayDriver
+
+    X = make_data(n, d, k, dtype)
+    init = GaussianMixture(k, covariance_type=cov, max_iter=1, tol=0, random_state=0,
+                           n_threads=n_threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        init.fit(X[: min(n, 50_000)])
+    weights, means, prec_chol = init.weights_, init.means_, init.precisions_cholesky_
+
+    nt = resolve_n_threads(n_threads)
+    driver = ArrayDriver(X, None, nt)
+    kp = kernel_params(weights, means, prec_chol, cov)
+
+    def gmmx_iter():
+        st = driver.accumulate(kp, cov)
+        m_step(st, 1e-6)
+
+    gmmx_iter()  # warm-up
+    t_gmmx = _median_time(gmmx_iter, repeats, min_time=0.5)
+
+    t_sk = float("nan")
+    if sk:
+        from sklearn.mixture import GaussianMixture as SKGaussianMixture
+
+        precisions = init.precisions_
+        skm = SKGaussianMixture(k, covariance_type=cov, weights_init=weights, means_init=means,
+                                precisions_init=precisions, max_iter=1, tol=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            skm.fit(X)
+            skm._set_parameters((weights, means, init.covariances_, prec_chol))
+
+        def sk_iter():
+            _, log_resp = skm._e_step(X)
+            skm._m_step(X, log_resp)
+            skm._set_parameters((weights, means, init.covariances_, prec_chol))
+
+        t_sk = _median_time(sk_iter, max(3, repeats // 2))
+    return t_sk, t_gmmx
+
+
+def threads_info():
+    try:
+        from threadpoolctl import threadpool_info
+
+        return ", ".join(f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info())
+    except ImportError:
+        return "threadpoolctl not installed"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI smoke runs")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    scale = 0.05 if args.quick else 1.0
+
+    import gmmx
+    from gmmx._kernels import _estep
+
+    print(f"gmmx {gmmx.__version__}, OpenMP={_estep.OPENMP_ENABLED}, cores={os.cpu_count()}, "
+          f"numpy {np.__version__}, {threads_info()}")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    cases = [
+        # (n, d, k, cov, target ratio)
+        (2_000_000, 1, 2, "full", 40),
+        (200_000, 16, 8, "full", 8),
+        (200_000, 50, 10, "full", 5),
+    ]
+    header = f"{'case':<34}{'sklearn ms/iter':>16}{'gmmx ms/iter':>14}{'ratio':>9}{'target':>8}"
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for n, d, k, cov, target in cases:
+        n_eff = max(int(n * scale), 1000)
+        t_sk, t_gx = time_case(n_eff, d, k, cov, repeats=args.repeats)
+        ratio = t_sk / t_gx
+        ok &= ratio >= target
+        print(f"{f'N={n_eff:,} d={d} K={k} {cov} f64':<34}{t_sk * 1e3:>16.2f}"
+              f"{t_gx * 1e3:>14.2f}{ratio:>8.1f}x{target:>7}x")
+    # thread scaling of the d=16 case
+    n_eff = max(int(200_000 * scale), 1000)
+    _, t1 = time_case(n_eff, 16, 8, "full", n_threads=1, repeats=args.repeats, sk=False)
+    _, t2 = time_case(n_eff, 16, 8, "full", n_threads=2, repeats=args.repeats, sk=False)
+    print(f"{f'N={n_eff:,} d=16 K=8 full, 1 vs 2 threads':<34}{t1 * 1e3:>16.2f}"
+          f"{t2 * 1e3:>14.2f}{t1 / t2:>8.2f}x{1.7:>7}x")
+    ok &= t1 / t2 >= 1.7
+    print("all targets met" if ok else "some targets missed (see ratio vs target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

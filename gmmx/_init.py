@@ -1,0 +1,186 @@
+"""Initial parameters: gmmx's native k-means (k-means++ and Lloyd) and the
+other scikit-learn ``init_params`` schemes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import _kmeans
+from ._stats import SufficientStats, m_step
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+# k-means runs on at most this many rows; the final labels cover all rows.
+KMEANS_MAX_ROWS = 200_000
+
+_EMPTY = np.empty(0, dtype=np.float64)
+
+
+def _w(sample_weight):
+    return _EMPTY if sample_weight is None else sample_weight
+
+
+def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii, as scikit-learn).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, d), float64
+    indices : ndarray of shape (n_clusters,)
+    """
+    n, d = X.shape
+    w = np.ones(n) if sample_weight is None else sample_weight
+    p = w / w.sum()
+    n_local_trials = 2 + int(np.log(n_clusters))
+    centers = np.empty((n_clusters, d), dtype=np.float64)
+    indices = np.empty(n_clusters, dtype=np.int64)
+    idx = int(random_state.choice(n, p=p))
+    centers[0] = X[idx]
+    indices[0] = idx
+    closest = np.full(n, np.inf)
+    _kmeans.update_closest(X, centers[0], closest, n_threads)
+    pot = float(np.dot(w, closest))
+    for c in range(1, n_clusters):
+        if pot <= 0:
+            # Every point coincides with a centre: pick any remaining point.
+            idx = int(random_state.randint(n))
+            centers[c] = X[idx]
+            indices[c] = idx
+            continue
+        rand_vals = random_state.uniform(size=n_local_trials) * pot
+        cum = np.cumsum(w * closest)
+        cand = np.minimum(np.searchsorted(cum, rand_vals), n - 1)
+        cand_centers = np.ascontiguousarray(X[cand], dtype=np.float64)
+        pots = _kmeans.candidate_potentials(X, _w(sample_weight), cand_centers, closest, n_threads)
+        best = int(np.argmin(pots))
+        centers[c] = cand_centers[best]
+        indices[c] = cand[best]
+        _kmeans.update_closest(X, centers[c], closest, n_threads)
+        pot = float(pots[best])
+    return centers, indices
+
+
+def kmeans(X, sample_weight, n_clusters, random_state, n_threads=1, max_iter=300, tol=1e-4):
+    """Lloyd's k-means from k-means++ seeds.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, d)
+    labels : ndarray of shape (n,), int32
+    """
+    n, d = X.shape
+    centers, _ = kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads)
+    var = np.var(X, axis=0, dtype=np.float64)
+    tol_abs = tol * float(np.mean(var))
+    labels = np.zeros(n, dtype=np.int32)
+    dist = np.empty(n, dtype=np.float64)
+    prev_labels = None
+    for _ in range(max_iter):
+        shift, wk, _inertia = _kmeans.lloyd_iter(
+            X, _w(sample_weight), centers, labels, dist, n_threads
+        )
+        new = centers.copy()
+        nonempty = wk > 0
+        new[nonempty] += shift[nonempty] / wk[nonempty, None]
+        empty = np.flatnonzero(~nonempty)
+        if empty.size:
+            # Move empty clusters to the points farthest from their centres.
+            far = np.argsort(dist)[::-1][: empty.size]
+            new[empty] = X[far]
+        center_shift = float(np.sum((new - centers) ** 2))
+        centers = new
+        if prev_labels is not None and np.array_equal(labels, prev_labels):
+            break
+        if center_shift <= tol_abs:
+            break
+        prev_labels = labels.copy()
+    _kmeans.lloyd_iter(X, _w(sample_weight), centers, labels, dist, n_threads)
+    return centers, labels
+
+
+def stats_from_labels(X, sample_weight, labels, n_components, covariance_type):
+    """Sufficient statistics of a hard assignment (one-hot responsibilities)."""
+    d = X.shape[1]
+    centers = np.zeros((n_components, d))
+    st = SufficientStats.zeros(covariance_type, centers)
+    for k in range(n_components):
+        mask = labels == k
+        Xk = np.asarray(X[mask], dtype=np.float64)
+        wk = None if sample_weight is None else sample_weight[mask]
+        st.nk[k] = Xk.shape[0] if wk is None else wk.sum()
+        if st.nk[k] <= 0:
+            continue
+        mu = Xk.mean(axis=0) if wk is None else (wk @ Xk) / st.nk[k]
+        st.centers[k] = mu
+        D = Xk - mu
+        st.sk[k] = D.sum(axis=0) if wk is None else wk @ D
+        Dw = D if wk is None else D * wk[:, None]
+        if st.Mk.ndim == 3:
+            st.Mk[k] = Dw.T @ D
+        else:
+            st.Mk[k] = np.einsum("ij,ij->j", Dw, D)
+    st.weight_sum = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+    st.n_samples = X.shape[0]
+    return st
+
+
+def stats_from_resp(X, sample_weight, resp, covariance_type):
+    """Sufficient statistics of soft responsibilities ``resp`` (n, K)."""
+    X64 = np.asarray(X, dtype=np.float64)
+    r = resp if sample_weight is None else resp * sample_weight[:, None]
+    nk = r.sum(axis=0)
+    safe = np.where(nk > 0, nk, 1.0)
+    centers = (r.T @ X64) / safe[:, None]
+    st = SufficientStats.zeros(covariance_type, centers)
+    st.nk = nk
+    for k in range(resp.shape[1]):
+        D = X64 - centers[k]
+        st.sk[k] = r[:, k] @ D
+        if st.Mk.ndim == 3:
+            st.Mk[k] = (D * r[:, k, None]).T @ D
+        else:
+            st.Mk[k] = r[:, k] @ (D * D)
+    st.weight_sum = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+    st.n_samples = X.shape[0]
+    return st
+
+
+def initial_parameters(
+    X, sample_weight, n_components, covariance_type, init_params, reg_covar,
+    random_state, n_threads=1,
+):
+    """Initial ``(weights, means, covariances, precisions_cholesky)``.
+
+    Mirrors scikit-learn's schemes; ``kmeans`` runs gmmx's native k-means (on
+    a random subset of at most ``KMEANS_MAX_ROWS`` rows, then labels all rows).
+    """
+    n = X.shape[0]
+    if init_params == "kmeans":
+        if n > KMEANS_MAX_ROWS:
+            sub = np.sort(random_state.choice(n, KMEANS_MAX_ROWS, replace=False))
+            Xs = np.ascontiguousarray(X[sub])
+            ws = None if sample_weight is None else sample_weight[sub]
+        else:
+            Xs, ws = X, sample_weight
+        centers, labels = kmeans(Xs, ws, n_components, random_state, n_threads)
+        if Xs is not X:
+            labels = np.empty(n, dtype=np.int32)
+            _kmeans.lloyd_iter(X, _w(sample_weight), centers, labels, np.empty(n), n_threads)
+        st = stats_from_labels(X, sample_weight, labels, n_components, covariance_type)
+    elif init_params in ("k-means++", "random_from_data"):
+        if init_params == "k-means++":
+            _, idx = kmeans_plusplus(X, sample_weight, n_components, random_state, n_threads)
+        else:
+            idx = random_state.choice(n, size=n_components, replace=False)
+        labels = np.full(n, -1, dtype=np.int32)
+        labels[idx] = np.arange(n_components)
+        sw = np.ones(n) if sample_weight is None else sample_weight
+        st = stats_from_labels(X, np.where(labels >= 0, sw, 0.0), labels, n_components, covariance_type)
+        st.weight_sum = float(sw.sum())
+    elif init_params == "random":
+        resp = random_state.uniform(size=(n, n_components))
+        resp /= resp.sum(axis=1)[:, None]
+        st = stats_from_resp(X, sample_weight, resp, covariance_type)
+    else:
+        raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
+    return m_step(st, reg_covar)

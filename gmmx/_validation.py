@@ -1,0 +1,156 @@
+"""Input validation at the API boundary (done once, before any kernel runs)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit``."""
+
+
+def _to_numpy(X):
+    """pandas / list / array-like to ndarray without copying when possible."""
+    if hasattr(X, "to_numpy") and hasattr(X, "dtypes") or type(X).__name__ == "Series":
+        try:
+            return X.to_numpy()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"could not convert the input to a numeric array: {exc}") from None
+    return X
+
+
+def as_float_array(X, name="X", ensure_min_samples=1):
+    """Validate ``X`` and return a C-contiguous float32/float64 2-D array.
+
+    float32 and float64 input are kept as they are (a copy is made only to
+    get C order); other numeric types become float64. 1-D input is one
+    feature.
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: wrong dimensionality, empty, non-numeric, NaN or
+        infinity.
+    """
+    X = _to_numpy(X)
+    if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from None
+    else:
+        raise ValueError(
+            f"{name} must be an array-like of shape (n_samples, n_features), "
+            f"got {type(X).__name__}"
+        )
+    if arr.dtype.kind in "iub":
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind == "f":
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64 if arr.dtype.itemsize > 4 else np.float32)
+    elif arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} contains non-numeric values; pass numbers only "
+                "(convert or drop text/date columns first)"
+            ) from None
+    else:
+        raise ValueError(
+            f"{name} has dtype {arr.dtype}, which is not numeric; pass a float array"
+        )
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features) or 1-D (one feature), "
+            f"got an array with {arr.ndim} dimensions; reshape it first"
+        )
+    if arr.shape[0] < ensure_min_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} sample(s) but at least {ensure_min_samples} "
+            "are required; pass a non-empty array"
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features; pass at least one column")
+    arr = np.ascontiguousarray(arr)
+    check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr, name="X", offset=0):
+    """Raise a ValueError naming the first row with NaN or infinity."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(arr)
+    if not bad.any():  # the sum overflowed; values are finite
+        return
+    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    raise ValueError(
+        f"{name} contains NaN or infinity (first at row {row + offset}); "
+        "remove or impute non-finite values before fitting"
+    )
+
+
+def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
+    """Validate sample weights: shape (n,), finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return None
+    sample_weight = _to_numpy(sample_weight)
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric") from None
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} must have shape ({n_samples},) to match X, got {w.shape}"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if np.any(w < 0):
+        raise ValueError(
+            f"{name} contains negative values (first at index "
+            f"{int(np.flatnonzero(w < 0)[0])}); weights must be >= 0"
+        )
+    if not np.any(w > 0):
+        raise ValueError(f"{name} is all zero; at least one sample needs positive weight")
+    return np.ascontiguousarray(w)
+
+
+def check_int(value, name, minimum):
+    """An integer >= minimum (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_float(value, name, minimum=0.0, inclusive=True):
+    """A finite real number >= (or >) minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    if value < minimum or (not inclusive and value == minimum):
+        op = ">=" if inclusive else ">"
+        raise ValueError(f"{name} must be {op} {minimum}, got {value!r}")
+    return float(value)
+
+
+def check_random_state(seed):
+    """``None``, an int or a ``numpy.random.RandomState`` to a RandomState."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState, got {seed!r}"
+    )
