@@ -929,13 +929,9 @@ def fit_gm2(returns, method="moments", a=None, b=None, random_state=0):
 
 
 def _gaussian_mixture_class():
-    """gmmx's estimator; sklearn's only while gmmx.mixture is not yet present."""
-    try:
-        from .mixture import GaussianMixture
-    except ModuleNotFoundError as exc:
-        if exc.name != "gmmx.mixture":
-            raise
-        from sklearn.mixture import GaussianMixture
+    # Imported lazily: gmmx.mixture may import this module.
+    from .mixture import GaussianMixture
+
     return GaussianMixture
 
 

@@ -1,0 +1,297 @@
+"""Matplotlib figures for fitted Gaussian mixtures.
+
+matplotlib is an optional dependency (``pip install gmmx-em[plot]``) and is
+imported only when a plotting function is called.  Every function draws on the
+``ax`` it is given (or on a new figure) and returns that Axes; ``ax.figure`` is
+the Figure, for further styling or saving.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .finance import _as_univariate, _gaussian_mixture_class, _model_params
+
+__all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
+           "plot_clusters"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "gmmx plotting needs matplotlib: pip install gmmx-em[plot]"
+        ) from exc
+    return plt
+
+
+def _axes(ax, figsize=(7, 4.5)):
+    if ax is not None:
+        return ax
+    _, ax = _pyplot().subplots(figsize=figsize)
+    return ax
+
+
+def _finite_1d(data, what="data"):
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1:
+        raise ValueError(f"{what} must be one series (shape (n,) or (n, 1)), got {x.shape}")
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError(f"{what} has no finite values")
+    return x
+
+
+def plot_density(mixture, data=None, *, bins=100, components=True, ax=None, n_points=600,
+                 xlim=None):
+    """Fitted mixture density over a histogram, with each weighted component.
+
+    Parameters
+    ----------
+    mixture : fitted d = 1 model or UnivariateMixture
+    data : array_like, optional
+        Observations, drawn as a density-normalised histogram.
+    bins : int or sequence
+        Histogram bins.
+    components : bool
+        Also draw each component's weighted density ``w_k N(x; mu_k, sigma_k^2)``.
+    ax : matplotlib Axes, optional
+    n_points : int
+        Grid size for the curves.
+    xlim : (float, float), optional
+        Plot range; default covers the data and the mixture's 0.05 %-99.95 %
+        quantiles.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    dist = _as_univariate(mixture)
+    ax = _axes(ax)
+    x = None if data is None else _finite_1d(data)
+    if xlim is None:
+        lo, hi = dist.ppf([5e-4, 1 - 5e-4])
+        if x is not None:
+            lo, hi = min(lo, x.min()), max(hi, x.max())
+        xlim = (lo, hi)
+    grid = np.linspace(xlim[0], xlim[1], n_points)
+    if x is not None:
+        ax.hist(x, bins=bins, density=True, color="0.75", edgecolor="0.6", linewidth=0.3,
+                label="data")
+    if components and dist.n_components > 1:
+        for k in range(dist.n_components):
+            z = (grid - dist.means[k]) / dist.stds[k]
+            dens = dist.weights[k] * np.exp(-0.5 * z * z) / (dist.stds[k] * np.sqrt(2 * np.pi))
+            ax.plot(grid, dens, "--", linewidth=1.2,
+                    label=f"component {k}: w={dist.weights[k]:.3g}")
+    ax.plot(grid, dist.pdf(grid), color="C3", linewidth=2.0, label="mixture")
+    ax.set_xlim(*xlim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_qq(data, mixture, *, ax=None, max_points=2000):
+    """QQ plot of observations against the fitted mixture's quantiles.
+
+    Empirical quantiles at plotting positions ``(i - 0.5) / n`` are set
+    against the mixture's ``ppf`` at the same levels; points on the diagonal
+    mean the mixture fits, tails included.
+
+    Parameters
+    ----------
+    data : array_like
+        One series of observations.
+    mixture : fitted d = 1 model or UnivariateMixture
+    ax : matplotlib Axes, optional
+    max_points : int
+        Plot at most this many evenly spaced order statistics (the extremes
+        are always kept).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    dist = _as_univariate(mixture)
+    x = np.sort(_finite_1d(data))
+    n = x.size
+    i = np.unique(np.linspace(0, n - 1, min(n, int(max_points))).round().astype(int))
+    levels = (i + 0.5) / n
+    theo = dist.ppf(levels)
+    ax = _axes(ax, figsize=(5, 5))
+    ax.plot(theo, x[i], "o", markersize=3, alpha=0.6, label="data")
+    lo, hi = min(theo.min(), x.min()), max(theo.max(), x.max())
+    ax.plot([lo, hi], [lo, hi], color="C3", linewidth=1.2, label="y = x")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.set_xlabel("mixture quantile")
+    ax.set_ylabel("sample quantile")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
+                              criteria=("bic", "aic"), ax=None, **kwargs):
+    """BIC and/or AIC against the number of components K.
+
+    Parameters
+    ----------
+    X : array_like, optional
+        Data to fit a :class:`gmmx.GaussianMixture` to for each K (1-D data is
+        one feature).  Not needed with ``scores``.
+    n_components : iterable of int
+        The values of K.
+    scores : dict, optional
+        Precomputed ``{"bic": [...], "aic": [...]}`` aligned with
+        ``n_components``; skips fitting.
+    criteria : sequence of {'bic', 'aic'}
+    ax : matplotlib Axes, optional
+    **kwargs
+        Passed to the estimator (e.g. ``covariance_type``, ``random_state``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The minimum of each criterion is marked.
+    """
+    ks = [int(k) for k in n_components]
+    bad = [c for c in criteria if c not in ("bic", "aic")]
+    if bad or not criteria:
+        raise ValueError(f"criteria must be 'bic' and/or 'aic', got {list(criteria)}")
+    if scores is None:
+        if X is None:
+            raise ValueError("pass data X to fit, or precomputed scores=")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X.reshape(-1, 1)
+        GaussianMixture = _gaussian_mixture_class()
+        scores = {c: [] for c in criteria}
+        for k in ks:
+            model = GaussianMixture(n_components=k, **kwargs).fit(X)
+            for c in criteria:
+                scores[c].append(getattr(model, c)(X))
+    ax = _axes(ax)
+    for j, c in enumerate(criteria):
+        vals = np.asarray(scores[c], dtype=np.float64)
+        if vals.shape != (len(ks),):
+            raise ValueError(f"scores[{c!r}] must have one value per K ({len(ks)}), got {vals.shape}")
+        ax.plot(ks, vals, "o-", color=f"C{j}", label=c.upper())
+        best = int(np.argmin(vals))
+        ax.plot(ks[best], vals[best], "*", color=f"C{j}", markersize=14)
+    ax.set_xlabel("number of components K")
+    ax.set_ylabel("criterion (lower is better)")
+    ax.set_xticks(ks)
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_names=None):
+    """A price or return series with the background shaded by regime.
+
+    Parameters
+    ----------
+    series : array_like or pandas.Series
+        The values to draw (prices or returns); a pandas index is the x axis.
+    labels : array_like of int, pandas.Series, or RegimeResult
+        Regime per period, aligned with ``series`` (a shorter label series,
+        e.g. from returns of the prices drawn, is aligned to the end).
+    ax : matplotlib Axes, optional
+    colors : sequence of colours, optional
+        One per regime; default green to red, calm to volatile.
+    alpha : float
+        Shading opacity.
+    label_names : sequence of str, optional
+        Legend names of the regimes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if hasattr(labels, "labels") and hasattr(labels, "n_regimes"):
+        labels = labels.labels
+    lab = np.asarray(labels).astype(int).reshape(-1)
+    y = np.asarray(series, dtype=np.float64).reshape(-1)
+    if lab.size > y.size:
+        raise ValueError(f"more labels ({lab.size}) than series values ({y.size})")
+    xs = np.asarray(series.index) if hasattr(series, "index") else np.arange(y.size)
+    offset = y.size - lab.size
+    k = int(lab.max()) + 1 if lab.size else 0
+    if colors is None:
+        cmap = _pyplot().get_cmap("RdYlGn_r")
+        colors = [cmap(0.15 + 0.7 * j / max(k - 1, 1)) for j in range(k)]
+    ax = _axes(ax, figsize=(10, 4))
+    ax.plot(xs, y, color="k", linewidth=0.8)
+    # One span per run of equal labels, from its first period to the next run's start.
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    ends = np.r_[starts[1:], lab.size]
+    seen = set()
+    for s, e in zip(starts, ends):
+        r = lab[s]
+        x0 = xs[s + offset]
+        x1 = xs[min(e + offset, y.size - 1)]
+        name = label_names[r] if label_names is not None else f"regime {r}"
+        ax.axvspan(x0, x1, color=colors[r], alpha=alpha, linewidth=0,
+                   label=None if r in seen else name)
+        seen.add(r)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def _ellipse_points(mean, cov, n_std, n=100):
+    vals, vecs = np.linalg.eigh(cov)
+    t = np.linspace(0, 2 * np.pi, n)
+    circle = np.stack([np.cos(t), np.sin(t)])
+    return (mean[:, None] + n_std * vecs @ (np.sqrt(np.maximum(vals, 0))[:, None] * circle)).T
+
+
+def plot_clusters(X, model, *, dims=(0, 1), n_std=(1.0, 2.0), ax=None, s=8):
+    """2-D scatter coloured by most probable component, with covariance ellipses.
+
+    Parameters
+    ----------
+    X : array_like (n, d)
+        Data, d >= 2.
+    model : fitted GaussianMixture-like model
+        Any ``covariance_type``; components are coloured ``C0, C1, ...``.
+    dims : (int, int)
+        The two features to draw.
+    n_std : sequence of float
+        Draw an ellipse at each of these Mahalanobis radii (1 and 2 sd).
+    ax : matplotlib Axes, optional
+    s : float
+        Marker size.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] < 2:
+        raise ValueError(f"X must have shape (n, d) with d >= 2, got {X.shape}")
+    w, means, covs = _model_params(model)
+    if means.shape[1] != X.shape[1]:
+        raise ValueError(f"the model has {means.shape[1]} features, X has {X.shape[1]}")
+    i, j = dims
+    labels = np.asarray(model.predict(X))
+    ax = _axes(ax, figsize=(6, 5))
+    for k in range(w.size):
+        colour = f"C{k % 10}"
+        mask = labels == k
+        ax.scatter(X[mask, i], X[mask, j], s=s, color=colour, alpha=0.5,
+                   label=f"component {k} (w={w[k]:.2f})")
+        sub = covs[k][np.ix_([i, j], [i, j])]
+        centre = means[k, [i, j]]
+        for r in n_std:
+            pts = _ellipse_points(centre, sub, r)
+            ax.plot(pts[:, 0], pts[:, 1], color=colour, linewidth=1.5)
+        ax.plot(*centre, "x", color="k", markersize=8)
+    ax.set_xlabel(f"x{i}")
+    ax.set_ylabel(f"x{j}")
+    ax.legend(loc="best", fontsize="small")
+    return ax
