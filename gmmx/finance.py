@@ -387,7 +387,6 @@ class UnivariateMixture:
             slope = np.exp(self.logpdf(x) - np.where(left, lc, ls))
             return val, slope
 
-        tiny = 4 * np.finfo(np.float64).eps
         idx = np.arange(p.size)
         slow = np.zeros(p.size, dtype=bool)
         for _ in range(300):
@@ -396,7 +395,10 @@ class UnivariateMixture:
             width = ha - la
             la = np.where(val < 0, xa, la)
             ha = np.where(val > 0, xa, ha)
-            done = (np.abs(val) <= 1e-13) | (ha - la <= tiny * np.abs(xa))
+            mid = 0.5 * (la + ha)
+            # Stop at a relative error of 1e-13 in probability, or when the
+            # bracket is down to adjacent floats and cannot be split further.
+            done = (np.abs(val) <= 1e-13) | (mid <= la) | (mid >= ha)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 newton = xa - val / slope
             # A Newton step that leaves the bracket (flat stretches, far tails) or
@@ -405,11 +407,14 @@ class UnivariateMixture:
             ok = np.isfinite(newton) & (newton > la) & (newton < ha) & ~slow[idx]
             slow[idx] = (ha - la) > 0.5 * width
             lo[idx], hi[idx] = la, ha
-            x[idx] = np.where(done, xa, np.where(ok, newton, 0.5 * (la + ha)))
+            x[idx] = np.where(done, xa, np.where(ok, newton, mid))
             idx = idx[~done]
             if idx.size == 0:
                 break
-        return x
+        # Where the bracket closed on adjacent floats, keep the best of the three.
+        cand = np.stack([x, lo, hi])
+        err = np.abs(np.stack([g(c, left, target)[0] for c in cand]))
+        return cand[np.argmin(err, axis=0), np.arange(p.size)]
 
     # -- moments and sampling ------------------------------------------------
 
@@ -823,7 +828,7 @@ def gm2_from_moments(sigma, kurtosis, a=None, b=None, mean=0.0):
     kurtosis : float
         Kurtosis, not excess; must exceed 3 (a scale mixture is leptokurtic).
     a, b : float, optional
-        Exactly one of them: ``0 < a < 1`` or ``1 < b < sqrt(kappa / 3)``.
+        Exactly one of them: ``0 < a < 1`` or ``b > sqrt(kappa / 3)``.
     mean : float
 
     Returns
@@ -847,12 +852,12 @@ def gm2_from_moments(sigma, kurtosis, a=None, b=None, mean=0.0):
         v = (K - u) / (1.0 - u)
     else:
         v = b * b
-        if v >= K:
+        if v <= K:
             raise ValueError(
-                f"b must be below sqrt(kurtosis / 3) = {np.sqrt(K):.6g} to match both "
+                f"b must exceed sqrt(kurtosis / 3) = {np.sqrt(K):.6g} to match both "
                 f"moments, got {b}"
             )
-        u = (K - v) / (1.0 - v)
+        u = (v - K) / (v - 1.0)
     p = (v - 1.0) / (v - u)
     a, b = float(np.sqrt(u)), float(np.sqrt(v))
     return StructuredGM2(p, 1.0 - p, a * sigma, b * sigma, sigma, kurtosis, a, b, float(mean))
