@@ -7,6 +7,7 @@ out-of-core, online and Dask fitting are drivers of that one kernel.
 
 from ._stats import SufficientStats
 from ._validation import NotFittedError
+from .io import load
 from .mixture import ConvergenceWarning, GaussianMixture, RegCovarWarning
 
 __version__ = "0.1.0"
@@ -18,4 +19,5 @@ __all__ = [
     "RegCovarWarning",
     "SufficientStats",
     "__version__",
+    "load",
 ]

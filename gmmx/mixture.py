@@ -107,6 +107,10 @@ class GaussianMixture:
     progress : bool, default=False
         A tqdm progress bar over passes and chunks (only if tqdm is installed
         and output is a terminal).
+    step_exponent : float in (0.5, 1], default=0.6
+        Online EM (``partial_fit``, :func:`gmmx.streaming.fit_minibatch`): the
+        b-th batch gets step size ``b ** -step_exponent`` (the first batch
+        1); 1 averages all batches equally, smaller values forget faster.
 
     Attributes
     ----------
@@ -145,6 +149,7 @@ class GaussianMixture:
         chunk_size=65536,
         callback=None,
         progress=False,
+        step_exponent=0.6,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -164,6 +169,7 @@ class GaussianMixture:
         self.chunk_size = chunk_size
         self.callback = callback
         self.progress = progress
+        self.step_exponent = step_exponent
 
     # ------------------------------------------------------------------ params
     @classmethod
@@ -292,8 +298,42 @@ class GaussianMixture:
         self
         """
         driver = self._make_driver(X, sample_weight)
-        self._fit_driver(driver)
+        try:
+            self._fit_driver(driver)
+        finally:
+            if hasattr(driver, "close"):
+                driver.close()
         return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on a batch of rows.
+
+        The first call initialises the model from its batch (or from
+        ``weights_init``/``means_init``/``precisions_init``); every call then
+        updates running sufficient statistics with step size
+        ``b ** -step_exponent`` for the b-th batch and runs the M-step (see
+        :class:`gmmx.streaming.OnlineEM`). One batch equal to the whole data
+        is one EM iteration. The running state is saved by :meth:`save`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        from .streaming import partial_fit
+
+        return partial_fit(self, X, sample_weight)
+
+    def save(self, path):
+        """Save the model (and any online-EM state) to ``path``; see :func:`gmmx.io.save`."""
+        from .io import save
+
+        save(self, path)
 
     def _make_driver(self, X, sample_weight):
         kind = _data_kind(X)
