@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from ._kernels import _estep
 from ._stats import SufficientStats, log_det_cholesky
 
 _LOG_2PI = np.log(2.0 * np.pi)
+_EMPTY = np.empty(0, dtype=np.float64)
+_EMPTY2 = np.empty((0, 0), dtype=np.float64)
 
 
 class NonFiniteChunkError(ValueError):
@@ -77,41 +80,82 @@ def single_threaded_blas(n_threads):
         yield
 
 
+class KernelParams(NamedTuple):
+    """Model parameters in the kernel's layout (see ``_kernels/_estep.pyx``)."""
+
+    cst: np.ndarray
+    means: np.ndarray
+    prec: np.ndarray
+    ref: np.ndarray
+    shift: np.ndarray
+    n_blocks: int
+    kind: int
+
+
 def kernel_params(weights, means, precisions_cholesky, covariance_type):
     """Pack sklearn-style parameters into the kernel's arrays.
 
-    Returns
-    -------
-    cst : ndarray (K,)
-    means : ndarray (K, d)
-    prec : ndarray, flattened (K*d*d,) or (K*d,)
-    kind : int
+    Full and tied models are centred at the mixture mean ``ref``; their
+    precision factors go side by side into one matrix so a single GEMM per
+    chunk serves every component. Models with one feature use the univariate
+    path whatever their covariance type.
     """
     means = np.ascontiguousarray(means, dtype=np.float64)
     K, d = means.shape
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
     logdet = log_det_cholesky(pc, covariance_type, d)
     with np.errstate(divide="ignore"):
-        logw = np.log(np.asarray(weights, dtype=np.float64))
-    cst = np.ascontiguousarray(logw + logdet - 0.5 * d * _LOG_2PI, dtype=np.float64)
-    if np.ndim(cst) == 0 or cst.shape != (K,):
-        cst = np.broadcast_to(cst, (K,)).copy()
+        logw = np.log(weights)
+    cst = np.ascontiguousarray(
+        np.broadcast_to(logw + logdet - 0.5 * d * _LOG_2PI, (K,)), dtype=np.float64
+    )
+    if covariance_type in ("full", "tied") and d > 1:
+        U = pc if covariance_type == "full" else pc[None]
+        P = U.shape[0]
+        w = weights / weights.sum() if weights.sum() > 0 else np.full(K, 1.0 / K)
+        ref = np.ascontiguousarray(w @ means)
+        ucat = np.ascontiguousarray(np.concatenate(list(U), axis=1)).reshape(-1)
+        Uk = U if P == K else np.broadcast_to(U, (K, d, d))
+        shift = np.ascontiguousarray(np.einsum("kj,kjl->kl", means - ref, Uk))
+        return KernelParams(cst, means, ucat, ref, shift, P, _estep.KIND_FULL)
     if covariance_type == "full":
-        prec = np.ascontiguousarray(pc).reshape(-1)
-        kind = _estep.KIND_FULL
+        prec = pc.reshape(K, 1)
     elif covariance_type == "tied":
-        prec = np.ascontiguousarray(np.broadcast_to(pc, (K, d, d))).reshape(-1)
-        kind = _estep.KIND_FULL
+        prec = np.broadcast_to(pc.reshape(1, 1), (K, 1))
     elif covariance_type == "diag":
-        prec = np.ascontiguousarray(pc).reshape(-1)
-        kind = _estep.KIND_DIAG
+        prec = pc
     else:
-        prec = np.ascontiguousarray(np.repeat(pc[:, None], d, axis=1)).reshape(-1)
-        kind = _estep.KIND_DIAG
-    return cst, means, prec, kind
+        prec = np.repeat(pc[:, None], d, axis=1)
+    prec = np.ascontiguousarray(prec, dtype=np.float64).reshape(-1)
+    return KernelParams(cst, means, prec, _EMPTY, _EMPTY2, K, _estep.KIND_DIAG)
 
 
-_EMPTY = np.empty(0, dtype=np.float64)
+def stats_from_kernel(flat, kp, covariance_type, n_samples):
+    """SufficientStats centred at the means from the kernel's flat vector."""
+    K, d = kp.means.shape
+    nk = flat[:K].copy()
+    if kp.kind == _estep.KIND_FULL:
+        G = flat[K:K + K * d * (d + 1)].reshape(d + 1, K * d)
+        sk = G[d].reshape(K, d).copy()
+        Mk = G[:d].reshape(d, K, d).transpose(1, 2, 0)
+        Mk = 0.5 * (Mk + Mk.transpose(0, 2, 1))
+        ll, W = flat[K + K * d * (d + 1)], flat[K + K * d * (d + 1) + 1]
+        about_ref = SufficientStats(
+            covariance_type, np.broadcast_to(kp.ref, (K, d)).copy(), nk, sk, Mk,
+            float(ll), float(W), int(n_samples),
+        )
+        return about_ref.recentred(kp.means)
+    sk = flat[K:K + K * d].reshape(K, d).copy()
+    M = flat[K + K * d:K + 2 * K * d].reshape(K, d).copy()
+    ll, W = flat[K + 2 * K * d], flat[K + 2 * K * d + 1]
+    if covariance_type in ("full", "tied"):  # d == 1
+        M = M.reshape(K, 1, 1)
+    return SufficientStats(
+        covariance_type, kp.means.copy(), nk, sk, M, float(ll), float(W), int(n_samples)
+    )
+
+
 
 
 def _weights_arg(sample_weight):
@@ -162,24 +206,26 @@ def accumulate(X, sample_weight, params, covariance_type, n_threads=1, chunk_row
     -------
     SufficientStats
     """
-    cst, means, prec, kind = params
-    with single_threaded_blas(n_threads):
-        flat, status, bad_chunk, used = _estep.estep(
-            X, _weights_arg(sample_weight), cst, means, prec, kind, n_threads, chunk_rows, True
-        )
+    flat, status, bad_chunk, used = _run(
+        X, _weights_arg(sample_weight), params, n_threads, chunk_rows, True, None, None
+    )
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, where)
-    return SufficientStats.from_flat(covariance_type, means, flat, X.shape[0])
+    return stats_from_kernel(flat, params, covariance_type, X.shape[0])
+
+
+def _run(X, w, kp, n_threads, chunk_rows, want_stats, out_norm, out_resp):
+    with single_threaded_blas(n_threads if kp.kind == _estep.KIND_FULL else 1):
+        return _estep.estep(
+            X, w, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind,
+            n_threads, chunk_rows, want_stats, out_norm, out_resp,
+        )
 
 
 def log_prob_norm(X, params, n_threads=1):
     """``log p(x_i)`` for every row."""
-    cst, means, prec, kind = params
     out = np.empty(X.shape[0], dtype=np.float64)
-    with single_threaded_blas(n_threads):
-        _, status, bad_chunk, used = _estep.estep(
-            X, _EMPTY, cst, means, prec, kind, n_threads, 0, False, out, None
-        )
+    _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, out, None)
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, "")
     return out
@@ -187,13 +233,9 @@ def log_prob_norm(X, params, n_threads=1):
 
 def responsibilities(X, params, n_threads=1, with_norm=False):
     """Posterior component probabilities ``(n, K)`` (and ``log p(x_i)``)."""
-    cst, means, prec, kind = params
-    resp = np.empty((X.shape[0], cst.shape[0]), dtype=np.float64)
+    resp = np.empty((X.shape[0], params.cst.shape[0]), dtype=np.float64)
     norm = np.empty(X.shape[0], dtype=np.float64) if with_norm else None
-    with single_threaded_blas(n_threads):
-        _, status, bad_chunk, used = _estep.estep(
-            X, _EMPTY, cst, means, prec, kind, n_threads, 0, False, norm, resp
-        )
+    _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, norm, resp)
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, "")
     return (resp, norm) if with_norm else resp

@@ -481,6 +481,7 @@ class GaussianMixture:
         lower_bounds = []
         converged = False
         n_iter = 0
+        completed = 0
         if self.max_iter == 0:
             return dict(params=params, lower_bound=lower_bound, lower_bounds=[],
                         converged=False, n_iter=0)
@@ -492,6 +493,7 @@ class GaussianMixture:
                 stats = driver.accumulate(kparams, cov_type)
                 lower_bound = stats.log_likelihood / stats.weight_sum
                 params = m_step(stats, self.reg_covar, prev_covariances=params[2])
+                completed = n_iter
                 lower_bounds.append(lower_bound)
                 change = lower_bound - prev
                 if self.callback is not None:
@@ -507,7 +509,7 @@ class GaussianMixture:
                     break
         except BaseException:
             self._set_parameters(params)
-            self.n_iter_ = max(n_iter - 1, 0)
+            self.n_iter_ = completed
             self.lower_bounds_ = lower_bounds
             self.lower_bound_ = lower_bounds[-1] if lower_bounds else -np.inf
             self.converged_ = False

@@ -2,37 +2,52 @@
 #
 # Every driver (in-memory, out-of-core, online, Dask) calls `estep` on blocks of
 # rows.  It makes a single pass over the rows in chunks that stay in cache:
-# log-densities -> log-sum-exp -> responsibilities -> sufficient statistics
-# centred at the current means (see DESIGN.md).  It also serves predict /
-# score_samples through optional outputs, so the log-density code exists once.
+# log-densities -> log-sum-exp -> responsibilities -> sufficient statistics.
+# It also serves predict / score_samples through optional outputs, so the
+# log-density code exists once.
 #
 # Parallel layout follows scikit-learn's k-means Lloyd kernel: `prange` over
 # chunks with a static schedule, thread-local scratch, BLAS on chunk blocks.
 # Unlike sklearn, thread partial sums go to one row per thread and are reduced
 # after the parallel region in thread order, so a run is reproducible.
+#
+# Two layouts of the precision parameters:
+#
+# KIND_DIAG (diag, spherical, and every model with d == 1): `means` (K, d) and
+#   `prec` (K, d) square roots of the precisions. No BLAS. Statistics come out
+#   centred at the means: [n (K) | s (K, d) | M (K, d) | ll | W].
+#
+# KIND_FULL (full, tied): the chunk is first centred at a reference point `ref`
+#   (the mixture mean), then ONE GEMM multiplies it by all precision Cholesky
+#   factors side by side, `ucat` = [U_1 | ... | U_P] (d, P*d) with P = K (full)
+#   or 1 (tied); y_ik = (x_i - ref) U_k - shift_k with shift_k = (mu_k - ref) U_k.
+#   Statistics come from a second GEMM about `ref`:
+#   [n (K) | G (column-major (K*d, d+1)) | ll | W], G[:, :d] = sum r x' x'^T per
+#   component and G[:, d] = sum r x'; the caller recentres them at the means.
+#   Centring at the mixture mean removes the price level; what remains is the
+#   spread between components, tiny next to a price offset (see DESIGN.md).
 
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.math cimport sqrt, isfinite
+from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
-from scipy.linalg.cython_blas cimport dgemv, dsyrk, dtrmm
+from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport GMMX_HAVE_OPENMP, gmmx_omp_max_threads
-from ._vmath cimport gmmx_dot, gmmx_sum, gmmx_uni_stats, gmmx_vexp, gmmx_vlog
+from ._vmath cimport (gmmx_acc_sq, gmmx_logsumexp_resp, gmmx_sum, gmmx_uni_logprob,
+                     gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
 
-# Precision layouts understood by the kernel.
-KIND_FULL = 0   # prec: (K, d, d) upper-triangular U_k, log N uses ||(x - mu) U||^2
-KIND_DIAG = 1   # prec: (K, d) per-feature sqrt(precision)
-
-# Status of a pass, stored after a thread's statistics row.
 cdef enum:
+    K_FULL = 0
+    K_DIAG = 1
     ST_OK = 0
     ST_NONFINITE = 1
     ST_NOMEM = 2
 
+KIND_FULL = K_FULL
+KIND_DIAG = K_DIAG
 STATUS_OK = ST_OK
 STATUS_NONFINITE = ST_NONFINITE
 STATUS_NOMEM = ST_NOMEM
@@ -45,15 +60,29 @@ def openmp_max_threads():
     return gmmx_omp_max_threads()
 
 
-def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components):
-    """Rows per chunk so that a chunk's working set stays in L2 (~128 KiB)."""
-    cdef Py_ssize_t b = 16384 // (n_components + n_features + 4)
+def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind):
+    """Rows per chunk so that a chunk's working set stays in L2.
+
+    Measured on a 2-core Xeon: d=16, K=8 full is fastest near 256 rows,
+    d=50, K=10 near 128; the univariate path is flat from 1k to 4k rows.
+    """
+    cdef Py_ssize_t per_row, b
+    if kind == K_FULL and n_features > 1:
+        per_row = n_components * (n_features + 1) + n_features + 3
+        b = 40000 // per_row
+    else:
+        per_row = n_components + n_features + 3
+        b = 16384 // per_row
     b = (b // 16) * 16
     return int(min(max(b, 64), 4096))
 
 
-cdef inline Py_ssize_t _msize(Py_ssize_t d, int kind) noexcept nogil:
-    return d * d if kind == 0 else d
+def stats_size(Py_ssize_t n_features, Py_ssize_t n_components, int kind):
+    """Length of the flat statistics vector for this layout."""
+    cdef Py_ssize_t d = n_features, K = n_components
+    if kind == K_FULL:
+        return K + K * d * (d + 1) + 2
+    return K + 2 * K * d + 2
 
 
 cdef int _chunk(
@@ -62,110 +91,79 @@ cdef int _chunk(
     Py_ssize_t n,
     Py_ssize_t d,
     Py_ssize_t K,
+    Py_ssize_t P,             # number of precision blocks in ucat (full: K, tied: 1)
     int kind,
     const double *cst,        # IN  (K,) log w_k + log det U_k - d/2 log 2 pi
-    const double *means,      # IN  (K, d) component means, also the centres
-    const double *prec,       # IN  (K, d, d) or (K, d), see KIND_*
-    double *lp,               # SCRATCH (K, n) log-probs, then responsibilities
-    double *D,                # SCRATCH (n, d)
+    const double *means,      # IN  (K, d)  [diag]
+    const double *prec,       # IN  (K, d) [diag] or ucat (d, P*d) [full]
+    const double *ref,        # IN  (d,)   [full]
+    const double *shift,      # IN  (K, d) [full]
+    double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
+    double *xc,               # SCRATCH (d, n) transposed [diag] or (n, d+1) [full]
+    double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
     double *mx,               # SCRATCH (n,)
     double *ssum,             # SCRATCH (n,)
-    double *lnorm,            # SCRATCH (n,)
-    double *stats,            # OUT, accumulated: [n_k | s_k | M_k | ll | W | status]
+    double *stats,            # OUT, accumulated (see module comment)
     double *out_norm,         # OUT (n,) log p(x_i) or NULL
     double *out_resp,         # OUT (n, K) responsibilities or NULL
     bint want_stats,
 ) noexcept nogil:
     """Process one chunk; return 0, or 1 when a non-finite value appeared."""
     cdef:
-        Py_ssize_t i, j, k, msz = _msize(d, kind)
-        double z, acc, m, p, c, wsum, ll, sq
-        const double *xd
-        double *r
-        double *s_k
-        double *M_k
+        Py_ssize_t i, j, k, p
+        Py_ssize_t d1 = d + 1, Pd = P * d, Kd = K * d
+        double c, ll, wsum, rk
+        double *row
+        double *xcrow
         double out3[3]
-        int di = <int> d, ni = <int> n, one = 1
-        double fone = 1.0
-        char side_l = b'L', uplo_l = b'L', notrans = b'N', uplo_u = b'U'
+        int ni = <int> n, di = <int> d, d1i = <int> (d + 1)
+        int Pdi = <int> (P * d), Kdi = <int> (K * d)
+        double fone = 1.0, fzero = 0.0
+        char trans = b'T', notrans = b'N'
 
     # ---- log N(x_i | k) + log w_k into lp[k, i] ----------------------------
-    if d == 1:
-        for i in range(n):
-            D[i] = X[i]
-        for k in range(K):
-            m = means[k]
-            p = prec[k]
-            c = cst[k]
-            for i in range(n):
-                z = (D[i] - m) * p
-                lp[k * n + i] = c - 0.5 * z * z
-    elif kind == 0:
-        for k in range(K):
+    if kind == K_DIAG:
+        if d == 1 and floating is double:
+            xc = <double *> X
+        else:
             for i in range(n):
                 for j in range(d):
-                    D[i * d + j] = X[i * d + j] - means[k * d + j]
-            # Row-major Y = D U is column-major Y^T = U^T D^T: U's buffer read
-            # column-major is U^T, lower triangular.
-            dtrmm(&side_l, &uplo_l, &notrans, &notrans, &di, &ni, &fone,
-                  <double *> (prec + k * d * d), &di, D, &di)
-            c = cst[k]
-            for i in range(n):
-                lp[k * n + i] = c - 0.5 * gmmx_dot(D + i * d, D + i * d, d)
-    else:
-        for k in range(K):
-            c = cst[k]
-            for i in range(n):
-                acc = 0.0
+                    xc[j * n + i] = X[i * d + j]
+        if d == 1:
+            gmmx_uni_logprob(xc, n, K, cst, means, prec, lp)
+        else:
+            for k in range(K):
+                row = lp + k * n
+                for i in range(n):
+                    row[i] = 0.0
                 for j in range(d):
-                    z = (X[i * d + j] - means[k * d + j]) * prec[k * d + j]
-                    acc = acc + z * z
-                lp[k * n + i] = c - 0.5 * acc
-
-    # ---- log-sum-exp and responsibilities ---------------------------------
-    for i in range(n):
-        mx[i] = lp[i]
-    for k in range(1, K):
-        for i in range(n):
-            mx[i] = lp[k * n + i] if lp[k * n + i] > mx[i] else mx[i]
-    for k in range(K):
-        for i in range(n):
-            lp[k * n + i] = lp[k * n + i] - mx[i]
-    gmmx_vexp(lp, K * n)
-    for i in range(n):
-        ssum[i] = lp[i]
-    for k in range(1, K):
-        for i in range(n):
-            ssum[i] = ssum[i] + lp[k * n + i]
-    for i in range(n):
-        lnorm[i] = ssum[i]
-    gmmx_vlog(lnorm, n)
-    for i in range(n):
-        lnorm[i] = lnorm[i] + mx[i]
-
-    if sw != NULL:
-        ll = gmmx_dot(sw, lnorm, n)
-        wsum = gmmx_sum(sw, n)
+                    gmmx_acc_sq(xc + j * n, means[k * d + j], prec[k * d + j], n, row)
+                c = cst[k]
+                for i in range(n):
+                    row[i] = c - 0.5 * row[i]
     else:
-        ll = gmmx_sum(lnorm, n)
-        wsum = <double> n
+        for i in range(n):
+            for j in range(d):
+                xc[i * d1 + j] = X[i * d + j] - ref[j]
+            xc[i * d1 + d] = 1.0
+        # Y (row-major P*d x n) = ucat^T xc^T: column-major (n x P*d) = xc ucat.
+        dgemm(&trans, &trans, &ni, &Pdi, &di, &fone, xc, &d1i, <double *> prec, &Pdi,
+              &fzero, Y, &ni)
+        for k in range(K):
+            p = k if P == K else 0
+            row = lp + k * n
+            for i in range(n):
+                row[i] = 0.0
+            for j in range(d):
+                gmmx_acc_sq(Y + (p * d + j) * n, shift[k * d + j], 1.0, n, row)
+            c = cst[k]
+            for i in range(n):
+                row[i] = c - 0.5 * row[i]
+
+    # ---- log-sum-exp; lp becomes w_i * responsibilities ------------------
+    ll = gmmx_logsumexp_resp(lp, n, K, sw, mx, ssum, out_norm)
     if not isfinite(ll):
         return 1
-
-    if out_norm != NULL:
-        for i in range(n):
-            out_norm[i] = lnorm[i]
-
-    # ssum becomes the factor w_i / sum_k exp(...)
-    if sw != NULL:
-        for i in range(n):
-            ssum[i] = sw[i] / ssum[i]
-    else:
-        for i in range(n):
-            ssum[i] = 1.0 / ssum[i]
-    for k in range(K):
-        for i in range(n):
-            lp[k * n + i] = lp[k * n + i] * ssum[i]
 
     if out_resp != NULL:
         for i in range(n):
@@ -175,46 +173,35 @@ cdef int _chunk(
     if not want_stats:
         return 0
 
-    # ---- sufficient statistics centred at the current means ---------------
-    stats[K + K * d + K * msz] += ll
-    stats[K + K * d + K * msz + 1] += wsum
-    if d == 1:
+    # ---- sufficient statistics -------------------------------------------
+    wsum = gmmx_sum(sw, n) if sw != NULL else <double> n
+    for k in range(K):
+        stats[k] += gmmx_sum(lp + k * n, n)
+    if kind == K_DIAG:
+        stats[K + 2 * Kd] += ll
+        stats[K + 2 * Kd + 1] += wsum
         for k in range(K):
-            out3[0] = 0.0
-            out3[1] = 0.0
-            out3[2] = 0.0
-            gmmx_uni_stats(D, lp + k * n, means[k], n, out3)
-            stats[k] += out3[0]
-            stats[K + k] += out3[1]
-            stats[2 * K + k] += out3[2]
-    elif kind == 0:
-        for k in range(K):
-            r = lp + k * n
-            s_k = stats + K + k * d
-            M_k = stats + K + K * d + k * d * d
-            stats[k] += gmmx_sum(r, n)
-            for i in range(n):
-                for j in range(d):
-                    D[i * d + j] = X[i * d + j] - means[k * d + j]
-            # s_k += D^T r  (column-major D^T is d x n)
-            dgemv(&notrans, &di, &ni, &fone, D, &di, r, &one, &fone, s_k, &one)
-            for i in range(n):
-                sq = sqrt(r[i])
-                for j in range(d):
-                    D[i * d + j] = D[i * d + j] * sq
-            # M_k += (sqrt(r) D)^T (sqrt(r) D), upper triangle (column-major)
-            dsyrk(&uplo_u, &notrans, &di, &ni, &fone, D, &di, &fone, M_k, &di)
+            for j in range(d):
+                out3[0] = 0.0
+                out3[1] = 0.0
+                out3[2] = 0.0
+                gmmx_uni_stats(xc + j * n, lp + k * n, means[k * d + j], n, out3)
+                stats[K + k * d + j] += out3[1]
+                stats[K + Kd + k * d + j] += out3[2]
     else:
-        for k in range(K):
-            r = lp + k * n
-            s_k = stats + K + k * d
-            M_k = stats + K + K * d + k * d
-            stats[k] += gmmx_sum(r, n)
-            for i in range(n):
+        stats[K + Kd * d1] += ll
+        stats[K + Kd * d1 + 1] += wsum
+        # W (row-major n x K*d): W[i, k*d + j] = r_ik x'_ij
+        for i in range(n):
+            xcrow = xc + i * d1
+            for k in range(K):
+                rk = lp[k * n + i]
+                row = Y + i * Kd + k * d
                 for j in range(d):
-                    z = X[i * d + j] - means[k * d + j]
-                    s_k[j] = s_k[j] + r[i] * z
-                    M_k[j] = M_k[j] + r[i] * z * z
+                    row[j] = rk * xcrow[j]
+        # G (column-major K*d x (d+1)) += W^T [x' | 1]
+        dgemm(&notrans, &trans, &Kdi, &d1i, &ni, &fone, Y, &Kdi, xc, &d1i,
+              &fone, stats + K, &Kdi)
     return 0
 
 
@@ -224,6 +211,9 @@ def estep(
     const double[::1] cst,
     const double[:, ::1] means,
     const double[::1] prec,
+    const double[::1] ref,
+    const double[:, ::1] shift,
+    Py_ssize_t n_blocks,
     int kind,
     int n_threads,
     Py_ssize_t chunk_rows=0,
@@ -241,10 +231,16 @@ def estep(
     cst : ndarray of shape (K,)
         ``log w_k + log det U_k - d/2 log(2 pi)`` per component.
     means : ndarray of shape (K, d)
-        Current means; the statistics are centred at them.
     prec : ndarray, flattened
-        ``KIND_FULL``: (K, d, d) upper-triangular precision Cholesky factors.
         ``KIND_DIAG``: (K, d) square roots of the precisions.
+        ``KIND_FULL``: ``ucat`` (d, n_blocks * d), precision Cholesky factors
+        side by side.
+    ref : ndarray of shape (d,)
+        ``KIND_FULL``: centring point of the chunk (ignored for diag).
+    shift : ndarray of shape (K, d)
+        ``KIND_FULL``: ``(mu_k - ref) U_k`` (ignored for diag).
+    n_blocks : int
+        Number of precision blocks in ``ucat`` (K for full, 1 for tied).
     kind : int
         ``KIND_FULL`` or ``KIND_DIAG``.
     n_threads : int
@@ -260,9 +256,9 @@ def estep(
 
     Returns
     -------
-    stats : ndarray of shape (K + K d + K m + 2,)
-        ``[n_k, s_k, M_k, ll, W]`` with ``m = d*d`` (full) or ``d`` (diag),
-        reduced over threads in a fixed order.
+    stats : ndarray
+        Flat statistics (see the module comment), reduced over threads in a
+        fixed order.
     status : int
         ``STATUS_OK``, ``STATUS_NONFINITE`` or ``STATUS_NOMEM``.
     bad_chunk : int
@@ -274,10 +270,10 @@ def estep(
         Py_ssize_t n = X.shape[0]
         Py_ssize_t d = X.shape[1]
         Py_ssize_t K = cst.shape[0]
-        Py_ssize_t msz = _msize(d, kind)
-        Py_ssize_t S = K + K * d + K * msz + 2
+        Py_ssize_t P = n_blocks
+        Py_ssize_t S = stats_size(d, K, kind)
         Py_ssize_t B, n_chunks, ci, start, m_rows, t
-        Py_ssize_t scratch_size
+        Py_ssize_t scratch_size, y_size
         int rc, tid
         double *scratch
         double *sp
@@ -290,8 +286,18 @@ def estep(
 
     if means.shape[0] != K or means.shape[1] != d:
         raise ValueError("means must have shape (n_components, n_features)")
-    if prec.shape[0] != K * msz:
-        raise ValueError("prec has the wrong size for this kind")
+    if kind == K_DIAG:
+        if prec.shape[0] != K * d:
+            raise ValueError("prec must hold (n_components, n_features) values")
+    elif kind == K_FULL:
+        if P != K and P != 1:
+            raise ValueError("n_blocks must be n_components or 1")
+        if prec.shape[0] != d * P * d or ref.shape[0] != d:
+            raise ValueError("ucat must hold (n_features, n_blocks * n_features) values")
+        if shift.shape[0] != K or shift.shape[1] != d:
+            raise ValueError("shift must have shape (n_components, n_features)")
+    else:
+        raise ValueError(f"unknown kernel kind {kind}")
     if have_w and sample_weight.shape[0] != n:
         raise ValueError("sample_weight must have one entry per row")
     if have_norm and out_norm.shape[0] != n:
@@ -299,17 +305,18 @@ def estep(
     if have_resp and (out_resp.shape[0] != n or out_resp.shape[1] != K):
         raise ValueError("out_resp must have shape (n_samples, n_components)")
 
-    B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K)
+    B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
     n_chunks = (n + B - 1) // B
     n_threads = max(1, min(n_threads, n_chunks))
     # [stats | status | bad_chunk] per thread
     tbuf_arr = np.zeros((n_threads, S + 2), dtype=np.float64)
     tbuf_arr[:, S + 1] = -1
     cdef double[:, ::1] tbuf = tbuf_arr
-    scratch_size = K * B + B * d + 3 * B
+    y_size = B * K * d if kind == K_FULL else 0
+    scratch_size = K * B + B * (d + 1) + y_size + 2 * B
 
     if n_chunks == 0:
-        return tbuf_arr[0, :S].copy(), STATUS_OK, -1, B
+        return tbuf_arr[0, :S].copy(), ST_OK, -1, B
 
     with nogil, parallel(num_threads=n_threads):
         tid = threadid()
@@ -325,9 +332,12 @@ def estep(
             onp = &out_norm[start] if have_norm else NULL
             orp = &out_resp[start, 0] if have_resp else NULL
             sp = scratch
-            rc = _chunk(&X[start, 0], swp, m_rows, d, K, kind, &cst[0], &means[0, 0],
-                        &prec[0], sp, sp + K * B, sp + K * B + B * d,
-                        sp + K * B + B * d + B, sp + K * B + B * d + 2 * B,
+            rc = _chunk(&X[start, 0], swp, m_rows, d, K, P, kind, &cst[0], &means[0, 0],
+                        &prec[0], &ref[0] if kind == K_FULL else NULL,
+                        &shift[0, 0] if kind == K_FULL else NULL,
+                        sp, sp + K * B, sp + K * B + B * (d + 1),
+                        sp + K * B + B * (d + 1) + y_size,
+                        sp + K * B + B * (d + 1) + y_size + B,
                         &tbuf[tid, 0], onp, orp, want_stats)
             if rc != 0 and tbuf[tid, S] == ST_OK:
                 tbuf[tid, S] = ST_NONFINITE

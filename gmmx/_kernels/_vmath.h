@@ -35,32 +35,40 @@ typedef union { double d; uint64_t u; int64_t i; } gmmx_bits;
 
 GMMX_INLINE double gmmx_exp1(double x)
 {
+    /* exp(x) = 2^k exp(r), |r| <= ln2/2, exp(r) by its Taylor polynomial of
+       degree 13 (truncation < 5e-18): no division, so it vectorises cheaply. */
     const double invln2 = 1.44269504088896338700e+00;
     const double ln2hi = 6.93147180369123816490e-01;
     const double ln2lo = 1.90821492927058770002e-10;
     const double shift = 6755399441055744.0;  /* 1.5 * 2^52: round to nearest */
-    const double P1 = 1.66666666666666019037e-01;
-    const double P2 = -2.77777777770155933842e-03;
-    const double P3 = 6.61375632143793436117e-05;
-    const double P4 = -1.65339022054652515390e-06;
-    const double P5 = 4.13813679705723846039e-08;
-    double hi, lo, r, t, c, y, kd;
+    double r, r2, p, q, kd;
     gmmx_bits kb, sc;
 
-    /* exp(x) underflows below -708.39 (we return the smallest normal's
-       neighbourhood instead of a subnormal) and overflows above 709.78. */
+    /* exp(x) underflows below -708.39 (we return ~1e-308 rather than a
+       subnormal) and overflows above 709.78. */
     x = x < -708.39 ? -708.39 : x;
     x = x > 709.78 ? 709.78 : x;
     kb.d = x * invln2 + shift;
     kd = kb.d - shift;
-    hi = x - kd * ln2hi;
-    lo = kd * ln2lo;
-    r = hi - lo;
-    t = r * r;
-    c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
-    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    r = (x - kd * ln2hi) - kd * ln2lo;
+    r2 = r * r;
+    /* Estrin-style split: odd and even halves evaluated independently. */
+    p = 2.08767569878681e-09;
+    p = p * r2 + 2.755731922398589e-07;
+    p = p * r2 + 2.48015873015873e-05;
+    p = p * r2 + 0.001388888888888889;
+    p = p * r2 + 0.041666666666666664;
+    p = p * r2 + 0.5;
+    p = p * r2 + 1.0;
+    q = 1.6059043836821613e-10;
+    q = q * r2 + 2.505210838544172e-08;
+    q = q * r2 + 2.7557319223985893e-06;
+    q = q * r2 + 0.0001984126984126984;
+    q = q * r2 + 0.008333333333333333;
+    q = q * r2 + 0.16666666666666666;
+    q = q * r2 + 1.0;
     sc.u = (kb.u + 1023u) << 52;  /* 2^k: low bits of kb hold k */
-    return y * sc.d;
+    return (p + r * q) * sc.d;
 }
 
 /* log(x) for positive, finite, normal x. */
@@ -110,7 +118,7 @@ GMMX_CLONES static void gmmx_vlog(double *GMMX_RESTRICT a, Py_ssize_t n)
 }
 
 /* sum of a[0..n) in eight fixed lanes */
-static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
+GMMX_CLONES static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     Py_ssize_t i = 0, j;
@@ -121,7 +129,7 @@ static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 }
 
 /* sum of a[i] * b[i] in eight fixed lanes */
-static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
+GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
                        Py_ssize_t n)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -134,17 +142,18 @@ static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRIC
 
 /* Univariate statistics of one component over a chunk, centred at c:
  *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2
- * r already includes the sample weight. */
-static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
+ * r already includes the sample weight. Sixteen fixed lanes keep enough
+ * independent additions in flight; the fold order is fixed. */
+#define GMMX_LANES 16
+GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
                            double c, Py_ssize_t n, double *GMMX_RESTRICT out)
 {
-    double a0[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    double a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double a0[GMMX_LANES], a1[GMMX_LANES], a2[GMMX_LANES];
     Py_ssize_t i = 0, j;
-    double d, rd;
-    for (; i + 8 <= n; i += 8) {
-        for (j = 0; j < 8; j++) {
+    double d, rd, t0 = 0.0, t1 = 0.0, t2 = 0.0;
+    for (j = 0; j < GMMX_LANES; j++) { a0[j] = 0.0; a1[j] = 0.0; a2[j] = 0.0; }
+    for (; i + GMMX_LANES <= n; i += GMMX_LANES) {
+        for (j = 0; j < GMMX_LANES; j++) {
             d = x[i + j] - c;
             rd = r[i + j] * d;
             a0[j] += r[i + j];
@@ -159,11 +168,96 @@ static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RES
         a1[j] += rd;
         a2[j] += rd * d;
     }
-#define GMMX_FOLD(a) (((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])))
-    out[0] += GMMX_FOLD(a0);
-    out[1] += GMMX_FOLD(a1);
-    out[2] += GMMX_FOLD(a2);
-#undef GMMX_FOLD
+    for (j = 0; j < GMMX_LANES; j++) { t0 += a0[j]; t1 += a1[j]; t2 += a2[j]; }
+    out[0] += t0;
+    out[1] += t1;
+    out[2] += t2;
+}
+#undef GMMX_LANES
+
+/* Univariate log-densities: lp[k*n + i] = cst[k] - ((x[i] - mu[k]) p[k])^2 / 2 */
+GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize_t n,
+                                         Py_ssize_t K, const double *cst, const double *mu,
+                                         const double *p, double *GMMX_RESTRICT lp)
+{
+    Py_ssize_t i, k;
+    for (k = 0; k < K; k++) {
+        const double m = mu[k], pk = p[k], c = cst[k];
+        double *GMMX_RESTRICT row = lp + k * n;
+        for (i = 0; i < n; i++) {
+            double z = (x[i] - m) * pk;
+            row[i] = c - 0.5 * (z * z);
+        }
+    }
+}
+
+/* From log-densities lp (K rows of n): overwrite lp with responsibilities
+ * times the sample weight (sw may be NULL for unit weights) and return
+ * ll = sum_i w_i log sum_k exp(lp[k,i]).  When lnorm is not NULL it receives
+ * log p(x_i) per row; otherwise, with unit weights, the logs are taken of
+ * products of 32 row sums (each in [1, K]) instead of every row: one log per
+ * 32 rows. mx and ssum are scratch of length n. */
+GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize_t n,
+                                              Py_ssize_t K, const double *GMMX_RESTRICT sw,
+                                              double *GMMX_RESTRICT mx,
+                                              double *GMMX_RESTRICT ssum,
+                                              double *GMMX_RESTRICT lnorm)
+{
+    Py_ssize_t i, k, j;
+    double ll = 0.0;
+    for (i = 0; i < n; i++) mx[i] = lp[i];
+    for (k = 1; k < K; k++) {
+        const double *GMMX_RESTRICT row = lp + k * n;
+        for (i = 0; i < n; i++) mx[i] = row[i] > mx[i] ? row[i] : mx[i];
+    }
+    for (k = 0; k < K; k++) {
+        double *GMMX_RESTRICT row = lp + k * n;
+        for (i = 0; i < n; i++) row[i] = gmmx_exp1(row[i] - mx[i]);
+    }
+    for (i = 0; i < n; i++) ssum[i] = lp[i];
+    for (k = 1; k < K; k++) {
+        const double *GMMX_RESTRICT row = lp + k * n;
+        for (i = 0; i < n; i++) ssum[i] = ssum[i] + row[i];
+    }
+    if (lnorm != NULL || sw != NULL) {
+        double *GMMX_RESTRICT ln = lnorm != NULL ? lnorm : mx;
+        for (i = 0; i < n; i++) ln[i] = gmmx_log1(ssum[i]) + mx[i];
+        ll = sw != NULL ? gmmx_dot(sw, ln, n) : gmmx_sum(ln, n);
+    } else {
+        double prod[8];
+        Py_ssize_t start;
+        ll = gmmx_sum(mx, n);
+        for (start = 0; start < n; start += 32) {
+            Py_ssize_t stop = start + 32 < n ? start + 32 : n;
+            double p = 1.0;
+            for (j = 0; j < 8; j++) prod[j] = 1.0;
+            for (i = start, j = 0; i < stop; i++, j = (j + 1) & 7) prod[j] *= ssum[i];
+            p = ((prod[0] * prod[4]) * (prod[2] * prod[6])) * ((prod[1] * prod[5]) * (prod[3] * prod[7]));
+            ll += gmmx_log1(p);
+        }
+    }
+    if (sw != NULL) {
+        for (i = 0; i < n; i++) ssum[i] = sw[i] / ssum[i];
+    } else {
+        for (i = 0; i < n; i++) ssum[i] = 1.0 / ssum[i];
+    }
+    for (k = 0; k < K; k++) {
+        double *GMMX_RESTRICT row = lp + k * n;
+        for (i = 0; i < n; i++) row[i] = row[i] * ssum[i];
+    }
+    return ll;
+}
+
+/* acc[i] += ((row[i] - b) * scale)^2: one feature's contribution to the
+ * Mahalanobis distances of a chunk (rows contiguous, so it vectorises). */
+GMMX_CLONES static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, double scale,
+                                    Py_ssize_t n, double *GMMX_RESTRICT acc)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        double z = (row[i] - b) * scale;
+        acc[i] += z * z;
+    }
 }
 
 #endif /* GMMX_VMATH_H */

@@ -7,3 +7,9 @@ cdef extern from "_vmath.h" nogil:
     double gmmx_dot(const double *a, const double *b, Py_ssize_t n) noexcept
     void gmmx_uni_stats(const double *x, const double *r, double c, Py_ssize_t n,
                         double *out) noexcept
+    void gmmx_uni_logprob(const double *x, Py_ssize_t n, Py_ssize_t K, const double *cst,
+                          const double *mu, const double *p, double *lp) noexcept
+    double gmmx_logsumexp_resp(double *lp, Py_ssize_t n, Py_ssize_t K, const double *sw,
+                             double *mx, double *ssum, double *lnorm) noexcept
+    void gmmx_acc_sq(const double *row, double b, double scale, Py_ssize_t n,
+                     double *acc) noexcept
