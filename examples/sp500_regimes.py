@@ -44,7 +44,7 @@ def main(argv=None):
     ax.figure.savefig(shaded_png, dpi=100)
 
     x = r.to_numpy().reshape(-1, 1)
-    ax = plot_information_criteria(x, range(1, 6), random_state=0, tol=1e-6, max_iter=1000,
+    ax = plot_information_criteria(x, range(1, 6), random_state=0, tol=1e-5, max_iter=500,
                                    reg_covar=1e-9 * float(np.var(x)))
     ax.set_title("Information criteria for the number of components")
     ic_png = os.path.join(args.out, "sp500_bic_aic.png")

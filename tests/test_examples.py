@@ -1,0 +1,95 @@
+"""Run each script in examples/ as a user would and check what it prints and saves."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def run(script, *args, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def number(text, pattern):
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not found in:\n{text}"
+    return float(m.group(1).replace(",", ""))
+
+
+def assert_png(path):
+    mpimg = pytest.importorskip("matplotlib.image")
+    img = mpimg.imread(path)[..., :3]
+    assert np.mean(np.any(img < 0.9, axis=-1)) > 0.02, f"{path} looks blank"
+
+
+def test_two_state_em_recovers_all_six_parameters(tmp_path):
+    out = run("em_two_state.py", tmp_path=tmp_path)
+    rows = dict(re.findall(r"^(\w+_\d)\s+[\d.]+\s+([\d.]+)$", out, flags=re.M))
+    fitted = {k: float(v) for k, v in rows.items()}
+    assert set(fitted) == {"mu_1", "mu_2", "var_1", "var_2", "rho_1", "rho_2"}
+    truth = {"mu_1": 5, "mu_2": 10, "var_1": 1, "var_2": 2, "rho_1": 0.8, "rho_2": 0.2}
+    for name, value in truth.items():
+        assert fitted[name] == pytest.approx(value, rel=0.05), name
+    assert "converged=True" in out
+
+
+def test_leptokurtic_gm2_prints_the_worked_numbers(tmp_path):
+    out = run("leptokurtic_gm2.py", tmp_path=tmp_path)
+    first, second = out.split("Exact volatility")
+    assert number(first, r"p = ([\d.]+)") == 0.9544
+    assert number(first, r"q = ([\d.]+)") == 0.0456
+    assert "$95,440 of XYZ1 at 17.96% vol" in first
+    assert "$4,560 of XYZ2 at 40.00% vol" in first
+    # The exact moment match restores volatility 0.20 and kurtosis 4.05.
+    assert number(second, r"mixture volatility = ([\d.]+)") == 0.2
+    assert number(second, r"  kurtosis = ([\d.]+)") == 4.05
+    assert number(second, r"excess kurtosis = ([\d.]+)") == 1.05
+
+
+def test_sp500_two_component_fit_prints_moments_and_risk(tmp_path):
+    pytest.importorskip("arch")
+    out = run("sp500_returns.py", "--out", str(tmp_path), tmp_path=tmp_path)
+    assert "5030 days, 1999-01-05 to 2018-12-31" in out
+    # The mixture's mean and volatility are the sample's (EM preserves the first two moments).
+    sample_sd = number(out, r"volatility\s+([\d.]+)")
+    mix_sd = number(out, r"volatility\s+[\d.]+\s+([\d.]+)")
+    assert mix_sd == pytest.approx(sample_sd, rel=1e-3)
+    # Fat tails: positive excess kurtosis, and a 1% VaR beyond the normal's.
+    assert number(out, r"excess kurt\s+\S+\s+([\d.]+)") > 1
+    var_mix = number(out, r"1%\s+VaR\s+([\d.]+)")
+    var_normal = number(out, r"1%\s+VaR\s+[\d.]+\s+([\d.]+)")
+    es_mix = number(out, r"1%\s+ES\s+([\d.]+)")
+    assert var_mix > var_normal and es_mix > var_mix
+    assert 0.02 < var_mix < 0.06
+    assert_png(tmp_path / "sp500_density.png")
+    assert_png(tmp_path / "sp500_qq.png")
+
+
+def test_sp500_regimes(tmp_path):
+    pytest.importorskip("arch")
+    out = run("sp500_regimes.py", "--out", str(tmp_path), tmp_path=tmp_path)
+    vols = [float(v) for v in re.findall(r"^[01]\s+[\d.]+\s+-?[\d.]+\s+([\d.]+)", out, flags=re.M)]
+    assert len(vols) == 2 and vols[0] < vols[1]
+    assert "most volatile month: 2008" in out
+    assert_png(tmp_path / "sp500_regimes.png")
+    assert_png(tmp_path / "sp500_bic_aic.png")
+
+
+def test_2d_scatter_with_ellipses(tmp_path):
+    out = run("scatter_2d.py", "--out", str(tmp_path), tmp_path=tmp_path)
+    weights = [float(w) for w in re.findall(r"weight ([\d.]+) \(true", out)]
+    assert weights == pytest.approx([0.6, 0.4], abs=0.03)
+    assert number(out, r"true component: ([\d.]+)%") > 98
+    assert_png(tmp_path / "scatter_2d.png")
