@@ -36,7 +36,8 @@ def main(argv=None):
 
     r = load_returns()
     x = r.to_numpy()
-    print(f"S&P 500 daily log returns: {x.size} days, {r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}")
+    print(f"S&P 500 daily log returns: {x.size} days, "
+          f"{r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}")
 
     # Daily variances are ~1e-4: scale reg_covar to the data and converge tightly.
     gm = GaussianMixture(n_components=2, n_init=5, tol=1e-8, max_iter=1000,

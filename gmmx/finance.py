@@ -508,18 +508,48 @@ class UnivariateMixture:
         return self.means[k] + self.stds[k] * rng.standard_normal(size)
 
     def value_at_risk(self, alpha=0.05, position=None, log_returns=False):
-        """Value at risk; see :func:`value_at_risk`."""
+        """Value at risk, a positive number for a loss; see :func:`value_at_risk`.
+
+        Parameters
+        ----------
+        alpha : float in (0, 0.5]
+            Tail probability (0.01 for 99 % VaR).
+        position : float, optional
+            Position value; negative for a short.  Without it, return units.
+        log_returns : bool
+            With ``position``: the mixture models log returns.
+
+        Returns
+        -------
+        float
+        """
         return value_at_risk(self, alpha, position=position, log_returns=log_returns)
 
     def expected_shortfall(self, alpha=0.05, position=None, log_returns=False):
-        """Expected shortfall; see :func:`expected_shortfall`."""
+        """Expected shortfall, a positive number for a loss; see :func:`expected_shortfall`.
+
+        Parameters
+        ----------
+        alpha : float in (0, 0.5]
+            Tail probability: the mass of the tail averaged over (0.01 for 99 % ES).
+        position : float, optional
+            Position value; negative for a short.  Without it, return units.
+        log_returns : bool
+            With ``position``: the mixture models log returns.
+
+        Returns
+        -------
+        float
+        """
         return expected_shortfall(self, alpha, position=position, log_returns=log_returns)
 
 
 def _as_univariate(mixture=None, weights=None, means=None, stds=None, variances=None):
     if mixture is None:
         if weights is None or means is None:
-            raise ValueError("pass a fitted model / UnivariateMixture, or weights=, means= and stds=")
+            raise ValueError(
+                "pass a fitted model / UnivariateMixture, or weights=, means= and stds="
+            )
         return UnivariateMixture(weights, means, stds, variances=variances)
     if any(a is not None for a in (weights, means, stds, variances)):
         raise ValueError("pass either a mixture or raw parameters, not both")
@@ -685,10 +715,11 @@ def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=F
     z = (q - mu) / s
     # The tail mass is alpha by construction of q; dividing by it exactly is
     # what makes ES the conditional mean.
+    phi = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
     if short:
-        tail_mean = float(w @ (mu * special.ndtr(-z) + s * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi))) / alpha
+        tail_mean = float(w @ (mu * special.ndtr(-z) + s * phi)) / alpha
     else:
-        tail_mean = float(w @ (mu * special.ndtr(z) - s * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi))) / alpha
+        tail_mean = float(w @ (mu * special.ndtr(z) - s * phi)) / alpha
     if position is None:
         return -tail_mean
     v = abs(float(position))
@@ -914,7 +945,9 @@ def fit_gm2(returns, method="moments", a=None, b=None, random_state=0):
     if a is not None or b is not None:
         return gm2_from_moments(sigma, kurt, a=a, b=b, mean=m).distribution()
     if not kurt > 3.0:
-        raise ValueError(f"sample kurtosis {kurt:.4g} is not above 3; a scale mixture cannot fit it")
+        raise ValueError(
+            f"sample kurtosis {kurt:.4g} is not above 3; a scale mixture cannot fit it"
+        )
     # With u = a^2, v = b^2: u + v - uv = K and u^2 + uv + v^2 - uv(u + v) = H.
     K, H = kurt / 3.0, six / 15.0
     s = (H - K) / (K - 1.0)

@@ -179,7 +179,9 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
     for j, c in enumerate(criteria):
         vals = np.asarray(scores[c], dtype=np.float64)
         if vals.shape != (len(ks),):
-            raise ValueError(f"scores[{c!r}] must have one value per K ({len(ks)}), got {vals.shape}")
+            raise ValueError(
+                f"scores[{c!r}] must have one value per K ({len(ks)}), got {vals.shape}"
+            )
         ax.plot(ks, vals, "o-", color=f"C{j}", label=c.upper())
         best = int(np.argmin(vals))
         ax.plot(ks[best], vals[best], "*", color=f"C{j}", markersize=14)
@@ -215,7 +217,11 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
     if hasattr(labels, "labels") and hasattr(labels, "n_regimes"):
         labels = labels.labels
     lab = np.asarray(labels).astype(int).reshape(-1)
-    y = np.asarray(series, dtype=np.float64).reshape(-1)
+    y = np.asarray(series, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"series must be one price or return series, got shape {y.shape}")
     if lab.size > y.size:
         raise ValueError(f"more labels ({lab.size}) than series values ({y.size})")
     xs = np.asarray(series.index) if hasattr(series, "index") else np.arange(y.size)

@@ -176,7 +176,9 @@ class RegimeResult:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - pandas is in the test extra
-            raise ImportError("RegimeResult.table needs pandas: pip install gmmx-em[pandas]") from exc
+            raise ImportError(
+                "RegimeResult.table needs pandas: pip install gmmx-em[pandas]"
+            ) from exc
         data = {"weight": self.weights}
         if len(self.names) == 1:
             data["mean"] = self.means[:, 0]

@@ -269,7 +269,8 @@ def test_mixture_mean_covariance_agrees_with_a_sample():
     covs = np.array([[[1.0, 0.8], [0.8, 2.0]], [[0.5, -0.2], [-0.2, 0.3]]])
     rng = np.random.default_rng(5)
     k = rng.choice(2, 200_000, p=w)
-    x = mu[k] + np.einsum("nij,nj->ni", np.linalg.cholesky(covs)[k], rng.standard_normal((k.size, 2)))
+    chol = np.linalg.cholesky(covs)[k]
+    x = mu[k] + np.einsum("nij,nj->ni", chol, rng.standard_normal((k.size, 2)))
     mean, cov = mixture_mean_covariance(weights=w, means=mu, covariances=covs)
     np.testing.assert_allclose(mean, x.mean(axis=0), atol=0.02)
     np.testing.assert_allclose(cov, np.cov(x.T), atol=0.03)

@@ -10,8 +10,10 @@ mpl.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gmmx import GaussianMixture  # noqa: E402
-from gmmx import plotting  # noqa: E402
+from gmmx import (
+    GaussianMixture,  # noqa: E402
+    plotting,  # noqa: E402
+)
 from gmmx.finance import UnivariateMixture  # noqa: E402
 
 DIST = UnivariateMixture([0.75, 0.25], [0.001, -0.002], stds=[0.008, 0.025])
@@ -63,7 +65,8 @@ def test_qq_points_lie_on_the_diagonal_for_data_from_the_mixture(tmp_path):
     assert 400 <= theo.size <= 500
     np.testing.assert_allclose(emp, np.sort(x)[np.searchsorted(np.sort(x), emp)])
     levels = DIST.cdf(theo)
-    assert levels[0] == pytest.approx(0.5 / x.size) and levels[-1] == pytest.approx(1 - 0.5 / x.size)
+    assert levels[0] == pytest.approx(0.5 / x.size)
+    assert levels[-1] == pytest.approx(1 - 0.5 / x.size)
     inner = (levels > 0.05) & (levels < 0.95)  # the extremes are noisy by nature
     assert np.max(np.abs(emp[inner] - theo[inner])) < 0.1 * DIST.std()
     assert_not_blank(ax, tmp_path / "qq.png")
@@ -108,6 +111,8 @@ def test_regimes_shade_each_run(tmp_path):
     assert_not_blank(ax, tmp_path / "regimes.png")
     with pytest.raises(ValueError, match="more labels"):
         plotting.plot_regimes(np.arange(5.0), np.zeros(6, dtype=int))
+    with pytest.raises(ValueError, match="one price or return series"):
+        plotting.plot_regimes(np.ones((5, 2)), np.zeros(5, dtype=int))
 
 
 def test_regimes_accept_a_regime_result(tmp_path):

@@ -121,7 +121,8 @@ def test_regimes_of_a_two_asset_panel(ctype):
     res = detect_regimes(df, 2, covariance_type=ctype)
     assert res.means.shape == (2, 2) and res.volatility.shape == (2, 2)
     table = res.table()
-    assert {"mean_SPX", "mean_NDX", "ann_volatility_SPX", "ann_volatility_NDX"} <= set(table.columns)
+    wanted = {"mean_SPX", "mean_NDX", "ann_volatility_SPX", "ann_volatility_NDX"}
+    assert wanted <= set(table.columns)
     if ctype != "tied":  # tied regimes share one covariance; they differ by mean only
         assert np.trace(res.covariances[0]) < np.trace(res.covariances[1])
         assert np.mean(res.labels.to_numpy() == state) > 0.85
