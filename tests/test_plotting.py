@@ -10,10 +10,7 @@ mpl.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gmmx import (
-    GaussianMixture,  # noqa: E402
-    plotting,  # noqa: E402
-)
+from gmmx import GaussianMixture, plotting  # noqa: E402
 from gmmx.finance import UnivariateMixture  # noqa: E402
 
 DIST = UnivariateMixture([0.75, 0.25], [0.001, -0.002], stds=[0.008, 0.025])
