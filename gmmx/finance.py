@@ -317,9 +317,12 @@ class UnivariateMixture:
         at the same level (F is below ``q`` at the first and above it at the
         second) and refined by Newton steps on ``log F`` (``log(1 - F)`` above
         the median), falling back to bisection whenever a step leaves the
-        bracket.  Levels are met to a relative error of about 1e-12 in
-        probability, far tails (``q = 1e-300``) and flat stretches between
-        widely separated components included.
+        bracket.  Levels are met to a relative error of about 1e-13 in
+        probability (``log F`` or ``log(1 - F)``), far tails (``q = 1e-300``)
+        and flat stretches between widely separated components included.  The
+        one limit is float resolution: where ``sigma_k`` is tiny against
+        ``|x|`` (say a component N(2800, 1e-4^2)) adjacent doubles differ by
+        more than that in probability, and the nearest of them is returned.
 
         Parameters
         ----------

@@ -96,6 +96,24 @@ def test_ppf_meets_every_level_to_1e10_in_probability(dist):
     assert rel_low.max() <= 1e-10 and rel_high.max() <= 1e-10
 
 
+def test_ppf_on_random_mixtures_is_exact_to_float_resolution():
+    rng = np.random.default_rng(2024)
+    q = np.r_[10.0 ** -rng.uniform(1, 300, 60), rng.uniform(0, 1, 120),
+              1 - 10.0 ** -rng.uniform(1, 15, 60)]
+    low = q < 0.5
+    for _ in range(40):
+        k = rng.integers(1, 7)
+        means = rng.normal(0, 10.0 ** rng.uniform(-3, 2), k)
+        d = UnivariateMixture(rng.dirichlet(np.ones(k)), means, stds=10.0 ** rng.uniform(-3, 1, k))
+        x = d.ppf(q)
+        assert np.all(np.diff(x[np.argsort(q)]) >= 0)
+        assert np.max(np.abs(d.cdf(x) - q)) <= 1e-10
+        err = np.where(low, d.logcdf(x) - np.log(q), d.logsf(x) - np.log1p(-q))
+        # Never worse than 1e-12 relative, or than one step to the adjacent double.
+        slope = np.exp(d.logpdf(x) - np.where(low, d.logcdf(x), d.logsf(x)))
+        assert np.all(np.abs(err) <= np.maximum(1e-12, 1.01 * slope * np.spacing(np.abs(x))))
+
+
 def test_ppf_on_a_flat_stretch_of_the_cdf():
     # Between two far-apart components F is flat at 0.5 for ~180 units.
     d = UnivariateMixture([0.5, 0.5], [-100.0, 100.0], stds=[1.0, 1.0])
