@@ -1,0 +1,137 @@
+"""The E-step kernel against brute-force numpy, and its vector math."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from gmmx import _engine
+from gmmx._kernels import _estep
+from gmmx._stats import compute_precision_cholesky
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def _random_model(rng, k, d, covariance_type):
+    means = rng.normal(size=(k, d))
+    weights = rng.dirichlet(np.ones(k))
+    if covariance_type == "full":
+        A = rng.normal(size=(k, d, d))
+        cov = A @ A.transpose(0, 2, 1) / d + np.eye(d)
+        full = cov
+    elif covariance_type == "tied":
+        A = rng.normal(size=(d, d))
+        cov = A @ A.T / d + np.eye(d)
+        full = np.broadcast_to(cov, (k, d, d))
+    elif covariance_type == "diag":
+        cov = rng.uniform(0.5, 2.0, (k, d))
+        full = np.array([np.diag(c) for c in cov])
+    else:
+        cov = rng.uniform(0.5, 2.0, k)
+        full = np.array([np.eye(d) * c for c in cov])
+    return weights, means, cov, full
+
+
+def _reference(X, w, weights, means, full):
+    n, d = X.shape
+    k = len(weights)
+    lp = np.empty((n, k))
+    for j in range(k):
+        diff = X - means[j]
+        P = np.linalg.inv(full[j])
+        lp[:, j] = (np.log(weights[j]) - 0.5 * np.einsum("ij,jk,ik->i", diff, P, diff)
+                    - 0.5 * np.linalg.slogdet(2 * np.pi * full[j])[1])
+    norm = logsumexp(lp, axis=1)
+    resp = np.exp(lp - norm[:, None])
+    r = resp * w[:, None]
+    nk = r.sum(0)
+    sk = np.array([r[:, j] @ (X - means[j]) for j in range(k)])
+    Mk = np.array([(r[:, j, None] * (X - means[j])).T @ (X - means[j]) for j in range(k)])
+    return norm, resp, nk, sk, Mk, float(w @ norm)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("d", [1, 3, 17])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_statistics_match_brute_force(covariance_type, d, dtype):
+    rng = np.random.default_rng(d)
+    k = 4
+    X = rng.normal(size=(3001, d)).astype(dtype)
+    w = rng.uniform(0.2, 3.0, X.shape[0])
+    weights, means, cov, full = _random_model(rng, k, d, covariance_type)
+    pc = compute_precision_cholesky(cov, covariance_type)
+    kp = _engine.kernel_params(weights, means, pc, covariance_type)
+    st = _engine.accumulate(X, w, kp, covariance_type, n_threads=2, chunk_rows=256)
+    norm, resp, nk, sk, Mk, ll = _reference(X.astype(np.float64), w, weights, means, full)
+    if covariance_type in ("diag", "spherical"):
+        Mk = np.array([np.diag(m) for m in Mk])
+    np.testing.assert_allclose(st.nk, nk, rtol=1e-12)
+    np.testing.assert_allclose(st.sk, sk, rtol=1e-9, atol=1e-10 * np.abs(sk).max())
+    np.testing.assert_allclose(st.Mk, Mk, rtol=1e-11, atol=1e-12 * np.abs(Mk).max())
+    assert st.log_likelihood == pytest.approx(ll, rel=1e-13)
+    assert st.weight_sum == pytest.approx(w.sum(), rel=1e-14)
+    assert st.n_samples == X.shape[0]
+    np.testing.assert_array_equal(st.centers, means)
+    np.testing.assert_allclose(_engine.log_prob_norm(X, kp, 2), norm, rtol=1e-13)
+    np.testing.assert_allclose(_engine.responsibilities(X, kp, 2), resp, atol=1e-13)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_chunk_size_and_threads_change_only_rounding(covariance_type):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10_000, 5))
+    weights, means, cov, _ = _random_model(rng, 3, 5, covariance_type)
+    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, covariance_type),
+                               covariance_type)
+    base = _engine.accumulate(X, None, kp, covariance_type, 1, 64)
+    for chunk, threads in [(1, 1), (7, 2), (999, 2), (20_000, 2), (0, 2)]:
+        st = _engine.accumulate(X, None, kp, covariance_type, threads, chunk)
+        np.testing.assert_allclose(st.Mk, base.Mk, rtol=1e-12, atol=1e-12 * np.abs(base.Mk).max())
+        assert st.log_likelihood == pytest.approx(base.log_likelihood, rel=1e-13)
+
+
+def test_same_threads_same_bits():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50_000, 4))
+    weights, means, cov, _ = _random_model(rng, 3, 4, "full")
+    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, "full"), "full")
+    a = _engine.accumulate(X, None, kp, "full", 2)
+    b = _engine.accumulate(X, None, kp, "full", 2)
+    np.testing.assert_array_equal(a.Mk, b.Mk)
+    assert a.log_likelihood == b.log_likelihood
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_non_finite_row_is_reported_with_its_index(covariance_type):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(5000, 3))
+    X[4321, 2] = np.nan
+    weights, means, cov, _ = _random_model(rng, 2, 3, covariance_type)
+    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, covariance_type),
+                               covariance_type)
+    with pytest.raises(_engine.NonFiniteChunkError, match="chunk 9: row 4321") as info:
+        _engine.accumulate(X, None, kp, covariance_type, 2, 100, where="chunk 9: ")
+    assert info.value.row == 4321
+
+
+def test_vector_exp_and_log_are_accurate():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.linspace(-708, 709, 200_001), rng.uniform(-40, 0, 100_000)])
+    y = x.copy()
+    _estep._vector_exp(y)
+    ref = np.exp(x)
+    assert np.max(np.abs(y - ref) / np.spacing(ref)) <= 2
+    x = np.exp(rng.uniform(-700, 700, 200_000))
+    x = np.concatenate([x, np.linspace(1, 64, 10_001), [1.0, 2.0, 0.5]])
+    y = x.copy()
+    _estep._vector_log(y)
+    ref = np.log(x)
+    assert np.max(np.abs(y - ref) / np.spacing(np.maximum(np.abs(ref), 1e-300))) <= 2
+    assert y[-3] == 0.0
+
+
+def test_resolve_n_threads():
+    assert _engine.resolve_n_threads(1) == 1
+    assert _engine.resolve_n_threads(-1) == _engine.available_cpus()
+    assert _engine.resolve_n_threads(None) >= 1
+    with pytest.raises(ValueError, match="n_threads"):
+        _engine.resolve_n_threads(0)
