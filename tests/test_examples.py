@@ -68,6 +68,9 @@ def test_sp500_two_component_fit_prints_moments_and_risk(tmp_path):
     assert mix_sd == pytest.approx(sample_sd, rel=1e-3)
     # Fat tails: positive excess kurtosis, and a 1% VaR beyond the normal's.
     assert number(out, r"excess kurt\s+\S+\s+([\d.]+)") > 1
+    # The moment-matched GM(2) reproduces the sample kurtosis exactly.
+    sample_kurt = number(out, r"  kurtosis\s+([\d.]+)")
+    assert number(out, r"  kurtosis\s+[\d.]+\s+[\d.]+\s+([\d.]+)") == pytest.approx(sample_kurt)
     var_mix = number(out, r"1%\s+VaR\s+([\d.]+)")
     var_normal = number(out, r"1%\s+VaR\s+[\d.]+\s+([\d.]+)")
     es_mix = number(out, r"1%\s+ES\s+([\d.]+)")
