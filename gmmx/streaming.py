@@ -45,6 +45,8 @@ __all__ = [
     "ArraySource",
     "CSVSource",
     "ChunkError",
+    "ChunkOSError",
+    "ChunkValueError",
     "ChunkSource",
     "IterableSource",
     "NpySource",
@@ -67,16 +69,38 @@ _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv
                  ".tsv.gz", ".csv.zip")
 
 
-class ChunkError(RuntimeError):
+class ChunkError(Exception):
     """A chunk source failed while a chunk was being read.
 
     The original exception is the ``__cause__``; ``chunk_index`` is the
-    0-based index of the chunk that failed.
+    0-based index of the chunk that failed.  When the original is an
+    ``OSError``, ``ValueError`` or ``MemoryError`` the raised error is also an
+    instance of that class (``except OSError`` keeps working).
     """
 
     def __init__(self, message, chunk_index=None):
         super().__init__(message)
         self.chunk_index = chunk_index
+
+
+class ChunkOSError(ChunkError, OSError):
+    """:class:`ChunkError` caused by an ``OSError`` (I/O failure)."""
+
+
+class ChunkValueError(ChunkError, ValueError):
+    """:class:`ChunkError` caused by a ``ValueError`` (bad content)."""
+
+
+class ChunkMemoryError(ChunkError, MemoryError):
+    """:class:`ChunkError` caused by a ``MemoryError``."""
+
+
+def _chunk_error(exc, message, index):
+    for base, cls in ((OSError, ChunkOSError), (ValueError, ChunkValueError),
+                      (MemoryError, ChunkMemoryError)):
+        if isinstance(exc, base):
+            return cls(message, index)
+    return ChunkError(message, index)
 
 
 # --------------------------------------------------------------------------
@@ -836,8 +860,8 @@ class SourceDriver:
                 try:
                     item = src.read_chunk(i)
                 except Exception as exc:
-                    raise ChunkError(
-                        f"chunk {i} of {src!r} could not be read: {type(exc).__name__}: {exc}", i
+                    raise _chunk_error(
+                        exc, f"chunk {i} of {src!r} could not be read: {type(exc).__name__}: {exc}", i
                     ) from exc
                 X, w = as_block(item, f"chunk {i}: ", self._n_features)
                 if self._n_features is None:
@@ -849,7 +873,9 @@ class SourceDriver:
         try:
             it = iter(src.chunks())
         except Exception as exc:
-            raise ChunkError(f"the source {src!r} could not be opened: {type(exc).__name__}: {exc}", 0) from exc
+            raise _chunk_error(
+                exc, f"the source {src!r} could not be opened: {type(exc).__name__}: {exc}", 0
+            ) from exc
         try:
             while True:
                 try:
@@ -857,9 +883,9 @@ class SourceDriver:
                 except StopIteration:
                     return
                 except Exception as exc:
-                    raise ChunkError(
-                        f"chunk {i} (starting at row {first_row}) of {src!r} could not be "
-                        f"read: {type(exc).__name__}: {exc}", i
+                    raise _chunk_error(
+                        exc, f"chunk {i} (starting at row {first_row}) of {src!r} could not "
+                        f"be read: {type(exc).__name__}: {exc}", i
                     ) from exc
                 X, w = as_block(item, f"chunk {i} (starting at row {first_row}): ", self._n_features)
                 if self._n_features is None:
@@ -1003,15 +1029,18 @@ class OnlineEM:
 _MAX_LOWER_BOUNDS = 10_000
 
 
-def online_step(model, X, w, where="partial_fit batch: ", random_state=None):
+def online_step(model, X, w, where="partial_fit batch: ", random_state=None, step_exponent=None):
     """One stepwise-EM update of ``model`` with a validated block ``(X, w)``.
 
     Initialises the model from the block on the first call (or uses
     ``weights_init`` / ``means_init`` / ``precisions_init``).
+    ``step_exponent`` overrides ``model.step_exponent``.
     """
     from .mixture import ArrayDriver
 
-    kappa = check_step_exponent(getattr(model, "step_exponent", 0.6))
+    if step_exponent is None:
+        step_exponent = getattr(model, "step_exponent", 0.6)
+    kappa = check_step_exponent(step_exponent)
     d = X.shape[1]
     fitted = hasattr(model, "precisions_cholesky_")
     if fitted and d != model.n_features_in_:
@@ -1069,47 +1098,67 @@ def partial_fit(model, X, sample_weight=None):
 # --------------------------------------------------------------------------
 
 
-def _shuffled_blocks(driver, rng, buffer_chunks):
-    """Blocks in random order: by chunk index when the source allows it,
-    else rows mixed within a window of ``buffer_chunks`` chunks."""
+def _mixed_blocks(driver, rng, window, shuffle):
+    """Mini-batches whose rows come from ``window`` chunks.
+
+    Tick data are time-ordered, so one chunk is one stretch of time.  Chunks
+    are read in random order when the source allows it (and ``shuffle``),
+    pooled ``window`` at a time, their rows permuted and split into as many
+    batches as chunks were pooled.
+    """
     src = driver.source
-    if src.random_access:
-        yield from driver.blocks(order=rng.permutation(src.n_chunks))
-        return
+    if shuffle and src.random_access:
+        blocks = driver.blocks(order=rng.permutation(src.n_chunks))
+    else:
+        blocks = driver.blocks()
     buf = []
 
     def flush():
+        if len(buf) == 1 or not shuffle:
+            for i, first_row, X, w in buf:
+                yield i, first_row, X, w
+            return
         Xs = np.concatenate([b[2] for b in buf])
         ws = None
         if any(b[3] is not None for b in buf):
             ws = np.concatenate([b[3] if b[3] is not None else np.ones(b[2].shape[0]) for b in buf])
         perm = rng.permutation(Xs.shape[0])
-        size = max(1, -(-Xs.shape[0] // len(buf)))
-        first = buf[0][0]
-        for j, s in enumerate(range(0, Xs.shape[0], size)):
-            idx = perm[s:s + size]
-            yield first, None, np.ascontiguousarray(Xs[idx]), (None if ws is None else ws[idx])
+        for idx in np.array_split(perm, len(buf)):
+            yield buf[0][0], None, np.ascontiguousarray(Xs[idx]), (None if ws is None else ws[idx])
 
-    for blk in driver.blocks():
-        buf.append(blk)
-        if len(buf) >= buffer_chunks:
+    if shuffle and src.random_access and src.n_chunks:
+        # balanced windows: 20 chunks with window 8 -> 7, 7, 6
+        n_windows = -(-src.n_chunks // window)
+        sizes = [len(a) for a in np.array_split(np.arange(src.n_chunks), n_windows)]
+    else:
+        sizes = None
+    for i, first_row, X, w in blocks:
+        check_finite(X, SourceDriver._where(i, first_row).rstrip(": "))
+        buf.append((i, first_row, X, w))
+        if len(buf) >= (sizes[0] if sizes else window):
             yield from flush()
             buf = []
+            if sizes and len(sizes) > 1:
+                sizes.pop(0)
     if buf:
         yield from flush()
 
 
-def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_buffer=16):
+def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_buffer=8,
+                  step_exponent=1.0):
     """Fit ``model`` by mini-batch (stepwise) EM over a source, then optionally
     polish with exact EM passes.
 
-    For sources too large for many exact passes: each chunk of
-    ``model.chunk_size`` rows is one stepwise-EM batch (as
-    ``partial_fit``, step sizes ``b ** -model.step_exponent``).  Tick data are
-    time-ordered, so chunks are visited in shuffled order: a random
-    permutation of the chunks for random-access sources (arrays, .npy,
-    Parquet row groups), else rows are mixed within a window of
-    ``shuffle_buffer`` chunks.
+    For sources too large for many exact passes.  Each batch of about
+    ``model.chunk_size`` rows is one stepwise-EM update (as ``partial_fit``,
+    step sizes ``b ** -model.step_exponent``).  Tick data are time-ordered,
+    so a chunk is one stretch of time: chunks are read in random order when
+    the source allows it (arrays, .npy, Parquet row groups), pooled
+    ``shuffle_buffer`` at a time, and their rows permuted into batches, so
+    every batch mixes several stretches of time.  When the model is
+    initialised from the source's reservoir sample (the default), that
+    sample's statistics are the first batch, so the running statistics start
+    from a representative sample.
 
     Parameters
     ----------
@@ -1123,8 +1172,15 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
     polish_iter : int, default=0
         Exact EM passes afterwards (the estimator's own EM loop, with ``tol``).
     shuffle : bool, default=True
-    shuffle_buffer : int, default=16
-        Window, in chunks, for sources without random access.
+        False: chunks in source order, one batch each.
+    shuffle_buffer : int, default=8
+        Chunks pooled per mixing window (memory: that many chunks).
+    step_exponent : float in (0.5, 1] or None, default=1.0
+        Step sizes ``b ** -step_exponent``.  For a finite source the running
+        average (1.0) is best: time-ordered chunks bias every batch, and
+        averaging cancels that bias, whereas smaller exponents (suited to
+        drifting live streams) let the last batches pull the fit.  None uses
+        ``model.step_exponent``.
 
     Returns
     -------
@@ -1139,7 +1195,7 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
         raise ValueError(f"polish_iter must be a non-negative integer, got {polish_iter!r}")
     if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, numbers.Integral) or shuffle_buffer < 1:
         raise ValueError(f"shuffle_buffer must be a positive integer, got {shuffle_buffer!r}")
-    check_step_exponent(model.step_exponent)
+    kappa = check_step_exponent(model.step_exponent if step_exponent is None else step_exponent)
     driver = SourceDriver(X, model)
     try:
         d = driver.n_features
@@ -1150,24 +1206,39 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
                          "precisions_cholesky_", "_online_state"):
                 if hasattr(model, name):
                     delattr(model, name)
+            sample = {}
+            if model.weights_init is None or model.means_init is None or model.precisions_init is None:
+                orig = driver.init_sample
+
+                def keep_sample(random_state):
+                    sample["Xw"] = orig(random_state)
+                    return sample["Xw"]
+
+                driver.init_sample = keep_sample
             params = model._initial_params(driver, rs)
+            driver.init_sample = SourceDriver.init_sample.__get__(driver)
             model._set_parameters(params)
             model.n_features_in_ = d
             model.lower_bounds_ = []
-        elif d != model.n_features_in_:
-            raise ValueError(
-                f"the source has {d} features, but the warm-started model was fitted "
-                f"with {model.n_features_in_}"
-            )
-        model._online_state = OnlineEM()
-        model._online_state.anchor(model)
+            model._online_state = OnlineEM()
+            model._online_state.anchor(model)
+            if sample:
+                online_step(model, *sample["Xw"], where="initial sample: ", step_exponent=kappa)
+        else:
+            if d != model.n_features_in_:
+                raise ValueError(
+                    f"the source has {d} features, but the warm-started model was fitted "
+                    f"with {model.n_features_in_}"
+                )
+            model._online_state = OnlineEM()
+            model._online_state.anchor(model)
         rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
         driver.progress._desc = "mini-batch"
         for _epoch in range(n_epochs):
             driver.progress.start_pass()
-            blocks = _shuffled_blocks(driver, rng, shuffle_buffer) if shuffle else driver.blocks()
-            for i, first_row, Xb, wb in blocks:
-                online_step(model, Xb, wb, where=SourceDriver._where(i, first_row))
+            for i, first_row, Xb, wb in _mixed_blocks(driver, rng, shuffle_buffer, shuffle):
+                online_step(model, Xb, wb, where=SourceDriver._where(i, first_row),
+                            step_exponent=kappa)
                 driver.progress.rows(Xb.shape[0])
             driver.progress.end_pass(model.lower_bound_)
         if polish_iter:
