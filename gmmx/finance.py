@@ -623,22 +623,30 @@ def mixture_mean_covariance(mixture=None, *, weights=None, means=None, covarianc
 # --------------------------------------------------------------------------
 
 def _check_alpha(alpha):
-    a = float(alpha)
-    if not 0.0 < a < 1.0:
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError("alpha is empty; pass a tail probability such as 0.01")
+    if np.any(~((a > 0.0) & (a < 1.0))):
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    if a > 0.5:
+    if np.any(a > 0.5):
+        big = float(a.max())
         raise ValueError(
             f"alpha is the tail probability (0.01 for 99% VaR), got {alpha!r}; "
-            f"pass alpha={1 - a:.6g} for the {a:.6g} confidence level"
+            f"pass alpha={1 - big:.6g} for the {big:.6g} confidence level"
         )
     return a
 
 
-def _tail_quantile(dist, alpha, position):
-    """Return quantile and whether the loss tail is the upper one (short position)."""
+def _scalar_or_array(x, alpha):
+    return float(x) if np.ndim(alpha) == 0 else x
+
+
+def _tail(dist, alpha, position):
+    """Loss-tail quantile q, standardised z = (q - mu_k) / sigma_k, and whether short."""
     short = position is not None and position < 0
-    q = float(dist.isf(alpha)) if short else float(dist.ppf(alpha))
-    return q, short
+    q = dist.isf(alpha) if short else dist.ppf(alpha)
+    z = (q[..., None] - dist.means) / dist.stds
+    return q, z, short
 
 
 def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
@@ -655,8 +663,8 @@ def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
     Parameters
     ----------
     mixture : fitted d = 1 model or UnivariateMixture, optional
-    alpha : float in (0, 0.5]
-        Tail probability.
+    alpha : float or array_like of floats in (0, 0.5]
+        Tail probability; an array gives one VaR per level.
     position : float, optional
         Position value in currency; negative for a short.  Without it the
         result is in return units (a long unit position, ``-q_alpha``).
@@ -668,17 +676,20 @@ def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
 
     Returns
     -------
-    float
+    float, or ndarray of the shape of ``alpha``
     """
-    alpha = _check_alpha(alpha)
+    a = _check_alpha(alpha)
     dist = _as_univariate(mixture, weights, means, stds, variances)
-    q, short = _tail_quantile(dist, alpha, position)
+    q, _, short = _tail(dist, a, position)
     if position is None:
-        return -q
-    v = abs(float(position))
-    if log_returns:
-        return v * (np.expm1(q) if short else -np.expm1(q))
-    return v * (q if short else -q)
+        out = -q
+    else:
+        v = abs(float(position))
+        if log_returns:
+            out = v * (np.expm1(q) if short else -np.expm1(q))
+        else:
+            out = v * (q if short else -q)
+    return _scalar_or_array(out, alpha)
 
 
 def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=False,
@@ -698,8 +709,8 @@ def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=F
     Parameters
     ----------
     mixture : fitted d = 1 model or UnivariateMixture, optional
-    alpha : float in (0, 0.5]
-        Tail probability.
+    alpha : float or array_like of floats in (0, 0.5]
+        Tail probability; an array gives one ES per level.
     position : float, optional
         Position value in currency; negative for a short.
     log_returns : bool
@@ -709,31 +720,31 @@ def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=F
 
     Returns
     -------
-    float
+    float, or ndarray of the shape of ``alpha``
     """
-    alpha = _check_alpha(alpha)
+    a = _check_alpha(alpha)
     dist = _as_univariate(mixture, weights, means, stds, variances)
-    q, short = _tail_quantile(dist, alpha, position)
+    _, z, short = _tail(dist, a, position)
     w, mu, s = dist.weights, dist.means, dist.stds
-    z = (q - mu) / s
-    # The tail mass is alpha by construction of q; dividing by it exactly is
-    # what makes ES the conditional mean.
+    # q solves F(q) = alpha (or 1 - F(q) = alpha) to ~1e-13, so the tail mass
+    # in the conditional mean is alpha itself.
     phi = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
     if short:
-        tail_mean = float(w @ (mu * special.ndtr(-z) + s * phi)) / alpha
+        tail_mean = (mu * special.ndtr(-z) + s * phi) @ w / a
     else:
-        tail_mean = float(w @ (mu * special.ndtr(z) - s * phi)) / alpha
+        tail_mean = (mu * special.ndtr(z) - s * phi) @ w / a
     if position is None:
-        return -tail_mean
+        return _scalar_or_array(-tail_mean, alpha)
     v = abs(float(position))
     if log_returns:
         growth = np.exp(mu + 0.5 * s * s)
         if short:
-            tail_exp = float(w @ (growth * special.ndtr(s - z))) / alpha
-            return v * (tail_exp - 1.0)
-        tail_exp = float(w @ (growth * special.ndtr(z - s))) / alpha
-        return v * (1.0 - tail_exp)
-    return v * (tail_mean if short else -tail_mean)
+            out = v * ((growth * special.ndtr(s - z)) @ w / a - 1.0)
+        else:
+            out = v * (1.0 - (growth * special.ndtr(z - s)) @ w / a)
+    else:
+        out = v * (tail_mean if short else -tail_mean)
+    return _scalar_or_array(out, alpha)
 
 
 # --------------------------------------------------------------------------

@@ -370,6 +370,19 @@ def test_log_return_position_losses_match_integration():
         v * hi / alpha, rel=1e-8)
 
 
+def test_risk_is_vectorised_over_levels():
+    alphas = np.array([[0.05, 0.01], [1e-3, 1e-6]])
+    for f in (value_at_risk, expected_shortfall):
+        for kw in ({}, {"position": -1e6}, {"position": 1e6, "log_returns": True}):
+            out = f(RET, alphas, **kw)
+            assert out.shape == (2, 2)
+            expected = [[f(RET, a, **kw) for a in row] for row in alphas]
+            np.testing.assert_allclose(out, expected, rtol=1e-14)
+    assert isinstance(value_at_risk(RET, 0.01), float)
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        value_at_risk(RET, [0.01, 0.0])
+
+
 def test_risk_from_raw_parameters_and_methods_agree():
     kw = dict(weights=RET.weights, means=RET.means, stds=RET.stds)
     assert value_at_risk(alpha=0.02, **kw) == pytest.approx(RET.value_at_risk(0.02))
