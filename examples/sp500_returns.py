@@ -84,7 +84,7 @@ def main(argv=None):
           f"${mix.expected_shortfall(0.01, position=position, log_returns=True):,.0f}")
 
     os.makedirs(args.out, exist_ok=True)
-    ax = plot_density(mix, x, bins=150, xlim=(-0.06, 0.06))
+    ax = plot_density(x, mix, bins=150, xlim=(-0.06, 0.06))
     ax.set_title("S&P 500 daily log returns and the fitted GM(2)")
     density_png = os.path.join(args.out, "sp500_density.png")
     ax.figure.savefig(density_png, dpi=100)

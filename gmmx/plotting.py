@@ -45,15 +45,15 @@ def _finite_1d(data, what="data"):
     return x
 
 
-def plot_density(mixture, data=None, *, bins=100, components=True, ax=None, n_points=600,
+def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=600,
                  xlim=None):
     """Fitted mixture density over a histogram, with each weighted component.
 
     Parameters
     ----------
+    data : array_like or None
+        Observations, drawn as a density-normalised histogram (None: curves only).
     mixture : fitted d = 1 model or UnivariateMixture
-    data : array_like, optional
-        Observations, drawn as a density-normalised histogram.
     bins : int or sequence
         Histogram bins.
     components : bool

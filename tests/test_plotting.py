@@ -34,7 +34,7 @@ def assert_not_blank(ax, path):
 
 def test_density_draws_histogram_mixture_and_each_component(tmp_path):
     x = DIST.rvs(3000, random_state=0)
-    ax = plotting.plot_density(DIST, x, bins=40)
+    ax = plotting.plot_density(x, DIST, bins=40)
     assert len(ax.patches) == 40  # histogram bars
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["component 0: w=0.75", "component 1: w=0.25", "mixture"]
@@ -50,7 +50,7 @@ def test_density_accepts_a_fitted_model_and_an_existing_axes(tmp_path):
     x = DIST.rvs(2000, random_state=1).reshape(-1, 1)
     gm = GaussianMixture(n_components=2, random_state=0).fit(x)
     fig, axes = plt.subplots(1, 2)
-    ax = plotting.plot_density(gm, ax=axes[1], components=False)
+    ax = plotting.plot_density(None, gm, ax=axes[1], components=False)
     assert ax is axes[1] and len(ax.get_lines()) == 1
     assert_not_blank(ax, tmp_path / "density_model.png")
 
@@ -155,4 +155,4 @@ def test_plot_input_errors():
 def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install gmmx-em\[plot\]"):
-        plotting.plot_density(DIST)
+        plotting.plot_density(None, DIST)
