@@ -85,14 +85,20 @@ def _weight_blocks(sample_weight, X):
         sample_weight = da.from_array(w, chunks=(X.chunks[0],))
     if sample_weight.ndim != 1:
         raise ValueError("sample_weight must be 1-D")
+    known = not any(np.isnan(c) for c in X.chunks[0] + sample_weight.chunks[0])
+    if known:
+        if sum(sample_weight.chunks[0]) != sum(X.chunks[0]):
+            raise ValueError(
+                f"sample_weight has {sum(sample_weight.chunks[0])} entries but X has "
+                f"{sum(X.chunks[0])} rows"
+            )
+        if sample_weight.chunks[0] != X.chunks[0]:
+            sample_weight = sample_weight.rechunk((X.chunks[0],))
     if len(sample_weight.chunks[0]) != n_blocks:
         raise ValueError(
             f"sample_weight has {len(sample_weight.chunks[0])} blocks but X has {n_blocks}; "
             "partition them alike"
         )
-    known = not any(np.isnan(c) for c in X.chunks[0] + sample_weight.chunks[0])
-    if known and sample_weight.chunks[0] != X.chunks[0]:
-        sample_weight = sample_weight.rechunk((X.chunks[0],))
     return list(sample_weight.to_delayed().ravel())
 
 

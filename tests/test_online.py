@@ -1,0 +1,149 @@
+"""Online (stepwise) EM: partial_fit and the OnlineEM recursion."""
+
+import numpy as np
+import pytest
+
+from gmmx import GaussianMixture, SufficientStats
+from gmmx.streaming import OnlineEM
+
+pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def _data(n=4000, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(-1.5, 1.0, (n // 2, d)), rng.normal(2.0, 0.6, (n - n // 2, d))])
+    rng.shuffle(X)
+    return X
+
+
+def _init(X, K, cov):
+    m = GaussianMixture(K, covariance_type=cov, random_state=0, max_iter=2).fit(X)
+    return dict(weights_init=m.weights_, means_init=m.means_ + 0.2, precisions_init=m.precisions_)
+
+
+def _close(a, b, rtol=1e-10):
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        x, y = getattr(a, name), getattr(b, name)
+        np.testing.assert_allclose(x, y, rtol=0, atol=rtol * np.max(np.abs(y)), err_msg=name)
+
+
+@pytest.mark.parametrize("cov", COV_TYPES)
+def test_one_batch_is_one_em_iteration(cov):
+    X = _data(d=3)
+    w = np.random.default_rng(1).uniform(0, 2, len(X))
+    init = _init(X, 3, cov)
+    ref = GaussianMixture(3, covariance_type=cov, max_iter=1, **init).fit(X, sample_weight=w)
+    m = GaussianMixture(3, covariance_type=cov, **init).partial_fit(X, sample_weight=w)
+    _close(m, ref)
+    assert m.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-12)
+    assert m.n_iter_ == 1 and m.n_features_in_ == 3
+
+
+def test_first_call_initialises_like_fit():
+    X = _data()
+    ref = GaussianMixture(2, random_state=3, max_iter=1).fit(X)
+    m = GaussianMixture(2, random_state=3).partial_fit(X)
+    _close(m, ref)
+
+
+def _stats(rng, K=2, d=2, centers=None):
+    centers = rng.normal(size=(K, d)) if centers is None else centers
+    M = rng.normal(size=(K, d, d))
+    return SufficientStats(
+        "full", centers, rng.uniform(1, 5, K), rng.normal(size=(K, d)),
+        M @ np.swapaxes(M, 1, 2), float(rng.normal()), float(rng.uniform(5, 10)), 10,
+    )
+
+
+@pytest.mark.parametrize("kappa", [0.6, 0.8, 1.0])
+def test_recursion_closed_form(kappa):
+    # S_b = (1 - eta_b) S_{b-1} + eta_b s_b / W_b with eta_b = b ** -kappa, eta_1 = 1,
+    # i.e. S_B = sum_b c_b s_b / W_b with c_b = eta_b prod_{j > b} (1 - eta_j).
+    rng = np.random.default_rng(0)
+    c = np.array([[0.5, -1.0], [2.0, 0.0]])
+    batches = [_stats(rng, centers=c) for _ in range(5)]
+    state = OnlineEM()
+    for b in batches:
+        state.update(b, kappa)
+    eta = np.arange(1, 6) ** -kappa
+    coef = [eta[b] * np.prod(1 - eta[b + 1:]) for b in range(5)]
+    expect_n = sum(cb * s.nk / s.weight_sum for cb, s in zip(coef, batches))
+    expect_M = sum(cb * s.Mk / s.weight_sum for cb, s in zip(coef, batches))
+    np.testing.assert_allclose(state.stats.nk, expect_n, rtol=1e-12)
+    np.testing.assert_allclose(state.stats.Mk, expect_M, rtol=1e-12)
+    assert state.n_updates == 5
+    if kappa == 1.0:  # the running average of the per-weight statistics
+        np.testing.assert_allclose(coef, np.full(5, 0.2), rtol=1e-12)
+
+
+def test_running_stats_recentred_to_current_means():
+    rng = np.random.default_rng(1)
+    s1 = _stats(rng, centers=np.zeros((2, 2)))
+    s2 = _stats(rng, centers=np.array([[1.0, 1.0], [-2.0, 0.5]]))
+    state = OnlineEM()
+    state.update(s1, 0.6)
+    state.update(s2, 0.6)
+    np.testing.assert_array_equal(state.stats.centers, s2.centers)
+    # recentring back gives the plain combination about the first centres
+    eta = 2 ** -0.6
+    direct = s1.scaled((1 - eta) / s1.weight_sum) + s2.scaled(eta / s2.weight_sum)
+    back = state.stats.recentred(s1.centers)
+    np.testing.assert_allclose(back.sk, direct.sk, atol=1e-12)
+    np.testing.assert_allclose(back.Mk, direct.Mk, atol=1e-12)
+
+
+def test_stream_of_batches_converges():
+    X = _data(n=40_000, seed=2)
+    ref = GaussianMixture(2, random_state=0, tol=1e-8, max_iter=300).fit(X)
+    m = GaussianMixture(2, random_state=0, step_exponent=0.7)
+    seen = []
+    m.callback = lambda n, lb: seen.append(n)
+    for batch in np.array_split(X, 80):
+        m.partial_fit(batch)
+    key = lambda g: np.argsort(g.means_[:, 0])  # noqa: E731
+    np.testing.assert_allclose(m.means_[key(m)], ref.means_[key(ref)], atol=0.05)
+    np.testing.assert_allclose(m.weights_[key(m)], ref.weights_[key(ref)], atol=0.02)
+    assert seen == list(range(1, 81)) and m.n_iter_ == 80
+    assert len(m.lower_bounds_) == 80
+
+
+def test_feature_mismatch_and_bad_batches():
+    X = _data()
+    m = GaussianMixture(2, random_state=0).partial_fit(X[:500])
+    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture was fitted with 2"):
+        m.partial_fit(np.ones((10, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        m.partial_fit(np.array([[0.0, np.nan], [1.0, 2.0]]))
+    with pytest.raises(ValueError, match="at least n_components rows"):
+        GaussianMixture(3).partial_fit(X[:2])
+    with pytest.raises(ValueError, match="sample_weight"):
+        m.partial_fit(X[:10], sample_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("bad", [0.5, 0.3, 1.2, "x"])
+def test_step_exponent_validated(bad):
+    with pytest.raises(ValueError, match=r"step_exponent must be a number in \(0.5, 1\]"):
+        GaussianMixture(2, step_exponent=bad).partial_fit(_data()[:100])
+
+
+def test_step_exponent_is_a_constructor_param():
+    m = GaussianMixture(2, step_exponent=0.9)
+    assert m.get_params()["step_exponent"] == 0.9
+    sklearn_base = pytest.importorskip("sklearn.base")
+    assert sklearn_base.clone(m).step_exponent == 0.9
+
+
+def test_partial_fit_after_fit_continues_from_fitted_params():
+    X = _data()
+    m = GaussianMixture(2, random_state=0).fit(X)
+    means = m.means_.copy()
+    ref = GaussianMixture(2, max_iter=1, weights_init=m.weights_, means_init=means,
+                          precisions_init=m.precisions_).fit(X[:1000])
+    m.partial_fit(X[:1000])  # a fresh recursion from the fitted parameters
+    _close(m, ref)
+    # refitting discards the stale online state
+    m.fit(X)
+    m.partial_fit(X[:1000])
+    assert m._online_state.n_updates == 1
