@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gmmx import GaussianMixture
+from gmmx import GaussianMixture as _GaussianMixture
 
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
@@ -16,6 +16,12 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*[Pp]ort.*:UserWarning",
 )
 
+
+
+def GaussianMixture(*args, **kwargs):
+    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
+    kwargs.setdefault("n_threads", 1)
+    return _GaussianMixture(*args, **kwargs)
 
 @pytest.fixture(scope="module")
 def client():

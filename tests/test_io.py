@@ -9,12 +9,18 @@ import numpy as np
 import pytest
 
 import gmmx
-from gmmx import GaussianMixture
+from gmmx import GaussianMixture as _GaussianMixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
 
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
+
+
+def GaussianMixture(*args, **kwargs):
+    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
+    kwargs.setdefault("n_threads", 1)
+    return _GaussianMixture(*args, **kwargs)
 
 def _data(n=2000, seed=0):
     rng = np.random.default_rng(seed)

@@ -3,13 +3,20 @@
 import numpy as np
 import pytest
 
-from gmmx import GaussianMixture, SufficientStats
+from gmmx import GaussianMixture as _GaussianMixture
+from gmmx import SufficientStats
 from gmmx.streaming import OnlineEM
 
 pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
+
+
+def GaussianMixture(*args, **kwargs):
+    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
+    kwargs.setdefault("n_threads", 1)
+    return _GaussianMixture(*args, **kwargs)
 
 def _data(n=4000, d=2, seed=0):
     rng = np.random.default_rng(seed)

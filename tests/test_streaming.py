@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from gmmx import ConvergenceWarning, GaussianMixture
+from gmmx import GaussianMixture as _GaussianMixture
 from gmmx.streaming import (
     ArraySource,
     ChunkError,
@@ -25,6 +25,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
+
+
+def GaussianMixture(*args, **kwargs):
+    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
+    kwargs.setdefault("n_threads", 1)
+    return _GaussianMixture(*args, **kwargs)
 
 def _data(n=3000, d=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -71,8 +77,8 @@ def test_npy_source_float32_and_memmap(tmp_path, X):
     path = tmp_path / "x32.npy"
     np.save(path, X32)
     init = _init(X)
-    ref = GaussianMixture(3, max_iter=10, tol=0, **init).fit(X32)
-    m = GaussianMixture(3, max_iter=10, tol=0, **init).fit(NpySource(path, chunk_size=512))
+    ref = GaussianMixture(3, max_iter=10, tol=0, n_threads=2, **init).fit(X32)
+    m = GaussianMixture(3, max_iter=10, tol=0, n_threads=2, **init).fit(NpySource(path, chunk_size=512))
     assert_same_fit(m, ref)
     mm = np.load(path, mmap_mode="r")
     m2 = GaussianMixture(3, max_iter=10, tol=0, **init).fit(ArraySource(mm, chunk_size=999))
