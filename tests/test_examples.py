@@ -9,13 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+import gmmx
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# The scripts must import the gmmx these tests import: the installed package in
+# CI, the source tree in an in-place development build.
+GMMX_HOME = Path(gmmx.__file__).resolve().parents[1]
 
 
 def run(script, *args, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(GMMX_HOME), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep)
     proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
