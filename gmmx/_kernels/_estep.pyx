@@ -72,7 +72,7 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
         b = 40000 // per_row
     else:
         per_row = n_components + n_features + 3
-        b = 16384 // per_row
+        b = 6144 // per_row
     b = (b // 16) * 16
     return int(min(max(b, 64), 4096))
 

@@ -33,6 +33,21 @@
 
 typedef union { double d; uint64_t u; int64_t i; } gmmx_bits;
 
+/* Fixed-order reductions use 16 lanes as two 8-wide accumulators. With GCC or
+ * clang vector extensions they compile to whatever SIMD the clone targets;
+ * elsewhere the scalar fallback performs the same additions in the same order,
+ * so every build and every clone returns the same bits. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(GMMX_NO_VECEXT)
+#define GMMX_VECEXT 1
+typedef double gmmx_v8 __attribute__((vector_size(64)));
+#define GMMX_LOAD8(v, p) memcpy(&(v), (p), sizeof(gmmx_v8))
+#endif
+
+/* ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) of a + b, lane-wise. */
+#define GMMX_FOLD16(a, b) \
+    ((((a)[0] + (b)[0]) + ((a)[4] + (b)[4])) + (((a)[2] + (b)[2]) + ((a)[6] + (b)[6]))) + \
+    ((((a)[1] + (b)[1]) + ((a)[5] + (b)[5])) + (((a)[3] + (b)[3]) + ((a)[7] + (b)[7])))
+
 GMMX_INLINE double gmmx_exp1(double x)
 {
     /* exp(x) = 2^k exp(r), |r| <= ln2/2, exp(r) by its Taylor polynomial of
@@ -117,63 +132,92 @@ GMMX_CLONES static void gmmx_vlog(double *GMMX_RESTRICT a, Py_ssize_t n)
     for (i = 0; i < n; i++) a[i] = gmmx_log1(a[i]);
 }
 
-/* sum of a[0..n) in eight fixed lanes */
+/* sum of a[0..n): sixteen lanes, fixed fold, sequential tail */
 GMMX_CLONES static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    Py_ssize_t i = 0, j;
-    for (; i + 8 <= n; i += 8)
-        for (j = 0; j < 8; j++) acc[j] += a[i + j];
-    for (j = 0; i < n; i++, j++) acc[j] += a[i];
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    Py_ssize_t i = 0;
+    double tail = 0.0;
+#ifdef GMMX_VECEXT
+    gmmx_v8 s0 = {0}, s1 = {0}, v;
+    for (; i + 16 <= n; i += 16) {
+        GMMX_LOAD8(v, a + i); s0 += v;
+        GMMX_LOAD8(v, a + i + 8); s1 += v;
+    }
+#else
+    double s0[8] = {0}, s1[8] = {0};
+    int j;
+    for (; i + 16 <= n; i += 16)
+        for (j = 0; j < 8; j++) { s0[j] += a[i + j]; s1[j] += a[i + 8 + j]; }
+#endif
+    for (; i < n; i++) tail += a[i];
+    return (GMMX_FOLD16(s0, s1)) + tail;
 }
 
-/* sum of a[i] * b[i] in eight fixed lanes */
+/* sum of a[i] * b[i], same lanes and order as gmmx_sum */
 GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
-                       Py_ssize_t n)
+                                   Py_ssize_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    Py_ssize_t i = 0, j;
-    for (; i + 8 <= n; i += 8)
-        for (j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    for (j = 0; i < n; i++, j++) acc[j] += a[i] * b[i];
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    Py_ssize_t i = 0;
+    double tail = 0.0;
+#ifdef GMMX_VECEXT
+    gmmx_v8 s0 = {0}, s1 = {0}, u, v;
+    for (; i + 16 <= n; i += 16) {
+        GMMX_LOAD8(u, a + i); GMMX_LOAD8(v, b + i); s0 += u * v;
+        GMMX_LOAD8(u, a + i + 8); GMMX_LOAD8(v, b + i + 8); s1 += u * v;
+    }
+#else
+    double s0[8] = {0}, s1[8] = {0};
+    int j;
+    for (; i + 16 <= n; i += 16)
+        for (j = 0; j < 8; j++) {
+            s0[j] += a[i + j] * b[i + j];
+            s1[j] += a[i + 8 + j] * b[i + 8 + j];
+        }
+#endif
+    for (; i < n; i++) tail += a[i] * b[i];
+    return (GMMX_FOLD16(s0, s1)) + tail;
 }
 
 /* Univariate statistics of one component over a chunk, centred at c:
  *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2
- * r already includes the sample weight. Sixteen fixed lanes keep enough
- * independent additions in flight; the fold order is fixed. */
-#define GMMX_LANES 16
+ * r already includes the sample weight. */
 GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
-                           double c, Py_ssize_t n, double *GMMX_RESTRICT out)
+                                       double c, Py_ssize_t n, double *GMMX_RESTRICT out)
 {
-    double a0[GMMX_LANES], a1[GMMX_LANES], a2[GMMX_LANES];
-    Py_ssize_t i = 0, j;
-    double d, rd, t0 = 0.0, t1 = 0.0, t2 = 0.0;
-    for (j = 0; j < GMMX_LANES; j++) { a0[j] = 0.0; a1[j] = 0.0; a2[j] = 0.0; }
-    for (; i + GMMX_LANES <= n; i += GMMX_LANES) {
-        for (j = 0; j < GMMX_LANES; j++) {
-            d = x[i + j] - c;
-            rd = r[i + j] * d;
-            a0[j] += r[i + j];
-            a1[j] += rd;
-            a2[j] += rd * d;
-        }
+    Py_ssize_t i = 0;
+    double t0 = 0.0, t1 = 0.0, t2 = 0.0, d, rd;
+#ifdef GMMX_VECEXT
+    gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, xv, rv, dv, rdv;
+    for (; i + 16 <= n; i += 16) {
+        GMMX_LOAD8(xv, x + i); GMMX_LOAD8(rv, r + i);
+        dv = xv - c; rdv = rv * dv;
+        a0 += rv; a1 += rdv; a2 += rdv * dv;
+        GMMX_LOAD8(xv, x + i + 8); GMMX_LOAD8(rv, r + i + 8);
+        dv = xv - c; rdv = rv * dv;
+        b0 += rv; b1 += rdv; b2 += rdv * dv;
     }
-    for (j = 0; i < n; i++, j++) {
+#else
+    double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, b0[8] = {0}, b1[8] = {0}, b2[8] = {0};
+    int j;
+    for (; i + 16 <= n; i += 16)
+        for (j = 0; j < 8; j++) {
+            d = x[i + j] - c; rd = r[i + j] * d;
+            a0[j] += r[i + j]; a1[j] += rd; a2[j] += rd * d;
+            d = x[i + 8 + j] - c; rd = r[i + 8 + j] * d;
+            b0[j] += r[i + 8 + j]; b1[j] += rd; b2[j] += rd * d;
+        }
+#endif
+    for (; i < n; i++) {
         d = x[i] - c;
         rd = r[i] * d;
-        a0[j] += r[i];
-        a1[j] += rd;
-        a2[j] += rd * d;
+        t0 += r[i];
+        t1 += rd;
+        t2 += rd * d;
     }
-    for (j = 0; j < GMMX_LANES; j++) { t0 += a0[j]; t1 += a1[j]; t2 += a2[j]; }
-    out[0] += t0;
-    out[1] += t1;
-    out[2] += t2;
+    out[0] += (GMMX_FOLD16(a0, b0)) + t0;
+    out[1] += (GMMX_FOLD16(a1, b1)) + t1;
+    out[2] += (GMMX_FOLD16(a2, b2)) + t2;
 }
-#undef GMMX_LANES
 
 /* Univariate log-densities: lp[k*n + i] = cst[k] - ((x[i] - mu[k]) p[k])^2 / 2 */
 GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize_t n,
@@ -194,47 +238,75 @@ GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize
 /* From log-densities lp (K rows of n): overwrite lp with responsibilities
  * times the sample weight (sw may be NULL for unit weights) and return
  * ll = sum_i w_i log sum_k exp(lp[k,i]).  When lnorm is not NULL it receives
- * log p(x_i) per row; otherwise, with unit weights, the logs are taken of
- * products of 32 row sums (each in [1, K]) instead of every row: one log per
- * 32 rows. mx and ssum are scratch of length n. */
+ * log p(x_i) per row; otherwise, with unit weights, logs are taken of products
+ * of 32 row sums (each in [1, K]) rather than of every row.
+ * mx and ssum are scratch of length n. */
 GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize_t n,
                                               Py_ssize_t K, const double *GMMX_RESTRICT sw,
                                               double *GMMX_RESTRICT mx,
                                               double *GMMX_RESTRICT ssum,
                                               double *GMMX_RESTRICT lnorm)
 {
-    Py_ssize_t i, k, j;
+    Py_ssize_t i, k;
     double ll = 0.0;
-    for (i = 0; i < n; i++) mx[i] = lp[i];
-    for (k = 1; k < K; k++) {
-        const double *GMMX_RESTRICT row = lp + k * n;
-        for (i = 0; i < n; i++) mx[i] = row[i] > mx[i] ? row[i] : mx[i];
-    }
-    for (k = 0; k < K; k++) {
-        double *GMMX_RESTRICT row = lp + k * n;
-        for (i = 0; i < n; i++) row[i] = gmmx_exp1(row[i] - mx[i]);
-    }
-    for (i = 0; i < n; i++) ssum[i] = lp[i];
-    for (k = 1; k < K; k++) {
-        const double *GMMX_RESTRICT row = lp + k * n;
-        for (i = 0; i < n; i++) ssum[i] = ssum[i] + row[i];
+    if (K == 2) {
+        /* Two components (calm / turbulent): one exp per row, exp(-|a - b|). */
+        double *GMMX_RESTRICT l0 = lp, *GMMX_RESTRICT l1 = lp + n;
+        for (i = 0; i < n; i++) {
+            double a = l0[i], b = l1[i];
+            int first = a > b;
+            double e = gmmx_exp1(first ? b - a : a - b);
+            mx[i] = first ? a : b;
+            ssum[i] = 1.0 + e;
+            l0[i] = first ? 1.0 : e;
+            l1[i] = first ? e : 1.0;
+        }
+    } else {
+        for (i = 0; i < n; i++) mx[i] = lp[i];
+        for (k = 1; k < K; k++) {
+            const double *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) mx[i] = row[i] > mx[i] ? row[i] : mx[i];
+        }
+        for (k = 0; k < K; k++) {
+            double *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) row[i] = gmmx_exp1(row[i] - mx[i]);
+        }
+        for (i = 0; i < n; i++) ssum[i] = lp[i];
+        for (k = 1; k < K; k++) {
+            const double *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) ssum[i] = ssum[i] + row[i];
+        }
     }
     if (lnorm != NULL || sw != NULL) {
         double *GMMX_RESTRICT ln = lnorm != NULL ? lnorm : mx;
         for (i = 0; i < n; i++) ln[i] = gmmx_log1(ssum[i]) + mx[i];
         ll = sw != NULL ? gmmx_dot(sw, ln, n) : gmmx_sum(ln, n);
     } else {
-        double prod[8];
-        Py_ssize_t start;
+        /* products of 32 consecutive row sums, written over mx's tail end
+           after mx has been summed */
+        Py_ssize_t nb = 0, start;
         ll = gmmx_sum(mx, n);
-        for (start = 0; start < n; start += 32) {
-            Py_ssize_t stop = start + 32 < n ? start + 32 : n;
-            double p = 1.0;
-            for (j = 0; j < 8; j++) prod[j] = 1.0;
-            for (i = start, j = 0; i < stop; i++, j = (j + 1) & 7) prod[j] *= ssum[i];
-            p = ((prod[0] * prod[4]) * (prod[2] * prod[6])) * ((prod[1] * prod[5]) * (prod[3] * prod[7]));
-            ll += gmmx_log1(p);
+        for (start = 0; start + 32 <= n; start += 32, nb++) {
+#ifdef GMMX_VECEXT
+            gmmx_v8 p, q;
+            GMMX_LOAD8(p, ssum + start);
+            GMMX_LOAD8(q, ssum + start + 8); p *= q;
+            GMMX_LOAD8(q, ssum + start + 16); p *= q;
+            GMMX_LOAD8(q, ssum + start + 24); p *= q;
+            mx[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
+#else
+            double p[8];
+            int j;
+            for (j = 0; j < 8; j++)
+                p[j] = ((ssum[start + j] * ssum[start + 8 + j]) * ssum[start + 16 + j]) *
+                       ssum[start + 24 + j];
+            mx[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
+#endif
         }
+        for (i = start; i < n; i++) mx[nb + (i - start)] = ssum[i];
+        nb += n - start;
+        for (i = 0; i < nb; i++) mx[i] = gmmx_log1(mx[i]);
+        ll += gmmx_sum(mx, nb);
     }
     if (sw != NULL) {
         for (i = 0; i < n; i++) ssum[i] = sw[i] / ssum[i];
