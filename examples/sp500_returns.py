@@ -40,7 +40,7 @@ def main(argv=None):
           f"{r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}")
 
     # Daily variances are ~1e-4: scale reg_covar to the data and converge tightly.
-    gm = GaussianMixture(n_components=2, n_init=5, tol=1e-8, max_iter=1000,
+    gm = GaussianMixture(n_components=2, n_init=3, tol=1e-7, max_iter=1000,
                          reg_covar=1e-9 * x.var(), random_state=0)
     gm.fit(x.reshape(-1, 1))
     mix = UnivariateMixture.from_model(gm)
