@@ -36,8 +36,10 @@ from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport GMMX_HAVE_OPENMP, gmmx_omp_max_threads
-from ._vmath cimport (gmmx_acc_sq, gmmx_logsumexp_resp, gmmx_sum, gmmx_uni_logprob,
-                     gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
+from ._vmath cimport (gmmx_acc_sq, gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
+                     gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64,
+                     gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
+                     gmmx_weighted_rows)
 
 cdef enum:
     K_FULL = 0
@@ -125,10 +127,10 @@ cdef int _chunk(
     if kind == K_DIAG:
         if d == 1 and floating is double:
             xc = <double *> X
+        elif floating is double:
+            gmmx_transpose_f64(X, n, d, xc)
         else:
-            for i in range(n):
-                for j in range(d):
-                    xc[j * n + i] = X[i * d + j]
+            gmmx_transpose_f32(X, n, d, xc)
         if d == 1:
             gmmx_uni_logprob(xc, n, K, cst, means, prec, lp)
         else:
@@ -138,14 +140,12 @@ cdef int _chunk(
                     row[i] = 0.0
                 for j in range(d):
                     gmmx_acc_sq(xc + j * n, means[k * d + j], prec[k * d + j], n, row)
-                c = cst[k]
-                for i in range(n):
-                    row[i] = c - 0.5 * row[i]
+                gmmx_finish_logprob(row, cst[k], n)
     else:
-        for i in range(n):
-            for j in range(d):
-                xc[i * d1 + j] = X[i * d + j] - ref[j]
-            xc[i * d1 + d] = 1.0
+        if floating is double:
+            gmmx_center_f64(X, ref, n, d, xc)
+        else:
+            gmmx_center_f32(X, ref, n, d, xc)
         # Y (row-major P*d x n) = ucat^T xc^T: column-major (n x P*d) = xc ucat.
         dgemm(&trans, &trans, &ni, &Pdi, &di, &fone, xc, &d1i, <double *> prec, &Pdi,
               &fzero, Y, &ni)
@@ -156,9 +156,7 @@ cdef int _chunk(
                 row[i] = 0.0
             for j in range(d):
                 gmmx_acc_sq(Y + (p * d + j) * n, shift[k * d + j], 1.0, n, row)
-            c = cst[k]
-            for i in range(n):
-                row[i] = c - 0.5 * row[i]
+            gmmx_finish_logprob(row, cst[k], n)
 
     # ---- log-sum-exp; lp becomes w_i * responsibilities ------------------
     ll = gmmx_logsumexp_resp(lp, n, K, sw, mx, ssum, out_norm)
@@ -192,13 +190,7 @@ cdef int _chunk(
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
         # W (row-major n x K*d): W[i, k*d + j] = r_ik x'_ij
-        for i in range(n):
-            xcrow = xc + i * d1
-            for k in range(K):
-                rk = lp[k * n + i]
-                row = Y + i * Kd + k * d
-                for j in range(d):
-                    row[j] = rk * xcrow[j]
+        gmmx_weighted_rows(lp, xc, n, K, d, Y)
         # G (column-major K*d x (d+1)) += W^T [x' | 1]
         dgemm(&notrans, &trans, &Kdi, &d1i, &ni, &fone, Y, &Kdi, xc, &d1i,
               &fone, stats + K, &Kdi)

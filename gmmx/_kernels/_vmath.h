@@ -332,4 +332,53 @@ GMMX_CLONES static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, d
     }
 }
 
+/* xc (n, d+1) = [X - ref | 1] for a chunk of float64 / float32 rows */
+#define GMMX_DEFINE_CENTER(NAME, T)                                               \
+GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
+                             Py_ssize_t n, Py_ssize_t d, double *GMMX_RESTRICT xc) \
+{                                                                                 \
+    Py_ssize_t i, j;                                                              \
+    for (i = 0; i < n; i++) {                                                     \
+        for (j = 0; j < d; j++) xc[i * (d + 1) + j] = (double)X[i * d + j] - ref[j]; \
+        xc[i * (d + 1) + d] = 1.0;                                                \
+    }                                                                             \
+}
+GMMX_DEFINE_CENTER(gmmx_center_f64, double)
+GMMX_DEFINE_CENTER(gmmx_center_f32, float)
+
+/* xt (d, n) = X^T for a chunk of float64 / float32 rows */
+#define GMMX_DEFINE_TRANSPOSE(NAME, T)                                            \
+GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d,  \
+                             double *GMMX_RESTRICT xt)                            \
+{                                                                                 \
+    Py_ssize_t i, j;                                                              \
+    for (j = 0; j < d; j++)                                                       \
+        for (i = 0; i < n; i++) xt[j * n + i] = (double)X[i * d + j];             \
+}
+GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f64, double)
+GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f32, float)
+
+/* W (n, K*d): W[i, k*d + j] = r[k, i] * xc[i, j], xc with row stride d+1 */
+GMMX_CLONES static void gmmx_weighted_rows(const double *GMMX_RESTRICT r, const double *GMMX_RESTRICT xc,
+                                           Py_ssize_t n, Py_ssize_t K, Py_ssize_t d,
+                                           double *GMMX_RESTRICT W)
+{
+    Py_ssize_t i, j, k;
+    for (i = 0; i < n; i++) {
+        const double *GMMX_RESTRICT xr = xc + i * (d + 1);
+        double *GMMX_RESTRICT wr = W + i * K * d;
+        for (k = 0; k < K; k++) {
+            const double rk = r[k * n + i];
+            for (j = 0; j < d; j++) wr[k * d + j] = rk * xr[j];
+        }
+    }
+}
+
+/* row[i] = c - row[i] / 2 */
+GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) row[i] = c - 0.5 * row[i];
+}
+
 #endif /* GMMX_VMATH_H */

@@ -13,3 +13,12 @@ cdef extern from "_vmath.h" nogil:
                              double *mx, double *ssum, double *lnorm) noexcept
     void gmmx_acc_sq(const double *row, double b, double scale, Py_ssize_t n,
                      double *acc) noexcept
+    void gmmx_center_f64(const double *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                         double *xc) noexcept
+    void gmmx_center_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                         double *xc) noexcept
+    void gmmx_transpose_f64(const double *X, Py_ssize_t n, Py_ssize_t d, double *xt) noexcept
+    void gmmx_transpose_f32(const float *X, Py_ssize_t n, Py_ssize_t d, double *xt) noexcept
+    void gmmx_weighted_rows(const double *r, const double *xc, Py_ssize_t n, Py_ssize_t K,
+                            Py_ssize_t d, double *W) noexcept
+    void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
