@@ -527,3 +527,13 @@ def test_log_returns_errors():
         log_returns([100.0])
     with pytest.raises(ValueError, match="periods"):
         log_returns([1.0, 2.0, 3.0], periods=0)
+
+
+def test_importing_finance_regimes_and_plotting_needs_only_numpy_and_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys, gmmx.finance, gmmx.regimes, gmmx.plotting; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'matplotlib'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
