@@ -529,11 +529,18 @@ def test_log_returns_errors():
         log_returns([1.0, 2.0, 3.0], periods=0)
 
 
-def test_importing_finance_regimes_and_plotting_needs_only_numpy_and_scipy():
+def test_importing_finance_regimes_and_plotting_needs_only_numpy_and_scipy(tmp_path):
+    import os
     import subprocess
     import sys
+    from pathlib import Path
 
+    import gmmx
+
+    # Run outside the source tree, on the gmmx this test imports.
+    env = dict(os.environ, PYTHONPATH=str(Path(gmmx.__file__).resolve().parents[1]))
     code = ("import sys, gmmx.finance, gmmx.regimes, gmmx.plotting; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'matplotlib'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env=env)
     assert out.stdout.strip() == "[]"
