@@ -338,9 +338,10 @@ class ParquetSource(ChunkSource):
     """A Parquet file or directory of Parquet files, streamed with pyarrow.
 
     A pass reads record batches of ``chunk_size`` rows with
-    ``ParquetFile.iter_batches`` (only the selected columns are read); random
-    access for :func:`fit_minibatch` is by row group.  Null values become NaN
-    and are reported as such.
+    ``ParquetFile.iter_batches`` (only the selected columns are read, without
+    pre-buffering, so memory stays near a few batches whatever the row-group
+    size); random access for :func:`fit_minibatch` reads one row group at a
+    time.  Null values become NaN and are reported as such.
 
     Parameters
     ----------
@@ -417,20 +418,22 @@ class ParquetSource(ChunkSource):
 
         cols = self._read_cols()
         for f in self.files:
-            pf = pq.ParquetFile(f)
-            missing = [c for c in cols if c not in pf.schema_arrow.names]
-            if missing:
-                raise ValueError(f"Parquet file {f!r} lacks columns {missing}")
-            for batch in pf.iter_batches(batch_size=self.chunk_size, columns=cols,
-                                         use_threads=False):
-                yield self._to_block(batch)
+            # No pre-buffering (it holds whole row groups, or the whole file,
+            # in memory); buffered column reads keep memory near one batch.
+            with pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20) as pf:
+                missing = [c for c in cols if c not in pf.schema_arrow.names]
+                if missing:
+                    raise ValueError(f"Parquet file {f!r} lacks columns {missing}")
+                for batch in pf.iter_batches(batch_size=self.chunk_size, columns=cols,
+                                             use_threads=False):
+                    yield self._to_block(batch)
 
     def read_chunk(self, i):
         import pyarrow.parquet as pq
 
         fi, g, _ = self._groups[i]
-        table = pq.ParquetFile(self.files[fi]).read_row_group(g, columns=self._read_cols(),
-                                                               use_threads=False)
+        with pq.ParquetFile(self.files[fi]) as pf:
+            table = pf.read_row_group(g, columns=self._read_cols(), use_threads=False)
         return self._to_block(table)
 
     def __repr__(self):
@@ -613,7 +616,9 @@ def as_source(obj, columns=None, chunk_size=DEFAULT_CHUNK_ROWS, *, weight_column
         return CSVSource(path, columns, weight_column, chunk_size, **kwargs)
     if kwargs or columns is not None or weight_column is not None:
         raise ValueError("columns / weight_column / read options apply only to file paths")
-    if hasattr(obj, "shape") and hasattr(obj, "__getitem__") and not hasattr(obj, "to_numpy"):
+    if hasattr(obj, "to_numpy") and hasattr(obj, "shape"):  # pandas DataFrame / Series
+        return ArraySource(obj.to_numpy(), sample_weight, chunk_size)
+    if hasattr(obj, "shape") and hasattr(obj, "__getitem__"):
         return ArraySource(obj, sample_weight, chunk_size)
     if sample_weight is not None:
         raise ValueError(
@@ -676,6 +681,9 @@ def as_block(item, where, n_features=None):
 # --------------------------------------------------------------------------
 # Reservoir sample for initialisation
 # --------------------------------------------------------------------------
+
+
+_KEY_BLOCK = 1 << 18
 
 
 class Reservoir:
@@ -767,6 +775,11 @@ class Reservoir:
         """Offer the rows of block ``X`` (global row index ``start + i``)."""
         n = X.shape[0]
         if n == 0:
+            return
+        if n > _KEY_BLOCK and (self.keys is not None or self.size + n > self.capacity):
+            # draw keys a slice at a time: bounded scratch memory for big chunks
+            for s in range(0, n, _KEY_BLOCK):
+                self.add(X[s:s + _KEY_BLOCK], None if w is None else w[s:s + _KEY_BLOCK], start + s)
             return
         self.n_seen += n
         order = start + np.arange(n, dtype=np.int64)
@@ -920,7 +933,14 @@ class SourceDriver:
         return total
 
     def init_sample(self, random_state, capacity=INIT_SAMPLE_ROWS):
-        """A bounded sample for initialisation, from one pass (see :class:`Reservoir`)."""
+        """A bounded sample for initialisation, from one pass (see :class:`Reservoir`).
+
+        The sample is drawn once and reused by further initialisations
+        (``n_init > 1``), as an in-memory fit reuses its array.
+        """
+        cached = getattr(self, "_sample", None)
+        if cached is not None and cached[0] == capacity:
+            return cached[1]
         res = Reservoir(capacity, random_state=random_state)
         self.progress.start_pass("init sample")
         for i, first_row, X, w in self.blocks():
@@ -933,6 +953,7 @@ class SourceDriver:
         if self.n_rows is None:
             self.n_rows = res.n_seen
             self.progress.n_rows = res.n_seen
+        self._sample = (capacity, (Xs, ws))
         return Xs, ws
 
     def close(self):
@@ -1206,24 +1227,15 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
                          "precisions_cholesky_", "_online_state"):
                 if hasattr(model, name):
                     delattr(model, name)
-            sample = {}
-            if model.weights_init is None or model.means_init is None or model.precisions_init is None:
-                orig = driver.init_sample
-
-                def keep_sample(random_state):
-                    sample["Xw"] = orig(random_state)
-                    return sample["Xw"]
-
-                driver.init_sample = keep_sample
             params = model._initial_params(driver, rs)
-            driver.init_sample = SourceDriver.init_sample.__get__(driver)
+            sample = getattr(driver, "_sample", None)  # set if init read the source
             model._set_parameters(params)
             model.n_features_in_ = d
             model.lower_bounds_ = []
             model._online_state = OnlineEM()
             model._online_state.anchor(model)
-            if sample:
-                online_step(model, *sample["Xw"], where="initial sample: ", step_exponent=kappa)
+            if sample is not None:
+                online_step(model, *sample[1], where="initial sample: ", step_exponent=kappa)
         else:
             if d != model.n_features_in_:
                 raise ValueError(
@@ -1234,6 +1246,7 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
             model._online_state.anchor(model)
         rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
         driver.progress._desc = "mini-batch"
+        driver.progress._max_passes = n_epochs + polish_iter
         for _epoch in range(n_epochs):
             driver.progress.start_pass()
             for i, first_row, Xb, wb in _mixed_blocks(driver, rng, shuffle_buffer, shuffle):

@@ -379,3 +379,29 @@ def test_minibatch_regime_stream_with_forgetting():
         fit_minibatch(m, blocks, n_epochs=0)
     with pytest.raises(ValueError, match=r"step_exponent must be a number in \(0.5, 1\]"):
         fit_minibatch(m, blocks, step_exponent=0.4)
+
+
+def test_reservoir_key_slices_do_not_change_the_sample(monkeypatch):
+    import gmmx.streaming as st
+
+    X = np.random.default_rng(0).normal(size=(5000, 2))
+    w = np.random.default_rng(1).uniform(0, 1, 5000)
+
+    def sample():
+        r = Reservoir(300, seed=9)
+        for s in range(0, 5000, 2500):
+            r.add(X[s:s + 2500], w[s:s + 2500], start=s)
+        return r.result()[0]
+
+    whole = sample()
+    monkeypatch.setattr(st, "_KEY_BLOCK", 128)
+    np.testing.assert_array_equal(sample(), whole)
+
+
+def test_as_source_dataframe(X):
+    pd = pytest.importorskip("pandas")
+    src = as_source(pd.DataFrame(X), chunk_size=1000)
+    assert isinstance(src, ArraySource) and src.n_chunks == 3
+    init = _init(X)
+    ref = GaussianMixture(3, max_iter=3, tol=0, **init).fit(X)
+    assert_same_fit(GaussianMixture(3, max_iter=3, tol=0, **init).fit(src), ref)

@@ -1,0 +1,276 @@
+"""Out-of-core and online EM benchmark for gmmx.
+
+(a) 100,000,000 float32 rows (d=1) in a .npy file, K=2, exact EM streamed
+    from disk: growth of anonymous memory (RssAnon) during the fit, and time
+    per pass against the in-memory time per iteration on the same data (page
+    cache warm).
+(b) 20,000,000 x 8 float32 rows in Parquet, K=4: memory growth and time per
+    pass (and the in-memory time per iteration for reference).
+(c) partial_fit throughput (rows/s) for d=1 and d=16.
+
+Usage::
+
+    python benchmarks/bench_streaming.py            # full sizes (~1 GB in /tmp)
+    python benchmarks/bench_streaming.py --quick    # 1/100 of the sizes
+
+Files are written chunk by chunk to a temporary directory (``--tmpdir``) and
+deleted afterwards.  Linux only (reads /proc/self/status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+
+import sys
+
+import numpy as np
+
+try:
+    import gmmx
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import gmmx
+from gmmx import GaussianMixture
+from gmmx.streaming import NpySource, ParquetSource
+
+MB = 1024 * 1024
+
+
+def rss_anon():
+    """RssAnon of this process in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("RssAnon not found in /proc/self/status")
+
+
+class PeakAnon:
+    """Sample RssAnon every few milliseconds; report the peak growth."""
+
+    def __init__(self, interval=0.005):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        gc.collect()
+        self.base = rss_anon()
+        self.peak = self.base
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_anon())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, rss_anon())
+
+    @property
+    def growth(self):
+        return self.peak - self.base
+
+
+class PassTimer:
+    """EM callback recording the time of every iteration."""
+
+    def __init__(self):
+        self.times = []
+
+    def start(self):
+        self.t0 = time.perf_counter()
+        self.times = []
+
+    def __call__(self, n_iter, lower_bound):
+        self.times.append(time.perf_counter())
+
+    @property
+    def first(self):
+        return self.times[0] - self.t0
+
+    @property
+    def per_pass(self):
+        return float(np.median(np.diff(self.times)))
+
+
+def write_npy(path, n, d, rng, chunk=5_000_000):
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d) if d > 1 else (n, 1))
+    for s in range(0, n, chunk):
+        m = min(chunk, n - s)
+        comp = rng.random(m) < 0.3
+        block = np.where(comp[:, None], rng.normal(0.0, 3.0, (m, d)), rng.normal(0.0, 1.0, (m, d)))
+        out[s:s + m] = block.astype(np.float32)
+    out.flush()
+    del out
+
+
+def write_parquet(path, n, d, rng, chunk=1_000_000):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [f"x{j}" for j in range(d)]
+    schema = pa.schema([(c, pa.float32()) for c in names])
+    centers = rng.normal(0, 4, (4, d))
+    with pq.ParquetWriter(path, schema, compression="none") as w:
+        for s in range(0, n, chunk):
+            m = min(chunk, n - s)
+            lab = rng.integers(0, 4, m)
+            block = (centers[lab] + rng.standard_normal((m, d))).astype(np.float32)
+            w.write_table(pa.table({c: block[:, j] for j, c in enumerate(names)}, schema=schema),
+                          row_group_size=chunk)
+    return names
+
+
+def warm_page_cache(path, block=16 * MB):
+    """Read the file once so that passes are timed with a warm page cache."""
+    buf = bytearray(block)
+    with open(path, "rb", buffering=0) as f:
+        while f.readinto(buf):
+            pass
+
+
+def init_params(K, d, rng):
+    return dict(
+        weights_init=np.full(K, 1.0 / K),
+        means_init=rng.normal(0, 1, (K, d)),
+        precisions_init=np.stack([np.eye(d)] * K) if d > 1 else np.ones((K, 1, 1)),
+    )
+
+
+def fit_timed(X, K, n_passes, chunk_size, **params):
+    timer = PassTimer()
+    model = GaussianMixture(K, max_iter=n_passes, tol=0.0, chunk_size=chunk_size,
+                            callback=timer, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gmmx.ConvergenceWarning)
+        with PeakAnon() as mem:
+            timer.start()
+            model.fit(X)
+    return model, timer, mem
+
+
+def bench_a(tmp, n, passes, chunk_rows, rows):
+    rng = np.random.default_rng(0)
+    path = os.path.join(tmp, "ticks.npy")
+    t = time.perf_counter()
+    write_npy(path, n, 1, rng)
+    print(f"  (a) wrote {n:,} float32 rows ({os.path.getsize(path) / MB:.0f} MB) in "
+          f"{time.perf_counter() - t:.1f}s")
+    init = init_params(2, 1, rng)
+    warm_page_cache(path)
+    for cs in chunk_rows, 65536:
+        m, timer, mem = fit_timed(NpySource(path, chunk_size=cs), 2, passes, cs, **init)
+        rows.append(("(a) .npy streamed, d=1 K=2", f"{n:,}", f"chunk {cs:,}",
+                     timer.per_pass, mem.growth))
+        if cs == chunk_rows:
+            streamed = (timer.per_pass, m.means_.copy())
+    # default initialisation: one reservoir-sampling pass + k-means on 200k rows
+    timer = PassTimer()
+    with PeakAnon() as mem:
+        timer.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", gmmx.ConvergenceWarning)
+            GaussianMixture(2, max_iter=1, tol=0, chunk_size=chunk_rows, random_state=0,
+                            callback=timer).fit(path)
+    rows.append(("(a) .npy default init (sample pass + k-means + 1 pass)", f"{n:,}",
+                 f"chunk {chunk_rows:,}", timer.first, mem.growth))
+    X = np.load(path)  # in memory (page cache warm)
+    m2, timer, _ = fit_timed(X, 2, passes, chunk_rows, **init)
+    rows.append(("(a) in-memory ndarray, d=1 K=2", f"{n:,}", "-", timer.per_pass, None))
+    assert np.allclose(m2.means_, streamed[1], rtol=1e-8), "streamed fit differs from in-memory"
+    del X, m2
+    os.unlink(path)
+    return streamed[0] / timer.per_pass
+
+
+def bench_b(tmp, n, d, passes, chunk_rows, rows):
+    rng = np.random.default_rng(1)
+    path = os.path.join(tmp, "ticks.parquet")
+    t = time.perf_counter()
+    names = write_parquet(path, n, d, rng, chunk=min(1_000_000, n))
+    print(f"  (b) wrote {n:,} x {d} float32 rows to Parquet ({os.path.getsize(path) / MB:.0f} MB) "
+          f"in {time.perf_counter() - t:.1f}s")
+    init = init_params(4, d, rng)
+    init["means_init"] = init["means_init"] * 4
+    src = ParquetSource(path, columns=names, chunk_size=chunk_rows)
+    warm_page_cache(path)
+    m, timer, mem = fit_timed(src, 4, passes, chunk_rows, **init)
+    rows.append((f"(b) Parquet streamed, d={d} K=4", f"{n:,}", f"batch {chunk_rows:,}",
+                 timer.per_pass, mem.growth))
+    import pyarrow.parquet as pq
+
+    X = np.column_stack([c.to_numpy() for c in pq.read_table(path).columns])
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    m2, timer2, _ = fit_timed(X, 4, passes, chunk_rows, **init)
+    rows.append((f"(b) in-memory ndarray, d={d} K=4", f"{n:,}", "-", timer2.per_pass, None))
+    assert np.allclose(m2.means_, m.means_, rtol=1e-8, atol=1e-8), "Parquet fit differs from in-memory"
+    del X
+    os.unlink(path)
+    return timer.per_pass / timer2.per_pass
+
+
+def bench_c(n, rows):
+    rng = np.random.default_rng(2)
+    for d, K, batch in ((1, 2, 65536), (1, 2, 1_000_000), (16, 4, 65536), (16, 4, 262_144)):
+        X = (rng.standard_normal((max(n, 4 * batch), d)) + (rng.random((max(n, 4 * batch), 1)) < 0.5) * 3)
+        X = X.astype(np.float32)
+        m = GaussianMixture(K, random_state=0)
+        m.partial_fit(X[:batch])  # initialisation (k-means) excluded
+        t = time.perf_counter()
+        done = 0
+        for s in range(batch, X.shape[0] - batch + 1, batch):
+            m.partial_fit(X[s:s + batch])
+            done += batch
+        dt = time.perf_counter() - t
+        rows.append((f"(c) partial_fit, d={d} K={K}", f"{done:,}", f"batch {batch:,}",
+                     dt / (done / batch), None, done / dt))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1/100 of the sizes")
+    ap.add_argument("--tmpdir", default=tempfile.gettempdir())
+    ap.add_argument("--passes", type=int, default=5)
+    args = ap.parse_args()
+    scale = 100 if args.quick else 1
+    n_a, n_b, n_c = 100_000_000 // scale, 20_000_000 // scale, 4_000_000 // scale
+    tmp = tempfile.mkdtemp(prefix="gmmx-bench-", dir=args.tmpdir)
+    rows = []
+    print(f"gmmx {gmmx.__version__}, {os.cpu_count()} CPUs, threads per kernel call: "
+          f"{GaussianMixture()._n_threads()}, load average {os.getloadavg()[0]:.2f}")
+    try:
+        ratio_a = bench_a(tmp, n_a, args.passes, 1 << 22, rows)
+        ratio_b = bench_b(tmp, n_b, 8, args.passes, 1 << 18, rows)
+        bench_c(n_c, rows)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    head = f"{'case':<58} {'rows':>13} {'chunking':>16} {'s/pass':>9} {'RssAnon +MB':>12} {'rows/s':>12}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        case, n, chunk, t, mem = r[:5]
+        rate = r[5] if len(r) > 5 else None
+        mem_s = "-" if mem is None else f"{mem / MB:.1f}"
+        rate_s = "-" if rate is None else f"{rate / 1e6:.1f}M"
+        print(f"{case:<58} {n:>13} {chunk:>16} {t:>9.4f} {mem_s:>12} {rate_s:>12}")
+    print()
+    mem_ok = all(r[4] is None or r[4] < 150 * MB for r in rows)
+    print(f"streamed / in-memory time per pass: (a) {ratio_a:.2f}x (target <= 1.5x), (b) {ratio_b:.2f}x")
+    print(f"anonymous memory growth of every streamed fit < 150 MB: {'yes' if mem_ok else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
