@@ -37,16 +37,26 @@ def available_cpus():
         return os.cpu_count() or 1
 
 
-def resolve_n_threads(n_threads):
+# Below this much work per thread (rows x components x (features + 1)) a
+# thread costs more to wake than it saves, most visibly on a busy machine.
+MIN_WORK_PER_THREAD = 250_000
+
+
+def resolve_n_threads(n_threads, work=None):
     """Number of OpenMP threads for a kernel call.
 
-    ``None`` means all usable cores, capped by ``OMP_NUM_THREADS``; negative
-    values count back from the number of cores as in scikit-learn's
-    ``n_jobs`` (-1 = all).
+    ``None`` means all usable cores, capped by ``OMP_NUM_THREADS`` and, when
+    ``work`` (rows x components x (features + 1)) is given, by one thread per
+    ``MIN_WORK_PER_THREAD`` units so small problems stay single-threaded.
+    Negative values count back from the number of cores as in scikit-learn's
+    ``n_jobs`` (-1 = all). An explicit positive count is used as given.
     """
     cpus = available_cpus()
     if n_threads is None:
-        return max(1, min(cpus, _estep.openmp_max_threads()))
+        n = max(1, min(cpus, _estep.openmp_max_threads()))
+        if work is not None:
+            n = max(1, min(n, int(work) // MIN_WORK_PER_THREAD))
+        return n
     n = int(n_threads)
     if n == 0:
         raise ValueError("n_threads must be a positive integer, -1 or None, got 0")

@@ -275,8 +275,11 @@ class GaussianMixture:
             elif np.any(p <= 0):
                 raise ValueError("precisions_init must be strictly positive")
 
-    def _n_threads(self):
-        return _engine.resolve_n_threads(self.n_threads)
+    def _n_threads(self, X=None):
+        work = None
+        if X is not None:
+            work = X.shape[0] * check_int(self.n_components, "n_components", 1) * (X.shape[1] + 1)
+        return _engine.resolve_n_threads(self.n_threads, work)
 
     # ------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -361,7 +364,7 @@ class GaussianMixture:
                 f"n_components = {self.n_components}, n_samples = {X.shape[0]}"
             )
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        return ArrayDriver(X, sample_weight, self._n_threads())
+        return ArrayDriver(X, sample_weight, self._n_threads(X))
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the component label of every row of ``X``."""
@@ -561,7 +564,7 @@ class GaussianMixture:
         ndarray of shape (n_samples,)
         """
         X = self._validate_predict_X(X)
-        return _engine.log_prob_norm(X, self._kernel_params(), self._n_threads())
+        return _engine.log_prob_norm(X, self._kernel_params(), self._n_threads(X))
 
     def score(self, X, y=None, sample_weight=None):
         """Mean (optionally weighted) log-likelihood per sample."""
@@ -574,7 +577,7 @@ class GaussianMixture:
     def predict_proba(self, X):
         """Posterior probability of each component for every row, (n, K)."""
         X = self._validate_predict_X(X)
-        return _engine.responsibilities(X, self._kernel_params(), self._n_threads())
+        return _engine.responsibilities(X, self._kernel_params(), self._n_threads(X))
 
     def predict(self, X):
         """Most probable component of every row."""

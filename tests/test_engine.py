@@ -135,3 +135,10 @@ def test_resolve_n_threads():
     assert _engine.resolve_n_threads(None) >= 1
     with pytest.raises(ValueError, match="n_threads"):
         _engine.resolve_n_threads(0)
+
+
+def test_small_problems_stay_single_threaded_by_default():
+    full = _engine.resolve_n_threads(None)
+    assert _engine.resolve_n_threads(None, work=1000) == 1
+    assert _engine.resolve_n_threads(None, work=10**12) == full
+    assert _engine.resolve_n_threads(2, work=1000) == 2  # explicit counts are kept
