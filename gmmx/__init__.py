@@ -12,6 +12,19 @@ from .mixture import ConvergenceWarning, GaussianMixture, RegCovarWarning
 
 __version__ = "0.1.0"
 
+_LAZY_MODULES = ("dask", "finance", "io", "plotting", "regimes", "streaming")
+
+
+def __getattr__(name):
+    # gmmx.finance, gmmx.streaming, ... load on first use (PEP 562), so that
+    # `import gmmx` stays light and never imports an optional dependency.
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'gmmx' has no attribute {name!r}")
+
+
 __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
