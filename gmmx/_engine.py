@@ -68,26 +68,37 @@ def resolve_n_threads(n_threads, work=None):
 _CONTROLLER = None
 
 
-@contextlib.contextmanager
-def single_threaded_blas(n_threads):
-    """Hold BLAS to one thread while our OpenMP threads call it.
-
-    Uses threadpoolctl when it is installed; without it, BLAS keeps its own
-    setting (OpenBLAS runs the small chunk-sized calls single-threaded anyway).
-    """
+def _blas_controller():
+    """threadpoolctl's controller, or None when threadpoolctl is not installed."""
     global _CONTROLLER
-    if n_threads <= 1:
-        yield
-        return
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        yield
-        return
     if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER = False
+        else:
+            _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER or None
+
+
+@contextlib.contextmanager
+def blas_threads_for(kind, n_threads):
+    """Run a kernel call without oversubscribing the cores; yields the thread count.
+
+    Full and tied kernels call BLAS from every OpenMP thread. With
+    threadpoolctl installed, BLAS is held to one thread for the call; without
+    it (gmmx needs only numpy and scipy) such calls run on one OpenMP thread
+    and let BLAS use its own threads instead.
+    """
+    if kind != _estep.KIND_FULL or n_threads <= 1:
+        yield n_threads
+        return
+    controller = _blas_controller()
+    if controller is None:
+        yield 1
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield n_threads
 
 
 class KernelParams(NamedTuple):
@@ -225,7 +236,7 @@ def accumulate(X, sample_weight, params, covariance_type, n_threads=1, chunk_row
 
 
 def _run(X, w, kp, n_threads, chunk_rows, want_stats, out_norm, out_resp):
-    with single_threaded_blas(n_threads if kp.kind == _estep.KIND_FULL else 1):
+    with blas_threads_for(kp.kind, n_threads) as n_threads:
         return _estep.estep(
             X, w, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind,
             n_threads, chunk_rows, want_stats, out_norm, out_resp,

@@ -142,3 +142,17 @@ def test_small_problems_stay_single_threaded_by_default():
     assert _engine.resolve_n_threads(None, work=1000) == 1
     assert _engine.resolve_n_threads(None, work=10**12) == full
     assert _engine.resolve_n_threads(2, work=1000) == 2  # explicit counts are kept
+
+
+def test_blas_is_held_to_one_thread_inside_parallel_kernels(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with _engine.blas_threads_for(_estep.KIND_FULL, 2) as n:
+        assert n == 2
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert all(i["num_threads"] == 1 for i in blas)
+    with _engine.blas_threads_for(_estep.KIND_DIAG, 2) as n:
+        assert n == 2  # no BLAS in diag kernels: nothing to limit
+    # Without threadpoolctl, BLAS-calling kernels fall back to one OpenMP thread.
+    monkeypatch.setattr(_engine, "_CONTROLLER", False)
+    with _engine.blas_threads_for(_estep.KIND_FULL, 2) as n:
+        assert n == 1
