@@ -185,7 +185,6 @@ def load(path):
         If the file is truncated, corrupted, tampered with (e.g. contains
         pickled objects) or written by a newer format version.
     """
-    from . import __version__  # noqa: F401
     from ._stats import COVARIANCE_TYPES
     from .mixture import GaussianMixture
     from .streaming import OnlineEM

@@ -1,7 +1,6 @@
 """Out-of-core EM over chunk sources: equal to the in-memory fit."""
 
 import io
-import os
 import sys
 
 import numpy as np
