@@ -1065,9 +1065,11 @@ def online_step(model, X, w, where="partial_fit batch: ", random_state=None, ste
     d = X.shape[1]
     fitted = hasattr(model, "precisions_cholesky_")
     if fitted and d != model.n_features_in_:
+        prefix = "" if where == "partial_fit batch: " else where
         raise ValueError(
-            f"{where}X has {d} features, but {type(model).__name__} was fitted with "
-            f"{model.n_features_in_}; every batch must have the same columns"
+            f"{prefix}X has {d} features, but {type(model).__name__} is expecting "
+            f"{model.n_features_in_} features as input (every batch must have the "
+            "same columns as the first)"
         )
     model._check_parameters(d)
     n_threads = model._n_threads()

@@ -119,7 +119,7 @@ def test_stream_of_batches_converges():
 def test_feature_mismatch_and_bad_batches():
     X = _data()
     m = GaussianMixture(2, random_state=0).partial_fit(X[:500])
-    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is expecting 2 features as input"):
         m.partial_fit(np.ones((10, 3)))
     with pytest.raises(ValueError, match="NaN"):
         m.partial_fit(np.array([[0.0, np.nan], [1.0, 2.0]]))
