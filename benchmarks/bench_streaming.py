@@ -161,6 +161,51 @@ def fit_timed(X, K, n_passes, chunk_size, **params):
     return model, timer, mem
 
 
+def child_fit(kind, path, K, d, passes, chunk_rows, seed, default_init=False):
+    """Streamed fit in a fresh process: (seconds per pass or to first pass, RssAnon growth).
+
+    A fresh interpreter keeps allocator caches of earlier cases (pyarrow's
+    memory pool, freed numpy arrays) out of the measurement.
+    """
+    import json
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, path, str(K), str(d),
+           str(passes), str(chunk_rows), str(seed), str(int(default_init))]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    res = json.loads(out.strip().splitlines()[-1])
+    return res["time"], res["growth"], np.array(res["means"])
+
+
+def _child(argv):
+    import json
+
+    kind, path, K, d, passes, chunk_rows, seed, default_init = argv
+    K, d, passes, chunk_rows, seed = int(K), int(d), int(passes), int(chunk_rows), int(seed)
+    if kind == "npy":
+        src = NpySource(path, chunk_size=chunk_rows)
+    else:
+        import pyarrow.parquet  # noqa: F401  (library load is not the fit's memory)
+
+        src = ParquetSource(path, chunk_size=chunk_rows)
+    if default_init == "1":
+        timer = PassTimer()
+        with PeakAnon() as mem:
+            timer.start()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", gmmx.ConvergenceWarning)
+                m = GaussianMixture(K, max_iter=1, tol=0, chunk_size=chunk_rows, random_state=0,
+                                    callback=timer).fit(src)
+        t = timer.first
+    else:
+        init = init_params(K, d, np.random.default_rng(seed))
+        if d > 1:
+            init["means_init"] = init["means_init"] * 4
+        m, timer, mem = fit_timed(src, K, passes, chunk_rows, **init)
+        t = timer.per_pass
+    print(json.dumps({"time": t, "growth": mem.growth, "means": m.means_.tolist()}))
+
+
 def bench_a(tmp, n, passes, chunk_rows, rows):
     rng = np.random.default_rng(0)
     path = os.path.join(tmp, "ticks.npy")
@@ -168,24 +213,17 @@ def bench_a(tmp, n, passes, chunk_rows, rows):
     write_npy(path, n, 1, rng)
     print(f"  (a) wrote {n:,} float32 rows ({os.path.getsize(path) / MB:.0f} MB) in "
           f"{time.perf_counter() - t:.1f}s")
-    init = init_params(2, 1, rng)
+    init = init_params(2, 1, np.random.default_rng(10))
     warm_page_cache(path)
-    for cs in chunk_rows, 65536:
-        m, timer, mem = fit_timed(NpySource(path, chunk_size=cs), 2, passes, cs, **init)
-        rows.append(("(a) .npy streamed, d=1 K=2", f"{n:,}", f"chunk {cs:,}",
-                     timer.per_pass, mem.growth))
+    for cs, p in ((chunk_rows, passes), (1 << 20, passes), (65536, 2)):
+        t, growth, means = child_fit("npy", path, 2, 1, p, cs, 10)
+        rows.append(("(a) .npy streamed, d=1 K=2", f"{n:,}", f"chunk {cs:,}", t, growth))
         if cs == chunk_rows:
-            streamed = (timer.per_pass, m.means_.copy())
+            streamed = (t, means)
     # default initialisation: one reservoir-sampling pass + k-means on 200k rows
-    timer = PassTimer()
-    with PeakAnon() as mem:
-        timer.start()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", gmmx.ConvergenceWarning)
-            GaussianMixture(2, max_iter=1, tol=0, chunk_size=chunk_rows, random_state=0,
-                            callback=timer).fit(path)
+    t, growth, _ = child_fit("npy", path, 2, 1, 1, chunk_rows, 10, default_init=True)
     rows.append(("(a) .npy default init (sample pass + k-means + 1 pass)", f"{n:,}",
-                 f"chunk {chunk_rows:,}", timer.first, mem.growth))
+                 f"chunk {chunk_rows:,}", t, growth))
     X = np.load(path)  # in memory (page cache warm)
     m2, timer, _ = fit_timed(X, 2, passes, chunk_rows, **init)
     rows.append(("(a) in-memory ndarray, d=1 K=2", f"{n:,}", "-", timer.per_pass, None))
@@ -199,26 +237,24 @@ def bench_b(tmp, n, d, passes, chunk_rows, rows):
     rng = np.random.default_rng(1)
     path = os.path.join(tmp, "ticks.parquet")
     t = time.perf_counter()
-    names = write_parquet(path, n, d, rng, chunk=min(1_000_000, n))
+    write_parquet(path, n, d, rng, chunk=min(1_000_000, n))
     print(f"  (b) wrote {n:,} x {d} float32 rows to Parquet ({os.path.getsize(path) / MB:.0f} MB) "
           f"in {time.perf_counter() - t:.1f}s")
-    init = init_params(4, d, rng)
+    init = init_params(4, d, np.random.default_rng(11))
     init["means_init"] = init["means_init"] * 4
-    src = ParquetSource(path, columns=names, chunk_size=chunk_rows)
     warm_page_cache(path)
-    m, timer, mem = fit_timed(src, 4, passes, chunk_rows, **init)
-    rows.append((f"(b) Parquet streamed, d={d} K=4", f"{n:,}", f"batch {chunk_rows:,}",
-                 timer.per_pass, mem.growth))
+    t, growth, means = child_fit("parquet", path, 4, d, passes, chunk_rows, 11)
+    rows.append((f"(b) Parquet streamed, d={d} K=4", f"{n:,}", f"batch {chunk_rows:,}", t, growth))
     import pyarrow.parquet as pq
 
     X = np.column_stack([c.to_numpy() for c in pq.read_table(path).columns])
     X = np.ascontiguousarray(X, dtype=np.float32)
     m2, timer2, _ = fit_timed(X, 4, passes, chunk_rows, **init)
     rows.append((f"(b) in-memory ndarray, d={d} K=4", f"{n:,}", "-", timer2.per_pass, None))
-    assert np.allclose(m2.means_, m.means_, rtol=1e-8, atol=1e-8), "Parquet fit differs from in-memory"
+    assert np.allclose(m2.means_, means, rtol=1e-8, atol=1e-8), "Parquet fit differs from in-memory"
     del X
     os.unlink(path)
-    return timer.per_pass / timer2.per_pass
+    return t / timer2.per_pass
 
 
 def bench_c(n, rows):
@@ -239,6 +275,8 @@ def bench_c(n, rows):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return _child(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1/100 of the sizes")
     ap.add_argument("--tmpdir", default=tempfile.gettempdir())
@@ -251,7 +289,7 @@ def main():
     print(f"gmmx {gmmx.__version__}, {os.cpu_count()} CPUs, threads per kernel call: "
           f"{GaussianMixture()._n_threads()}, load average {os.getloadavg()[0]:.2f}")
     try:
-        ratio_a = bench_a(tmp, n_a, args.passes, 1 << 22, rows)
+        ratio_a = bench_a(tmp, n_a, args.passes, 1 << 23, rows)
         ratio_b = bench_b(tmp, n_b, 8, args.passes, 1 << 18, rows)
         bench_c(n_c, rows)
     finally:
