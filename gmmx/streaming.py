@@ -56,6 +56,7 @@ __all__ = [
     "SourceDriver",
     "as_source",
     "fit_minibatch",
+    "score",
 ]
 
 #: Rows kept for initialisation from a source (reservoir sample).
@@ -1267,3 +1268,31 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
     finally:
         driver.close()
     return model
+
+
+def score(model, X):
+    """Mean (weighted) log-likelihood per row of any data a fit accepts.
+
+    One kernel pass over ``X`` under the fitted parameters: an array, a chunk
+    source (path, :class:`ChunkSource`, iterable; weights from its
+    ``(X, w)`` pairs or weight column) or a dask collection.  For BIC/AIC on
+    data larger than memory: ``-2 * score * n + n_params * log(n)``.
+
+    Returns
+    -------
+    float
+    """
+    model._check_is_fitted()
+    driver = model._make_driver(X, None)
+    try:
+        if driver.n_features != model.n_features_in_:
+            raise ValueError(
+                f"X has {driver.n_features} features, but {type(model).__name__} is "
+                f"expecting {model.n_features_in_} features as input"
+            )
+        stats = driver.accumulate(model._kernel_params(), model.covariance_type)
+    finally:
+        close = getattr(driver, "close", None)
+        if close is not None:
+            close()
+    return float(stats.log_likelihood / stats.weight_sum)

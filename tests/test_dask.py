@@ -113,3 +113,11 @@ def test_only_statistics_reach_the_client(client):
     local = _engine.accumulate(X, None, kp, "full", 1)
     np.testing.assert_allclose(stats.Mk, local.Mk, rtol=1e-10)
     np.testing.assert_allclose(stats.nk, local.nk, rtol=1e-12)
+
+
+def test_score_on_dask(client):
+    from gmmx.streaming import score
+
+    X = _data(n=4000)
+    m = GaussianMixture(3, random_state=0).fit(X)
+    assert score(m, da.from_array(X, chunks=(1000, 3))) == pytest.approx(m.score(X), rel=1e-12)

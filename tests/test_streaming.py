@@ -18,6 +18,7 @@ from gmmx.streaming import (
     Reservoir,
     as_source,
     fit_minibatch,
+    score,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
@@ -404,3 +405,14 @@ def test_as_source_dataframe(X):
     init = _init(X)
     ref = GaussianMixture(3, max_iter=3, tol=0, **init).fit(X)
     assert_same_fit(GaussianMixture(3, max_iter=3, tol=0, **init).fit(src), ref)
+
+
+def test_score_over_a_source(tmp_path, X):
+    np.save(tmp_path / "x.npy", X)
+    m = GaussianMixture(3, random_state=0).fit(X)
+    assert score(m, tmp_path / "x.npy") == pytest.approx(m.score(X), rel=1e-12)
+    w = np.linspace(0.1, 2, len(X))
+    assert score(m, ArraySource(X, w, chunk_size=100)) == pytest.approx(
+        m.score(X, sample_weight=w), rel=1e-12)
+    with pytest.raises(ValueError, match="X has 2 features"):
+        score(m, [X[:, :2]])
