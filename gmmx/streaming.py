@@ -13,6 +13,10 @@ Online EM
     on the same statistics; :func:`fit_minibatch` drives it over a source in
     shuffled chunk order, optionally followed by exact polishing passes.
 
+Scoring
+    :func:`score` is the mean log-likelihood of any source in one pass (for
+    BIC/AIC on data larger than memory).
+
 The chunk-source protocol
 -------------------------
 A source is anything :func:`as_source` accepts.  To plug in your own, either
@@ -1175,7 +1179,7 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
 
     For sources too large for many exact passes.  Each batch of about
     ``model.chunk_size`` rows is one stepwise-EM update (as ``partial_fit``,
-    step sizes ``b ** -model.step_exponent``).  Tick data are time-ordered,
+    step sizes ``b ** -step_exponent``).  Tick data are time-ordered,
     so a chunk is one stretch of time: chunks are read in random order when
     the source allows it (arrays, .npy, Parquet row groups), pooled
     ``shuffle_buffer`` at a time, and their rows permuted into batches, so
