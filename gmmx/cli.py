@@ -572,9 +572,10 @@ def _fit_all(data, ks, args, n_rows, reg_covar, notes, stream):
             if text not in notes:
                 notes.append(text)
         if stream:
-            ll = sum(float(model.score_samples(np.asarray(
-                item[0] if isinstance(item, tuple) else item)).sum())
-                for item in data.chunks())
+            # One more kernel pass over the source for the total log-likelihood.
+            from .streaming import score
+
+            ll = score(model, data) * n_rows
         else:
             ll = float(model.score_samples(data).sum())
         d = model.means_.shape[1]
