@@ -13,6 +13,7 @@
 #   PYTHON              interpreter for the venv (default: python3)
 #   GMMX_BENCH_FULL=1   use the default benchmark sizes instead of tiny ones
 #                       (about 9 minutes on two cores)
+#   GMMX_ASV_BENCH      only the benchmarks matching this regex (asv --bench)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,7 +55,7 @@ if [[ "${GMMX_BENCH_FULL:-0}" != 1 ]]; then
 fi
 set +e
 "$VPY" -m asv run --python=same --quick --dry-run --show-stderr --machine gmmx-smoke \
-    2>&1 | tee "$WORK/asv.log"
+    ${GMMX_ASV_BENCH:+--bench "$GMMX_ASV_BENCH"} 2>&1 | tee "$WORK/asv.log"
 rc=${PIPESTATUS[0]}
 set -e
 if [[ $rc -ne 0 ]] || grep -Eq '^\[[ 0-9.]+%\] ··· .* failed$' "$WORK/asv.log"; then

@@ -375,6 +375,7 @@ class Dataset:
 
     def _resolve(self, wanted):
         names, numeric = self._schema()
+        self.n_file_columns = len(names)
         if wanted is None:
             keep = [j for j, ok in enumerate(numeric) if ok]
             self.skipped = [names[j] for j, ok in enumerate(numeric) if not ok]
@@ -443,7 +444,7 @@ class Dataset:
         if self.kind == "npy":
             src = as_source(self.path, chunk_size=chunk_size)
             idx = self.indices
-            if idx == list(range(src.n_features if hasattr(src, "n_features") else len(idx))):
+            if idx == list(range(self.n_file_columns)):
                 return src
 
             def blocks():

@@ -150,8 +150,10 @@ def test_stream_returns_match_in_memory(capsys, prices_csv):
     assert np.allclose(sorted(streamed["weights"]), sorted(mem["weights"]), atol=1e-5)
 
 
-def test_npy_columns_by_index(capsys, npy_file):
-    rc, out, err = run(capsys, "fit", npy_file, "--columns", "1", "-k", "2", "--json")
+@pytest.mark.parametrize("stream", [False, True])
+def test_npy_columns_by_index(capsys, npy_file, stream):
+    extra = ["--stream", "--chunk-size", "999"] if stream else []
+    rc, out, err = run(capsys, "fit", npy_file, "--columns", "1", "-k", "2", "--json", *extra)
     assert rc == 0, err
     s = json.loads(out)
     assert s["features"] == ["x1"] and s["n_features"] == 1
