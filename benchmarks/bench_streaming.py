@@ -23,12 +23,11 @@ import argparse
 import gc
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import warnings
-
-import sys
 
 import numpy as np
 
@@ -184,10 +183,17 @@ def _child(argv):
     K, d, passes, chunk_rows, seed = int(K), int(d), int(passes), int(chunk_rows), int(seed)
     if kind == "npy":
         src = NpySource(path, chunk_size=chunk_rows)
-    else:
+    elif kind == "npy-mem":
+        src = np.load(path)
+    elif kind == "parquet":
         import pyarrow.parquet  # noqa: F401  (library load is not the fit's memory)
 
         src = ParquetSource(path, chunk_size=chunk_rows)
+    else:
+        import pyarrow.parquet as pq
+
+        src = np.ascontiguousarray(
+            np.column_stack([c.to_numpy() for c in pq.read_table(path).columns]), dtype=np.float32)
     if default_init == "1":
         timer = PassTimer()
         with PeakAnon() as mem:
@@ -213,24 +219,31 @@ def bench_a(tmp, n, passes, chunk_rows, rows):
     write_npy(path, n, 1, rng)
     print(f"  (a) wrote {n:,} float32 rows ({os.path.getsize(path) / MB:.0f} MB) in "
           f"{time.perf_counter() - t:.1f}s")
-    init = init_params(2, 1, np.random.default_rng(10))
     warm_page_cache(path)
-    for cs, p in ((chunk_rows, passes), (1 << 20, passes), (65536, 2)):
-        t, growth, means = child_fit("npy", path, 2, 1, p, cs, 10)
-        rows.append(("(a) .npy streamed, d=1 K=2", f"{n:,}", f"chunk {cs:,}", t, growth))
-        if cs == chunk_rows:
-            streamed = (t, means)
+    # streamed and in-memory fits alternate (twice) in fresh processes; the
+    # faster of the two runs is kept, so a burst of load on a shared machine
+    # does not decide the ratio
+    best = {}
+    for _ in range(2):
+        for kind, cs, p in (("npy", chunk_rows, passes), ("npy-mem", chunk_rows, passes),
+                            ("npy", 1 << 20, passes), ("npy", 65536, 2)):
+            t, growth, means = child_fit(kind, path, 2, 1, p, cs, 10)
+            old = best.get((kind, cs))
+            best[(kind, cs)] = (min(t, old[0]) if old else t, max(growth, old[1]) if old else growth,
+                                means)
+    for (kind, cs), (t, growth, _) in best.items():
+        if kind == "npy":
+            rows.append(("(a) .npy streamed, d=1 K=2", f"{n:,}", f"chunk {cs:,}", t, growth))
     # default initialisation: one reservoir-sampling pass + k-means on 200k rows
     t, growth, _ = child_fit("npy", path, 2, 1, 1, chunk_rows, 10, default_init=True)
     rows.append(("(a) .npy default init (sample pass + k-means + 1 pass)", f"{n:,}",
                  f"chunk {chunk_rows:,}", t, growth))
-    X = np.load(path)  # in memory (page cache warm)
-    m2, timer, _ = fit_timed(X, 2, passes, chunk_rows, **init)
-    rows.append(("(a) in-memory ndarray, d=1 K=2", f"{n:,}", "-", timer.per_pass, None))
-    assert np.allclose(m2.means_, streamed[1], rtol=1e-8), "streamed fit differs from in-memory"
-    del X, m2
+    t_mem = best[("npy-mem", chunk_rows)][0]
+    rows.append(("(a) in-memory ndarray (np.load), d=1 K=2", f"{n:,}", "-", t_mem, None))
+    assert np.allclose(best[("npy-mem", chunk_rows)][2], best[("npy", chunk_rows)][2], rtol=1e-8), \
+        "streamed fit differs from in-memory"
     os.unlink(path)
-    return streamed[0] / timer.per_pass
+    return best[("npy", chunk_rows)][0] / t_mem
 
 
 def bench_b(tmp, n, d, passes, chunk_rows, rows):
@@ -240,21 +253,20 @@ def bench_b(tmp, n, d, passes, chunk_rows, rows):
     write_parquet(path, n, d, rng, chunk=min(1_000_000, n))
     print(f"  (b) wrote {n:,} x {d} float32 rows to Parquet ({os.path.getsize(path) / MB:.0f} MB) "
           f"in {time.perf_counter() - t:.1f}s")
-    init = init_params(4, d, np.random.default_rng(11))
-    init["means_init"] = init["means_init"] * 4
     warm_page_cache(path)
-    t, growth, means = child_fit("parquet", path, 4, d, passes, chunk_rows, 11)
+    res = {"parquet": [], "parquet-mem": []}
+    for _ in range(2):
+        for kind in res:
+            res[kind].append(child_fit(kind, path, 4, d, passes, chunk_rows, 11))
+    t = min(r[0] for r in res["parquet"])
+    growth = max(r[1] for r in res["parquet"])
+    t_mem = min(r[0] for r in res["parquet-mem"])
     rows.append((f"(b) Parquet streamed, d={d} K=4", f"{n:,}", f"batch {chunk_rows:,}", t, growth))
-    import pyarrow.parquet as pq
-
-    X = np.column_stack([c.to_numpy() for c in pq.read_table(path).columns])
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    m2, timer2, _ = fit_timed(X, 4, passes, chunk_rows, **init)
-    rows.append((f"(b) in-memory ndarray, d={d} K=4", f"{n:,}", "-", timer2.per_pass, None))
-    assert np.allclose(m2.means_, means, rtol=1e-8, atol=1e-8), "Parquet fit differs from in-memory"
-    del X
+    rows.append((f"(b) in-memory ndarray, d={d} K=4", f"{n:,}", "-", t_mem, None))
+    assert np.allclose(res["parquet"][0][2], res["parquet-mem"][0][2], rtol=1e-8, atol=1e-8), \
+        "Parquet fit differs from in-memory"
     os.unlink(path)
-    return t / timer2.per_pass
+    return t / t_mem
 
 
 def bench_c(n, rows):
