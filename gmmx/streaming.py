@@ -459,7 +459,7 @@ class CSVSource(ChunkSource):
     chunk_size : int
         Rows per chunk.
     **read_csv_kwargs
-        Passed to ``pandas.read_csv`` (``sep``, ``header``, ``float_precision``...).
+        Passed to ``pandas.read_csv`` (``sep``, ``header``, ``decimal``, ``skiprows``...).
     """
 
     def __init__(self, path, columns=None, weight_column=None, chunk_size=DEFAULT_CHUNK_ROWS,

@@ -416,3 +416,33 @@ def test_score_over_a_source(tmp_path, X):
         m.score(X, sample_weight=w), rel=1e-12)
     with pytest.raises(ValueError, match="X has 2 features"):
         score(m, [X[:, :2]])
+
+
+def test_weights_from_npy_and_csv_columns(tmp_path, X):
+    pd = pytest.importorskip("pandas")
+    w = np.random.default_rng(7).uniform(0.1, 3, len(X))
+    init = _init(X)
+    ref = GaussianMixture(3, max_iter=5, tol=0, **init).fit(X, sample_weight=w)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "w.npy", w)
+    src = NpySource(tmp_path / "x.npy", sample_weight=tmp_path / "w.npy", chunk_size=640)
+    assert_same_fit(GaussianMixture(3, max_iter=5, tol=0, **init).fit(src), ref)
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(w=w)
+    df.to_csv(tmp_path / "x.csv", index=False, float_format="%.17g")
+    src = CSVSource(tmp_path / "x.csv", weight_column="w", chunk_size=700)
+    assert src.columns == ["a", "b", "c"]
+    assert_same_fit(GaussianMixture(3, max_iter=5, tol=0, **init).fit(src), ref)
+
+
+class _BrokenRandomAccess(ArraySource):
+    def read_chunk(self, i):
+        if i == 2:
+            raise OSError("bad sector")
+        return super().read_chunk(i)
+
+
+def test_minibatch_read_error_names_the_chunk(X):
+    m = GaussianMixture(2, random_state=0)
+    with pytest.raises(ChunkError, match=r"chunk 2 .*OSError: bad sector") as e:
+        fit_minibatch(m, _BrokenRandomAccess(X, chunk_size=500))
+    assert e.value.chunk_index == 2 and isinstance(e.value, OSError)
