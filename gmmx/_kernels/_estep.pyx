@@ -6,10 +6,13 @@
 # It also serves predict / score_samples through optional outputs, so the
 # log-density code exists once.
 #
-# Parallel layout follows scikit-learn's k-means Lloyd kernel: `prange` over
-# chunks with a static schedule, thread-local scratch, BLAS on chunk blocks.
-# Unlike sklearn, thread partial sums go to one row per thread and are reduced
-# after the parallel region in thread order, so a run is reproducible.
+# Parallel layout follows scikit-learn's k-means Lloyd kernel (`prange`,
+# thread-local scratch, BLAS on chunk blocks) with one change: the chunks are
+# split into a fixed number of groups of consecutive chunks, each group has its
+# own statistics row, threads take groups dynamically, and the rows are added
+# in group order after the parallel region. Results are therefore identical
+# bit for bit whatever the number of threads, and a thread on a core that
+# another process is using simply takes fewer groups.
 #
 # Two layouts of the precision parameters:
 #
@@ -30,7 +33,7 @@
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange, threadid
+from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
@@ -77,6 +80,19 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
         b = 6144 // per_row
     b = (b // 16) * 16
     return int(min(max(b, 64), 4096))
+
+
+def n_groups(Py_ssize_t n_chunks, Py_ssize_t stats_len):
+    """Number of groups of consecutive chunks, each with its own statistics.
+
+    Threads take groups dynamically (a thread slowed by a busy core takes
+    fewer), each group sums its chunks in order, and groups are added in
+    order: the result does not depend on the thread count or the schedule.
+    It depends only on the data's size, never on ``n_threads``.
+    """
+    cdef Py_ssize_t g = (1 << 22) // max(stats_len, 1)
+    g = max(8, min(64, g))
+    return int(min(g, n_chunks))
 
 
 def stats_size(Py_ssize_t n_features, Py_ssize_t n_components, int kind):
@@ -264,9 +280,9 @@ def estep(
         Py_ssize_t K = cst.shape[0]
         Py_ssize_t P = n_blocks
         Py_ssize_t S = stats_size(d, K, kind)
-        Py_ssize_t B, n_chunks, ci, start, m_rows, t
+        Py_ssize_t B, n_chunks, ci, start, m_rows, t, g, G
         Py_ssize_t scratch_size, y_size
-        int rc, tid
+        int rc
         double *scratch
         double *sp
         const double *swp
@@ -299,49 +315,50 @@ def estep(
 
     B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
     n_chunks = (n + B - 1) // B
-    n_threads = max(1, min(n_threads, n_chunks))
-    # [stats | status | bad_chunk] per thread
-    tbuf_arr = np.zeros((n_threads, S + 2), dtype=np.float64)
-    tbuf_arr[:, S + 1] = -1
-    cdef double[:, ::1] tbuf = tbuf_arr
+    G = n_groups(n_chunks, S)
+    n_threads = max(1, min(n_threads, G))
+    # [stats | status | bad_chunk] per group of consecutive chunks
+    gbuf_arr = np.zeros((max(G, 1), S + 2), dtype=np.float64)
+    gbuf_arr[:, S + 1] = -1
+    cdef double[:, ::1] gbuf = gbuf_arr
     y_size = B * K * d if kind == K_FULL else 0
     scratch_size = K * B + B * (d + 1) + y_size + 2 * B
 
     if n_chunks == 0:
-        return tbuf_arr[0, :S].copy(), ST_OK, -1, B
+        return gbuf_arr[0, :S].copy(), ST_OK, -1, B
 
     with nogil, parallel(num_threads=n_threads):
-        tid = threadid()
         scratch = <double *> malloc(scratch_size * sizeof(double))
-        if scratch == NULL:
-            tbuf[tid, S] = ST_NOMEM
-        for ci in prange(n_chunks, schedule='static'):
+        for g in prange(G, schedule='dynamic', chunksize=1):
             if scratch == NULL:
+                gbuf[g, S] = ST_NOMEM
                 continue
-            start = ci * B
-            m_rows = B if start + B <= n else n - start
-            swp = &sample_weight[start] if have_w else NULL
-            onp = &out_norm[start] if have_norm else NULL
-            orp = &out_resp[start, 0] if have_resp else NULL
             sp = scratch
-            rc = _chunk(&X[start, 0], swp, m_rows, d, K, P, kind, &cst[0], &means[0, 0],
-                        &prec[0], &ref[0] if kind == K_FULL else NULL,
-                        &shift[0, 0] if kind == K_FULL else NULL,
-                        sp, sp + K * B, sp + K * B + B * (d + 1),
-                        sp + K * B + B * (d + 1) + y_size,
-                        sp + K * B + B * (d + 1) + y_size + B,
-                        &tbuf[tid, 0], onp, orp, want_stats)
-            if rc != 0 and tbuf[tid, S] == ST_OK:
-                tbuf[tid, S] = ST_NONFINITE
-                tbuf[tid, S + 1] = ci
+            for ci in range((g * n_chunks) // G, ((g + 1) * n_chunks) // G):
+                start = ci * B
+                m_rows = B if start + B <= n else n - start
+                swp = &sample_weight[start] if have_w else NULL
+                onp = &out_norm[start] if have_norm else NULL
+                orp = &out_resp[start, 0] if have_resp else NULL
+                rc = _chunk(&X[start, 0], swp, m_rows, d, K, P, kind, &cst[0], &means[0, 0],
+                            &prec[0], &ref[0] if kind == K_FULL else NULL,
+                            &shift[0, 0] if kind == K_FULL else NULL,
+                            sp, sp + K * B, sp + K * B + B * (d + 1),
+                            sp + K * B + B * (d + 1) + y_size,
+                            sp + K * B + B * (d + 1) + y_size + B,
+                            &gbuf[g, 0], onp, orp, want_stats)
+                if rc != 0:
+                    gbuf[g, S] = ST_NONFINITE
+                    gbuf[g, S + 1] = ci
+                    break
         free(scratch)
 
-    status = int(tbuf_arr[:, S].max())
-    bad = tbuf_arr[tbuf_arr[:, S] == ST_NONFINITE, S + 1]
+    status = int(gbuf_arr[:, S].max())
+    bad = gbuf_arr[gbuf_arr[:, S] == ST_NONFINITE, S + 1]
     bad_chunk = int(bad.min()) if bad.size else -1
-    total = tbuf_arr[0, :S].copy()
-    for t in range(1, n_threads):
-        total += tbuf_arr[t, :S]
+    total = gbuf_arr[0, :S].copy()
+    for t in range(1, G):
+        total += gbuf_arr[t, :S]
     return total, status, bad_chunk, B
 
 

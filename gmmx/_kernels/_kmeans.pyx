@@ -1,17 +1,19 @@
 # gmmx's own k-means for initialisation: k-means++ seeding and Lloyd.
 #
-# Same style as the E-step kernel: prange over row chunks, static schedule,
-# thread-local partial sums in one row per thread, reduced in thread order.
+# Same style as the E-step kernel: chunks of rows in a fixed number of groups,
+# one partial-sum row per group, groups taken dynamically by the threads and
+# added in group order, so results do not depend on the thread count.
 # Sums are centred at the previous centres so price-level data keep digits.
 
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange, threadid
+from cython.parallel cimport parallel, prange
 from libc.float cimport DBL_MAX
 
 cdef enum:
     CHUNK = 512
+    MAX_GROUPS = 64
 
 
 cdef inline double _sqdist(const floating *x, const double *c, Py_ssize_t d) noexcept nogil:
@@ -38,27 +40,27 @@ def candidate_potentials(
     """
     cdef:
         Py_ssize_t n = X.shape[0], d = X.shape[1], T = candidates.shape[0]
-        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, ci, i, t, start, end
-        int tid
+        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, i, t, start, end, g
+        Py_ssize_t G = max(1, min(n_chunks, MAX_GROUPS))
         double dist, w
         bint have_w = sample_weight.shape[0] > 0
-    n_threads = max(1, min(n_threads, n_chunks))
-    buf_arr = np.zeros((n_threads, T))
+    n_threads = max(1, min(n_threads, G))
+    buf_arr = np.zeros((G, T))
     cdef double[:, ::1] buf = buf_arr
     with nogil, parallel(num_threads=n_threads):
-        tid = threadid()
-        for ci in prange(n_chunks, schedule='static'):
-            start = ci * CHUNK
-            end = start + CHUNK if start + CHUNK < n else n
+        for g in prange(G, schedule='dynamic', chunksize=1):
+            start = ((g * n_chunks) // G) * CHUNK
+            end = (((g + 1) * n_chunks) // G) * CHUNK
+            end = end if end < n else n
             for i in range(start, end):
                 w = sample_weight[i] if have_w else 1.0
                 for t in range(T):
                     dist = _sqdist(&X[i, 0], &candidates[t, 0], d)
                     if closest[i] < dist:
                         dist = closest[i]
-                    buf[tid, t] += w * dist
+                    buf[g, t] += w * dist
     total = buf_arr[0].copy()
-    for t in range(1, n_threads):
+    for t in range(1, G):
         total += buf_arr[t]
     return total
 
@@ -101,19 +103,19 @@ def lloyd_iter(
     """
     cdef:
         Py_ssize_t n = X.shape[0], d = X.shape[1], K = centers_old.shape[0]
-        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, ci, i, j, k, start, end, best
+        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, i, j, k, start, end, best, g
+        Py_ssize_t G = max(1, min(n_chunks, MAX_GROUPS))
         Py_ssize_t S = K * d + K + 1
-        int tid
         double dist, bestd, w
         bint have_w = sample_weight.shape[0] > 0
-    n_threads = max(1, min(n_threads, n_chunks))
-    buf_arr = np.zeros((n_threads, S))
+    n_threads = max(1, min(n_threads, G))
+    buf_arr = np.zeros((G, S))
     cdef double[:, ::1] buf = buf_arr
     with nogil, parallel(num_threads=n_threads):
-        tid = threadid()
-        for ci in prange(n_chunks, schedule='static'):
-            start = ci * CHUNK
-            end = start + CHUNK if start + CHUNK < n else n
+        for g in prange(G, schedule='dynamic', chunksize=1):
+            start = ((g * n_chunks) // G) * CHUNK
+            end = (((g + 1) * n_chunks) // G) * CHUNK
+            end = end if end < n else n
             for i in range(start, end):
                 best = 0
                 bestd = DBL_MAX
@@ -126,11 +128,11 @@ def lloyd_iter(
                 dist_out[i] = bestd
                 w = sample_weight[i] if have_w else 1.0
                 for j in range(d):
-                    buf[tid, best * d + j] += w * (X[i, j] - centers_old[best, j])
-                buf[tid, K * d + best] += w
-                buf[tid, K * d + K] += w * bestd
+                    buf[g, best * d + j] += w * (X[i, j] - centers_old[best, j])
+                buf[g, K * d + best] += w
+                buf[g, K * d + K] += w * bestd
     total = buf_arr[0].copy()
-    for t in range(1, n_threads):
+    for t in range(1, G):
         total += buf_arr[t]
     return (total[:K * d].reshape(K, d), total[K * d:K * d + K].copy(),
             float(total[K * d + K]))
