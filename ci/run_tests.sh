@@ -19,7 +19,7 @@ PYTHON="${PYTHON:-python3}"
 export PYTHON
 WHEELHOUSE="${GMMX_WHEELHOUSE:-$ROOT/wheelhouse}"
 
-step() { printf '\n======== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+step() { printf '\n#### %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
 # Build tools for the host interpreter: the scripts would install them one by
 # one; doing it here makes the first step's log readable.

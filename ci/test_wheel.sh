@@ -68,3 +68,9 @@ export GMMX_EXPECT_PREFIX="$VENV"
 # Matplotlib must not look for a display (the CLI and plotting tests draw).
 export MPLBACKEND=Agg
 "$VPY" "$ROOT/ci/run_wheel_tests.py" "$ROOT" "$@"
+
+# The console script declared in pyproject.toml, as a user runs it.
+echo "==> gmmx demo (console script of the wheel)"
+"$VENV/bin/gmmx" --version
+"$VENV/bin/gmmx" demo --n-samples 200000 --plot "$WORK/run/demo.png"
+test -s "$WORK/run/demo.png"
