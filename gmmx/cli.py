@@ -717,7 +717,7 @@ def _format_selection(rows, chosen):
 
 
 def _plot(path, model, sample, title, xlabel=None):
-    mpl = _need("matplotlib", "plot", "--plot")
+    mpl = _need("matplotlib", "plot", "plotting")
     mpl.use("Agg")  # files only: never needs a display
     import matplotlib.pyplot as plt
 
