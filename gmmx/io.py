@@ -126,9 +126,11 @@ def _invalid(path, why):
 def _read_all(path):
     """Every array of the archive, read eagerly with allow_pickle=False."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover - .npy given
-                raise _invalid(path, "it is a single .npy array, not a model archive")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise _invalid(path, "it is a single .npy array, not a model archive "
+                                 "(models are written by GaussianMixture.save)")
+        with loaded as npz:
             return {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise

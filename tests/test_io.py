@@ -189,3 +189,10 @@ def test_save_is_atomic_and_keeps_path(tmp_path):
     m.save(path)
     assert os.path.exists(path) and os.listdir(tmp_path) == ["model.gmmx"]
     np.testing.assert_array_equal(gmmx.load(str(path)).means_, m.means_)
+
+
+def test_a_plain_npy_array_is_not_a_model(tmp_path):
+    path = tmp_path / "data.npy"
+    np.save(path, np.arange(10.0))
+    with pytest.raises(ValueError, match="single .npy array, not a model archive"):
+        gmmx.load(path)
