@@ -302,7 +302,8 @@ class GaussianMixture:
         """
         driver = self._make_driver(X, sample_weight)
         try:
-            self._fit_driver(driver)
+            with _engine.blas_held_to_one_thread():
+                self._fit_driver(driver)
         finally:
             if hasattr(driver, "close"):
                 driver.close()

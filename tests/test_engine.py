@@ -156,3 +156,22 @@ def test_blas_is_held_to_one_thread_inside_parallel_kernels(monkeypatch):
     monkeypatch.setattr(_engine, "_CONTROLLER", False)
     with _engine.blas_threads_for(_estep.KIND_FULL, 2) as n:
         assert n == 1
+
+
+def test_fits_hold_blas_to_one_thread_throughout(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from gmmx import GaussianMixture
+
+    seen = []
+
+    def record(n_iter, lb):
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        seen.append(max(i["num_threads"] for i in blas))
+
+    X = np.random.default_rng(5).normal(size=(3000, 4))
+    from gmmx import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning):
+        GaussianMixture(2, callback=record, max_iter=3, tol=0, random_state=0).fit(X)
+    assert seen == [1, 1, 1]
+    assert _engine._HOLD_DEPTH == 0

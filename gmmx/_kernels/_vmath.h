@@ -235,6 +235,12 @@ GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize
     }
 }
 
+/* Relative contributions below this are set to zero: they change no sum at
+ * double precision, and left alone they turn into subnormal numbers in the
+ * statistics, which the FPU handles ~100x slower (measured: d=50, K=10 full
+ * took 2x longer per pass with 2% of responsibilities subnormal). */
+#define GMMX_FLUSH 1e-200
+
 /* From log-densities lp (K rows of n): overwrite lp with responsibilities
  * times the sample weight (sw may be NULL for unit weights) and return
  * ll = sum_i w_i log sum_k exp(lp[k,i]).  When lnorm is not NULL it receives
@@ -256,6 +262,7 @@ GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize
             double a = l0[i], b = l1[i];
             int first = a > b;
             double e = gmmx_exp1(first ? b - a : a - b);
+            e = e < GMMX_FLUSH ? 0.0 : e;
             mx[i] = first ? a : b;
             ssum[i] = 1.0 + e;
             l0[i] = first ? 1.0 : e;
@@ -269,7 +276,10 @@ GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize
         }
         for (k = 0; k < K; k++) {
             double *GMMX_RESTRICT row = lp + k * n;
-            for (i = 0; i < n; i++) row[i] = gmmx_exp1(row[i] - mx[i]);
+            for (i = 0; i < n; i++) {
+                double e = gmmx_exp1(row[i] - mx[i]);
+                row[i] = e < GMMX_FLUSH ? 0.0 : e;
+            }
         }
         for (i = 0; i < n; i++) ssum[i] = lp[i];
         for (k = 1; k < K; k++) {
