@@ -176,8 +176,8 @@ def build_parser():
     p.add_argument("--stream", action="store_true",
                    help="out-of-core: read the file in chunks on every EM pass, never "
                         "holding it in memory (for files larger than RAM)")
-    p.add_argument("--chunk-size", type=_positive_int, default=65536,
-                   help="rows per chunk with --stream (default: %(default)s)")
+    p.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help="rows per chunk with --stream (default: about 8 MiB of rows)")
     p.add_argument("--plot", metavar="PNG",
                    help="write a figure: density over histogram (one column) or the "
                         "clusters of the first two columns (needs matplotlib)")
@@ -559,7 +559,7 @@ def _fit_all(data, ks, args, n_rows, reg_covar, notes, stream):
         model = GaussianMixture(
             n_components=k, covariance_type=args.covariance_type, max_iter=args.max_iter,
             tol=args.tol, n_init=args.n_init, reg_covar=reg_covar, random_state=args.seed,
-            n_threads=args.threads, chunk_size=getattr(args, "chunk_size", 65536),
+            n_threads=args.threads, chunk_size=getattr(args, "chunk_size", None),
         )
         if n_rows < k:
             raise CLIError(f"{n_rows} rows cannot fit {k} components")

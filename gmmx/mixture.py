@@ -100,8 +100,9 @@ class GaussianMixture:
     n_threads : int or None, default=None
         OpenMP threads for the kernel; None uses all usable cores (capped by
         ``OMP_NUM_THREADS``), -1 all cores.
-    chunk_size : int, default=65536
-        Rows per block read from a chunk source in out-of-core fits.
+    chunk_size : int or None, default=None
+        Rows per block read from a chunk source in out-of-core fits (and per
+        mini-batch); None reads about 8 MiB of rows per block (at least 65,536).
     callback : callable, optional
         ``callback(n_iter, lower_bound)`` after every EM iteration.
     progress : bool, default=False
@@ -146,7 +147,7 @@ class GaussianMixture:
         verbose=0,
         verbose_interval=10,
         n_threads=None,
-        chunk_size=65536,
+        chunk_size=None,
         callback=None,
         progress=False,
         step_exponent=0.6,
@@ -232,7 +233,8 @@ class GaussianMixture:
         if self.init_params not in INIT_PARAMS:
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
         check_int(self.verbose_interval, "verbose_interval", 1)
-        check_int(self.chunk_size, "chunk_size", 1)
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", 1)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", -(10**6))
             if self.n_threads == 0:

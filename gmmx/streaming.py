@@ -68,6 +68,7 @@ INIT_SAMPLE_ROWS = 200_000
 
 #: Rows per chunk when none is given.
 DEFAULT_CHUNK_ROWS = 65536
+DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst",
@@ -160,9 +161,21 @@ class ChunkSource:
         return f"{type(self).__name__}()"
 
 
-def _check_chunk_size(chunk_size):
+def _check_chunk_size(chunk_size, n_features=None, itemsize=8):
+    """Rows per chunk; ``None`` picks about ``DEFAULT_CHUNK_BYTES`` of rows.
+
+    Each chunk is one kernel call, whose fixed cost (~0.1 ms) must stay small
+    next to the work: 65,536 one-feature rows take about as long as that cost
+    (measured: 0.40 s per pass of 1e8 rows, against 0.18 s with 1M-row chunks).
+    """
+    if chunk_size is None:
+        if not n_features:
+            return DEFAULT_CHUNK_ROWS
+        return max(DEFAULT_CHUNK_ROWS, DEFAULT_CHUNK_BYTES // (int(itemsize) * int(n_features)))
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer (rows per chunk), got {chunk_size!r}")
+        raise ValueError(
+            f"chunk_size must be a positive integer (rows per chunk) or None, got {chunk_size!r}"
+        )
     return int(chunk_size)
 
 
@@ -178,7 +191,7 @@ class ArraySource(ChunkSource):
         Rows per chunk.
     """
 
-    def __init__(self, X, sample_weight=None, chunk_size=DEFAULT_CHUNK_ROWS):
+    def __init__(self, X, sample_weight=None, chunk_size=None):
         shape = getattr(X, "shape", None)
         if shape is None or len(shape) not in (1, 2):
             raise ValueError(
@@ -186,9 +199,10 @@ class ArraySource(ChunkSource):
                 f"{type(X).__name__} of shape {shape}"
             )
         self.X = X
-        self.chunk_size = _check_chunk_size(chunk_size)
         self.n_rows = int(shape[0])
         self.n_features = int(shape[1]) if len(shape) == 2 else 1
+        itemsize = getattr(getattr(X, "dtype", None), "itemsize", 8)
+        self.chunk_size = _check_chunk_size(chunk_size, self.n_features, itemsize)
         self.n_chunks = -(-self.n_rows // self.chunk_size)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)
@@ -234,7 +248,7 @@ class NpySource(ArraySource):
         overhead negligible.
     """
 
-    def __init__(self, path, sample_weight=None, chunk_size=DEFAULT_CHUNK_ROWS):
+    def __init__(self, path, sample_weight=None, chunk_size=None):
         self.path = os.fspath(path)
         X = _open_npy(self.path)
         if isinstance(sample_weight, (str, os.PathLike)):
@@ -362,7 +376,7 @@ class ParquetSource(ChunkSource):
         Rows per record batch.
     """
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=DEFAULT_CHUNK_ROWS):
+    def __init__(self, path, columns=None, weight_column=None, chunk_size=None):
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -371,7 +385,7 @@ class ParquetSource(ChunkSource):
                 "reading Parquet needs pyarrow: pip install 'gmmx-em[parquet]'"
             ) from None
         self.path = os.fspath(path)
-        self.chunk_size = _check_chunk_size(chunk_size)
+        self._chunk_size_arg = _check_chunk_size(chunk_size) if chunk_size is not None else None
         self.files = _parquet_files(self.path)
         self.weight_column = weight_column
         try:
@@ -394,6 +408,7 @@ class ParquetSource(ChunkSource):
                 f"({[str(types[c]) for c in bad]}); select numeric columns only"
             )
         self.n_features = len(self.columns)
+        self.chunk_size = _check_chunk_size(self._chunk_size_arg, self.n_features)
         self._groups = []  # (file index, row group, rows)
         n_rows = 0
         for fi, f in enumerate(self.files):
@@ -462,7 +477,7 @@ class CSVSource(ChunkSource):
         Passed to ``pandas.read_csv`` (``sep``, ``header``, ``decimal``, ``skiprows``...).
     """
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=DEFAULT_CHUNK_ROWS,
+    def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
                  **read_csv_kwargs):
         try:
             import pandas as pd
@@ -471,7 +486,7 @@ class CSVSource(ChunkSource):
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no such CSV file: {self.path!r}")
-        self.chunk_size = _check_chunk_size(chunk_size)
+        self._chunk_size_arg = _check_chunk_size(chunk_size) if chunk_size is not None else None
         self.weight_column = weight_column
         self.kwargs = dict(read_csv_kwargs)
         for key in ("chunksize", "iterator", "usecols", "nrows"):
@@ -481,6 +496,7 @@ class CSVSource(ChunkSource):
         self.columns = _pick_columns(head.columns, columns, weight_column, lambda c: True,
                                      f"CSV file {self.path!r}")
         self.n_features = len(self.columns)
+        self.chunk_size = _check_chunk_size(self._chunk_size_arg, self.n_features)
 
     def chunks(self):
         import pandas as pd
@@ -565,7 +581,7 @@ def _suffix_kind(path):
     return None
 
 
-def as_source(obj, columns=None, chunk_size=DEFAULT_CHUNK_ROWS, *, weight_column=None,
+def as_source(obj, columns=None, chunk_size=None, *, weight_column=None,
               sample_weight=None, **kwargs):
     """Turn ``obj`` into a :class:`ChunkSource`.
 
@@ -582,8 +598,9 @@ def as_source(obj, columns=None, chunk_size=DEFAULT_CHUNK_ROWS, *, weight_column
           blocks) -> :class:`IterableSource`.
     columns : list of str, optional
         Feature columns (Parquet and CSV).
-    chunk_size : int, default=65536
+    chunk_size : int or None, default=None
         Rows per chunk (files and arrays; iterables decide their own blocks).
+        None: about 8 MiB of rows, at least 65,536.
     weight_column : str, optional
         Sample-weight column (Parquet and CSV).
     sample_weight : str, path or array-like, optional

@@ -446,3 +446,16 @@ def test_minibatch_read_error_names_the_chunk(X):
     with pytest.raises(ChunkError, match=r"chunk 2 .*OSError: bad sector") as e:
         fit_minibatch(m, _BrokenRandomAccess(X, chunk_size=500))
     assert e.value.chunk_index == 2 and isinstance(e.value, OSError)
+
+
+def test_default_chunk_size_reads_about_8_mib(tmp_path):
+    from gmmx.streaming import ArraySource, NpySource
+
+    path = tmp_path / "one.npy"
+    np.save(path, np.zeros((10, 1), dtype=np.float32))
+    assert NpySource(path).chunk_size == 8 * 2**20 // 4          # 2,097,152 float32 rows
+    assert ArraySource(np.zeros((10, 8))).chunk_size == 131_072   # 8 MiB of float64 rows
+    assert ArraySource(np.zeros((10, 500))).chunk_size == 65_536  # never below 65,536
+    assert ArraySource(np.zeros((10, 1)), chunk_size=7).chunk_size == 7
+    with pytest.raises(ValueError, match="chunk_size"):
+        ArraySource(np.zeros((10, 1)), chunk_size=0)
