@@ -12,6 +12,7 @@
 #   GMMX_WHEELHOUSE  where the sdist and wheel go (default: ./wheelhouse)
 #   GMMX_CI_ASV=1    also run ci/asv_smoke.sh
 #   GMMX_CI_SDIST=0  skip ci/check_sdist.sh
+#   GMMX_CI_NO_OPENMP=0  skip ci/check_no_openmp.sh (the kernels built without OpenMP)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +36,11 @@ bash "$ROOT/ci/test_wheel.sh" "$WHEELHOUSE" "$@"
 if [[ "${GMMX_CI_SDIST:-1}" == 1 ]]; then
     step "ci/check_sdist.sh"
     bash "$ROOT/ci/check_sdist.sh" "$WHEELHOUSE"
+fi
+
+if [[ "${GMMX_CI_NO_OPENMP:-1}" == 1 ]]; then
+    step "ci/check_no_openmp.sh"
+    bash "$ROOT/ci/check_no_openmp.sh"
 fi
 
 if [[ "${GMMX_CI_ASV:-0}" == 1 ]]; then
