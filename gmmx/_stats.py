@@ -107,13 +107,16 @@ class SufficientStats:
 
     @property
     def n_components(self):
+        """Number of components K."""
         return self.centers.shape[0]
 
     @property
     def n_features(self):
+        """Number of features d."""
         return self.centers.shape[1]
 
     def copy(self):
+        """A deep copy."""
         return SufficientStats(
             self.covariance_type,
             self.centers.copy(),

@@ -645,6 +645,7 @@ class GaussianMixture:
 
 
 def driver_threads(driver):
+    """OpenMP threads a driver's kernel calls use (1 if it does not say)."""
     return getattr(driver, "n_threads", 1)
 
 
