@@ -79,32 +79,6 @@ class SufficientStats:
             np.zeros(m_shape(covariance_type, K, d)),
         )
 
-    @classmethod
-    def from_flat(cls, covariance_type, centers, flat, n_samples):
-        """Unpack the kernel's flat ``[n | s | M | ll | W]`` vector."""
-        centers = np.asarray(centers, dtype=np.float64)
-        K, d = centers.shape
-        shape = m_shape(covariance_type, K, d)
-        msz = int(np.prod(shape))
-        nk = flat[:K].copy()
-        sk = flat[K:K + K * d].reshape(K, d).copy()
-        Mk = flat[K + K * d:K + K * d + msz].reshape(shape).copy()
-        if len(shape) == 3:
-            # The kernel fills the upper triangle in column-major order, i.e.
-            # the lower triangle of the row-major array; mirror it.
-            lower = np.tril(Mk)
-            Mk = lower + np.swapaxes(np.tril(Mk, -1), 1, 2)
-        return cls(
-            covariance_type,
-            centers.copy(),
-            nk,
-            sk,
-            Mk,
-            float(flat[K + K * d + msz]),
-            float(flat[K + K * d + msz + 1]),
-            int(n_samples),
-        )
-
     @property
     def n_components(self):
         """Number of components K."""
