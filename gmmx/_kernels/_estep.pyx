@@ -90,8 +90,8 @@ def n_groups(Py_ssize_t n_chunks, Py_ssize_t stats_len):
     order: the result does not depend on the thread count or the schedule.
     It depends only on the data's size, never on ``n_threads``.
     """
-    cdef Py_ssize_t g = (1 << 22) // max(stats_len, 1)
-    g = max(8, min(64, g))
+    cdef Py_ssize_t g = (1 << 22) // max(stats_len, 1)  # ~32 MiB of group rows
+    g = max(4, min(64, g))
     return int(min(g, n_chunks))
 
 
