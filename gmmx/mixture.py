@@ -44,19 +44,30 @@ class ArrayDriver:
     ``init_sample(random_state)``.
     """
 
-    def __init__(self, X, sample_weight=None, n_threads=1, chunk_rows=0):
+    def __init__(self, X, sample_weight=None, n_threads=1, chunk_rows=0, progress=None):
         self.X = X
         self.sample_weight = sample_weight
         self.n_threads = n_threads
         self.chunk_rows = chunk_rows
         self.n_features = X.shape[1]
         self.n_samples = X.shape[0]
+        self.progress = progress
 
     def accumulate(self, params, covariance_type):
         """Sufficient statistics of all rows under ``params``."""
-        return _engine.accumulate(
+        stats = _engine.accumulate(
             self.X, self.sample_weight, params, covariance_type, self.n_threads, self.chunk_rows
         )
+        if self.progress is not None:
+            self.progress.start_pass()
+            self.progress.rows(self.n_samples)
+            self.progress.end_pass(stats.log_likelihood / stats.weight_sum)
+        return stats
+
+    def close(self):
+        """Close the progress bar, if any."""
+        if self.progress is not None:
+            self.progress.close()
 
     def init_sample(self, random_state):
         """Rows (and weights) used to initialise: all of them."""
@@ -367,7 +378,13 @@ class GaussianMixture:
                 f"n_components = {self.n_components}, n_samples = {X.shape[0]}"
             )
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        return ArrayDriver(X, sample_weight, self._n_threads(X))
+        progress = None
+        if self.progress:
+            from ._progress import PassProgress, progress_enabled
+
+            if progress_enabled(self.progress):
+                progress = PassProgress(True, self.max_iter * self.n_init, X.shape[0])
+        return ArrayDriver(X, sample_weight, self._n_threads(X), progress=progress)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the component label of every row of ``X``."""

@@ -304,3 +304,17 @@ def test_default_fit_is_identical_for_any_thread_count():
         np.testing.assert_array_equal(other.means_, fits[0].means_)
         np.testing.assert_array_equal(other.covariances_, fits[0].covariances_)
         assert other.n_iter_ == fits[0].n_iter_
+
+
+def test_progress_bar_for_in_memory_fits(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    import gmmx._progress as progress
+
+    monkeypatch.setattr(progress, "progress_enabled", lambda flag, stream=None: bool(flag))
+    X, _, _ = blobs(500, 2, 2, seed=18)
+    gm = GaussianMixture(2, progress=True, max_iter=5, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(X)
+    err = capsys.readouterr().err
+    assert "pass" in err and "5/5" in err
