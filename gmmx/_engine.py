@@ -284,11 +284,10 @@ def log_prob_norm(X, params, n_threads=1):
     return out
 
 
-def responsibilities(X, params, n_threads=1, with_norm=False):
-    """Posterior component probabilities ``(n, K)`` (and ``log p(x_i)``)."""
+def responsibilities(X, params, n_threads=1):
+    """Posterior component probabilities ``(n, K)``."""
     resp = np.empty((X.shape[0], params.cst.shape[0]), dtype=np.float64)
-    norm = np.empty(X.shape[0], dtype=np.float64) if with_norm else None
-    _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, norm, resp)
+    _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, None, resp)
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, "")
-    return (resp, norm) if with_norm else resp
+    return resp

@@ -345,7 +345,7 @@ def m_step(stats, reg_covar, prev_covariances=None):
             cov = stats.Mk / nk_g[:, None, None] - corr[:, None, None] * outer
             cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
             if np.any(empty):
-                cov[empty] = _fallback(prev_covariances, empty, stats, d, full=True)
+                cov[empty] = _fallback(prev_covariances, empty, stats, d)
                 cov[empty] -= reg_covar * np.eye(d)
             cov += reg_covar * np.eye(d)[None]
         else:
@@ -356,7 +356,7 @@ def m_step(stats, reg_covar, prev_covariances=None):
     else:
         cov = stats.Mk / nk_g[:, None] - corr[:, None] * delta**2
         if np.any(empty):
-            cov[empty] = _fallback(prev_covariances, empty, stats, d, full=False) - reg_covar
+            cov[empty] = _fallback(prev_covariances, empty, stats, d) - reg_covar
         cov = cov + reg_covar
         if cov_type == "spherical":
             cov = cov.mean(axis=1)
@@ -370,19 +370,10 @@ def m_step(stats, reg_covar, prev_covariances=None):
     return weights, means, cov, prec_chol
 
 
-def _fallback(prev, empty, stats, d, full):
-    """Covariance for an empty component: the previous one, else unit-free zero."""
+def _fallback(prev, empty, stats, d):
+    """Covariance for an empty component: the previous one, else the pooled spread."""
     if prev is not None:
-        prev = np.asarray(prev, dtype=np.float64)
-        if full:
-            return prev[empty]
-        if prev.ndim == 1:  # spherical
-            return np.repeat(prev[empty][:, None], d, axis=1)
-        return prev[empty]
-    # No previous covariance: use the pooled spread of the statistics.
-    tot_n = stats.nk.sum()
-    if full:
-        pooled = stats.Mk.sum(axis=0) / max(tot_n, _EPS)
-        return np.repeat(pooled[None], int(empty.sum()), axis=0)
-    pooled = stats.Mk.sum(axis=0) / max(tot_n, _EPS)
+        prev = np.asarray(prev, dtype=np.float64)[empty]
+        return np.repeat(prev[:, None], d, axis=1) if prev.ndim == 1 else prev
+    pooled = stats.Mk.sum(axis=0) / max(stats.nk.sum(), _EPS)
     return np.repeat(pooled[None], int(empty.sum()), axis=0)

@@ -478,7 +478,9 @@ class GaussianMixture:
     def _warn_reg_covar(self, X):
         if self.reg_covar <= 0:
             return
-        var = np.var(X, axis=0, dtype=np.float64)
+        # A strided subset of at most ~200k rows estimates the scale without
+        # a float64 temporary of the whole array.
+        var = np.var(X[:: max(1, X.shape[0] // 200_000)], axis=0, dtype=np.float64)
         var = var[var > 0]
         if var.size == 0:
             return
@@ -652,13 +654,13 @@ class GaussianMixture:
 
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better)."""
-        n = as_float_array(X).shape[0]
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+        ll = self.score_samples(X)
+        return -2 * ll.mean() * ll.shape[0] + self._n_parameters() * np.log(ll.shape[0])
 
     def aic(self, X):
         """Akaike information criterion on ``X`` (lower is better)."""
-        n = as_float_array(X).shape[0]
-        return -2 * self.score(X) * n + 2 * self._n_parameters()
+        ll = self.score_samples(X)
+        return -2 * ll.mean() * ll.shape[0] + 2 * self._n_parameters()
 
 
 def driver_threads(driver):

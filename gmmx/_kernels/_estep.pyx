@@ -129,10 +129,9 @@ cdef int _chunk(
     """Process one chunk; return 0, or 1 when a non-finite value appeared."""
     cdef:
         Py_ssize_t i, j, k, p
-        Py_ssize_t d1 = d + 1, Pd = P * d, Kd = K * d
-        double c, ll, wsum, rk
+        Py_ssize_t d1 = d + 1, Kd = K * d
+        double ll, wsum
         double *row
-        double *xcrow
         double out3[3]
         int ni = <int> n, di = <int> d, d1i = <int> (d + 1)
         int Pdi = <int> (P * d), Kdi = <int> (K * d)
