@@ -2,7 +2,7 @@
 
 Both start from identical parameters (one sklearn iteration from a fixed
 initialisation); an "iteration" is one E-step plus one M-step: sklearn's
-``_e_step`` + ``_m_step``, gmmx's kernel pass + ``m_step``. Medians over
+``_e_step`` + ``_m_step``, gmmx's driver pass + ``gmmx.core.mstep.m_step``. Medians over
 repeats, printed with the ratio. Run::
 
     python benchmarks/bench_vs_sklearn.py            # the issue's cases
@@ -45,9 +45,9 @@ def _median_time(fn, repeats, min_time=0.0):
 def time_case(n, d, k, cov="full", dtype=np.float64, n_threads=None, repeats=5, sk=True):
     """Median seconds per EM iteration for sklearn and gmmx."""
     from gmmx import GaussianMixture
-    from gmmx._engine import blas_held_to_one_thread, kernel_params, resolve_n_threads
-    from gmmx._stats import m_step
-    from gmmx.mixture import ArrayDriver
+    from gmmx.core.kernel import blas_held_to_one_thread, kernel_params, resolve_n_threads
+    from gmmx.core.mstep import m_step
+    from gmmx.drivers import ArrayDriver
 
     X = make_data(n, d, k, dtype)
     init = GaussianMixture(k, covariance_type=cov, max_iter=1, tol=0, random_state=0,
@@ -62,7 +62,7 @@ def time_case(n, d, k, cov="full", dtype=np.float64, n_threads=None, repeats=5, 
     kp = kernel_params(weights, means, prec_chol, cov)
 
     def gmmx_iter():
-        st = driver.accumulate(kp, cov)
+        st = driver.accumulate(kp)
         m_step(st, 1e-6)
 
     # GaussianMixture.fit holds BLAS to one thread for the whole fit; so do we.

@@ -5,12 +5,11 @@ iteration's sufficient statistics in one pass over the data; in-memory,
 out-of-core, online and Dask fitting are drivers of that one kernel.
 """
 
-from ._stats import SufficientStats
-from ._validation import NotFittedError
+from ._version import __version__
+from .core.stats import SufficientStats
+from .exceptions import ConvergenceWarning, NotFittedError, RegCovarWarning
 from .io import load
-from .mixture import ConvergenceWarning, GaussianMixture, RegCovarWarning
-
-__version__ = "0.1.0"
+from .mixture import GaussianMixture
 
 _LAZY_MODULES = ("dask", "finance", "io", "plotting", "regimes", "streaming")
 

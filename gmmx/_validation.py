@@ -6,9 +6,7 @@ import numbers
 
 import numpy as np
 
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``."""
+from .exceptions import NotFittedError  # noqa: F401  (re-exported: gmmx._validation.NotFittedError)
 
 
 def _to_numpy(X):

@@ -25,13 +25,14 @@ import warnings
 
 import numpy as np
 
+from .core.covariance import COVARIANCE_TYPES, n_mixture_parameters
+
 __all__ = ["main", "build_parser", "simulate_regime_returns"]
 
 EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst", ".zip")
 _PARQUET = (".parquet", ".pq", ".parq")
 _TEXT = (".csv", ".tsv", ".txt")
@@ -145,7 +146,7 @@ def build_parser():
     -------
     argparse.ArgumentParser
     """
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="gmmx",
@@ -521,7 +522,7 @@ def _stream_moments(src):
 
 
 def _reservoir(src, capacity, seed):
-    from .streaming import Reservoir
+    from .drivers.sampling import Reservoir
 
     res = Reservoir(capacity, seed=seed)
     for item in src.chunks():
@@ -534,12 +535,6 @@ def _reservoir(src, capacity, seed):
 # --------------------------------------------------------------------------
 # fitting
 # --------------------------------------------------------------------------
-
-
-def _n_parameters(k, d, covariance_type):
-    cov = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d,
-           "spherical": k}[covariance_type]
-    return int(cov + k * d + k - 1)
 
 
 def _auto_reg_covar(variances):
@@ -574,13 +569,11 @@ def _fit_all(data, ks, args, n_rows, reg_covar, notes, stream):
                 notes.append(text)
         if stream:
             # One more kernel pass over the source for the total log-likelihood.
-            from .streaming import score
-
-            ll = score(model, data) * n_rows
+            ll = model.score_data(data) * n_rows
         else:
             ll = float(model.score_samples(data).sum())
         d = model.means_.shape[1]
-        bic = -2.0 * ll + _n_parameters(k, d, args.covariance_type) * math.log(n_rows)
+        bic = -2.0 * ll + n_mixture_parameters(args.covariance_type, k, d) * math.log(n_rows)
         rows.append({"n_components": k, "bic": bic, "loglik_per_row": ll / n_rows,
                      "converged": bool(model.converged_), "n_iter": int(model.n_iter_),
                      "seconds": seconds})
@@ -888,7 +881,7 @@ def cmd_demo(args):
     best = next(r_ for r_ in rows if r_["n_components"] == chosen)
 
     order = np.argsort(np.sqrt(np.asarray(summary["covariances"])[:, 0, 0]))
-    from . import __version__
+    from ._version import __version__
     from .finance import UnivariateMixture, expected_shortfall, value_at_risk
 
     true_dist = UnivariateMixture(truth["weights"], truth["means"], stds=truth["stds"])

@@ -2,7 +2,8 @@
 
 :func:`accumulate` is what every driver calls on a block of rows; the predict
 and score paths use :func:`log_prob_norm` and :func:`responsibilities`, which
-run the same kernel without statistics.
+run the same kernel without statistics.  The covariance type's object
+(:mod:`gmmx.core.covariance`) decides how its precision factors are packed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._kernels import _estep
-from ._stats import SufficientStats, log_det_cholesky
+from .._kernels import _estep
+from .covariance import get_covariance
+from .stats import SufficientStats
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _EMPTY = np.empty(0, dtype=np.float64)
@@ -143,6 +145,7 @@ class KernelParams(NamedTuple):
     shift: np.ndarray
     n_blocks: int
     kind: int
+    covariance_type: str
 
 
 def kernel_params(weights, means, precisions_cholesky, covariance_type):
@@ -153,39 +156,34 @@ def kernel_params(weights, means, precisions_cholesky, covariance_type):
     chunk serves every component. Models with one feature use the univariate
     path whatever their covariance type.
     """
+    cov = get_covariance(covariance_type)
     means = np.ascontiguousarray(means, dtype=np.float64)
     K, d = means.shape
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    logdet = log_det_cholesky(pc, covariance_type, d)
+    logdet = cov.log_det_cholesky(pc, d)
     with np.errstate(divide="ignore"):
         logw = np.log(weights)
     cst = np.ascontiguousarray(
         np.broadcast_to(logw + logdet - 0.5 * d * _LOG_2PI, (K,)), dtype=np.float64
     )
-    if covariance_type in ("full", "tied") and d > 1:
-        U = pc if covariance_type == "full" else pc[None]
+    if cov.is_matrix and d > 1:
+        U = cov.cholesky_blocks(pc, K, d)
         P = U.shape[0]
         w = weights / weights.sum() if weights.sum() > 0 else np.full(K, 1.0 / K)
         ref = np.ascontiguousarray(w @ means)
         ucat = np.ascontiguousarray(np.concatenate(list(U), axis=1)).reshape(-1)
         Uk = U if P == K else np.broadcast_to(U, (K, d, d))
         shift = np.ascontiguousarray(np.einsum("kj,kjl->kl", means - ref, Uk))
-        return KernelParams(cst, means, ucat, ref, shift, P, _estep.KIND_FULL)
-    if covariance_type == "full":
-        prec = pc.reshape(K, 1)
-    elif covariance_type == "tied":
-        prec = np.broadcast_to(pc.reshape(1, 1), (K, 1))
-    elif covariance_type == "diag":
-        prec = pc
-    else:
-        prec = np.repeat(pc[:, None], d, axis=1)
+        return KernelParams(cst, means, ucat, ref, shift, P, _estep.KIND_FULL, cov.name)
+    prec = cov.diagonal_factors(pc, K, d)
     prec = np.ascontiguousarray(prec, dtype=np.float64).reshape(-1)
-    return KernelParams(cst, means, prec, _EMPTY, _EMPTY2, K, _estep.KIND_DIAG)
+    return KernelParams(cst, means, prec, _EMPTY, _EMPTY2, K, _estep.KIND_DIAG, cov.name)
 
 
-def stats_from_kernel(flat, kp, covariance_type, n_samples):
+def stats_from_kernel(flat, kp, n_samples):
     """SufficientStats centred at the means from the kernel's flat vector."""
+    covariance_type = kp.covariance_type
     K, d = kp.means.shape
     nk = flat[:K].copy()
     if kp.kind == _estep.KIND_FULL:
@@ -202,13 +200,11 @@ def stats_from_kernel(flat, kp, covariance_type, n_samples):
     sk = flat[K:K + K * d].reshape(K, d).copy()
     M = flat[K + K * d:K + 2 * K * d].reshape(K, d).copy()
     ll, W = flat[K + 2 * K * d], flat[K + 2 * K * d + 1]
-    if covariance_type in ("full", "tied"):  # d == 1
+    if get_covariance(covariance_type).is_matrix:  # d == 1
         M = M.reshape(K, 1, 1)
     return SufficientStats(
         covariance_type, kp.means.copy(), nk, sk, M, float(ll), float(W), int(n_samples)
     )
-
-
 
 
 def _weights_arg(sample_weight):
@@ -239,16 +235,15 @@ def _raise_status(status, bad_chunk, chunk_rows, X, where):
     )
 
 
-def accumulate(X, sample_weight, params, covariance_type, n_threads=1, chunk_rows=0, where=""):
+def accumulate(X, sample_weight, params, n_threads=1, chunk_rows=0, where=""):
     """Sufficient statistics of the rows of ``X`` under ``params``.
 
     Parameters
     ----------
     X : ndarray of shape (n, d), float32 or float64, C-contiguous
     sample_weight : ndarray of shape (n,) or None
-    params : tuple
+    params : KernelParams
         Output of :func:`kernel_params`.
-    covariance_type : str
     n_threads : int
     chunk_rows : int
         Rows per cache chunk (0: automatic).
@@ -264,7 +259,7 @@ def accumulate(X, sample_weight, params, covariance_type, n_threads=1, chunk_row
     )
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, where)
-    return stats_from_kernel(flat, params, covariance_type, X.shape[0])
+    return stats_from_kernel(flat, params, X.shape[0])
 
 
 def _run(X, w, kp, n_threads, chunk_rows, want_stats, out_norm, out_resp):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import _kmeans
-from ._stats import SufficientStats, m_step
+from .._kernels import _kmeans
+from .mstep import m_step
+from .stats import SufficientStats
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 

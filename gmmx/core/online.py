@@ -1,0 +1,96 @@
+"""Online (stepwise) EM state: running sufficient statistics and step sizes.
+
+Stepwise EM (Cappe & Moulines, 2009) on gmmx's statistics: the b-th batch
+moves the running per-row statistics towards the batch's by ``b ** -kappa``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .stats import SufficientStats
+
+__all__ = ["OnlineEM", "check_step_exponent"]
+
+
+def check_step_exponent(kappa):
+    """``step_exponent`` must be in (0.5, 1]."""
+    if (isinstance(kappa, bool) or not isinstance(kappa, numbers.Real)
+            or not np.isfinite(kappa) or not 0.5 < kappa <= 1.0):
+        raise ValueError(
+            f"step_exponent must be a number in (0.5, 1] (the step sizes are "
+            f"(t + 2) ** -step_exponent), got {kappa!r}"
+        )
+    return float(kappa)
+
+
+class OnlineEM:
+    """State of stepwise EM: the running statistics and the update count.
+
+    The b-th batch (b = 1, 2, ...) updates the running per-row statistics by
+    ``S <- (1 - eta_b) S + eta_b s_hat`` with ``eta_b = b ** -kappa``
+    (``(t + 2) ** -kappa`` with ``t = b - 2`` counting from the second batch),
+    where ``s_hat`` are the batch's statistics divided by its total weight.
+    The first batch sets ``S = s_hat``, so one batch equal to the whole data
+    is exactly one EM iteration.  Before combining, the running statistics
+    are recentred at the current means (the batch's centres).
+
+    Parameters
+    ----------
+    stats : SufficientStats or None
+    n_updates : int
+    """
+
+    def __init__(self, stats=None, n_updates=0):
+        self.stats = stats
+        self.n_updates = int(n_updates)
+        self._anchor = None
+
+    def step_size(self, kappa):
+        """Step for the next batch: ``(n_updates + 1) ** -kappa``."""
+        return float((self.n_updates + 1) ** -kappa)
+
+    def update(self, batch_stats, kappa):
+        """Absorb the statistics of one batch; returns the new running stats."""
+        if batch_stats.weight_sum <= 0:
+            raise ValueError("the batch carries no weight (all sample weights are zero)")
+        s_hat = batch_stats.scaled(1.0 / batch_stats.weight_sum)
+        if self.stats is None or self.n_updates == 0:
+            self.stats = s_hat
+        else:
+            eta = self.step_size(kappa)
+            # s_hat is centred at the current means; the running stats are
+            # recentred there by `+`.
+            self.stats = s_hat.scaled(eta) + self.stats.scaled(1.0 - eta)
+        self.n_updates += 1
+        return self.stats
+
+    def anchor(self, weights, means):
+        """Remember the parameters this state produced (to detect a refit)."""
+        self._anchor = (np.array(weights, copy=True), np.array(means, copy=True))
+
+    def matches(self, weights, means):
+        """True if ``weights`` and ``means`` are the ones this state produced."""
+        if self._anchor is None or weights is None or means is None:
+            return False
+        w, m = self._anchor
+        return (w.shape == weights.shape and m.shape == means.shape
+                and np.array_equal(w, weights) and np.array_equal(m, means))
+
+    def to_arrays(self, prefix="online_"):
+        """Plain arrays for :mod:`gmmx.io`."""
+        out = {prefix + "n_updates": np.array([self.n_updates], dtype=np.int64)}
+        if self.stats is not None:
+            out.update(self.stats.to_arrays(prefix + "stats_"))
+        return out
+
+    @classmethod
+    def from_arrays(cls, covariance_type, arrays, prefix="online_"):
+        """Inverse of :meth:`to_arrays`."""
+        n = int(np.asarray(arrays[prefix + "n_updates"]).reshape(-1)[0])
+        stats = None
+        if (prefix + "stats_nk") in arrays:
+            stats = SufficientStats.from_arrays(covariance_type, arrays, prefix + "stats_")
+        return cls(stats, n)

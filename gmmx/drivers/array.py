@@ -1,0 +1,92 @@
+"""In-memory driver: one kernel pass over an array per EM iteration."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._progress import PassProgress, progress_enabled
+from .._validation import as_float_array, check_int, check_sample_weight
+from ..core import kernel
+from .base import register_driver
+
+__all__ = ["ArrayDriver", "is_in_memory"]
+
+
+class ArrayDriver:
+    """Driver for a validated in-memory array.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n,) or None
+    n_threads : int
+    chunk_rows : int
+        Rows per cache chunk of the kernel (0: automatic).
+    progress : PassProgress or None
+    """
+
+    def __init__(self, X, sample_weight=None, n_threads=1, chunk_rows=0, progress=None):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.n_threads = n_threads
+        self.chunk_rows = chunk_rows
+        self.n_features = X.shape[1]
+        self.n_samples = X.shape[0]
+        self.progress = progress
+
+    @classmethod
+    def from_input(cls, X, sample_weight, options):
+        """Validate user data and build the driver (``make_driver``'s factory)."""
+        X = as_float_array(X, ensure_min_samples=1)
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"Expected n_samples >= 2, got n_samples = {X.shape[0]}; pass more rows"
+            )
+        n_components = check_int(options.n_components, "n_components", 1)
+        if X.shape[0] < n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {n_components}, n_samples = {X.shape[0]}"
+            )
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        progress = None
+        if progress_enabled(options.progress):
+            progress = PassProgress(True, options.max_passes, X.shape[0])
+        work = X.shape[0] * n_components * (X.shape[1] + 1)
+        return cls(X, sample_weight, kernel.resolve_n_threads(options.n_threads, work),
+                   progress=progress)
+
+    def accumulate(self, params):
+        """Sufficient statistics of all rows under ``params``."""
+        stats = kernel.accumulate(
+            self.X, self.sample_weight, params, self.n_threads, self.chunk_rows
+        )
+        if self.progress is not None:
+            self.progress.start_pass()
+            self.progress.rows(self.n_samples)
+            self.progress.end_pass(stats.log_likelihood / stats.weight_sum)
+        return stats
+
+    def close(self):
+        """Close the progress bar, if any."""
+        if self.progress is not None:
+            self.progress.close()
+
+    def init_sample(self, random_state):
+        """Rows (and weights) used to initialise: all of them."""
+        return self.X, self.sample_weight
+
+
+def is_in_memory(X):
+    """True for arrays, array-likes and lists of rows (not lists of 2-D blocks)."""
+    if isinstance(X, np.ndarray):
+        return True
+    if hasattr(X, "__array__") and not isinstance(X, (str, bytes)):
+        return True
+    if isinstance(X, (list, tuple)):
+        # A list of numbers/rows is data; a list of 2-D blocks is a source.
+        return not (len(X) and all(getattr(b, "ndim", 0) == 2 or isinstance(b, tuple) for b in X))
+    return False
+
+
+register_driver("array", is_in_memory, ArrayDriver.from_input)

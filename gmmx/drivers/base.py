@@ -1,0 +1,100 @@
+"""The driver protocol and the registry that picks a driver for the data.
+
+A driver gathers one pass's sufficient statistics from wherever the rows
+live.  It receives the data and :class:`DriverOptions`, never an estimator.
+Adding an engine is one module in ``gmmx/drivers/`` that implements
+:class:`Driver` and calls :func:`register_driver`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol, runtime_checkable
+
+__all__ = ["Driver", "DriverOptions", "make_driver", "register_driver"]
+
+
+@dataclass(frozen=True)
+class DriverOptions:
+    """What a driver needs to know besides the data.
+
+    Attributes
+    ----------
+    n_threads : int or None
+        The estimator's ``n_threads`` (None: decide from the work).
+    n_components : int
+        Components of the model (sizes the work per thread; validated).
+    chunk_size : int or None
+        Rows per block read from a source.
+    progress : bool
+        Draw progress bars where possible.
+    max_passes : int or None
+        Upper bound on the passes of the fit (for the progress bar).
+    """
+
+    n_threads: Optional[int] = None
+    n_components: int = 1
+    chunk_size: Optional[int] = None
+    progress: bool = False
+    max_passes: Optional[int] = None
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """Where one pass's statistics come from.
+
+    Attributes
+    ----------
+    n_features : int
+        Columns of the data.
+    n_threads : int
+        OpenMP threads of the driver's kernel calls.
+    """
+
+    n_features: int
+    n_threads: int
+
+    def init_sample(self, random_state):
+        """Rows ``(X, sample_weight)`` to initialise from (all, or a bounded sample)."""
+
+    def accumulate(self, params):
+        """``SufficientStats`` of one pass under ``KernelParams`` ``params``."""
+
+    def close(self):
+        """Release resources (progress bars, files)."""
+
+
+_REGISTRY: list[tuple[str, Callable, Callable]] = []
+
+
+def register_driver(name, accepts, factory):
+    """Register a driver; later registrations are tried first.
+
+    Parameters
+    ----------
+    name : str
+    accepts : callable
+        ``accepts(X) -> bool``: whether this driver handles the data ``X``.
+    factory : callable
+        ``factory(X, sample_weight, options) -> Driver``.
+    """
+    _REGISTRY.insert(0, (name, accepts, factory))
+
+
+def make_driver(X, sample_weight, options):
+    """The driver for ``X``: the first registered one that accepts it.
+
+    Parameters
+    ----------
+    X : array-like, chunk source, or dask collection
+    sample_weight : array-like or None
+    options : DriverOptions
+
+    Returns
+    -------
+    Driver
+    """
+    for _name, accepts, factory in _REGISTRY:
+        if accepts(X):
+            return factory(X, sample_weight, options)
+    raise ValueError(f"no driver accepts data of type {type(X).__name__}")

@@ -1,0 +1,223 @@
+"""Dask driver: EM over the blocks of a dask array or DataFrame.
+
+Every EM iteration sends the (small) kernel parameters to the workers, runs
+the one E-step kernel on each block where it lives
+(:func:`gmmx.core.kernel.accumulate`), and tree-reduces the per-block
+:class:`~gmmx.SufficientStats` (as dask's ``moment_chunk`` /
+``moment_combine``): only statistics, never rows, come back to the client.
+The result equals the in-memory fit up to round-off.
+
+Each EM iteration is one ``compute`` of the blocks' graph: ``persist()`` the
+collection first if it fits in the cluster's memory, otherwise every
+iteration re-reads it from its source (which is the out-of-core behaviour).
+
+dask (and distributed, for a cluster) are optional dependencies, imported
+only here; :func:`gmmx.drivers.make_driver` dispatches dask inputs to this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._progress import PassProgress, progress_enabled
+from .._validation import check_finite
+from ..core import kernel
+from ..sources import as_block
+from .base import register_driver
+from .sampling import INIT_SAMPLE_ROWS, Reservoir
+
+__all__ = ["DaskDriver"]
+
+#: Fan-in of the statistics tree reduction.
+SPLIT_EVERY = 8
+
+
+def _import_dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:  # pragma: no cover - optional dependency
+        raise ImportError(
+            "fitting dask collections needs dask: pip install 'gmmx-em[dask]'"
+        ) from None
+    return dask, da
+
+
+def _as_dask_array(X, name):
+    """A 2-D dask array (DataFrame -> to_dask_array, Series -> one column)."""
+    _, da = _import_dask()
+    if hasattr(X, "to_dask_array"):
+        if getattr(X, "ndim", 2) == 2:
+            kinds = [dt.kind for dt in X.dtypes]
+            bad = [c for c, k in zip(X.columns, kinds) if k not in "fiub"]
+            if bad:
+                raise ValueError(
+                    f"{name} has non-numeric columns {list(bad)}; select numeric columns first"
+                )
+        X = X.to_dask_array()
+    if not isinstance(X, da.Array):
+        raise ValueError(f"{name} must be a dask array, DataFrame or Series, got {type(X).__name__}")
+    if X.ndim == 1:
+        X = X.reshape((-1, 1)) if not np.isnan(X.shape[0]) else X.map_blocks(
+            lambda b: b.reshape(-1, 1), new_axis=1, chunks=(X.chunks[0], (1,)))
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows, features), got {X.ndim} dimensions")
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"{name} has dtype {X.dtype}; pass a numeric array")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _weight_blocks(sample_weight, X):
+    """Delayed weight blocks aligned with the row blocks of ``X``."""
+    _, da = _import_dask()
+    n_blocks = len(X.chunks[0])
+    if hasattr(sample_weight, "to_dask_array"):
+        sample_weight = sample_weight.to_dask_array()
+    if not isinstance(sample_weight, da.Array):
+        if any(np.isnan(c) for c in X.chunks[0]):
+            raise ValueError(
+                "sample_weight for a dask collection with unknown chunk sizes must be a "
+                "dask array or Series partitioned like X (or call X.compute_chunk_sizes())"
+            )
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (sum(X.chunks[0]),):
+            raise ValueError(f"sample_weight must have shape ({sum(X.chunks[0])},), got {w.shape}")
+        sample_weight = da.from_array(w, chunks=(X.chunks[0],))
+    if sample_weight.ndim != 1:
+        raise ValueError("sample_weight must be 1-D")
+    known = not any(np.isnan(c) for c in X.chunks[0] + sample_weight.chunks[0])
+    if known:
+        if sum(sample_weight.chunks[0]) != sum(X.chunks[0]):
+            raise ValueError(
+                f"sample_weight has {sum(sample_weight.chunks[0])} entries but X has "
+                f"{sum(X.chunks[0])} rows"
+            )
+        if sample_weight.chunks[0] != X.chunks[0]:
+            sample_weight = sample_weight.rechunk((X.chunks[0],))
+    if len(sample_weight.chunks[0]) != n_blocks:
+        raise ValueError(
+            f"sample_weight has {len(sample_weight.chunks[0])} blocks but X has {n_blocks}; "
+            "partition them alike"
+        )
+    return list(sample_weight.to_delayed().ravel())
+
+
+def _block_stats(X, w, params, n_threads, index, n_features):
+    """Statistics of one block (runs on a worker)."""
+    X, w = as_block(X if w is None else (X, w), f"dask block {index}: ", n_features)
+    if X.shape[0] == 0:
+        return None
+    n_threads = kernel.resolve_n_threads(n_threads)
+    return kernel.accumulate(X, w, params, n_threads, where=f"dask block {index}: ")
+
+
+def _merge_stats(*parts):
+    total = None
+    for p in parts:
+        if p is not None:
+            total = p if total is None else total + p
+    return total
+
+
+def _block_reservoir(X, w, capacity, seed, index, n_features):
+    X, w = as_block(X if w is None else (X, w), f"dask block {index}: ", n_features)
+    check_finite(X, f"dask block {index}")
+    res = Reservoir(capacity, seed=seed)
+    res.add(X, w, start=int(index) << 40)
+    return res
+
+
+def _merge_reservoirs(*parts):
+    first = None
+    for p in parts:
+        if p is None:
+            continue
+        first = p if first is None else first.merge(p)
+    return first
+
+
+def _tree(parts, combine, split_every=SPLIT_EVERY):
+    from dask import delayed
+
+    parts = list(parts)
+    while len(parts) > 1:
+        parts = [delayed(combine, pure=True)(*parts[i:i + split_every])
+                 for i in range(0, len(parts), split_every)]
+    return parts[0]
+
+
+class DaskDriver:
+    """EM driver over a dask array / DataFrame (see module docstring).
+
+    Parameters
+    ----------
+    X : dask.array.Array, dask DataFrame or Series
+    sample_weight : dask array / Series partitioned like ``X``, ndarray, or None
+    options : DriverOptions
+        ``n_threads`` sets the kernel's threads per block task (None: 1, as
+        dask already runs one task per worker thread).
+    """
+
+    def __init__(self, X, sample_weight, options):
+        self.dask, _ = _import_dask()
+        X = _as_dask_array(X, "X")
+        self.n_features = int(X.shape[1])
+        if self.n_features == 0:
+            raise ValueError("X has 0 features; pass at least one column")
+        self.blocks = list(X.to_delayed().ravel())
+        self.weight_blocks = None
+        if sample_weight is not None:
+            self.weight_blocks = _weight_blocks(sample_weight, X)
+        self.n_threads = 1 if options.n_threads is None else options.n_threads
+        n_rows = X.shape[0]
+        self.n_rows = None if np.isnan(n_rows) else int(n_rows)
+        self.progress = PassProgress(progress_enabled(options.progress), None, None,
+                                     desc="EM (dask)")
+
+    def _wblock(self, i):
+        return None if self.weight_blocks is None else self.weight_blocks[i]
+
+    def accumulate(self, params):
+        """Statistics of all blocks, reduced on the cluster; one ``compute``."""
+        delayed = self.dask.delayed
+        p = delayed(params, pure=True, traverse=False)
+        parts = [
+            delayed(_block_stats, pure=True)(b, self._wblock(i), p, self.n_threads, i,
+                                             self.n_features)
+            for i, b in enumerate(self.blocks)
+        ]
+        (total,) = self.dask.compute(_tree(parts, _merge_stats))
+        if total is None:
+            raise ValueError("the dask collection has no rows")
+        self.progress.end_pass(total.log_likelihood / total.weight_sum)
+        return total
+
+    def init_sample(self, random_state, capacity=INIT_SAMPLE_ROWS):
+        """A bounded sample for initialisation: per-block reservoirs merged in a tree."""
+        delayed = self.dask.delayed
+        seeds = np.random.SeedSequence(int(random_state.randint(np.iinfo(np.int32).max)))
+        seeds = [int(s.generate_state(1)[0]) for s in seeds.spawn(len(self.blocks))]
+        parts = [
+            delayed(_block_reservoir, pure=True)(b, self._wblock(i), capacity, seeds[i], i,
+                                                 self.n_features)
+            for i, b in enumerate(self.blocks)
+        ]
+        (res,) = self.dask.compute(_tree(parts, _merge_reservoirs))
+        Xs, ws = (None, None) if res is None else res.result()
+        if Xs is None or Xs.shape[0] == 0:
+            raise ValueError("the dask collection has no rows")
+        return Xs, ws
+
+    def close(self):
+        """Close the progress bar."""
+        self.progress.close()
+
+
+def is_dask_collection(X):
+    """True for dask arrays, DataFrames and Series (without importing dask)."""
+    return (type(X).__module__ or "").startswith("dask")
+
+
+register_driver("dask", is_dask_collection, DaskDriver)

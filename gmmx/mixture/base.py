@@ -1,0 +1,461 @@
+"""`BaseMixture`: fit, partial_fit, score, predict and save over a few hooks.
+
+A subclass fills in the model:
+
+``_kernel_params(params)``
+    its parameters packed for the native kernel;
+``_m_step(stats, params)``
+    new parameters from sufficient statistics (maximum likelihood, MAP, ...);
+``_lower_bound(stats, params)``
+    the per-sample objective EM reports and stops on;
+``_n_parameters()``
+    free parameters, for BIC and AIC;
+
+plus ``_check_parameters``, ``_initial_params``, ``_get_parameters`` /
+``_set_parameters`` and the archive hooks ``_archive_arrays`` /
+``_restore_arrays``.  The EM loop itself is :func:`gmmx.core.em.run_em`; the
+data reach it through a driver (:func:`gmmx.drivers.make_driver`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+
+import numpy as np
+
+from .. import io
+from .._validation import as_float_array, check_random_state, check_sample_weight
+from ..core import kernel
+from ..core.em import EMSteps, em_step, run_em
+from ..core.online import OnlineEM, check_step_exponent
+from ..drivers import ArrayDriver, DriverOptions, make_driver
+from ..exceptions import ConvergenceWarning, NotFittedError
+
+__all__ = ["BaseMixture"]
+
+_MAX_LOWER_BOUNDS = 10_000
+
+
+class BaseMixture:
+    """Base class of gmmx's mixture estimators (scikit-learn conventions)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        io.register_model_class(cls.__name__, cls._from_archive)
+
+    # ------------------------------------------------------------ params
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p for p in sig.parameters if p != "self")
+
+    def get_params(self, deep=True):
+        """Constructor parameters, as scikit-learn's ``get_params``."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns ``self``."""
+        valid = self._get_param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {valid}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        sig = inspect.signature(type(self).__init__)
+        changed = []
+        for name, p in sig.parameters.items():
+            if name == "self":
+                continue
+            value = getattr(self, name, p.default)
+            default = p.default
+            same = value is default
+            if not same:
+                try:
+                    same = bool(value == default)
+                except (ValueError, TypeError):
+                    same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.base import BaseEstimator
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = "density_estimator"
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------ hooks
+    def _em_steps(self):
+        return EMSteps(self._kernel_params, self._m_step, self._lower_bound)
+
+    def _lower_bound(self, stats, params):
+        """Weighted mean log-likelihood per sample."""
+        return stats.log_likelihood / stats.weight_sum
+
+    def _n_threads(self, X=None):
+        work = None
+        if X is not None:
+            work = X.shape[0] * self.n_components * (X.shape[1] + 1)
+        return kernel.resolve_n_threads(self.n_threads, work)
+
+    def _driver_options(self):
+        max_passes = None
+        if isinstance(self.max_iter, int) and isinstance(self.n_init, int):
+            max_passes = self.max_iter * self.n_init
+        return DriverOptions(n_threads=self.n_threads, n_components=self.n_components,
+                             chunk_size=self.chunk_size, progress=bool(self.progress),
+                             max_passes=max_passes)
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a chunk source
+            Arrays, lists, pandas DataFrames/Series (1-D means one feature),
+            memmaps; or any source accepted by :func:`gmmx.sources.as_source`
+            (.npy / Parquet / CSV paths, iterables of blocks) for out-of-core
+            fitting, or a dask array / DataFrame.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; integer weights equal repeating rows.
+
+        Returns
+        -------
+        self
+        """
+        driver = make_driver(X, sample_weight, self._driver_options())
+        try:
+            with kernel.blas_held_to_one_thread():
+                self._fit_driver(driver)
+        finally:
+            driver.close()
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the component label of every row of ``X``."""
+        self.fit(X, y, sample_weight=sample_weight)
+        return self.predict(X)
+
+    def _fit_driver(self, driver, warm=None, max_iter=None):
+        """EM over ``driver`` (``n_init`` starts, or one warm start); sets the fitted attributes.
+
+        ``warm`` and ``max_iter`` override ``warm_start`` and ``max_iter``
+        for this call (mini-batch polishing) without touching the parameters.
+        """
+        d = driver.n_features
+        self._check_parameters(d)
+        has_fit = hasattr(self, "converged_")
+        if warm is None:
+            warm = self.warm_start and has_fit
+        if warm and has_fit and getattr(self, "n_features_in_", d) != d:
+            raise ValueError(
+                f"X has {d} features, but the warm-started model was fitted with "
+                f"{self.n_features_in_}; refit with warm_start=False"
+            )
+        max_iter = self.max_iter if max_iter is None else max_iter
+        n_init = 1 if warm else self.n_init
+        random_state = check_random_state(self.random_state)
+        self.n_features_in_ = d
+        if not has_fit:
+            self.converged_ = False
+        best = None
+        for init in range(n_init):
+            if self.verbose:
+                print(f"Initialization {init}")
+                init_time = time.time()
+            params = self._get_parameters() if warm else self._initial_params(driver, random_state)
+            result = run_em(
+                driver.accumulate, self._em_steps(), params,
+                self.lower_bound_ if warm else -np.inf,
+                max_iter=max_iter, tol=self.tol, callback=self.callback, verbose=self.verbose,
+                verbose_interval=self.verbose_interval, on_abort=self._keep_partial,
+            )
+            if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+                best = result
+            if self.verbose:
+                state = "converged" if result.converged else "did not converge"
+                print(
+                    f"Initialization {state}. time lapse "
+                    f"{time.time() - init_time:.5f}s\t lower bound {result.lower_bound:.5f}"
+                )
+        self._set_parameters(best.params)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = best.lower_bounds
+        if not self.converged_ and max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different "
+                "init parameters, or increase max_iter, tol, or check for "
+                "degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _keep_partial(self, result):
+        """After a failed iteration: keep the last completed one."""
+        self._set_parameters(result.params)
+        self.n_iter_ = result.n_iter
+        self.lower_bounds_ = result.lower_bounds
+        self.lower_bound_ = result.lower_bounds[-1] if result.lower_bounds else -np.inf
+        self.converged_ = False
+
+    # ------------------------------------------------------------ online
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on a batch of rows.
+
+        The first call initialises the model from its batch (or from
+        ``weights_init``/``means_init``/``precisions_init``); every call then
+        updates running sufficient statistics with step size
+        ``b ** -step_exponent`` for the b-th batch and runs the M-step (see
+        :class:`gmmx.core.online.OnlineEM`). One batch equal to the whole data
+        is one EM iteration. The running state is saved by :meth:`save`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        X = as_float_array(X, ensure_min_samples=1)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        return self._online_step(X, w)
+
+    def _online_state_for_step(self, X, w, where, random_state, n_threads):
+        """The running state and current parameters; initialises an unfitted model."""
+        d = X.shape[1]
+        if hasattr(self, "precisions_cholesky_"):
+            state = getattr(self, "_online_state", None)
+            params = self._get_parameters()
+            if state is None or not state.matches(params[0], params[1]):
+                state = OnlineEM()
+            return state, params
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                f"{where}the first batch has {X.shape[0]} rows but n_components = "
+                f"{self.n_components}; the first batch must have at least n_components rows"
+            )
+        rs = check_random_state(self.random_state) if random_state is None else random_state
+        params = self._initial_params(ArrayDriver(X, w, n_threads), rs)
+        self.n_features_in_ = d
+        self.lower_bounds_ = []
+        return OnlineEM(), params
+
+    def _online_step(self, X, w, where="partial_fit batch: ", random_state=None,
+                     step_exponent=None):
+        """One stepwise-EM update with a validated block ``(X, w)``."""
+        kappa = check_step_exponent(self.step_exponent if step_exponent is None else step_exponent)
+        d = X.shape[1]
+        if hasattr(self, "precisions_cholesky_") and d != self.n_features_in_:
+            prefix = "" if where == "partial_fit batch: " else where
+            raise ValueError(
+                f"{prefix}X has {d} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (every batch must have the "
+                "same columns as the first)"
+            )
+        self._check_parameters(d)
+        n_threads = self._n_threads()
+        state, params = self._online_state_for_step(X, w, where, random_state, n_threads)
+
+        def accumulate(kp):
+            return kernel.accumulate(X, w, kp, n_threads, where=where)
+
+        new, _, lower_bound = em_step(accumulate, self._em_steps(), params,
+                                      absorb=lambda stats: state.update(stats, kappa))
+        self._set_parameters(new)
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = (list(getattr(self, "lower_bounds_", [])) + [lower_bound])[
+            -_MAX_LOWER_BOUNDS:]
+        self.n_iter_ = state.n_updates
+        self.converged_ = False
+        state.anchor(self.weights_, self.means_)
+        self._online_state = state
+        if self.callback is not None:
+            self.callback(state.n_updates, lower_bound)
+        return self
+
+    # ------------------------------------------------------------ inference
+    def _check_is_fitted(self):
+        if not hasattr(self, "precisions_cholesky_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                "with appropriate arguments before using this estimator."
+            )
+
+    def _validate_predict_X(self, X):
+        self._check_is_fitted()
+        X = as_float_array(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return X
+
+    def score_samples(self, X):
+        """Log-density ``log p(x)`` of every row.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        X = self._validate_predict_X(X)
+        return kernel.log_prob_norm(X, self._kernel_params(self._get_parameters()),
+                                    self._n_threads(X))
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (optionally weighted) log-likelihood per sample."""
+        ll = self.score_samples(X)
+        if sample_weight is None:
+            return float(ll.mean())
+        w = check_sample_weight(sample_weight, ll.shape[0])
+        return float(np.dot(w, ll) / w.sum())
+
+    def score_data(self, X):
+        """Mean (weighted) log-likelihood per row of any data ``fit`` accepts.
+
+        One kernel pass over ``X`` under the fitted parameters: an array, a
+        chunk source (weights from its ``(X, w)`` pairs or weight column) or
+        a dask collection.  For BIC/AIC on data larger than memory:
+        ``-2 * score * n + n_params * log(n)``.
+
+        Returns
+        -------
+        float
+        """
+        self._check_is_fitted()
+        driver = make_driver(X, None, self._driver_options())
+        try:
+            if driver.n_features != self.n_features_in_:
+                raise ValueError(
+                    f"X has {driver.n_features} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input"
+                )
+            stats = driver.accumulate(self._kernel_params(self._get_parameters()))
+        finally:
+            driver.close()
+        return float(stats.log_likelihood / stats.weight_sum)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for every row, (n, K)."""
+        X = self._validate_predict_X(X)
+        return kernel.responsibilities(X, self._kernel_params(self._get_parameters()),
+                                       self._n_threads(X))
+
+    def predict(self, X):
+        """Most probable component of every row."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        ll = self.score_samples(X)
+        return -2 * ll.mean() * ll.shape[0] + self._n_parameters() * np.log(ll.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        ll = self.score_samples(X)
+        return -2 * ll.mean() * ll.shape[0] + 2 * self._n_parameters()
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the model (and any online-EM state) to ``path``, atomically.
+
+        Stores the fitted attributes, the JSON-able constructor parameters (a
+        callback or a ``RandomState`` instance is skipped and listed in the
+        metadata), array-valued parameters and the online-EM state, so that
+        ``partial_fit`` can resume after :func:`gmmx.load` exactly where it
+        stopped.  Nothing is pickled.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Written as given (no suffix is added); ``.npz`` is conventional.
+        """
+        arrays, params, skipped = {}, {}, []
+        for name, value in self.get_params().items():
+            if name in self._array_params:
+                if value is not None:
+                    arrays["param_" + name] = np.asarray(value, dtype=np.float64)
+                params[name] = None
+                continue
+            try:
+                params[name] = io.json_value(value)
+            except TypeError:
+                skipped.append(name)
+        fitted = {}
+        is_fitted = hasattr(self, "precisions_cholesky_")
+        if is_fitted:
+            arrays.update(self._archive_arrays())
+            arrays["fit_lower_bounds_"] = np.asarray(getattr(self, "lower_bounds_", []),
+                                                     dtype=np.float64)
+            lb = float(getattr(self, "lower_bound_", -np.inf))
+            fitted = {
+                "converged_": bool(getattr(self, "converged_", False)),
+                "n_iter_": int(getattr(self, "n_iter_", 0)),
+                "lower_bound_": lb if np.isfinite(lb) else None,
+                "n_features_in_": int(self.n_features_in_),
+            }
+        state = getattr(self, "_online_state", None)
+        online = is_fitted and state is not None and state.matches(self.weights_, self.means_)
+        if online:
+            arrays.update(state.to_arrays())
+        meta = {"params": params, "skipped_params": skipped, "fitted": fitted,
+                "online": bool(online)}
+        io.write_archive(path, type(self).__name__, meta, arrays)
+
+    @classmethod
+    def _from_archive(cls, meta, arrays, path):
+        """Rebuild a model from :func:`gmmx.io.read_archive`'s output (see :meth:`save`)."""
+        params = meta.get("params")
+        if not isinstance(params, dict):
+            raise io.invalid(path, "the parameters are missing")
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise io.invalid(path, f"unknown parameters {unknown}")
+        for name, value in params.items():
+            if value is not None and not isinstance(value, (bool, int, float, str)):
+                raise io.invalid(path, f"parameter {name!r} has a non-scalar value")
+        for name in cls._array_params:
+            if "param_" + name in arrays:
+                params[name] = io.check_array(arrays, "param_" + name, path)
+        model = cls(**params)
+        model._check_archived_params(path)
+        fitted = meta.get("fitted") or {}
+        if not isinstance(fitted, dict):
+            raise io.invalid(path, "the fitted section is malformed")
+        if fitted:
+            model._restore_arrays(arrays, fitted, path)
+            model.lower_bounds_ = list(io.check_array(arrays, "fit_lower_bounds_", path, ndim=1))
+            lb = fitted.get("lower_bound_")
+            model.lower_bound_ = -np.inf if lb is None else float(lb)
+            model.converged_ = bool(fitted.get("converged_", False))
+            model.n_iter_ = int(fitted.get("n_iter_", 0))
+            if meta.get("online"):
+                model._restore_online_state(arrays, path)
+        return model
+
+    def _restore_online_state(self, arrays, path):
+        try:
+            state = OnlineEM.from_arrays(self.covariance_type, arrays)
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise io.invalid(path, f"the online-EM state is incomplete ({exc})") from None
+        if state.stats is not None:
+            self._check_online_stats(state.stats, path)
+        state.anchor(self.weights_, self.means_)
+        self._online_state = state

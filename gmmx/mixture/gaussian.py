@@ -1,0 +1,309 @@
+"""The scikit-learn-compatible :class:`GaussianMixture` estimator.
+
+A thin subclass of :class:`~gmmx.mixture.base.BaseMixture`: its parameters,
+their validation, the maximum-likelihood M-step and the archive layout.
+Everything that depends on the covariance type is the covariance object's
+(:mod:`gmmx.core.covariance`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import io
+from .._validation import check_float, check_int, check_random_state
+from ..core import kernel
+from ..core.covariance import COVARIANCE_TYPES, get_covariance, n_mixture_parameters
+from ..core.init import INIT_PARAMS, initial_parameters
+from ..core.mstep import Params, Regularisation, m_step
+from ..exceptions import RegCovarWarning
+from .base import BaseMixture
+
+__all__ = ["GaussianMixture"]
+
+
+class GaussianMixture(BaseMixture):
+    """Gaussian mixture fitted by EM with gmmx's native OpenMP kernel.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
+    same constructor, defaults, methods and fitted attributes, plus
+    ``sample_weight``, ``partial_fit``, chunk sources and ``n_threads``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Form of the component covariances.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the per-sample lower bound.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the covariance diagonals. Tick
+        returns have variances near 1e-8: scale it (or the data) accordingly;
+        a warning says so when it dominates the data's variance.
+    max_iter : int, default=100
+        EM iterations per initialisation.
+    n_init : int, default=1
+        Initialisations; the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How initial responsibilities are chosen (gmmx's own k-means).
+    weights_init, means_init, precisions_init : array-like, optional
+        User-provided initial parameters.
+    random_state : int, RandomState or None, default=None
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (``n_init`` is then 1).
+    verbose : int, default=0
+        0 silent, 1 per-initialisation messages, 2 per-iteration messages.
+    verbose_interval : int, default=10
+        Iterations between verbose messages.
+    n_threads : int or None, default=None
+        OpenMP threads for the kernel; None uses all usable cores (capped by
+        ``OMP_NUM_THREADS``), -1 all cores.
+    chunk_size : int or None, default=None
+        Rows per block read from a chunk source in out-of-core fits (and per
+        mini-batch); None reads about 8 MiB of rows per block (at least 65,536).
+    callback : callable, optional
+        ``callback(n_iter, lower_bound)`` after every EM iteration.
+    progress : bool, default=False
+        A tqdm progress bar over passes and chunks (only if tqdm is installed
+        and output is a terminal).
+    step_exponent : float in (0.5, 1], default=0.6
+        Online EM (``partial_fit``, :func:`gmmx.mixture.fit_minibatch`): the
+        b-th batch gets step size ``b ** -step_exponent`` (the first batch
+        1); 1 averages all batches equally, smaller values forget faster.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Per-sample (weighted mean) log-likelihood of the best fit.
+    lower_bounds_ : list of float
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+        chunk_size=None,
+        callback=None,
+        progress=False,
+        step_exponent=0.6,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+        self.chunk_size = chunk_size
+        self.callback = callback
+        self.progress = progress
+        self.step_exponent = step_exponent
+
+    # ------------------------------------------------------------------ checks
+    def _check_parameters(self, n_features):
+        check_int(self.n_components, "n_components", 1)
+        get_covariance(self.covariance_type)
+        check_float(self.tol, "tol", 0.0)
+        check_float(self.reg_covar, "reg_covar", 0.0)
+        check_int(self.max_iter, "max_iter", 0)
+        check_int(self.n_init, "n_init", 1)
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
+        check_int(self.verbose_interval, "verbose_interval", 1)
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", 1)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", -(10**6))
+            if self.n_threads == 0:
+                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+        self._check_init_arrays(n_features)
+
+    def _check_init_arrays(self, d):
+        K = self.n_components
+        if self.weights_init is not None:
+            w = np.asarray(self.weights_init, dtype=np.float64)
+            if w.shape != (K,):
+                raise ValueError(f"weights_init must have shape ({K},), got {w.shape}")
+            if np.any(w < 0) or np.any(w > 1) or not np.all(np.isfinite(w)):
+                raise ValueError("weights_init must be in the range [0, 1]")
+            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(f"weights_init must sum to 1, got sum {w.sum():.8f}")
+        if self.means_init is not None:
+            m = np.asarray(self.means_init, dtype=np.float64)
+            if m.shape != (K, d):
+                raise ValueError(f"means_init must have shape ({K}, {d}), got {m.shape}")
+            if not np.all(np.isfinite(m)):
+                raise ValueError("means_init contains NaN or infinity")
+        if self.precisions_init is not None:
+            get_covariance(self.covariance_type).check_precisions(self.precisions_init, K, d)
+
+    def _initial_params(self, driver, random_state):
+        """(weights, means, covariances, prec_chol) for a fresh start."""
+        K = self.n_components
+        need_data = (
+            self.weights_init is None or self.means_init is None or self.precisions_init is None
+        )
+        if need_data:
+            Xs, ws = driver.init_sample(random_state)
+            if Xs.shape[0] < K:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = {K}, "
+                    f"n_samples = {Xs.shape[0]}"
+                )
+            self._warn_reg_covar(Xs)
+            weights, means, covariances, prec_chol = initial_parameters(
+                Xs, ws, K, self.covariance_type, self.init_params, self.reg_covar,
+                random_state, driver.n_threads,
+            )
+        else:
+            weights = means = covariances = prec_chol = None
+        if self.weights_init is not None:
+            weights = np.array(self.weights_init, dtype=np.float64)
+        if self.means_init is not None:
+            means = np.array(self.means_init, dtype=np.float64)
+        if self.precisions_init is not None:
+            cov = get_covariance(self.covariance_type)
+            prec_chol = cov.precision_cholesky_from_precisions(self.precisions_init)
+            covariances = cov.covariances_from_cholesky(prec_chol)
+        return Params(weights, means, covariances, prec_chol)
+
+    def _warn_reg_covar(self, X):
+        if self.reg_covar <= 0:
+            return
+        # A strided subset of at most ~200k rows estimates the scale without
+        # a float64 temporary of the whole array.
+        var = np.var(X[:: max(1, X.shape[0] // 200_000)], axis=0, dtype=np.float64)
+        var = var[var > 0]
+        if var.size == 0:
+            return
+        smallest = float(var.min())
+        if self.reg_covar > 1e-2 * smallest:
+            warnings.warn(
+                f"reg_covar={self.reg_covar:g} is large compared with the data's "
+                f"smallest feature variance ({smallest:.3g}) and will inflate the fitted "
+                f"covariances (tick returns have variances near 1e-8). Pass "
+                f"reg_covar={1e-6 * smallest:.1e} or smaller, or rescale the data "
+                "(e.g. returns in basis points).",
+                RegCovarWarning,
+                stacklevel=4,
+            )
+
+    # ------------------------------------------------------------------ hooks
+    def _get_parameters(self):
+        return Params(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _set_parameters(self, params):
+        weights, means, covariances, prec_chol = params
+        cov = get_covariance(self.covariance_type)
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.means_ = np.asarray(means, dtype=np.float64)
+        if covariances is None:
+            covariances = cov.covariances_from_cholesky(prec_chol)
+        self.covariances_ = covariances
+        self.precisions_cholesky_ = prec_chol
+        self.precisions_ = cov.precisions_from_cholesky(prec_chol)
+
+    def _kernel_params(self, params):
+        return kernel.kernel_params(params[0], params[1], params[3], self.covariance_type)
+
+    def _m_step(self, stats, params):
+        return m_step(stats, Regularisation(reg_covar=self.reg_covar),
+                      prev_covariances=params[2])
+
+    def _n_parameters(self):
+        return n_mixture_parameters(self.covariance_type, *self.means_.shape)
+
+    # ------------------------------------------------------------------ archive
+    _array_params = ("weights_init", "means_init", "precisions_init")
+    _fitted_arrays = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+
+    def _archive_arrays(self):
+        return {"fit_" + name: np.asarray(getattr(self, name), dtype=np.float64)
+                for name in self._fitted_arrays}
+
+    def _check_archived_params(self, path):
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise io.invalid(path, f"unknown covariance_type {self.covariance_type!r}")
+
+    def _restore_arrays(self, arrays, fitted, path):
+        means = io.check_array(arrays, "fit_means_", path, ndim=2)
+        K, d = means.shape
+        if K != self.n_components:
+            raise io.invalid(path, f"means_ has {K} rows but n_components = {self.n_components}")
+        if fitted.get("n_features_in_") != d:
+            raise io.invalid(path, "n_features_in_ does not match means_")
+        cshape = get_covariance(self.covariance_type).shape(K, d)
+        shapes = {"weights_": (K,), "means_": (K, d), "covariances_": cshape,
+                  "precisions_": cshape, "precisions_cholesky_": cshape}
+        values = {name: io.check_array(arrays, "fit_" + name, path, shape=shape)
+                  for name, shape in shapes.items()}
+        for name, a in values.items():
+            if not np.all(np.isfinite(a)):
+                raise io.invalid(path, f"{name} contains NaN or infinity")
+        for name, a in values.items():
+            setattr(self, name, a)
+        self.n_features_in_ = d
+
+    def _check_online_stats(self, stats, path):
+        K, d = self.means_.shape
+        shapes = {"centers": (K, d), "nk": (K,), "sk": (K, d),
+                  "Mk": get_covariance(self.covariance_type).stats_shape(K, d)}
+        for name, shape in shapes.items():
+            a = getattr(stats, name)
+            if a.shape != shape or not np.all(np.isfinite(a)):
+                raise io.invalid(path, f"online-EM statistic {name} is malformed")
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each sample.
+        """
+        self._check_is_fitted()
+        check_int(n_samples, "n_samples", 1)
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        X = get_covariance(self.covariance_type).sample(rng, self.means_, self.covariances_,
+                                                         counts)
+        y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
+        return X, y
