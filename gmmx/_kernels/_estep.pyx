@@ -43,8 +43,8 @@ from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport GMMX_HAVE_OPENMP, gmmx_omp_max_threads
 from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
-                     gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64,
-                     gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
+                     gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
+                     gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
                      gmmx_weighted_rows)
 
 cdef enum:
