@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 
 
 def blobs(n, d, k, seed=0, scale=4.0, dtype=np.float64):
@@ -26,6 +27,58 @@ def init_params(X, k, covariance_type, seed=0):
     else:
         precisions = rng.uniform(0.5, 2.0, k)
     return dict(weights_init=weights, means_init=means, precisions_init=precisions)
+
+
+def random_model(rng, k, d, covariance_type):
+    """Random (weights, means, covariances, full covariances (k, d, d))."""
+    means = rng.normal(size=(k, d))
+    weights = rng.dirichlet(np.ones(k))
+    if covariance_type == "full":
+        A = rng.normal(size=(k, d, d))
+        cov = A @ A.transpose(0, 2, 1) / d + np.eye(d)
+        full = cov
+    elif covariance_type == "tied":
+        A = rng.normal(size=(d, d))
+        cov = A @ A.T / d + np.eye(d)
+        full = np.broadcast_to(cov, (k, d, d))
+    elif covariance_type == "diag":
+        cov = rng.uniform(0.5, 2.0, (k, d))
+        full = np.array([np.diag(c) for c in cov])
+    else:
+        cov = rng.uniform(0.5, 2.0, k)
+        full = np.array([np.eye(d) * c for c in cov])
+    return weights, means, cov, full
+
+
+def brute_force_log_densities(X, weights, means, full):
+    """``log w_k + log N(x_i | mu_k, full_k)``, shape (n, k), by explicit inverses."""
+    n, d = X.shape
+    k = len(weights)
+    lp = np.empty((n, k))
+    for j in range(k):
+        diff = X - means[j]
+        P = np.linalg.inv(full[j])
+        lp[:, j] = (np.log(weights[j]) - 0.5 * np.einsum("ij,jk,ik->i", diff, P, diff)
+                    - 0.5 * np.linalg.slogdet(2 * np.pi * full[j])[1])
+    return lp
+
+
+def brute_force_stats(X, r, centers):
+    """``(nk, sk, Mk)`` of weighted responsibilities ``r`` (n, k) about ``centers``."""
+    k = r.shape[1]
+    nk = r.sum(0)
+    sk = np.array([r[:, j] @ (X - centers[j]) for j in range(k)])
+    Mk = np.array([(r[:, j, None] * (X - centers[j])).T @ (X - centers[j]) for j in range(k)])
+    return nk, sk, Mk
+
+
+def brute_force_estep(X, w, weights, means, full):
+    """``(log p(x_i), resp, nk, sk, Mk, log-likelihood)`` with sample weights ``w``."""
+    lp = brute_force_log_densities(X, weights, means, full)
+    norm = logsumexp(lp, axis=1)
+    resp = np.exp(lp - norm[:, None])
+    nk, sk, Mk = brute_force_stats(X, resp * w[:, None], means)
+    return norm, resp, nk, sk, Mk, float(w @ norm)
 
 
 @pytest.fixture

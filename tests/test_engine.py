@@ -2,51 +2,14 @@
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
 
+from conftest import brute_force_estep as _reference
+from conftest import random_model as _random_model
 from gmmx import _engine
 from gmmx._kernels import _estep
 from gmmx._stats import compute_precision_cholesky
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
-
-
-def _random_model(rng, k, d, covariance_type):
-    means = rng.normal(size=(k, d))
-    weights = rng.dirichlet(np.ones(k))
-    if covariance_type == "full":
-        A = rng.normal(size=(k, d, d))
-        cov = A @ A.transpose(0, 2, 1) / d + np.eye(d)
-        full = cov
-    elif covariance_type == "tied":
-        A = rng.normal(size=(d, d))
-        cov = A @ A.T / d + np.eye(d)
-        full = np.broadcast_to(cov, (k, d, d))
-    elif covariance_type == "diag":
-        cov = rng.uniform(0.5, 2.0, (k, d))
-        full = np.array([np.diag(c) for c in cov])
-    else:
-        cov = rng.uniform(0.5, 2.0, k)
-        full = np.array([np.eye(d) * c for c in cov])
-    return weights, means, cov, full
-
-
-def _reference(X, w, weights, means, full):
-    n, d = X.shape
-    k = len(weights)
-    lp = np.empty((n, k))
-    for j in range(k):
-        diff = X - means[j]
-        P = np.linalg.inv(full[j])
-        lp[:, j] = (np.log(weights[j]) - 0.5 * np.einsum("ij,jk,ik->i", diff, P, diff)
-                    - 0.5 * np.linalg.slogdet(2 * np.pi * full[j])[1])
-    norm = logsumexp(lp, axis=1)
-    resp = np.exp(lp - norm[:, None])
-    r = resp * w[:, None]
-    nk = r.sum(0)
-    sk = np.array([r[:, j] @ (X - means[j]) for j in range(k)])
-    Mk = np.array([(r[:, j, None] * (X - means[j])).T @ (X - means[j]) for j in range(k)])
-    return norm, resp, nk, sk, Mk, float(w @ norm)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)

@@ -17,31 +17,34 @@
 # Two layouts of the precision parameters:
 #
 # KIND_DIAG (diag, spherical, and every model with d == 1): `means` (K, d) and
-#   `prec` (K, d) square roots of the precisions. No BLAS. Statistics come out
-#   centred at the means: [n (K) | s (K, d) | M (K, d) | ll | W].
+#   `prec` (K, d) square roots of the precisions. No BLAS.
 #
 # KIND_FULL (full, tied): the chunk is first centred at a reference point `ref`
 #   (the mixture mean), then ONE GEMM multiplies it by all precision Cholesky
 #   factors side by side, `ucat` = [U_1 | ... | U_P] (d, P*d) with P = K (full)
 #   or 1 (tied); y_ik = (x_i - ref) U_k - shift_k with shift_k = (mu_k - ref) U_k.
-#   Statistics come from a second GEMM about `ref`:
-#   [n (K) | G (column-major (K*d, d+1)) | ll | W], G[:, :d] = sum r x' x'^T per
-#   component and G[:, d] = sum r x'; the caller recentres them at the means.
+#   Statistics come from a second GEMM about `ref`.
 #   Centring at the mixture mean removes the price level; what remains is the
 #   spread between components, tiny next to a price offset (see DESIGN.md).
+#
+# The same chunk loop serves two more entry points: `log_densities` stops each
+# chunk before the log-sum-exp, `stats_given_resp` takes the responsibilities
+# from the caller instead of computing them.
+#
+# Flat statistics layout: see gmmx/_kernels/layout.py (its one Python owner).
 
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport isfinite
+from libc.math cimport INFINITY, isfinite
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport GMMX_HAVE_OPENMP, gmmx_omp_max_threads
-from ._vmath cimport (gmmx_acc_sq, gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
-                     gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64,
-                     gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
+from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
+                     gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
+                     gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
                      gmmx_weighted_rows)
 
 cdef enum:
@@ -121,12 +124,20 @@ cdef int _chunk(
     double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
     double *mx,               # SCRATCH (n,)
     double *ssum,             # SCRATCH (n,)
-    double *stats,            # OUT, accumulated (see module comment)
+    double *stats,            # OUT, accumulated (see layout.py)
     double *out_norm,         # OUT (n,) log p(x_i) or NULL
     double *out_resp,         # OUT (n, K) responsibilities or NULL
     bint want_stats,
+    const double *resp_in,    # IN  (n, K) responsibilities given by the caller, or NULL
+    double *out_lp,           # OUT (n, K) log-densities (then stop), or NULL
 ) noexcept nogil:
-    """Process one chunk; return 0, or 1 when a non-finite value appeared."""
+    """Process one chunk; return 0, or 1 when a non-finite value appeared.
+
+    Three modes: the E-step (``resp_in`` and ``out_lp`` NULL); log-densities
+    only (``out_lp``: the chunk stops before the log-sum-exp); statistics
+    under the responsibilities ``resp_in`` (no log-densities; the
+    log-likelihood contributes 0).
+    """
     cdef:
         Py_ssize_t i, j, k, p
         Py_ssize_t d1 = d + 1, Kd = K * d
@@ -146,7 +157,9 @@ cdef int _chunk(
             gmmx_transpose_f64(X, n, d, xc)
         else:
             gmmx_transpose_f32(X, n, d, xc)
-        if d == 1:
+        if resp_in != NULL:
+            pass
+        elif d == 1:
             gmmx_uni_logprob(xc, n, K, cst, means, prec, lp)
         else:
             for k in range(K):
@@ -161,27 +174,54 @@ cdef int _chunk(
             gmmx_center_f64(X, ref, n, d, xc)
         else:
             gmmx_center_f32(X, ref, n, d, xc)
-        # Y (row-major P*d x n) = ucat^T xc^T: column-major (n x P*d) = xc ucat.
-        dgemm(&trans, &trans, &ni, &Pdi, &di, &fone, xc, &d1i, <double *> prec, &Pdi,
-              &fzero, Y, &ni)
-        for k in range(K):
-            p = k if P == K else 0
-            row = lp + k * n
-            for i in range(n):
-                row[i] = 0.0
-            for j in range(d):
-                gmmx_acc_sq(Y + (p * d + j) * n, shift[k * d + j], 1.0, n, row)
-            gmmx_finish_logprob(row, cst[k], n)
-
-    # ---- log-sum-exp; lp becomes w_i * responsibilities ------------------
-    ll = gmmx_logsumexp_resp(lp, n, K, sw, mx, ssum, out_norm)
-    if not isfinite(ll):
-        return 1
-
-    if out_resp != NULL:
-        for i in range(n):
+        if resp_in == NULL:
+            # Y (row-major P*d x n) = ucat^T xc^T: column-major (n x P*d) = xc ucat.
+            dgemm(&trans, &trans, &ni, &Pdi, &di, &fone, xc, &d1i, <double *> prec, &Pdi,
+                  &fzero, Y, &ni)
             for k in range(K):
-                out_resp[i * K + k] = lp[k * n + i]
+                p = k if P == K else 0
+                row = lp + k * n
+                for i in range(n):
+                    row[i] = 0.0
+                for j in range(d):
+                    gmmx_acc_sq(Y + (p * d + j) * n, shift[k * d + j], 1.0, n, row)
+                gmmx_finish_logprob(row, cst[k], n)
+
+    if resp_in != NULL:
+        # ---- responsibilities from the caller: lp = w_i * r_ik ---------------
+        if not gmmx_all_finite(xc, n * (d if kind == K_DIAG else d1)):
+            return 1
+        for k in range(K):
+            row = lp + k * n
+            if sw != NULL:
+                for i in range(n):
+                    row[i] = sw[i] * resp_in[i * K + k]
+            else:
+                for i in range(n):
+                    row[i] = resp_in[i * K + k]
+        if not gmmx_all_finite(lp, K * n):
+            return 1
+        ll = 0.0
+    else:
+        if out_lp != NULL:
+            # ---- log-densities only (-inf allowed where cst_k is -inf) -------
+            for k in range(K):
+                if cst[k] != -INFINITY and not gmmx_all_finite(lp + k * n, n):
+                    return 1
+            for i in range(n):
+                for k in range(K):
+                    out_lp[i * K + k] = lp[k * n + i]
+            return 0
+
+        # ---- log-sum-exp; lp becomes w_i * responsibilities --------------
+        ll = gmmx_logsumexp_resp(lp, n, K, sw, mx, ssum, out_norm)
+        if not isfinite(ll):
+            return 1
+
+        if out_resp != NULL:
+            for i in range(n):
+                for k in range(K):
+                    out_resp[i * K + k] = lp[k * n + i]
 
     if not want_stats:
         return 0
@@ -210,6 +250,125 @@ cdef int _chunk(
         dgemm(&notrans, &trans, &Kdi, &d1i, &ni, &fone, Y, &Kdi, xc, &d1i,
               &fone, stats + K, &Kdi)
     return 0
+
+
+cdef inline const double *_ptr1(const double[::1] a):
+    return &a[0] if a is not None and a.shape[0] > 0 else NULL
+
+
+cdef inline double *_ptr2(double[:, ::1] a):
+    return &a[0, 0] if a is not None and a.shape[0] > 0 and a.shape[1] > 0 else NULL
+
+
+cdef inline const double *_cptr2(const double[:, ::1] a):
+    return &a[0, 0] if a is not None and a.shape[0] > 0 and a.shape[1] > 0 else NULL
+
+
+cdef _check_params(Py_ssize_t K, Py_ssize_t d, Py_ssize_t P, int kind,
+                   const double[:, ::1] means, const double[::1] prec,
+                   const double[::1] ref, const double[:, ::1] shift):
+    """ValueError unless the parameter arrays fit (K, d) and ``kind``."""
+    if means.shape[0] != K or means.shape[1] != d:
+        raise ValueError("means must have shape (n_components, n_features)")
+    if kind == K_DIAG:
+        if prec is not None and prec.shape[0] != K * d:
+            raise ValueError("prec must hold (n_components, n_features) values")
+    elif kind == K_FULL:
+        if ref.shape[0] != d:
+            raise ValueError("ref must have one entry per feature")
+        if prec is None:
+            return
+        if P != K and P != 1:
+            raise ValueError("n_blocks must be n_components or 1")
+        if prec.shape[0] != d * P * d:
+            raise ValueError("ucat must hold (n_features, n_blocks * n_features) values")
+        if shift.shape[0] != K or shift.shape[1] != d:
+            raise ValueError("shift must have shape (n_components, n_features)")
+    else:
+        raise ValueError(f"unknown kernel kind {kind}")
+
+
+cdef tuple _drive(
+    const floating[:, ::1] X,
+    const double *sw,
+    Py_ssize_t K,
+    Py_ssize_t P,
+    int kind,
+    const double *cst,
+    const double *means,
+    const double *prec,
+    const double *ref,
+    const double *shift,
+    int n_threads,
+    Py_ssize_t chunk_rows,
+    bint want_stats,
+    double *out_norm,
+    double *out_resp,
+    const double *resp_in,
+    double *out_lp,
+):
+    """The chunk loop of every entry point (pointers cover all ``n`` rows).
+
+    Returns ``(stats, status, bad_chunk, chunk_rows)`` as :func:`estep`.
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0]
+        Py_ssize_t d = X.shape[1]
+        Py_ssize_t S = stats_size(d, K, kind)
+        Py_ssize_t B, n_chunks, ci, start, m_rows, t, g, G
+        Py_ssize_t scratch_size, y_size
+        int rc
+        double *scratch
+        double *sp
+
+    B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
+    n_chunks = (n + B - 1) // B
+    G = n_groups(n_chunks, S)
+    n_threads = max(1, min(n_threads, G))
+    # [stats | status | bad_chunk] per group of consecutive chunks
+    gbuf_arr = np.zeros((max(G, 1), S + 2), dtype=np.float64)
+    gbuf_arr[:, S + 1] = -1
+    cdef double[:, ::1] gbuf = gbuf_arr
+    y_size = B * K * d if kind == K_FULL else 0
+    scratch_size = K * B + B * (d + 1) + y_size + 2 * B
+
+    if n_chunks == 0:
+        return gbuf_arr[0, :S].copy(), ST_OK, -1, B
+
+    with nogil, parallel(num_threads=n_threads):
+        scratch = <double *> malloc(scratch_size * sizeof(double))
+        for g in prange(G, schedule='dynamic', chunksize=1):
+            if scratch == NULL:
+                gbuf[g, S] = ST_NOMEM
+                continue
+            sp = scratch
+            for ci in range((g * n_chunks) // G, ((g + 1) * n_chunks) // G):
+                start = ci * B
+                m_rows = B if start + B <= n else n - start
+                rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
+                            m_rows, d, K, P, kind, cst, means, prec, ref, shift,
+                            sp, sp + K * B, sp + K * B + B * (d + 1),
+                            sp + K * B + B * (d + 1) + y_size,
+                            sp + K * B + B * (d + 1) + y_size + B,
+                            &gbuf[g, 0],
+                            out_norm + start if out_norm != NULL else NULL,
+                            out_resp + start * K if out_resp != NULL else NULL,
+                            want_stats,
+                            resp_in + start * K if resp_in != NULL else NULL,
+                            out_lp + start * K if out_lp != NULL else NULL)
+                if rc != 0:
+                    gbuf[g, S] = ST_NONFINITE
+                    gbuf[g, S + 1] = ci
+                    break
+        free(scratch)
+
+    status = int(gbuf_arr[:, S].max())
+    bad = gbuf_arr[gbuf_arr[:, S] == ST_NONFINITE, S + 1]
+    bad_chunk = int(bad.min()) if bad.size else -1
+    total = gbuf_arr[0, :S].copy()
+    for t in range(1, G):
+        total += gbuf_arr[t, :S]
+    return total, status, bad_chunk, B
 
 
 def estep(
@@ -264,7 +423,7 @@ def estep(
     Returns
     -------
     stats : ndarray
-        Flat statistics (see the module comment), reduced over threads in a
+        Flat statistics (layout: ``gmmx._kernels.layout``), reduced over threads in a
         fixed order.
     status : int
         ``STATUS_OK``, ``STATUS_NONFINITE`` or ``STATUS_NOMEM``.
@@ -277,88 +436,118 @@ def estep(
         Py_ssize_t n = X.shape[0]
         Py_ssize_t d = X.shape[1]
         Py_ssize_t K = cst.shape[0]
-        Py_ssize_t P = n_blocks
-        Py_ssize_t S = stats_size(d, K, kind)
-        Py_ssize_t B, n_chunks, ci, start, m_rows, t, g, G
-        Py_ssize_t scratch_size, y_size
-        int rc
-        double *scratch
-        double *sp
-        const double *swp
-        double *onp
-        double *orp
-        bint have_w = sample_weight.shape[0] > 0
-        bint have_norm = out_norm is not None
-        bint have_resp = out_resp is not None
 
-    if means.shape[0] != K or means.shape[1] != d:
-        raise ValueError("means must have shape (n_components, n_features)")
-    if kind == K_DIAG:
-        if prec.shape[0] != K * d:
-            raise ValueError("prec must hold (n_components, n_features) values")
-    elif kind == K_FULL:
-        if P != K and P != 1:
-            raise ValueError("n_blocks must be n_components or 1")
-        if prec.shape[0] != d * P * d or ref.shape[0] != d:
-            raise ValueError("ucat must hold (n_features, n_blocks * n_features) values")
-        if shift.shape[0] != K or shift.shape[1] != d:
-            raise ValueError("shift must have shape (n_components, n_features)")
-    else:
-        raise ValueError(f"unknown kernel kind {kind}")
-    if have_w and sample_weight.shape[0] != n:
+    _check_params(K, d, n_blocks, kind, means, prec, ref, shift)
+    if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
         raise ValueError("sample_weight must have one entry per row")
-    if have_norm and out_norm.shape[0] != n:
+    if out_norm is not None and out_norm.shape[0] != n:
         raise ValueError("out_norm must have one entry per row")
-    if have_resp and (out_resp.shape[0] != n or out_resp.shape[1] != K):
+    if out_resp is not None and (out_resp.shape[0] != n or out_resp.shape[1] != K):
         raise ValueError("out_resp must have shape (n_samples, n_components)")
+    return _drive(X, _ptr1(sample_weight), K, n_blocks, kind, &cst[0], &means[0, 0],
+                  &prec[0], _ptr1(ref), _cptr2(shift), n_threads, chunk_rows,
+                  want_stats, <double *> _ptr1(out_norm), _ptr2(out_resp), NULL, NULL)
 
-    B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
-    n_chunks = (n + B - 1) // B
-    G = n_groups(n_chunks, S)
-    n_threads = max(1, min(n_threads, G))
-    # [stats | status | bad_chunk] per group of consecutive chunks
-    gbuf_arr = np.zeros((max(G, 1), S + 2), dtype=np.float64)
-    gbuf_arr[:, S + 1] = -1
-    cdef double[:, ::1] gbuf = gbuf_arr
-    y_size = B * K * d if kind == K_FULL else 0
-    scratch_size = K * B + B * (d + 1) + y_size + 2 * B
 
-    if n_chunks == 0:
-        return gbuf_arr[0, :S].copy(), ST_OK, -1, B
+def log_densities(
+    const floating[:, ::1] X,
+    const double[::1] cst,
+    const double[:, ::1] means,
+    const double[::1] prec,
+    const double[::1] ref,
+    const double[:, ::1] shift,
+    Py_ssize_t n_blocks,
+    int kind,
+    int n_threads,
+    Py_ssize_t chunk_rows=0,
+    out=None,
+):
+    """Component log-densities ``cst_k - ||(x_i - mu_k) U_k||^2 / 2``.
 
-    with nogil, parallel(num_threads=n_threads):
-        scratch = <double *> malloc(scratch_size * sizeof(double))
-        for g in prange(G, schedule='dynamic', chunksize=1):
-            if scratch == NULL:
-                gbuf[g, S] = ST_NOMEM
-                continue
-            sp = scratch
-            for ci in range((g * n_chunks) // G, ((g + 1) * n_chunks) // G):
-                start = ci * B
-                m_rows = B if start + B <= n else n - start
-                swp = &sample_weight[start] if have_w else NULL
-                onp = &out_norm[start] if have_norm else NULL
-                orp = &out_resp[start, 0] if have_resp else NULL
-                rc = _chunk(&X[start, 0], swp, m_rows, d, K, P, kind, &cst[0], &means[0, 0],
-                            &prec[0], &ref[0] if kind == K_FULL else NULL,
-                            &shift[0, 0] if kind == K_FULL else NULL,
-                            sp, sp + K * B, sp + K * B + B * (d + 1),
-                            sp + K * B + B * (d + 1) + y_size,
-                            sp + K * B + B * (d + 1) + y_size + B,
-                            &gbuf[g, 0], onp, orp, want_stats)
-                if rc != 0:
-                    gbuf[g, S] = ST_NONFINITE
-                    gbuf[g, S + 1] = ci
-                    break
-        free(scratch)
+    The values the E-step takes the log-sum-exp of: ``log w_k + log N(x_i | k)``
+    when ``cst`` includes ``log w_k``, the pure component densities when it
+    does not. Parameters as :func:`estep`.
 
-    status = int(gbuf_arr[:, S].max())
-    bad = gbuf_arr[gbuf_arr[:, S] == ST_NONFINITE, S + 1]
-    bad_chunk = int(bad.min()) if bad.size else -1
-    total = gbuf_arr[0, :S].copy()
-    for t in range(1, G):
-        total += gbuf_arr[t, :S]
-    return total, status, bad_chunk, B
+    Parameters
+    ----------
+    out : ndarray of shape (n, K), float64, C-contiguous, optional
+        Receives the result; allocated when None.
+
+    Returns
+    -------
+    out : ndarray of shape (n, K)
+    status : int
+        ``STATUS_NONFINITE`` when a value is NaN or infinite (``-inf`` is
+        accepted for a component whose ``cst`` is ``-inf``).
+    bad_chunk : int
+        First chunk found non-finite, or -1.
+    chunk_rows : int
+        The chunk size used.
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0]
+        Py_ssize_t d = X.shape[1]
+        Py_ssize_t K = cst.shape[0]
+        double[:, ::1] ov
+
+    _check_params(K, d, n_blocks, kind, means, prec, ref, shift)
+    if out is None:
+        out = np.empty((n, K), dtype=np.float64)
+    ov = out
+    if ov.shape[0] != n or ov.shape[1] != K:
+        raise ValueError("out must have shape (n_samples, n_components)")
+    _, status, bad_chunk, B = _drive(
+        X, NULL, K, n_blocks, kind, &cst[0], &means[0, 0], &prec[0], _ptr1(ref),
+        _cptr2(shift), n_threads, chunk_rows, False, NULL, NULL, NULL, _ptr2(ov))
+    return out, status, bad_chunk, B
+
+
+def stats_given_resp(
+    const floating[:, ::1] X,
+    const double[::1] sample_weight,
+    const double[:, ::1] resp,
+    const double[:, ::1] means,
+    const double[::1] ref,
+    int kind,
+    int n_threads,
+    Py_ssize_t chunk_rows=0,
+):
+    """Sufficient statistics under responsibilities given by the caller.
+
+    Same flat layout as :func:`estep` (``KIND_FULL``: about ``ref``;
+    ``KIND_DIAG``: about ``means``) with ``r_ik = resp[i, k]`` (times
+    ``sample_weight[i]`` when given); the log-likelihood slot is 0.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n,) or (0,)
+    resp : ndarray of shape (n, K), float64, C-contiguous
+    means : ndarray of shape (K, d)
+    ref : ndarray of shape (d,)
+        ``KIND_FULL``: centre of the statistics (ignored for diag).
+    kind, n_threads, chunk_rows :
+        As :func:`estep`.
+
+    Returns
+    -------
+    stats, status, bad_chunk, chunk_rows :
+        As :func:`estep`; ``STATUS_NONFINITE`` when ``X``, ``resp`` or the
+        weighted responsibilities of a chunk hold NaN or infinity.
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0]
+        Py_ssize_t d = X.shape[1]
+        Py_ssize_t K = means.shape[0]
+
+    _check_params(K, d, 0, kind, means, None, ref, None)
+    if resp.shape[0] != n or resp.shape[1] != K:
+        raise ValueError("resp must have shape (n_samples, n_components)")
+    if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
+        raise ValueError("sample_weight must have one entry per row")
+    return _drive(X, _ptr1(sample_weight), K, 0, kind, NULL, &means[0, 0], NULL,
+                  _ptr1(ref), NULL, n_threads, chunk_rows, True, NULL, NULL,
+                  _cptr2(resp), NULL)
 
 
 def _vector_exp(double[::1] a):

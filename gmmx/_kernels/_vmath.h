@@ -384,6 +384,15 @@ GMMX_CLONES static void gmmx_weighted_rows(const double *GMMX_RESTRICT r, const 
     }
 }
 
+/* 1 when every a[i] is finite, else 0 (a - a is 0 only for finite a) */
+GMMX_CLONES static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    int ok = 1;
+    for (i = 0; i < n; i++) ok &= (a[i] - a[i]) == 0.0;
+    return ok;
+}
+
 /* row[i] = c - row[i] / 2 */
 GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
 {

@@ -22,3 +22,4 @@ cdef extern from "_vmath.h" nogil:
     void gmmx_weighted_rows(const double *r, const double *xc, Py_ssize_t n, Py_ssize_t K,
                             Py_ssize_t d, double *W) noexcept
     void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
+    int gmmx_all_finite(const double *a, Py_ssize_t n) noexcept

@@ -2,8 +2,11 @@
 
 :func:`accumulate` is what every driver calls on a block of rows; the predict
 and score paths use :func:`log_prob_norm` and :func:`responsibilities`, which
-run the same kernel without statistics.  The covariance type's object
-(:mod:`gmmx.core.covariance`) decides how its precision factors are packed.
+run the same kernel without statistics. :func:`log_densities` (per-component
+log-densities) and :func:`accumulate_resp` (statistics under responsibilities
+computed elsewhere, e.g. by an HMM) use the same chunk loop.  The covariance
+type's object (:mod:`gmmx.core.covariance`) decides how its precision factors
+are packed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._kernels import _estep
+from .._kernels import _estep, layout
 from .covariance import get_covariance
 from .stats import SufficientStats
 
@@ -185,25 +188,17 @@ def stats_from_kernel(flat, kp, n_samples):
     """SufficientStats centred at the means from the kernel's flat vector."""
     covariance_type = kp.covariance_type
     K, d = kp.means.shape
-    nk = flat[:K].copy()
+    u = layout.unpack(flat, K, d, kp.kind)
     if kp.kind == _estep.KIND_FULL:
-        G = flat[K:K + K * d * (d + 1)].reshape(d + 1, K * d)
-        sk = G[d].reshape(K, d).copy()
-        Mk = G[:d].reshape(d, K, d).transpose(1, 2, 0)
-        Mk = 0.5 * (Mk + Mk.transpose(0, 2, 1))
-        ll, W = flat[K + K * d * (d + 1)], flat[K + K * d * (d + 1) + 1]
         about_ref = SufficientStats(
-            covariance_type, np.broadcast_to(kp.ref, (K, d)).copy(), nk, sk, Mk,
-            float(ll), float(W), int(n_samples),
+            covariance_type, np.broadcast_to(kp.ref, (K, d)).copy(), u.nk, u.s, u.M,
+            u.log_likelihood, u.weight_sum, int(n_samples),
         )
         return about_ref.recentred(kp.means)
-    sk = flat[K:K + K * d].reshape(K, d).copy()
-    M = flat[K + K * d:K + 2 * K * d].reshape(K, d).copy()
-    ll, W = flat[K + 2 * K * d], flat[K + 2 * K * d + 1]
-    if get_covariance(covariance_type).is_matrix:  # d == 1
-        M = M.reshape(K, 1, 1)
+    M = u.M.reshape(K, 1, 1) if get_covariance(covariance_type).is_matrix else u.M  # d == 1
     return SufficientStats(
-        covariance_type, kp.means.copy(), nk, sk, M, float(ll), float(W), int(n_samples)
+        covariance_type, kp.means.copy(), u.nk, u.s, M, u.log_likelihood, u.weight_sum,
+        int(n_samples),
     )
 
 
@@ -213,7 +208,7 @@ def _weights_arg(sample_weight):
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
-def _raise_status(status, bad_chunk, chunk_rows, X, where):
+def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None):
     if status == _estep.STATUS_NOMEM:
         raise MemoryError("gmmx: could not allocate the kernel's per-thread scratch buffers")
     start = bad_chunk * chunk_rows
@@ -224,6 +219,16 @@ def _raise_status(status, bad_chunk, chunk_rows, X, where):
         raise NonFiniteChunkError(
             f"{where}row {row} contains NaN or infinity; remove or impute "
             "non-finite values before fitting",
+            row=row,
+        )
+    if resp is not None:  # statistics under given responsibilities
+        end = start + len(block) - 1
+        bad = np.flatnonzero(~np.all(np.isfinite(resp[start:end + 1]), axis=1))
+        row = start + int(bad[0]) if bad.size else start
+        raise NonFiniteChunkError(
+            f"{where}row {row} of resp contains NaN or infinity" if bad.size else
+            f"{where}the weighted responsibilities of rows {start}..{end} are not "
+            "finite: check sample_weight",
             row=row,
         )
     raise NonFiniteChunkError(
@@ -286,3 +291,39 @@ def responsibilities(X, params, n_threads=1):
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, "")
     return resp
+
+
+def log_densities(X, params, n_threads=1):
+    """Component log-densities ``cst_k - ||(x_i - mu_k) U_k||^2 / 2``, shape (n, K).
+
+    ``log w_k + log N(x_i | k)`` for :func:`kernel_params`' output; pack the
+    parameters with unit weights for the pure densities ``log N(x_i | k)``.
+    Their log-sum-exp over components is :func:`log_prob_norm`.
+    """
+    kp = params
+    with blas_threads_for(kp.kind, n_threads) as n_threads:
+        out, status, bad_chunk, used = _estep.log_densities(
+            X, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind, n_threads
+        )
+    if status != _estep.STATUS_OK:
+        _raise_status(status, bad_chunk, used, X, "")
+    return out
+
+
+def accumulate_resp(X, sample_weight, resp, params, n_threads=1, chunk_rows=0, where=""):
+    """Sufficient statistics of ``X`` under responsibilities ``resp`` (n, K).
+
+    As :func:`accumulate` (statistics centred at ``params.means``) but with
+    ``r_ik = resp[i, k]`` computed elsewhere (e.g. HMM posteriors) instead of
+    by the E-step; ``log_likelihood`` is 0.
+    """
+    resp = np.ascontiguousarray(resp, dtype=np.float64)
+    kp = params
+    with blas_threads_for(kp.kind, n_threads) as n_threads:
+        flat, status, bad_chunk, used = _estep.stats_given_resp(
+            X, _weights_arg(sample_weight), resp, kp.means, kp.ref, kp.kind, n_threads,
+            chunk_rows,
+        )
+    if status != _estep.STATUS_OK:
+        _raise_status(status, bad_chunk, used, X, where, resp)
+    return stats_from_kernel(flat, kp, X.shape[0])
