@@ -9,8 +9,10 @@ import numpy as np
 from .base import ChunkSource, _pick_columns, check_chunk_size
 from .registry import register_format
 
-_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst",
-                 ".tsv.gz", ".csv.zip")
+#: Compressions pandas reads transparently.
+_COMPRESSIONS = ("", ".gz", ".bz2", ".xz", ".zst", ".zip")
+#: Every text suffix, plain or compressed (``.csv``, ``.tsv.gz``, ``.txt.zst`` ...).
+_CSV_SUFFIXES = tuple(text + comp for text in (".csv", ".tsv", ".txt") for comp in _COMPRESSIONS)
 
 
 class CSVSource(ChunkSource):
@@ -63,8 +65,8 @@ class CSVSource(ChunkSource):
                 except (TypeError, ValueError):
                     bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
                     raise ValueError(
-                        f"CSV columns {bad} contain non-numeric values; select numeric "
-                        "columns with columns=[...] or clean the file"
+                        f"CSV columns {bad} contain non-numeric values{_example(df, bad)}; "
+                        "select numeric columns with columns=[...] or clean the file"
                     ) from None
                 if self.weight_column is None:
                     yield X
@@ -73,6 +75,19 @@ class CSVSource(ChunkSource):
 
     def __repr__(self):
         return f"CSVSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _example(df, bad):
+    """`` (e.g. 'oops' in column 'a')``: the first value of ``bad`` columns that
+    is not a number, or an empty string."""
+    import pandas as pd
+
+    for c in bad:
+        col = df[c]
+        text = col[col.notna() & pd.to_numeric(col, errors="coerce").isna()]
+        if len(text):
+            return f" (e.g. {text.iloc[0]!r} in column {c!r})"
+    return ""
 
 
 def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None,

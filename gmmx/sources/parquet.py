@@ -30,6 +30,14 @@ def _parquet_files(path):
     return [path]
 
 
+def _is_numeric(arrow_type):
+    """Integer, floating-point, boolean or decimal: columns read as numbers."""
+    import pyarrow as pa
+
+    return (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)
+            or pa.types.is_boolean(arrow_type) or pa.types.is_decimal(arrow_type))
+
+
 def _columns_to_array(cols):
     """Stack 1-D column arrays into a C-contiguous 2-D float array."""
     dtype = np.float32 if all(c.dtype == np.float32 for c in cols) else np.float64
@@ -55,8 +63,8 @@ class ParquetSource(ChunkSource):
         A file, or a directory searched recursively for ``*.parquet`` files
         (names starting with ``_`` or ``.`` are skipped), read in sorted order.
     columns : list of str, optional
-        Feature columns, in order; default all numeric columns except the
-        weight column.
+        Feature columns, in order; default all numeric columns (integer,
+        floating-point, boolean or decimal) except the weight column.
     weight_column : str, optional
         Column holding sample weights.
     chunk_size : int
@@ -83,8 +91,7 @@ class ParquetSource(ChunkSource):
         types = {f.name: f.type for f in schema}
 
         def numeric(name):
-            t = types[name]
-            return pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)
+            return _is_numeric(types[name])
 
         self.columns = _pick_columns(schema.names, columns, weight_column, numeric,
                                      f"Parquet file {self.files[0]!r}")
