@@ -1,0 +1,164 @@
+"""Parquet files and directories of them, streamed with pyarrow."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .base import ChunkSource, _pick_columns, check_chunk_size
+from .registry import register_format
+
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+
+def _parquet_files(path):
+    if os.path.isdir(path):
+        files = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+            for name in sorted(names):
+                if name.startswith((".", "_")):
+                    continue
+                if name.endswith(_PARQUET_SUFFIXES) or "." not in name:
+                    files.append(os.path.join(root, name))
+        if not files:
+            raise ValueError(f"directory {path!r} contains no Parquet files (*.parquet, *.pq)")
+        return files
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such Parquet file or directory: {path!r}")
+    return [path]
+
+
+def _is_numeric(arrow_type):
+    """Integer, floating-point, boolean or decimal: columns read as numbers."""
+    import pyarrow as pa
+
+    return (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)
+            or pa.types.is_boolean(arrow_type) or pa.types.is_decimal(arrow_type))
+
+
+def _columns_to_array(cols):
+    """Stack 1-D column arrays into a C-contiguous 2-D float array."""
+    dtype = np.float32 if all(c.dtype == np.float32 for c in cols) else np.float64
+    n = len(cols[0]) if cols else 0
+    out = np.empty((n, len(cols)), dtype=dtype)
+    for j, c in enumerate(cols):
+        out[:, j] = c
+    return out
+
+
+class ParquetSource(ChunkSource):
+    """A Parquet file or directory of Parquet files, streamed with pyarrow.
+
+    A pass reads record batches of ``chunk_size`` rows with
+    ``ParquetFile.iter_batches`` (only the selected columns are read, without
+    pre-buffering, so memory stays near a few batches whatever the row-group
+    size); random access for :func:`gmmx.streaming.fit_minibatch` reads one
+    row group at a time.  Null values become NaN and are reported as such.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file, or a directory searched recursively for ``*.parquet`` files
+        (names starting with ``_`` or ``.`` are skipped), read in sorted order.
+    columns : list of str, optional
+        Feature columns, in order; default all numeric columns (integer,
+        floating-point, boolean or decimal) except the weight column.
+    weight_column : str, optional
+        Column holding sample weights.
+    chunk_size : int
+        Rows per record batch.
+    """
+
+    def __init__(self, path, columns=None, weight_column=None, chunk_size=None):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:  # pragma: no cover - optional dependency
+            raise ImportError(
+                "reading Parquet needs pyarrow: pip install 'gmmx-em[parquet]'"
+            ) from None
+        self.path = os.fspath(path)
+        self._chunk_size_arg = check_chunk_size(chunk_size) if chunk_size is not None else None
+        self.files = _parquet_files(self.path)
+        self.weight_column = weight_column
+        try:
+            first = pq.ParquetFile(self.files[0])
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"{self.files[0]!r} is not a readable Parquet file: {exc}") from None
+        schema = first.schema_arrow
+        types = {f.name: f.type for f in schema}
+
+        def numeric(name):
+            return _is_numeric(types[name])
+
+        self.columns = _pick_columns(schema.names, columns, weight_column, numeric,
+                                     f"Parquet file {self.files[0]!r}")
+        bad = [c for c in self.columns if not numeric(c)]
+        if bad:
+            raise ValueError(
+                f"columns {bad} of {self.files[0]!r} are not numeric "
+                f"({[str(types[c]) for c in bad]}); select numeric columns only"
+            )
+        self.n_features = len(self.columns)
+        self.chunk_size = check_chunk_size(self._chunk_size_arg, self.n_features)
+        self._groups = []  # (file index, row group, rows)
+        n_rows = 0
+        for fi, f in enumerate(self.files):
+            md = first.metadata if fi == 0 else pq.ParquetFile(f).metadata
+            for g in range(md.num_row_groups):
+                rows = md.row_group(g).num_rows
+                self._groups.append((fi, g, rows))
+                n_rows += rows
+        self.n_rows = n_rows
+        self.n_chunks = len(self._groups)
+
+    def _read_cols(self):
+        cols = list(self.columns)
+        if self.weight_column is not None:
+            cols.append(self.weight_column)
+        return cols
+
+    def _to_block(self, batch):
+        arrays = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
+        if self.weight_column is not None:
+            w = np.asarray(arrays.pop(), dtype=np.float64)
+            return _columns_to_array(arrays), w
+        return _columns_to_array(arrays)
+
+    def chunks(self):
+        import pyarrow.parquet as pq
+
+        cols = self._read_cols()
+        for f in self.files:
+            # No pre-buffering (it holds whole row groups, or the whole file,
+            # in memory); buffered column reads keep memory near one batch.
+            # Memory-mapped reads land in the page cache, not in anonymous memory.
+            with pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20, memory_map=True) as pf:
+                missing = [c for c in cols if c not in pf.schema_arrow.names]
+                if missing:
+                    raise ValueError(f"Parquet file {f!r} lacks columns {missing}")
+                for batch in pf.iter_batches(batch_size=self.chunk_size, columns=cols):
+                    yield self._to_block(batch)
+
+    def read_chunk(self, i):
+        import pyarrow.parquet as pq
+
+        fi, g, _ = self._groups[i]
+        with pq.ParquetFile(self.files[fi], memory_map=True) as pf:
+            table = pf.read_row_group(g, columns=self._read_cols())
+        return self._to_block(table)
+
+    def __repr__(self):
+        return f"ParquetSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None):
+    """:func:`gmmx.sources.as_source` for a Parquet file or directory."""
+    if sample_weight is not None:
+        raise ValueError("pass weight_column=... for Parquet/CSV sources, not sample_weight")
+    return ParquetSource(path, columns, weight_column, chunk_size)
+
+
+register_format("parquet", _PARQUET_SUFFIXES, _from_path, accepts_directory=True)
