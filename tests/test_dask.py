@@ -99,18 +99,20 @@ def test_dask_errors_name_the_block(client):
 
 
 def test_only_statistics_reach_the_client(client):
-    from gmmx import SufficientStats, _engine
+    from gmmx import SufficientStats
+    from gmmx.core import kernel as _engine
+    from gmmx.drivers import DriverOptions
     from gmmx.dask import DaskDriver
 
     X = _data(n=20_000)
     dX = da.from_array(X, chunks=(1000, 3)).persist()
     model = GaussianMixture(3, n_threads=1)
-    driver = DaskDriver(dX, None, model)
+    driver = DaskDriver(dX, None, DriverOptions(n_threads=model.n_threads))
     ref = GaussianMixture(3, random_state=0, max_iter=1).fit(X)
     kp = _engine.kernel_params(ref.weights_, ref.means_, ref.precisions_cholesky_, "full")
-    stats = driver.accumulate(kp, "full")
+    stats = driver.accumulate(kp)
     assert isinstance(stats, SufficientStats) and stats.n_samples == 20_000
-    local = _engine.accumulate(X, None, kp, "full", 1)
+    local = _engine.accumulate(X, None, kp, 1)
     np.testing.assert_allclose(stats.Mk, local.Mk, rtol=1e-10)
     np.testing.assert_allclose(stats.nk, local.nk, rtol=1e-12)
 

@@ -5,9 +5,9 @@ import pytest
 
 from conftest import brute_force_estep as _reference
 from conftest import random_model as _random_model
-from gmmx import _engine
+from gmmx.core import kernel as _engine
 from gmmx._kernels import _estep
-from gmmx._stats import compute_precision_cholesky
+from gmmx.core.covariance import get_covariance
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -21,9 +21,9 @@ def test_statistics_match_brute_force(covariance_type, d, dtype):
     X = rng.normal(size=(3001, d)).astype(dtype)
     w = rng.uniform(0.2, 3.0, X.shape[0])
     weights, means, cov, full = _random_model(rng, k, d, covariance_type)
-    pc = compute_precision_cholesky(cov, covariance_type)
+    pc = get_covariance(covariance_type).precision_cholesky(cov)
     kp = _engine.kernel_params(weights, means, pc, covariance_type)
-    st = _engine.accumulate(X, w, kp, covariance_type, n_threads=2, chunk_rows=256)
+    st = _engine.accumulate(X, w, kp, n_threads=2, chunk_rows=256)
     norm, resp, nk, sk, Mk, ll = _reference(X.astype(np.float64), w, weights, means, full)
     if covariance_type in ("diag", "spherical"):
         Mk = np.array([np.diag(m) for m in Mk])
@@ -43,11 +43,11 @@ def test_chunk_size_and_threads_change_only_rounding(covariance_type):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(10_000, 5))
     weights, means, cov, _ = _random_model(rng, 3, 5, covariance_type)
-    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, covariance_type),
+    kp = _engine.kernel_params(weights, means, get_covariance(covariance_type).precision_cholesky(cov),
                                covariance_type)
-    base = _engine.accumulate(X, None, kp, covariance_type, 1, 64)
+    base = _engine.accumulate(X, None, kp, 1, 64)
     for chunk, threads in [(1, 1), (7, 2), (999, 2), (20_000, 2), (0, 2)]:
-        st = _engine.accumulate(X, None, kp, covariance_type, threads, chunk)
+        st = _engine.accumulate(X, None, kp, threads, chunk)
         np.testing.assert_allclose(st.Mk, base.Mk, rtol=1e-12, atol=1e-12 * np.abs(base.Mk).max())
         assert st.log_likelihood == pytest.approx(base.log_likelihood, rel=1e-13)
 
@@ -56,9 +56,9 @@ def test_same_threads_same_bits():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(50_000, 4))
     weights, means, cov, _ = _random_model(rng, 3, 4, "full")
-    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, "full"), "full")
-    a = _engine.accumulate(X, None, kp, "full", 2)
-    b = _engine.accumulate(X, None, kp, "full", 2)
+    kp = _engine.kernel_params(weights, means, get_covariance("full").precision_cholesky(cov), "full")
+    a = _engine.accumulate(X, None, kp, 2)
+    b = _engine.accumulate(X, None, kp, 2)
     np.testing.assert_array_equal(a.Mk, b.Mk)
     assert a.log_likelihood == b.log_likelihood
 
@@ -69,10 +69,10 @@ def test_non_finite_row_is_reported_with_its_index(covariance_type):
     X = rng.normal(size=(5000, 3))
     X[4321, 2] = np.nan
     weights, means, cov, _ = _random_model(rng, 2, 3, covariance_type)
-    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, covariance_type),
+    kp = _engine.kernel_params(weights, means, get_covariance(covariance_type).precision_cholesky(cov),
                                covariance_type)
     with pytest.raises(_engine.NonFiniteChunkError, match="chunk 9: row 4321") as info:
-        _engine.accumulate(X, None, kp, covariance_type, 2, 100, where="chunk 9: ")
+        _engine.accumulate(X, None, kp, 2, 100, where="chunk 9: ")
     assert info.value.row == 4321
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gmmx._init import initial_parameters, kmeans, kmeans_plusplus
+from gmmx.core.init import initial_parameters, kmeans, kmeans_plusplus
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -46,7 +46,7 @@ def test_weighted_kmeans_ignores_zero_weight_rows():
 
 
 def test_initial_parameters_cover_all_rows_beyond_the_kmeans_sample(monkeypatch):
-    import gmmx._init as init
+    import gmmx.core.init as init
 
     monkeypatch.setattr(init, "KMEANS_MAX_ROWS", 500)
     X, labels, centers = _data(3)

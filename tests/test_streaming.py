@@ -382,7 +382,7 @@ def test_minibatch_regime_stream_with_forgetting():
 
 
 def test_reservoir_key_slices_do_not_change_the_sample(monkeypatch):
-    import gmmx.streaming as st
+    import gmmx.drivers.sampling as st
 
     X = np.random.default_rng(0).normal(size=(5000, 2))
     w = np.random.default_rng(1).uniform(0, 1, 5000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._progress import PassProgress, progress_enabled
+from .. import _progress
 from .._validation import as_float_array, check_int, check_sample_weight
 from ..core import kernel
 from .base import register_driver
@@ -50,8 +50,8 @@ class ArrayDriver:
             )
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         progress = None
-        if progress_enabled(options.progress):
-            progress = PassProgress(True, options.max_passes, X.shape[0])
+        if _progress.progress_enabled(options.progress):
+            progress = _progress.PassProgress(True, options.max_passes, X.shape[0])
         work = X.shape[0] * n_components * (X.shape[1] + 1)
         return cls(X, sample_weight, kernel.resolve_n_threads(options.n_threads, work),
                    progress=progress)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._progress import PassProgress, progress_enabled
+from .. import _progress
 from .._validation import check_finite
 from ..core import kernel
 from ..sources import as_block
@@ -173,8 +173,8 @@ class DaskDriver:
         self.n_threads = 1 if options.n_threads is None else options.n_threads
         n_rows = X.shape[0]
         self.n_rows = None if np.isnan(n_rows) else int(n_rows)
-        self.progress = PassProgress(progress_enabled(options.progress), None, None,
-                                     desc="EM (dask)")
+        enabled = _progress.progress_enabled(options.progress)
+        self.progress = _progress.PassProgress(enabled, None, None, desc="EM (dask)")
 
     def _wblock(self, i):
         return None if self.weight_blocks is None else self.weight_blocks[i]

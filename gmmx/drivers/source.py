@@ -8,7 +8,7 @@ Initialisation uses one sampling pass (a bounded reservoir of at most
 
 from __future__ import annotations
 
-from .._progress import PassProgress, progress_enabled
+from .. import _progress
 from .._validation import check_finite
 from ..core import kernel
 from ..sources import as_block, as_source
@@ -35,8 +35,8 @@ class SourceDriver:
         self.n_threads = kernel.resolve_n_threads(options.n_threads)
         self._n_features = self.source.n_features
         self.n_rows = self.source.n_rows
-        self.progress = PassProgress(progress_enabled(options.progress), options.max_passes,
-                                     self.n_rows)
+        enabled = _progress.progress_enabled(options.progress)
+        self.progress = _progress.PassProgress(enabled, options.max_passes, self.n_rows)
         self._sample = None
 
     @property

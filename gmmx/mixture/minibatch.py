@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._progress import PassProgress, progress_enabled
+from .. import _progress
 from .._validation import check_random_state
 from ..core.online import OnlineEM, check_step_exponent
 from ..drivers.minibatch import mixed_blocks
@@ -68,8 +68,9 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
         raise ValueError(f"shuffle_buffer must be a positive integer, got {shuffle_buffer!r}")
     kappa = check_step_exponent(model.step_exponent if step_exponent is None else step_exponent)
     driver = SourceDriver(X, model._driver_options())
-    driver.progress = PassProgress(progress_enabled(model.progress), n_epochs + polish_iter,
-                                   driver.n_rows, desc="mini-batch")
+    driver.progress = _progress.PassProgress(_progress.progress_enabled(model.progress),
+                                             n_epochs + polish_iter, driver.n_rows,
+                                             desc="mini-batch")
     try:
         d = driver.n_features
         model._check_parameters(d)

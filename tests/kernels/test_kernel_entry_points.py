@@ -7,9 +7,9 @@ import pytest
 from scipy.special import logsumexp
 
 from conftest import brute_force_log_densities, brute_force_stats, random_model
-from gmmx import _engine
+from gmmx.core import kernel as _engine
 from gmmx._kernels import _estep
-from gmmx._stats import compute_precision_cholesky
+from gmmx.core.covariance import get_covariance
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 grid = pytest.mark.parametrize("covariance_type", COV_TYPES)
@@ -24,7 +24,7 @@ def _setup(covariance_type, d, k, dtype=np.float64, n=517, weights=None):
     X = (rng.normal(size=(n, d)) * 1.5).astype(dtype)
     w, means, cov, full = random_model(rng, k, d, covariance_type)
     w = w if weights is None else weights
-    pc = compute_precision_cholesky(cov, covariance_type)
+    pc = get_covariance(covariance_type).precision_cholesky(cov)
     kp = _engine.kernel_params(w, means, pc, covariance_type)
     return rng, X, kp, SimpleNamespace(weights=w, means=means, full=full, pc=pc)
 
@@ -75,7 +75,7 @@ def test_accumulate_resp_matches_brute_force(covariance_type, d, k, dtype, weigh
     n = X.shape[0]
     sw = rng.uniform(0.2, 3.0, n) if weighted else None
     resp = rng.uniform(0.0, 1.0, (n, k))  # arbitrary, rows need not sum to 1
-    st = _engine.accumulate_resp(X, sw, resp, kp, covariance_type, n_threads=2, chunk_rows=64)
+    st = _engine.accumulate_resp(X, sw, resp, kp, n_threads=2, chunk_rows=64)
     r = resp * (sw[:, None] if weighted else 1.0)
     nk, sk, Mk = brute_force_stats(X.astype(np.float64), r, m.means)
     Mk = _expected_m(Mk, covariance_type)
@@ -98,8 +98,8 @@ def test_accumulate_resp_with_estep_responsibilities_is_accumulate(covariance_ty
                                                                    weighted):
     rng, X, kp, _ = _setup(covariance_type, d, k, dtype)
     sw = rng.uniform(0.2, 3.0, X.shape[0]) if weighted else None
-    a = _engine.accumulate(X, sw, kp, covariance_type, 2, 100)
-    b = _engine.accumulate_resp(X, sw, _engine.responsibilities(X, kp), kp, covariance_type,
+    a = _engine.accumulate(X, sw, kp, 2, 100)
+    b = _engine.accumulate_resp(X, sw, _engine.responsibilities(X, kp), kp,
                                 2, 100)
     for x, y in [(a.nk, b.nk), (a.sk, b.sk), (a.Mk, b.Mk)]:
         np.testing.assert_allclose(y, x, rtol=1e-10, atol=1e-10 * np.abs(x).max())
@@ -148,7 +148,7 @@ def test_no_rows(covariance_type, d):
     _, X, kp, m = _setup(covariance_type, d, 3, n=0)
     lp = _engine.log_densities(X, kp, 2)
     assert lp.shape == (0, 3)
-    st = _engine.accumulate_resp(X, np.empty(0), np.empty((0, 3)), kp, covariance_type, 2)
+    st = _engine.accumulate_resp(X, np.empty(0), np.empty((0, 3)), kp, 2)
     np.testing.assert_array_equal(st.nk, np.zeros(3))
     np.testing.assert_array_equal(st.sk, np.zeros((3, d)))
     assert not st.Mk.any()
@@ -162,11 +162,11 @@ def test_wrong_shapes_raise(covariance_type):
     resp = np.full((50, 3), 1 / 3)
     for bad in [np.ones((50, 2)), np.ones((50, 4)), np.ones((49, 3)), np.ones((51, 3))]:
         with pytest.raises(ValueError, match="resp must have shape"):
-            _engine.accumulate_resp(X, None, bad, kp, covariance_type)
+            _engine.accumulate_resp(X, None, bad, kp)
     with pytest.raises(ValueError):
-        _engine.accumulate_resp(X, None, np.ones(50), kp, covariance_type)  # 1-d
+        _engine.accumulate_resp(X, None, np.ones(50), kp)  # 1-d
     with pytest.raises(ValueError, match="sample_weight"):
-        _engine.accumulate_resp(X, np.ones(49), resp, kp, covariance_type)
+        _engine.accumulate_resp(X, np.ones(49), resp, kp)
     for bad in [np.empty((50, 2)), np.empty((49, 3)), np.empty((50, 4))]:
         with pytest.raises(ValueError, match="out must have shape"):
             _raw_log_densities(X, kp, 1, 0, bad)
@@ -192,7 +192,7 @@ def test_non_finite_rows_are_reported(covariance_type, where, value):
     assert (status, bad_chunk, used) == (_estep.STATUS_NONFINITE, 7, 100)
     name = "row 731 of resp" if where == "resp" else "row 731 contains"
     with pytest.raises(ValueError, match=f"chunk 2: {name}") as info:
-        _engine.accumulate_resp(X, None, resp, kp, covariance_type, 2, 100, where="chunk 2: ")
+        _engine.accumulate_resp(X, None, resp, kp, 2, 100, where="chunk 2: ")
     assert isinstance(info.value, _engine.NonFiniteChunkError) and info.value.row == 731
     if where == "X":
         _, status, bad_chunk, _ = _raw_log_densities(X, kp, 2, 100)
@@ -206,7 +206,7 @@ def test_non_finite_sample_weight_is_reported():
     sw = np.ones(300)
     sw[123] = np.nan
     with pytest.raises(ValueError, match=r"rows 100\.\.199 .*sample_weight"):
-        _engine.accumulate_resp(X, sw, rng.dirichlet(np.ones(3), 300), kp, "diag", 1, 100)
+        _engine.accumulate_resp(X, sw, rng.dirichlet(np.ones(3), 300), kp, 1, 100)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)

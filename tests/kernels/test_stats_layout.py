@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import brute_force_stats, random_model
-from gmmx import _engine
+from gmmx.core import kernel as _engine
 from gmmx._kernels import _estep, layout
-from gmmx._stats import compute_precision_cholesky
+from gmmx.core.covariance import get_covariance
 
 KINDS = [layout.KIND_FULL, layout.KIND_DIAG]
 
@@ -67,7 +67,7 @@ def test_unpack_reads_the_kernels_vector(covariance_type, d):
     sw = rng.uniform(0.5, 2.0, 300)
     resp = rng.dirichlet(np.ones(K), 300)
     weights, means, cov, _ = random_model(rng, K, d, covariance_type)
-    kp = _engine.kernel_params(weights, means, compute_precision_cholesky(cov, covariance_type),
+    kp = _engine.kernel_params(weights, means, get_covariance(covariance_type).precision_cholesky(cov),
                                covariance_type)
     flat, status, _, _ = _estep.stats_given_resp(X, sw, resp, kp.means, kp.ref, kp.kind, 1, 64)
     assert status == _estep.STATUS_OK

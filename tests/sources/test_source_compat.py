@@ -20,17 +20,12 @@ MOVED = [
     "ParquetSource",
     "as_block",
     "as_source",
-    "_chunk_error",
 ]
 
 
 @pytest.mark.parametrize("name", MOVED)
 def test_old_import_path_is_the_same_object(name):
     assert getattr(streaming, name) is getattr(sources, name)
-
-
-def test_check_chunk_size_keeps_its_private_alias():
-    assert streaming._check_chunk_size is sources.check_chunk_size
 
 
 def test_streaming_all_still_lists_the_sources():
