@@ -981,8 +981,8 @@ def fit_gm2(returns, method="moments", a=None, b=None, random_state=0):
 
 
 def _gaussian_mixture_class():
-    # Imported lazily: gmmx.mixture may import this module.
-    from .mixture import GaussianMixture
+    # Imported lazily: gmmx.mixture may import this package.
+    from ..mixture import GaussianMixture
 
     return GaussianMixture
 
