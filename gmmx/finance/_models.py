@@ -83,9 +83,14 @@ def _model_params(model):
     means = np.asarray(model.means_, dtype=np.float64)
     if means.ndim != 2 or means.shape[0] != weights.size:
         raise ValueError(f"model.means_ must have shape (K, d), got {means.shape}")
-    ctype = getattr(model, "covariance_type", "full")
-    covs = full_covariances(model.covariances_, ctype, means.shape[0], means.shape[1])
-    return weights, means, covs
+    return weights, means, _model_covariances(model)
+
+
+def _model_covariances(model):
+    """Covariances of a fitted model as (K, d, d) matrices, whatever its covariance_type."""
+    n_components, n_features = np.shape(model.means_)
+    return full_covariances(model.covariances_, getattr(model, "covariance_type", "full"),
+                            n_components, n_features)
 
 
 def _univariate_params(weights, means, stds=None, variances=None):

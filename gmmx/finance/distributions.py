@@ -215,16 +215,7 @@ class UnivariateMixture:
         -------
         ndarray of the shape of ``q``
         """
-        q = np.asarray(q, dtype=np.float64)
-        if np.any(np.isnan(q)) or np.any((q < 0) | (q > 1)):
-            raise ValueError("quantile levels must lie in [0, 1]")
-        out = np.empty(q.shape)
-        out[q == 0] = -np.inf
-        out[q == 1] = np.inf
-        inner = (q > 0) & (q < 1)
-        if np.any(inner):
-            out[inner] = self._solve(q[inner])
-        return out
+        return self._invert(q, upper_tail=False)
 
     def isf(self, q):
         """Inverse survival function: the root of ``1 - F(x) = q``.
@@ -238,15 +229,21 @@ class UnivariateMixture:
         -------
         ndarray of the shape of ``q``
         """
+        return self._invert(q, upper_tail=True)
+
+    def _invert(self, q, upper_tail):
+        """Roots of F(x) = q, or of 1 - F(x) = q if ``upper_tail``; q = 0 and 1 give +-inf."""
         q = np.asarray(q, dtype=np.float64)
         if np.any(np.isnan(q)) or np.any((q < 0) | (q > 1)):
-            raise ValueError("tail probabilities must lie in [0, 1]")
+            what = "tail probabilities" if upper_tail else "quantile levels"
+            raise ValueError(f"{what} must lie in [0, 1]")
         out = np.empty(q.shape)
-        out[q == 0] = np.inf
-        out[q == 1] = -np.inf
+        out[q == 0] = np.inf if upper_tail else -np.inf
+        out[q == 1] = -np.inf if upper_tail else np.inf
         inner = (q > 0) & (q < 1)
         if np.any(inner):
-            out[inner] = self._solve(1.0 - q[inner], upper=q[inner])
+            qi = q[inner]
+            out[inner] = self._solve(1.0 - qi, upper=qi) if upper_tail else self._solve(qi)
         return out
 
     def _solve(self, p, upper=None):
