@@ -592,7 +592,7 @@ def _g(x, digits=6):
 
 
 def _full_covariances(model):
-    from .finance import full_covariances
+    from .finance._models import full_covariances
 
     k, d = model.means_.shape
     return full_covariances(model.covariances_, model.covariance_type, k, d)
@@ -629,7 +629,8 @@ def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
     if lb is not None and np.isfinite(lb):
         out["lower_bound"] = float(lb)
     if d == 1:
-        from .finance import UnivariateMixture, expected_shortfall, value_at_risk
+        from .finance.distributions import UnivariateMixture
+        from .finance.risk import expected_shortfall, value_at_risk
 
         dist = UnivariateMixture.from_model(model)
         m = dist.moments()
@@ -779,7 +780,7 @@ def cmd_fit(args):
             if np.any(p <= 0):
                 raise CLIError("prices must be positive to take log returns; is the column "
                                "already a return series? (drop --returns)")
-            from .finance import log_returns
+            from .finance.returns import log_returns
 
             X = log_returns(p).reshape(-1, 1)
         X = _finite_rows(X, notes)
@@ -882,7 +883,8 @@ def cmd_demo(args):
 
     order = np.argsort(np.sqrt(np.asarray(summary["covariances"])[:, 0, 0]))
     from ._version import __version__
-    from .finance import UnivariateMixture, expected_shortfall, value_at_risk
+    from .finance.distributions import UnivariateMixture
+    from .finance.risk import expected_shortfall, value_at_risk
 
     true_dist = UnivariateMixture(truth["weights"], truth["means"], stds=truth["stds"])
     summary.update({"n_samples": int(X.shape[0]), "truth": truth, "selection": rows,

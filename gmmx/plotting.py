@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .finance import _as_univariate, _gaussian_mixture_class, _model_params
+from .finance._models import _model_params
+from .finance.distributions import _as_univariate
+from .mixture import GaussianMixture
 
 __all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
            "plot_clusters"]
@@ -169,7 +171,6 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(-1, 1)
-        GaussianMixture = _gaussian_mixture_class()
         scores = {c: [] for c in criteria}
         for k in ks:
             model = GaussianMixture(n_components=k, **kwargs).fit(X)
