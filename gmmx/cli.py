@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from .core.covariance import COVARIANCE_TYPES, n_mixture_parameters
+from .finance._models import model_covariances
 
 __all__ = ["main", "build_parser", "simulate_regime_returns"]
 
@@ -591,13 +592,6 @@ def _g(x, digits=6):
     return f"{x:.{digits}g}"
 
 
-def _full_covariances(model):
-    from .finance._models import full_covariances
-
-    k, d = model.means_.shape
-    return full_covariances(model.covariances_, model.covariance_type, k, d)
-
-
 def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
     """A JSON-able description of a fitted model.
 
@@ -613,7 +607,7 @@ def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
     dict
     """
     k, d = model.means_.shape
-    covs = _full_covariances(model)
+    covs = model_covariances(model)
     out = {
         "n_components": int(k),
         "n_features": int(d),

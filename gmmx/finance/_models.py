@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["full_covariances"]
+from ..core.covariance import get_covariance
+
+__all__ = ["full_covariances", "model_covariances"]
 
 
 def _is_model(obj):
@@ -37,23 +39,14 @@ def full_covariances(covariances, covariance_type, n_components, n_features):
     """
     c = np.asarray(covariances, dtype=np.float64)
     K, d = int(n_components), int(n_features)
-    expected = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
-    if covariance_type not in expected:
-        raise ValueError(
-            f"covariance_type must be one of {sorted(expected)}, got {covariance_type!r}"
-        )
-    if c.shape != expected[covariance_type]:
+    cov = get_covariance(covariance_type)
+    expected = cov.shape(K, d)
+    if c.shape != expected:
         raise ValueError(
             f"covariances for covariance_type={covariance_type!r} with {K} components "
-            f"and {d} features must have shape {expected[covariance_type]}, got {c.shape}"
+            f"and {d} features must have shape {expected}, got {c.shape}"
         )
-    if covariance_type == "full":
-        return c.copy()
-    if covariance_type == "tied":
-        return np.broadcast_to(c, (K, d, d)).copy()
-    if covariance_type == "diag":
-        return c[:, :, None] * np.eye(d)[None]
-    return c[:, None, None] * np.eye(d)[None]
+    return cov.to_full(c, K, d)
 
 
 def _check_weights(weights):
@@ -83,10 +76,10 @@ def _model_params(model):
     means = np.asarray(model.means_, dtype=np.float64)
     if means.ndim != 2 or means.shape[0] != weights.size:
         raise ValueError(f"model.means_ must have shape (K, d), got {means.shape}")
-    return weights, means, _model_covariances(model)
+    return weights, means, model_covariances(model)
 
 
-def _model_covariances(model):
+def model_covariances(model):
     """Covariances of a fitted model as (K, d, d) matrices, whatever its covariance_type."""
     n_components, n_features = np.shape(model.means_)
     return full_covariances(model.covariances_, getattr(model, "covariance_type", "full"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..mixture import GaussianMixture
-from ._models import _model_covariances
+from ._models import model_covariances
 
 __all__ = ["RegimeResult", "detect_regimes", "regime_durations", "AssetClusters",
            "asset_features", "cluster_assets"]
@@ -107,7 +107,7 @@ class RegimeResult:
         self.names = names
         weights = np.asarray(model.weights_, dtype=np.float64)
         means = np.asarray(model.means_, dtype=np.float64)
-        covs = _model_covariances(model)
+        covs = model_covariances(model)
         self.weights = weights[order]
         self.means = means[order]
         self.covariances = covs[order]
@@ -237,7 +237,7 @@ def detect_regimes(returns, n_regimes=2, *, periods_per_year=252, covariance_typ
     kwargs.setdefault("max_iter", 1000)
     model = GaussianMixture(n_components=n_regimes, covariance_type=covariance_type,
                             n_init=n_init, random_state=random_state, **kwargs).fit(x)
-    covs = _model_covariances(model)
+    covs = model_covariances(model)
     total_var = np.trace(covs, axis1=1, axis2=2)
     # Ties (tied/spherical equal variances) fall back to the mean, then the index.
     order = np.lexsort((np.arange(n_regimes), np.asarray(model.means_).sum(axis=1), total_var))
