@@ -34,9 +34,6 @@ EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
 
-_COMPRESSION = (".gz", ".bz2", ".xz", ".zst", ".zip")
-_PARQUET = (".parquet", ".pq", ".parq")
-_TEXT = (".csv", ".tsv", ".txt")
 # Rows kept for the histogram / scatter of --plot when the data are streamed.
 _PLOT_SAMPLE_ROWS = 200_000
 # Covariance matrices wider than this are summarised by their diagonal.
@@ -264,35 +261,6 @@ def _message(exc):
 # --------------------------------------------------------------------------
 
 
-def _file_kind(path):
-    name = os.path.basename(os.path.normpath(path)).lower()
-    if os.path.isdir(path):
-        return "parquet"
-    if name.endswith(".npy"):
-        return "npy"
-    if name.endswith(_PARQUET):
-        return "parquet"
-    for suffix in _COMPRESSION:
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    if name.endswith(_TEXT):
-        return "csv"
-    return None
-
-
-def _csv_options(path):
-    name = path.lower()
-    for suffix in _COMPRESSION:
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    if name.endswith(".tsv"):
-        return {"sep": "\t"}
-    if name.endswith(".txt"):
-        return {"sep": r"[,\s]+", "engine": "python"}
-    return {}
-
-
 def _need(module, extra, what):
     try:
         return __import__(module, fromlist=["_"])
@@ -316,64 +284,45 @@ def _unknown(col, available):
 
 
 class Dataset:
-    """What ``gmmx fit`` reads: the file, its kind and the resolved columns.
+    """What ``gmmx fit`` reads: the file, its format and the resolved columns.
+
+    The file is read through :mod:`gmmx.sources`: the format is the one the
+    sources' format registry tells from the name, the columns and their
+    types come from :func:`gmmx.sources.list_columns`, and the in-memory and
+    the streamed fit read the same chunk source.
 
     Parameters
     ----------
     path : str
-    columns : list of str or None
-        As given with ``--columns``.
+    columns : str or None
+        As given with ``--columns`` (comma-separated).
     """
 
     def __init__(self, path, columns):
+        from .sources import CSVSource, find_format
+
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise CLIError(f"no such file or directory: {self.path}")
-        self.kind = _file_kind(self.path)
-        if self.kind is None:
+        fmt = find_format(self.path)
+        if fmt is None:
             raise CLIError(
                 f"cannot tell the format of {self.path!r} from its name: use a .csv, .tsv "
                 "or .txt file (optionally .gz/.bz2/.xz/.zst/.zip), .parquet/.pq (or a "
                 "directory of them) or .npy"
             )
+        self.kind = fmt.name
+        # .tsv: tab-separated, .txt: commas or blanks
+        self.options = CSVSource.default_read_options(self.path) if self.kind == "csv" else {}
         self.skipped = []
         self.columns, self.indices = self._resolve(_split_columns(columns))
 
     # Column names of the file and which of them are numeric.
     def _schema(self):
-        if self.kind == "npy":
-            try:
-                arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
-            except ValueError as exc:
-                raise CLIError(f"{self.path}: not a numeric .npy array ({exc})") from None
-            if arr.dtype.kind not in "fiub":
-                raise CLIError(f"{self.path}: the array holds {arr.dtype} values, not numbers")
-            if arr.ndim not in (1, 2):
-                raise CLIError(f"{self.path}: expected a 1-D or 2-D array, got shape {arr.shape}")
-            d = 1 if arr.ndim == 1 else arr.shape[1]
-            return [f"x{j}" for j in range(d)], [True] * d
-        if self.kind == "csv":
-            pd = _need("pandas", "pandas", "reading CSV")
-            try:
-                head = pd.read_csv(self.path, nrows=1000, **_csv_options(self.path))
-            except pd.errors.EmptyDataError:
-                raise CLIError(f"{self.path}: the file is empty") from None
-            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                raise CLIError(f"{self.path}: cannot parse as CSV: {exc}") from None
-            names = [str(c) for c in head.columns]
-            return names, [head[c].dtype.kind in "fiub" for c in head.columns]
-        pq = _need("pyarrow.parquet", "parquet", "reading Parquet")
-        import pyarrow as pa
+        from .sources import list_columns
 
-        try:
-            schema = pq.read_schema(self.path) if os.path.isfile(self.path) else \
-                pq.ParquetDataset(self.path).schema
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise CLIError(f"{self.path}: cannot read as Parquet: {exc}") from None
-        numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
-                   or pa.types.is_boolean(f.type) or pa.types.is_decimal(f.type)
-                   for f in schema]
-        return list(schema.names), numeric
+        cols = list_columns(self.path, **self.options)
+        return [str(c.name) for c in cols], [c.numeric for c in cols]
 
     def _resolve(self, wanted):
         names, numeric = self._schema()
@@ -399,64 +348,32 @@ class Dataset:
         return [names[j] for j in indices], indices
 
     def load(self):
-        """Read the selected columns into memory as float64.
+        """Read the selected columns into memory as float64 (NaN kept).
 
         Returns
         -------
         ndarray of shape (n, d)
         """
-        if self.kind == "npy":
-            arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
-            arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr[:, self.indices]
-            return np.array(arr, dtype=np.float64)
-        if self.kind == "csv":
-            import pandas as pd
+        X, _ = self.source().read_all(dtype=np.float64)
+        return X
 
-            try:
-                df = pd.read_csv(self.path, usecols=self.columns, **_csv_options(self.path))
-            except (ValueError, pd.errors.ParserError) as exc:
-                raise CLIError(f"{self.path}: cannot read columns {self.columns}: {exc}") \
-                    from None
-            bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
-            if bad:
-                example = df[bad[0]][pd.to_numeric(df[bad[0]], errors="coerce").isna()
-                                     & df[bad[0]].notna()]
-                sample = f" (e.g. {example.iloc[0]!r})" if len(example) else ""
-                raise CLIError(f"column {bad[0]!r} contains non-numeric values{sample}")
-            return df[self.columns].to_numpy(dtype=np.float64)
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(self.path, columns=self.columns)
-        return np.column_stack([table.column(c).to_numpy(zero_copy_only=False)
-                                .astype(np.float64) for c in self.columns])
-
-    def source(self, chunk_size):
-        """An out-of-core chunk source over the selected columns.
+    def source(self, chunk_size=None):
+        """A chunk source over the selected columns.
 
         Parameters
         ----------
-        chunk_size : int
+        chunk_size : int, optional
+            Rows per chunk (default: about 8 MiB of rows).
 
         Returns
         -------
-        gmmx.streaming.ChunkSource
+        gmmx.sources.ChunkSource
         """
-        from .streaming import as_source
+        from .sources import NpySource, as_source
 
         if self.kind == "npy":
-            src = as_source(self.path, chunk_size=chunk_size)
-            idx = self.indices
-            if idx == list(range(self.n_file_columns)):
-                return src
-
-            def blocks():
-                for item in src.chunks():
-                    block = item[0] if isinstance(item, tuple) else item
-                    yield np.asarray(block)[:, idx]
-
-            return as_source(blocks)
-        kwargs = _csv_options(self.path) if self.kind == "csv" else {}
-        return as_source(self.path, columns=self.columns, chunk_size=chunk_size, **kwargs)
+            return NpySource(self.path, chunk_size=chunk_size, columns=self.indices)
+        return as_source(self.path, columns=self.columns, chunk_size=chunk_size, **self.options)
 
 
 def _finite_rows(X, notes):
@@ -476,7 +393,7 @@ def _log_returns_source(src):
     The last log price of each chunk carries over, so the returns equal those
     of the whole series; missing prices are skipped.
     """
-    from .streaming import as_source
+    from .sources import as_source
 
     def blocks():
         prev = None

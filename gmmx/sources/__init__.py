@@ -31,6 +31,13 @@ Sources that implement :meth:`ChunkSource.read_chunk` (and know
 :func:`gmmx.streaming.fit_minibatch` visit chunks in shuffled order.  See
 :mod:`gmmx.sources.base` for the details.
 
+Reading files without fitting
+-----------------------------
+:func:`list_columns` tells a file's columns and which are numeric without
+reading its rows; :meth:`ChunkSource.read_all` reads a whole source into one
+in-memory ``(X, sample_weight)``; :class:`NpySource` selects columns by
+index.  The ``gmmx`` command reads its files through these.
+
 File formats
 ------------
 Paths are dispatched by a registry of file formats (:mod:`gmmx.sources.registry`):
@@ -51,6 +58,7 @@ from .base import (
     ChunkOSError,
     ChunkSource,
     ChunkValueError,
+    ColumnInfo,
     _chunk_error,
     as_block,
     check_chunk_size,
@@ -84,6 +92,7 @@ __all__ = [
     "ChunkOSError",
     "ChunkSource",
     "ChunkValueError",
+    "ColumnInfo",
     "FileFormat",
     "IterableSource",
     "NpySource",
@@ -94,6 +103,7 @@ __all__ = [
     "find_format",
     "formats",
     "get_format",
+    "list_columns",
     "register_format",
     "unregister_format",
 ]
@@ -136,17 +146,7 @@ def as_source(obj, columns=None, chunk_size=None, *, weight_column=None,
         return obj
     if isinstance(obj, (str, os.PathLike)):
         path = os.fspath(obj)
-        fmt = find_format(path)
-        if fmt is None:
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"no such file or directory: {path!r}")
-            raise ValueError(
-                f"cannot tell the format of {path!r} from its name; use a .npy, "
-                ".parquet/.pq (or a directory of them) or .csv/.tsv/.txt file, or build "
-                "NpySource / ParquetSource / CSVSource explicitly"
-            )
-        if not fmt.read_options and kwargs:
-            raise ValueError(f"unexpected keyword arguments for a {fmt.name} source: {sorted(kwargs)}")
+        fmt = _path_format(path, kwargs)
         return fmt.factory(path, columns=columns, chunk_size=chunk_size,
                            weight_column=weight_column, sample_weight=sample_weight, **kwargs)
     if kwargs or columns is not None or weight_column is not None:
@@ -160,3 +160,57 @@ def as_source(obj, columns=None, chunk_size=None, *, weight_column=None,
             "sample_weight cannot be given for an iterable source; yield (X, sample_weight) pairs"
         )
     return IterableSource(obj)
+
+
+def _path_format(path, read_options):
+    """The registered format of ``path``; errors for an unknown name or for
+    reader options the format does not take."""
+    fmt = find_format(path)
+    if fmt is None:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such file or directory: {path!r}")
+        raise ValueError(
+            f"cannot tell the format of {path!r} from its name; use a .npy, "
+            ".parquet/.pq (or a directory of them) or .csv/.tsv/.txt file, or build "
+            "NpySource / ParquetSource / CSVSource explicitly"
+        )
+    if not fmt.read_options and read_options:
+        raise ValueError(f"unexpected keyword arguments for a {fmt.name} source: {sorted(read_options)}")
+    return fmt
+
+
+def list_columns(path, **read_options):
+    """The columns of a data file and which are numeric, without reading its rows.
+
+    Dispatched by format like :func:`as_source`: :meth:`NpySource.list_columns`
+    (columns ``x0``, ``x1``, ...), :meth:`ParquetSource.list_columns` (the
+    schema), :meth:`CSVSource.list_columns` (the header, types guessed from
+    the first rows).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    **read_options
+        Reader options of formats that take them (``pandas.read_csv``
+        options for CSV: ``sep``...).
+
+    Returns
+    -------
+    list of ColumnInfo
+        ``(name, numeric, dtype)`` per column, in file order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    ValueError
+        If the format is unknown or cannot list columns, or the file is not
+        readable as its format.
+    """
+    path = os.fspath(path)
+    fmt = _path_format(path, read_options)
+    if fmt.list_columns is None:
+        raise ValueError(f"the {fmt.name} format cannot list the columns of {path!r}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path!r}")
+    return fmt.list_columns(path, **read_options)

@@ -35,6 +35,7 @@ A failure while a chunk is read is re-raised by the drivers as a
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -77,6 +78,25 @@ def _chunk_error(exc, message, index):
     return ChunkError(message, index)
 
 
+class ColumnInfo(NamedTuple):
+    """One column of a file, as the ``list_columns`` of a file source reports it.
+
+    Attributes
+    ----------
+    name : str
+        The name to select it with (``columns=[...]``).
+    numeric : bool
+        True if it is read as numbers (integer, floating-point, boolean, or
+        decimal for Parquet).
+    dtype : str
+        The file's type of the column (numpy, pandas or Arrow spelling).
+    """
+
+    name: str
+    numeric: bool
+    dtype: str
+
+
 class ChunkSource:
     """Base class of chunk sources; the protocol every source follows.
 
@@ -111,6 +131,67 @@ class ChunkSource:
     def read_chunk(self, i):
         """Block ``i`` (0 <= i < n_chunks), for sources with random access."""
         raise NotImplementedError(f"{type(self).__name__} has no random access")
+
+    def read_all(self, dtype=None):
+        """Read one full pass into memory: the blocks concatenated.
+
+        Each block is validated as the fitting drivers do (:func:`as_block`):
+        the same number of columns in every block, valid weights.  NaN and
+        infinite values are kept (dropping or rejecting them is the caller's
+        choice).
+
+        Parameters
+        ----------
+        dtype : None, numpy.float32 or numpy.float64, default=None
+            dtype of the result.  None keeps the blocks' type (float32 only
+            if every block is float32).  With a dtype and a known ``n_rows``
+            the result is filled in place, without a second copy of the data.
+
+        Returns
+        -------
+        X : ndarray of shape (n_rows, n_features)
+            A new C-contiguous array (never a view of the source's data).
+        sample_weight : ndarray of shape (n_rows,) or None
+            None if no block carried weights; otherwise the weights, with 1
+            for the rows of blocks that had none.
+
+        Raises
+        ------
+        ValueError
+            If a block is not a valid block (the message names the chunk).
+            Errors raised by the source itself propagate unchanged.
+        """
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype not in (np.float32, np.float64):
+                raise ValueError(f"dtype must be None, float32 or float64, got {dtype}")
+        d = self.n_features
+        out = None
+        if dtype is not None and self.n_rows is not None and d:
+            out = np.empty((int(self.n_rows), int(d)), dtype=dtype)
+        blocks, weights, n = [], [], 0
+        for i, item in enumerate(self.chunks()):
+            X, w = as_block(item, f"chunk {i} (starting at row {n}): ", d)
+            d = X.shape[1]
+            m = X.shape[0]
+            if out is not None and n + m > out.shape[0]:  # more rows than n_rows said
+                blocks, out = [out[:n]], None
+            if out is not None:
+                out[n:n + m] = X
+            else:
+                blocks.append(X if dtype is None else X.astype(dtype, copy=False))
+            weights.append((m, w))
+            n += m
+        if out is not None:
+            X = out if n == out.shape[0] else out[:n].copy()
+        elif not blocks:
+            X = np.empty((0, d or 0), dtype=dtype or np.float64)
+        else:
+            X = np.concatenate(blocks)  # a new array, even for one block
+        if all(w is None for _, w in weights):
+            return X, None
+        w = np.concatenate([np.ones(m) if w is None else w for m, w in weights])
+        return X, w
 
     @property
     def random_access(self):

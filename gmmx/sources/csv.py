@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .base import ChunkSource, _pick_columns, check_chunk_size
+from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
 from .registry import register_format
 
 #: Compressions pandas reads transparently.
@@ -32,12 +32,12 @@ class CSVSource(ChunkSource):
         Passed to ``pandas.read_csv`` (``sep``, ``header``, ``decimal``, ``skiprows``...).
     """
 
+    #: Rows read by :meth:`list_columns` to tell the column types.
+    SNIFF_ROWS = 1000
+
     def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
                  **read_csv_kwargs):
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - optional dependency
-            raise ImportError("reading CSV needs pandas: pip install 'gmmx-em[pandas]'") from None
+        pd = _pandas()
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no such CSV file: {self.path!r}")
@@ -73,8 +73,88 @@ class CSVSource(ChunkSource):
                 else:
                     yield X, df[self.weight_column].to_numpy(dtype=np.float64)
 
+    @classmethod
+    def list_columns(cls, path, **read_csv_kwargs):
+        """The columns of a CSV file and which are numeric.
+
+        Reads only the header and the first :attr:`SNIFF_ROWS` rows (their
+        types are pandas' guess from those rows: a column numeric there may
+        still hold text further down, which is reported when it is read).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        **read_csv_kwargs
+            Passed to ``pandas.read_csv`` (``sep``, ``header``...), as to
+            the constructor.
+
+        Returns
+        -------
+        list of ColumnInfo
+            ``dtype`` is the pandas dtype guessed from the first rows.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file is missing.
+        ValueError
+            If the file is empty or cannot be parsed.
+        ImportError
+            Without pandas.
+        """
+        pd = _pandas()
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such CSV file: {path!r}")
+        for key in ("chunksize", "iterator", "nrows"):
+            if key in read_csv_kwargs:
+                raise ValueError(f"{key!r} is set by CSVSource.list_columns")
+        try:
+            head = pd.read_csv(path, nrows=cls.SNIFF_ROWS, **read_csv_kwargs)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"CSV file {path!r} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise ValueError(f"CSV file {path!r} cannot be parsed: {exc}") from None
+        return [ColumnInfo(c, head[c].dtype.kind in "fiub", str(head[c].dtype))
+                for c in head.columns]
+
+    @staticmethod
+    def default_read_options(path):
+        """The ``pandas.read_csv`` options a file name implies.
+
+        ``.tsv``: tab-separated; ``.txt``: values separated by commas or
+        blanks (``sep=r"[,\\s]+"``, python parser); otherwise none (commas).
+        Compression suffixes are looked through.  :func:`as_source` does not
+        apply them (pass them as keyword arguments); the ``gmmx`` command does.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        dict
+        """
+        name = os.path.basename(os.fspath(path)).lower()
+        for comp in _COMPRESSIONS[1:]:
+            if name.endswith(comp):
+                name = name[: -len(comp)]
+        if name.endswith(".tsv"):
+            return {"sep": "\t"}
+        if name.endswith(".txt"):
+            return {"sep": r"[,\s]+", "engine": "python"}
+        return {}
+
     def __repr__(self):
         return f"CSVSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - optional dependency
+        raise ImportError("reading CSV needs pandas: pip install 'gmmx-em[pandas]'") from None
+    return pd
 
 
 def _example(df, bad):
@@ -98,4 +178,5 @@ def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_w
     return CSVSource(path, columns, weight_column, chunk_size, **read_csv_kwargs)
 
 
-register_format("csv", _CSV_SUFFIXES, _from_path, read_options=True)
+register_format("csv", _CSV_SUFFIXES, _from_path, read_options=True,
+                list_columns=CSVSource.list_columns)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
 
 from .array import ArraySource
+from .base import ColumnInfo
 from .registry import register_format
 
 
@@ -26,9 +28,19 @@ class NpySource(ArraySource):
     chunk_size : int
         Rows per chunk; for d = 1 a few million rows make the kernel call
         overhead negligible.
+    columns : sequence of int or str, optional
+        The columns to read, in order: indices ``0 .. d-1`` or the names
+        ``"x0" .. "x{d-1}"`` that :meth:`list_columns` reports.  Default: all.
+        Whole rows are still read from the file; the other columns are
+        dropped chunk by chunk.
+
+    Attributes
+    ----------
+    columns : list of int
+        Indices of the columns read.
     """
 
-    def __init__(self, path, sample_weight=None, chunk_size=None):
+    def __init__(self, path, sample_weight=None, chunk_size=None, columns=None):
         self.path = os.fspath(path)
         X = _open_npy(self.path)
         if isinstance(sample_weight, (str, os.PathLike)):
@@ -36,6 +48,9 @@ class NpySource(ArraySource):
         super().__init__(X, sample_weight, chunk_size)
         self._mm = getattr(X, "_mmap", None)
         self._row_bytes = X.dtype.itemsize * self.n_features
+        self.columns = _column_indices(columns, self.n_features, self.path)
+        self._take = None if self.columns == list(range(self.n_features)) else self.columns
+        self.n_features = len(self.columns)
         off = int(getattr(X, "offset", 0))
         import mmap
 
@@ -55,13 +70,77 @@ class NpySource(ArraySource):
         except (OSError, ValueError, AttributeError):  # pragma: no cover - platform
             self._mm = None
 
+    def read_chunk(self, i):
+        item = super().read_chunk(i)
+        if self._take is None:
+            return item
+        if isinstance(item, tuple):
+            return item[0][:, self._take], item[1]
+        return item[:, self._take]
+
     def chunks(self):
         for i in range(self.n_chunks):
             self._prefetch(i + 1)
             yield self.read_chunk(i)
 
+    @classmethod
+    def list_columns(cls, path):
+        """The columns of a ``.npy`` file, from its header (no rows are read).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        list of ColumnInfo
+            Named ``"x0"``, ``"x1"``, ...; a 1-D array is one column.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            If the file is missing or not a 1-D or 2-D numeric array.
+        """
+        path = os.fspath(path)
+        X = _open_npy(path)
+        if X.ndim not in (1, 2):
+            raise ValueError(f"{path!r} holds an array of shape {X.shape}; expected a 1-D or "
+                             "2-D array (rows, columns)")
+        d = 1 if X.ndim == 1 else X.shape[1]
+        return [ColumnInfo(name, True, str(X.dtype)) for name in _names(d)]
+
     def __repr__(self):
+        if self._take is not None:
+            return (f"NpySource({self.path!r}, columns={self.columns}, "
+                    f"chunk_size={self.chunk_size})")
         return f"NpySource({self.path!r}, chunk_size={self.chunk_size})"
+
+
+def _names(d):
+    return [f"x{j}" for j in range(d)]
+
+
+def _column_indices(columns, d, path):
+    """Indices of ``columns`` (indices or ``x<j>`` names) among ``d`` columns."""
+    if columns is None:
+        return list(range(d))
+    if isinstance(columns, (str, numbers.Integral)):
+        columns = [columns]
+    names = _names(d)
+    out = []
+    for c in columns:
+        if isinstance(c, numbers.Integral) and not isinstance(c, bool) and 0 <= c < d:
+            out.append(int(c))
+        elif isinstance(c, str) and c in names:
+            out.append(names.index(c))
+        else:
+            raise ValueError(
+                f"column {c!r} is not in {path!r}, which has {d} column(s): indices 0 to "
+                f"{d - 1} or names x0 to x{d - 1}"
+            )
+    if not out:
+        raise ValueError("columns is empty; select at least one column")
+    return out
 
 
 def _open_npy(path):
@@ -88,4 +167,4 @@ def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_w
     return NpySource(path, sample_weight=sample_weight, chunk_size=chunk_size)
 
 
-register_format("npy", (".npy",), _from_path)
+register_format("npy", (".npy",), _from_path, list_columns=NpySource.list_columns)

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .base import ChunkSource, _pick_columns, check_chunk_size
+from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
 from .registry import register_format
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -72,21 +72,12 @@ class ParquetSource(ChunkSource):
     """
 
     def __init__(self, path, columns=None, weight_column=None, chunk_size=None):
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:  # pragma: no cover - optional dependency
-            raise ImportError(
-                "reading Parquet needs pyarrow: pip install 'gmmx-em[parquet]'"
-            ) from None
+        pq = _pyarrow_parquet()
         self.path = os.fspath(path)
         self._chunk_size_arg = check_chunk_size(chunk_size) if chunk_size is not None else None
         self.files = _parquet_files(self.path)
         self.weight_column = weight_column
-        try:
-            first = pq.ParquetFile(self.files[0])
-        except (OSError, pa.ArrowException) as exc:
-            raise ValueError(f"{self.files[0]!r} is not a readable Parquet file: {exc}") from None
+        first = _open_first(self.files)
         schema = first.schema_arrow
         types = {f.name: f.type for f in schema}
 
@@ -150,8 +141,57 @@ class ParquetSource(ChunkSource):
             table = pf.read_row_group(g, columns=self._read_cols())
         return self._to_block(table)
 
+    @classmethod
+    def list_columns(cls, path):
+        """The columns of a Parquet file or directory, from the schema (no rows are read).
+
+        For a directory, the schema of its first file (the files a source
+        reads must share their columns).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        list of ColumnInfo
+            ``dtype`` is the Arrow type; integer, floating-point, boolean and
+            decimal columns are numeric.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            If the path is missing, or holds no readable Parquet file.
+        ImportError
+            Without pyarrow.
+        """
+        _pyarrow_parquet()
+        schema = _open_first(_parquet_files(os.fspath(path))).schema_arrow
+        return [ColumnInfo(f.name, _is_numeric(f.type), str(f.type)) for f in schema]
+
     def __repr__(self):
         return f"ParquetSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _pyarrow_parquet():
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - optional dependency
+        raise ImportError(
+            "reading Parquet needs pyarrow: pip install 'gmmx-em[parquet]'"
+        ) from None
+    return pq
+
+
+def _open_first(files):
+    """The first of ``files`` as a ``pyarrow.parquet.ParquetFile``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(files[0])
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"{files[0]!r} is not a readable Parquet file: {exc}") from None
 
 
 def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None):
@@ -161,4 +201,5 @@ def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_w
     return ParquetSource(path, columns, weight_column, chunk_size)
 
 
-register_format("parquet", _PARQUET_SUFFIXES, _from_path, accepts_directory=True)
+register_format("parquet", _PARQUET_SUFFIXES, _from_path, accepts_directory=True,
+                list_columns=ParquetSource.list_columns)

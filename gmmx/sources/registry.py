@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 __all__ = ["FileFormat", "find_format", "formats", "get_format", "register_format",
            "unregister_format"]
@@ -45,6 +45,10 @@ class FileFormat:
         True if the factory takes reader keyword arguments (the ``**kwargs``
         of :func:`~gmmx.sources.as_source`); otherwise they are rejected
         before the factory is called.
+    list_columns : callable or None
+        ``list_columns(path, **read_options)`` returns the file's columns as
+        a list of :class:`~gmmx.sources.ColumnInfo` without reading its rows
+        (None if the format cannot; see :func:`~gmmx.sources.list_columns`).
     """
 
     name: str
@@ -52,6 +56,7 @@ class FileFormat:
     factory: Callable
     accepts_directory: bool = False
     read_options: bool = False
+    list_columns: Optional[Callable] = None
 
 
 # name -> FileFormat, in registration order (the first directory format is
@@ -69,7 +74,7 @@ def _normalise_suffix(suffix):
 
 
 def register_format(name, suffixes, factory, *, accepts_directory=False, read_options=False,
-                    replace=False):
+                    list_columns=None, replace=False):
     """Register a file format for :func:`~gmmx.sources.as_source`.
 
     Parameters
@@ -91,6 +96,11 @@ def register_format(name, suffixes, factory, *, accepts_directory=False, read_op
     read_options : bool, default=False
         The factory takes reader keyword arguments (as ``pandas.read_csv``
         options for CSV).
+    list_columns : callable, optional
+        ``list_columns(path, **read_options)`` -> list of
+        :class:`~gmmx.sources.ColumnInfo`, the file's columns without
+        reading its rows (used by :func:`~gmmx.sources.list_columns` and the
+        ``gmmx`` command).
     replace : bool, default=False
         Replace a format registered under the same name (otherwise that is
         an error).
@@ -109,6 +119,8 @@ def register_format(name, suffixes, factory, *, accepts_directory=False, read_op
         raise ValueError(f"a format name must be a non-empty string, got {name!r}")
     if not callable(factory):
         raise ValueError(f"the factory of format {name!r} must be callable, got {factory!r}")
+    if list_columns is not None and not callable(list_columns):
+        raise ValueError(f"list_columns of format {name!r} must be callable, got {list_columns!r}")
     if isinstance(suffixes, str):
         suffixes = (suffixes,)
     suffixes = tuple(dict.fromkeys(_normalise_suffix(s) for s in suffixes))
@@ -122,7 +134,8 @@ def register_format(name, suffixes, factory, *, accepts_directory=False, read_op
             raise ValueError(
                 f"suffixes {taken} are already registered by the {other.name!r} format"
             )
-    fmt = FileFormat(name, suffixes, factory, bool(accepts_directory), bool(read_options))
+    fmt = FileFormat(name, suffixes, factory, bool(accepts_directory), bool(read_options),
+                     list_columns)
     _FORMATS[name] = fmt
     return fmt
 
