@@ -226,8 +226,7 @@ def load(path):
     Raises
     ------
     ValueError
-        If the file is truncated, corrupted, tampered with (e.g. contains
-        pickled objects) or written by a newer format version.
+        As :func:`read_archive`, or for a model class this gmmx does not know.
     """
     path = os.fspath(path)
     meta, arrays = read_archive(path)
