@@ -1,4 +1,5 @@
-"""Two-state 1-D EM: recover all six parameters of a simulated mixture.
+"""Two-state 1-D EM: recover all six parameters of a simulated mixture
+===================================================================
 
 The data are those of the classic EM walk-through: with probability
 rho = (0.8, 0.2) a draw comes from N(5, 1) or from N(10, 2) (variances 1 and 2,
@@ -26,7 +27,7 @@ def simulate(n, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--n", type=int, default=20_000, help="number of draws")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

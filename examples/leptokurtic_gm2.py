@@ -1,4 +1,5 @@
-"""Structured zero-mean GM(2) for a leptokurtic asset (the fecon235 worked example).
+"""Structured zero-mean GM(2) for a leptokurtic asset (the fecon235 worked example)
+================================================================================
 
 An asset XYZ has kurtosis 4.05 and annual volatility 20 %.  Model it as a mix
 of a calm Gaussian asset XYZ1 at a * sigma and a wild one XYZ2 at b * sigma

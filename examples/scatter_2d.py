@@ -1,4 +1,5 @@
-"""A 2-D two-component fit drawn as a coloured scatter with covariance ellipses.
+"""A 2-D two-component fit drawn as a coloured scatter with covariance ellipses
+============================================================================
 
 Two correlated Gaussian clouds are simulated, gmmx.GaussianMixture fits a
 full-covariance mixture, and plot_clusters draws each point in the colour of
@@ -30,7 +31,7 @@ def simulate(n, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=".", help="directory for the figure")

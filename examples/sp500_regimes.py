@@ -1,4 +1,5 @@
-"""Volatility regimes of the S&P 500, 1999-2018, from a Gaussian mixture of daily returns.
+"""Volatility regimes of the S&P 500, 1999-2018, from a Gaussian mixture of daily returns
+======================================================================================
 
 Fits two regimes to daily log returns (data bundled with ``arch``:
 ``pip install gmmx-em[examples]``), prints the regime table (weight, mean,
@@ -19,7 +20,7 @@ from gmmx.regimes import detect_regimes
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", default=".", help="directory for the figures")
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args(argv)

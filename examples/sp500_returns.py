@@ -1,4 +1,5 @@
-"""A two-component Gaussian mixture for S&P 500 daily log returns, 1999-2018.
+"""A two-component Gaussian mixture for S&P 500 daily log returns, 1999-2018
+=========================================================================
 
 The data are the daily S&P 500 prices bundled with the ``arch`` package
 (``pip install gmmx-em[examples]``).  The script fits a GM(2) to the log
@@ -29,7 +30,7 @@ def load_returns():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", default=".", help="directory for the figures")
     parser.add_argument("--show", action="store_true", help="also show the figures")
     args = parser.parse_args(argv)
