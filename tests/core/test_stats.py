@@ -3,23 +3,10 @@
 import numpy as np
 import pytest
 
+from conftest import stats_about as _stats_about
 from gmmx.core.covariance import get_covariance
 from gmmx.core.mstep import m_step
 from gmmx.core.stats import SufficientStats
-
-
-def _stats_about(X, r, centers, covariance_type):
-    K, d = centers.shape
-    st = SufficientStats.zeros(covariance_type, centers)
-    for k in range(K):
-        D = X - centers[k]
-        st.nk[k] = r[:, k].sum()
-        st.sk[k] = r[:, k] @ D
-        M = (D * r[:, k, None]).T @ D
-        st.Mk[k] = M if st.Mk.ndim == 3 else np.diag(M)
-    st.weight_sum = float(X.shape[0])
-    st.n_samples = X.shape[0]
-    return st
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])

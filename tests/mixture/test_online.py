@@ -1,9 +1,11 @@
 """Online (stepwise) EM: partial_fit and the OnlineEM recursion."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
-from gmmx import GaussianMixture as _GaussianMixture
+from conftest import GaussianMixture, assert_same_fit, perturbed_init, two_clusters
 from gmmx import SufficientStats
 from gmmx.streaming import OnlineEM
 
@@ -11,29 +13,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
-
-
-def GaussianMixture(*args, **kwargs):
-    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
-    kwargs.setdefault("n_threads", 1)
-    return _GaussianMixture(*args, **kwargs)
-
-def _data(n=4000, d=2, seed=0):
-    rng = np.random.default_rng(seed)
-    X = np.concatenate([rng.normal(-1.5, 1.0, (n // 2, d)), rng.normal(2.0, 0.6, (n - n // 2, d))])
-    rng.shuffle(X)
-    return X
-
-
-def _init(X, K, cov):
-    m = GaussianMixture(K, covariance_type=cov, random_state=0, max_iter=2).fit(X)
-    return dict(weights_init=m.weights_, means_init=m.means_ + 0.2, precisions_init=m.precisions_)
-
-
-def _close(a, b, rtol=1e-10):
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        x, y = getattr(a, name), getattr(b, name)
-        np.testing.assert_allclose(x, y, rtol=0, atol=rtol * np.max(np.abs(y)), err_msg=name)
+_data = partial(two_clusters, n=4000, d=2, locs=(-1.5, 2.0), scales=(1.0, 0.6))
+_init = partial(perturbed_init, max_iter=2, shift=0.2)
+_close = partial(assert_same_fit, same_run=False)
 
 
 @pytest.mark.parametrize("cov", COV_TYPES)

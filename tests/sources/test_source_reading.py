@@ -2,11 +2,13 @@
 
 import io
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
 
-from gmmx import GaussianMixture as _GaussianMixture
+from conftest import GaussianMixture, assert_same_fit, two_clusters
+from conftest import perturbed_init as _init
 from gmmx.streaming import (
     ArraySource,
     ChunkError,
@@ -25,34 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
-
-
-def GaussianMixture(*args, **kwargs):
-    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
-    kwargs.setdefault("n_threads", 1)
-    return _GaussianMixture(*args, **kwargs)
-
-def _data(n=3000, d=3, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.normal(-2.0, 1.0, (n // 2, d))
-    b = rng.normal(2.0, 0.5, (n - n // 2, d)) * np.linspace(1, 2, d)
-    X = np.concatenate([a, b])
-    rng.shuffle(X)
-    return X
-
-
-def _init(X, K=3, cov="full", seed=0):
-    m = GaussianMixture(K, covariance_type=cov, random_state=seed, max_iter=3).fit(X)
-    return dict(weights_init=m.weights_, means_init=m.means_ + 0.1, precisions_init=m.precisions_)
-
-
-def assert_same_fit(a, b, rtol=1e-10):
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        x, y = getattr(a, name), getattr(b, name)
-        scale = np.max(np.abs(y))
-        np.testing.assert_allclose(x, y, rtol=0, atol=rtol * scale, err_msg=name)
-    assert a.n_iter_ == b.n_iter_
-    assert abs(a.lower_bound_ - b.lower_bound_) <= rtol * abs(b.lower_bound_)
+_data = partial(two_clusters, stretch=True)
 
 
 @pytest.fixture(scope="module")
