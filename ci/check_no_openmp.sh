@@ -42,5 +42,6 @@ assert _estep.openmp_max_threads() == 1
 print("no-OpenMP build imports; OpenMP off")
 PY
 echo "==> core tests against the no-OpenMP build"
-"$VPY" -m pytest -q -p no:cacheprovider test_engine.py test_stats.py test_init.py \
-    test_mixture.py test_validation.py
+"$VPY" -m pytest -q -p no:cacheprovider core/test_kernel.py core/test_stats.py \
+    core/test_mstep.py core/test_covariance.py core/test_init.py \
+    mixture/test_gaussian_mixture.py test_validation.py

@@ -2,6 +2,17 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
+from gmmx import GaussianMixture as _GaussianMixture
+from gmmx.core.stats import SufficientStats
+
+FITTED_PARAMS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def GaussianMixture(*args, **kwargs):
+    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
+    kwargs.setdefault("n_threads", 1)
+    return _GaussianMixture(*args, **kwargs)
+
 
 def blobs(n, d, k, seed=0, scale=4.0, dtype=np.float64):
     """Well-separated Gaussian blobs: (X, labels, centres)."""
@@ -10,6 +21,48 @@ def blobs(n, d, k, seed=0, scale=4.0, dtype=np.float64):
     labels = rng.integers(0, k, n)
     X = centers[labels] + rng.normal(size=(n, d))
     return X.astype(dtype), labels, centers
+
+
+def blobs_at(centers, n, seed=0):
+    """Unit-variance blobs around the given centres: (X, labels, centers)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(centers), n)
+    return centers[labels] + rng.normal(size=(n, centers.shape[1])), labels, centers
+
+
+def two_clusters(n=3000, d=3, seed=0, locs=(-2.0, 2.0), scales=(1.0, 0.5), stretch=False):
+    """Two shuffled Gaussian clusters of ``n // 2`` and ``n - n // 2`` rows.
+
+    Row ``i`` of cluster ``j`` is ``normal(locs[j], scales[j], d)``; with
+    ``stretch`` the second cluster's columns are scaled by ``linspace(1, 2, d)``.
+    """
+    rng = np.random.default_rng(seed)
+    a = rng.normal(locs[0], scales[0], (n // 2, d))
+    b = rng.normal(locs[1], scales[1], (n - n // 2, d))
+    if stretch:
+        b = b * np.linspace(1, 2, d)
+    X = np.concatenate([a, b])
+    rng.shuffle(X)
+    return X
+
+
+def perturbed_init(X, K=3, cov="full", seed=0, max_iter=3, shift=0.1):
+    """``*_init`` parameters of a short fit, means moved by ``shift``: a start
+    that still needs the iterations the test runs."""
+    m = GaussianMixture(K, covariance_type=cov, random_state=seed, max_iter=max_iter).fit(X)
+    return dict(weights_init=m.weights_, means_init=m.means_ + shift, precisions_init=m.precisions_)
+
+
+def assert_same_fit(a, b, rtol=1e-10, same_run=True):
+    """Fitted parameters equal to ``rtol`` of each array's largest entry; with
+    ``same_run`` also the same ``n_iter_`` and ``lower_bound_`` (to ``rtol``)."""
+    for name in FITTED_PARAMS:
+        x, y = getattr(a, name), getattr(b, name)
+        scale = np.max(np.abs(y))
+        np.testing.assert_allclose(x, y, rtol=0, atol=rtol * scale, err_msg=name)
+    if same_run:
+        assert a.n_iter_ == b.n_iter_
+        assert abs(a.lower_bound_ - b.lower_bound_) <= rtol * abs(b.lower_bound_)
 
 
 def init_params(X, k, covariance_type, seed=0):
@@ -48,6 +101,21 @@ def random_model(rng, k, d, covariance_type):
         cov = rng.uniform(0.5, 2.0, k)
         full = np.array([np.eye(d) * c for c in cov])
     return weights, means, cov, full
+
+
+def stats_about(X, r, centers, covariance_type):
+    """SufficientStats of responsibilities ``r`` about ``centers``, by explicit sums."""
+    K, d = centers.shape
+    st = SufficientStats.zeros(covariance_type, centers)
+    for k in range(K):
+        D = X - centers[k]
+        st.nk[k] = r[:, k].sum()
+        st.sk[k] = r[:, k] @ D
+        M = (D * r[:, k, None]).T @ D
+        st.Mk[k] = M if st.Mk.ndim == 3 else np.diag(M)
+    st.weight_sum = float(X.shape[0])
+    st.n_samples = X.shape[0]
+    return st
 
 
 def brute_force_log_densities(X, weights, means, full):

@@ -4,28 +4,19 @@ import json
 import os
 import zipfile
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 import gmmx
-from gmmx import GaussianMixture as _GaussianMixture
+from conftest import GaussianMixture, two_clusters
 
 pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
 
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
-
-
-def GaussianMixture(*args, **kwargs):
-    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
-    kwargs.setdefault("n_threads", 1)
-    return _GaussianMixture(*args, **kwargs)
-
-def _data(n=2000, seed=0):
-    rng = np.random.default_rng(seed)
-    X = np.concatenate([rng.normal(-1, 1, (n // 2, 2)), rng.normal(2, 0.5, (n - n // 2, 2))])
-    rng.shuffle(X)
-    return X
+_data = partial(two_clusters, n=2000, d=2, locs=(-1.0, 2.0))
 
 
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import blobs, init_params
+from conftest import blobs, blobs_at, init_params
 from gmmx import ConvergenceWarning, GaussianMixture, NotFittedError, RegCovarWarning
 
 sklearn = pytest.importorskip("sklearn")
@@ -81,9 +81,7 @@ SEPARATED = np.array([[0.0, 0.0], [12.0, 0.0], [0.0, 12.0]])
 
 
 def _separated(n, seed):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, n)
-    return SEPARATED[labels] + rng.normal(size=(n, 2)), labels, SEPARATED
+    return blobs_at(SEPARATED, n, seed)
 
 
 def test_recovers_well_separated_clusters_with_native_kmeans():

@@ -1,9 +1,12 @@
 """Dask driver on a real two-process LocalCluster: equal to the in-memory fit."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
-from gmmx import GaussianMixture as _GaussianMixture
+from conftest import GaussianMixture, assert_same_fit, perturbed_init
+from conftest import two_clusters as _data
 
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
@@ -16,12 +19,8 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*[Pp]ort.*:UserWarning",
 )
 
+_init = partial(perturbed_init, max_iter=2, shift=0.2)
 
-
-def GaussianMixture(*args, **kwargs):
-    """One kernel thread by default: tests stay fast on a loaded 2-core box."""
-    kwargs.setdefault("n_threads", 1)
-    return _GaussianMixture(*args, **kwargs)
 
 @pytest.fixture(scope="module")
 def client():
@@ -35,26 +34,6 @@ def client():
     cluster.close()
 
 
-def _data(n=3000, d=3, seed=0):
-    rng = np.random.default_rng(seed)
-    X = np.concatenate([rng.normal(-2, 1, (n // 2, d)), rng.normal(2, 0.5, (n - n // 2, d))])
-    rng.shuffle(X)
-    return X
-
-
-def _init(X, K, cov="full"):
-    m = GaussianMixture(K, covariance_type=cov, random_state=0, max_iter=2).fit(X)
-    return dict(weights_init=m.weights_, means_init=m.means_ + 0.2, precisions_init=m.precisions_)
-
-
-def _assert_same(a, b, rtol=1e-10):
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        x, y = getattr(a, name), getattr(b, name)
-        np.testing.assert_allclose(x, y, rtol=0, atol=rtol * np.max(np.abs(y)), err_msg=name)
-    assert a.n_iter_ == b.n_iter_
-    assert a.lower_bound_ == pytest.approx(b.lower_bound_, rel=rtol)
-
-
 @pytest.mark.parametrize("cov", ["full", "diag"])
 def test_dask_array_equals_in_memory(client, cov):
     X = _data().astype(np.float32)
@@ -65,7 +44,7 @@ def test_dask_array_equals_in_memory(client, cov):
     dX = da.from_array(X, chunks=(411, 2))  # column chunks are merged
     dw = da.from_array(w, chunks=500)  # rechunked to X's row blocks
     m = GaussianMixture(3, **kw).fit(dX, sample_weight=dw)
-    _assert_same(m, ref)
+    assert_same_fit(m, ref)
 
 
 def test_dask_dataframe_and_default_init(client):
@@ -73,13 +52,13 @@ def test_dask_dataframe_and_default_init(client):
     df = dd.from_pandas(pd.DataFrame(X, columns=["r1", "r2"]), npartitions=4)
     init = _init(X, 2)
     ref = GaussianMixture(2, max_iter=5, tol=0, **init).fit(X)
-    _assert_same(GaussianMixture(2, max_iter=5, tol=0, **init).fit(df), ref)
+    assert_same_fit(GaussianMixture(2, max_iter=5, tol=0, **init).fit(df), ref)
     # with weights as a column-derived Series (unknown chunk sizes)
     pdf = pd.DataFrame(X, columns=["r1", "r2"]).assign(w=np.linspace(0.5, 1.5, len(X)))
     ddf = dd.from_pandas(pdf, npartitions=3)
     refw = GaussianMixture(2, max_iter=5, tol=0, **init).fit(X, sample_weight=pdf["w"].to_numpy())
     mw = GaussianMixture(2, max_iter=5, tol=0, **init).fit(ddf[["r1", "r2"]], sample_weight=ddf["w"])
-    _assert_same(mw, refw)
+    assert_same_fit(mw, refw)
     # default initialisation: a reservoir sample gathered per block on the workers
     full = GaussianMixture(2, random_state=0, tol=1e-8, max_iter=200).fit(X)
     m = GaussianMixture(2, random_state=0, tol=1e-8, max_iter=200).fit(df)

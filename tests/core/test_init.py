@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
+from conftest import blobs_at
 from gmmx.core.init import initial_parameters, kmeans, kmeans_plusplus
 
 sklearn = pytest.importorskip("sklearn")
 
+CORNERS = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+
 
 def _data(seed=0):
-    rng = np.random.default_rng(seed)
-    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
-    labels = rng.integers(0, 4, 4000)
-    return centers[labels] + rng.normal(size=(4000, 2)), labels, centers
+    return blobs_at(CORNERS, 4000, seed)
 
 
 def test_kmeans_matches_sklearn_inertia():
