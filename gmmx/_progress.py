@@ -1,13 +1,21 @@
 """Optional tqdm progress bars for long (out-of-core, Dask, mini-batch) fits.
 
-tqdm is an optional dependency: without it, or when the estimator's
-``progress`` is false, or when standard error is not a terminal, every bar is
-a silent no-op object with the same methods.
+tqdm is an optional dependency.  Bars are drawn on a terminal (standard error)
+and in Jupyter notebooks (``tqdm.auto`` picks the notebook widget).  When the
+estimator's ``progress`` is false every bar is a silent no-op object with the
+same methods; when it is true but no bar can be drawn (tqdm missing, output
+neither a terminal nor a notebook), a :class:`~gmmx.exceptions.ProgressWarning`
+says so once per reason and per process.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+
+from .exceptions import ProgressWarning
+
+_WARNED = set()
 
 
 class NullBar:
@@ -29,19 +37,51 @@ class NullBar:
         pass
 
 
+def _warn_once(reason, message):
+    if reason not in _WARNED:
+        _WARNED.add(reason)
+        warnings.warn(message, ProgressWarning, stacklevel=4)
+
+
+def in_notebook():
+    """True inside a Jupyter (IPython kernel) session."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # pragma: no cover - broken IPython installs
+        return False
+    return shell is not None and (
+        type(shell).__name__ == "ZMQInteractiveShell" or hasattr(shell, "kernel")
+    )
+
+
 def progress_enabled(flag, stream=None):
-    """True if a bar should be drawn: ``flag`` set, tqdm importable, a terminal."""
+    """True if a bar should be drawn: ``flag`` set, tqdm importable, a terminal or a notebook.
+
+    When ``flag`` is set but no bar can be drawn, warns once (per reason and
+    process) with a :class:`~gmmx.exceptions.ProgressWarning` saying why.
+    """
     if not flag:
         return False
     try:
         import tqdm  # noqa: F401
     except ImportError:
+        _warn_once("tqdm", "progress=True needs tqdm (pip install tqdm, or the "
+                   "'progress' extra of gmmx-em); no progress bar is drawn")
         return False
+    if in_notebook():
+        return True
     stream = sys.stderr if stream is None else stream
     try:
-        return bool(stream.isatty())
+        tty = bool(stream.isatty())
     except (AttributeError, ValueError):
-        return False
+        tty = False
+    if not tty:
+        _warn_once("stream", "progress=True, but standard error is neither a terminal "
+                   "nor a Jupyter notebook, so no progress bar is drawn")
+    return tty
 
 
 def make_bar(enabled, **kwargs):
@@ -84,22 +124,25 @@ class PassProgress:
                                    unit="row", unit_scale=True, leave=False, position=1)
         return self._outer, self._inner
 
-    def start_pass(self, desc=None):
+    def start_pass(self, desc="rows"):
+        """Start the inner bar over the rows of one pass, labelled ``desc``."""
         _, inner = self._bars()
         inner.reset(total=self.n_rows)
-        if desc is not None:
-            inner.set_description_str(desc)
+        inner.set_description_str(desc)
 
     def rows(self, n):
+        """Advance the inner bar by ``n`` rows."""
         self._bars()[1].update(n)
 
     def end_pass(self, lower_bound=None):
+        """Count one pass on the outer bar, showing the per-row log-likelihood."""
         outer, _ = self._bars()
         if lower_bound is not None:
             outer.set_postfix_str(f"log-lik/row {lower_bound:.6g}")
         outer.update(1)
 
     def close(self):
+        """Close both bars."""
         if self._outer is not None:
             self._inner.close()
             self._outer.close()

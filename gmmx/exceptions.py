@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "NotFittedError", "RegCovarWarning"]
+__all__ = ["ConvergenceWarning", "NotFittedError", "ProgressWarning", "RegCovarWarning"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -15,3 +15,7 @@ class ConvergenceWarning(UserWarning):
 
 class RegCovarWarning(UserWarning):
     """``reg_covar`` is large compared with the variance of the data."""
+
+
+class ProgressWarning(UserWarning):
+    """``progress=True`` was asked for, but no progress bar can be drawn."""

@@ -67,8 +67,9 @@ class GaussianMixture(BaseMixture):
     callback : callable, optional
         ``callback(n_iter, lower_bound)`` after every EM iteration.
     progress : bool, default=False
-        A tqdm progress bar over passes and chunks (only if tqdm is installed
-        and output is a terminal).
+        tqdm progress bars over passes and the rows of each pass, on a terminal
+        or in a Jupyter notebook; a ``ProgressWarning`` says once when none
+        can be drawn (tqdm missing, output neither a terminal nor a notebook).
     step_exponent : float in (0.5, 1], default=0.6
         Online EM (``partial_fit``, :func:`gmmx.mixture.fit_minibatch`): the
         b-th batch gets step size ``b ** -step_exponent`` (the first batch
