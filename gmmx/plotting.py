@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from .finance._models import _model_params
-from .finance.distributions import _as_univariate
+from .finance.distributions import UnivariateMixture, _as_univariate
+from .finance.risk import _risk_distribution, expected_shortfall, value_at_risk
 from .mixture import GaussianMixture
 
 __all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
-           "plot_clusters"]
+           "plot_clusters", "plot_portfolio_risk"]
 
 
 def _pyplot():
@@ -300,5 +301,65 @@ def plot_clusters(X, model, *, dims=(0, 1), n_std=(1.0, 2.0), ax=None, s=8):
         ax.plot(*centre, "x", color="k", markersize=8)
     ax.set_xlabel(f"x{i}")
     ax.set_ylabel(f"x{j}")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_portfolio_risk(mixture, weights=None, alpha=0.05, *, position=None, ax=None,
+                        n_points=600, xlim=None):
+    """Density of the portfolio loss with its value at risk and expected shortfall marked.
+
+    The loss is ``-w'x`` (``-position * w'x`` with a position), so losses are
+    positive and on the right, as :func:`~gmmx.finance.value_at_risk` reports
+    them.  The tail beyond the VaR is shaded; the VaR and ES are vertical lines
+    whose legend entries give their values.
+
+    Parameters
+    ----------
+    mixture : fitted model, MultivariateMixture or UnivariateMixture
+    weights : array_like, dict or pandas.Series, optional
+        Portfolio weights, one per feature; required when the model has
+        several features (a univariate mixture takes none).
+    alpha : float in (0, 0.5]
+        Tail probability (0.05 for 95 % VaR).
+    position : float, optional
+        Portfolio value in currency (negative for a short): the loss axis is
+        then in currency.
+    ax : matplotlib Axes, optional
+    n_points : int
+        Grid size for the curve.
+    xlim : (float, float), optional
+        Loss range; default from the 0.05 % loss quantile to beyond the ES.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if np.ndim(alpha) != 0:
+        raise ValueError(f"plot_portfolio_risk marks one tail probability, got alpha={alpha!r}")
+    dist = _risk_distribution(mixture, weights, None, None, None)
+    var = value_at_risk(dist, alpha, position=position)
+    es = expected_shortfall(dist, alpha, position=position)
+    scale = 1.0 if position is None else float(position)
+    loss = UnivariateMixture(dist.weights, -scale * dist.means, stds=abs(scale) * dist.stds)
+    if xlim is None:
+        lo, hi = loss.ppf([5e-4, 1.0 - min(5e-4, 0.1 * alpha)])
+        hi = max(hi, es)
+        pad = 0.05 * (hi - lo)
+        xlim = (lo - pad, hi + pad)
+    grid = np.linspace(xlim[0], xlim[1], n_points)
+    dens = loss.pdf(grid)
+    ax = _axes(ax)
+    ax.plot(grid, dens, color="C0", linewidth=2.0, label="loss density")
+    tail = grid >= var
+    ax.fill_between(grid[tail], dens[tail], color="C3", alpha=0.3, linewidth=0,
+                    label=f"worst {100 * alpha:.3g}% of outcomes")
+    level = f"{100 * (1 - alpha):.4g}%"
+    ax.axvline(var, color="C3", linestyle="--", linewidth=1.5, label=f"VaR {level}: {var:.4g}")
+    ax.axvline(es, color="k", linestyle=":", linewidth=1.5, label=f"ES {level}: {es:.4g}")
+    ax.set_xlim(*xlim)
+    units = "return units" if position is None else "currency"
+    ax.set_xlabel(f"portfolio loss ({units}, positive = loss)")
+    ax.set_ylabel("density")
     ax.legend(loc="best", fontsize="small")
     return ax

@@ -6,8 +6,10 @@ fitted attributes ``weights_``, ``means_``, ``covariances_`` and
 parameters, needs only numpy and scipy, and accepts pandas input (keeping its
 index where the output lines up with the input).  The package re-exports the
 public names of :mod:`~gmmx.finance.distributions` (:class:`UnivariateMixture`,
-moments), :mod:`~gmmx.finance.risk` (value at risk and expected shortfall,
-positive numbers for losses), :mod:`~gmmx.finance.gm2` (the structured GM(2)
+moments), :mod:`~gmmx.finance.multivariate` (:class:`MultivariateMixture`:
+portfolios, marginals, scenario conditionals), :mod:`~gmmx.finance.risk`
+(value at risk and expected shortfall, positive numbers for losses, of one
+return or of a portfolio ``w'x``), :mod:`~gmmx.finance.gm2` (the structured GM(2)
 and two-component fits) and :mod:`~gmmx.finance.returns`, plus
 :func:`full_covariances`; regime detection and asset clustering live in
 :mod:`gmmx.finance.regimes` (also importable as :mod:`gmmx.regimes`).
@@ -20,12 +22,14 @@ from .distributions import (
     mixture_mean_covariance,
     mixture_moments,
 )
+from .multivariate import MultivariateMixture
 from .gm2 import StructuredGM2, fit_gm2, gm2_from_moments, structured_gm2
 from .returns import log_returns
 from .risk import expected_shortfall, value_at_risk
 
 __all__ = [
     "UnivariateMixture",
+    "MultivariateMixture",
     "MixtureMoments",
     "StructuredGM2",
     "mixture_moments",

@@ -1,25 +1,74 @@
-"""Value at risk and expected shortfall of a univariate normal mixture of returns.
+"""Value at risk and expected shortfall of a normal mixture of returns or of a portfolio.
 
 Both accept a fitted d = 1 mixture model, a :class:`~gmmx.finance.UnivariateMixture`
 or raw parameters, and one tail probability ``alpha`` (0.01 for 99 % VaR) or an
-array of them.  Losses are reported as *positive numbers*: for a long position
-``VaR = -q_alpha``, where ``q_alpha`` is the alpha-quantile of the mixture
-return distribution, i.e. the root of ``F(x) = alpha`` (not the weighted sum of
+array of them.  For a multivariate model (fitted, or a
+:class:`~gmmx.finance.MultivariateMixture`) ``weights=w`` are portfolio
+weights, and the risk is that of ``w'x``, itself a univariate mixture.
+Losses are reported as *positive numbers*: for a long position ``VaR =
+-q_alpha``, where ``q_alpha`` is the alpha-quantile of the mixture return
+distribution, i.e. the root of ``F(x) = alpha`` (not the weighted sum of
 component quantiles), and expected shortfall is the closed-form mean loss
 beyond it; a short position (``position < 0``) loses in the upper tail.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from ._models import _is_model
 from ._tail_risk import _check_alpha, _expected_shortfall, _value_at_risk
-from .distributions import _as_univariate
+from .distributions import UnivariateMixture, _as_univariate
+from .multivariate import MultivariateMixture
 
 __all__ = ["value_at_risk", "expected_shortfall"]
 
 
+def _risk_distribution(mixture, weights, means, stds, variances, log_returns=False):
+    """The UnivariateMixture whose tail is measured: the mixture itself, or the portfolio w'x.
+
+    With a fitted model or a MultivariateMixture, ``weights`` are portfolio
+    weights; otherwise they are the mixing weights of raw parameters.
+    """
+    if mixture is None:
+        return _as_univariate(None, weights, means, stds, variances)
+    if any(p is not None for p in (means, stds, variances)):
+        raise ValueError("pass either a mixture or raw parameters, not both")
+    if isinstance(mixture, UnivariateMixture):
+        if weights is not None:
+            raise ValueError(
+                "pass either a mixture or raw parameters, not both; weights= are portfolio "
+                "weights only with a multivariate model, and a UnivariateMixture already is "
+                "the distribution of one return (scale it with position=)"
+            )
+        return mixture
+    if weights is None:
+        d = mixture.n_features if isinstance(mixture, MultivariateMixture) else (
+            np.shape(mixture.means_)[1] if _is_model(mixture) else 1)
+        if d > 1:
+            raise ValueError(
+                f"the model has {d} features; pass portfolio weights=w (one per feature) for "
+                "the risk of the portfolio return w'x, or pick one feature with "
+                "MultivariateMixture.from_model(model).marginal(j) (its mean and covariance: "
+                "mixture_mean_covariance)"
+            )
+        if isinstance(mixture, MultivariateMixture):
+            return mixture.marginal(0)
+        return _as_univariate(mixture)
+    if log_returns:
+        raise ValueError(
+            "log_returns=True cannot be combined with portfolio weights: a portfolio's log "
+            "return is not the weighted sum of its assets' log returns; fit the model on "
+            "simple returns (np.expm1 of log returns) for portfolio VaR and ES"
+        )
+    if not isinstance(mixture, MultivariateMixture):
+        mixture = MultivariateMixture.from_model(mixture)
+    return mixture.portfolio(weights)
+
+
 def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
                   weights=None, means=None, stds=None, variances=None):
-    """Value at risk of a univariate normal mixture of returns.
+    """Value at risk of a normal mixture of returns, or of a portfolio ``w'x``.
 
     Sign convention: the result is a **positive number for a loss**.  ``alpha``
     is the tail probability (0.01 for 99 % VaR).  For a long position
@@ -30,7 +79,7 @@ def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
 
     Parameters
     ----------
-    mixture : fitted d = 1 model or UnivariateMixture, optional
+    mixture : fitted model, UnivariateMixture or MultivariateMixture, optional
     alpha : float or array_like of floats in (0, 0.5]
         Tail probability; an array gives one VaR per level.
     position : float, optional
@@ -39,7 +88,12 @@ def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
     log_returns : bool
         With ``position``: the mixture models log returns, so the currency
         loss is ``V (1 - exp(R))`` rather than ``-V R``.
-    weights, means, stds, variances : array_like, optional
+    weights : array_like, dict or pandas.Series, optional
+        With a fitted model or a MultivariateMixture: **portfolio weights**, one
+        per feature (required when there are several), and the result is the
+        risk of the portfolio return ``w'x`` (``log_returns`` must be False).
+        Without ``mixture``: the mixing weights of raw parameters.
+    means, stds, variances : array_like, optional
         Raw parameters instead of ``mixture``.
 
     Returns
@@ -47,13 +101,13 @@ def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
     float, or ndarray of the shape of ``alpha``
     """
     a = _check_alpha(alpha)
-    dist = _as_univariate(mixture, weights, means, stds, variances)
+    dist = _risk_distribution(mixture, weights, means, stds, variances, log_returns)
     return _value_at_risk(dist, a, position, log_returns)
 
 
 def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=False,
                        weights=None, means=None, stds=None, variances=None):
-    """Expected shortfall (CVaR) of a univariate normal mixture, in closed form.
+    """Expected shortfall (CVaR) of a normal mixture or a portfolio ``w'x``, in closed form.
 
     Same sign convention as :func:`value_at_risk`: a positive number for a
     loss.  For a long position ``ES = -E[R | R <= q_alpha]`` with
@@ -67,14 +121,19 @@ def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=F
 
     Parameters
     ----------
-    mixture : fitted d = 1 model or UnivariateMixture, optional
+    mixture : fitted model, UnivariateMixture or MultivariateMixture, optional
     alpha : float or array_like of floats in (0, 0.5]
         Tail probability; an array gives one ES per level.
     position : float, optional
         Position value in currency; negative for a short.
     log_returns : bool
         With ``position``: the mixture models log returns.
-    weights, means, stds, variances : array_like, optional
+    weights : array_like, dict or pandas.Series, optional
+        With a fitted model or a MultivariateMixture: **portfolio weights**, one
+        per feature (required when there are several), and the result is the
+        risk of the portfolio return ``w'x`` (``log_returns`` must be False).
+        Without ``mixture``: the mixing weights of raw parameters.
+    means, stds, variances : array_like, optional
         Raw parameters instead of ``mixture``.
 
     Returns
@@ -82,5 +141,5 @@ def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=F
     float, or ndarray of the shape of ``alpha``
     """
     a = _check_alpha(alpha)
-    dist = _as_univariate(mixture, weights, means, stds, variances)
+    dist = _risk_distribution(mixture, weights, means, stds, variances, log_returns)
     return _expected_shortfall(dist, a, position, log_returns)
