@@ -245,7 +245,7 @@ def _subsample(n, m, random_state):
     return idx
 
 
-def hierarchical_labels(X, sample_weight, n_clusters, random_state, max_rows=HC_MAX_ROWS,
+def hierarchical_labels(X, sample_weight, n_clusters, random_state, max_rows=None,
                         cache=None):
     """The starting partition of ``init_params="hierarchical"``.
 
@@ -256,7 +256,8 @@ def hierarchical_labels(X, sample_weight, n_clusters, random_state, max_rows=HC_
     n_clusters : int
     random_state : numpy RandomState
         Draws the subset when ``n > max_rows``.
-    max_rows : int
+    max_rows : int, optional
+        Default :data:`HC_MAX_ROWS`.
     cache : dict, optional
         Shared by models fitted to the same rows (model selection): the tree
         is built once and cut at every K.
@@ -268,6 +269,7 @@ def hierarchical_labels(X, sample_weight, n_clusters, random_state, max_rows=HC_
     labels : ndarray of shape (len(rows) or n,), int32
     """
     n = X.shape[0]
+    max_rows = HC_MAX_ROWS if max_rows is None else int(max_rows)
     rows = _subsample(n, max_rows, random_state) if n > max_rows else None
     Xs = X if rows is None else X[rows]
     ws = None if sample_weight is None else (sample_weight if rows is None
