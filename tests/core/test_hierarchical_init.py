@@ -89,3 +89,11 @@ def test_one_feature_uses_quantile_classes(rng):
     assert rows is None
     order = np.argsort(x[:, 0])
     assert np.all(np.diff(labels[order]) >= 0)  # classes are intervals
+
+
+def test_wide_data_use_fewer_rows():
+    from gmmx.core.hierarchical import HC_MAX_ROWS, max_rows_for
+
+    assert max_rows_for(2) == max_rows_for(16) == HC_MAX_ROWS
+    assert max_rows_for(32) == 707 and max_rows_for(64) == 250
+    assert max_rows_for(500) == 200 and max_rows_for(500, n_clusters=150) == 300
