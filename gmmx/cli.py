@@ -920,6 +920,12 @@ def cmd_info(args):
         "params": {k: params[k] for k in ("tol", "reg_covar", "max_iter", "n_init",
                                             "init_params", "random_state") if k in params},
     })
+    defaults = {"weight_concentration": 1.0, "covariance_shrinkage": 0.0, "min_eigenvalue": 0.0}
+    regularisation = {k: params[k] for k, d in defaults.items() if params.get(k, d) != d}
+    if params.get("prior") is not None:
+        regularisation["prior"] = repr(params["prior"])
+    if regularisation:
+        summary["params"].update(regularisation)
     p = summary["params"]
     blocks = [
         f"gmmx model {args.model}"
@@ -929,8 +935,10 @@ def cmd_info(args):
         f"{summary['n_features']} feature(s), covariance {summary['covariance_type']}",
         f"  {'converged' if summary['converged'] else 'not converged'} after "
         f"{summary['n_iter']} iterations"
-        + (f"   lower bound {summary['lower_bound']:.6g}/row" if "lower_bound" in summary
-           else "")
+        + (f"   lower bound {summary['lower_bound']:.6g}/row"
+           + (" (log-posterior)" if "prior" in regularisation
+              or "weight_concentration" in regularisation else "")
+           if "lower_bound" in summary else "")
         + ("   online-EM state saved (partial_fit resumes)" if summary["online_state"]
            else ""),
         "  " + "   ".join(f"{k} {v}" for k, v in p.items()),

@@ -56,3 +56,15 @@ def test_text_table_and_errors(capsys):
     assert rc == 1 and "--criterion cv" in err
     assert main(["fit", FAITHFUL, "--covariance-type", "full,weird"]) == 2
     assert "expected covariance types" in capsys.readouterr().err
+
+
+def test_info_shows_the_prior(capsys, tmp_path):
+    from gmmx import ConjugatePrior, GaussianMixture
+
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    path = tmp_path / "map.npz"
+    GaussianMixture(2, prior=ConjugatePrior(), weight_concentration=2.0).fit(X).save(path)
+    rc, out, err = _run(capsys, "info", str(path))
+    assert rc == 0, err
+    assert "(log-posterior)" in out and "prior ConjugatePrior()" in out
+    assert "weight_concentration 2.0" in out

@@ -213,3 +213,14 @@ def test_plot_information_criteria_draws_the_grid(tmp_path):
     np.testing.assert_allclose(vals, sel.criteria_[3:])
     ax.figure.savefig(tmp_path / "grid.png")
     assert (tmp_path / "grid.png").stat().st_size > 1000
+
+
+def test_one_hierarchical_tree_for_the_whole_grid(monkeypatch):
+    from gmmx.core import hierarchical
+
+    calls = []
+    real = hierarchical.hc_vvv
+    monkeypatch.setattr(hierarchical, "hc_vvv", lambda *a: calls.append(1) or real(*a))
+    X = reference_data("iris")
+    GaussianMixtureIC(range(1, 5), ("full", "diag", "spherical")).fit(X)
+    assert len(calls) == 1
