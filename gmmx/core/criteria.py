@@ -55,7 +55,7 @@ def complete_log_likelihood(stats, weights, means, precisions_cholesky, covarian
 
 
 def entropy(stats, weights, means, precisions_cholesky, covariance_type):
-    """``EN = -sum_i w_i sum_k g_ik log g_ik`` from the statistics of a pass under the parameters."""
+    """``EN = -sum_i w_i sum_k g_ik log g_ik`` from a pass's statistics under the parameters."""
     q = complete_log_likelihood(stats, weights, means, precisions_cholesky, covariance_type)
     return max(float(stats.log_likelihood) - q, 0.0)
 

@@ -49,7 +49,8 @@ class GaussianMixture(BaseMixture):
         EM iterations per initialisation.
     n_init : int, default=1
         Initialisations; the best lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
+default='kmeans'
         How initial responsibilities are chosen (gmmx's own k-means).
         ``'hierarchical'`` is R mclust's deterministic start: model-based
         agglomerative clustering (:mod:`gmmx.core.hierarchical`) of at most
