@@ -6,10 +6,11 @@ out-of-core, online and Dask fitting are drivers of that one kernel.
 """
 
 from ._version import __version__
+from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
 from .exceptions import ConvergenceWarning, NotFittedError, RegCovarWarning
 from .io import load
-from .mixture import GaussianMixture
+from .mixture import GaussianMixture, GaussianMixtureIC
 
 _LAZY_MODULES = ("dask", "finance", "io", "plotting", "regimes", "streaming")
 
@@ -25,8 +26,10 @@ def __getattr__(name):
 
 
 __all__ = [
+    "ConjugatePrior",
     "ConvergenceWarning",
     "GaussianMixture",
+    "GaussianMixtureIC",
     "NotFittedError",
     "RegCovarWarning",
     "SufficientStats",

@@ -4,6 +4,7 @@
 
     gmmx demo                                   # simulate tick returns, fit, plot
     gmmx fit data.csv -k 1-6 --columns a,b      # K chosen by BIC
+    gmmx fit data.csv -k 1-6 --covariance-type full,diag --criterion icl
     gmmx fit prices.parquet --returns --columns close -k 2 --plot fit.png
     gmmx fit big.npy --stream -k 3 --out model.npz --json
     gmmx info model.npz
@@ -25,7 +26,8 @@ import warnings
 
 import numpy as np
 
-from .core.covariance import COVARIANCE_TYPES, n_mixture_parameters
+from .core.covariance import COVARIANCE_TYPES
+from .core.init import INIT_PARAMS
 from .finance._models import model_covariances
 
 __all__ = ["main", "build_parser", "simulate_regime_returns"]
@@ -72,6 +74,20 @@ def _components(text):
     return ks
 
 
+def _covariance_types(text):
+    """Parse ``--covariance-type``: one type, a list such as full,diag, or 'all'."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if names == ["all"]:
+        return list(COVARIANCE_TYPES)
+    bad = [t for t in names if t not in COVARIANCE_TYPES]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"expected covariance types among {', '.join(COVARIANCE_TYPES)} (comma-separated) "
+            f"or 'all'; got {text!r}"
+        )
+    return list(dict.fromkeys(names))
+
+
 def _positive_int(text):
     try:
         value = int(text.replace("_", ""))
@@ -110,9 +126,20 @@ def _add_model_options(p, default_k):
     p.add_argument("-k", "--components", type=_components, default=_components(default_k),
                    metavar="K",
                    help="number of components: a number, a range such as 1-6 or a list "
-                        "such as 2,3,5 (the K with the lowest BIC is kept; default %(default)s)")
-    p.add_argument("--covariance-type", choices=COVARIANCE_TYPES, default="full",
-                   help="form of the component covariances (default: %(default)s)")
+                        "such as 2,3,5 (the candidate with the lowest --criterion is kept; "
+                        "default %(default)s)")
+    p.add_argument("--covariance-type", type=_covariance_types, default=["full"],
+                   metavar="TYPES",
+                   help="form of the component covariances: one of "
+                        f"{', '.join(COVARIANCE_TYPES)}, several comma-separated (each is a "
+                        "candidate) or 'all' (default: full)")
+    p.add_argument("--criterion", choices=("bic", "aic", "icl", "cv"), default="bic",
+                   help="how the candidate (K, covariance type) is chosen, lower is better: "
+                        "BIC, AIC, ICL (BIC + entropy) or cv (5-fold held-out "
+                        "log-likelihood; not with --stream) (default: %(default)s)")
+    p.add_argument("--init", choices=INIT_PARAMS, default="hierarchical",
+                   help="initialisation; 'hierarchical' is R mclust's deterministic start "
+                        "(default: %(default)s)")
     p.add_argument("--max-iter", type=_positive_int, default=200,
                    help="EM iterations per fit (default: %(default)s)")
     p.add_argument("--tol", type=float, default=1e-6,
@@ -464,40 +491,51 @@ def _auto_reg_covar(variances):
 
 
 def _fit_all(data, ks, args, n_rows, reg_covar, notes, stream):
-    """Fit every K; return (best model, selection rows)."""
-    from .mixture import GaussianMixture
+    """Fit every candidate (K x covariance type) in lockstep.
 
-    rows, best, best_bic = [], None, math.inf
-    for k in ks:
-        model = GaussianMixture(
-            n_components=k, covariance_type=args.covariance_type, max_iter=args.max_iter,
-            tol=args.tol, n_init=args.n_init, reg_covar=reg_covar, random_state=args.seed,
-            n_threads=args.threads, chunk_size=getattr(args, "chunk_size", None),
-        )
-        if n_rows < k:
-            raise CLIError(f"{n_rows} rows cannot fit {k} components")
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model.fit(data)
-        seconds = time.perf_counter() - t0
-        for w in caught:
-            text = f"K={k}: {w.message}"
-            if text not in notes:
-                notes.append(text)
-        if stream:
-            # One more kernel pass over the source for the total log-likelihood.
-            ll = model.score_data(data) * n_rows
-        else:
-            ll = float(model.score_samples(data).sum())
-        d = model.means_.shape[1]
-        bic = -2.0 * ll + n_mixture_parameters(args.covariance_type, k, d) * math.log(n_rows)
-        rows.append({"n_components": k, "bic": bic, "loglik_per_row": ll / n_rows,
-                     "converged": bool(model.converged_), "n_iter": int(model.n_iter_),
-                     "seconds": seconds})
-        if bic < best_bic:
-            best, best_bic = model, bic
-    return best, rows
+    Returns
+    -------
+    model, rows, seconds, best_row
+        The selected model, one row per candidate, the fit's wall time and
+        the selected candidate's row.
+    """
+    from .mixture import GaussianMixtureIC
+
+    if n_rows < min(ks):
+        raise CLIError(f"{n_rows} rows cannot fit {min(ks)} components")
+    criterion = getattr(args, "criterion", "bic")
+    if criterion == "cv" and stream:
+        raise CLIError("--criterion cv holds rows out, which needs the data in memory; drop "
+                       "--stream or choose bic, aic or icl")
+    sel = GaussianMixtureIC(
+        n_components=[k for k in ks if k <= n_rows], covariance_type=args.covariance_type,
+        criterion=criterion, max_iter=args.max_iter, tol=args.tol, n_init=args.n_init,
+        reg_covar=reg_covar, random_state=args.seed, n_threads=args.threads,
+        chunk_size=getattr(args, "chunk_size", None),
+        init_params=getattr(args, "init", "hierarchical"),
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel.fit(data)
+    seconds = time.perf_counter() - t0
+    for w in caught:
+        text = str(w.message)
+        if text not in notes:
+            notes.append(text)
+    res = sel.results_
+    rows = []
+    for i in range(len(sel.estimators_)):
+        ll = res["log_likelihood"][i]
+        row = {"n_components": res["n_components"][i],
+               "covariance_type": res["covariance_type"][i],
+               "bic": res["bic"][i], "aic": res["aic"][i], "icl": res["icl"][i],
+               "loglik_per_row": None if ll is None else ll / n_rows,
+               "converged": bool(res["converged"][i]), "n_iter": int(res["n_iter"][i])}
+        if criterion == "cv":
+            row["cv"] = res["cv"][i]
+        rows.append(row)
+    return sel.best_estimator_, rows, seconds, rows[sel.best_index_]
 
 
 # --------------------------------------------------------------------------
@@ -610,14 +648,18 @@ def format_summary(s):
     return "\n".join(lines)
 
 
-def _format_selection(rows, chosen):
-    lines = [f"  {'K':>3}  {'BIC':>16}  {'loglik/row':>12}  {'iter':>5}  {'converged':>9}  "
-             f"{'time':>7}"]
+def _format_selection(rows, best, criterion="bic"):
+    crit = criterion.upper()
+    lines = [f"  {'K':>3}  {'covariance':>10}  {crit:>16}  {'loglik/row':>12}  {'iter':>5}  "
+             f"{'converged':>9}"]
     for r in rows:
-        mark = "  <- lowest BIC" if r["n_components"] == chosen else ""
-        lines.append(f"  {r['n_components']:>3}  {r['bic']:>16.6g}  "
-                     f"{r['loglik_per_row']:>12.6g}  {r['n_iter']:>5}  "
-                     f"{'yes' if r['converged'] else 'no':>9}  {r['seconds']:>6.2f}s{mark}")
+        mark = f"  <- lowest {crit}" if r is best else ""
+        value = r[criterion]
+        ll = r["loglik_per_row"]
+        lines.append(f"  {r['n_components']:>3}  {r['covariance_type']:>10}  "
+                     f"{'failed' if value is None else f'{value:.6g}':>16}  "
+                     f"{'-' if ll is None else f'{ll:.6g}':>12}  {r['n_iter']:>5}  "
+                     f"{'yes' if r['converged'] else 'no':>9}{mark}")
     return "\n".join(lines)
 
 
@@ -699,30 +741,31 @@ def cmd_fit(args):
     read_seconds = time.perf_counter() - t0
 
     reg = _auto_reg_covar(variances) if args.reg_covar == "auto" else args.reg_covar
-    model, rows = _fit_all(fit_data, args.components, args, n_rows, reg, notes, args.stream)
+    model, rows, fit_seconds, best = _fit_all(fit_data, args.components, args, n_rows, reg,
+                                              notes, args.stream)
     chosen = model.n_components
 
     summary = summarize_model(model, args.alpha, features)
     summary.update({"path": os.path.abspath(args.path), "n_samples": int(n_rows),
                     "returns": bool(args.returns), "stream": bool(args.stream),
-                    "reg_covar": reg, "selection": rows,
-                    "bic": next(r["bic"] for r in rows if r["n_components"] == chosen)})
+                    "reg_covar": reg, "selection": rows, "criterion": args.criterion,
+                    "bic": best["bic"], "aic": best["aic"], "icl": best["icl"]})
 
-    best = next(r for r in rows if r["n_components"] == chosen)
     head = [
         f"gmmx fit {args.path}" + ("  (log returns)" if args.returns else "")
         + ("  (streamed)" if args.stream else ""),
         f"  rows {n_rows:,}   features {len(features)} ({', '.join(features[:8])}"
-        f"{' ...' if len(features) > 8 else ''})   covariance {args.covariance_type}",
+        f"{' ...' if len(features) > 8 else ''})   covariance {model.covariance_type}",
         f"  K = {chosen}   {'converged' if best['converged'] else 'NOT converged'} after "
         f"{best['n_iter']} iterations   log-likelihood/row {best['loglik_per_row']:.6g}   "
         f"BIC {best['bic']:.6g}",
-        f"  read {read_seconds:.2f}s   fit {sum(r['seconds'] for r in rows):.2f}s",
+        f"  read {read_seconds:.2f}s   fit {fit_seconds:.2f}s",
         "",
     ]
     blocks = head
     if len(rows) > 1:
-        blocks += ["  model selection (lowest BIC wins):", _format_selection(rows, chosen), ""]
+        blocks += [f"  model selection (lowest {args.criterion.upper()} wins):",
+                   _format_selection(rows, best, args.criterion), ""]
     blocks.append(format_summary(summary))
 
     if args.out:
@@ -732,7 +775,7 @@ def cmd_fit(args):
     if args.plot:
         sample = _reservoir(fit_data, _PLOT_SAMPLE_ROWS, args.seed) if args.stream else fit_data
         _plot(args.plot, model, sample,
-              f"{os.path.basename(args.path)}: K={chosen}, {args.covariance_type}",
+              f"{os.path.basename(args.path)}: K={chosen}, {model.covariance_type}",
               xlabel=features[0])
         summary["plot_file"] = os.path.abspath(args.plot)
         blocks.append(f"plot written to {args.plot}")
@@ -787,10 +830,10 @@ def cmd_demo(args):
     sim_seconds = time.perf_counter() - t0
     X = r.reshape(-1, 1)
     reg = _auto_reg_covar(X.var(axis=0)) if args.reg_covar == "auto" else args.reg_covar
-    model, rows = _fit_all(X, args.components, args, X.shape[0], reg, notes, stream=False)
+    model, rows, fit_seconds, best = _fit_all(X, args.components, args, X.shape[0], reg, notes,
+                                              stream=False)
     chosen = model.n_components
     summary = summarize_model(model, args.alpha, ["return"])
-    best = next(r_ for r_ in rows if r_["n_components"] == chosen)
 
     order = np.argsort(np.sqrt(np.asarray(summary["covariances"])[:, 0, 0]))
     from ._version import __version__
@@ -812,12 +855,12 @@ def cmd_demo(args):
         f"std {_g(truth['stds'][1])}",
         f"  observed share of volatile ticks: {states.mean():.4f}",
         "",
-        f"fitted: K = {chosen}, {args.covariance_type}, "
+        f"fitted: K = {chosen}, {model.covariance_type}, "
         f"{'converged' if best['converged'] else 'NOT converged'} after {best['n_iter']} "
-        f"iterations in {sum(r_['seconds'] for r_ in rows):.2f}s",
+        f"iterations in {fit_seconds:.2f}s",
     ]
     if len(rows) > 1:
-        blocks += ["", _format_selection(rows, chosen)]
+        blocks += ["", _format_selection(rows, best, args.criterion)]
     blocks += ["", format_summary(summary)]
     if chosen == 2:
         w = np.asarray(summary["weights"])[order]
@@ -877,6 +920,12 @@ def cmd_info(args):
         "params": {k: params[k] for k in ("tol", "reg_covar", "max_iter", "n_init",
                                             "init_params", "random_state") if k in params},
     })
+    defaults = {"weight_concentration": 1.0, "covariance_shrinkage": 0.0, "min_eigenvalue": 0.0}
+    regularisation = {k: params[k] for k, d in defaults.items() if params.get(k, d) != d}
+    if params.get("prior") is not None:
+        regularisation["prior"] = repr(params["prior"])
+    if regularisation:
+        summary["params"].update(regularisation)
     p = summary["params"]
     blocks = [
         f"gmmx model {args.model}"
@@ -886,8 +935,10 @@ def cmd_info(args):
         f"{summary['n_features']} feature(s), covariance {summary['covariance_type']}",
         f"  {'converged' if summary['converged'] else 'not converged'} after "
         f"{summary['n_iter']} iterations"
-        + (f"   lower bound {summary['lower_bound']:.6g}/row" if "lower_bound" in summary
-           else "")
+        + (f"   lower bound {summary['lower_bound']:.6g}/row"
+           + (" (log-posterior)" if "prior" in regularisation
+              or "weight_concentration" in regularisation else "")
+           if "lower_bound" in summary else "")
         + ("   online-EM state saved (partial_fit resumes)" if summary["online_state"]
            else ""),
         "  " + "   ".join(f"{k} {v}" for k, v in p.items()),

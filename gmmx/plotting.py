@@ -13,7 +13,7 @@ import numpy as np
 from .finance._models import _model_params
 from .finance.distributions import UnivariateMixture, _as_univariate
 from .finance.risk import _risk_distribution, expected_shortfall, value_at_risk
-from .mixture import GaussianMixture
+from .mixture import GaussianMixture, GaussianMixtureIC
 
 __all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
            "plot_clusters", "plot_portfolio_risk"]
@@ -139,20 +139,24 @@ def plot_qq(data, mixture, *, ax=None, max_points=2000):
 
 
 def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
-                              criteria=("bic", "aic"), ax=None, **kwargs):
-    """BIC and/or AIC against the number of components K.
+                              criteria=None, ax=None, **kwargs):
+    """Information criteria against the number of components K.
 
     Parameters
     ----------
-    X : array_like, optional
-        Data to fit a :class:`gmmx.GaussianMixture` to for each K (1-D data is
-        one feature).  Not needed with ``scores``.
+    X : array_like or fitted GaussianMixtureIC, optional
+        A fitted :class:`gmmx.GaussianMixtureIC`: its grid is drawn, one line
+        per covariance type (and criterion), the selected model starred.
+        Data: a :class:`gmmx.GaussianMixture` is fitted for each K (1-D data is
+        one feature). Not needed with ``scores``.
     n_components : iterable of int
-        The values of K.
+        The values of K (data or ``scores`` only).
     scores : dict, optional
         Precomputed ``{"bic": [...], "aic": [...]}`` aligned with
         ``n_components``; skips fitting.
-    criteria : sequence of {'bic', 'aic'}
+    criteria : sequence of {'bic', 'aic', 'icl'}, optional
+        Default: the selection's criterion for a GaussianMixtureIC, else
+        ``('bic', 'aic')`` ('icl' needs a GaussianMixtureIC or ``scores``).
     ax : matplotlib Axes, optional
     **kwargs
         Passed to the estimator (e.g. ``covariance_type``, ``random_state``).
@@ -162,13 +166,17 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
     matplotlib.axes.Axes
         The minimum of each criterion is marked.
     """
+    if isinstance(X, GaussianMixtureIC):
+        return _plot_selection(X, criteria, ax)
+    criteria = ("bic", "aic") if criteria is None else tuple(criteria)
     ks = [int(k) for k in n_components]
-    bad = [c for c in criteria if c not in ("bic", "aic")]
+    allowed = ("bic", "aic", "icl") if scores is not None else ("bic", "aic")
+    bad = [c for c in criteria if c not in allowed]
     if bad or not criteria:
-        raise ValueError(f"criteria must be 'bic' and/or 'aic', got {list(criteria)}")
+        raise ValueError(f"criteria must be among {allowed}, got {list(criteria)}")
     if scores is None:
         if X is None:
-            raise ValueError("pass data X to fit, or precomputed scores=")
+            raise ValueError("pass data X to fit, a fitted GaussianMixtureIC, or scores=")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(-1, 1)
@@ -191,6 +199,39 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
     ax.set_ylabel("criterion (lower is better)")
     ax.set_xticks(ks)
     ax.legend(loc="best")
+    return ax
+
+
+def _plot_selection(sel, criteria, ax):
+    """The grid of a fitted GaussianMixtureIC: K on x, one line per covariance type."""
+    if not hasattr(sel, "results_"):
+        raise ValueError("the GaussianMixtureIC is not fitted; call fit first")
+    res = sel.results_
+    criteria = (sel.criterion,) if criteria is None else tuple(criteria)
+    bad = [c for c in criteria if c not in res]
+    if bad or not criteria:
+        raise ValueError(f"criteria must be among the fitted ones "
+                         f"{[c for c in ('bic', 'aic', 'icl', 'cv') if c in res]}, "
+                         f"got {list(criteria)}")
+    ks = np.asarray(res["n_components"])
+    covs = np.asarray(res["covariance_type"])
+    ax = _axes(ax)
+    styles = ("-", "--", ":", "-.")
+    for j, c in enumerate(criteria):
+        vals = np.array([np.nan if v is None else v for v in res[c]], dtype=np.float64)
+        for i, cov in enumerate(dict.fromkeys(covs)):
+            sel_rows = covs == cov
+            order = np.argsort(ks[sel_rows])
+            label = cov if len(criteria) == 1 else f"{c.upper()} {cov}"
+            ax.plot(ks[sel_rows][order], vals[sel_rows][order], "o", linestyle=styles[j % 4],
+                    color=f"C{i}", label=label)
+        if np.any(np.isfinite(vals)):
+            best = int(np.nanargmin(vals))
+            ax.plot(ks[best], vals[best], "*", color="k", markersize=14)
+    ax.set_xlabel("number of components K")
+    ax.set_ylabel(f"{'/'.join(c.upper() for c in criteria)} (lower is better)")
+    ax.set_xticks(sorted(set(ks.tolist())))
+    ax.legend(loc="best", title="covariance")
     return ax
 
 

@@ -152,3 +152,52 @@ def brute_force_estep(X, w, weights, means, full):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# ---------------------------------------------------------------- reference data
+# faithful.csv, iris.csv: R's datasets; mclust_reference.json: numbers from R
+# mclust 6.0.0, produced by tests/data/mclust_reference.R (see its comments).
+import functools  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+DATA_DIR = Path(__file__).parent / "data"
+
+#: mclust model name -> gmmx covariance_type
+MCLUST_MODELS = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_csv(name):
+    return np.loadtxt(DATA_DIR / f"{name}.csv", delimiter=",", skiprows=1)
+
+
+def reference_data(name):
+    """Old Faithful (``"faithful"``, 272 x 2) or Fisher's iris (``"iris"``, 150 x 4)."""
+    return _reference_csv(name).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def mclust_reference():
+    """The numbers of tests/data/mclust_reference.json (R mclust), as a dict."""
+    with open(DATA_DIR / "mclust_reference.json") as f:
+        return json.load(f)
+
+
+class CountingSource:
+    """An iterable chunk source that counts full passes and rows read."""
+
+    def __init__(self, X, chunk_rows, sample_weight=None):
+        self.X, self.w, self.chunk_rows = X, sample_weight, chunk_rows
+        self.passes = 0
+        self.rows_read = 0
+
+    def __iter__(self):
+        for i in range(0, self.X.shape[0], self.chunk_rows):
+            block = self.X[i:i + self.chunk_rows]
+            self.rows_read += block.shape[0]
+            if self.w is None:
+                yield block
+            else:
+                yield block, self.w[i:i + self.chunk_rows]
+        self.passes += 1

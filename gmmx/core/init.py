@@ -1,15 +1,16 @@
-"""Initial parameters: gmmx's native k-means (k-means++ and Lloyd) and the
-other scikit-learn ``init_params`` schemes."""
+"""Initial parameters: gmmx's native k-means (k-means++ and Lloyd), the
+other scikit-learn ``init_params`` schemes and mclust's hierarchical start."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._kernels import _kmeans
+from .hierarchical import hierarchical_labels
 from .mstep import m_step
 from .stats import SufficientStats
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 
 # k-means runs on at most this many rows; the final labels cover all rows.
 KMEANS_MAX_ROWS = 200_000
@@ -147,16 +148,32 @@ def stats_from_resp(X, sample_weight, resp, covariance_type):
 
 
 def initial_parameters(
-    X, sample_weight, n_components, covariance_type, init_params, reg_covar,
-    random_state, n_threads=1,
+    X, sample_weight, n_components, covariance_type, init_params, regularisation,
+    random_state, n_threads=1, cache=None,
 ):
     """Initial ``(weights, means, covariances, precisions_cholesky)``.
 
     Mirrors scikit-learn's schemes; ``kmeans`` runs gmmx's native k-means (on
-    a random subset of at most ``KMEANS_MAX_ROWS`` rows, then labels all rows).
+    a random subset of at most ``KMEANS_MAX_ROWS`` rows, then labels all rows);
+    ``hierarchical`` is mclust's start (:mod:`gmmx.core.hierarchical`): the
+    M-step of the tree's partition of at most ``HC_MAX_ROWS`` rows.
+
+    Parameters
+    ----------
+    regularisation : Regularisation or float
+        Of the initial M-step (a float is ``reg_covar``).
+    cache : dict, optional
+        Shared by models initialised from the same rows (the hierarchical
+        tree is built once).
     """
     n = X.shape[0]
-    if init_params == "kmeans":
+    if init_params == "hierarchical":
+        rows, labels = hierarchical_labels(X, sample_weight, n_components, random_state,
+                                           cache=cache)
+        Xs = X if rows is None else X[rows]
+        ws = sample_weight if rows is None or sample_weight is None else sample_weight[rows]
+        st = stats_from_labels(Xs, ws, labels, n_components, covariance_type)
+    elif init_params == "kmeans":
         if n > KMEANS_MAX_ROWS:
             # choice(replace=False) would permute all n indices (8 bytes a row);
             # distinct uniform draws give the same kind of subset in O(sample).
@@ -186,4 +203,4 @@ def initial_parameters(
         st = stats_from_resp(X, sample_weight, resp, covariance_type)
     else:
         raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
-    return m_step(st, reg_covar)
+    return m_step(st, regularisation)

@@ -31,13 +31,42 @@ class Params(NamedTuple):
 class Regularisation:
     """What the M-step adds to the maximum-likelihood estimates.
 
+    Applied in this order: the estimate (maximum likelihood, or MAP with
+    ``prior``), plus ``reg_covar`` on the diagonal, shrunk toward
+    ``tr(Sigma)/d * I`` by ``covariance_shrinkage``, eigenvalues floored at
+    ``min_eigenvalue``.  Adding ``reg_covar`` commutes with the shrinkage, so
+    every fitted covariance has eigenvalues >= ``max(reg_covar, min_eigenvalue)``
+    (an emptied component keeps its previous covariance).
+
     Parameters
     ----------
     reg_covar : float, default=0.0
         Added to the diagonal of every covariance.
+    prior : ResolvedPrior, optional
+        Conjugate prior (:mod:`gmmx.core.priors`): MAP means and covariances.
+    covariance_shrinkage : float in [0, 1], default=0.0
+        ``Sigma <- (1 - s) Sigma + s tr(Sigma)/d I`` (diag: toward the mean
+        variance; no effect on spherical covariances).
+    min_eigenvalue : float >= 0, default=0.0
+        Eigenvalues (diag, spherical: variances) below it are raised to it.
+    weight_concentration : float >= 1, default=1.0
+        Symmetric Dirichlet prior on the weights: MAP weights
+        ``(n_k + a - 1) / (n + K (a - 1))``; 1 is maximum likelihood.
     """
 
     reg_covar: float = 0.0
+    prior: object = None
+    covariance_shrinkage: float = 0.0
+    min_eigenvalue: float = 0.0
+    weight_concentration: float = 1.0
+
+    @property
+    def is_map(self):
+        """True when the estimates depend on the amount of data (a prior of any kind).
+
+        Online EM then passes statistics scaled to the weight seen so far.
+        """
+        return self.prior is not None or self.weight_concentration != 1.0
 
 
 def as_regularisation(regularisation):
@@ -57,7 +86,9 @@ def m_step(stats, regularisation, prev_covariances=None):
     ----------
     stats : SufficientStats
     regularisation : Regularisation or float
-        A float is ``reg_covar``.
+        A float is ``reg_covar``; a :class:`Regularisation` may add a prior
+        (MAP estimates), shrinkage, an eigenvalue floor and a Dirichlet prior
+        on the weights.
     prev_covariances : ndarray, optional
         Covariances of the previous iteration, kept for components that
         received no weight at all (instead of producing 0/0).
@@ -75,14 +106,70 @@ def m_step(stats, regularisation, prev_covariances=None):
     guard = 10.0 * _EPS * mean_w
     nk_g = nk + guard
     empty = nk <= guard
-    delta = stats.sk / nk_g[:, None]
-    delta[empty] = 0.0
-    means = stats.centers + delta
-    cov = cov_type.m_step(stats, nk_g, delta, empty, reg.reg_covar, prev_covariances)
-    weights = nk_g / nk_g.sum()
+    if reg.prior is None:
+        delta = stats.sk / nk_g[:, None]
+        delta[empty] = 0.0
+        means = stats.centers + delta
+        cov = cov_type.m_step(stats, nk_g, delta, empty, reg.reg_covar, prev_covariances)
+    else:
+        # MAP: a prior keeps every component (an empty one gets the prior's values)
+        means, cov = reg.prior.map_estimates(stats)
+        cov = _add_to_diagonal(cov, cov_type.name, reg.reg_covar)
+        empty = np.zeros_like(empty)
+    cov = _constrain(cov, cov_type.name, reg, ~empty)
+    alpha = float(reg.weight_concentration)
+    if alpha == 1.0:
+        weights = nk_g / nk_g.sum()
+    else:
+        weights = (nk + (alpha - 1.0)) / (nk.sum() + nk.shape[0] * (alpha - 1.0))
     if not (np.all(np.isfinite(means)) and np.all(np.isfinite(cov))):
         raise ValueError(
             "the M-step produced non-finite parameters; the data may be too "
             "badly scaled. Standardise the features or increase reg_covar."
         )
     return Params(weights, means, cov, cov_type.precision_cholesky(cov))
+
+
+def _add_to_diagonal(cov, name, value):
+    if value == 0.0:
+        return cov
+    if name in ("full", "tied"):
+        d = cov.shape[-1]
+        cov = cov.copy()
+        if cov.ndim == 2:
+            cov.flat[:: d + 1] += value
+        else:
+            cov[:, np.arange(d), np.arange(d)] += value
+        return cov
+    return cov + value
+
+
+def _constrain(cov, name, reg, keep):
+    """Shrinkage toward tr/d I, then the eigenvalue floor; components ``keep`` only."""
+    lam, floor = float(reg.covariance_shrinkage), float(reg.min_eigenvalue)
+    if lam == 0.0 and floor == 0.0:
+        return cov
+    cov = np.array(cov, dtype=np.float64, copy=True)
+    if name in ("full", "tied"):
+        mats = cov[None] if cov.ndim == 2 else cov
+        sel = np.ones(mats.shape[0], bool) if cov.ndim == 2 else keep
+        for k in np.flatnonzero(sel):
+            S = mats[k]
+            d = S.shape[0]
+            if lam > 0:
+                target = np.trace(S) / d
+                S = (1.0 - lam) * S
+                S.flat[:: d + 1] += lam * target
+            if floor > 0:
+                vals, vecs = np.linalg.eigh(S)
+                if vals[0] < floor:
+                    S = (vecs * np.maximum(vals, floor)) @ vecs.T
+                    S = 0.5 * (S + S.T)
+            mats[k] = S
+        return mats[0] if cov.ndim == 2 else mats
+    if name == "diag" and lam > 0:
+        target = cov.mean(axis=1, keepdims=True)
+        cov[keep] = ((1.0 - lam) * cov + lam * target)[keep]
+    if floor > 0:
+        cov[keep] = np.maximum(cov[keep], floor)
+    return cov

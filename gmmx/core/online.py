@@ -43,28 +43,41 @@ class OnlineEM:
     n_updates : int
     """
 
-    def __init__(self, stats=None, n_updates=0):
+    def __init__(self, stats=None, n_updates=0, weight_seen=0.0):
         self.stats = stats
         self.n_updates = int(n_updates)
+        self.weight_seen = float(weight_seen)
         self._anchor = None
 
     def step_size(self, kappa):
         """Step for the next batch: ``(n_updates + 1) ** -kappa``."""
         return float((self.n_updates + 1) ** -kappa)
 
-    def update(self, batch_stats, kappa):
-        """Absorb the statistics of one batch; returns the new running stats."""
+    def update(self, batch_stats, kappa, as_totals=False):
+        """Absorb the statistics of one batch; returns the new running stats.
+
+        With ``as_totals`` the per-row running statistics come back scaled
+        by the total weight seen so far (MAP estimates need counts: a prior
+        weighs against all the data seen, and one batch equal to the whole
+        data is then exactly one MAP EM iteration).
+        """
         if batch_stats.weight_sum <= 0:
             raise ValueError("the batch carries no weight (all sample weights are zero)")
         s_hat = batch_stats.scaled(1.0 / batch_stats.weight_sum)
         if self.stats is None or self.n_updates == 0:
             self.stats = s_hat
+            self.weight_seen = 0.0
         else:
             eta = self.step_size(kappa)
             # s_hat is centred at the current means; the running stats are
             # recentred there by `+`.
             self.stats = s_hat.scaled(eta) + self.stats.scaled(1.0 - eta)
         self.n_updates += 1
+        self.weight_seen += float(batch_stats.weight_sum)
+        if as_totals:
+            if self.n_updates == 1:
+                return batch_stats
+            return self.stats.scaled(self.weight_seen)
         return self.stats
 
     def anchor(self, weights, means):
@@ -81,7 +94,8 @@ class OnlineEM:
 
     def to_arrays(self, prefix="online_"):
         """Plain arrays for :mod:`gmmx.io`."""
-        out = {prefix + "n_updates": np.array([self.n_updates], dtype=np.int64)}
+        out = {prefix + "n_updates": np.array([self.n_updates], dtype=np.int64),
+               prefix + "weight_seen": np.array([self.weight_seen])}
         if self.stats is not None:
             out.update(self.stats.to_arrays(prefix + "stats_"))
         return out
@@ -90,7 +104,12 @@ class OnlineEM:
     def from_arrays(cls, covariance_type, arrays, prefix="online_"):
         """Inverse of :meth:`to_arrays`."""
         n = int(np.asarray(arrays[prefix + "n_updates"]).reshape(-1)[0])
+        seen = 0.0
+        if (prefix + "weight_seen") in arrays:
+            seen = float(np.asarray(arrays[prefix + "weight_seen"], dtype=np.float64).reshape(-1)[0])
+            if not (np.isfinite(seen) and seen >= 0):
+                raise ValueError("weight_seen must be a finite number >= 0")
         stats = None
         if (prefix + "stats_nk") in arrays:
             stats = SufficientStats.from_arrays(covariance_type, arrays, prefix + "stats_")
-        return cls(stats, n)
+        return cls(stats, n, seen)

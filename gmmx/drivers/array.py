@@ -58,14 +58,18 @@ class ArrayDriver:
 
     def accumulate(self, params):
         """Sufficient statistics of all rows under ``params``."""
-        stats = kernel.accumulate(
-            self.X, self.sample_weight, params, self.n_threads, self.chunk_rows
-        )
-        if self.progress is not None:
+        return self.accumulate_many([params])[0]
+
+    def accumulate_many(self, params_list):
+        """Statistics of all rows under each of ``params_list`` (one kernel call each)."""
+        out = [kernel.accumulate(self.X, self.sample_weight, params, self.n_threads,
+                                 self.chunk_rows)
+               for params in params_list]
+        if self.progress is not None and out:
             self.progress.start_pass()
             self.progress.rows(self.n_samples)
-            self.progress.end_pass(stats.log_likelihood / stats.weight_sum)
-        return stats
+            self.progress.end_pass(out[0].log_likelihood / out[0].weight_sum)
+        return out
 
     def close(self):
         """Close the progress bar, if any."""

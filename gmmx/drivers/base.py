@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, runtime_checkable
 
-__all__ = ["Driver", "DriverOptions", "make_driver", "register_driver"]
+__all__ = ["Driver", "DriverOptions", "accumulate_many", "make_driver", "register_driver"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,24 @@ class Driver(Protocol):
     def accumulate(self, params):
         """``SufficientStats`` of one pass under ``KernelParams`` ``params``."""
 
+    def accumulate_many(self, params_list):
+        """One ``SufficientStats`` per ``KernelParams`` of ``params_list``, in ONE pass.
+
+        Optional: every block, once read, feeds every model's kernel call
+        (model selection advances all candidates together).  Drivers without
+        it are driven by :func:`accumulate_many` one pass per model.
+        """
+
     def close(self):
         """Release resources (progress bars, files)."""
+
+
+def accumulate_many(driver, params_list):
+    """Statistics of several models: one pass if the driver can, else one pass each."""
+    many = getattr(driver, "accumulate_many", None)
+    if many is not None:
+        return many(params_list)
+    return [driver.accumulate(p) for p in params_list]
 
 
 _REGISTRY: list[tuple[str, Callable, Callable]] = []

@@ -104,20 +104,21 @@ def _weight_blocks(sample_weight, X):
     return list(sample_weight.to_delayed().ravel())
 
 
-def _block_stats(X, w, params, n_threads, index, n_features):
-    """Statistics of one block (runs on a worker)."""
+def _block_stats(X, w, params_list, n_threads, index, n_features):
+    """Statistics of one block under each parameter set (runs on a worker)."""
     X, w = as_block(X if w is None else (X, w), f"dask block {index}: ", n_features)
     if X.shape[0] == 0:
         return None
     n_threads = kernel.resolve_n_threads(n_threads)
-    return kernel.accumulate(X, w, params, n_threads, where=f"dask block {index}: ")
+    return [kernel.accumulate(X, w, params, n_threads, where=f"dask block {index}: ")
+            for params in params_list]
 
 
 def _merge_stats(*parts):
     total = None
     for p in parts:
         if p is not None:
-            total = p if total is None else total + p
+            total = list(p) if total is None else [a + b for a, b in zip(total, p)]
     return total
 
 
@@ -181,8 +182,12 @@ class DaskDriver:
 
     def accumulate(self, params):
         """Statistics of all blocks, reduced on the cluster; one ``compute``."""
+        return self.accumulate_many([params])[0]
+
+    def accumulate_many(self, params_list):
+        """Statistics under each of ``params_list``: ONE ``compute`` (each block read once)."""
         delayed = self.dask.delayed
-        p = delayed(params, pure=True, traverse=False)
+        p = delayed(list(params_list), pure=True, traverse=False)
         parts = [
             delayed(_block_stats, pure=True)(b, self._wblock(i), p, self.n_threads, i,
                                              self.n_features)
@@ -191,7 +196,7 @@ class DaskDriver:
         (total,) = self.dask.compute(_tree(parts, _merge_stats))
         if total is None:
             raise ValueError("the dask collection has no rows")
-        self.progress.end_pass(total.log_likelihood / total.weight_sum)
+        self.progress.end_pass(total[0].log_likelihood / total[0].weight_sum)
         return total
 
     def init_sample(self, random_state, capacity=INIT_SAMPLE_ROWS):

@@ -105,16 +105,26 @@ class SourceDriver:
 
     def accumulate(self, params):
         """Sufficient statistics of one full pass over the source."""
-        total = None
+        return self.accumulate_many([params])[0]
+
+    def accumulate_many(self, params_list):
+        """Statistics under each of ``params_list`` from ONE pass over the source.
+
+        Each chunk, once read, goes through the kernel once per parameter set.
+        """
+        totals = [None] * len(params_list)
         self.progress.start_pass()
         for i, first_row, X, w in self.blocks():
-            st = kernel.accumulate(X, w, params, self.n_threads, where=chunk_label(i, first_row))
-            total = st if total is None else total + st
+            where = chunk_label(i, first_row)
+            for j, params in enumerate(params_list):
+                st = kernel.accumulate(X, w, params, self.n_threads, where=where)
+                totals[j] = st if totals[j] is None else totals[j] + st
             self.progress.rows(X.shape[0])
-        if total is None:
+        if params_list and totals[0] is None:
             raise ValueError(f"the source {self.source!r} yielded no rows")
-        self.progress.end_pass(total.log_likelihood / total.weight_sum)
-        return total
+        if totals:
+            self.progress.end_pass(totals[0].log_likelihood / totals[0].weight_sum)
+        return totals
 
     def init_sample(self, random_state, capacity=INIT_SAMPLE_ROWS):
         """A bounded sample for initialisation, from one pass (see :class:`Reservoir`).

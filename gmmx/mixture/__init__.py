@@ -2,18 +2,21 @@
 
 :class:`~gmmx.mixture.base.BaseMixture` owns ``fit``, ``partial_fit``,
 ``score``, ``predict`` and ``save`` over a few hooks; :class:`GaussianMixture`
-fills them in.
+fills them in; :class:`GaussianMixtureIC` fits a grid of them in lockstep and
+keeps the best.
 """
 
 from ..exceptions import ConvergenceWarning, RegCovarWarning
 from .base import BaseMixture
 from .gaussian import GaussianMixture
 from .minibatch import fit_minibatch
+from .selection import GaussianMixtureIC
 
 __all__ = [
     "BaseMixture",
     "ConvergenceWarning",
     "GaussianMixture",
+    "GaussianMixtureIC",
     "RegCovarWarning",
     "fit_minibatch",
 ]

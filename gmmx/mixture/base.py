@@ -24,6 +24,7 @@ import time
 import warnings
 
 import numpy as np
+from scipy.special import xlogy
 
 from .. import io
 from .._validation import as_float_array, check_random_state, check_sample_weight
@@ -40,6 +41,12 @@ _MAX_LOWER_BOUNDS = 10_000
 
 class BaseMixture:
     """Base class of gmmx's mixture estimators (scikit-learn conventions)."""
+
+    #: Constructor parameters that are arrays (stored as ``param_<name>`` arrays).
+    _array_params = ()
+    #: Object-valued constructor parameters: name -> class with ``to_archive``
+    #: / ``from_archive`` (stored as JSON plus ``param_<name>.<key>`` arrays).
+    _object_params = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -100,6 +107,10 @@ class BaseMixture:
     def _lower_bound(self, stats, params):
         """Weighted mean log-likelihood per sample."""
         return stats.log_likelihood / stats.weight_sum
+
+    def _map_needs_totals(self):
+        """True if ``_m_step`` needs counts, not per-row averages (priors; online EM)."""
+        return False
 
     def _n_threads(self, X=None):
         work = None
@@ -276,8 +287,9 @@ class BaseMixture:
         def accumulate(kp):
             return kernel.accumulate(X, w, kp, n_threads, where=where)
 
+        totals = self._map_needs_totals()
         new, _, lower_bound = em_step(accumulate, self._em_steps(), params,
-                                      absorb=lambda stats: state.update(stats, kappa))
+                                      absorb=lambda stats: state.update(stats, kappa, totals))
         self._set_parameters(new)
         self.lower_bound_ = lower_bound
         self.lower_bounds_ = (list(getattr(self, "lower_bounds_", [])) + [lower_bound])[
@@ -362,15 +374,62 @@ class BaseMixture:
         """Most probable component of every row."""
         return self.predict_proba(X).argmax(axis=1)
 
-    def bic(self, X):
-        """Bayesian information criterion on ``X`` (lower is better)."""
+    def _weighted_log_likelihood(self, X, sample_weight):
+        """``(sum_i w_i log p(x_i), sum_i w_i)`` on ``X``."""
         ll = self.score_samples(X)
-        return -2 * ll.mean() * ll.shape[0] + self._n_parameters() * np.log(ll.shape[0])
+        if sample_weight is None:
+            return float(ll.sum()), float(ll.shape[0])
+        w = check_sample_weight(sample_weight, ll.shape[0])
+        return float(np.dot(w, ll)), float(w.sum())
 
-    def aic(self, X):
-        """Akaike information criterion on ``X`` (lower is better)."""
-        ll = self.score_samples(X)
-        return -2 * ll.mean() * ll.shape[0] + 2 * self._n_parameters()
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion on ``X`` (lower is better).
+
+        ``-2 log L + p log n`` with ``log L = sum_i w_i log p(x_i)`` and
+        ``n = sum_i w_i`` (the number of rows without weights), so integer
+        weights equal repeated rows. Likelihood-based, also with a prior.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        ll, n = self._weighted_log_likelihood(X, sample_weight)
+        return -2.0 * ll + self._n_parameters() * np.log(n)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion ``-2 log L + 2 p`` on ``X`` (lower is better).
+
+        ``log L`` is weighted as in :meth:`bic`.
+        """
+        ll, _ = self._weighted_log_likelihood(X, sample_weight)
+        return -2.0 * ll + 2.0 * self._n_parameters()
+
+    def icl(self, X, sample_weight=None):
+        """Integrated completed likelihood ``BIC + 2 EN`` on ``X`` (lower is better).
+
+        ``EN = -sum_i w_i sum_k g_ik log g_ik`` is the entropy of the posterior
+        component probabilities ``g_ik`` (soft assignments; R mclust's ``icl``
+        uses hard ones), so ICL favours well-separated components.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        resp = self.predict_proba(X)
+        ent = -np.sum(xlogy(resp, resp), axis=1)
+        if sample_weight is not None:
+            ent = check_sample_weight(sample_weight, resp.shape[0]) * ent
+        return self.bic(X, sample_weight) + 2.0 * float(ent.sum())
 
     # ------------------------------------------------------------ persistence
     def save(self, path):
@@ -393,6 +452,11 @@ class BaseMixture:
                 if value is not None:
                     arrays["param_" + name] = np.asarray(value, dtype=np.float64)
                 params[name] = None
+                continue
+            if name in self._object_params and value is not None:
+                meta_value, obj_arrays = value.to_archive()
+                params[name] = {"class": type(value).__name__, **meta_value}
+                arrays.update({f"param_{name}.{k}": a for k, a in obj_arrays.items()})
                 continue
             try:
                 params[name] = io.json_value(value)
@@ -429,6 +493,9 @@ class BaseMixture:
         if unknown:
             raise io.invalid(path, f"unknown parameters {unknown}")
         for name, value in params.items():
+            if name in cls._object_params and isinstance(value, dict):
+                params[name] = cls._object_from_archive(name, value, arrays, path)
+                continue
             if value is not None and not isinstance(value, (bool, int, float, str)):
                 raise io.invalid(path, f"parameter {name!r} has a non-scalar value")
         for name in cls._array_params:
@@ -449,6 +516,20 @@ class BaseMixture:
             if meta.get("online"):
                 model._restore_online_state(arrays, path)
         return model
+
+    @classmethod
+    def _object_from_archive(cls, name, value, arrays, path):
+        """Rebuild an object-valued parameter (``_object_params``) from the archive."""
+        kind = cls._object_params[name]
+        if value.get("class") != kind.__name__:
+            raise io.invalid(path, f"parameter {name!r} is not a {kind.__name__}")
+        prefix = f"param_{name}."
+        own = {k[len(prefix):]: io.check_array(arrays, k, path)
+               for k in arrays if k.startswith(prefix)}
+        try:
+            return kind.from_archive({k: v for k, v in value.items() if k != "class"}, own)
+        except (ValueError, TypeError) as exc:
+            raise io.invalid(path, f"parameter {name!r} is malformed ({exc})") from None
 
     def _restore_online_state(self, arrays, path):
         try:

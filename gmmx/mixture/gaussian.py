@@ -18,6 +18,8 @@ from ..core import kernel
 from ..core.covariance import COVARIANCE_TYPES, get_covariance, n_mixture_parameters
 from ..core.init import INIT_PARAMS, initial_parameters
 from ..core.mstep import Params, Regularisation, m_step
+from ..core.priors import (ConjugatePrior, ResolvedPrior, log_dirichlet, moments_from_data,
+                           moments_from_stats)
 from ..exceptions import RegCovarWarning
 from .base import BaseMixture
 
@@ -47,8 +49,13 @@ class GaussianMixture(BaseMixture):
         EM iterations per initialisation.
     n_init : int, default=1
         Initialisations; the best lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
+default='kmeans'
         How initial responsibilities are chosen (gmmx's own k-means).
+        ``'hierarchical'`` is R mclust's deterministic start: model-based
+        agglomerative clustering (:mod:`gmmx.core.hierarchical`) of at most
+        2,000 rows, cut at ``n_components`` clusters (1-D data: quantile
+        classes, as mclust).
     weights_init, means_init, precisions_init : array-like, optional
         User-provided initial parameters.
     random_state : int, RandomState or None, default=None
@@ -74,6 +81,27 @@ class GaussianMixture(BaseMixture):
         Online EM (``partial_fit``, :func:`gmmx.mixture.fit_minibatch`): the
         b-th batch gets step size ``b ** -step_exponent`` (the first batch
         1); 1 averages all batches equally, smaller values forget faster.
+    prior : ConjugatePrior, optional
+        Conjugate (normal-inverse-Wishart) prior on the means and covariances:
+        the M-step gives MAP estimates (Fraley & Raftery 2007, as R mclust's
+        ``priorControl()``). Data-dependent defaults come from the first pass.
+    weight_concentration : float >= 1, default=1.0
+        Symmetric Dirichlet prior on the weights; MAP weights
+        ``(n_k + a - 1) / (n + K (a - 1))`` keep every component alive. 1: none.
+    covariance_shrinkage : float in [0, 1], default=0.0
+        Every covariance is shrunk toward ``tr(Sigma_k)/d * I`` by this
+        fraction after each M-step (diag: toward the mean variance).
+    min_eigenvalue : float >= 0, default=0.0
+        Floor on every eigenvalue of every covariance after each M-step.
+
+    Notes
+    -----
+    Regularisation order in the M-step: estimate (ML, or MAP with ``prior``),
+    ``+ reg_covar`` on the diagonal, shrinkage, eigenvalue floor. With a
+    ``prior`` or ``weight_concentration > 1`` the lower bound EM reports and
+    stops on is the log-posterior per unit of weight,
+    ``(log-likelihood + log prior density) / n``; :meth:`bic`, :meth:`aic`,
+    :meth:`icl` and :meth:`score` stay likelihood-based.
 
     Attributes
     ----------
@@ -86,9 +114,12 @@ class GaussianMixture(BaseMixture):
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
-        Per-sample (weighted mean) log-likelihood of the best fit.
+        Per-sample (weighted mean) log-likelihood of the best fit (the
+        log-posterior with a prior).
     lower_bounds_ : list of float
     n_features_in_ : int
+    prior_ : ResolvedPrior or None
+        The prior with its data-dependent defaults filled in.
     """
 
     def __init__(
@@ -113,6 +144,10 @@ class GaussianMixture(BaseMixture):
         callback=None,
         progress=False,
         step_exponent=0.6,
+        prior=None,
+        weight_concentration=1.0,
+        covariance_shrinkage=0.0,
+        min_eigenvalue=0.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -133,6 +168,10 @@ class GaussianMixture(BaseMixture):
         self.callback = callback
         self.progress = progress
         self.step_exponent = step_exponent
+        self.prior = prior
+        self.weight_concentration = weight_concentration
+        self.covariance_shrinkage = covariance_shrinkage
+        self.min_eigenvalue = min_eigenvalue
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
@@ -153,7 +192,32 @@ class GaussianMixture(BaseMixture):
                 raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
         if self.callback is not None and not callable(self.callback):
             raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+        self._check_regularisation(n_features)
         self._check_init_arrays(n_features)
+
+    def _check_regularisation(self, n_features):
+        a = self.weight_concentration
+        if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) or not a >= 1 \
+                or not np.isfinite(a):
+            raise ValueError(
+                f"weight_concentration must be a finite number >= 1 (the Dirichlet "
+                f"prior's alpha; 1 means no prior on the weights), got {a!r}"
+            )
+        lam = self.covariance_shrinkage
+        if isinstance(lam, bool) or not isinstance(lam, (int, float, np.number)) \
+                or not 0.0 <= lam <= 1.0:
+            raise ValueError(
+                f"covariance_shrinkage must be a number in [0, 1] (0: none, 1: fully "
+                f"spherical), got {lam!r}"
+            )
+        check_float(self.min_eigenvalue, "min_eigenvalue", 0.0)
+        if self.prior is not None:
+            if not isinstance(self.prior, ConjugatePrior):
+                raise ValueError(
+                    f"prior must be a gmmx.ConjugatePrior or None, got "
+                    f"{type(self.prior).__name__}"
+                )
+            self.prior.check(n_features, self.covariance_type)
 
     def _check_init_arrays(self, d):
         K = self.n_components
@@ -177,6 +241,8 @@ class GaussianMixture(BaseMixture):
     def _initial_params(self, driver, random_state):
         """(weights, means, covariances, prec_chol) for a fresh start."""
         K = self.n_components
+        # a fresh start resolves the prior again, from its first pass
+        self.prior_ = None
         need_data = (
             self.weights_init is None or self.means_init is None or self.precisions_init is None
         )
@@ -189,8 +255,9 @@ class GaussianMixture(BaseMixture):
                 )
             self._warn_reg_covar(Xs)
             weights, means, covariances, prec_chol = initial_parameters(
-                Xs, ws, K, self.covariance_type, self.init_params, self.reg_covar,
-                random_state, driver.n_threads,
+                Xs, ws, K, self.covariance_type, self.init_params,
+                self._regularisation(self._sample_prior(Xs, ws)),
+                random_state, driver.n_threads, cache=getattr(driver, "init_cache", None),
             )
         else:
             weights = means = covariances = prec_chol = None
@@ -244,19 +311,64 @@ class GaussianMixture(BaseMixture):
         return kernel.kernel_params(params[0], params[1], params[3], self.covariance_type)
 
     def _m_step(self, stats, params):
-        return m_step(stats, Regularisation(reg_covar=self.reg_covar),
+        return m_step(stats, self._regularisation(self._resolved_prior(stats)),
                       prev_covariances=params[2])
+
+    def _lower_bound(self, stats, params):
+        """Mean log-likelihood per unit of weight; the log-posterior with a prior."""
+        lb = stats.log_likelihood
+        prior = self._resolved_prior(stats)
+        if prior is not None:
+            lb += prior.log_density(params[1], params[3])
+        if self.weight_concentration != 1.0:
+            lb += log_dirichlet(np.asarray(params[0]), self.weight_concentration)
+        return lb / stats.weight_sum
+
+    def _regularisation(self, prior=None):
+        return Regularisation(
+            reg_covar=self.reg_covar, prior=prior,
+            covariance_shrinkage=float(self.covariance_shrinkage),
+            min_eigenvalue=float(self.min_eigenvalue),
+            weight_concentration=float(self.weight_concentration),
+        )
+
+    def _map_needs_totals(self):
+        return self.prior is not None or self.weight_concentration != 1.0
+
+    def _resolved_prior(self, stats):
+        """``prior_``, resolved from ``stats`` (the first pass) when not yet done."""
+        if self.prior is None:
+            self.prior_ = None
+            return None
+        current = getattr(self, "prior_", None)
+        if current is None or current.spec != self.prior:
+            self.prior_ = self.prior.resolve(self.n_components, self.covariance_type,
+                                             moments_from_stats(stats))
+        return self.prior_
+
+    def _sample_prior(self, X, w):
+        """The prior resolved from the initialisation rows (for the initial M-step only)."""
+        if self.prior is None:
+            return None
+        full = get_covariance(self.covariance_type).is_matrix
+        return self.prior.resolve(self.n_components, self.covariance_type,
+                                  moments_from_data(X, w, full=full))
 
     def _n_parameters(self):
         return n_mixture_parameters(self.covariance_type, *self.means_.shape)
 
     # ------------------------------------------------------------------ archive
     _array_params = ("weights_init", "means_init", "precisions_init")
+    _object_params = {"prior": ConjugatePrior}
     _fitted_arrays = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
     def _archive_arrays(self):
-        return {"fit_" + name: np.asarray(getattr(self, name), dtype=np.float64)
-                for name in self._fitted_arrays}
+        arrays = {"fit_" + name: np.asarray(getattr(self, name), dtype=np.float64)
+                  for name in self._fitted_arrays}
+        prior = getattr(self, "prior_", None)
+        if prior is not None:
+            arrays.update(prior.to_arrays("fit_prior_"))
+        return arrays
 
     def _check_archived_params(self, path):
         if self.covariance_type not in COVARIANCE_TYPES:
@@ -280,6 +392,20 @@ class GaussianMixture(BaseMixture):
         for name, a in values.items():
             setattr(self, name, a)
         self.n_features_in_ = d
+        self.prior_ = None
+        if self.prior is not None and "fit_prior_scalars" in arrays:
+            try:
+                self.prior_ = ResolvedPrior.from_arrays(
+                    get_covariance(self.covariance_type).name, arrays, "fit_prior_", self.prior)
+            except (KeyError, IndexError, ValueError, TypeError) as exc:
+                raise io.invalid(path, f"the fitted prior is malformed ({exc})") from None
+            p = self.prior_
+            scale_ok = p.scale.shape in {"full": [(d, d)], "tied": [(d, d)],
+                                         "diag": [(), (d,)], "spherical": [()]}[
+                get_covariance(self.covariance_type).name]
+            if (p.mean.shape != (d,) or not scale_ok or not np.all(np.isfinite(p.mean))
+                    or not np.all(np.isfinite(p.scale)) or not p.dof > 0 or not p.shrinkage >= 0):
+                raise io.invalid(path, "the fitted prior is malformed")
 
     def _check_online_stats(self, stats, path):
         K, d = self.means_.shape

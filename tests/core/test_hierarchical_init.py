@@ -1,0 +1,99 @@
+"""mclust's model-based hierarchical start (gmmx.core.hierarchical)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from conftest import mclust_reference, reference_data
+from gmmx.core import hierarchical
+from gmmx.core.hierarchical import (hc_vvv, hierarchical_labels, partition, quantile_classes,
+                                    svd_transform)
+
+
+def _relabel(labels):
+    """0..K-1 in order of first appearance (mclust's partconv)."""
+    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv]
+
+
+@pytest.mark.parametrize("data", ["faithful", "iris"])
+def test_tree_cuts_equal_mclust_hc(data):
+    # mclust: hclass(hc(X, modelName = "VVV", use = "SVD"), 1:9)
+    X = reference_data(data)
+    merges = hc_vvv(svd_transform(X))
+    assert merges.shape == (X.shape[0] - 1, 2)
+    for k, ref in mclust_reference()[data]["hc_partitions"].items():
+        want = np.array([int(c) for c in ref]) - 1
+        np.testing.assert_array_equal(partition(merges, X.shape[0], int(k)), want,
+                                      err_msg=f"K={k}")
+
+
+def test_svd_transform_is_whitened_and_drops_constant_columns(rng):
+    X = rng.normal(size=(200, 3)) @ np.array([[2.0, 0.5, 0], [0, 1.0, 0.3], [0, 0, 0.2]])
+    X = np.c_[X, np.full(200, 7.0)]
+    Z = svd_transform(X)
+    assert Z.shape == (200, 3)
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-12)
+    C = Z.T @ Z
+    np.testing.assert_allclose(C - np.diag(np.diag(C)), 0, atol=1e-10)  # uncorrelated
+
+
+def test_a_weighted_row_is_a_group_of_repeated_rows(rng):
+    # A row of weight w enters as w coincident rows already merged (mclust's
+    # dupPartition); the tree can differ from singletons' only in merge order.
+    X = rng.normal(size=(60, 2)) + np.repeat([[0, 0], [5, 5], [0, 6]], 20, axis=0)
+    w = rng.integers(1, 4, 60)
+    Xr = np.repeat(X, w, axis=0)
+    z_w = svd_transform(X, w.astype(float))
+    z_r = svd_transform(Xr)
+    np.testing.assert_allclose(np.abs(np.repeat(z_w, w, axis=0)), np.abs(z_r), atol=1e-12)
+    lw = _relabel(np.repeat(partition(hc_vvv(z_w, w.astype(float)), 60, 3), w))
+    lr = _relabel(partition(hc_vvv(z_r), Xr.shape[0], 3))
+    assert np.mean(lw == lr) > 0.9
+
+
+def test_quantile_classes_are_mclust_qclass():
+    # R: mclust:::qclass(x, k) for these vectors (mclust 6.0.0)
+    x = np.array([5.0, 1.0, 3.0, 2.0, 4.0, 6.0, 8.0, 7.0])
+    np.testing.assert_array_equal(quantile_classes(x, 3) + 1, [2, 1, 1, 1, 2, 3, 3, 3])
+    x = np.r_[np.zeros(50), np.ones(10), np.arange(2, 12)]  # ties: fewer distinct quantiles
+    np.testing.assert_array_equal(quantile_classes(x, 3) + 1, [1] * 50 + [2] * 10 + [3] * 10)
+    y = np.array([-0.6, 0.2, -0.8, 1.6, 0.3, -0.8, 0.5, 0.7, 0.6, -0.3, 1.5, 0.4, -0.6, -2.2,
+                  1.1, 0, 0, 0.9, 0.8, 0.6, 0.9, 0.8, 0.1, -2, 0.6, -0.1, -0.2, -1.5, -0.5, 0.4,
+                  1.4, -0.1, 0.4, -0.1, -1.4, -0.4, -0.4, -0.1, 1.1, 0.8])
+    want = [1, 3, 1, 4, 3, 1, 3, 3, 3, 2, 4, 3, 1, 1, 4, 2, 2, 4, 4, 3, 4, 4, 2, 1, 3, 2, 2, 1,
+            1, 3, 4, 2, 3, 2, 1, 2, 2, 2, 4, 4]
+    np.testing.assert_array_equal(quantile_classes(y, 4) + 1, want)
+
+
+def test_big_data_run_on_a_bounded_subset_and_share_the_tree(rng, monkeypatch):
+    X = rng.normal(size=(5000, 2))
+    calls = []
+    real = hierarchical.hc_vvv
+    monkeypatch.setattr(hierarchical, "hc_vvv",
+                        lambda Z, w=None: calls.append(Z.shape[0]) or real(Z, w))
+    cache = {}
+    t0 = time.perf_counter()
+    for k in (2, 3, 4):
+        rows, labels = hierarchical_labels(X, None, k, np.random.RandomState(0), max_rows=300,
+                                           cache=cache)
+        assert rows.shape == (300,) and np.all(np.diff(rows) > 0) and labels.max() == k - 1
+    assert calls == [300]  # one tree for every K
+    assert time.perf_counter() - t0 < 5
+
+
+def test_one_feature_uses_quantile_classes(rng):
+    x = rng.normal(size=(500, 1))
+    rows, labels = hierarchical_labels(x, None, 4, np.random.RandomState(0))
+    assert rows is None
+    order = np.argsort(x[:, 0])
+    assert np.all(np.diff(labels[order]) >= 0)  # classes are intervals
+
+
+def test_wide_data_use_fewer_rows():
+    from gmmx.core.hierarchical import HC_MAX_ROWS, max_rows_for
+
+    assert max_rows_for(2) == max_rows_for(16) == HC_MAX_ROWS
+    assert max_rows_for(32) == 707 and max_rows_for(64) == 250
+    assert max_rows_for(500) == 200 and max_rows_for(500, n_clusters=150) == 300
