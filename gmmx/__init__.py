@@ -8,6 +8,7 @@ out-of-core, online and Dask fitting are drivers of that one kernel.
 from ._version import __version__
 from .core.stats import SufficientStats
 from .exceptions import ConvergenceWarning, NotFittedError, RegCovarWarning
+from .hmm import GaussianHMM
 from .io import load
 from .mixture import GaussianMixture
 
@@ -26,6 +27,7 @@ def __getattr__(name):
 
 __all__ = [
     "ConvergenceWarning",
+    "GaussianHMM",
     "GaussianMixture",
     "NotFittedError",
     "RegCovarWarning",
