@@ -19,7 +19,7 @@ def check_distribution(value, name, shape):
         Wrong shape, NaN/inf, negative entries, or sums away from 1 (beyond
         ``np.allclose``, hmmlearn's tolerance).
     """
-    a = np.array(value, dtype=np.float64)
+    a = np.array(value, dtype=np.float64, order="C")
     if a.shape != shape:
         raise ValueError(f"{name} must have shape {shape} (n_components = {shape[0]}), "
                          f"got {a.shape}")
