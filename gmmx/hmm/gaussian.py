@@ -39,6 +39,22 @@ _PRIORS = ("startprob_prior", "transmat_prior", "means_prior", "means_weight", "
            "covars_weight")
 
 
+def _data_covariance(X, w, block=1 << 16):
+    """``np.cov(X.T, aweights=w)`` in float64, two passes over blocks of rows
+    (no float64 copy of a large array)."""
+    n, d = X.shape
+    ws = np.ones(n) if w is None else w
+    v1 = ws.sum()
+    mean = sum(ws[i:i + block] @ np.asarray(X[i:i + block], dtype=np.float64)
+               for i in range(0, n, block)) / v1
+    scatter = np.zeros((d, d))
+    for i in range(0, n, block):
+        D = np.asarray(X[i:i + block], dtype=np.float64) - mean
+        scatter += (D * ws[i:i + block, None]).T @ D
+    fact = v1 - (ws @ ws) / v1          # numpy's ddof=1 with aweights (n - 1 without)
+    return scatter / fact if fact > 0 else np.zeros((d, d))
+
+
 class GaussianHMM:
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch (EM).
 
@@ -265,16 +281,16 @@ class GaussianHMM:
     def _init(self, data):
         """Initial parameters (hmmlearn's ``_init``; gmmx's k-means for the means)."""
         K, d = self.n_components, data.n_features
-        emission_kept = not (self._needs_init("m", "means_") or self._needs_init("c", "_covars_"))
-        if hasattr(self, "n_features") and self.n_features != d and emission_kept:
+        need_s, need_t = self._needs_init("s", "startprob_"), self._needs_init("t", "transmat_")
+        need_m, need_c = self._needs_init("m", "means_"), self._needs_init("c", "_covars_")
+        if hasattr(self, "n_features") and self.n_features != d and not (need_m and need_c):
             raise ValueError(f"X has {d} features but the model's means_ and covars_ have "
                              f"{self.n_features}; include 'm' and 'c' in init_params to refit")
         random_state = check_random_state(self.random_state)
-        if self._needs_init("s", "startprob_"):
+        if need_s:
             self.startprob_ = random_state.dirichlet(np.full(K, 1.0 / K))
-        if self._needs_init("t", "transmat_"):
+        if need_t:
             self.transmat_ = random_state.dirichlet(np.full(K, 1.0 / K), size=K)
-        need_m, need_c = self._needs_init("m", "means_"), self._needs_init("c", "_covars_")
         if need_m or need_c:
             X, w = data.init_sample(check_random_state(self.random_state))
             if need_m:
@@ -299,11 +315,12 @@ class GaussianHMM:
         if X.shape[0] > KMEANS_MAX_ROWS:
             sub = np.unique(rs.randint(0, X.shape[0], KMEANS_MAX_ROWS))
             X, w = np.ascontiguousarray(X[sub]), None if w is None else w[sub]
-        X64 = np.asarray(X, dtype=np.float64)
         best, best_inertia = None, np.inf
         for _ in range(n_init):
             centers, _ = kmeans(X, w, K, rs, n_threads)
-            dist = ((X64[:, None, :] - centers[None]) ** 2).sum(axis=2).min(axis=1)
+            dist = np.full(X.shape[0], np.inf)
+            for c in centers:
+                dist = np.minimum(dist, ((X - c) ** 2).sum(axis=1))
             inertia = float(dist.sum() if w is None else w @ dist)
             if inertia < best_inertia:
                 best, best_inertia = centers, inertia
@@ -313,8 +330,7 @@ class GaussianHMM:
         """Data covariance + ``min_covar`` I, distributed to the states as by hmmlearn
         (spherical: the mean of all its entries, off-diagonal ones included)."""
         K = self.n_components
-        cv = np.atleast_2d(np.cov(np.asarray(X, dtype=np.float64).T, aweights=w))
-        cv = cv + self.min_covar * np.eye(cv.shape[0])
+        cv = _data_covariance(X, w) + self.min_covar * np.eye(X.shape[1])
         distribute = {"spherical": lambda: np.full(K, cv.mean()),
                       "diag": lambda: np.tile(np.diag(cv), (K, 1)),
                       "full": lambda: np.tile(cv, (K, 1, 1)),
