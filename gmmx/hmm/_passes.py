@@ -21,7 +21,8 @@ from ..drivers.array import is_in_memory
 from ..drivers.dask import SPLIT_EVERY, is_dask_collection
 from ..drivers.source import chunk_label
 from ..sources import as_block
-from ._forward_backward import batches, emission_kernel_params, sequence_bounds, sequence_stats
+from ._forward_backward import (BATCH_ROWS, batches, emission_kernel_params, sequence_bounds,
+                                sequence_stats)
 
 __all__ = ["make_pass"]
 
@@ -77,20 +78,31 @@ class SourcePass:
         return self.driver.init_sample(random_state)
 
     def accumulate(self, params):
-        """Statistics of every chunk (sequence) under ``params``."""
+        """Statistics of every chunk (sequence) under ``params``.
+
+        Short chunks (e.g. one trading day each) are gathered into batches of
+        about ``BATCH_ROWS`` rows, so that each kernel call covers many
+        sequences, in parallel.
+        """
         kp = emission_kernel_params(params)
         progress = self.driver.progress
-        total = None
-        rows = 0
+        total, batch, rows = None, [], 0
         progress.start_pass()
+
+        def flush():
+            st = _batch_stats(batch, params, kp, self.n_threads)
+            batch.clear()
+            return st if total is None else total + st
+
         for i, first_row, X, w in self.driver.blocks():
-            where = chunk_label(i, first_row)
-            check_finite(X, where.rstrip(": "))
-            bounds = np.array([0, X.shape[0]], dtype=np.intp)
-            st = sequence_stats(X, w, bounds, params, kp, self.n_threads, where)
-            total = st if total is None else total + st
+            check_finite(X, chunk_label(i, first_row).rstrip(": "))
+            batch.append((i, X, w))
             rows += X.shape[0]
             progress.rows(X.shape[0])
+            if sum(b[1].shape[0] for b in batch) >= BATCH_ROWS:
+                total = flush()
+        if batch:
+            total = flush()
         if total is None:
             raise ValueError(f"the source {self.driver.source!r} yielded no rows")
         progress.end_pass(total.log_prob / rows)
@@ -98,6 +110,22 @@ class SourcePass:
 
     def close(self):
         self.driver.close()
+
+
+def _batch_stats(batch, params, kp, n_threads):
+    """Statistics of chunks ``[(index, X, w), ...]``, one sequence each, in one kernel call."""
+    first, last = batch[0][0], batch[-1][0]
+    where = f"chunk {first}: " if first == last else f"chunks {first}-{last}: "
+    if len(batch) == 1:
+        X, w = batch[0][1], batch[0][2]
+    else:
+        X = np.concatenate([b[1] for b in batch])
+        w = None
+        if any(b[2] is not None for b in batch):
+            w = np.concatenate([np.ones(b[1].shape[0]) if b[2] is None else b[2] for b in batch])
+    bounds = np.zeros(len(batch) + 1, dtype=np.intp)
+    np.cumsum([b[1].shape[0] for b in batch], out=bounds[1:])
+    return sequence_stats(X, w, bounds, params, kp, n_threads, where)
 
 
 def _dask_block_stats(X, w, params, n_threads, index, n_features):
