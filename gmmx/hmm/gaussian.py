@@ -209,7 +209,8 @@ class GaussianHMM:
                              f"got {self.covariance_type!r}")
         check_float(self.min_covar, "min_covar", 0.0)
         check_int(self.n_iter, "n_iter", 0)
-        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or np.isnan(self.tol):
+        tol = self.tol
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or np.isnan(tol):
             raise ValueError(f"tol must be a number, got {self.tol!r}")
         if self.implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, "
@@ -229,7 +230,7 @@ class GaussianHMM:
         check_prior(self.transmat_prior, "transmat_prior", (K, K))
 
     def _check(self):
-        """Validate ``startprob_``, ``transmat_``, ``means_`` and ``covars_`` (hmmlearn's ``_check``)."""
+        """Validate ``startprob_``, ``transmat_``, ``means_``, ``covars_`` (hmmlearn's ``_check``)."""
         K = self.n_components
         missing = [a for a in ("startprob_", "transmat_", "means_", "_covars_")
                    if not hasattr(self, a)]

@@ -67,7 +67,7 @@ def test_ten_iterations_match_hmmlearn(cov, d):
     lp_ref, path_ref = ref.decode(X, LENGTHS)
     assert lp_ours == pytest.approx(lp_ref, rel=1e-9)
     np.testing.assert_array_equal(path_ours, path_ref)
-    if cov != "spherical" or d == 1:   # hmmlearn's covars_ of a d > 1 spherical model is (K*d, d, d)
+    if cov != "spherical" or d == 1:   # hmmlearn's d > 1 spherical covars_ is (K*d, d, d)
         np.testing.assert_allclose(ours.covars_, ref.covars_, rtol=1e-7)
 
 
