@@ -230,7 +230,7 @@ class GaussianHMM:
         check_prior(self.transmat_prior, "transmat_prior", (K, K))
 
     def _check(self):
-        """Validate ``startprob_``, ``transmat_``, ``means_``, ``covars_`` (hmmlearn's ``_check``)."""
+        """Validate startprob_, transmat_, means_ and covars_ (hmmlearn's ``_check``)."""
         K = self.n_components
         missing = [a for a in ("startprob_", "transmat_", "means_", "_covars_")
                    if not hasattr(self, a)]
