@@ -176,6 +176,8 @@ def main(argv=None):
         r = run_case(n_eff, d, k, n_seq, repeats, hmm_repeats)
         ratio = r["hmmlearn log"] / r["gmmx"]
         ratio_s = r["hmmlearn scaling"] / r["gmmx"]
+        if args.quick:
+            target = None            # the targets are for the full sizes
         if target is not None:
             ok &= ratio >= target
         name = f"N={n_eff:,} d={d} K={k} {n_seq} seq"
@@ -185,7 +187,10 @@ def main(argv=None):
               f"{r['agreement']:>9.1e}")
     print(f"gmmx threads: {r['threads']}; agree = largest relative difference of the "
           "parameters after one iteration")
-    print("all targets met" if ok else "some targets missed (see ratio vs target)")
+    if args.quick:
+        print("--quick: small sizes, overhead-dominated; targets are checked on the full run")
+    else:
+        print("all targets met" if ok else "some targets missed (see ratio vs target)")
     return 0
 
 
