@@ -9,6 +9,7 @@ from ._version import __version__
 from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
 from .exceptions import ConvergenceWarning, NotFittedError, RegCovarWarning
+from .hmm import GaussianHMM
 from .io import load
 from .mixture import GaussianMixture, GaussianMixtureIC
 
@@ -28,6 +29,7 @@ def __getattr__(name):
 __all__ = [
     "ConjugatePrior",
     "ConvergenceWarning",
+    "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
     "NotFittedError",

@@ -235,7 +235,8 @@ def _plot_selection(sel, criteria, ax):
     return ax
 
 
-def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_names=None):
+def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_names=None,
+                 probabilities=None):
     """A price or return series with the background shaded by regime.
 
     Parameters
@@ -252,13 +253,22 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
         Shading opacity.
     label_names : sequence of str, optional
         Legend names of the regimes.
+    probabilities : {'smoothed', 'filtered'} or array_like (n, K), optional
+        Instead of shading by label, stack the regime probabilities behind
+        the series (right-hand axis, 0 to 1): 'smoothed' and 'filtered' take
+        them from a RegimeResult ``labels`` (``probabilities`` /
+        ``filtered_probabilities``: the filtered ones use no future data).
+        Aligned to the end of ``series`` like the labels.
 
     Returns
     -------
     matplotlib.axes.Axes
+        The axes of the series (the probabilities are on ``ax.right_ax``
+        when drawn).
     """
-    if hasattr(labels, "labels") and hasattr(labels, "n_regimes"):
-        labels = labels.labels
+    result = labels if hasattr(labels, "labels") and hasattr(labels, "n_regimes") else None
+    if result is not None:
+        labels = result.labels
     lab = np.asarray(labels).astype(int).reshape(-1)
     y = np.asarray(series, dtype=np.float64)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -267,29 +277,65 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
         raise ValueError(f"series must be one price or return series, got shape {y.shape}")
     if lab.size > y.size:
         raise ValueError(f"more labels ({lab.size}) than series values ({y.size})")
+    proba = _regime_probabilities(probabilities, result, lab.size)
     xs = np.asarray(series.index) if hasattr(series, "index") else np.arange(y.size)
     offset = y.size - lab.size
-    k = int(lab.max()) + 1 if lab.size else 0
+    k = proba.shape[1] if proba is not None else (int(lab.max()) + 1 if lab.size else 0)
     if colors is None:
         cmap = _pyplot().get_cmap("RdYlGn_r")
         colors = [cmap(0.15 + 0.7 * j / max(k - 1, 1)) for j in range(k)]
+    names = [label_names[r] if label_names is not None else f"regime {r}" for r in range(k)]
     ax = _axes(ax, figsize=(10, 4))
-    ax.plot(xs, y, color="k", linewidth=0.8)
+    ax.plot(xs, y, color="k", linewidth=0.8, zorder=3)
+    if proba is not None:
+        right = ax.twinx()
+        right.stackplot(xs[offset:], proba.T, colors=colors[:k], alpha=alpha * 2,
+                        labels=names, linewidth=0)
+        right.set_ylim(0.0, 1.0)
+        right.set_ylabel("regime probability")
+        ax.set_zorder(right.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        ax.right_ax = right
+        right.legend(loc="best", fontsize="small")
+        ax.set_xlim(xs[0], xs[-1])
+        return ax
     # One span per run of equal labels, from its first period to the next run's start.
     starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
     ends = np.r_[starts[1:], lab.size]
-    seen = set()
+    handles = {}
     for s, e in zip(starts, ends):
         r = lab[s]
         x0 = xs[s + offset]
         x1 = xs[min(e + offset, y.size - 1)]
-        name = label_names[r] if label_names is not None else f"regime {r}"
-        ax.axvspan(x0, x1, color=colors[r], alpha=alpha, linewidth=0,
-                   label=None if r in seen else name)
-        seen.add(r)
+        span = ax.axvspan(x0, x1, color=colors[r], alpha=alpha, linewidth=0,
+                          label=None if r in handles else names[r])
+        handles.setdefault(r, span)
     ax.set_xlim(xs[0], xs[-1])
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(handles=[handles[r] for r in sorted(handles)], loc="best", fontsize="small")
     return ax
+
+
+def _regime_probabilities(probabilities, result, n):
+    """(n, K) probabilities for plot_regimes, or None."""
+    if probabilities is None:
+        return None
+    if isinstance(probabilities, str):
+        if probabilities not in ("smoothed", "filtered"):
+            raise ValueError(
+                f"probabilities must be 'smoothed', 'filtered' or an (n, K) array, got "
+                f"{probabilities!r}")
+        if result is None:
+            raise ValueError(
+                f"probabilities={probabilities!r} needs the RegimeResult of detect_regimes as "
+                "labels; or pass the (n, K) probabilities themselves")
+        probabilities = (result.probabilities if probabilities == "smoothed"
+                         else result.filtered_probabilities)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != n:
+        raise ValueError(f"probabilities must have shape ({n}, K) like the labels, got {p.shape}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError("probabilities must be finite and non-negative")
+    return p
 
 
 def _ellipse_points(mean, cov, n_std, n=100):

@@ -201,3 +201,34 @@ class CountingSource:
             else:
                 yield block, self.w[i:i + self.chunk_rows]
         self.passes += 1
+
+
+def random_hmm(rng, k, d, covariance_type, stay=0.8):
+    """Random sticky HMM parameters ``(startprob, transmat, means, covars)``
+    (``covars`` in the covariance type's own shape)."""
+    startprob = rng.dirichlet(np.ones(k) * 3)
+    transmat = rng.dirichlet(np.ones(k), size=k) * (1 - stay) + stay * np.eye(k)
+    _, means, covars, _ = random_model(rng, k, d, covariance_type)
+    return startprob, transmat, means * 2.0, covars
+
+
+def brute_force_hmm(lp, startprob, transmat, w=None):
+    """Log-space forward-backward of one sequence with emissions ``w_t * lp_t``:
+    ``(log p, gamma (n, k), xi sum (k, k), filtered (n, k))``."""
+    lw = lp if w is None else lp * np.asarray(w)[:, None]
+    n, k = lw.shape
+    with np.errstate(divide="ignore"):
+        logA, logpi = np.log(transmat), np.log(startprob)
+    fwd, bwd = np.empty((n, k)), np.zeros((n, k))
+    fwd[0] = logpi + lw[0]
+    for t in range(1, n):
+        fwd[t] = logsumexp(fwd[t - 1][:, None] + logA, axis=0) + lw[t]
+    ll = logsumexp(fwd[-1])
+    for t in range(n - 2, -1, -1):
+        bwd[t] = logsumexp(logA + lw[t + 1] + bwd[t + 1], axis=1)
+    gamma = np.exp(fwd + bwd - ll)
+    xi = np.zeros((k, k))
+    for t in range(n - 1):
+        xi += np.exp(fwd[t][:, None] + logA + lw[t + 1] + bwd[t + 1] - ll)
+    filtered = np.exp(fwd - logsumexp(fwd, axis=1, keepdims=True))
+    return ll, gamma, xi, filtered

@@ -1,15 +1,20 @@
-"""Market regimes and asset clusters from Gaussian mixtures.
+"""Market regimes and asset clusters from Gaussian mixtures and hidden Markov models.
 
-Regimes are mixture components of a return series, relabelled from the calmest
-(regime 0, lowest volatility) to the most volatile, so that the labels mean the
-same thing from one fit to the next.  Only numpy and scipy are needed; pandas
-input keeps its index (and column names) on every per-time or per-asset output.
+Regimes are the components of a Gaussian mixture of returns (``method="mixture"``:
+each period labelled independently) or the states of a Gaussian hidden Markov
+model (``method="hmm"``: regimes persist, with a fitted transition matrix),
+relabelled from the calmest (regime 0, lowest volatility) to the most volatile,
+so that the labels mean the same thing from one fit to the next.  Only numpy
+and scipy are needed; pandas input keeps its index (and column names) on every
+per-time or per-asset output.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_random_state
+from ..hmm import GaussianHMM
 from ..mixture import GaussianMixture
 from ._models import model_covariances
 
@@ -75,16 +80,23 @@ class RegimeResult:
 
     Attributes
     ----------
-    model : fitted GaussianMixture
-        The mixture as fitted; its component ``order[j]`` is regime ``j``.
+    method : {'mixture', 'hmm'}
+        How the regimes were fitted.
+    model : fitted GaussianMixture or GaussianHMM
+        The model as fitted; its component (state) ``order[j]`` is regime ``j``.
     order : ndarray of shape (K,)
         Model component index of each regime.
     probabilities : ndarray (n, K) or pandas.DataFrame
-        Per-period regime probabilities (pandas input: same index).
+        Per-period regime probabilities (pandas input: same index); for an
+        HMM the smoothed ones, ``P(regime_t | all returns)``.
+    filtered_probabilities : ndarray (n, K) or pandas.DataFrame
+        ``P(regime_t | returns up to t)``: causal, what was knowable at ``t``
+        (for the i.i.d. mixture the same as ``probabilities``).
     labels : ndarray (n,) or pandas.Series
         Most probable regime per period.
     weights : ndarray (K,)
-        Mixing weight of each regime.
+        Mixing weight of each regime (HMM: the stationary distribution of
+        the transition matrix, the long-run share of time).
     means : ndarray (K, d)
         Mean return per period of each regime.
     covariances : ndarray (K, d, d)
@@ -92,7 +104,13 @@ class RegimeResult:
     volatility : ndarray (K, d)
         Annualised volatility, ``sqrt(periods_per_year * variance)``.
     mean_duration : ndarray (K,)
-        Mean run length of each regime in periods.
+        Mean run length of each regime's labels, in periods.
+    transmat : ndarray (K, K)
+        Model transition probabilities between regimes (HMM: fitted; mixture:
+        implied by independence, every row equal to ``weights``).
+    expected_duration : ndarray (K,)
+        ``1 / (1 - transmat[k, k])``, the mean stay in a regime implied by the
+        model, in periods.
     transition_matrix : ndarray (K, K)
         Empirical frequencies of moving from regime i (row) to j between
         consecutive labelled periods (NaN rows for unvisited regimes).
@@ -100,34 +118,44 @@ class RegimeResult:
         Asset (column) names.
     """
 
-    def __init__(self, model, order, probabilities, labels, periods_per_year, names, index):
+    def __init__(self, model, order, probabilities, labels, periods_per_year, names, index, *,
+                 method="mixture", weights=None, means=None, covariances=None, transmat=None,
+                 filtered=None):
         self.model = model
         self.order = order
+        self.method = method
         self.periods_per_year = periods_per_year
         self.names = names
-        weights = np.asarray(model.weights_, dtype=np.float64)
-        means = np.asarray(model.means_, dtype=np.float64)
-        covs = model_covariances(model)
-        self.weights = weights[order]
-        self.means = means[order]
-        self.covariances = covs[order]
+        if weights is None:
+            weights = np.asarray(model.weights_, dtype=np.float64)[order]
+        if means is None:
+            means = np.asarray(model.means_, dtype=np.float64)[order]
+        if covariances is None:
+            covariances = model_covariances(model)[order]
+        self.weights, self.means, self.covariances = weights, means, covariances
         variances = np.diagonal(self.covariances, axis1=1, axis2=2)
         self.volatility = np.sqrt(periods_per_year * variances)
         k = order.size
+        self.transmat = np.tile(weights, (k, 1)) if transmat is None else transmat
+        with np.errstate(divide="ignore"):
+            self.expected_duration = 1.0 / (1.0 - np.diag(self.transmat))
         self.mean_duration = regime_durations(labels, k)
         counts = np.zeros((k, k))
         np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
         rows = counts.sum(axis=1, keepdims=True)
         self.transition_matrix = np.divide(counts, rows, out=np.full((k, k), np.nan),
                                            where=rows > 0)
+        filtered = probabilities if filtered is None else filtered
         if index is not None:
             import pandas as pd
 
             cols = [f"regime_{j}" for j in range(k)]
             self.probabilities = pd.DataFrame(probabilities, index=index, columns=cols)
+            self.filtered_probabilities = pd.DataFrame(filtered, index=index, columns=cols)
             self.labels = pd.Series(labels, index=index, name="regime")
         else:
             self.probabilities = probabilities
+            self.filtered_probabilities = filtered
             self.labels = labels
 
     @property
@@ -138,6 +166,9 @@ class RegimeResult:
     def predict_proba(self, returns):
         """Regime probabilities of new returns, columns in regime order.
 
+        For an HMM the returns are one sequence and the probabilities are
+        smoothed (each uses the whole sequence); see :meth:`filter_proba`.
+
         Parameters
         ----------
         returns : array_like of shape (n,) or (n, d)
@@ -147,6 +178,23 @@ class RegimeResult:
         ndarray of shape (n, K)
         """
         x, _, _ = _returns_matrix(returns)
+        return self.model.predict_proba(x)[:, self.order]
+
+    def filter_proba(self, returns):
+        """Causal regime probabilities ``P(regime_t | returns up to t)`` of new returns.
+
+        Parameters
+        ----------
+        returns : array_like of shape (n,) or (n, d)
+            One sequence (for the mixture, independent periods).
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+        """
+        x, _, _ = _returns_matrix(returns)
+        if self.method == "hmm":
+            return self.model.filter_proba(x)[:, self.order]
         return self.model.predict_proba(x)[:, self.order]
 
     def predict(self, returns):
@@ -166,7 +214,8 @@ class RegimeResult:
         """The regime table as a pandas DataFrame, one row per regime.
 
         Columns: ``weight``, ``mean`` (per period), ``ann_volatility``,
-        ``mean_duration`` (periods); multi-asset series get one ``mean`` and
+        ``mean_duration`` (periods) and, for an HMM, ``expected_duration``
+        (periods, ``1 / (1 - p_kk)``); multi-asset series get one ``mean`` and
         ``ann_volatility`` column per asset, suffixed with its name.
 
         Returns
@@ -189,12 +238,15 @@ class RegimeResult:
             for j, name in enumerate(self.names):
                 data[f"ann_volatility_{name}"] = self.volatility[:, j]
         data["mean_duration"] = self.mean_duration
+        if self.method == "hmm":
+            data["expected_duration"] = self.expected_duration
         return pd.DataFrame(data, index=pd.RangeIndex(self.n_regimes, name="regime"))
 
 
-def detect_regimes(returns, n_regimes=2, *, periods_per_year=252, covariance_type="full",
-                   n_init=5, random_state=0, **kwargs):
-    """Fit a Gaussian mixture to returns and read its components as regimes.
+def detect_regimes(returns, n_regimes=2, *, method="mixture", periods_per_year=252,
+                   covariance_type="full", n_init=5, random_state=0, **kwargs):
+    """Fit a Gaussian mixture or hidden Markov model to returns and read its
+    components (states) as regimes.
 
     Parameters
     ----------
@@ -202,16 +254,22 @@ def detect_regimes(returns, n_regimes=2, *, periods_per_year=252, covariance_typ
         Shape (n,) for one asset or (n, d) for several (time along axis 0).
     n_regimes : int
         Number of regimes K.
+    method : {'mixture', 'hmm'}
+        'mixture': a :class:`gmmx.GaussianMixture`, each period labelled on
+        its own (regimes can flicker from day to day).  'hmm': a
+        :class:`gmmx.hmm.GaussianHMM`, regimes that persist, with a fitted
+        transition matrix and expected durations.
     periods_per_year : float
         Periods per year for annualising volatility (252 for daily data).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     n_init : int
-        EM restarts; the best likelihood is kept.
+        Fits from different starts; the best likelihood is kept.
     random_state : int, optional
     **kwargs
-        Passed to :class:`gmmx.GaussianMixture`.  Defaults differ from the
-        estimator's: ``reg_covar`` is 1e-6 times the returns' variance,
-        ``tol=1e-6`` and ``max_iter=1000``.
+        Passed to the estimator.  Defaults scaled to the returns' variance
+        ``v``: mixture ``reg_covar=1e-6 v``, ``tol=1e-6``, ``max_iter=1000``;
+        HMM ``min_covar=1e-3 v``, ``covars_prior=1e-2 v``, ``tol=1e-4``,
+        ``n_iter=1000``.
 
     Returns
     -------
@@ -229,6 +287,11 @@ def detect_regimes(returns, n_regimes=2, *, periods_per_year=252, covariance_typ
         )
     if not periods_per_year > 0:
         raise ValueError(f"periods_per_year must be positive, got {periods_per_year!r}")
+    if method == "hmm":
+        return _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type,
+                            n_init, random_state, kwargs)
+    if method != "mixture":
+        raise ValueError(f"method must be 'mixture' or 'hmm', got {method!r}")
     # Daily return variances are ~1e-4: an absolute reg_covar of 1e-6 would bias
     # them, and the default tol of 1e-3 stops EM before calm and volatile
     # components separate.  Scale both to the data.
@@ -237,13 +300,49 @@ def detect_regimes(returns, n_regimes=2, *, periods_per_year=252, covariance_typ
     kwargs.setdefault("max_iter", 1000)
     model = GaussianMixture(n_components=n_regimes, covariance_type=covariance_type,
                             n_init=n_init, random_state=random_state, **kwargs).fit(x)
-    covs = model_covariances(model)
-    total_var = np.trace(covs, axis1=1, axis2=2)
-    # Ties (tied/spherical equal variances) fall back to the mean, then the index.
-    order = np.lexsort((np.arange(n_regimes), np.asarray(model.means_).sum(axis=1), total_var))
+    order = _calm_to_volatile(model_covariances(model), model.means_)
     proba = model.predict_proba(x)[:, order]
     labels = np.argmax(proba, axis=1)
     return RegimeResult(model, order, proba, labels, float(periods_per_year), names, index)
+
+
+def _calm_to_volatile(covariances, means):
+    """Regime order: total variance, ties (tied/spherical) by the mean, then the index."""
+    k = covariances.shape[0]
+    total_var = np.trace(covariances, axis1=1, axis2=2)
+    return np.lexsort((np.arange(k), np.asarray(means).sum(axis=1), total_var))
+
+
+def _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type, n_init,
+                 random_state, kwargs):
+    """detect_regimes(method='hmm'): the best of ``n_init`` Baum-Welch fits."""
+    var = float(np.mean(x.var(axis=0)))
+    # hmmlearn's min_covar (1e-3) and covars_prior (1e-2) are absolute: ten to
+    # a hundred times a daily return variance.  Scale them to the data.
+    kwargs.setdefault("min_covar", 1e-3 * var)
+    kwargs.setdefault("covars_prior", 1e-2 * var)
+    kwargs.setdefault("tol", 1e-4)
+    kwargs.setdefault("n_iter", 1000)
+    rs = check_random_state(random_state)
+    best, best_score = None, -np.inf
+    for _ in range(max(int(n_init), 1)):
+        seed = int(rs.randint(np.iinfo(np.int32).max))
+        model = GaussianHMM(n_regimes, covariance_type=covariance_type, random_state=seed,
+                            **kwargs).fit(x)
+        score = model.score(x)
+        if best is None or score > best_score:
+            best, best_score = model, score
+    model = best
+    order = _calm_to_volatile(model.covars_, model.means_)
+    proba = model.predict_proba(x)[:, order]
+    filtered = model.filter_proba(x)[:, order]
+    labels = np.argmax(proba, axis=1)
+    transmat = model.transmat_[np.ix_(order, order)]
+    weights = model.get_stationary_distribution()[order]
+    return RegimeResult(model, order, proba, labels, float(periods_per_year), names, index,
+                        method="hmm", weights=weights, means=model.means_[order],
+                        covariances=model.covars_[order], transmat=transmat,
+                        filtered=filtered)
 
 
 # --------------------------------------------------------------------------
