@@ -13,7 +13,6 @@ import numpy as np
 from .finance._models import _model_params
 from .finance.distributions import UnivariateMixture, _as_univariate
 from .finance.risk import _risk_distribution, expected_shortfall, value_at_risk
-from .mixture import GaussianMixture
 
 __all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
            "plot_clusters", "plot_portfolio_risk"]
@@ -172,6 +171,8 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(-1, 1)
+        from .mixture import GaussianMixture  # imports scikit-learn when installed: load on use
+
         scores = {c: [] for c in criteria}
         for k in ks:
             model = GaussianMixture(n_components=k, **kwargs).fit(X)

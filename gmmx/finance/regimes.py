@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mixture import GaussianMixture
 from ._models import model_covariances
 
 __all__ = ["RegimeResult", "detect_regimes", "regime_durations", "AssetClusters",
@@ -235,6 +234,7 @@ def detect_regimes(returns, n_regimes=2, *, periods_per_year=252, covariance_typ
     kwargs.setdefault("reg_covar", 1e-6 * float(np.mean(x.var(axis=0))))
     kwargs.setdefault("tol", 1e-6)
     kwargs.setdefault("max_iter", 1000)
+    from ..mixture import GaussianMixture  # imports scikit-learn when installed: load on use
     model = GaussianMixture(n_components=n_regimes, covariance_type=covariance_type,
                             n_init=n_init, random_state=random_state, **kwargs).fit(x)
     covs = model_covariances(model)
@@ -375,6 +375,7 @@ def cluster_assets(returns, n_clusters=2, *, features=("mean", "volatility", "sk
     if standardize:
         sd = f.std(axis=0)
         z = (f - f.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    from ..mixture import GaussianMixture  # imports scikit-learn when installed: load on use
     model = GaussianMixture(n_components=n_clusters, covariance_type=covariance_type,
                             n_init=n_init, random_state=random_state, **kwargs).fit(z)
     raw = model.predict_proba(z)
