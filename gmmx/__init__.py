@@ -3,25 +3,47 @@
 The EM core is a native (Cython + OpenMP + BLAS) kernel that computes an
 iteration's sufficient statistics in one pass over the data; in-memory,
 out-of-core, online and Dask fitting are drivers of that one kernel.
+
+The estimators and the subpackages load on first use (PEP 562): ``import
+gmmx`` needs only numpy and scipy and stays light, and scikit-learn (whose
+``BaseEstimator`` the estimators inherit when it is installed) is imported
+only when an estimator is.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
+from . import io
 from ._version import __version__
 from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
-from .exceptions import ConvergenceWarning, NotFittedError, RegCovarWarning
-from .hmm import GaussianHMM
+from .exceptions import ProgressWarning, RegCovarWarning
 from .io import load
-from .mixture import GaussianMixture, GaussianMixtureIC
 
-_LAZY_MODULES = ("dask", "finance", "io", "plotting", "regimes", "streaming")
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .exceptions import ConvergenceWarning, NotFittedError
+    from .hmm import GaussianHMM
+    from .mixture import GaussianMixture, GaussianMixtureIC
+
+# name -> module that defines it
+_LAZY_ATTRIBUTES = {
+    "GaussianMixture": "gmmx.mixture",
+    "GaussianMixtureIC": "gmmx.mixture",
+    "GaussianHMM": "gmmx.hmm",
+    "ConvergenceWarning": "gmmx.exceptions",
+    "NotFittedError": "gmmx.exceptions",
+}
+_LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotting",
+                 "regimes", "sources", "streaming")
+# Saved models name their class; gmmx.io imports the module that registers it.
+io.register_model_module("GaussianMixture", "gmmx.mixture")
+io.register_model_module("GaussianHMM", "gmmx.hmm")
 
 
 def __getattr__(name):
-    # gmmx.finance, gmmx.streaming, ... load on first use (PEP 562), so that
-    # `import gmmx` stays light and never imports an optional dependency.
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     if name in _LAZY_MODULES:
-        import importlib
-
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'gmmx' has no attribute {name!r}")
 
@@ -33,6 +55,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "NotFittedError",
+    "ProgressWarning",
     "RegCovarWarning",
     "SufficientStats",
     "__version__",

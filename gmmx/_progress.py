@@ -11,9 +11,8 @@ says so once per reason and per process.
 from __future__ import annotations
 
 import sys
-import warnings
 
-from .exceptions import ProgressWarning
+from .exceptions import ProgressWarning, warn_user
 
 _WARNED = set()
 
@@ -40,7 +39,7 @@ class NullBar:
 def _warn_once(reason, message):
     if reason not in _WARNED:
         _WARNED.add(reason)
-        warnings.warn(message, ProgressWarning, stacklevel=4)
+        warn_user(message, ProgressWarning)
 
 
 def in_notebook():

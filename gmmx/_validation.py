@@ -6,7 +6,42 @@ import numbers
 
 import numpy as np
 
-from .exceptions import NotFittedError  # noqa: F401  (re-exported: gmmx._validation.NotFittedError)
+SPARSE_MESSAGE = (
+    "Sparse data was passed for {name}, but dense data is required. Use '.toarray()' to "
+    "convert to a dense numpy array (gmmx's kernels read dense rows)."
+)
+
+
+def is_sparse(X):
+    """True for scipy.sparse matrices and arrays (and pydata/sparse arrays)."""
+    module = type(X).__module__ or ""
+    return module.startswith(("scipy.sparse", "sparse")) and hasattr(X, "todense")
+
+
+def check_not_sparse(X, name="X"):
+    """Raise scikit-learn's ``TypeError`` for sparse input."""
+    if is_sparse(X):
+        raise TypeError(SPARSE_MESSAGE.format(name=name))
+
+
+def feature_names(X):
+    """Column names of a DataFrame (pandas, polars) or an Arrow table, else None.
+
+    Names are returned only when every column name is a string, as in
+    scikit-learn (``feature_names_in_`` is then set at fit).
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or getattr(X, "ndim", 2) != 2:
+        columns = getattr(X, "column_names", None)  # pyarrow.Table
+    if columns is None or isinstance(columns, str):
+        return None
+    try:
+        names = list(columns)
+    except TypeError:
+        return None
+    if not names or not all(isinstance(c, str) for c in names):
+        return None
+    return np.asarray(names, dtype=object)
 
 
 def _to_numpy(X):
@@ -32,6 +67,9 @@ def as_float_array(X, name="X", ensure_min_samples=1):
         Naming the problem: wrong dimensionality, empty, non-numeric, NaN or
         infinity.
     """
+    check_not_sparse(X, name)
+    if hasattr(X, "column_names") and hasattr(X, "to_pandas") and not hasattr(X, "__array__"):
+        X = X.to_pandas()  # pyarrow.Table
     X = _to_numpy(X)
     if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
         try:
@@ -51,11 +89,21 @@ def as_float_array(X, name="X", ensure_min_samples=1):
     elif arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except TypeError as exc:  # e.g. a dict: numpy's "argument must be a string or a number"
+            raise TypeError(
+                f"{name} contains non-numeric values ({exc}); pass numbers only "
+                "(convert or drop text/date columns first)"
+            ) from None
+        except ValueError:
             raise ValueError(
                 f"{name} contains non-numeric values; pass numbers only "
                 "(convert or drop text/date columns first)"
             ) from None
+    elif arr.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {arr.dtype}; pass the real "
+            "(or imaginary) part, or both as separate columns"
+        )
     else:
         raise ValueError(
             f"{name} has dtype {arr.dtype}, which is not numeric; pass a float array"
@@ -69,11 +117,14 @@ def as_float_array(X, name="X", ensure_min_samples=1):
         )
     if arr.shape[0] < ensure_min_samples:
         raise ValueError(
-            f"{name} has {arr.shape[0]} sample(s) but at least {ensure_min_samples} "
-            "are required; pass a non-empty array"
+            f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}) while a minimum of "
+            f"{ensure_min_samples} is required; pass a non-empty array"
         )
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features; pass at least one column")
+        raise ValueError(
+            f"{name} has 0 features: 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+            "is required. Pass at least one column"
+        )
     arr = np.ascontiguousarray(arr)
     check_finite(arr, name)
     return arr

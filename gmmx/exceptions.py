@@ -1,16 +1,26 @@
-"""Exceptions and warnings that gmmx raises (a leaf: anything may import it)."""
+"""Exceptions and warnings that gmmx raises (a leaf: anything may import it).
+
+When scikit-learn is installed, :class:`NotFittedError` and
+:class:`ConvergenceWarning` subclass scikit-learn's classes of the same name,
+so ``except sklearn.exceptions.NotFittedError`` and
+``warnings.filterwarnings("ignore", category=sklearn.exceptions.ConvergenceWarning)``
+catch gmmx's too.  Both are built on first use, so that ``import gmmx`` does
+not import scikit-learn (which takes about a second and imports pandas).
+"""
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "NotFittedError", "ProgressWarning", "RegCovarWarning"]
+import os
+import sys
+import warnings
 
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``."""
-
-
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound converged."""
+__all__ = [
+    "ConvergenceWarning",
+    "NotFittedError",
+    "ProgressWarning",
+    "RegCovarWarning",
+    "warn_user",
+]
 
 
 class RegCovarWarning(UserWarning):
@@ -19,3 +29,47 @@ class RegCovarWarning(UserWarning):
 
 class ProgressWarning(UserWarning):
     """``progress=True`` was asked for, but no progress bar can be drawn."""
+
+
+_DOCS = {
+    "NotFittedError": "The estimator is used before ``fit``.",
+    "ConvergenceWarning": "EM stopped at ``max_iter`` before the lower bound converged.",
+}
+
+
+def _sklearn_base(name):
+    try:
+        from sklearn import exceptions
+    except ImportError:
+        return None
+    return getattr(exceptions, name, None)
+
+
+def _build(name):
+    sk = _sklearn_base(name)
+    if name == "NotFittedError":
+        bases = (sk,) if sk is not None else (ValueError, AttributeError)
+    else:
+        bases = (sk,) if sk is not None else (UserWarning,)
+    cls = type(name, bases, {"__doc__": _DOCS[name], "__module__": __name__})
+    globals()[name] = cls
+    return cls
+
+
+def __getattr__(name):
+    if name in _DOCS:
+        return _build(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message, category):
+    """Warn with the location of the first caller outside gmmx (the user's line)."""
+    level = 2  # warn_user's caller
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -24,6 +24,7 @@ themselves through :func:`write_archive`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import numbers
 import os
@@ -46,11 +47,23 @@ __all__ = [
     "load",
     "read_archive",
     "register_model_class",
+    "register_model_module",
     "save",
     "write_archive",
 ]
 
 _MODEL_CLASSES = {}
+_MODEL_MODULES = {}
+
+
+def register_model_module(name, module):
+    """Name the module whose import registers model class ``name``.
+
+    ``gmmx/__init__.py`` wires the estimators this way, so that :func:`load`
+    can rebuild a model before its package was imported, without this
+    module importing any estimator itself.
+    """
+    _MODEL_MODULES[name] = module
 
 
 def register_model_class(name, from_archive):
@@ -230,7 +243,10 @@ def load(path):
     """
     path = os.fspath(path)
     meta, arrays = read_archive(path)
-    from_archive = _MODEL_CLASSES.get(meta.get("class"))
+    name = meta.get("class")
+    if name not in _MODEL_CLASSES and name in _MODEL_MODULES:
+        importlib.import_module(_MODEL_MODULES[name])
+    from_archive = _MODEL_CLASSES.get(name)
     if from_archive is None:
         raise invalid(path, f"unknown model class {meta.get('class')!r}")
     return from_archive(meta, arrays, path)

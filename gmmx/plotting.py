@@ -13,7 +13,6 @@ import numpy as np
 from .finance._models import _model_params
 from .finance.distributions import UnivariateMixture, _as_univariate
 from .finance.risk import _risk_distribution, expected_shortfall, value_at_risk
-from .mixture import GaussianMixture, GaussianMixtureIC
 
 __all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
            "plot_clusters", "plot_portfolio_risk"]
@@ -48,35 +47,81 @@ def _finite_1d(data, what="data"):
     return x
 
 
+def _series_name(data, mixture=None, default="x"):
+    """A label for one series: a pandas name, a one-column frame's column, the model's
+    ``feature_names_in_``, else ``default``."""
+    name = getattr(data, "name", None)
+    if name is None and getattr(data, "ndim", 1) == 2:
+        columns = list(getattr(data, "columns", []))
+        name = columns[0] if len(columns) == 1 else None
+    if name is None:
+        names = getattr(mixture, "feature_names_in_", None)
+        name = names[0] if names is not None and len(names) == 1 else None
+    return default if name is None else str(name)
+
+
+def _mark_tail_risk(ax, dist, alphas):
+    """Vertical lines at -VaR and -ES for each tail probability."""
+    for j, alpha in enumerate(np.atleast_1d(alphas)):
+        var = float(value_at_risk(dist, float(alpha)))
+        es = float(expected_shortfall(dist, float(alpha)))
+        pct = f"{100 * float(alpha):g}%"
+        ax.axvline(-var, color="C1", linestyle="-", linewidth=1.2, alpha=1.0 - 0.25 * j,
+                   label=f"{pct} VaR = {var:.4g}")
+        ax.axvline(-es, color="C4", linestyle=":", linewidth=1.5, alpha=1.0 - 0.25 * j,
+                   label=f"{pct} ES = {es:.4g}")
+
+
 def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=600,
-                 xlim=None):
+                 xlim=None, logy=False, risk_alpha=None, title=None, xlabel=None):
     """Fitted mixture density over a histogram, with each weighted component.
 
     Parameters
     ----------
     data : array_like or None
         Observations, drawn as a density-normalised histogram (None: curves only).
+        A pandas Series' name labels the x axis and the title.
     mixture : fitted d = 1 model or UnivariateMixture
     bins : int or sequence
         Histogram bins.
     components : bool
         Also draw each component's weighted density ``w_k N(x; mu_k, sigma_k^2)``.
-    ax : matplotlib Axes, optional
+    ax : matplotlib Axes, or a pair of them with ``logy="both"``, optional
     n_points : int
         Grid size for the curves.
     xlim : (float, float), optional
         Plot range; default covers the data and the mixture's 0.05 %-99.95 %
-        quantiles.
+        quantiles (1e-6 to 1 - 1e-6 on a log scale).
+    logy : bool or "both", default=False
+        Log-scale density axis, where the tails that drive VaR are visible;
+        ``"both"`` draws the linear and the log panel side by side.
+    risk_alpha : float or sequence of float, optional
+        Tail probabilities (0.01 = 99 %) at which to mark VaR (solid) and
+        expected shortfall (dotted) of a long position, at ``x = -VaR`` and
+        ``x = -ES``.
+    title, xlabel : str, optional
+        Default: from the series' name.
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.axes.Axes, or an array of two Axes with ``logy="both"``
     """
+    if logy == "both":
+        axes = ax
+        if axes is None:
+            _, axes = _pyplot().subplots(1, 2, figsize=(12, 4.5))
+        for a, log in zip(axes, (False, True)):
+            plot_density(data, mixture, bins=bins, components=components, ax=a,
+                         n_points=n_points, xlim=xlim, logy=log, risk_alpha=risk_alpha,
+                         title=title, xlabel=xlabel)
+        return np.asarray(axes)
     dist = _as_univariate(mixture)
+    name = _series_name(data, mixture)
     ax = _axes(ax)
     x = None if data is None else _finite_1d(data)
     if xlim is None:
-        lo, hi = dist.ppf([5e-4, 1 - 5e-4])
+        tail = 1e-6 if logy else 5e-4  # the log panel shows the far tails
+        lo, hi = dist.ppf([tail, 1 - tail])
         if x is not None:
             lo, hi = min(lo, x.min()), max(hi, x.max())
         xlim = (lo, hi)
@@ -90,15 +135,24 @@ def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=
             dens = dist.weights[k] * np.exp(-0.5 * z * z) / (dist.stds[k] * np.sqrt(2 * np.pi))
             ax.plot(grid, dens, "--", linewidth=1.2,
                     label=f"component {k}: w={dist.weights[k]:.3g}")
-    ax.plot(grid, dist.pdf(grid), color="C3", linewidth=2.0, label="mixture")
+    pdf = dist.pdf(grid)
+    ax.plot(grid, pdf, color="C3", linewidth=2.0, label="mixture")
+    if risk_alpha is not None:
+        _mark_tail_risk(ax, dist, risk_alpha)
     ax.set_xlim(*xlim)
-    ax.set_xlabel("x")
-    ax.set_ylabel("density")
+    if logy:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=max(pdf.max() * 1e-7, pdf[pdf > 0].min() * 0.5))
+    ax.set_xlabel(name if xlabel is None else xlabel)
+    ax.set_ylabel("density (log scale)" if logy else "density")
+    ax.set_title(title if title is not None else
+                 f"{name}: {dist.n_components}-component Gaussian mixture"
+                 + (", log scale" if logy else ""))
     ax.legend(loc="best", fontsize="small")
     return ax
 
 
-def plot_qq(data, mixture, *, ax=None, max_points=2000):
+def plot_qq(data, mixture, *, ax=None, max_points=2000, title=None):
     """QQ plot of observations against the fitted mixture's quantiles.
 
     Empirical quantiles at plotting positions ``(i - 0.5) / n`` are set
@@ -108,18 +162,21 @@ def plot_qq(data, mixture, *, ax=None, max_points=2000):
     Parameters
     ----------
     data : array_like
-        One series of observations.
+        One series of observations (a pandas Series' name labels the axes).
     mixture : fitted d = 1 model or UnivariateMixture
     ax : matplotlib Axes, optional
     max_points : int
         Plot at most this many evenly spaced order statistics (the extremes
         are always kept).
+    title : str, optional
+        Default: from the series' name.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     dist = _as_univariate(mixture)
+    name = _series_name(data, mixture)
     x = np.sort(_finite_1d(data))
     n = x.size
     i = np.unique(np.linspace(0, n - 1, min(n, int(max_points))).round().astype(int))
@@ -132,8 +189,9 @@ def plot_qq(data, mixture, *, ax=None, max_points=2000):
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(5))
-    ax.set_xlabel("mixture quantile")
-    ax.set_ylabel("sample quantile")
+    ax.set_xlabel(f"quantile of the fitted {dist.n_components}-component mixture")
+    ax.set_ylabel(f"sample quantile of {name}")
+    ax.set_title(title if title is not None else f"QQ plot: {name} against the fitted mixture")
     ax.legend(loc="upper left", fontsize="small")
     return ax
 
@@ -166,6 +224,8 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
     matplotlib.axes.Axes
         The minimum of each criterion is marked.
     """
+    from .mixture import GaussianMixture, GaussianMixtureIC  # imports scikit-learn: load on use
+
     if isinstance(X, GaussianMixtureIC):
         return _plot_selection(X, criteria, ax)
     criteria = ("bic", "aic") if criteria is None else tuple(criteria)

@@ -146,8 +146,9 @@ class CovarianceType:
         want = self.shape(n_components, n_features)
         if p.shape != want:
             raise ValueError(
-                f"{name} must have shape {want} for covariance_type="
-                f"{self.name!r}, got {p.shape}"
+                f"The parameter '{self.name} precision' should have the shape of {want}, but "
+                f"got {p.shape}: {name} must have shape {want} for covariance_type="
+                f"{self.name!r}"
             )
         if not np.all(np.isfinite(p)):
             raise ValueError(f"{name} contains NaN or infinity")
@@ -156,7 +157,8 @@ class CovarianceType:
 
     def _check_precision_values(self, p, name):
         if np.any(p <= 0):
-            raise ValueError(f"{name} must be strictly positive")
+            raise ValueError(f"'{self.name} precision' should be positive: {name} must be "
+                             "strictly positive")
 
     def to_full(self, covariances, n_components, n_features):
         """Covariances expanded to shape (K, d, d)."""
@@ -256,7 +258,8 @@ class FullCovariance(CovarianceType):
     def _check_precision_values(self, p, name):
         mats = p if p.ndim == 3 else p[None]
         if not np.allclose(mats, np.swapaxes(mats, 1, 2)):
-            raise ValueError(f"{name} must be symmetric")
+            raise ValueError(f"'{self.name} precision' should be symmetric, positive-definite: "
+                             f"{name} must be symmetric")
 
     def to_full(self, covariances, n_components, n_features):
         return covariances.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
-from .._validation import as_float_array, check_int, check_sample_weight
+from .._validation import as_float_array, check_int, check_sample_weight, is_sparse
 from ..core import kernel
 from .base import register_driver
 
@@ -32,6 +32,7 @@ class ArrayDriver:
         self.chunk_rows = chunk_rows
         self.n_features = X.shape[1]
         self.n_samples = X.shape[0]
+        self.dtype = X.dtype
         self.progress = progress
 
     @classmethod
@@ -82,8 +83,12 @@ class ArrayDriver:
 
 
 def is_in_memory(X):
-    """True for arrays, array-likes and lists of rows (not lists of 2-D blocks)."""
-    if isinstance(X, np.ndarray):
+    """True for arrays, array-likes and lists of rows (not lists of 2-D blocks).
+
+    Sparse matrices count as in memory, so that they meet the array
+    validation and its "dense data is required" error.
+    """
+    if isinstance(X, np.ndarray) or is_sparse(X):
         return True
     if hasattr(X, "__array__") and not isinstance(X, (str, bytes)):
         return True

@@ -49,6 +49,9 @@ class Driver(Protocol):
         Columns of the data.
     n_threads : int
         OpenMP threads of the driver's kernel calls.
+    dtype : numpy.dtype, optional
+        float32 when the data are float32 (fitted parameters keep that
+        type, as scikit-learn's do); float64 when absent.
     """
 
     n_features: int

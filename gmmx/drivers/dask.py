@@ -165,6 +165,7 @@ class DaskDriver:
         self.dask, _ = _import_dask()
         X = _as_dask_array(X, "X")
         self.n_features = int(X.shape[1])
+        self.dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
         if self.n_features == 0:
             raise ValueError("X has 0 features; pass at least one column")
         self.blocks = list(X.to_delayed().ravel())

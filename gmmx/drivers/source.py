@@ -8,6 +8,8 @@ Initialisation uses one sampling pass (a bounded reservoir of at most
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _progress
 from .._validation import check_finite
 from ..core import kernel
@@ -38,6 +40,16 @@ class SourceDriver:
         enabled = _progress.progress_enabled(options.progress)
         self.progress = _progress.PassProgress(enabled, options.max_passes, self.n_rows)
         self._sample = None
+        self._float32 = None  # whether every block read so far was float32
+
+    @property
+    def dtype(self):
+        """float32 when every block read so far was float32, else float64."""
+        return np.dtype(np.float32 if self._float32 else np.float64)
+
+    def _saw(self, X):
+        self._float32 = X.dtype == np.float32 and self._float32 is not False
+        return X
 
     @property
     def n_features(self):
@@ -68,6 +80,7 @@ class SourceDriver:
                         exc, f"chunk {i} of {src!r} could not be read: {type(exc).__name__}: {exc}", i
                     ) from exc
                 X, w = as_block(item, f"chunk {i}: ", self._n_features)
+                self._saw(X)
                 if self._n_features is None:
                     self._n_features = X.shape[1]
                 yield i, None, X, w
@@ -92,6 +105,7 @@ class SourceDriver:
                         f"be read: {type(exc).__name__}: {exc}", i
                     ) from exc
                 X, w = as_block(item, f"chunk {i} (starting at row {first_row}): ", self._n_features)
+                self._saw(X)
                 if self._n_features is None:
                     self._n_features = X.shape[1]
                 if X.shape[0]:

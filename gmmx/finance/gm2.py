@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..mixture import GaussianMixture
 from .distributions import UnivariateMixture
 
 __all__ = ["StructuredGM2", "structured_gm2", "gm2_from_moments", "fit_gm2"]
@@ -219,6 +218,7 @@ def fit_gm2(returns, method="moments", a=None, b=None, random_state=0):
         if x.shape[0] < 4:
             raise ValueError(f"need at least 4 finite returns, got {x.shape[0]}")
         # reg_covar relative to the data and a tight tol: see gmmx.finance.regimes.detect_regimes.
+        from ..mixture import GaussianMixture  # imports scikit-learn when installed: load on use
         gm = GaussianMixture(n_components=2, n_init=3, random_state=random_state,
                              tol=1e-8, max_iter=2000, reg_covar=1e-9 * float(x.var()))
         return UnivariateMixture.from_model(gm.fit(x))

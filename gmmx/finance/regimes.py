@@ -14,8 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_random_state
-from ..hmm import GaussianHMM
-from ..mixture import GaussianMixture
 from ._models import model_covariances
 
 __all__ = ["RegimeResult", "detect_regimes", "regime_durations", "AssetClusters",
@@ -298,6 +296,7 @@ def detect_regimes(returns, n_regimes=2, *, method="mixture", periods_per_year=2
     kwargs.setdefault("reg_covar", 1e-6 * float(np.mean(x.var(axis=0))))
     kwargs.setdefault("tol", 1e-6)
     kwargs.setdefault("max_iter", 1000)
+    from ..mixture import GaussianMixture  # imports scikit-learn when installed: load on use
     model = GaussianMixture(n_components=n_regimes, covariance_type=covariance_type,
                             n_init=n_init, random_state=random_state, **kwargs).fit(x)
     order = _calm_to_volatile(model_covariances(model), model.means_)
@@ -316,6 +315,8 @@ def _calm_to_volatile(covariances, means):
 def _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type, n_init,
                  random_state, kwargs):
     """detect_regimes(method='hmm'): the best of ``n_init`` Baum-Welch fits."""
+    from ..hmm import GaussianHMM  # imports scikit-learn when installed: load on use
+
     var = float(np.mean(x.var(axis=0)))
     # hmmlearn's min_covar (1e-3) and covars_prior (1e-2) are absolute: ten to
     # a hundred times a daily return variance.  Scale them to the data.
@@ -474,6 +475,7 @@ def cluster_assets(returns, n_clusters=2, *, features=("mean", "volatility", "sk
     if standardize:
         sd = f.std(axis=0)
         z = (f - f.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    from ..mixture import GaussianMixture  # imports scikit-learn when installed: load on use
     model = GaussianMixture(n_components=n_clusters, covariance_type=covariance_type,
                             n_init=n_init, random_state=random_state, **kwargs).fit(z)
     raw = model.predict_proba(z)

@@ -7,6 +7,7 @@ keeps the best.
 """
 
 from ..exceptions import ConvergenceWarning, RegCovarWarning
+from ._sklearn import expected_failed_checks
 from .base import BaseMixture
 from .gaussian import GaussianMixture
 from .minibatch import fit_minibatch
@@ -18,5 +19,6 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "RegCovarWarning",
+    "expected_failed_checks",
     "fit_minibatch",
 ]

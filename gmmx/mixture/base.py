@@ -19,28 +19,33 @@ data reach it through a driver (:func:`gmmx.drivers.make_driver`).
 
 from __future__ import annotations
 
-import inspect
 import time
-import warnings
 
 import numpy as np
 from scipy.special import xlogy
 
 from .. import io
-from .._validation import as_float_array, check_random_state, check_sample_weight
+from .._validation import (as_float_array, check_not_sparse, check_random_state,
+                           check_sample_weight, feature_names)
 from ..core import kernel
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
 from ..drivers import ArrayDriver, DriverOptions, make_driver
-from ..exceptions import ConvergenceWarning, NotFittedError
+from ..exceptions import ConvergenceWarning, NotFittedError, warn_user
+from ._sklearn import BaseEstimator, DensityMixin
 
 __all__ = ["BaseMixture"]
 
 _MAX_LOWER_BOUNDS = 10_000
 
 
-class BaseMixture:
-    """Base class of gmmx's mixture estimators (scikit-learn conventions)."""
+class BaseMixture(DensityMixin, BaseEstimator):
+    """Base class of gmmx's mixture estimators (scikit-learn conventions).
+
+    A scikit-learn ``BaseEstimator`` and ``DensityMixin`` when scikit-learn is
+    installed (``get_params``, ``set_params``, ``clone``, the HTML repr,
+    metadata routing), a local stand-in with the same methods otherwise.
+    """
 
     #: Constructor parameters that are arrays (stored as ``param_<name>`` arrays).
     _array_params = ()
@@ -52,52 +57,11 @@ class BaseMixture:
         super().__init_subclass__(**kwargs)
         io.register_model_class(cls.__name__, cls._from_archive)
 
-    # ------------------------------------------------------------ params
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p for p in sig.parameters if p != "self")
-
-    def get_params(self, deep=True):
-        """Constructor parameters, as scikit-learn's ``get_params``."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters; returns ``self``."""
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {valid}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        sig = inspect.signature(type(self).__init__)
-        changed = []
-        for name, p in sig.parameters.items():
-            if name == "self":
-                continue
-            value = getattr(self, name, p.default)
-            default = p.default
-            same = value is default
-            if not same:
-                try:
-                    same = bool(value == default)
-                except (ValueError, TypeError):
-                    same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
     def __sklearn_tags__(self):
-        from sklearn.base import BaseEstimator
-
-        tags = BaseEstimator.__sklearn_tags__(self)
+        tags = super().__sklearn_tags__()
         tags.estimator_type = "density_estimator"
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
         return tags
 
     # ------------------------------------------------------------ hooks
@@ -145,10 +109,11 @@ class BaseMixture:
         -------
         self
         """
+        names = feature_names(X)
         driver = make_driver(X, sample_weight, self._driver_options())
         try:
             with kernel.blas_held_to_one_thread():
-                self._fit_driver(driver)
+                self._fit_driver(driver, names=names)
         finally:
             driver.close()
         return self
@@ -158,11 +123,12 @@ class BaseMixture:
         self.fit(X, y, sample_weight=sample_weight)
         return self.predict(X)
 
-    def _fit_driver(self, driver, warm=None, max_iter=None):
+    def _fit_driver(self, driver, warm=None, max_iter=None, names=None):
         """EM over ``driver`` (``n_init`` starts, or one warm start); sets the fitted attributes.
 
         ``warm`` and ``max_iter`` override ``warm_start`` and ``max_iter``
         for this call (mini-batch polishing) without touching the parameters.
+        ``names`` are the data's column names (``feature_names_in_``).
         """
         d = driver.n_features
         self._check_parameters(d)
@@ -178,6 +144,7 @@ class BaseMixture:
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
         self.n_features_in_ = d
+        self._set_feature_names(names)
         if not has_fit:
             self.converged_ = False
         best = None
@@ -200,20 +167,56 @@ class BaseMixture:
                     f"Initialization {state}. time lapse "
                     f"{time.time() - init_time:.5f}s\t lower bound {result.lower_bound:.5f}"
                 )
+        self._dtype = np.dtype(getattr(driver, "dtype", np.float64))
         self._set_parameters(best.params)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = best.lower_bounds
         if not self.converged_ and max_iter > 0:
-            warnings.warn(
+            warn_user(
                 "Best performing initialization did not converge. Try different "
                 "init parameters, or increase max_iter, tol, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         return self
+
+    def _set_feature_names(self, names):
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_feature_names(self, X):
+        """Compare the column names of ``X`` with those seen at fit, as scikit-learn does."""
+        names = feature_names(X)
+        fitted = getattr(self, "feature_names_in_", None)
+        cls = type(self).__name__
+        if fitted is None and names is None:
+            return
+        if fitted is None:
+            warn_user(f"X has feature names, but {cls} was fitted without feature names",
+                      UserWarning)
+            return
+        if names is None:
+            warn_user(f"X does not have valid feature names, but {cls} was fitted with "
+                      "feature names", UserWarning)
+            return
+        if len(names) == len(fitted) and np.all(names == fitted):
+            return
+        message = "The feature names should match those that were passed during fit.\n"
+        unseen = [n for n in names if n not in set(fitted)]
+        missing = [n for n in fitted if n not in set(names)]
+        if unseen:
+            message += "Feature names unseen at fit time:\n" + "".join(
+                f"- {n}\n" for n in unseen[:5]) + ("- ...\n" if len(unseen) > 5 else "")
+        if missing:
+            message += "Feature names seen at fit time, yet now missing:\n" + "".join(
+                f"- {n}\n" for n in missing[:5]) + ("- ...\n" if len(missing) > 5 else "")
+        if not unseen and not missing:
+            message += "Feature names must be in the same order as they were in fit.\n"
+        raise ValueError(message)
 
     def _keep_partial(self, result):
         """After a failed iteration: keep the last completed one."""
@@ -244,11 +247,14 @@ class BaseMixture:
         -------
         self
         """
+        names = feature_names(X)
+        if hasattr(self, "precisions_cholesky_"):
+            self._check_feature_names(X)
         X = as_float_array(X, ensure_min_samples=1)
         w = check_sample_weight(sample_weight, X.shape[0])
-        return self._online_step(X, w)
+        return self._online_step(X, w, names=names)
 
-    def _online_state_for_step(self, X, w, where, random_state, n_threads):
+    def _online_state_for_step(self, X, w, where, random_state, n_threads, names=None):
         """The running state and current parameters; initialises an unfitted model."""
         d = X.shape[1]
         if hasattr(self, "precisions_cholesky_"):
@@ -265,11 +271,13 @@ class BaseMixture:
         rs = check_random_state(self.random_state) if random_state is None else random_state
         params = self._initial_params(ArrayDriver(X, w, n_threads), rs)
         self.n_features_in_ = d
+        self._set_feature_names(names)
+        self._dtype = X.dtype
         self.lower_bounds_ = []
         return OnlineEM(), params
 
     def _online_step(self, X, w, where="partial_fit batch: ", random_state=None,
-                     step_exponent=None):
+                     step_exponent=None, names=None):
         """One stepwise-EM update with a validated block ``(X, w)``."""
         kappa = check_step_exponent(self.step_exponent if step_exponent is None else step_exponent)
         d = X.shape[1]
@@ -282,7 +290,8 @@ class BaseMixture:
             )
         self._check_parameters(d)
         n_threads = self._n_threads()
-        state, params = self._online_state_for_step(X, w, where, random_state, n_threads)
+        state, params = self._online_state_for_step(X, w, where, random_state, n_threads,
+                                                    names)
 
         def accumulate(kp):
             return kernel.accumulate(X, w, kp, n_threads, where=where)
@@ -312,13 +321,27 @@ class BaseMixture:
 
     def _validate_predict_X(self, X):
         self._check_is_fitted()
+        check_not_sparse(X)
+        self._check_feature_names(X)
+        one_d = np.ndim(X) == 1
         X = as_float_array(X)
         if X.shape[1] != self.n_features_in_:
+            if one_d:
+                raise ValueError(
+                    f"X is 1-D, which gmmx reads as one feature, but {type(self).__name__} "
+                    f"is expecting {self.n_features_in_} features as input. Reshape your "
+                    "data either using array.reshape(-1, 1) if your data has a single "
+                    "feature or array.reshape(1, -1) if it contains a single sample."
+                )
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input"
             )
         return X
+
+    def _output(self, values, X):
+        """Per-row outputs in the data's float type (float32 in, float32 out)."""
+        return values.astype(np.float32) if X.dtype == np.float32 else values
 
     def score_samples(self, X):
         """Log-density ``log p(x)`` of every row.
@@ -328,8 +351,9 @@ class BaseMixture:
         ndarray of shape (n_samples,)
         """
         X = self._validate_predict_X(X)
-        return kernel.log_prob_norm(X, self._kernel_params(self._get_parameters()),
-                                    self._n_threads(X))
+        out = kernel.log_prob_norm(X, self._kernel_params(self._get_parameters()),
+                                   self._n_threads(X))
+        return self._output(out, X)
 
     def score(self, X, y=None, sample_weight=None):
         """Mean (optionally weighted) log-likelihood per sample."""
@@ -367,8 +391,9 @@ class BaseMixture:
     def predict_proba(self, X):
         """Posterior probability of each component for every row, (n, K)."""
         X = self._validate_predict_X(X)
-        return kernel.responsibilities(X, self._kernel_params(self._get_parameters()),
-                                       self._n_threads(X))
+        out = kernel.responsibilities(X, self._kernel_params(self._get_parameters()),
+                                      self._n_threads(X))
+        return self._output(out, X)
 
     def predict(self, X):
         """Most probable component of every row."""

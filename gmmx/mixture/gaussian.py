@@ -8,7 +8,7 @@ Everything that depends on the covariance type is the covariance object's
 
 from __future__ import annotations
 
-import warnings
+import numbers
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ..core.init import INIT_PARAMS, initial_parameters
 from ..core.mstep import Params, Regularisation, m_step
 from ..core.priors import (ConjugatePrior, ResolvedPrior, log_dirichlet, moments_from_data,
                            moments_from_stats)
-from ..exceptions import RegCovarWarning
+from ..exceptions import RegCovarWarning, warn_user
 from .base import BaseMixture
 
 __all__ = ["GaussianMixture"]
@@ -224,15 +224,28 @@ default='kmeans'
         if self.weights_init is not None:
             w = np.asarray(self.weights_init, dtype=np.float64)
             if w.shape != (K,):
-                raise ValueError(f"weights_init must have shape ({K},), got {w.shape}")
+                raise ValueError(
+                    f"The parameter 'weights' should have the shape of ({K},), but got "
+                    f"{w.shape}: weights_init must have shape ({K},)"
+                )
             if np.any(w < 0) or np.any(w > 1) or not np.all(np.isfinite(w)):
-                raise ValueError("weights_init must be in the range [0, 1]")
+                raise ValueError(
+                    "The parameter 'weights' should be in the range [0, 1], but got max "
+                    f"value {np.max(w):.5f}, min value {np.min(w):.5f}: weights_init must "
+                    "be in the range [0, 1]"
+                )
             if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(f"weights_init must sum to 1, got sum {w.sum():.8f}")
+                raise ValueError(
+                    "The parameter 'weights' should be normalized, but got sum(weights) = "
+                    f"{w.sum():.5f}: weights_init must sum to 1"
+                )
         if self.means_init is not None:
             m = np.asarray(self.means_init, dtype=np.float64)
             if m.shape != (K, d):
-                raise ValueError(f"means_init must have shape ({K}, {d}), got {m.shape}")
+                raise ValueError(
+                    f"The parameter 'means' should have the shape of ({K}, {d}), but got "
+                    f"{m.shape}: means_init must have shape ({K}, {d})"
+                )
             if not np.all(np.isfinite(m)):
                 raise ValueError("means_init contains NaN or infinity")
         if self.precisions_init is not None:
@@ -282,14 +295,13 @@ default='kmeans'
             return
         smallest = float(var.min())
         if self.reg_covar > 1e-2 * smallest:
-            warnings.warn(
+            warn_user(
                 f"reg_covar={self.reg_covar:g} is large compared with the data's "
                 f"smallest feature variance ({smallest:.3g}) and will inflate the fitted "
                 f"covariances (tick returns have variances near 1e-8). Pass "
                 f"reg_covar={1e-6 * smallest:.1e} or smaller, or rescale the data "
                 "(e.g. returns in basis points).",
                 RegCovarWarning,
-                stacklevel=4,
             )
 
     # ------------------------------------------------------------------ hooks
@@ -297,15 +309,17 @@ default='kmeans'
         return Params(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
 
     def _set_parameters(self, params):
+        """Set the fitted attributes, in the data's float type (float32 stays float32)."""
         weights, means, covariances, prec_chol = params
         cov = get_covariance(self.covariance_type)
-        self.weights_ = np.asarray(weights, dtype=np.float64)
-        self.means_ = np.asarray(means, dtype=np.float64)
+        dtype = getattr(self, "_dtype", np.float64)
         if covariances is None:
             covariances = cov.covariances_from_cholesky(prec_chol)
-        self.covariances_ = covariances
-        self.precisions_cholesky_ = prec_chol
-        self.precisions_ = cov.precisions_from_cholesky(prec_chol)
+        self.weights_ = np.asarray(weights, dtype=dtype)
+        self.means_ = np.asarray(means, dtype=dtype)
+        self.covariances_ = np.asarray(covariances, dtype=dtype)
+        self.precisions_cholesky_ = np.asarray(prec_chol, dtype=dtype)
+        self.precisions_ = np.asarray(cov.precisions_from_cholesky(prec_chol), dtype=dtype)
 
     def _kernel_params(self, params):
         return kernel.kernel_params(params[0], params[1], params[3], self.covariance_type)
@@ -427,7 +441,12 @@ default='kmeans'
             Component of each sample.
         """
         self._check_is_fitted()
-        check_int(n_samples, "n_samples", 1)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
+                or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
+                "least one sample (n_samples must be an integer >= 1)."
+            )
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         X = get_covariance(self.covariance_type).sample(rng, self.means_, self.covariances_,

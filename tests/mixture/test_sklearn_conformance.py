@@ -1,0 +1,178 @@
+"""A true drop-in for scikit-learn: common checks, exception classes, dtypes, names."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+
+from sklearn.base import BaseEstimator, DensityMixin, clone  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning as SKConvergenceWarning  # noqa: E402
+from sklearn.exceptions import NotFittedError as SKNotFittedError  # noqa: E402
+from sklearn.mixture import GaussianMixture as SKGaussianMixture  # noqa: E402
+from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
+
+import gmmx  # noqa: E402
+from gmmx.mixture import expected_failed_checks  # noqa: E402
+
+from conftest import blobs  # noqa: E402
+
+FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+
+
+def test_check_estimator_passes_every_check_but_the_declared_ones():
+    est = gmmx.GaussianMixture(n_components=2, random_state=0, n_threads=1)
+    expected = expected_failed_checks(est)
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(est, expected_failed_checks=expected, on_fail=None,
+                        callback=lambda **kw: results.append(kw))
+    status = {r["check_name"]: r["status"] for r in results}
+    assert len(status) > 40
+    failed = [name for name, s in status.items() if s == "failed"]
+    assert failed == [], failed
+    # the declared ones are really failing (not silently skipped), each with a reason
+    assert {n for n, s in status.items() if s == "xfail"} == set(expected)
+    assert all(len(reason) > 40 for reason in expected.values())
+
+
+def test_is_a_scikit_learn_estimator():
+    gm = gmmx.GaussianMixture(2)
+    assert isinstance(gm, BaseEstimator) and isinstance(gm, DensityMixin)
+    assert "<style" in gm._repr_html_()          # the notebook repr
+    assert gm.__sklearn_tags__().estimator_type == "density_estimator"
+    assert clone(gm).get_params() == gm.get_params()
+
+
+def test_sklearn_exception_classes_catch_gmmx_errors():
+    with pytest.raises(SKNotFittedError):
+        gmmx.GaussianMixture(2).predict(np.zeros((3, 2)))
+    assert issubclass(gmmx.NotFittedError, SKNotFittedError)
+    assert issubclass(gmmx.NotFittedError, ValueError) and issubclass(gmmx.NotFittedError,
+                                                                      AttributeError)
+    X, _, _ = blobs(300, 2, 2, seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=SKConvergenceWarning)
+        gmmx.GaussianMixture(2, max_iter=1, tol=0, random_state=0).fit(X)
+    assert not [w for w in caught if "did not converge" in str(w.message)]
+    assert issubclass(gmmx.ConvergenceWarning, SKConvergenceWarning)
+    # the classes pickle by name
+    assert pickle.loads(pickle.dumps(gmmx.NotFittedError("x"))).args == ("x",)
+
+
+def test_warnings_point_at_the_callers_line():
+    X, _, _ = blobs(300, 2, 2, seed=1)
+    with pytest.warns(gmmx.ConvergenceWarning) as record:
+        gmmx.GaussianMixture(2, max_iter=1, tol=0, random_state=0).fit(X)
+    assert record[0].filename == __file__
+    with pytest.warns(gmmx.RegCovarWarning) as record:
+        gmmx.GaussianMixture(1, reg_covar=1.0, random_state=0).fit(X * 1e-3)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_float32_in_float32_out(covariance_type):
+    X, _, _ = blobs(2000, 3, 2, seed=2, dtype=np.float32)
+    gm = gmmx.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    for name in FITTED:
+        assert getattr(gm, name).dtype == np.float32, name
+    assert gm.score_samples(X).dtype == np.float32
+    assert gm.predict_proba(X).dtype == np.float32
+    assert gm.sample(5)[0].dtype in (np.float32, np.float64)
+    sk = SKGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    for name in FITTED:
+        assert getattr(sk, name).dtype == getattr(gm, name).dtype, name
+    # float64 in, float64 out; and a float32 model scores float64 data in float64
+    gm64 = gmmx.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(
+        X.astype(np.float64))
+    assert all(getattr(gm64, name).dtype == np.float64 for name in FITTED)
+    assert gm.score_samples(X.astype(np.float64)).dtype == np.float64
+
+
+def test_float32_through_partial_fit():
+    X, _, _ = blobs(2000, 2, 2, seed=3, dtype=np.float32)
+    gm = gmmx.GaussianMixture(2, random_state=0).partial_fit(X[:1000]).partial_fit(X[1000:])
+    assert all(getattr(gm, name).dtype == np.float32 for name in FITTED)
+
+
+def test_sparse_input_is_refused_with_sklearns_words():
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.csr_array(np.eye(5))
+    with pytest.raises(TypeError, match="Sparse data was passed for X, but dense data is required"):
+        gmmx.GaussianMixture(2).fit(X)
+    gm = gmmx.GaussianMixture(1, random_state=0).fit(np.random.default_rng(0).normal(size=(50, 5)))
+    with pytest.raises(TypeError, match="dense data is required"):
+        gm.predict(sparse.csr_matrix(np.eye(5)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(weights_init=[0.5, 0.6]), "The parameter 'weights' should be normalized"),
+    (dict(weights_init=[0.5]), r"The parameter 'weights' should have the shape of \(2,\)"),
+    (dict(weights_init=[1.5, -0.5]), r"The parameter 'weights' should be in the range \[0, 1\]"),
+    (dict(means_init=np.zeros((2, 3))), r"The parameter 'means' should have the shape of \(2, 2\)"),
+    (dict(precisions_init=np.ones((2, 3, 3))), "The parameter 'full precision' should have the shape"),
+    (dict(precisions_init=np.array([[[1, 2], [0, 1]], [[1, 0], [0, 1.0]]])),
+     "'full precision' should be symmetric, positive-definite"),
+    (dict(precisions_init=-np.ones(2), covariance_type="spherical"),
+     "'spherical precision' should be positive"),
+])
+def test_init_array_messages_match_sklearn(kwargs, message):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=message):
+        gmmx.GaussianMixture(2, **kwargs).fit(X)
+    with pytest.raises(ValueError, match=message):
+        SKGaussianMixture(2, **kwargs).fit(X)
+
+
+def test_sample_zero_message_matches_sklearn():
+    gm = gmmx.GaussianMixture(1).fit(np.random.default_rng(0).normal(size=(20, 2)))
+    with pytest.raises(ValueError, match="Invalid value for 'n_samples': 0 . The sampling requires"):
+        gm.sample(0)
+
+
+def test_1d_predict_on_a_wider_model_says_reshape():
+    gm = gmmx.GaussianMixture(1).fit(np.random.default_rng(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="Reshape your data"):
+        gm.predict(np.zeros(3))
+
+
+def _frame():
+    pd = pytest.importorskip("pandas")
+    X, _, _ = blobs(400, 3, 2, seed=4)
+    return pd.DataFrame(X, columns=["spx", "ndx", "vix"])
+
+
+def test_feature_names_are_recorded_and_checked_like_sklearn():
+    df = _frame()
+    gm = gmmx.GaussianMixture(2, random_state=0).fit(df)
+    sk = SKGaussianMixture(2, random_state=0).fit(df)
+    np.testing.assert_array_equal(gm.feature_names_in_, sk.feature_names_in_)
+    assert gm.feature_names_in_.dtype == object
+    gm.predict(df)  # same columns: fine, no warning
+    for bad in (df[["ndx", "spx", "vix"]], df.rename(columns={"vix": "vol"})):
+        with pytest.raises(ValueError, match="feature names should match") as ours:
+            gm.predict(bad)
+        with pytest.raises(ValueError, match="feature names should match") as theirs:
+            sk.predict(bad)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        gm.score_samples(df.to_numpy())
+    plain = gmmx.GaussianMixture(2, random_state=0).fit(df.to_numpy())
+    assert not hasattr(plain, "feature_names_in_")
+    with pytest.warns(UserWarning, match="X has feature names, but GaussianMixture was fitted without"):
+        plain.predict(df)
+    # refitting on unnamed data forgets the names
+    gm.fit(df.to_numpy())
+    assert not hasattr(gm, "feature_names_in_")
+
+
+def test_feature_names_from_partial_fit():
+    df = _frame()
+    gm = gmmx.GaussianMixture(2, random_state=0).partial_fit(df)
+    assert list(gm.feature_names_in_) == ["spx", "ndx", "vix"]
+    with pytest.raises(ValueError, match="same order"):
+        gm.partial_fit(df[["vix", "ndx", "spx"]])
