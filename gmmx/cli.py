@@ -911,7 +911,7 @@ def cmd_info(args):
         raise CLIError(f"{args.model}: the saved model was never fitted")
     meta = _saved_metadata(args.model)
     summary = summarize_model(model, args.alpha)
-    params = model.get_params()
+    params = model.get_params(deep=False)
     summary.update({
         "path": os.path.abspath(args.model),
         "gmmx_version": meta.get("gmmx_version"),

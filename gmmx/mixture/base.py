@@ -472,7 +472,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             Written as given (no suffix is added); ``.npz`` is conventional.
         """
         arrays, params, skipped = {}, {}, []
-        for name, value in self.get_params().items():
+        for name, value in self.get_params(deep=False).items():
             if name in self._array_params:
                 if value is not None:
                     arrays["param_" + name] = np.asarray(value, dtype=np.float64)

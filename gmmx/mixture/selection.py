@@ -41,7 +41,7 @@ _GM_PARAMS = tuple(p for p in GaussianMixture._get_param_names()
                    if p not in ("n_components", "covariance_type"))
 # GaussianMixture's defaults, except the start: mclust's hierarchical one
 # (deterministic, one tree for the whole grid)
-_GM_DEFAULTS = {**GaussianMixture().get_params(), "init_params": "hierarchical"}
+_GM_DEFAULTS = {**GaussianMixture().get_params(deep=False), "init_params": "hierarchical"}
 
 
 @dataclass
