@@ -296,7 +296,7 @@ def _plot_selection(sel, criteria, ax):
 
 
 def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_names=None,
-                 probabilities=None):
+                 probabilities=None, title=None, ylabel=None):
     """A price or return series with the background shaded by regime.
 
     Parameters
@@ -319,12 +319,16 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
         them from a RegimeResult ``labels`` (``probabilities`` /
         ``filtered_probabilities``: the filtered ones use no future data).
         Aligned to the end of ``series`` like the labels.
+    title, ylabel : str, optional
+        Default: from the series' name and, for a RegimeResult, the method.
 
     Returns
     -------
     matplotlib.axes.Axes
         The axes of the series (the probabilities are on ``ax.right_ax``
-        when drawn).
+        when drawn).  With a RegimeResult the legend carries each regime's
+        numbers from its table: annualised volatility and mean duration (the
+        expected duration for an HMM), unless ``label_names`` are given.
     """
     result = labels if hasattr(labels, "labels") and hasattr(labels, "n_regimes") else None
     if result is not None:
@@ -345,8 +349,11 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
         cmap = _pyplot().get_cmap("RdYlGn_r")
         colors = [cmap(0.15 + 0.7 * j / max(k - 1, 1)) for j in range(k)]
     names = [label_names[r] if label_names is not None else f"regime {r}" for r in range(k)]
+    if result is not None and label_names is None:
+        names = [f"{n}: {_regime_summary(result, r)}" for r, n in enumerate(names)]
     ax = _axes(ax, figsize=(10, 4))
     ax.plot(xs, y, color="k", linewidth=0.8, zorder=3)
+    _label_regime_axes(ax, series, result, k, title, ylabel)
     if proba is not None:
         right = ax.twinx()
         right.stackplot(xs[offset:], proba.T, colors=colors[:k], alpha=alpha * 2,
@@ -373,6 +380,28 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
     ax.set_xlim(xs[0], xs[-1])
     ax.legend(handles=[handles[r] for r in sorted(handles)], loc="best", fontsize="small")
     return ax
+
+
+def _regime_summary(result, r):
+    """'ann. vol 12.3%, lasts 83 periods' from a RegimeResult's table numbers."""
+    vol = float(np.mean(result.volatility[r]))
+    duration = result.expected_duration[r] if result.method == "hmm" else result.mean_duration[r]
+    kind = "expected stay" if result.method == "hmm" else "mean run"
+    return f"ann. vol {100 * vol:.1f}%, {kind} {float(duration):.1f} periods"
+
+
+def _label_regime_axes(ax, series, result, k, title, ylabel):
+    name = getattr(series, "name", None)
+    index = getattr(series, "index", None)
+    dated = index is not None and np.issubdtype(np.asarray(index).dtype, np.datetime64)
+    ax.set_xlabel("date" if dated else "period")
+    ax.set_ylabel(ylabel if ylabel is not None else (str(name) if name is not None else "value"))
+    if title is None:
+        what = {"hmm": "hidden Markov model", "mixture": "Gaussian mixture"}.get(
+            getattr(result, "method", None), None)
+        title = f"{name if name is not None else 'series'}: {k} regimes" + (
+            f" ({what})" if what else "")
+    ax.set_title(title)
 
 
 def _regime_probabilities(probabilities, result, n):

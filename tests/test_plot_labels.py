@@ -69,3 +69,23 @@ def test_qq_has_labelled_axes_and_a_title(returns, mix):
     assert ax.get_xlabel() == "quantile of the fitted 2-component mixture"
     assert ax.get_ylabel() == "sample quantile of SPX log return"
     assert ax.get_title() == "QQ plot: SPX log return against the fitted mixture"
+
+
+def test_regimes_plot_has_title_axis_labels_and_table_numbers():
+    from gmmx.plotting import plot_regimes
+    from gmmx.regimes import detect_regimes
+
+    rng = np.random.default_rng(5)
+    r = np.concatenate([rng.normal(0, 0.01, 300), rng.normal(0, 0.04, 100), rng.normal(0, 0.01, 300)])
+    idx = pd.date_range("2020-01-01", periods=r.size + 1, freq="B")
+    prices = pd.Series(100 * np.exp(np.r_[0, np.cumsum(r)]), index=idx, name="SPX")
+    reg = detect_regimes(pd.Series(r, index=idx[1:]), n_regimes=2)
+    ax = plot_regimes(prices, reg)
+    assert ax.get_title() == "SPX: 2 regimes (Gaussian mixture)"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("date", "SPX")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    vol0 = 100 * reg.volatility[0, 0]
+    assert legend[0] == (f"regime 0: ann. vol {vol0:.1f}%, mean run "
+                         f"{reg.mean_duration[0]:.1f} periods")
+    plain = plot_regimes(np.asarray(prices), np.asarray(reg.labels))
+    assert plain.get_xlabel() == "period" and plain.get_title() == "series: 2 regimes"
