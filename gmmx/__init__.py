@@ -7,7 +7,8 @@ out-of-core, online and Dask fitting are drivers of that one kernel.
 
 from ._version import __version__
 from .core.stats import SufficientStats
-from .exceptions import ConvergenceWarning, NotFittedError, RegCovarWarning
+from .exceptions import (ConvergenceWarning, IllDefinedCovarianceError, NotFittedError,
+                         RegCovarWarning)
 from .io import load
 from .mixture import GaussianMixture
 
@@ -27,6 +28,7 @@ def __getattr__(name):
 __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
+    "IllDefinedCovarianceError",
     "NotFittedError",
     "RegCovarWarning",
     "SufficientStats",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "NotFittedError", "RegCovarWarning"]
+__all__ = ["ConvergenceWarning", "IllDefinedCovarianceError", "NotFittedError",
+           "RegCovarWarning"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -15,3 +16,14 @@ class ConvergenceWarning(UserWarning):
 
 class RegCovarWarning(UserWarning):
     """``reg_covar`` is large compared with the variance of the data."""
+
+
+class IllDefinedCovarianceError(ValueError):
+    """A covariance is not positive definite (a component collapsed onto a point).
+
+    Raised by the M-step. During EM, ``fit`` catches it and ends that run at
+    its last valid iteration (``converged_=False`` and a
+    :class:`ConvergenceWarning`), as scikit-learn keeps the best parameters
+    of a diverging run; at initialisation, and in ``partial_fit``, it
+    propagates.
+    """
