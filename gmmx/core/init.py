@@ -200,6 +200,8 @@ def initial_parameters(
     a random subset of at most ``KMEANS_MAX_ROWS`` rows, then labels all rows).
     """
     n = X.shape[0]
+    if sample_weight is not None:  # only ratios matter; 1e308 would overflow the sums
+        sample_weight = _relative_weights(sample_weight)
     if init_params == "kmeans":
         if n > KMEANS_MAX_ROWS:
             # choice(replace=False) would permute all n indices (8 bytes a row);

@@ -284,7 +284,8 @@ def _row_log_densities(block, kp):
         return kp.cst - 0.5 * sq
 
 
-def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None, params=None):
+def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None, params=None,
+                  sample_weight=None):
     if status == _estep.STATUS_NOMEM:
         raise MemoryError("gmmx: could not allocate the kernel's per-thread scratch buffers")
     start = bad_chunk * chunk_rows
@@ -322,6 +323,18 @@ def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None, params=Non
                 "the data (if the model's covariances are tiny, increase reg_covar)",
                 row=row,
             )
+        if sample_weight is not None:
+            w = np.asarray(sample_weight[start:start + len(block)], dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                weighted = np.dot(w, best)
+            if not np.isfinite(weighted):
+                raise NonFiniteChunkError(
+                    f"{where}the weighted log-likelihood of rows {start}.."
+                    f"{start + len(block) - 1} overflows float64: sample weights up to "
+                    f"{w.max():.3g} are too large; divide all weights by a constant (only "
+                    "their ratios matter)",
+                    row=start,
+                )
     raise NonFiniteChunkError(
         f"{where}the log-likelihood of rows {start}..{start + len(block) - 1} is "
         "not finite although the data are finite: the model parameters are "
@@ -354,7 +367,8 @@ def accumulate(X, sample_weight, params, n_threads=1, chunk_rows=0, where=""):
         X, _weights_arg(sample_weight), params, n_threads, chunk_rows, True, None, None
     )
     if status != _estep.STATUS_OK:
-        _raise_status(status, bad_chunk, used, X, where, params=params)
+        _raise_status(status, bad_chunk, used, X, where, params=params,
+                      sample_weight=sample_weight)
     return stats_from_kernel(flat, params, X.shape[0])
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import blobs, init_params
-from gmmx import GaussianMixture
+from gmmx import GaussianMixture, SufficientStats
+from gmmx.core.mstep import m_step
 
 
 def _quiet_fit(model, X, **kw):
@@ -66,3 +67,18 @@ def test_large_but_representable_values_still_fit():
     gm = GaussianMixture(1, reg_covar=0.0).fit(X)
     np.testing.assert_allclose(gm.covariances_[0], np.cov(X.T, bias=True), rtol=1e-10)
     assert np.all(np.isfinite(gm.score_samples(X)))
+
+
+def test_chunked_weights_that_overflow_their_sum_get_a_clear_error():
+    # Chunk sources cannot be rescaled as a whole before the first pass:
+    # their weights must at least fail with the cause and the fix.
+    X, _, _ = blobs(400, 2, 2, seed=6)
+    blocks = [(X[:200], np.full(200, 1e307)), (X[200:], np.full(200, 1e307))]
+    with pytest.raises(ValueError, match="weights.*too large.*ratios"):
+        GaussianMixture(2, random_state=0).fit(blocks)
+    # statistics whose weights add up past float64 (chunk by chunk)
+    st = SufficientStats.zeros("diag", np.zeros((2, 2)))
+    st.nk[:] = [1e308, 1e308]
+    st.weight_sum, st.n_samples = np.inf, 400
+    with pytest.raises(ValueError, match="weights sum to more than float64.*ratios"):
+        m_step(st, 1e-6)
