@@ -13,9 +13,13 @@ import textwrap
 
 import pytest
 
+import gmmx
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The child interpreter imports the same gmmx as this one (a checkout built in
+# place, or the installed wheel when the tests run from outside the tree).
+GMMX_HOME = os.path.dirname(os.path.dirname(os.path.abspath(gmmx.__file__)))
 
 # 20,000 rows of 2 features make several kernel chunks, so n_threads=2 really
 # starts a second OpenMP thread in the parent.
@@ -43,9 +47,10 @@ parent_model = GaussianMixture(2, n_threads=2, random_state=0, max_iter=20).fit(
 def _run(body, timeout=120):
     """Run PRELUDE + body in a new session; kill the whole group on timeout."""
     code = textwrap.dedent(PRELUDE) + textwrap.dedent(body)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=GMMX_HOME + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=GMMX_HOME,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
