@@ -17,7 +17,7 @@ from . import io
 from ._version import __version__
 from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
-from .exceptions import ProgressWarning, RegCovarWarning
+from .exceptions import IllDefinedCovarianceError, ProgressWarning, RegCovarWarning
 from .io import load
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -54,6 +54,7 @@ __all__ = [
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "IllDefinedCovarianceError",
     "NotFittedError",
     "ProgressWarning",
     "RegCovarWarning",

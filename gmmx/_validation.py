@@ -131,23 +131,62 @@ def as_float_array(X, name="X", ensure_min_samples=1):
 
 
 def check_finite(arr, name="X", offset=0):
-    """Raise a ValueError naming the first row with NaN or infinity."""
+    """Raise a ValueError naming the first row with NaN or infinity, or a value too large.
+
+    float64 values are also checked for magnitude: if the sum of their
+    squares overflows (a value beyond ~1.3e154, or many near it), squared
+    deviations -- covariances, distances, log-densities -- cannot be computed
+    in float64. One BLAS pass (the sum of squares) covers both checks; float32
+    values cannot overflow float64 squares.
+    """
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(arr, axis=None, dtype=np.float64)
+        if arr.dtype == np.float64:
+            flat = arr.reshape(-1)
+            total = np.dot(flat, flat)
+        else:
+            total = np.add.reduce(arr, axis=None, dtype=np.float64)
     if np.isfinite(total):
         return
     bad = ~np.isfinite(arr)
-    if not bad.any():  # the sum overflowed; values are finite
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at row {row + offset}); "
+            "remove or impute non-finite values before fitting"
+        )
+    if arr.dtype != np.float64:  # the sum overflowed; values are finite
         return
-    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    row, col = np.unravel_index(int(np.argmax(np.abs(arr))), arr.shape)
     raise ValueError(
-        f"{name} contains NaN or infinity (first at row {row + offset}); "
-        "remove or impute non-finite values before fitting"
+        f"{name} row {row + offset}, column {col} holds {arr[row, col]:.3g}, a value too "
+        "large for float64 arithmetic: squared deviations from it overflow, so no "
+        "covariance can describe the data. Remove or winsorise the outlier, or rescale "
+        "the column."
     )
 
 
+def _rescaled_weights(w):
+    """``w`` divided by a power of two (exact) when its scale risks overflow or underflow.
+
+    A fit depends only on the ratios of the weights; weights near 1e308 would
+    overflow the weighted sums and weights near 1e-310 lose digits. Weights
+    whose largest value lies in [2**-256, 2**256] (and whose sum is finite)
+    are returned unchanged.
+    """
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    top = float(w.max())
+    if np.isfinite(total) and 2.0**-256 <= top <= 2.0**256:
+        return w
+    return np.ldexp(w, -np.frexp(top)[1])
+
+
 def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
-    """Validate sample weights: shape (n,), finite, non-negative, not all zero."""
+    """Validate sample weights: shape (n,), finite, non-negative, not all zero.
+
+    Weights of extreme scale (e.g. all 1e308) come back divided by a power of
+    two; only their ratios matter to a fit or a weighted score.
+    """
     if sample_weight is None:
         return None
     sample_weight = _to_numpy(sample_weight)
@@ -170,7 +209,7 @@ def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
         )
     if not np.any(w > 0):
         raise ValueError(f"{name} is all zero; at least one sample needs positive weight")
-    return np.ascontiguousarray(w)
+    return np.ascontiguousarray(_rescaled_weights(w))
 
 
 def check_int(value, name, minimum):

@@ -16,6 +16,7 @@ import warnings
 
 __all__ = [
     "ConvergenceWarning",
+    "IllDefinedCovarianceError",
     "NotFittedError",
     "ProgressWarning",
     "RegCovarWarning",
@@ -73,3 +74,14 @@ def warn_user(message, category):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+class IllDefinedCovarianceError(ValueError):
+    """A covariance is not positive definite (a component collapsed onto a point).
+
+    Raised by the M-step. During EM, ``fit`` catches it and ends that run at
+    its last valid iteration (``converged_=False`` and a
+    :class:`ConvergenceWarning`), as scikit-learn keeps the best parameters
+    of a diverging run; at initialisation, and in ``partial_fit``, it
+    propagates.
+    """

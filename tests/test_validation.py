@@ -138,11 +138,14 @@ def test_many_duplicate_returns_stay_finite():
     assert np.all(np.isfinite(gm.weights_)) and gm.weights_.sum() == pytest.approx(1.0)
 
 
-def test_collapsed_component_without_regularisation_is_a_clear_error():
+def test_collapsed_component_without_regularisation_ends_the_run_with_a_warning():
+    # As scikit-learn's regression test for its issue 18216: the last valid
+    # parameters, converged_ False, no exception (see tests/mixture/test_fit_state.py).
     X = np.r_[np.zeros(50), np.random.default_rng(2).normal(size=50)].reshape(-1, 1)
-    with pytest.raises(ValueError, match="ill-defined empirical covariance.*reg_covar"):
-        GaussianMixture(2, reg_covar=0.0, means_init=[[0.0], [0.5]], max_iter=50,
-                        random_state=0).fit(X)
+    with pytest.warns(UserWarning, match="collapsed.*reg_covar"):
+        gm = GaussianMixture(2, reg_covar=0.0, means_init=[[0.0], [0.5]], max_iter=50,
+                             random_state=0).fit(X)
+    assert not gm.converged_ and np.all(gm.covariances_ > 0)
 
 
 def test_component_that_empties_keeps_finite_parameters():

@@ -31,7 +31,13 @@
 # chunk before the log-sum-exp, `stats_given_resp` takes the responsibilities
 # from the caller instead of computing them.
 #
+# Between chunks, the calling thread checks for signals (at most every
+# GMMX_SIGNAL_INTERVAL seconds) and every thread checks a stop flag, so Ctrl-C
+# ends a long call promptly; the checks do not touch the arithmetic.
+#
 # Flat statistics layout: see gmmx/_kernels/layout.py (its one Python owner).
+
+import threading
 
 import numpy as np
 
@@ -41,7 +47,8 @@ from libc.math cimport INFINITY, isfinite
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
-from ._openmp cimport GMMX_HAVE_OPENMP, gmmx_omp_max_threads
+from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
+                      gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
 from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
                      gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
                      gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
@@ -53,6 +60,7 @@ cdef enum:
     ST_OK = 0
     ST_NONFINITE = 1
     ST_NOMEM = 2
+    MAX_GROUPS_ = 64
 
 KIND_FULL = K_FULL
 KIND_DIAG = K_DIAG
@@ -61,6 +69,28 @@ STATUS_NONFINITE = ST_NONFINITE
 STATUS_NOMEM = ST_NOMEM
 
 OPENMP_ENABLED = bool(GMMX_HAVE_OPENMP)
+MAX_GROUPS = MAX_GROUPS_  # no call splits its rows into more parts: more threads idle
+
+# Set in a process forked after the parent may have started OpenMP threads:
+# libgomp's thread pool does not survive fork(), and a parallel region of more
+# than one thread would wait forever for the parent's threads.
+cdef int _single_threaded = 0
+
+
+def _after_fork_in_child():
+    """Run every later call of this module on one thread (see ``gmmx._kernels``)."""
+    global _single_threaded
+    _single_threaded = 1
+
+
+def single_threaded():
+    """True in a forked child, where every call runs on one thread."""
+    return bool(_single_threaded)
+
+
+cdef bint _on_main_thread():
+    # Python runs signal handlers in the main thread only.
+    return threading.get_ident() == threading.main_thread().ident
 
 
 def openmp_max_threads():
@@ -94,7 +124,7 @@ def n_groups(Py_ssize_t n_chunks, Py_ssize_t stats_len):
     It depends only on the data's size, never on ``n_threads``.
     """
     cdef Py_ssize_t g = (1 << 22) // max(stats_len, 1)  # ~32 MiB of group rows
-    g = max(4, min(64, g))
+    g = max(4, min(MAX_GROUPS_, g))
     return int(min(g, n_chunks))
 
 
@@ -324,7 +354,7 @@ cdef tuple _drive(
     B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
     n_chunks = (n + B - 1) // B
     G = n_groups(n_chunks, S)
-    n_threads = max(1, min(n_threads, G))
+    n_threads = 1 if _single_threaded else max(1, min(n_threads, G))
     # [stats | status | bad_chunk] per group of consecutive chunks
     gbuf_arr = np.zeros((max(G, 1), S + 2), dtype=np.float64)
     gbuf_arr[:, S + 1] = -1
@@ -335,6 +365,11 @@ cdef tuple _drive(
     if n_chunks == 0:
         return gbuf_arr[0, :S].copy(), ST_OK, -1, B
 
+    cdef int stop = 0
+    cdef int *stop_flag = &stop
+    cdef double next_check[1]
+    cdef bint watch = _on_main_thread()
+    next_check[0] = gmmx_wtime() + GMMX_SIGNAL_INTERVAL
     with nogil, parallel(num_threads=n_threads):
         scratch = <double *> malloc(scratch_size * sizeof(double))
         for g in prange(G, schedule='dynamic', chunksize=1):
@@ -343,6 +378,10 @@ cdef tuple _drive(
                 continue
             sp = scratch
             for ci in range((g * n_chunks) // G, ((g + 1) * n_chunks) // G):
+                if watch and gmmx_poll_signals(next_check):
+                    gmmx_flag_set(stop_flag)
+                if gmmx_flag_get(stop_flag):
+                    break
                 start = ci * B
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
@@ -361,6 +400,10 @@ cdef tuple _drive(
                     gbuf[g, S + 1] = ci
                     break
         free(scratch)
+
+    if stop:
+        gmmx_pending_error()  # raises what the signal handler raised
+        raise KeyboardInterrupt
 
     status = int(gbuf_arr[:, S].max())
     bad = gbuf_arr[gbuf_arr[:, S] == ST_NONFINITE, S + 1]

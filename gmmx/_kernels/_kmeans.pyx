@@ -4,6 +4,10 @@
 # one partial-sum row per group, groups taken dynamically by the threads and
 # added in group order, so results do not depend on the thread count.
 # Sums are centred at the previous centres so price-level data keep digits.
+# Distances are those of (x - c) * scale: the caller picks a power of two that
+# keeps squared distances of data at any scale (1e-200 ...) away from
+# underflow and overflow; a power of two scales them exactly, so labels do
+# not depend on it.
 
 import numpy as np
 
@@ -15,12 +19,26 @@ cdef enum:
     CHUNK = 512
     MAX_GROUPS = 64
 
+# Set in a forked child (see gmmx._kernels): every call runs on one thread.
+cdef int _single_threaded = 0
 
-cdef inline double _sqdist(const floating *x, const double *c, Py_ssize_t d) noexcept nogil:
+
+def _after_fork_in_child():
+    """Run every later call of this module on one thread."""
+    global _single_threaded
+    _single_threaded = 1
+
+
+cdef inline int _threads(int n_threads, Py_ssize_t G) noexcept:
+    return 1 if _single_threaded else <int> max(1, min(n_threads, G))
+
+
+cdef inline double _sqdist(const floating *x, const double *c, Py_ssize_t d,
+                           double scale) noexcept nogil:
     cdef Py_ssize_t j
     cdef double acc = 0.0, z
     for j in range(d):
-        z = x[j] - c[j]
+        z = (x[j] - c[j]) * scale
         acc = acc + z * z
     return acc
 
@@ -31,8 +49,9 @@ def candidate_potentials(
     const double[:, ::1] candidates, # IN  (T, d)
     const double[::1] closest,       # IN  (n,) current squared distance to nearest centre
     int n_threads,
+    double scale=1.0,                # IN  distances are |(x - c) * scale|^2
 ):
-    """Weighted potential ``sum_i w_i min(closest_i, |x_i - c_t|^2)`` per candidate.
+    """Weighted potential ``sum_i w_i min(closest_i, |(x_i - c_t) scale|^2)`` per candidate.
 
     Returns
     -------
@@ -44,7 +63,7 @@ def candidate_potentials(
         Py_ssize_t G = max(1, min(n_chunks, MAX_GROUPS))
         double dist, w
         bint have_w = sample_weight.shape[0] > 0
-    n_threads = max(1, min(n_threads, G))
+    n_threads = _threads(n_threads, G)
     buf_arr = np.zeros((G, T))
     cdef double[:, ::1] buf = buf_arr
     with nogil, parallel(num_threads=n_threads):
@@ -55,7 +74,7 @@ def candidate_potentials(
             for i in range(start, end):
                 w = sample_weight[i] if have_w else 1.0
                 for t in range(T):
-                    dist = _sqdist(&X[i, 0], &candidates[t, 0], d)
+                    dist = _sqdist(&X[i, 0], &candidates[t, 0], d, scale)
                     if closest[i] < dist:
                         dist = closest[i]
                     buf[g, t] += w * dist
@@ -70,14 +89,16 @@ def update_closest(
     const double[::1] center,   # IN  (d,)
     double[::1] closest,        # IN/OUT (n,)
     int n_threads,
+    double scale=1.0,           # IN  distances are |(x - c) * scale|^2
 ):
-    """``closest_i = min(closest_i, |x_i - center|^2)`` in place."""
+    """``closest_i = min(closest_i, |(x_i - center) scale|^2)`` in place."""
     cdef:
         Py_ssize_t n = X.shape[0], d = X.shape[1], i
         double dist
+    n_threads = _threads(n_threads, max(1, min((n + CHUNK - 1) // CHUNK, MAX_GROUPS)))
     with nogil:
         for i in prange(n, schedule='static', num_threads=n_threads):
-            dist = _sqdist(&X[i, 0], &center[0], d)
+            dist = _sqdist(&X[i, 0], &center[0], d, scale)
             if dist < closest[i]:
                 closest[i] = dist
 
@@ -89,6 +110,7 @@ def lloyd_iter(
     int[::1] labels,                   # OUT (n,)
     double[::1] dist_out,              # OUT (n,) squared distance to own centre
     int n_threads,
+    double scale=1.0,                  # IN  distances are |(x - c) * scale|^2
 ):
     """One Lloyd iteration.
 
@@ -99,7 +121,7 @@ def lloyd_iter(
     weights : ndarray of shape (K,)
         Weight assigned to each centre.
     inertia : float
-        ``sum_i w_i |x_i - c_{label_i}|^2``.
+        ``sum_i w_i |(x_i - c_{label_i}) scale|^2``.
     """
     cdef:
         Py_ssize_t n = X.shape[0], d = X.shape[1], K = centers_old.shape[0]
@@ -108,7 +130,7 @@ def lloyd_iter(
         Py_ssize_t S = K * d + K + 1
         double dist, bestd, w
         bint have_w = sample_weight.shape[0] > 0
-    n_threads = max(1, min(n_threads, G))
+    n_threads = _threads(n_threads, G)
     buf_arr = np.zeros((G, S))
     cdef double[:, ::1] buf = buf_arr
     with nogil, parallel(num_threads=n_threads):
@@ -120,7 +142,7 @@ def lloyd_iter(
                 best = 0
                 bestd = DBL_MAX
                 for k in range(K):
-                    dist = _sqdist(&X[i, 0], &centers_old[k, 0], d)
+                    dist = _sqdist(&X[i, 0], &centers_old[k, 0], d, scale)
                     if dist < bestd:
                         bestd = dist
                         best = k

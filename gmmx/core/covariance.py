@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from ..exceptions import IllDefinedCovarianceError
+
 __all__ = [
     "COVARIANCES",
     "COVARIANCE_TYPES",
@@ -36,14 +38,14 @@ ILL_DEFINED_COVARIANCE = (
 def _prec_chol_one(cov):
     """Upper-triangular ``U`` with ``U U^T = cov^-1`` for one matrix."""
     if not np.all(np.isfinite(cov)):
-        raise ValueError(ILL_DEFINED_COVARIANCE)
+        raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
     try:
         cov_chol = linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:
-        raise ValueError(ILL_DEFINED_COVARIANCE) from None
+        raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE) from None
     U = linalg.solve_triangular(cov_chol, np.eye(cov.shape[0]), lower=True).T
     if not np.all(np.isfinite(U)):
-        raise ValueError(ILL_DEFINED_COVARIANCE)
+        raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
     return U
 
 
@@ -105,7 +107,7 @@ class CovarianceType:
         """
         covariances = np.asarray(covariances, dtype=np.float64)
         if np.any(~np.isfinite(covariances)) or np.any(covariances <= 0.0):
-            raise ValueError(ILL_DEFINED_COVARIANCE)
+            raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
         return 1.0 / np.sqrt(covariances)
 
     def precision_cholesky_from_precisions(self, precisions):
@@ -202,18 +204,28 @@ class CovarianceType:
 
     def _diagonal_m_step(self, stats, nk_g, delta, empty, reg_covar, prev):
         corr = 2.0 - stats.nk / nk_g
-        cov = stats.Mk / nk_g[:, None] - corr[:, None] * delta**2
+        cov = stats.Mk / nk_g[:, None] - corr[:, None] * delta**2 + reg_covar
         if np.any(empty):
-            cov[empty] = self._fallback(prev, empty, stats) - reg_covar
-        return cov + reg_covar
+            cov[empty] = self._fallback(prev, empty, stats, reg_covar)
+        return cov
 
-    def _fallback(self, prev, empty, stats):
-        """Covariance for an empty component: the previous one, else the pooled spread."""
+    def _fallback(self, prev, empty, stats, reg_covar):
+        """Covariance for an empty component, regularised like the others.
+
+        The previous iteration's covariance (which already includes
+        ``reg_covar``), else, at initialisation, the pooled within-component
+        spread plus ``reg_covar`` -- so with ``reg_covar > 0`` it is at least
+        ``reg_covar * I`` even when every row is identical.
+        """
         d = stats.n_features
         if prev is not None:
             prev = np.asarray(prev, dtype=np.float64)[empty]
             return np.repeat(prev[:, None], d, axis=1) if prev.ndim == 1 else prev
         pooled = stats.Mk.sum(axis=0) / max(stats.nk.sum(), _EPS)
+        if pooled.ndim == 2:
+            pooled = pooled + reg_covar * np.eye(d)
+        else:
+            pooled = pooled + reg_covar
         return np.repeat(pooled[None], int(empty.sum()), axis=0)
 
 
@@ -275,10 +287,9 @@ class FullCovariance(CovarianceType):
         outer = delta[:, :, None] * delta[:, None, :]
         cov = stats.Mk / nk_g[:, None, None] - corr[:, None, None] * outer
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
-        if np.any(empty):
-            cov[empty] = self._fallback(prev_covariances, empty, stats)
-            cov[empty] -= reg_covar * np.eye(d)
         cov += reg_covar * np.eye(d)[None]
+        if np.any(empty):
+            cov[empty] = self._fallback(prev_covariances, empty, stats, reg_covar)
         return cov
 
 

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
-__all__ = ["EMResult", "EMSteps", "em_step", "run_em"]
+from ..exceptions import IllDefinedCovarianceError
+
+__all__ = ["EMResult", "EMSteps", "e_step", "em_step", "run_em"]
 
 
 class EMSteps(NamedTuple):
@@ -42,6 +44,15 @@ class EMResult:
     lower_bounds: list = field(default_factory=list)
     converged: bool = False
     n_iter: int = 0
+    #: Set when the run stopped because the M-step's covariances were no
+    #: longer positive definite (a component collapsed): the message.
+    collapsed: str = ""
+
+
+def e_step(accumulate, steps, params):
+    """Statistics of the data under ``params`` and the lower bound of ``params``."""
+    stats = accumulate(steps.kernel_params(params))
+    return stats, steps.lower_bound(stats, params)
 
 
 def em_step(accumulate, steps, params, absorb=None):
@@ -63,8 +74,7 @@ def em_step(accumulate, steps, params, absorb=None):
     new_params, stats, lower_bound
         ``lower_bound`` is that of ``params`` on the data just read.
     """
-    stats = accumulate(steps.kernel_params(params))
-    lower_bound = steps.lower_bound(stats, params)
+    stats, lower_bound = e_step(accumulate, steps, params)
     running = stats if absorb is None else absorb(stats)
     return steps.m_step(running, params), stats, lower_bound
 
@@ -72,6 +82,12 @@ def em_step(accumulate, steps, params, absorb=None):
 def run_em(accumulate, steps, params, lower_bound, *, max_iter, tol, callback=None,
            verbose=0, verbose_interval=10, on_abort=None):
     """EM iterations from ``params`` until the lower bound changes by less than ``tol``.
+
+    If the M-step finds a covariance that is no longer positive definite (a
+    component collapsed onto a point, possible with ``reg_covar=0``), the run
+    stops there: the result keeps ``params`` of the last valid iteration with
+    their lower bound, ``converged=False`` and ``collapsed`` set (as
+    scikit-learn keeps the best parameters of a diverging run).
 
     Parameters
     ----------
@@ -102,7 +118,18 @@ def run_em(accumulate, steps, params, lower_bound, *, max_iter, tol, callback=No
     try:
         for n_iter in range(1, max_iter + 1):
             prev = result.lower_bound
-            new_params, _, lb = em_step(accumulate, steps, result.params)
+            stats, lb = e_step(accumulate, steps, result.params)
+            try:
+                new_params = steps.m_step(stats, result.params)
+            except IllDefinedCovarianceError as exc:
+                # result.params stay: those of the last valid iteration, whose
+                # lower bound the E-step just computed.
+                result.lower_bound, result.n_iter = lb, n_iter
+                result.lower_bounds.append(lb)
+                result.collapsed = str(exc)
+                if callback is not None:
+                    callback(n_iter, lb)
+                break
             result.params, result.lower_bound, result.n_iter = new_params, lb, n_iter
             result.lower_bounds.append(lb)
             change = lb - prev
@@ -122,4 +149,3 @@ def run_em(accumulate, steps, params, lower_bound, *, max_iter, tol, callback=No
             on_abort(result)
         raise
     return result
-

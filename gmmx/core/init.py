@@ -22,6 +22,34 @@ def _w(sample_weight):
     return _EMPTY if sample_weight is None else sample_weight
 
 
+def distance_scale(X):
+    """Power of two by which k-means multiplies ``x - c`` before squaring.
+
+    Squared distances of data at the 1e-200 scale underflow to 0 (every row
+    then looks like every centre) and those of data spread over 1e160
+    overflow. Multiplying the differences by a power of two is exact, so the
+    labels are those exact arithmetic would give; for data whose spread lies
+    between 2**-100 and 2**100 the factor is 1 and nothing changes.
+    """
+    if X.shape[0] == 0:
+        return 1.0
+    spread = float(np.max(np.max(X, axis=0).astype(np.float64) - np.min(X, axis=0)))
+    if not np.isfinite(spread) or spread == 0.0 or 2.0**-100 <= spread <= 2.0**100:
+        return 1.0
+    return float(np.ldexp(1.0, -np.frexp(spread)[1]))
+
+
+def _relative_weights(sample_weight):
+    """Weights divided by a power of two so the largest is in [0.5, 1) (exact).
+
+    Only the ratios of the weights matter to k-means; at 1e308 their sum and
+    the weighted potentials would overflow.
+    """
+    w = np.asarray(sample_weight, dtype=np.float64)
+    top = float(w.max())
+    return w if top <= 0 else np.ldexp(w, -np.frexp(top)[1])
+
+
 def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, as scikit-learn).
 
@@ -31,6 +59,9 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
     indices : ndarray of shape (n_clusters,)
     """
     n, d = X.shape
+    scale = distance_scale(X)
+    if sample_weight is not None:
+        sample_weight = _relative_weights(sample_weight)
     w = np.ones(n) if sample_weight is None else sample_weight
     p = w / w.sum()
     n_local_trials = 2 + int(np.log(n_clusters))
@@ -40,7 +71,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
     centers[0] = X[idx]
     indices[0] = idx
     closest = np.full(n, np.inf)
-    _kmeans.update_closest(X, centers[0], closest, n_threads)
+    _kmeans.update_closest(X, centers[0], closest, n_threads, scale)
     pot = float(np.dot(w, closest))
     for c in range(1, n_clusters):
         if pot <= 0:
@@ -53,11 +84,12 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
         cum = np.cumsum(w * closest)
         cand = np.minimum(np.searchsorted(cum, rand_vals), n - 1)
         cand_centers = np.ascontiguousarray(X[cand], dtype=np.float64)
-        pots = _kmeans.candidate_potentials(X, _w(sample_weight), cand_centers, closest, n_threads)
+        pots = _kmeans.candidate_potentials(X, _w(sample_weight), cand_centers, closest,
+                                            n_threads, scale)
         best = int(np.argmin(pots))
         centers[c] = cand_centers[best]
         indices[c] = cand[best]
-        _kmeans.update_closest(X, centers[c], closest, n_threads)
+        _kmeans.update_closest(X, centers[c], closest, n_threads, scale)
         pot = float(pots[best])
     return centers, indices
 
@@ -72,14 +104,18 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads=1, max_iter=300
     """
     n, d = X.shape
     centers, _ = kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads)
-    var = np.var(X, axis=0, dtype=np.float64)
+    scale = distance_scale(X)
+    if sample_weight is not None:
+        sample_weight = _relative_weights(sample_weight)
+    # distances, shifts and tolerance in units of 1 / scale
+    var = np.var(X if scale == 1.0 else X * scale, axis=0, dtype=np.float64)
     tol_abs = tol * float(np.mean(var))
     labels = np.zeros(n, dtype=np.int32)
     dist = np.empty(n, dtype=np.float64)
     prev_labels = None
     for _ in range(max_iter):
         shift, wk, _inertia = _kmeans.lloyd_iter(
-            X, _w(sample_weight), centers, labels, dist, n_threads
+            X, _w(sample_weight), centers, labels, dist, n_threads, scale
         )
         new = centers.copy()
         nonempty = wk > 0
@@ -89,21 +125,29 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads=1, max_iter=300
             # Move empty clusters to the points farthest from their centres.
             far = np.argsort(dist)[::-1][: empty.size]
             new[empty] = X[far]
-        center_shift = float(np.sum((new - centers) ** 2))
+        center_shift = float(np.sum(((new - centers) * scale) ** 2))
         centers = new
         if prev_labels is not None and np.array_equal(labels, prev_labels):
             break
         if center_shift <= tol_abs:
             break
         prev_labels = labels.copy()
-    _kmeans.lloyd_iter(X, _w(sample_weight), centers, labels, dist, n_threads)
+    _kmeans.lloyd_iter(X, _w(sample_weight), centers, labels, dist, n_threads, scale)
     return centers, labels
 
 
 def stats_from_labels(X, sample_weight, labels, n_components, covariance_type):
-    """Sufficient statistics of a hard assignment (one-hot responsibilities)."""
-    d = X.shape[1]
-    centers = np.zeros((n_components, d))
+    """Sufficient statistics of a hard assignment (one-hot responsibilities).
+
+    A component that receives no row is centred at the data's (weighted) mean,
+    where the M-step gives it the pooled spread.
+    """
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sw is not None and sw.sum() > 0:
+        mean = (sw / sw.sum()) @ np.asarray(X, dtype=np.float64)
+    else:
+        mean = np.mean(X, axis=0, dtype=np.float64)
+    centers = np.repeat(mean[None], n_components, axis=0)
     st = SufficientStats.zeros(covariance_type, centers)
     for k in range(n_components):
         mask = labels == k
@@ -167,6 +211,8 @@ def initial_parameters(
         tree is built once).
     """
     n = X.shape[0]
+    if sample_weight is not None:  # only ratios matter; 1e308 would overflow the sums
+        sample_weight = _relative_weights(sample_weight)
     if init_params == "hierarchical":
         rows, labels = hierarchical_labels(X, sample_weight, n_components, random_state,
                                            cache=cache)
@@ -185,7 +231,9 @@ def initial_parameters(
         centers, labels = kmeans(Xs, ws, n_components, random_state, n_threads)
         if Xs is not X:
             labels = np.empty(n, dtype=np.int32)
-            _kmeans.lloyd_iter(X, _w(sample_weight), centers, labels, np.empty(n), n_threads)
+            w = None if sample_weight is None else _relative_weights(sample_weight)
+            _kmeans.lloyd_iter(X, _w(w), centers, labels, np.empty(n), n_threads,
+                               distance_scale(Xs))
         st = stats_from_labels(X, sample_weight, labels, n_components, covariance_type)
     elif init_params in ("k-means++", "random_from_data"):
         if init_params == "k-means++":

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import NamedTuple
 
 import numpy as np
 
+from .. import _kernels
 from .._kernels import _estep, layout
 from .covariance import get_covariance
 from .stats import SufficientStats
@@ -46,6 +48,10 @@ def available_cpus():
 # thread costs more to wake than it saves, most visibly on a busy machine.
 MIN_WORK_PER_THREAD = 250_000
 
+#: No kernel call splits its rows into more parts than this; more threads
+#: would only idle (and an absurd count could exhaust the process's threads).
+MAX_THREADS = _estep.MAX_GROUPS
+
 
 def resolve_n_threads(n_threads, work=None):
     """Number of OpenMP threads for a kernel call.
@@ -54,20 +60,24 @@ def resolve_n_threads(n_threads, work=None):
     ``work`` (rows x components x (features + 1)) is given, by one thread per
     ``MIN_WORK_PER_THREAD`` units so small problems stay single-threaded.
     Negative values count back from the number of cores as in scikit-learn's
-    ``n_jobs`` (-1 = all). An explicit positive count is used as given.
+    ``n_jobs`` (-1 = all). An explicit positive count is used as given, up to
+    :data:`MAX_THREADS`. In a process forked from one that imported gmmx the
+    answer is always 1 (see :func:`gmmx._kernels.in_forked_child`).
     """
+    if n_threads is not None:
+        n = int(n_threads)
+        if n == 0:
+            raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+    if _kernels.in_forked_child():
+        return 1
     cpus = available_cpus()
     if n_threads is None:
         n = max(1, min(cpus, _estep.openmp_max_threads()))
         if work is not None:
             n = max(1, min(n, int(work) // MIN_WORK_PER_THREAD))
-        return n
-    n = int(n_threads)
-    if n == 0:
-        raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
-    if n < 0:
+    elif n < 0:
         n = max(1, cpus + 1 + n)
-    return n
+    return min(n, MAX_THREADS)
 
 
 _CONTROLLER = None
@@ -86,31 +96,88 @@ def _blas_controller():
     return _CONTROLLER or None
 
 
-_HOLD_DEPTH = 0
+class _BlasHold:
+    """Process-wide hold of BLAS at one thread, shared by all Python threads.
+
+    BLAS has one thread pool per process, so its limit is global state. A
+    thread that enters while no hold is active limits BLAS and becomes the
+    owner; other threads entering meanwhile share the owner's hold. The owner
+    restores the user's setting when its own outermost entry ends, in its own
+    thread (threadpoolctl >= 3.8 lets only the thread that set OpenBLAS's
+    limit change it back); a thread still inside then takes the hold again at
+    its next kernel call. The saved setting is thus always the user's, never
+    another thread's limit, so no interleaving leaves BLAS pinned at one.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = {}  # thread ident -> nested entries
+        self._owner = None  # ident of the thread whose limiter is active
+        self._limiter = None
+
+    def enter(self):
+        """Take a reference; False (and nothing held) without threadpoolctl."""
+        with self._lock:
+            controller = _blas_controller()
+            if controller is None:
+                return False
+            me = threading.get_ident()
+            self._depth[me] = self._depth.get(me, 0) + 1
+            if self._owner is None:
+                limiter = controller.limit(limits=1, user_api="blas")
+                limiter.__enter__()
+                self._owner, self._limiter = me, limiter
+            return True
+
+    def leave(self):
+        """Drop a reference taken by :meth:`enter` in this thread."""
+        with self._lock:
+            me = threading.get_ident()
+            depth = self._depth.pop(me, 0) - 1
+            if depth > 0:
+                self._depth[me] = depth
+            elif self._owner == me:
+                limiter, self._limiter, self._owner = self._limiter, None, None
+                limiter.__exit__(None, None, None)
+
+    def held(self):
+        """True while BLAS is held by some thread."""
+        return self._owner is not None
+
+    def after_fork_in_child(self):
+        # Only the forking thread survives fork(); the lock may have been held
+        # by another thread. If another thread owned the hold, BLAS stays
+        # limited in the child: threadpoolctl is not called from an at-fork
+        # handler (its own locks may be in the same state).
+        self._lock = threading.Lock()
+        me = threading.get_ident()
+        self._depth = {me: self._depth[me]} if me in self._depth else {}
+        if self._owner != me:
+            self._owner = self._limiter = None
+
+
+_BLAS_HOLD = _BlasHold()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_BLAS_HOLD.after_fork_in_child)
 
 
 @contextlib.contextmanager
 def blas_held_to_one_thread():
-    """Hold BLAS to one thread for a whole fit (re-entrant).
+    """Hold BLAS to one thread for a whole fit (re-entrant, thread-safe).
 
     Limiting BLAS around every kernel call is not enough: restoring its
     threads after each call wakes them, and they spin while the next call
     runs (measured: d=16, K=8 full went from 35 to 50 ms per pass). Fits
-    therefore hold the limit from start to end; kernel calls inside skip
-    their own limit.
+    therefore hold the limit from start to end; kernel calls inside add a
+    reference to the same hold. The user's BLAS threads come back when the
+    last fit or kernel call of any thread ends.
     """
-    global _HOLD_DEPTH
-    controller = _blas_controller()
-    if controller is None or _HOLD_DEPTH > 0:
-        ctx = contextlib.nullcontext()
-    else:
-        ctx = controller.limit(limits=1, user_api="blas")
-    with ctx:
-        _HOLD_DEPTH += 1
-        try:
-            yield
-        finally:
-            _HOLD_DEPTH -= 1
+    entered = _BLAS_HOLD.enter()
+    try:
+        yield
+    finally:
+        if entered:
+            _BLAS_HOLD.leave()
 
 
 @contextlib.contextmanager
@@ -127,15 +194,8 @@ def blas_threads_for(kind, n_threads):
     if kind != _estep.KIND_FULL:
         yield n_threads
         return
-    controller = _blas_controller()
-    if controller is None:
-        yield 1
-        return
-    if _HOLD_DEPTH > 0:
-        yield n_threads
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield n_threads
+    with blas_held_to_one_thread():
+        yield n_threads if _blas_controller() is not None else 1
 
 
 class KernelParams(NamedTuple):
@@ -208,7 +268,24 @@ def _weights_arg(sample_weight):
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
-def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None):
+def _row_log_densities(block, kp):
+    """The kernel's ``log w_k + log N(x_i | k)`` for a few rows, in numpy (diagnostics)."""
+    x = np.asarray(block, dtype=np.float64)
+    K, d = kp.means.shape
+    with np.errstate(all="ignore"):
+        if kp.kind == _estep.KIND_FULL:
+            ucat = kp.prec.reshape(d, kp.n_blocks * d)
+            y = ((x - kp.ref) @ ucat).reshape(len(x), kp.n_blocks, d)
+            y = y if kp.n_blocks == K else np.broadcast_to(y, (len(x), K, d))
+            sq = np.sum((y - kp.shift) ** 2, axis=2)
+        else:
+            z = (x[:, None, :] - kp.means) * kp.prec.reshape(K, d)
+            sq = np.sum(z * z, axis=2)
+        return kp.cst - 0.5 * sq
+
+
+def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None, params=None,
+                  sample_weight=None):
     if status == _estep.STATUS_NOMEM:
         raise MemoryError("gmmx: could not allocate the kernel's per-thread scratch buffers")
     start = bad_chunk * chunk_rows
@@ -231,6 +308,33 @@ def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None):
             "finite: check sample_weight",
             row=row,
         )
+    if params is not None:
+        best = np.max(_row_log_densities(block, params), axis=1)
+        bad = np.flatnonzero(~np.isfinite(best))
+        if bad.size:
+            i = int(bad[0])
+            col = int(np.argmax(np.abs(block[i])))
+            row = start + i
+            raise NonFiniteChunkError(
+                f"{where}row {row} is too far from every component for its "
+                f"log-density to be finite in float64 (its largest value is "
+                f"{block[i, col]:.3g}, in column {col}): an extreme outlier or data on "
+                "another scale than the model. Remove or winsorise the row or rescale "
+                "the data (if the model's covariances are tiny, increase reg_covar)",
+                row=row,
+            )
+        if sample_weight is not None:
+            w = np.asarray(sample_weight[start:start + len(block)], dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                weighted = np.dot(w, best)
+            if not np.isfinite(weighted):
+                raise NonFiniteChunkError(
+                    f"{where}the weighted log-likelihood of rows {start}.."
+                    f"{start + len(block) - 1} overflows float64: sample weights up to "
+                    f"{w.max():.3g} are too large; divide all weights by a constant (only "
+                    "their ratios matter)",
+                    row=start,
+                )
     raise NonFiniteChunkError(
         f"{where}the log-likelihood of rows {start}..{start + len(block) - 1} is "
         "not finite although the data are finite: the model parameters are "
@@ -263,7 +367,8 @@ def accumulate(X, sample_weight, params, n_threads=1, chunk_rows=0, where=""):
         X, _weights_arg(sample_weight), params, n_threads, chunk_rows, True, None, None
     )
     if status != _estep.STATUS_OK:
-        _raise_status(status, bad_chunk, used, X, where)
+        _raise_status(status, bad_chunk, used, X, where, params=params,
+                      sample_weight=sample_weight)
     return stats_from_kernel(flat, params, X.shape[0])
 
 
@@ -280,7 +385,7 @@ def log_prob_norm(X, params, n_threads=1):
     out = np.empty(X.shape[0], dtype=np.float64)
     _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, out, None)
     if status != _estep.STATUS_OK:
-        _raise_status(status, bad_chunk, used, X, "")
+        _raise_status(status, bad_chunk, used, X, "", params=params)
     return out
 
 
@@ -289,7 +394,7 @@ def responsibilities(X, params, n_threads=1):
     resp = np.empty((X.shape[0], params.cst.shape[0]), dtype=np.float64)
     _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, None, resp)
     if status != _estep.STATUS_OK:
-        _raise_status(status, bad_chunk, used, X, "")
+        _raise_status(status, bad_chunk, used, X, "", params=params)
     return resp
 
 
@@ -306,7 +411,7 @@ def log_densities(X, params, n_threads=1):
             X, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind, n_threads
         )
     if status != _estep.STATUS_OK:
-        _raise_status(status, bad_chunk, used, X, "")
+        _raise_status(status, bad_chunk, used, X, "", params=kp)
     return out
 
 

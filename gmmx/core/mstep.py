@@ -100,6 +100,11 @@ def m_step(stats, regularisation, prev_covariances=None):
     reg = as_regularisation(regularisation)
     cov_type = get_covariance(stats.covariance_type)
     nk = stats.nk
+    if stats.weight_sum == np.inf:
+        raise ValueError(
+            "the sample weights sum to more than float64 can hold (1.8e308); divide "
+            "them by a constant: only their ratios matter"
+        )
     if stats.weight_sum <= 0 or not np.isfinite(stats.weight_sum):
         raise ValueError("the statistics carry no weight; the data or sample_weight are empty")
     mean_w = stats.weight_sum / max(stats.n_samples, 1)

@@ -82,9 +82,18 @@ class ArrayDriver:
         return self.X, self.sample_weight
 
 
+def _is_block(item):
+    """A 2-D block, or an ``(X_i, sample_weight_i)`` pair whose ``X_i`` is one."""
+    if isinstance(item, tuple) and len(item) == 2:
+        item = item[0]
+    return getattr(item, "ndim", 0) == 2
+
+
 def is_in_memory(X):
     """True for arrays, array-likes and lists of rows (not lists of 2-D blocks).
 
+    A list or tuple is a chunk source only if every item is a 2-D block or a
+    ``(block, weights)`` pair; rows given as tuples of numbers are data.
     Sparse matrices count as in memory, so that they meet the array
     validation and its "dense data is required" error.
     """
@@ -93,8 +102,7 @@ def is_in_memory(X):
     if hasattr(X, "__array__") and not isinstance(X, (str, bytes)):
         return True
     if isinstance(X, (list, tuple)):
-        # A list of numbers/rows is data; a list of 2-D blocks is a source.
-        return not (len(X) and all(getattr(b, "ndim", 0) == 2 or isinstance(b, tuple) for b in X))
+        return not (len(X) and all(_is_block(b) for b in X))
     return False
 
 

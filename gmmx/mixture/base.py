@@ -39,6 +39,13 @@ __all__ = ["BaseMixture"]
 _MAX_LOWER_BOUNDS = 10_000
 
 
+def _better(best, result):
+    """The EM run to keep: the higher lower bound (``result`` over a ``-inf`` best)."""
+    if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+        return result
+    return best
+
+
 class BaseMixture(DensityMixin, BaseEstimator):
     """Base class of gmmx's mixture estimators (scikit-learn conventions).
 
@@ -129,10 +136,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
         ``warm`` and ``max_iter`` override ``warm_start`` and ``max_iter``
         for this call (mini-batch polishing) without touching the parameters.
         ``names`` are the data's column names (``feature_names_in_``).
+
+        The fitted attributes change only together (:meth:`_set_fit_result`):
+        if the fit fails before any parameters for the new data exist, the
+        estimator is left as it was; if it is interrupted or fails during EM,
+        it keeps the best of the completed restarts and the interrupted
+        restart's last completed iteration.
         """
         d = driver.n_features
         self._check_parameters(d)
-        has_fit = hasattr(self, "converged_")
+        has_fit = hasattr(self, "precisions_cholesky_")
         if warm is None:
             warm = self.warm_start and has_fit
         if warm and has_fit and getattr(self, "n_features_in_", d) != d:
@@ -143,37 +156,46 @@ class BaseMixture(DensityMixin, BaseEstimator):
         max_iter = self.max_iter if max_iter is None else max_iter
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
-        self.n_features_in_ = d
-        self._set_feature_names(names)
-        if not has_fit:
-            self.converged_ = False
-        best = None
-        for init in range(n_init):
-            if self.verbose:
-                print(f"Initialization {init}")
-                init_time = time.time()
-            params = self._get_parameters() if warm else self._initial_params(driver, random_state)
-            result = run_em(
-                driver.accumulate, self._em_steps(), params,
-                self.lower_bound_ if warm else -np.inf,
-                max_iter=max_iter, tol=self.tol, callback=self.callback, verbose=self.verbose,
-                verbose_interval=self.verbose_interval, on_abort=self._keep_partial,
-            )
-            if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
-                best = result
-            if self.verbose:
-                state = "converged" if result.converged else "did not converge"
-                print(
-                    f"Initialization {state}. time lapse "
-                    f"{time.time() - init_time:.5f}s\t lower bound {result.lower_bound:.5f}"
+        best, aborted = None, []
+        try:
+            for init in range(n_init):
+                if self.verbose:
+                    print(f"Initialization {init}")
+                    init_time = time.time()
+                params = (self._get_parameters() if warm
+                          else self._initial_params(driver, random_state))
+                result = run_em(
+                    driver.accumulate, self._em_steps(), params,
+                    self.lower_bound_ if warm else -np.inf,
+                    max_iter=max_iter, tol=self.tol, callback=self.callback,
+                    verbose=self.verbose, verbose_interval=self.verbose_interval,
+                    on_abort=aborted.append,
                 )
-        self._dtype = np.dtype(getattr(driver, "dtype", np.float64))
-        self._set_parameters(best.params)
-        self.converged_ = best.converged
-        self.n_iter_ = best.n_iter
-        self.lower_bound_ = best.lower_bound
-        self.lower_bounds_ = best.lower_bounds
-        if not self.converged_ and max_iter > 0:
+                best = _better(best, result)
+                if self.verbose:
+                    state = "converged" if result.converged else "did not converge"
+                    print(
+                        f"Initialization {state}. time lapse "
+                        f"{time.time() - init_time:.5f}s\t lower bound {result.lower_bound:.5f}"
+                    )
+        except BaseException:
+            if aborted:  # the interrupted restart's last completed iteration
+                aborted[0].converged = False
+                best = _better(best, aborted[0])
+            if best is not None:
+                self._set_fit_result(best, d, names, driver)
+            raise
+        self._set_fit_result(best, d, names, driver)
+        if best.collapsed:
+            warn_user(
+                f"EM stopped at iteration {best.n_iter}: a component collapsed (its "
+                "covariance is no longer positive definite). The parameters of the last "
+                "valid iteration are kept and converged_ is False. Increase reg_covar "
+                "(e.g. to 1e-6 times the data's smallest variance) to keep every "
+                "covariance positive definite.",
+                ConvergenceWarning,
+            )
+        elif not self.converged_ and max_iter > 0:
             warn_user(
                 "Best performing initialization did not converge. Try different "
                 "init parameters, or increase max_iter, tol, or check for "
@@ -218,13 +240,20 @@ class BaseMixture(DensityMixin, BaseEstimator):
             message += "Feature names must be in the same order as they were in fit.\n"
         raise ValueError(message)
 
-    def _keep_partial(self, result):
-        """After a failed iteration: keep the last completed one."""
+    def _set_fit_result(self, result, n_features, names=None, driver=None):
+        """Set the parameters and the record of one EM run, all together.
+
+        The parameters take the data's float type (``driver.dtype``: float32
+        data give float32 parameters) and ``feature_names_in_`` its names.
+        """
+        self._dtype = np.dtype(getattr(driver, "dtype", np.float64))
         self._set_parameters(result.params)
+        self.n_features_in_ = n_features
+        self._set_feature_names(names)
+        self.converged_ = result.converged
         self.n_iter_ = result.n_iter
+        self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
-        self.lower_bound_ = result.lower_bounds[-1] if result.lower_bounds else -np.inf
-        self.converged_ = False
 
     # ------------------------------------------------------------ online
     def partial_fit(self, X, y=None, sample_weight=None):

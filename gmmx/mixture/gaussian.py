@@ -44,7 +44,10 @@ class GaussianMixture(BaseMixture):
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the covariance diagonals. Tick
         returns have variances near 1e-8: scale it (or the data) accordingly;
-        a warning says so when it dominates the data's variance.
+        a warning says so when it dominates the data's variance. With
+        ``reg_covar=0`` a component that collapses onto a point ends that EM
+        run at its last valid iteration (``converged_=False``, a
+        :class:`~gmmx.ConvergenceWarning`).
     max_iter : int, default=100
         EM iterations per initialisation.
     n_init : int, default=1
@@ -67,7 +70,9 @@ default='kmeans'
         Iterations between verbose messages.
     n_threads : int or None, default=None
         OpenMP threads for the kernel; None uses all usable cores (capped by
-        ``OMP_NUM_THREADS``), -1 all cores.
+        ``OMP_NUM_THREADS``), -1 all cores; at most 64. In a process forked
+        from one that imported gmmx, kernels run on one thread (libgomp is
+        not fork-safe; see the README's "Using gmmx with multiprocessing").
     chunk_size : int or None, default=None
         Rows per block read from a chunk source in out-of-core fits (and per
         mini-batch); None reads about 8 MiB of rows per block (at least 65,536).

@@ -76,12 +76,14 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
         model._check_parameters(d)
         rs = check_random_state(model.random_state)
         if not (model.warm_start and hasattr(model, "precisions_cholesky_")):
+            # Initialise before touching the model: if this fails, a fitted
+            # model stays as it was.
+            params = model._initial_params(driver, rs)
+            sample = driver.cached_sample  # set if the initialisation read the source
             for name in ("weights_", "means_", "covariances_", "precisions_",
                          "precisions_cholesky_", "_online_state"):
                 if hasattr(model, name):
                     delattr(model, name)
-            params = model._initial_params(driver, rs)
-            sample = driver.cached_sample  # set if the initialisation read the source
             model._set_parameters(params)
             model.n_features_in_ = d
             model.lower_bounds_ = []

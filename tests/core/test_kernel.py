@@ -137,4 +137,4 @@ def test_fits_hold_blas_to_one_thread_throughout(monkeypatch):
     with pytest.warns(ConvergenceWarning):
         GaussianMixture(2, callback=record, max_iter=3, tol=0, random_state=0).fit(X)
     assert seen == [1, 1, 1]
-    assert _engine._HOLD_DEPTH == 0
+    assert not _engine._BLAS_HOLD.held()
