@@ -7,7 +7,7 @@ source by :class:`~gmmx.drivers.source.SourceDriver`.  A driver receives
 the data and :class:`DriverOptions`, never an estimator.
 """
 
-from .base import Driver, DriverOptions, make_driver, register_driver
+from .base import Driver, DriverOptions, PassCheck, make_driver, register_driver
 from .source import SourceDriver  # registered first: the fallback for any other data
 from .array import ArrayDriver
 from .dask import DaskDriver
@@ -19,6 +19,7 @@ __all__ = [
     "Driver",
     "DriverOptions",
     "INIT_SAMPLE_ROWS",
+    "PassCheck",
     "Reservoir",
     "SourceDriver",
     "make_driver",
