@@ -24,6 +24,8 @@ Random access
 A source that knows its number of chunks (``n_chunks``) and implements
 :meth:`ChunkSource.read_chunk` can be read in any chunk order:
 :func:`gmmx.streaming.fit_minibatch` then visits chunks in shuffled order.
+If it also implements :meth:`ChunkSource.chunk_start`, errors in shuffled
+chunks name absolute rows too.
 
 Errors
 ------
