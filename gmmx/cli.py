@@ -10,8 +10,15 @@
     gmmx info model.npz
 
 Exit status: 0 on success, 1 for a problem with the data or a file (missing
-file, unknown or non-numeric column, failed fit; the message goes to stderr,
-without a traceback), 2 for a bad command line (argparse).
+file, unknown or non-numeric column, invalid model file, failed fit; the
+message goes to stderr, without a traceback, cut to a few hundred
+characters), 2 for a bad command line (argparse; also an absurd ``-k`` range
+or ``--threads`` count).
+
+Missing values: ``gmmx fit`` drops rows with a missing or non-finite value
+(and, with ``--returns``, missing prices) and says how many on stderr, the
+same way in memory and with ``--stream``.  (The library itself refuses NaN:
+``GaussianMixture.fit`` raises an error naming the row.)
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import numpy as np
 from .core.covariance import COVARIANCE_TYPES
 from .core.init import INIT_PARAMS
 from .finance._models import model_covariances
+from .sources.base import ChunkSource
 
 __all__ = ["main", "build_parser", "simulate_regime_returns"]
 
@@ -40,6 +48,12 @@ EXIT_USAGE = 2
 _PLOT_SAMPLE_ROWS = 200_000
 # Covariance matrices wider than this are summarised by their diagonal.
 _MAX_PRINTED_DIM = 6
+# Largest -k, candidate count per run, and --threads.
+MAX_COMPONENTS = 10_000
+MAX_CANDIDATES = 64
+MAX_THREADS = 1024
+# Error messages are cut to this many characters.
+MAX_MESSAGE_CHARS = 600
 
 
 class CLIError(Exception):
@@ -54,24 +68,45 @@ class CLIError(Exception):
 def _components(text):
     """Parse ``-k``: ``3``, a range ``1-6`` or a list ``2,3,5``."""
     text = text.strip()
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
         if "-" in text:
             lo, hi = (int(t) for t in text.split("-", 1))
-            ks = list(range(lo, hi + 1))
             if lo > hi:
                 raise ValueError
+            bounds = (lo, hi)
+            count = hi - lo + 1
         else:
-            ks = sorted({int(t) for t in text.split(",")})
-    except ValueError:
+            values = sorted({int(t) for t in text.split(",")})
+            bounds = (values[0], values[-1])
+            count = len(values)
+    except (ValueError, IndexError):
         raise argparse.ArgumentTypeError(
             f"expected a number of components such as 3, a range such as 1-6 or a list "
-            f"such as 2,3,5; got {text!r}"
+            f"such as 2,3,5; got {shown!r}"
         ) from None
-    if not ks or ks[0] < 1:
-        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1, got {text!r}")
-    if len(ks) > 64:
-        raise argparse.ArgumentTypeError(f"at most 64 candidate values of K, got {len(ks)}")
-    return ks
+    if bounds[0] < 1:
+        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1, got {shown!r}")
+    if bounds[1] > MAX_COMPONENTS:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_COMPONENTS} components, got {bounds[1]}")
+    if count > MAX_CANDIDATES:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_CANDIDATES} candidate values of K, got {count}")
+    return list(range(bounds[0], bounds[1] + 1)) if "-" in text else values
+
+
+def _threads(text):
+    """Parse ``--threads``: 1..MAX_THREADS, or -1, -2, ... (all cores, all but one, ...)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = None
+    if value is None or value == 0 or abs(value) > MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected a thread count from 1 to {MAX_THREADS}, or -1 for all cores "
+            f"(-2 all but one, ...); got {text[:40]!r}")
+    return value
 
 
 def _covariance_types(text):
@@ -152,8 +187,9 @@ def _add_model_options(p, default_k):
                         "column variance, which suits returns (variances ~1e-8) and "
                         "raw data alike (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="OpenMP threads (default: all usable cores)")
+    p.add_argument("--threads", type=_threads, default=None,
+                   help=f"OpenMP threads, 1 to {MAX_THREADS}, or -1 for all cores "
+                        "(default: all usable cores)")
     p.add_argument("--alpha", type=_alphas, default=[0.01, 0.05],
                    help="tail probabilities for VaR / ES of a one-column fit "
                         "(default: 0.01,0.05)")
@@ -274,13 +310,21 @@ def _is_user_error(exc):
 
 def _message(exc):
     if isinstance(exc, FileNotFoundError) and exc.filename:
-        return f"no such file or directory: {exc.filename}"
+        return _clip(f"no such file or directory: {exc.filename}")
     if isinstance(exc, MemoryError):
         return "out of memory; retry with --stream to fit the file out of core"
     text = str(exc) or type(exc).__name__
     if isinstance(exc, KeyError):  # str(KeyError) adds quotes
         text = f"unknown key {text}"
-    return text
+    return _clip(text)
+
+
+def _clip(text, limit=MAX_MESSAGE_CHARS):
+    """``text`` cut to ``limit`` characters, control characters shown escaped."""
+    text = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text[:4 * limit])
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... (message cut at {limit} characters)"
 
 
 # --------------------------------------------------------------------------
@@ -305,9 +349,14 @@ def _split_columns(text):
     return cols
 
 
+def _names(names, limit=20):
+    """At most ``limit`` column names, each cut to 40 characters."""
+    cut = [n if len(n) <= 40 else n[:37] + "..." for n in map(str, names[:limit])]
+    return ", ".join(cut) + (f" ... ({len(names)} columns)" if len(names) > limit else "")
+
+
 def _unknown(col, available):
-    shown = ", ".join(map(str, available[:20])) + (" ..." if len(available) > 20 else "")
-    return CLIError(f"unknown column {col!r}; the file has: {shown}")
+    return CLIError(f"unknown column {col[:60]!r}; the file has: {_names(available)}")
 
 
 class Dataset:
@@ -358,7 +407,7 @@ class Dataset:
             keep = [j for j, ok in enumerate(numeric) if ok]
             self.skipped = [names[j] for j, ok in enumerate(numeric) if not ok]
             if not keep:
-                raise CLIError(f"{self.path}: no numeric columns (columns: {', '.join(names)})")
+                raise CLIError(f"{self.path}: no numeric columns (columns: {_names(names)})")
             return [names[j] for j in keep], keep
         indices = []
         for col in wanted:
@@ -369,8 +418,8 @@ class Dataset:
             else:
                 raise _unknown(col, names)
             if not numeric[j]:
-                raise CLIError(f"column {col!r} is not numeric; pick numeric columns with "
-                               "--columns")
+                raise CLIError(f"column {col[:60]!r} is not numeric; pick numeric columns "
+                               "with --columns")
             indices.append(j)
         return [names[j] for j in indices], indices
 
@@ -403,31 +452,89 @@ class Dataset:
         return as_source(self.path, columns=self.columns, chunk_size=chunk_size, **self.options)
 
 
+def _drop_note(n_bad, what="rows with missing or non-finite values"):
+    return f"dropped {n_bad:,} {what}"
+
+
 def _finite_rows(X, notes):
+    """``X`` without the rows holding a missing or non-finite value (noted)."""
     ok = np.isfinite(X).all(axis=1)
     n_bad = int(X.shape[0] - ok.sum())
     if n_bad:
-        notes.append(f"dropped {n_bad:,} rows with missing or non-finite values")
+        notes.append(_drop_note(n_bad))
         X = X[ok]
     if X.shape[0] == 0:
         raise CLIError("no rows with finite values left")
     return X
 
 
-def _log_returns_source(src):
+def _finite_prices(p, notes):
+    """The finite prices of ``p`` (missing ones noted)."""
+    ok = np.isfinite(p)
+    if not ok.all():
+        notes.append(_drop_note(int((~ok).sum()), "missing or non-finite prices"))
+    return p[ok]
+
+
+class _Tally:
+    """What a filtering source dropped on its first pass (None until it ends)."""
+
+    def __init__(self):
+        self.dropped = None
+        self.passes = 0
+
+
+class _FiniteRowsSource(ChunkSource):
+    """``src``'s chunks without the rows holding a missing or non-finite value.
+
+    The streamed counterpart of :func:`_finite_rows`: chunk ``i`` is chunk
+    ``i`` of ``src`` (possibly empty), so errors name the file's chunks.
+    """
+
+    def __init__(self, src, tally):
+        self.src, self.tally = src, tally
+        self.n_features = src.n_features
+
+    def chunks(self):
+        self.tally.passes += 1
+        first = self.tally.passes == 1
+        dropped = 0
+        for item in self.src.chunks():
+            X, w = item if isinstance(item, tuple) else (item, None)
+            X = np.asarray(X, dtype=np.float64)
+            X = X.reshape(X.shape[0], -1)
+            ok = np.isfinite(X).all(axis=1)
+            if not ok.all():
+                dropped += int((~ok).sum())
+                X = X[ok]
+                w = None if w is None else np.asarray(w)[ok]
+            yield X if w is None else (X, w)
+        if first:
+            self.tally.dropped = dropped
+
+    def __repr__(self):
+        return f"{self.src!r} (rows with missing values dropped)"
+
+
+def _log_returns_source(src, tally):
     """Chunks of log returns of the first column of ``src``'s chunks.
 
     The last log price of each chunk carries over, so the returns equal those
-    of the whole series; missing prices are skipped.
+    of the whole series; missing prices are skipped (counted in ``tally``).
     """
     from .sources import as_source
 
     def blocks():
+        tally.passes += 1
+        first = tally.passes == 1
         prev = None
+        dropped = 0
         for item in src.chunks():
             block = np.asarray(item[0] if isinstance(item, tuple) else item, dtype=np.float64)
             p = block.reshape(block.shape[0], -1)[:, 0]
-            p = p[np.isfinite(p)]
+            ok = np.isfinite(p)
+            dropped += int(p.size - ok.sum())
+            p = p[ok]
             if np.any(p <= 0):
                 raise CLIError("prices must be positive to take log returns; is the "
                                "column already a return series? (drop --returns)")
@@ -439,17 +546,19 @@ def _log_returns_source(src):
             r = np.diff(lp)
             if r.size:
                 yield r[:, None]
+        if first:
+            tally.dropped = dropped
 
     return as_source(blocks)
 
 
 def _stream_moments(src):
     """Rows and per-column variances of a source in one pass (shifted sums)."""
+    from .sources.base import iter_blocks
+
     n, shift, s1, s2 = 0, None, None, None
-    for item in src.chunks():
-        X = np.asarray(item[0] if isinstance(item, tuple) else item, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[:, None]
+    for _, _, X, _ in iter_blocks(src):
+        X = X.astype(np.float64, copy=False)
         if X.shape[0] == 0:
             continue
         if shift is None:
@@ -461,7 +570,7 @@ def _stream_moments(src):
         s2 += np.einsum("ij,ij->j", D, D)
         n += X.shape[0]
     if n == 0:
-        raise CLIError("the file has no rows")
+        raise CLIError("the file has no rows with finite values")
     mean = s1 / n
     return n, np.maximum(s2 / n - mean * mean, 0.0)
 
@@ -708,7 +817,7 @@ def cmd_fit(args):
     notes = []
     data = Dataset(args.path, args.columns)
     if data.skipped:
-        notes.append(f"skipped non-numeric columns: {', '.join(data.skipped)}")
+        notes.append(f"skipped non-numeric columns: {_names(data.skipped)}")
     features = list(data.columns)
     if args.returns:
         if len(data.columns) != 1:
@@ -719,15 +828,22 @@ def cmd_fit(args):
 
     t0 = time.perf_counter()
     if args.stream:
+        # The same missing-value policy as in memory: drop the rows and say how many.
+        tally = _Tally()
         fit_data = data.source(args.chunk_size)
         if args.returns:
-            fit_data = _log_returns_source(fit_data)
+            fit_data = _log_returns_source(fit_data, tally)
+        else:
+            fit_data = _FiniteRowsSource(fit_data, tally)
         n_rows, variances = _stream_moments(fit_data)
+        if tally.dropped:
+            notes.append(_drop_note(tally.dropped, "missing or non-finite prices"
+                                    if args.returns else
+                                    "rows with missing or non-finite values"))
     else:
         X = data.load()
         if args.returns:
-            p = X[:, 0]
-            p = p[np.isfinite(p)]
+            p = _finite_prices(X[:, 0], notes)
             if p.size < 3:
                 raise CLIError("need at least 3 finite prices for --returns")
             if np.any(p <= 0):
@@ -754,8 +870,8 @@ def cmd_fit(args):
     head = [
         f"gmmx fit {args.path}" + ("  (log returns)" if args.returns else "")
         + ("  (streamed)" if args.stream else ""),
-        f"  rows {n_rows:,}   features {len(features)} ({', '.join(features[:8])}"
-        f"{' ...' if len(features) > 8 else ''})   covariance {model.covariance_type}",
+        f"  rows {n_rows:,}   features {len(features)} ({_names(features, 8)})   "
+        f"covariance {model.covariance_type}",
         f"  K = {chosen}   {'converged' if best['converged'] else 'NOT converged'} after "
         f"{best['n_iter']} iterations   log-likelihood/row {best['loglik_per_row']:.6g}   "
         f"BIC {best['bic']:.6g}",
@@ -888,33 +1004,39 @@ def cmd_demo(args):
     return EXIT_OK
 
 
-def _saved_metadata(path):
-    """The JSON metadata stored beside the arrays (empty dict if unreadable)."""
-    try:
-        from . import io as gio
+def _load_model(path):
+    """The model saved at ``path`` and its metadata; every failure is a CLIError."""
+    from .io import load, read_archive
 
-        key = getattr(gio, "_META_KEY", "__gmmx_metadata__")
-        with np.load(path, allow_pickle=False) as z:
-            return json.loads(str(z[key]))
-    except Exception:  # noqa: BLE001 - metadata is informative only
-        return {}
+    if not os.path.exists(path):
+        raise CLIError(f"no such file or directory: {path}")
+    try:
+        model = load(path)
+        meta, arrays = read_archive(path)
+        arrays.close()
+    except (ValueError, OSError) as exc:
+        raise CLIError(_message(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a model file never gets a traceback
+        raise CLIError(f"{path!r} is not a valid gmmx model file "
+                       f"({type(exc).__name__}: {_clip(str(exc), 200)})") from None
+    return model, meta
 
 
 def cmd_info(args):
     """``gmmx info MODEL``: describe a saved model."""
-    from .io import load
-
-    if not os.path.exists(args.model):
-        raise CLIError(f"no such file or directory: {args.model}")
-    model = load(args.model)
+    model, meta = _load_model(args.model)
     if not hasattr(model, "means_"):
         raise CLIError(f"{args.model}: the saved model was never fitted")
-    meta = _saved_metadata(args.model)
-    summary = summarize_model(model, args.alpha)
+    try:
+        summary = summarize_model(model, args.alpha)
+    except Exception as exc:  # noqa: BLE001 - a model file never gets a traceback
+        raise CLIError(f"{args.model}: the model cannot be summarised "
+                       f"({type(exc).__name__}: {_clip(str(exc), 200)})") from None
     params = model.get_params(deep=False)
     summary.update({
         "path": os.path.abspath(args.model),
-        "gmmx_version": meta.get("gmmx_version"),
+        "gmmx_version": None if meta.get("gmmx_version") is None
+        else str(meta["gmmx_version"])[:40],
         "format_version": meta.get("format_version"),
         "online_state": bool(meta.get("online", False)),
         "params": {k: params[k] for k in ("tol", "reg_covar", "max_iter", "n_init",

@@ -7,7 +7,8 @@ source by :class:`~gmmx.drivers.source.SourceDriver`.  A driver receives
 the data and :class:`DriverOptions`, never an estimator.
 """
 
-from .base import Driver, DriverOptions, accumulate_many, make_driver, register_driver
+from .base import (Driver, DriverOptions, PassCheck, accumulate_many, make_driver,
+                   register_driver)
 from .source import SourceDriver  # registered first: the fallback for any other data
 from .array import ArrayDriver
 from .dask import DaskDriver
@@ -19,6 +20,7 @@ __all__ = [
     "Driver",
     "DriverOptions",
     "INIT_SAMPLE_ROWS",
+    "PassCheck",
     "Reservoir",
     "accumulate_many",
     "SourceDriver",

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, runtime_checkable
 
-__all__ = ["Driver", "DriverOptions", "accumulate_many", "make_driver", "register_driver"]
+__all__ = ["Driver", "DriverOptions", "PassCheck", "accumulate_many", "make_driver",
+           "register_driver"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,60 @@ def accumulate_many(driver, params_list):
     if many is not None:
         return many(params_list)
     return [driver.accumulate(p) for p in params_list]
+
+
+class PassCheck:
+    """Every pass over the data must yield the rows (and total weight) of the first.
+
+    EM reads its data once per iteration.  A file appended to or replaced
+    during a fit, or a source that yields different rows at every pass,
+    would otherwise be fitted silently on shifting data.
+
+    Parameters
+    ----------
+    what : str
+        Names the data in error messages (``"the source NpySource(...)"``).
+    """
+
+    def __init__(self, what):
+        self.what = what
+        self.n_rows = None
+        self.weight = None
+
+    def _error(self, got):
+        return ValueError(
+            f"{self.what} yielded {got} rows on this pass but {self.n_rows:,} on the first: "
+            "every EM pass must read the same rows (was the data modified during the fit?)"
+        )
+
+    def row_seen(self, n_so_far):
+        """Fail as soon as a pass has read more rows than the first."""
+        if self.n_rows is not None and n_so_far > self.n_rows:
+            raise self._error(f"more than {self.n_rows:,}")
+
+    def end_pass(self, n_rows, weight=None):
+        """Record the first pass's rows (and weight); compare every later pass with it.
+
+        Raises
+        ------
+        ValueError
+            If the row count, or the total sample weight, differs from the
+            first pass's.
+        """
+        if self.n_rows is None:
+            self.n_rows = int(n_rows)
+        elif n_rows != self.n_rows:
+            raise self._error(f"{int(n_rows):,}")
+        if weight is None:
+            return
+        if self.weight is None:
+            self.weight = float(weight)
+        elif not abs(weight - self.weight) <= 1e-9 * abs(self.weight):
+            raise ValueError(
+                f"{self.what} yielded a total sample weight of {weight:.12g} on this pass but "
+                f"{self.weight:.12g} on the first: every EM pass must read the same rows and "
+                "weights (was the data modified during the fit?)"
+            )
 
 
 _REGISTRY: list[tuple[str, Callable, Callable]] = []

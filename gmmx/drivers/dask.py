@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
-from .._validation import check_finite
 from ..core import kernel
-from ..sources import as_block
-from .base import register_driver
+from ..sources import ChunkError, as_block
+from ..sources.base import ChunkValueError, _chunk_error, check_block_finite
+from .base import PassCheck, register_driver
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
 __all__ = ["DaskDriver"]
@@ -104,14 +104,48 @@ def _weight_blocks(sample_weight, X):
     return list(sample_weight.to_delayed().ravel())
 
 
-def _block_stats(X, w, params_list, n_threads, index, n_features):
-    """Statistics of one block under each parameter set (runs on a worker)."""
-    X, w = as_block(X if w is None else (X, w), f"dask block {index}: ", n_features)
-    if X.shape[0] == 0:
-        return None
-    n_threads = kernel.resolve_n_threads(n_threads)
-    return [kernel.accumulate(X, w, params, n_threads, where=f"dask block {index}: ")
-            for params in params_list]
+def _block_label(index, first_row):
+    if first_row is None:
+        return f"dask block {index}: "
+    return f"dask block {index} (starting at row {first_row}): "
+
+
+def _named_block_failure(exc, index, first_row):
+    """Any failure of a block task as a :class:`ChunkError` naming the block."""
+    label = _block_label(index, first_row)
+    if isinstance(exc, kernel.NonFiniteChunkError):
+        row = None if first_row is None or exc.row is None else first_row + exc.row
+        return ChunkValueError(str(exc), index, row)
+    return _chunk_error(exc, f"{label}{type(exc).__name__}: {exc}", index, first_row)
+
+
+def _checked_block(X, w, index, first_row, n_features):
+    label = _block_label(index, first_row)
+    try:
+        return as_block(X if w is None else (X, w), label, n_features)
+    except ValueError as exc:
+        raise ChunkValueError(str(exc), index, first_row) from exc
+
+
+def _block_stats(X, w, params_list, n_threads, index, n_features, first_row=None):
+    """Statistics of one block under each parameter set (runs on a worker); failures
+    name the block."""
+    try:
+        X, w = _checked_block(X, w, index, first_row, n_features)
+        if X.shape[0] == 0:
+            return None
+        n_threads = kernel.resolve_n_threads(n_threads)
+        try:
+            return [kernel.accumulate(X, w, params, n_threads,
+                                      where=_block_label(index, first_row))
+                    for params in params_list]
+        except kernel.NonFiniteChunkError:
+            check_block_finite(X, index, first_row, _block_label(index, first_row))
+            raise
+    except ChunkError:
+        raise
+    except Exception as exc:
+        raise _named_block_failure(exc, index, first_row) from exc
 
 
 def _merge_stats(*parts):
@@ -122,12 +156,17 @@ def _merge_stats(*parts):
     return total
 
 
-def _block_reservoir(X, w, capacity, seed, index, n_features):
-    X, w = as_block(X if w is None else (X, w), f"dask block {index}: ", n_features)
-    check_finite(X, f"dask block {index}")
-    res = Reservoir(capacity, seed=seed)
-    res.add(X, w, start=int(index) << 40)
-    return res
+def _block_reservoir(X, w, capacity, seed, index, n_features, first_row=None):
+    try:
+        X, w = _checked_block(X, w, index, first_row, n_features)
+        check_block_finite(X, index, first_row, _block_label(index, first_row))
+        res = Reservoir(capacity, seed=seed)
+        res.add(X, w, start=int(index) << 40)
+        return res
+    except ChunkError:
+        raise
+    except Exception as exc:
+        raise _named_block_failure(exc, index, first_row) from exc
 
 
 def _merge_reservoirs(*parts):
@@ -175,6 +214,11 @@ class DaskDriver:
         self.n_threads = 1 if options.n_threads is None else options.n_threads
         n_rows = X.shape[0]
         self.n_rows = None if np.isnan(n_rows) else int(n_rows)
+        sizes = X.chunks[0]
+        self.block_starts = [None] * len(sizes)
+        if not any(np.isnan(c) for c in sizes):
+            self.block_starts = [int(v) for v in np.concatenate(([0], np.cumsum(sizes)[:-1]))]
+        self.pass_check = PassCheck("the dask collection")
         enabled = _progress.progress_enabled(options.progress)
         self.progress = _progress.PassProgress(enabled, None, None, desc="EM (dask)")
 
@@ -191,12 +235,13 @@ class DaskDriver:
         p = delayed(list(params_list), pure=True, traverse=False)
         parts = [
             delayed(_block_stats, pure=True)(b, self._wblock(i), p, self.n_threads, i,
-                                             self.n_features)
+                                             self.n_features, self.block_starts[i])
             for i, b in enumerate(self.blocks)
         ]
         (total,) = self.dask.compute(_tree(parts, _merge_stats))
         if total is None:
             raise ValueError("the dask collection has no rows")
+        self.pass_check.end_pass(total[0].n_samples, total[0].weight_sum)
         self.progress.end_pass(total[0].log_likelihood / total[0].weight_sum)
         return total
 
@@ -207,7 +252,7 @@ class DaskDriver:
         seeds = [int(s.generate_state(1)[0]) for s in seeds.spawn(len(self.blocks))]
         parts = [
             delayed(_block_reservoir, pure=True)(b, self._wblock(i), capacity, seeds[i], i,
-                                                 self.n_features)
+                                                 self.n_features, self.block_starts[i])
             for i, b in enumerate(self.blocks)
         ]
         (res,) = self.dask.compute(_tree(parts, _merge_reservoirs))

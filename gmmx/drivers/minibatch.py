@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_finite
-from .source import chunk_label
+from ..sources.base import check_block_finite
 
 __all__ = ["mixed_blocks"]
 
@@ -58,8 +57,10 @@ def mixed_blocks(driver, rng, window, shuffle):
         sizes = [len(a) for a in np.array_split(np.arange(src.n_chunks), n_windows)]
     else:
         sizes = None
+    n_rows = 0
     for i, first_row, X, w in blocks:
-        check_finite(X, chunk_label(i, first_row).rstrip(": "))
+        check_block_finite(X, i, first_row)
+        n_rows += X.shape[0]
         buf.append((i, first_row, X, w))
         if len(buf) >= (sizes[0] if sizes else window):
             yield from flush()
@@ -68,3 +69,4 @@ def mixed_blocks(driver, rng, window, shuffle):
                 sizes.pop(0)
     if buf:
         yield from flush()
+    driver.pass_check.end_pass(n_rows)

@@ -11,18 +11,29 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
-from .._validation import check_finite
 from ..core import kernel
 from ..sources import as_block, as_source
-from ..sources.base import _chunk_error
-from .base import register_driver
+from ..sources.base import (
+    ChunkValueError,
+    _chunk_error,
+    check_block_finite,
+    chunk_label,
+    iter_blocks,
+    short_repr,
+)
+from .base import PassCheck, register_driver
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
-__all__ = ["SourceDriver", "chunk_label"]
+__all__ = ["SourceDriver", "chunk_label", "chunk_statistics"]
 
 
 class SourceDriver:
     """EM driver over a :class:`ChunkSource`: one pass per iteration.
+
+    Every pass must yield the rows of the first (same count, same total
+    weight; :class:`~gmmx.drivers.base.PassCheck`), and every failure of a
+    chunk is a :class:`~gmmx.sources.ChunkError` naming the chunk and the
+    absolute row.
 
     Parameters
     ----------
@@ -39,6 +50,7 @@ class SourceDriver:
         self.n_rows = self.source.n_rows
         enabled = _progress.progress_enabled(options.progress)
         self.progress = _progress.PassProgress(enabled, options.max_passes, self.n_rows)
+        self.pass_check = PassCheck(f"the source {short_repr(self.source)}")
         self._sample = None
         self._float32 = None  # whether every block read so far was float32
 
@@ -59,63 +71,45 @@ class SourceDriver:
                 self._n_features = X.shape[1]
                 break
             else:
-                raise ValueError(f"the source {self.source!r} yielded no rows")
+                raise ValueError(f"the source {short_repr(self.source)} yielded no rows")
         return self._n_features
 
     def blocks(self, order=None):
-        """Validated blocks ``(index, first_row, X, w)`` of one pass.
+        """Validated non-empty blocks ``(index, first_row, X, w)`` of one pass.
 
         ``order``: chunk indices to read with ``read_chunk`` (random-access
-        sources), else one sequential pass.  Errors raised by the source are
-        re-raised as :class:`ChunkError` naming the chunk.
+        sources; ``first_row`` is then the source's ``chunk_start``), else one
+        sequential pass (:func:`gmmx.sources.base.iter_blocks`).  Errors are
+        :class:`ChunkError` naming the chunk.
         """
         src = self.source
         if order is not None:
             for i in order:
                 i = int(i)
+                first_row = src.chunk_start(i)
+                label = chunk_label(i, first_row)
                 try:
                     item = src.read_chunk(i)
                 except Exception as exc:
                     raise _chunk_error(
-                        exc, f"chunk {i} of {src!r} could not be read: {type(exc).__name__}: {exc}", i
-                    ) from exc
-                X, w = as_block(item, f"chunk {i}: ", self._n_features)
-                self._saw(X)
-                if self._n_features is None:
-                    self._n_features = X.shape[1]
-                yield i, None, X, w
-            return
-        i = 0
-        first_row = 0
-        try:
-            it = iter(src.chunks())
-        except Exception as exc:
-            raise _chunk_error(
-                exc, f"the source {src!r} could not be opened: {type(exc).__name__}: {exc}", 0
-            ) from exc
-        try:
-            while True:
+                        exc, f"{label}{short_repr(src)} could not be read: "
+                        f"{type(exc).__name__}: {exc}", i, first_row) from exc
                 try:
-                    item = next(it)
-                except StopIteration:
-                    return
-                except Exception as exc:
-                    raise _chunk_error(
-                        exc, f"chunk {i} (starting at row {first_row}) of {src!r} could not "
-                        f"be read: {type(exc).__name__}: {exc}", i
-                    ) from exc
-                X, w = as_block(item, f"chunk {i} (starting at row {first_row}): ", self._n_features)
+                    X, w = as_block(item, label, self._n_features)
+                except ValueError as exc:
+                    raise ChunkValueError(str(exc), i, first_row) from exc
                 self._saw(X)
                 if self._n_features is None:
                     self._n_features = X.shape[1]
-                if X.shape[0]:
-                    yield i, first_row, X, w
-                first_row += X.shape[0]
-                i += 1
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
+                yield i, first_row, X, w
+            return
+        for i, first_row, X, w in iter_blocks(src, self._n_features):
+            self._saw(X)
+            if self._n_features is None:
+                self._n_features = X.shape[1]
+            if X.shape[0]:
+                self.pass_check.row_seen(first_row + X.shape[0])
+                yield i, first_row, X, w
 
     def accumulate(self, params):
         """Sufficient statistics of one full pass over the source."""
@@ -127,16 +121,18 @@ class SourceDriver:
         Each chunk, once read, goes through the kernel once per parameter set.
         """
         totals = [None] * len(params_list)
+        n = 0
         self.progress.start_pass()
         for i, first_row, X, w in self.blocks():
-            where = chunk_label(i, first_row)
             for j, params in enumerate(params_list):
-                st = kernel.accumulate(X, w, params, self.n_threads, where=where)
+                st = chunk_statistics(X, w, params, self.n_threads, i, first_row)
                 totals[j] = st if totals[j] is None else totals[j] + st
+            n += X.shape[0]
             self.progress.rows(X.shape[0])
         if params_list and totals[0] is None:
-            raise ValueError(f"the source {self.source!r} yielded no rows")
+            raise ValueError(f"the source {short_repr(self.source)} yielded no rows")
         if totals:
+            self.pass_check.end_pass(n, totals[0].weight_sum)
             self.progress.end_pass(totals[0].log_likelihood / totals[0].weight_sum)
         return totals
 
@@ -151,13 +147,16 @@ class SourceDriver:
             return cached[1]
         res = Reservoir(capacity, random_state=random_state)
         self.progress.start_pass("init sample")
+        n = 0
         for i, first_row, X, w in self.blocks():
-            check_finite(X, f"chunk {i} (starting at row {first_row})")
+            check_block_finite(X, i, first_row)
             res.add(X, w, first_row)
+            n += X.shape[0]
             self.progress.rows(X.shape[0])
         Xs, ws = res.result()
         if Xs is None:
-            raise ValueError(f"the source {self.source!r} yielded no rows")
+            raise ValueError(f"the source {short_repr(self.source)} yielded no rows")
+        self.pass_check.end_pass(n)
         if self.n_rows is None:
             self.n_rows = res.n_seen
             self.progress.n_rows = res.n_seen
@@ -174,11 +173,32 @@ class SourceDriver:
         self.progress.close()
 
 
-def chunk_label(i, first_row):
-    """Prefix naming a chunk in error messages."""
-    if first_row is None:
-        return f"chunk {i}: "
-    return f"chunk {i} (starting at row {first_row}): "
+def chunk_statistics(X, w, params, n_threads, index, first_row, label=None):
+    """Sufficient statistics of one chunk; its failures are :class:`ChunkValueError`.
+
+    NaN or infinity in the chunk is reported at its absolute row; a
+    non-finite log-likelihood of finite rows (degenerate parameters) names
+    the chunk, with ``row`` set to the absolute row where the failing rows start.
+
+    Parameters
+    ----------
+    X, w : the chunk's rows and weights
+    params : KernelParams
+    n_threads : int
+    index : int
+        The chunk's index.
+    first_row : int or None
+        Its first row in the data (None: unknown).
+    label : str, optional
+        Message prefix; default :func:`chunk_label`.
+    """
+    label = chunk_label(index, first_row) if label is None else label
+    try:
+        return kernel.accumulate(X, w, params, n_threads, where=label)
+    except kernel.NonFiniteChunkError as exc:
+        check_block_finite(X, index, first_row, label)
+        row = None if first_row is None or exc.row is None else first_row + exc.row
+        raise ChunkValueError(str(exc), index, row) from exc
 
 
 def _from_input(X, sample_weight, options):

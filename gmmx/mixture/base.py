@@ -30,6 +30,7 @@ from .._validation import (as_float_array, check_not_sparse, check_random_state,
 from ..core import kernel
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
+from ..core.stats import SufficientStats
 from ..drivers import ArrayDriver, DriverOptions, make_driver
 from ..exceptions import ConvergenceWarning, NotFittedError, warn_user
 from ._sklearn import BaseEstimator, DensityMixin
@@ -539,34 +540,30 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     @classmethod
     def _from_archive(cls, meta, arrays, path):
-        """Rebuild a model from :func:`gmmx.io.read_archive`'s output (see :meth:`save`)."""
-        params = meta.get("params")
-        if not isinstance(params, dict):
-            raise io.invalid(path, "the parameters are missing")
-        unknown = sorted(set(params) - set(cls._get_param_names()))
-        if unknown:
-            raise io.invalid(path, f"unknown parameters {unknown}")
-        for name, value in params.items():
-            if name in cls._object_params and isinstance(value, dict):
-                params[name] = cls._object_from_archive(name, value, arrays, path)
-                continue
-            if value is not None and not isinstance(value, (bool, int, float, str)):
-                raise io.invalid(path, f"parameter {name!r} has a non-scalar value")
-        for name in cls._array_params:
-            if "param_" + name in arrays:
-                params[name] = io.check_array(arrays, "param_" + name, path)
+        """Rebuild a model from :func:`gmmx.io.read_archive`'s output (see :meth:`save`).
+
+        Every array is read with the shape the metadata implies (checked
+        before its data are read) and every value is validated; any problem
+        is a ``ValueError`` from :func:`gmmx.io.invalid` naming the entry.
+        """
+        params = _archived_scalar_params(cls, meta, arrays, path)
+        fitted = _archived_fitted(meta, path)
         model = cls(**params)
         model._check_archived_params(path)
-        fitted = meta.get("fitted") or {}
-        if not isinstance(fitted, dict):
-            raise io.invalid(path, "the fitted section is malformed")
+        d = fitted.get("n_features_in_")
+        shapes = model._archive_shapes(d)
+        for name in cls._array_params:
+            if "param_" + name in arrays:
+                setattr(model, name, io.check_array(arrays, "param_" + name, path,
+                                                    shape=shapes[name]))
+        model._check_archived_init(path, d)
         if fitted:
-            model._restore_arrays(arrays, fitted, path)
+            model._restore_arrays(arrays, fitted, path, shapes)
             model.lower_bounds_ = list(io.check_array(arrays, "fit_lower_bounds_", path, ndim=1))
             lb = fitted.get("lower_bound_")
             model.lower_bound_ = -np.inf if lb is None else float(lb)
-            model.converged_ = bool(fitted.get("converged_", False))
-            model.n_iter_ = int(fitted.get("n_iter_", 0))
+            model.converged_ = fitted.get("converged_", False)
+            model.n_iter_ = fitted.get("n_iter_", 0)
             if meta.get("online"):
                 model._restore_online_state(arrays, path)
         return model
@@ -586,11 +583,89 @@ class BaseMixture(DensityMixin, BaseEstimator):
             raise io.invalid(path, f"parameter {name!r} is malformed ({exc})") from None
 
     def _restore_online_state(self, arrays, path):
-        try:
-            state = OnlineEM.from_arrays(self.covariance_type, arrays)
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise io.invalid(path, f"the online-EM state is incomplete ({exc})") from None
-        if state.stats is not None:
-            self._check_online_stats(state.stats, path)
+        """The online-EM state of the archive, every statistic checked."""
+        n = io.check_array(arrays, "online_n_updates", path, shape=(1,))[0]
+        if not (n == int(n) and 0 <= n <= 2**53):
+            raise io.invalid(path, f"array 'online_n_updates' must be a count >= 0, got {n:g}")
+        shapes = self._online_archive_shapes()
+        keys = {name: "online_stats_" + name for name in shapes}
+        present = [k for k in keys.values() if k in arrays]
+        stats = None
+        if present:
+            missing = sorted(set(keys.values()) - set(present))
+            if missing:
+                raise io.invalid(path, f"the online-EM state is incomplete: arrays {missing} "
+                                       "are missing")
+            values = {key: io.check_array(arrays, key, path, shape=shapes[name])
+                      for name, key in keys.items()}
+            _check_online_values(values, path)
+            stats = SufficientStats.from_arrays(self.covariance_type, values, "online_stats_")
+            self._check_online_stats(stats, path)
+        state = OnlineEM(stats, int(n))
         state.anchor(self.weights_, self.means_)
         self._online_state = state
+
+
+def _archived_scalar_params(cls, meta, arrays, path):
+    """The constructor's parameters from the metadata (types checked); object-valued
+    ones (``cls._object_params``, e.g. a prior) rebuilt from their JSON and arrays."""
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        raise io.invalid(path, "the parameters are missing")
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise io.invalid(path, f"unknown parameters {unknown[:10]}")
+    for name, value in params.items():
+        if name in cls._object_params and isinstance(value, dict):
+            params[name] = cls._object_from_archive(name, value, arrays, path)
+            continue
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise io.invalid(path, f"parameter {name!r} has a non-scalar value")
+        if isinstance(value, str) and len(value) > 100:
+            raise io.invalid(path, f"parameter {name!r} is a {len(value)}-character string")
+    return {name: value for name, value in params.items() if name not in cls._array_params}
+
+
+def _archived_fitted(meta, path):
+    """The ``fitted`` scalars of the metadata, each checked for type and range."""
+    fitted = meta.get("fitted") or {}
+    if not isinstance(fitted, dict):
+        raise io.invalid(path, "the fitted section is malformed")
+    if not fitted:
+        return {}
+
+    def count(name, minimum):
+        value = fitted.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise io.invalid(path, f"fitted entry {name!r} must be an integer >= {minimum}, "
+                                   f"got {value!r:.60}")
+        return value
+
+    out = {"n_features_in_": count("n_features_in_", 1), "n_iter_": count("n_iter_", 0)}
+    converged = fitted.get("converged_", False)
+    if not isinstance(converged, bool):
+        raise io.invalid(path, f"fitted entry 'converged_' must be true or false, "
+                               f"got {converged!r:.60}")
+    lb = fitted.get("lower_bound_")
+    if lb is not None and (isinstance(lb, bool) or not isinstance(lb, (int, float))
+                           or not np.isfinite(lb)):
+        raise io.invalid(path, f"fitted entry 'lower_bound_' must be a finite number or "
+                               f"null, got {lb!r:.60}")
+    out.update(converged_=converged, lower_bound_=lb)
+    return out
+
+
+def _check_online_values(values, path):
+    """Counts and weights of saved online statistics are >= 0; n_samples is whole."""
+    nk = values["online_stats_nk"]
+    if np.any(nk < 0):
+        raise io.invalid(path, "array 'online_stats_nk' has negative entries (component "
+                               "weights are >= 0)")
+    log_likelihood, weight_sum, n_samples = values["online_stats_scalars"]
+    if weight_sum < 0 or n_samples < 0 or n_samples != int(n_samples):
+        raise io.invalid(path, "array 'online_stats_scalars' holds a negative weight or a "
+                               "row count that is not a whole number >= 0")
+    Mk = values["online_stats_Mk"]
+    diag = np.diagonal(Mk, axis1=1, axis2=2) if Mk.ndim == 3 else Mk
+    if np.any(diag < 0):
+        raise io.invalid(path, "array 'online_stats_Mk' has negative second moments")

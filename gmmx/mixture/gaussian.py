@@ -15,7 +15,7 @@ import numpy as np
 from .. import io
 from .._validation import check_float, check_int, check_random_state
 from ..core import kernel
-from ..core.covariance import COVARIANCE_TYPES, get_covariance, n_mixture_parameters
+from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.init import INIT_PARAMS, initial_parameters
 from ..core.mstep import Params, Regularisation, m_step
 from ..core.priors import (ConjugatePrior, ResolvedPrior, log_dirichlet, moments_from_data,
@@ -390,24 +390,48 @@ default='kmeans'
         return arrays
 
     def _check_archived_params(self, path):
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise io.invalid(path, f"unknown covariance_type {self.covariance_type!r}")
+        """The saved constructor parameters are valid (n_components >= 1, ...)."""
+        try:
+            self._check_parameters(1)  # init arrays are not set yet
+        except ValueError as exc:
+            raise io.invalid(path, f"bad parameter: {exc}") from None
 
-    def _restore_arrays(self, arrays, fitted, path):
-        means = io.check_array(arrays, "fit_means_", path, ndim=2)
-        K, d = means.shape
-        if K != self.n_components:
-            raise io.invalid(path, f"means_ has {K} rows but n_components = {self.n_components}")
-        if fitted.get("n_features_in_") != d:
-            raise io.invalid(path, "n_features_in_ does not match means_")
+    def _archive_shapes(self, n_features):
+        """Shape of every archived array for ``n_features`` (None: not known)."""
+        K, d = self.n_components, n_features
         cshape = get_covariance(self.covariance_type).shape(K, d)
-        shapes = {"weights_": (K,), "means_": (K, d), "covariances_": cshape,
-                  "precisions_": cshape, "precisions_cholesky_": cshape}
-        values = {name: io.check_array(arrays, "fit_" + name, path, shape=shape)
-                  for name, shape in shapes.items()}
-        for name, a in values.items():
-            if not np.all(np.isfinite(a)):
-                raise io.invalid(path, f"{name} contains NaN or infinity")
+        return {"weights_": (K,), "means_": (K, d), "covariances_": cshape,
+                "precisions_": cshape, "precisions_cholesky_": cshape,
+                "weights_init": (K,), "means_init": (K, d), "precisions_init": cshape}
+
+    def _online_archive_shapes(self):
+        K, d = self.means_.shape
+        return {"centers": (K, d), "nk": (K,), "sk": (K, d),
+                "Mk": get_covariance(self.covariance_type).stats_shape(K, d), "scalars": (3,)}
+
+    def _check_archived_init(self, path, n_features):
+        """Saved ``weights_init`` / ``means_init`` / ``precisions_init`` are valid."""
+        d = n_features
+        if d is None:
+            for a in (self.means_init, self.precisions_init):
+                if a is not None and a.ndim >= 2:
+                    d = a.shape[-1]
+        try:
+            self._check_init_arrays(1 if d is None else d)
+        except ValueError as exc:
+            raise io.invalid(path, f"bad initial parameter: {exc}") from None
+
+    def _restore_arrays(self, arrays, fitted, path, shapes):
+        """Fitted attributes from the archive, checked to be a valid fitted model."""
+        d = fitted["n_features_in_"]
+        values = {name: io.check_array(arrays, "fit_" + name, path, shape=shapes[name])
+                  for name in self._fitted_arrays}
+        w = values["weights_"]
+        if np.any(w < 0) or not abs(w.sum() - 1.0) <= 1e-6:
+            raise io.invalid(path, f"array 'fit_weights_' is not a probability vector "
+                                   f"(entries >= 0 summing to 1): min {w.min():.6g}, sum "
+                                   f"{w.sum():.6g}")
+        _check_saved_covariances(get_covariance(self.covariance_type), values, path)
         for name, a in values.items():
             setattr(self, name, a)
         self.n_features_in_ = d
@@ -458,3 +482,44 @@ default='kmeans'
                                                          counts)
         y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
         return X, y
+
+
+def _check_saved_covariances(cov, values, path):
+    """Saved precision factors are valid and agree with the saved precisions and covariances.
+
+    The Cholesky factors are what the kernel uses: they must be upper
+    triangular with a positive diagonal (full, tied) or positive (diag,
+    spherical), so that the precisions are positive definite; the saved
+    ``precisions_`` and ``covariances_`` must be the ones they imply.
+    """
+    U = values["precisions_cholesky_"]
+    if cov.is_matrix:
+        mats = U if U.ndim == 3 else U[None]
+        diag = np.diagonal(mats, axis1=1, axis2=2)
+        scale = np.abs(mats).max(axis=(1, 2), initial=0.0)
+        below = np.abs(np.tril(mats, -1)).max(axis=(1, 2), initial=0.0)
+        ok = np.all(diag > 0) and np.all(below <= 1e-12 * scale)
+    else:
+        ok = np.all(U > 0)
+    if not ok:
+        raise io.invalid(path, "array 'fit_precisions_cholesky_' is not a valid Cholesky "
+                               "factor of positive-definite precisions (upper triangular with "
+                               "a positive diagonal)")
+    with np.errstate(all="ignore"):
+        try:
+            implied = {"precisions_": cov.precisions_from_cholesky(U),
+                       "covariances_": cov.covariances_from_cholesky(U)}
+        except (ValueError, np.linalg.LinAlgError):
+            implied = {}
+        for name, rtol in (("precisions_", 1e-9), ("covariances_", 1e-6)):
+            want = implied.get(name)
+            if want is None or not np.all(np.isfinite(want)):
+                raise io.invalid(path, "array 'fit_precisions_cholesky_' implies non-finite "
+                                       f"{name}; the model is degenerate")
+            got = values[name]
+            axes = tuple(range(1, got.ndim)) if got.ndim > 1 and cov.name != "tied" else None
+            err = np.abs(got - want).max(axis=axes, initial=0.0)
+            scale = np.abs(want).max(axis=axes, initial=0.0)
+            if np.any(err > rtol * scale):
+                raise io.invalid(path, f"array 'fit_{name}' disagrees with "
+                                       "'fit_precisions_cholesky_' (tampered or corrupted)")

@@ -25,11 +25,13 @@ re-iterable object, or subclass :class:`ChunkSource` and implement
 * a pair ``(X_i, w_i)`` with non-negative sample weights ``w_i`` of shape
   ``(n_i,)``.
 
-Every pass must yield the same rows: EM makes one pass per iteration.
-Sources that implement :meth:`ChunkSource.read_chunk` (and know
+Every pass must yield the same rows: EM makes one pass per iteration, and
+the drivers check that every pass has the row count and total weight of the
+first.  Sources that implement :meth:`ChunkSource.read_chunk` (and know
 ``n_chunks``) offer random access, which lets
-:func:`gmmx.streaming.fit_minibatch` visit chunks in shuffled order.  See
-:mod:`gmmx.sources.base` for the details.
+:func:`gmmx.streaming.fit_minibatch` visit chunks in shuffled order.  Every
+failure of one chunk is a :class:`ChunkError` naming the chunk and the
+absolute row.  See :mod:`gmmx.sources.base` for the details.
 
 Reading files without fitting
 -----------------------------

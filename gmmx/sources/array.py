@@ -41,6 +41,9 @@ class ArraySource(ChunkSource):
                 )
         self.sample_weight = sample_weight
 
+    def chunk_start(self, i):
+        return int(i) * self.chunk_size
+
     def read_chunk(self, i):
         start = i * self.chunk_size
         stop = min(start + self.chunk_size, self.n_rows)

@@ -24,12 +24,18 @@ Random access
 A source that knows its number of chunks (``n_chunks``) and implements
 :meth:`ChunkSource.read_chunk` can be read in any chunk order:
 :func:`gmmx.streaming.fit_minibatch` then visits chunks in shuffled order.
+If it also implements :meth:`ChunkSource.chunk_start`, errors in shuffled
+chunks name absolute rows too.
 
 Errors
 ------
-A failure while a chunk is read is re-raised by the drivers as a
-:class:`ChunkError` naming the chunk (also an ``OSError`` / ``ValueError`` /
-``MemoryError`` when the original was one).
+Every failure of one chunk is a :class:`ChunkError` naming the chunk and the
+absolute row where it starts (or the row at fault): a failure while the
+chunk is read (also an ``OSError`` / ``ValueError`` / ``MemoryError`` when
+the original was one), and bad content (:class:`ChunkValueError`, a
+``ValueError``): a block of the wrong width or type, invalid weights, NaN or
+infinity when fitting.  :func:`iter_blocks` is the validated sequential pass
+that :meth:`ChunkSource.read_all` and the out-of-core driver share.
 """
 
 from __future__ import annotations
@@ -45,17 +51,24 @@ DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 class ChunkError(Exception):
-    """A chunk source failed while a chunk was being read.
+    """A chunk of a source failed: it could not be read, or its content is bad.
 
-    The original exception is the ``__cause__``; ``chunk_index`` is the
-    0-based index of the chunk that failed.  When the original is an
-    ``OSError``, ``ValueError`` or ``MemoryError`` the raised error is also an
-    instance of that class (``except OSError`` keeps working).
+    The original exception (if any) is the ``__cause__``; ``chunk_index`` is
+    the 0-based index of the chunk that failed and ``row`` the 0-based
+    absolute row of the data at fault (the chunk's first row when no single
+    row is), or None when unknown.  When the original is an ``OSError``,
+    ``ValueError`` or ``MemoryError`` the raised error is also an instance of
+    that class (``except OSError`` keeps working); bad content is a
+    :class:`ChunkValueError`.
     """
 
-    def __init__(self, message, chunk_index=None):
+    def __init__(self, message, chunk_index=None, row=None):
         super().__init__(message)
         self.chunk_index = chunk_index
+        self.row = row
+
+    def __reduce__(self):  # keep the attributes across processes (Dask workers)
+        return (type(self), (str(self), self.chunk_index, self.row))
 
 
 class ChunkOSError(ChunkError, OSError):
@@ -70,12 +83,108 @@ class ChunkMemoryError(ChunkError, MemoryError):
     """:class:`ChunkError` caused by a ``MemoryError``."""
 
 
-def _chunk_error(exc, message, index):
+def _chunk_error(exc, message, index, row=None):
     for base, cls in ((OSError, ChunkOSError), (ValueError, ChunkValueError),
                       (MemoryError, ChunkMemoryError)):
         if isinstance(exc, base):
-            return cls(message, index)
-    return ChunkError(message, index)
+            return cls(message, index, row)
+    return ChunkError(message, index, row)
+
+
+def chunk_label(i, first_row):
+    """Prefix naming a chunk in error messages: ``"chunk 3 (starting at row 1200): "``."""
+    if first_row is None:
+        return f"chunk {i}: "
+    return f"chunk {i} (starting at row {first_row}): "
+
+
+def short_repr(obj, limit=160):
+    """``repr(obj)`` cut to ``limit`` characters (a source's repr can list 10,000 columns)."""
+    text = repr(obj)
+    return text if len(text) <= limit else text[:limit - 5] + " ...)"
+
+
+def check_block_finite(X, index, first_row, label=None):
+    """Raise :class:`ChunkValueError` naming the first row of ``X`` with NaN or infinity.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    index : int
+        The chunk's index.
+    first_row : int or None
+        Absolute row of the chunk's first row (None: unknown, e.g. a mixed batch).
+    label : str, optional
+        Message prefix; default :func:`chunk_label`.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(X, axis=None, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if not bad.size:  # the sum overflowed; the values are finite
+        return
+    label = chunk_label(index, first_row) if label is None else label
+    if first_row is None:
+        where, row = f"row {int(bad[0])} of the chunk", None
+    else:
+        row = first_row + int(bad[0])
+        where = f"row {row}"
+    raise ChunkValueError(
+        f"{label}{where} contains NaN or infinity; remove or impute non-finite values "
+        "before fitting", index, row)
+
+
+def iter_blocks(source, n_features=None):
+    """One sequential pass of ``source``, validated: ``(index, first_row, X, w)`` per block.
+
+    Every block goes through :func:`as_block` (empty blocks included, so
+    indices count every item the source yields).  Any failure is a
+    :class:`ChunkError` naming the chunk and its first row: one raised by the
+    source while opening the pass or reading a chunk (the original is the
+    ``__cause__``), or a block that is not valid (:class:`ChunkValueError`).
+
+    Parameters
+    ----------
+    source : ChunkSource
+    n_features : int, optional
+        Expected width; default that of the first block.
+
+    Yields
+    ------
+    index : int
+    first_row : int
+    X : ndarray of shape (n_i, d)
+    w : ndarray of shape (n_i,) or None
+    """
+    try:
+        it = iter(source.chunks())
+    except Exception as exc:
+        raise _chunk_error(exc, f"the source {short_repr(source)} could not be opened: "
+                                f"{type(exc).__name__}: {exc}", 0, 0) from exc
+    i, first_row, d = 0, 0, n_features
+    try:
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise _chunk_error(
+                    exc, f"{chunk_label(i, first_row)}{short_repr(source)} could not be read: "
+                    f"{type(exc).__name__}: {exc}", i, first_row) from exc
+            try:
+                X, w = as_block(item, chunk_label(i, first_row), d)
+            except ValueError as exc:
+                raise ChunkValueError(str(exc), i, first_row) from exc
+            d = X.shape[1]
+            yield i, first_row, X, w
+            first_row += X.shape[0]
+            i += 1
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
 
 
 class ColumnInfo(NamedTuple):
@@ -119,6 +228,10 @@ class ChunkSource:
     n_rows = None
     n_chunks = None
 
+    def chunk_start(self, i):
+        """Absolute first row of chunk ``i`` for random access, or None if unknown."""
+        return None
+
     def chunks(self):
         """A fresh iterator over the blocks of one full pass.
 
@@ -157,9 +270,11 @@ class ChunkSource:
 
         Raises
         ------
-        ValueError
-            If a block is not a valid block (the message names the chunk).
-            Errors raised by the source itself propagate unchanged.
+        ChunkError
+            Naming the chunk, as :func:`iter_blocks`: a :class:`ChunkValueError`
+            for a block that is not valid, or the source's own error wrapped
+            (the original is the ``__cause__``; an ``OSError`` stays an
+            ``OSError``, a ``ValueError`` a ``ValueError``).
         """
         if dtype is not None:
             dtype = np.dtype(dtype)
@@ -170,8 +285,7 @@ class ChunkSource:
         if dtype is not None and self.n_rows is not None and d:
             out = np.empty((int(self.n_rows), int(d)), dtype=dtype)
         blocks, weights, n = [], [], 0
-        for i, item in enumerate(self.chunks()):
-            X, w = as_block(item, f"chunk {i} (starting at row {n}): ", d)
+        for _, _, X, w in iter_blocks(self, d):
             d = X.shape[1]
             m = X.shape[0]
             if out is not None and n + m > out.shape[0]:  # more rows than n_rows said
@@ -243,11 +357,18 @@ def check_chunk_size(chunk_size, n_features=None, itemsize=8):
     return int(chunk_size)
 
 
+def _shown(names, limit=20):
+    """At most ``limit`` names, each cut to 40 characters, for an error message."""
+    names = [n if len(str(n)) <= 40 else str(n)[:37] + "..." for n in list(names)[:limit]]
+    return str(names) if len(names) < limit else str(names)[:-1] + ", ...]"
+
+
 def _pick_columns(available, columns, weight_column, numeric, what):
     available = list(available)
     if weight_column is not None and weight_column not in available:
         raise ValueError(
-            f"weight_column {weight_column!r} is not in {what}; available columns: {available}"
+            f"weight_column {weight_column!r:.60} is not in {what}; available columns: "
+            f"{_shown(available)}"
         )
     if columns is None:
         columns = [c for c in available if c != weight_column and numeric(c)]
@@ -260,7 +381,8 @@ def _pick_columns(available, columns, weight_column, numeric, what):
         missing = [c for c in columns if c not in available]
         if missing:
             raise ValueError(
-                f"columns {missing} are not in {what}; available columns: {available}"
+                f"columns {_shown(missing)} are not in {what}; available columns: "
+                f"{_shown(available)}"
             )
         if weight_column in columns:
             raise ValueError(f"weight_column {weight_column!r} is also listed in columns")

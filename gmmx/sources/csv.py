@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 
 import numpy as np
 
@@ -17,6 +19,16 @@ _CSV_SUFFIXES = tuple(text + comp for text in (".csv", ".tsv", ".txt") for comp 
 
 class CSVSource(ChunkSource):
     """A delimited text file read in chunks with ``pandas.read_csv``.
+
+    Reading is strict: every row must have as many fields as the header (a
+    row with an extra field raises ``ValueError`` naming its line, where
+    pandas alone would drop or shift values; a trailing delimiter on every
+    row is accepted; a row with fewer fields has missing values, NaN).  The
+    file's head is examined before pandas parses it: a file with NUL
+    characters (binary, or UTF-16 read as UTF-8) or a line with more than
+    :attr:`MAX_COLUMNS` fields is refused at once.  All columns of a chunk are
+    parsed (that is how extra fields are detected), so the default chunk
+    size counts every column of the file.
 
     Parameters
     ----------
@@ -34,6 +46,10 @@ class CSVSource(ChunkSource):
 
     #: Rows read by :meth:`list_columns` to tell the column types.
     SNIFF_ROWS = 1000
+    #: Most fields a line may have (the header and the lines of the head).
+    MAX_COLUMNS = 10_000
+    #: Bytes of the (decompressed) head examined before pandas reads the file.
+    HEAD_BYTES = 4 << 20
 
     def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
                  **read_csv_kwargs):
@@ -47,19 +63,25 @@ class CSVSource(ChunkSource):
         for key in ("chunksize", "iterator", "usecols", "nrows"):
             if key in self.kwargs:
                 raise ValueError(f"{key!r} is set by CSVSource; use columns= / chunk_size= instead")
-        head = pd.read_csv(self.path, nrows=0, **self.kwargs)
+        self._strict = {} if "index_col" in self.kwargs else {"index_col": False}
+        self.check_head(self.path, **self.kwargs)
+        head = _read_strict(pd, self.path, nrows=0, **self._strict, **self.kwargs)
         self.columns = _pick_columns(head.columns, columns, weight_column, lambda c: True,
                                      f"CSV file {self.path!r}")
         self.n_features = len(self.columns)
-        self.chunk_size = check_chunk_size(self._chunk_size_arg, self.n_features)
+        self.n_file_columns = len(head.columns)
+        self.chunk_size = check_chunk_size(self._chunk_size_arg, self.n_file_columns)
 
     def chunks(self):
         import pandas as pd
 
-        usecols = list(self.columns) + ([self.weight_column] if self.weight_column else [])
-        reader = pd.read_csv(self.path, usecols=usecols, chunksize=self.chunk_size, **self.kwargs)
+        # No usecols: with it pandas silently ignores extra fields.
+        reader = pd.read_csv(self.path, chunksize=self.chunk_size, **self._strict, **self.kwargs)
         with reader:
-            for df in reader:
+            while True:
+                df = _next_strict(pd, reader, self.path)
+                if df is None:
+                    return
                 try:
                     X = df[self.columns].to_numpy(dtype=np.float64)
                 except (TypeError, ValueError):
@@ -109,14 +131,66 @@ class CSVSource(ChunkSource):
         for key in ("chunksize", "iterator", "nrows"):
             if key in read_csv_kwargs:
                 raise ValueError(f"{key!r} is set by CSVSource.list_columns")
+        cls.check_head(path, **read_csv_kwargs)
+        strict = {} if "index_col" in read_csv_kwargs else {"index_col": False}
         try:
-            head = pd.read_csv(path, nrows=cls.SNIFF_ROWS, **read_csv_kwargs)
+            head = _read_strict(pd, path, nrows=cls.SNIFF_ROWS, **strict, **read_csv_kwargs)
         except pd.errors.EmptyDataError:
             raise ValueError(f"CSV file {path!r} is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise ValueError(f"CSV file {path!r} cannot be parsed: {exc}") from None
         return [ColumnInfo(c, head[c].dtype.kind in "fiub", str(head[c].dtype))
                 for c in head.columns]
+
+    @classmethod
+    def check_head(cls, path, **read_csv_kwargs):
+        """Refuse a file whose head is not delimited text of at most :attr:`MAX_COLUMNS` columns.
+
+        Reads at most :attr:`HEAD_BYTES` (decompressed) bytes, before pandas
+        parses anything: a header of a million columns, or a million numbers
+        on one line, would otherwise take minutes and gigabytes to parse.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        **read_csv_kwargs
+            The ``pandas.read_csv`` options (``sep``, ``encoding``, ``compression``).
+
+        Raises
+        ------
+        ValueError
+            If the head holds NUL characters, a line with more than
+            :attr:`MAX_COLUMNS` fields, or a first line longer than
+            :attr:`HEAD_BYTES`.
+        """
+        path = os.fspath(path)
+        raw = _read_head(path, read_csv_kwargs.get("compression", "infer"), cls.HEAD_BYTES)
+        if not raw:
+            return  # empty, or a compression only pandas opens: pandas reports it
+        encoding = read_csv_kwargs.get("encoding") or "utf-8"
+        try:
+            text = raw.decode(encoding, errors="replace")
+        except LookupError:
+            return  # an unknown encoding: pandas says so
+        if "\x00" in text:
+            raise ValueError(
+                f"CSV file {path!r} contains NUL characters: it is not a text file in "
+                f"{encoding} (binary data, or UTF-16 text: pass encoding='utf-16')"
+            )
+        lines = text.splitlines()
+        truncated = len(raw) >= cls.HEAD_BYTES
+        sep = read_csv_kwargs.get("sep", read_csv_kwargs.get("delimiter", ","))
+        for i, line in enumerate(lines):
+            n = _count_fields(line, sep)
+            if n > cls.MAX_COLUMNS:
+                raise ValueError(
+                    f"line {i + 1} of CSV file {path!r} has {'at least ' if truncated and i == len(lines) - 1 else ''}"
+                    f"{n} fields; gmmx reads CSV files of at most {cls.MAX_COLUMNS} columns "
+                    "(CSVSource.MAX_COLUMNS)"
+                )
+        if truncated and len(lines) <= 1:
+            raise ValueError(
+                f"the first line of CSV file {path!r} is longer than {cls.HEAD_BYTES} bytes; "
+                "it is not a CSV header"
+            )
 
     @staticmethod
     def default_read_options(path):
@@ -147,6 +221,106 @@ class CSVSource(ChunkSource):
 
     def __repr__(self):
         return f"CSVSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _count_fields(line, sep):
+    """Fields of one line: an upper bound (quoted separators count too)."""
+    if sep is None:  # sniffed by pandas: count commas
+        sep = ","
+    if len(sep) == 1:
+        return line.count(sep) + 1
+    try:
+        return len(re.split(sep, line.strip()))
+    except re.error:
+        return line.count(sep) + 1
+
+
+_DECOMPRESSORS = ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zstd"),
+                  (".zip", "zip"))
+
+
+def _read_head(path, compression, n):
+    """At most ``n`` decompressed bytes of the file's start (b"" if not openable here)."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+    import zlib
+
+    if isinstance(compression, dict):
+        compression = compression.get("method")
+    if compression == "infer":
+        name = path.lower()
+        compression = next((c for suffix, c in _DECOMPRESSORS if name.endswith(suffix)), None)
+    try:
+        if compression is None:
+            with open(path, "rb") as f:
+                return f.read(n)
+        if compression in ("gzip", "bz2", "xz"):
+            opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
+            with opener(path, "rb") as f:
+                return f.read(n)
+        if compression == "zip":
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+                if len(names) != 1:
+                    return b""
+                with zf.open(names[0]) as f:
+                    return f.read(n)
+        if compression == "zstd":
+            import zstandard
+
+            with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as f:
+                return f.read(n)
+    except (OSError, EOFError, ValueError, ImportError, zlib.error, lzma.LZMAError,
+            zipfile.BadZipFile):
+        return b""  # pandas reports what is wrong with the file
+    return b""
+
+
+def _strict_failure(path, exc):
+    text = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")
+    return ValueError(
+        f"CSV file {path!r} cannot be parsed: {text[:300]}; every row must have as many "
+        "fields as the header"
+    )
+
+
+def _read_strict(pd, path, **kwargs):
+    """``pd.read_csv`` where a row with more fields than the header is an error."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(path, **kwargs)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise _strict_failure(path, exc) from None
+    _check_caught(pd, path, caught)
+    return df
+
+
+def _next_strict(pd, reader, path):
+    """The next chunk of ``reader`` (None at the end), strict about field counts."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            df = next(reader)
+        except StopIteration:
+            df = None
+        except pd.errors.ParserError as exc:
+            raise _strict_failure(path, exc) from None
+    _check_caught(pd, path, caught)
+    return df
+
+
+def _check_caught(pd, path, caught):
+    for w in caught:
+        if issubclass(w.category, pd.errors.ParserWarning) and "does not match" in str(w.message):
+            raise ValueError(
+                f"CSV file {path!r} has rows with more fields than its header; every row "
+                "must have as many fields as the header"
+            )
+    for w in caught:  # anything else: pass it on
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _pandas():

@@ -57,6 +57,11 @@ class ParquetSource(ChunkSource):
     size); random access for :func:`gmmx.streaming.fit_minibatch` reads one
     row group at a time.  Null values become NaN and are reported as such.
 
+    Page checksums are verified (pyarrow's ``page_checksum_verification``) for
+    pages written with one (``write_page_checksum=True``); a page that fails,
+    or cannot be decoded, is reported as a read error naming the file and
+    the row group.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -104,6 +109,10 @@ class ParquetSource(ChunkSource):
                 n_rows += rows
         self.n_rows = n_rows
         self.n_chunks = len(self._groups)
+        self._starts = np.concatenate(([0], np.cumsum([r for _, _, r in self._groups])))
+
+    def chunk_start(self, i):
+        return int(self._starts[int(i)])
 
     def _read_cols(self):
         cols = list(self.columns)
@@ -119,26 +128,68 @@ class ParquetSource(ChunkSource):
         return _columns_to_array(arrays)
 
     def chunks(self):
-        import pyarrow.parquet as pq
+        import pyarrow as pa
 
         cols = self._read_cols()
-        for f in self.files:
+        for fi, f in enumerate(self.files):
             # No pre-buffering (it holds whole row groups, or the whole file,
             # in memory); buffered column reads keep memory near one batch.
             # Memory-mapped reads land in the page cache, not in anonymous memory.
-            with pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20, memory_map=True) as pf:
+            with _open_verified(f, pre_buffer=False, buffer_size=1 << 20) as pf:
                 missing = [c for c in cols if c not in pf.schema_arrow.names]
                 if missing:
                     raise ValueError(f"Parquet file {f!r} lacks columns {missing}")
-                for batch in pf.iter_batches(batch_size=self.chunk_size, columns=cols):
+                batches = pf.iter_batches(batch_size=self.chunk_size, columns=cols)
+                done = 0
+                while True:
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        break
+                    except (OSError, pa.ArrowException) as exc:
+                        raise self._read_error(fi, pf, cols, done, exc) from exc
+                    done += batch.num_rows
                     yield self._to_block(batch)
 
-    def read_chunk(self, i):
-        import pyarrow.parquet as pq
+    def _read_error(self, fi, pf, cols, done, exc):
+        """The error of a failed read, naming the file and the row group at fault.
 
-        fi, g, _ = self._groups[i]
-        with pq.ParquetFile(self.files[fi], memory_map=True) as pf:
-            table = pf.read_row_group(g, columns=self._read_cols())
+        The batch that failed starts at row ``done`` of the file; the row groups
+        it spans are read one by one to find the first that fails.
+        """
+        import pyarrow as pa
+
+        groups = [(g, rows) for f, g, rows in self._groups if f == fi]
+        start = 0
+        culprit = None
+        for g, rows in groups:
+            if start + rows > done and start < done + self.chunk_size:
+                try:
+                    pf.read_row_group(g, columns=cols)
+                except (OSError, pa.ArrowException) as again:
+                    culprit, exc = (g, start, rows), again
+                    break
+            start += rows
+        cls = OSError if isinstance(exc, OSError) else ValueError
+        text = " ".join(str(exc).split())[:300]
+        if culprit is None:
+            return cls(f"Parquet file {self.files[fi]!r} could not be read from row {done} "
+                       f"of the file: {text}")
+        g, start, rows = culprit
+        return cls(f"Parquet file {self.files[fi]!r}, row group {g} (rows {start} to "
+                   f"{start + rows - 1} of the file) could not be read (corrupted page?): {text}")
+
+    def read_chunk(self, i):
+        import pyarrow as pa
+
+        fi, g, rows = self._groups[i]
+        with _open_verified(self.files[fi]) as pf:
+            try:
+                table = pf.read_row_group(g, columns=self._read_cols())
+            except (OSError, pa.ArrowException) as exc:
+                cls = OSError if isinstance(exc, OSError) else ValueError
+                raise cls(f"Parquet file {self.files[fi]!r}, row group {g} could not be read "
+                          f"(corrupted page?): {' '.join(str(exc).split())[:300]}") from exc
         return self._to_block(table)
 
     @classmethod
@@ -181,6 +232,21 @@ def _pyarrow_parquet():
             "reading Parquet needs pyarrow: pip install 'gmmx-em[parquet]'"
         ) from None
     return pq
+
+
+def _open_verified(path, **kwargs):
+    """``ParquetFile`` that verifies page checksums (pages written with one), memory-mapped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, memory_map=True, page_checksum_verification=True, **kwargs)
+    except TypeError:  # pragma: no cover - pyarrow < 15
+        raise ImportError("reading Parquet needs pyarrow >= 15 (page checksum "
+                          "verification): pip install -U 'gmmx-em[parquet]'") from None
+    except (OSError, pa.ArrowException) as exc:
+        cls = OSError if isinstance(exc, OSError) else ValueError
+        raise cls(f"Parquet file {path!r} could not be opened: {exc}") from exc
 
 
 def _open_first(files):

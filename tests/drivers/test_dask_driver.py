@@ -70,7 +70,7 @@ def test_dask_errors_name_the_block(client):
     X = _data()
     X[1500, 0] = np.inf
     init = _init(_data(), 3)
-    with pytest.raises(ValueError, match=r"dask block 3: row 270 contains NaN or infinity"):
+    with pytest.raises(ValueError, match=r"dask block 3 \(starting at row 1230\): row 1500 contains NaN or infinity"):
         GaussianMixture(3, **init).fit(da.from_array(X, chunks=(410, 3)))
     with pytest.raises(ValueError, match="non-numeric columns"):
         GaussianMixture(2).fit(dd.from_pandas(pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}),

@@ -36,7 +36,7 @@ def test_nan_and_width_errors_name_the_chunk(X):
     init = _init(X)
     bad = X.copy()
     bad[1005, 1] = np.nan
-    with pytest.raises(ValueError, match=r"chunk 2 \(starting at row 1000\): row 5 contains NaN"):
+    with pytest.raises(ValueError, match=r"chunk 2 \(starting at row 1000\): row 1005 contains NaN"):
         GaussianMixture(3, **init).fit(ArraySource(bad, chunk_size=500))
     # NaN found in the initialisation pass too
     with pytest.raises(ValueError, match=r"chunk 2 .*NaN"):
