@@ -675,7 +675,10 @@ def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
     out = {
         "n_components": int(k),
         "n_features": int(d),
-        "features": list(feature_names) if feature_names else [f"x{j}" for j in range(d)],
+        "features": (list(feature_names) if feature_names is not None
+                     else [str(n) for n in model.feature_names_in_]
+                     if getattr(model, "feature_names_in_", None) is not None
+                     else [f"x{j}" for j in range(d)]),
         "covariance_type": model.covariance_type,
         "converged": bool(getattr(model, "converged_", False)),
         "n_iter": int(getattr(model, "n_iter_", 0)),
@@ -860,6 +863,8 @@ def cmd_fit(args):
     model, rows, fit_seconds, best = _fit_all(fit_data, args.components, args, n_rows, reg,
                                               notes, args.stream)
     chosen = model.n_components
+    if data.kind != "npy":  # real column names: kept by --out, shown by gmmx info and plots
+        model.feature_names_in_ = np.asarray(features, dtype=object)
 
     summary = summarize_model(model, args.alpha, features)
     summary.update({"path": os.path.abspath(args.path), "n_samples": int(n_rows),

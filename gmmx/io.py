@@ -344,10 +344,11 @@ class ModelArchive(Mapping):
         return self.read(key)
 
     def __iter__(self):
-        return iter(self._infos)
+        # The metadata member is not an array: read_archive returns it apart.
+        return (name for name in self._infos if name != _META_KEY)
 
     def __len__(self):
-        return len(self._infos)
+        return len(self._infos) - (_META_KEY in self._infos)
 
     def __contains__(self, key):
         return key in self._infos

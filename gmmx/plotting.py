@@ -475,8 +475,12 @@ def plot_clusters(X, model, *, dims=(0, 1), n_std=(1.0, 2.0), ax=None, s=8):
             pts = _ellipse_points(centre, sub, r)
             ax.plot(pts[:, 0], pts[:, 1], color=colour, linewidth=1.5)
         ax.plot(*centre, "x", color="k", markersize=8)
-    ax.set_xlabel(f"x{i}")
-    ax.set_ylabel(f"x{j}")
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        names = getattr(X, "columns", None)
+    names = [str(n) for n in names] if names is not None else None
+    ax.set_xlabel(names[i] if names is not None else f"x{i}")
+    ax.set_ylabel(names[j] if names is not None else f"x{j}")
     ax.legend(loc="best", fontsize="small")
     return ax
 

@@ -524,12 +524,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
             arrays["fit_lower_bounds_"] = np.asarray(getattr(self, "lower_bounds_", []),
                                                      dtype=np.float64)
             lb = float(getattr(self, "lower_bound_", -np.inf))
+            names = getattr(self, "feature_names_in_", None)
             fitted = {
                 "converged_": bool(getattr(self, "converged_", False)),
                 "n_iter_": int(getattr(self, "n_iter_", 0)),
                 "lower_bound_": lb if np.isfinite(lb) else None,
                 "n_features_in_": int(self.n_features_in_),
+                "dtype": str(self.weights_.dtype),
             }
+            if names is not None:
+                fitted["feature_names_in_"] = [str(n) for n in names]
         state = getattr(self, "_online_state", None)
         online = is_fitted and state is not None and state.matches(self.weights_, self.means_)
         if online:
@@ -549,8 +553,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         params = _archived_scalar_params(cls, meta, arrays, path)
         fitted = _archived_fitted(meta, path)
         model = cls(**params)
-        model._check_archived_params(path)
         d = fitted.get("n_features_in_")
+        model._check_archived_params(path, d)
         shapes = model._archive_shapes(d)
         for name in cls._array_params:
             if "param_" + name in arrays:
@@ -564,6 +568,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
             model.lower_bound_ = -np.inf if lb is None else float(lb)
             model.converged_ = fitted.get("converged_", False)
             model.n_iter_ = fitted.get("n_iter_", 0)
+            model._set_feature_names(fitted.get("feature_names_in_"))
+            model._dtype = fitted["dtype"]
+            if model._dtype == np.float32:  # saved as float64 numbers; restore the type
+                for name in getattr(model, "_fitted_arrays", ()):
+                    setattr(model, name, getattr(model, name).astype(np.float32))
             if meta.get("online"):
                 model._restore_online_state(arrays, path)
         return model
@@ -601,7 +610,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
             _check_online_values(values, path)
             stats = SufficientStats.from_arrays(self.covariance_type, values, "online_stats_")
             self._check_online_stats(stats, path)
-        state = OnlineEM(stats, int(n))
+        seen = 0.0
+        if "online_weight_seen" in arrays:  # the total weight absorbed (MAP steps scale by it)
+            seen = io.check_array(arrays, "online_weight_seen", path, shape=(1,))[0]
+            if not seen >= 0:
+                raise io.invalid(path, "array 'online_weight_seen' must be a total weight >= 0, "
+                                       f"got {seen:g}")
+        state = OnlineEM(stats, int(n), seen)
         state.anchor(self.weights_, self.means_)
         self._online_state = state
 
@@ -652,6 +667,18 @@ def _archived_fitted(meta, path):
         raise io.invalid(path, f"fitted entry 'lower_bound_' must be a finite number or "
                                f"null, got {lb!r:.60}")
     out.update(converged_=converged, lower_bound_=lb)
+    names = fitted.get("feature_names_in_")
+    if names is not None:
+        if (not isinstance(names, list) or len(names) != out["n_features_in_"]
+                or not all(isinstance(n, str) and len(n) <= 1000 for n in names)):
+            raise io.invalid(path, "fitted entry 'feature_names_in_' must be a list of "
+                                   "n_features_in_ column names")
+        out["feature_names_in_"] = np.asarray(names, dtype=object)
+    dtype = fitted.get("dtype", "float64")
+    if dtype not in ("float32", "float64"):
+        raise io.invalid(path, f"fitted entry 'dtype' must be 'float32' or 'float64', "
+                               f"got {dtype!r:.40}")
+    out["dtype"] = np.dtype(dtype)
     return out
 
 

@@ -389,10 +389,19 @@ default='kmeans'
             arrays.update(prior.to_arrays("fit_prior_"))
         return arrays
 
-    def _check_archived_params(self, path):
-        """The saved constructor parameters are valid (n_components >= 1, ...)."""
+    def _check_archived_params(self, path, n_features=None):
+        """The saved constructor parameters are valid (n_components >= 1, ...).
+
+        ``n_features``: of the fitted model, else of the prior's mean or scale
+        when one was given, else 1 (the init arrays are checked later).
+        """
+        d = n_features
+        if d is None and self.prior is not None:
+            given = next((np.shape(v) for v in (self.prior.mean, self.prior.scale)
+                          if v is not None and np.ndim(v) >= 1), None)
+            d = given[-1] if given else None
         try:
-            self._check_parameters(1)  # init arrays are not set yet
+            self._check_parameters(1 if d is None else d)
         except ValueError as exc:
             raise io.invalid(path, f"bad parameter: {exc}") from None
 
@@ -431,7 +440,8 @@ default='kmeans'
             raise io.invalid(path, f"array 'fit_weights_' is not a probability vector "
                                    f"(entries >= 0 summing to 1): min {w.min():.6g}, sum "
                                    f"{w.sum():.6g}")
-        _check_saved_covariances(get_covariance(self.covariance_type), values, path)
+        _check_saved_covariances(get_covariance(self.covariance_type), values, path,
+                                 single=fitted.get("dtype") == np.float32)
         for name, a in values.items():
             setattr(self, name, a)
         self.n_features_in_ = d
@@ -484,8 +494,10 @@ default='kmeans'
         return X, y
 
 
-def _check_saved_covariances(cov, values, path):
+def _check_saved_covariances(cov, values, path, single=False):
     """Saved precision factors are valid and agree with the saved precisions and covariances.
+
+    ``single``: the model was float32, so the arrays agree to float32 rounding.
 
     The Cholesky factors are what the kernel uses: they must be upper
     triangular with a positive diagonal (full, tied) or positive (diag,
@@ -511,7 +523,9 @@ def _check_saved_covariances(cov, values, path):
                        "covariances_": cov.covariances_from_cholesky(U)}
         except (ValueError, np.linalg.LinAlgError):
             implied = {}
-        for name, rtol in (("precisions_", 1e-9), ("covariances_", 1e-6)):
+        tolerances = (("precisions_", 1e-5), ("covariances_", 1e-3)) if single else \
+            (("precisions_", 1e-9), ("covariances_", 1e-6))
+        for name, rtol in tolerances:
             want = implied.get(name)
             if want is None or not np.all(np.isfinite(want)):
                 raise io.invalid(path, "array 'fit_precisions_cholesky_' implies non-finite "

@@ -297,7 +297,9 @@ def test_load_rejects_inconsistent_archives(tmp_path, sticky):
     params, X, _ = sticky
     m = model_with(params, "full")
     m.save(tmp_path / "ok.npz")
-    meta, arrays = io.read_archive(tmp_path / "ok.npz")
+    meta, archive = io.read_archive(tmp_path / "ok.npz")
+    with archive:  # a read-only, lazily read mapping: copy it to tamper with it
+        arrays = dict(archive)
     arrays["fit_transmat_"] = np.full((3, 3), 0.9)
     io.write_archive(tmp_path / "bad.npz", "GaussianHMM", meta, arrays)
     with pytest.raises(ValueError, match="not a valid gmmx model file.*transmat_"):

@@ -176,3 +176,16 @@ def test_feature_names_from_partial_fit():
     assert list(gm.feature_names_in_) == ["spx", "ndx", "vix"]
     with pytest.raises(ValueError, match="same order"):
         gm.partial_fit(df[["vix", "ndx", "spx"]])
+
+
+def test_names_and_float32_survive_save_and_load(tmp_path):
+    df = _frame().astype(np.float32)
+    gm = gmmx.GaussianMixture(2, random_state=0).fit(df)
+    gm.save(tmp_path / "m.npz")
+    back = gmmx.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.feature_names_in_, gm.feature_names_in_)
+    for name in FITTED:
+        assert getattr(back, name).dtype == np.float32
+        np.testing.assert_array_equal(getattr(back, name), getattr(gm, name))
+    with pytest.raises(ValueError, match="same order"):
+        back.predict(df[["vix", "ndx", "spx"]])
