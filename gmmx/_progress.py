@@ -14,7 +14,7 @@ import sys
 
 from .exceptions import ProgressWarning, warn_user
 
-_WARNED = set()
+_WARNED: set = set()
 
 
 class NullBar:

@@ -30,6 +30,8 @@ themselves through :func:`write_archive`.
 
 from __future__ import annotations
 
+from typing import Any, Union
+
 import hashlib
 import importlib
 import json
@@ -67,8 +69,8 @@ __all__ = [
     "write_archive",
 ]
 
-_MODEL_CLASSES = {}
-_MODEL_MODULES = {}
+_MODEL_CLASSES: dict = {}
+_MODEL_MODULES: dict = {}
 
 
 def register_model_module(name, module):
@@ -109,7 +111,7 @@ def json_value(value):
     raise TypeError(type(value).__name__)
 
 
-def save(model, path):
+def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> None:
     """Save ``model`` to ``path`` (written atomically); same as ``model.save(path)``.
 
     Parameters
@@ -577,7 +579,7 @@ def _check_metadata(meta, path):
                                 f"got {type(meta[key]).__name__}")
 
 
-def load(path):
+def load(path: Union[str, "os.PathLike[str]"]) -> Any:
     """Load a model saved by :func:`save` / ``GaussianMixture.save``.
 
     Parameters

@@ -31,6 +31,8 @@ exactly mclust's ``msvvvp``, ``mseeep``, ``msvvip`` and ``msviip`` (its
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numbers
 from dataclasses import dataclass
 
@@ -176,7 +178,7 @@ class ConjugatePrior:
                 return False
         return True
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays: unhashable
 
     # ------------------------------------------------------------------ checks
     def check(self, n_features, covariance_type):
@@ -332,7 +334,7 @@ class ResolvedPrior:
     mean: np.ndarray
     dof: float
     scale: np.ndarray
-    spec: ConjugatePrior = None
+    spec: Optional[ConjugatePrior] = None
 
     # ------------------------------------------------------------------ MAP
     def map_estimates(self, stats):

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
     HAVE_SKLEARN = False
 
-    class BaseEstimator:
+    class BaseEstimator:  # type: ignore[no-redef]
         """``get_params`` / ``set_params`` / ``__repr__`` as scikit-learn's."""
 
         @classmethod
@@ -59,7 +59,7 @@ except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
                     changed.append(f"{name}={value!r}")
             return f"{type(self).__name__}({', '.join(changed)})"
 
-    class DensityMixin:
+    class DensityMixin:  # type: ignore[no-redef]
         """Marks density estimators (scikit-learn's mixin when installed)."""
 
 else:

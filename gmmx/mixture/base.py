@@ -19,6 +19,13 @@ data reach it through a driver (:func:`gmmx.drivers.make_driver`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+
+    import os
+
 import time
 
 import numpy as np
@@ -56,10 +63,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
     """
 
     #: Constructor parameters that are arrays (stored as ``param_<name>`` arrays).
-    _array_params = ()
+    _array_params: tuple = ()
     #: Object-valued constructor parameters: name -> class with ``to_archive``
     #: / ``from_archive`` (stored as JSON plus ``param_<name>.<key>`` arrays).
-    _object_params = {}
+    _object_params: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -99,7 +106,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                              max_passes=max_passes)
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: Any, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> "BaseMixture":
         """Estimate the parameters by EM.
 
         Parameters
@@ -126,7 +133,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             driver.close()
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: Any, y: Any = None,
+                    sample_weight: Optional[ArrayLike] = None) -> NDArray:
         """Fit, then return the component label of every row of ``X``."""
         self.fit(X, y, sample_weight=sample_weight)
         return self.predict(X)
@@ -257,7 +265,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self.lower_bounds_ = result.lower_bounds
 
     # ------------------------------------------------------------ online
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: Any = None,
+                    sample_weight: Optional[ArrayLike] = None) -> "BaseMixture":
         """One step of online (stepwise) EM on a batch of rows.
 
         The first call initialises the model from its batch (or from
@@ -280,9 +289,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         names = feature_names(X)
         if hasattr(self, "precisions_cholesky_"):
             self._check_feature_names(X)
-        X = as_float_array(X, ensure_min_samples=1)
-        w = check_sample_weight(sample_weight, X.shape[0])
-        return self._online_step(X, w, names=names)
+        rows = as_float_array(X, ensure_min_samples=1)
+        w = check_sample_weight(sample_weight, rows.shape[0])
+        return self._online_step(rows, w, names=names)
 
     def _online_state_for_step(self, X, w, where, random_state, n_threads, names=None):
         """The running state and current parameters; initialises an unfitted model."""
@@ -373,7 +382,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """Per-row outputs in the data's float type (float32 in, float32 out)."""
         return values.astype(np.float32) if X.dtype == np.float32 else values
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> NDArray:
         """Log-density ``log p(x)`` of every row.
 
         Returns
@@ -385,7 +394,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                                    self._n_threads(X))
         return self._output(out, X)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: Any = None,
+              sample_weight: Optional[ArrayLike] = None) -> float:
         """Mean (optionally weighted) log-likelihood per sample."""
         ll = self.score_samples(X)
         if sample_weight is None:
@@ -393,7 +403,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         w = check_sample_weight(sample_weight, ll.shape[0])
         return float(np.dot(w, ll) / w.sum())
 
-    def score_data(self, X):
+    def score_data(self, X: Any) -> float:
         """Mean (weighted) log-likelihood per row of any data ``fit`` accepts.
 
         One kernel pass over ``X`` under the fitted parameters: an array, a
@@ -418,14 +428,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
             driver.close()
         return float(stats.log_likelihood / stats.weight_sum)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray:
         """Posterior probability of each component for every row, (n, K)."""
         X = self._validate_predict_X(X)
         out = kernel.responsibilities(X, self._kernel_params(self._get_parameters()),
                                       self._n_threads(X))
         return self._output(out, X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray:
         """Most probable component of every row."""
         return self.predict_proba(X).argmax(axis=1)
 
@@ -437,7 +447,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         w = check_sample_weight(sample_weight, ll.shape[0])
         return float(np.dot(w, ll)), float(w.sum())
 
-    def bic(self, X, sample_weight=None):
+    def bic(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """Bayesian information criterion on ``X`` (lower is better).
 
         ``-2 log L + p log n`` with ``log L = sum_i w_i log p(x_i)`` and
@@ -456,7 +466,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         ll, n = self._weighted_log_likelihood(X, sample_weight)
         return -2.0 * ll + self._n_parameters() * np.log(n)
 
-    def aic(self, X, sample_weight=None):
+    def aic(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """Akaike information criterion ``-2 log L + 2 p`` on ``X`` (lower is better).
 
         ``log L`` is weighted as in :meth:`bic`.
@@ -464,7 +474,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         ll, _ = self._weighted_log_likelihood(X, sample_weight)
         return -2.0 * ll + 2.0 * self._n_parameters()
 
-    def icl(self, X, sample_weight=None):
+    def icl(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """Integrated completed likelihood ``BIC + 2 EN`` on ``X`` (lower is better).
 
         ``EN = -sum_i w_i sum_k g_ik log g_ik`` is the entropy of the posterior
@@ -487,7 +497,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return self.bic(X, sample_weight) + 2.0 * float(ent.sum())
 
     # ------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Save the model (and any online-EM state) to ``path``, atomically.
 
         Stores the fitted attributes, the JSON-able constructor parameters (a
@@ -501,7 +511,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         path : str or os.PathLike
             Written as given (no suffix is added); ``.npz`` is conventional.
         """
-        arrays, params, skipped = {}, {}, []
+        arrays: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        skipped: list[str] = []
         for name, value in self.get_params(deep=False).items():
             if name in self._array_params:
                 if value is not None:
@@ -517,7 +529,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 params[name] = io.json_value(value)
             except TypeError:
                 skipped.append(name)
-        fitted = {}
+        fitted: dict[str, Any] = {}
         is_fitted = hasattr(self, "precisions_cholesky_")
         if is_fitted:
             arrays.update(self._archive_arrays())
@@ -536,7 +548,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 fitted["feature_names_in_"] = [str(n) for n in names]
         state = getattr(self, "_online_state", None)
         online = is_fitted and state is not None and state.matches(self.weights_, self.means_)
-        if online:
+        if online and state is not None:
             arrays.update(state.to_arrays())
         meta = {"params": params, "skipped_params": skipped, "fitted": fitted,
                 "online": bool(online)}

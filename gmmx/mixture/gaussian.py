@@ -8,6 +8,11 @@ Everything that depends on the covariance type is the covariance object's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+
 import numbers
 
 import numpy as np
@@ -129,30 +134,30 @@ default='kmeans'
 
     def __init__(
         self,
-        n_components=1,
+        n_components: int = 1,
         *,
-        covariance_type="full",
-        tol=1e-3,
-        reg_covar=1e-6,
-        max_iter=100,
-        n_init=1,
-        init_params="kmeans",
-        weights_init=None,
-        means_init=None,
-        precisions_init=None,
-        random_state=None,
-        warm_start=False,
-        verbose=0,
-        verbose_interval=10,
-        n_threads=None,
-        chunk_size=None,
-        callback=None,
-        progress=False,
-        step_exponent=0.6,
-        prior=None,
-        weight_concentration=1.0,
-        covariance_shrinkage=0.0,
-        min_eigenvalue=0.0,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: Optional[ArrayLike] = None,
+        means_init: Optional[ArrayLike] = None,
+        precisions_init: Optional[ArrayLike] = None,
+        random_state: Union[None, int, np.random.RandomState] = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_threads: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        callback: Optional[Callable[[int, float], Any]] = None,
+        progress: bool = False,
+        step_exponent: float = 0.6,
+        prior: Optional[ConjugatePrior] = None,
+        weight_concentration: float = 1.0,
+        covariance_shrinkage: float = 0.0,
+        min_eigenvalue: float = 0.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -470,7 +475,7 @@ default='kmeans'
                 raise io.invalid(path, f"online-EM statistic {name} is malformed")
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[NDArray, NDArray]:
         """Draw samples from the fitted mixture.
 
         Returns

@@ -15,6 +15,8 @@ entropy of the posteriors all come from that pass's statistics
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numbers
 import warnings
 from dataclasses import dataclass, field
@@ -55,7 +57,7 @@ class _Run:
     n_iter: int = 0
     converged: bool = False
     stats: object = None
-    error: Exception = None
+    error: Optional[Exception] = None
 
 
 class _SharedInit:

@@ -50,6 +50,8 @@ each format module registers its suffixes and a factory with
 
 from __future__ import annotations
 
+from typing import Any, Optional, Sequence
+
 import os
 
 from .base import (
@@ -111,8 +113,9 @@ __all__ = [
 ]
 
 
-def as_source(obj, columns=None, chunk_size=None, *, weight_column=None,
-              sample_weight=None, **kwargs):
+def as_source(obj: Any, columns: Optional[Sequence[str]] = None,
+              chunk_size: Optional[int] = None, *, weight_column: Optional[str] = None,
+              sample_weight: Any = None, **kwargs: Any) -> ChunkSource:
     """Turn ``obj`` into a :class:`ChunkSource`.
 
     Parameters
