@@ -101,3 +101,15 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 suppress_warnings = ["config.cache"]  # sphinx-gallery's reset_argv is a function
+
+
+def _skip_sklearn_request_methods(app, what, name, obj, skip, options):
+    """scikit-learn generates ``set_*_request`` methods (metadata routing) on every
+    estimator; their docstrings point into scikit-learn's own glossary."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_request_methods)

@@ -174,18 +174,21 @@ def _add_model_options(p, default_k):
                         "log-likelihood; not with --stream) (default: %(default)s)")
     p.add_argument("--init", choices=INIT_PARAMS, default="hierarchical",
                    help="initialisation; 'hierarchical' is R mclust's deterministic start "
-                        "(default: %(default)s)")
+                        "(default: %(default)s; GaussianMixture's is 'kmeans')")
     p.add_argument("--max-iter", type=_positive_int, default=200,
-                   help="EM iterations per fit (default: %(default)s)")
+                   help="EM iterations per fit (default: %(default)s; GaussianMixture's is "
+                        "100)")
     p.add_argument("--tol", type=float, default=1e-6,
                    help="convergence threshold on the per-row log-likelihood "
-                        "(default: %(default)s)")
+                        "(default: %(default)s; GaussianMixture's is sklearn's 1e-3, which "
+                        "stops before daily-return components separate)")
     p.add_argument("--n-init", type=_positive_int, default=1,
                    help="initialisations per K; the best is kept (default: %(default)s)")
     p.add_argument("--reg-covar", type=_reg_covar, default="auto",
                    help="added to covariance diagonals; 'auto' = 1e-6 x the smallest "
                         "column variance, which suits returns (variances ~1e-8) and "
-                        "raw data alike (default: auto)")
+                        "raw data alike (default: auto; GaussianMixture's is sklearn's "
+                        "1e-6, which swamps return variances)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=_threads, default=None,
                    help=f"OpenMP threads, 1 to {MAX_THREADS}, or -1 for all cores "
@@ -193,6 +196,9 @@ def _add_model_options(p, default_k):
     p.add_argument("--alpha", type=_alphas, default=[0.01, 0.05],
                    help="tail probabilities for VaR / ES of a one-column fit "
                         "(default: 0.01,0.05)")
+    p.add_argument("--risk", action="store_true",
+                   help="print VaR / ES even for a column that looks like a level (mean "
+                        "above twice its standard deviation) rather than returns")
     p.add_argument("--out", metavar="MODEL",
                    help="save the fitted model (safe .npz format; read it with "
                         "'gmmx info' or gmmx.load)")
@@ -232,6 +238,12 @@ def build_parser():
     p.add_argument("--columns", metavar="A,B,...",
                    help="columns to use (names; for .npy, indices 0,1,...); default: every "
                         "numeric column")
+    p.add_argument("--sep", metavar="CHAR",
+                   help="field delimiter of a CSV/TSV/TXT file (default: detected from the "
+                        "file's head among , ; tab |)")
+    p.add_argument("--decimal", choices=(".", ","),
+                   help="decimal mark of a delimited text file (default: detected; ',' "
+                        "only with a non-comma delimiter)")
     p.add_argument("--returns", action="store_true",
                    help="fit the log returns log(P_t / P_t-1) of a price column "
                         "(--columns PRICE, or the file's only numeric column)")
@@ -372,9 +384,11 @@ class Dataset:
     path : str
     columns : str or None
         As given with ``--columns`` (comma-separated).
+    sep, decimal : str or None
+        ``--sep`` / ``--decimal``; detected from the file's head when None.
     """
 
-    def __init__(self, path, columns):
+    def __init__(self, path, columns, sep=None, decimal=None):
         from .sources import CSVSource, find_format
 
         self.path = os.fspath(path)
@@ -389,7 +403,14 @@ class Dataset:
             )
         self.kind = fmt.name
         # .tsv: tab-separated, .txt: commas or blanks
-        self.options = CSVSource.default_read_options(self.path) if self.kind == "csv" else {}
+        self.options = {}
+        if self.kind == "csv":
+            try:
+                self.options = CSVSource.sniff_read_options(self.path, sep, decimal)
+            except ValueError as exc:
+                raise CLIError(str(exc)) from None
+        elif sep is not None or decimal is not None:
+            raise CLIError("--sep and --decimal apply to delimited text files only")
         self.skipped = []
         self.columns, self.indices = self._resolve(_split_columns(columns))
 
@@ -469,10 +490,15 @@ def _finite_rows(X, notes):
 
 
 def _finite_prices(p, notes):
-    """The finite prices of ``p`` (missing ones noted)."""
+    """The finite prices of ``p`` (missing ones noted, and the returns that span them)."""
     ok = np.isfinite(p)
     if not ok.all():
         notes.append(_drop_note(int((~ok).sum()), "missing or non-finite prices"))
+        inner = ok[np.argmax(ok):len(ok) - np.argmax(ok[::-1])] if ok.any() else ok[:0]
+        gaps = int(np.count_nonzero(np.diff(inner.astype(np.int8)) == -1))
+        if gaps:
+            notes.append(f"{gaps} return(s) span a gap of missing prices: each is the log "
+                         "return from the last price before the gap to the first after it")
     return p[ok]
 
 
@@ -656,7 +682,7 @@ def _g(x, digits=6):
     return f"{x:.{digits}g}"
 
 
-def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
+def summarize_model(model, alphas=(0.01, 0.05), feature_names=None, risk="auto"):
     """A JSON-able description of a fitted model.
 
     Parameters
@@ -665,6 +691,10 @@ def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
     alphas : sequence of float
         Tail probabilities for VaR / ES (one-feature models only).
     feature_names : list of str, optional
+    risk : {'auto', True, False}
+        VaR / ES of a one-feature model: always, never, or ('auto') unless the
+        fitted distribution looks like a level rather than returns (a mean
+        above twice its standard deviation); then ``risk_skipped`` says why.
 
     Returns
     -------
@@ -697,6 +727,14 @@ def summarize_model(model, alphas=(0.01, 0.05), feature_names=None):
         m = dist.moments()
         out["moments"] = {"mean": m.mean, "std": m.std, "skewness": m.skewness,
                           "excess_kurtosis": m.excess_kurtosis}
+        level = abs(m.mean) > 2.0 * m.std  # returns: |mean| << std, even for annual data
+        if risk is False or (risk == "auto" and level):
+            if level:
+                out["risk_skipped"] = (
+                    f"VaR/ES not computed: the column looks like a level, not returns (its "
+                    f"mean {m.mean:.4g} exceeds twice its standard deviation {m.std:.4g}); "
+                    "use --returns for its log returns, or --risk to force")
+            return out
         out["risk"] = [{"alpha": float(a),
                         "value_at_risk": float(value_at_risk(dist, a)),
                         "expected_shortfall": float(expected_shortfall(dist, a))}
@@ -752,11 +790,12 @@ def format_summary(s):
         lines.append(f"  mixture moments: mean {_g(m['mean'])}   std {_g(m['std'])}   "
                      f"skewness {_g(m['skewness'], 4)}   excess kurtosis "
                      f"{_g(m['excess_kurtosis'], 4)}")
-        lines.append(f"  {'tail':>9}  {'VaR':>13}  {'ES':>13}   (losses of a long unit "
-                     "position, in data units)")
-        for r in s["risk"]:
-            lines.append(f"  {r['alpha']:>9.2%}  {_g(r['value_at_risk']):>13}  "
-                         f"{_g(r['expected_shortfall']):>13}")
+        if "risk" in s:
+            lines.append(f"  {'tail':>9}  {'VaR':>13}  {'ES':>13}   (losses of a long unit "
+                         "position, in data units)")
+            for r in s["risk"]:
+                lines.append(f"  {r['alpha']:>9.2%}  {_g(r['value_at_risk']):>13}  "
+                             f"{_g(r['expected_shortfall']):>13}")
     return "\n".join(lines)
 
 
@@ -818,7 +857,8 @@ def _emit(args, summary, text_blocks, notes):
 def cmd_fit(args):
     """``gmmx fit PATH``: read, fit (K by BIC), print, save, plot."""
     notes = []
-    data = Dataset(args.path, args.columns)
+    data = Dataset(args.path, args.columns, getattr(args, "sep", None),
+                   getattr(args, "decimal", None))
     if data.skipped:
         notes.append(f"skipped non-numeric columns: {_names(data.skipped)}")
     features = list(data.columns)
@@ -863,10 +903,11 @@ def cmd_fit(args):
     model, rows, fit_seconds, best = _fit_all(fit_data, args.components, args, n_rows, reg,
                                               notes, args.stream)
     chosen = model.n_components
-    if data.kind != "npy":  # real column names: kept by --out, shown by gmmx info and plots
-        model.feature_names_in_ = np.asarray(features, dtype=object)
 
-    summary = summarize_model(model, args.alpha, features)
+    summary = summarize_model(model, args.alpha, features,
+                              risk=True if (args.risk or args.returns) else "auto")
+    if summary.get("risk_skipped"):
+        notes.append(summary["risk_skipped"])
     summary.update({"path": os.path.abspath(args.path), "n_samples": int(n_rows),
                     "returns": bool(args.returns), "stream": bool(args.stream),
                     "reg_covar": reg, "selection": rows, "criterion": args.criterion,
@@ -890,6 +931,8 @@ def cmd_fit(args):
     blocks.append(format_summary(summary))
 
     if args.out:
+        if data.kind != "npy":  # real column names: kept in the file, shown by gmmx info
+            model.feature_names_in_ = np.asarray(features, dtype=object)
         model.save(args.out)
         summary["model_file"] = os.path.abspath(args.out)
         blocks.append(f"\nmodel saved to {args.out}")

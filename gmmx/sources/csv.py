@@ -219,8 +219,97 @@ class CSVSource(ChunkSource):
             return {"sep": r"[,\s]+", "engine": "python"}
         return {}
 
+    @classmethod
+    def sniff_read_options(cls, path, sep=None, decimal=None):
+        """The delimiter and decimal mark of a delimited text file, from its head.
+
+        Looks at the first :attr:`HEAD_BYTES` (decompressed) bytes: the
+        delimiter is the one of ``, ; <tab> |`` that splits every line of the
+        head into the same number (> 1) of fields; the decimal mark is ``,``
+        when the delimiter is not a comma and the fields are numbers written
+        with a decimal comma (``1,5``), else ``.``.  ``.txt`` files keep
+        :meth:`default_read_options`.  What is given (``sep``, ``decimal``)
+        is kept.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        sep, decimal : str, optional
+            Given by the user; not guessed.
+
+        Returns
+        -------
+        dict
+            ``pandas.read_csv`` options (``sep``, ``decimal``).
+
+        Raises
+        ------
+        ValueError
+            If the head is ambiguous: several delimiters split every line
+            alike, or a comma-separated file has quoted numbers with decimal
+            commas.  The message names the options that settle it.
+        """
+        options = cls.default_read_options(path)
+        if sep is not None:
+            options = {"sep": sep} if sep != "\\s+" else {"sep": r"\s+", "engine": "python"}
+        if decimal is not None:
+            options["decimal"] = decimal
+        if "sep" in options and (decimal is not None or options["sep"] != ","):
+            if decimal is None and _sniff_decimal(_head_lines(path), options["sep"]) == ",":
+                options["decimal"] = ","
+            return options
+        lines = _head_lines(path)
+        if not lines:
+            return options
+        counts = {d: {_count_fields(line, d) for line in lines} for d in (",", ";", "\t", "|")}
+        consistent = [d for d, c in counts.items() if len(c) == 1 and min(c) > 1]
+        if len(consistent) > 1:
+            shown = ", ".join(repr(d) for d in consistent)
+            raise ValueError(
+                f"cannot tell the delimiter of {os.fspath(path)!r}: {shown} each split every "
+                "line alike; pass it with --sep (e.g. --sep ';') and the decimal mark with "
+                "--decimal"
+            )
+        chosen = consistent[0] if consistent else ","
+        if chosen != ",":
+            options["sep"] = chosen
+        options.setdefault("decimal", _sniff_decimal(lines, chosen))
+        if options["decimal"] == ",":
+            if chosen == ",":
+                raise ValueError(
+                    f"{os.fspath(path)!r} separates fields with commas and writes numbers "
+                    "with decimal commas; pass --sep and --decimal to read it")
+        else:
+            options.pop("decimal")
+        return options
+
     def __repr__(self):
         return f"CSVSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+_DECIMAL_COMMA = re.compile(r'^\s*"?[-+]?\d+,\d+(?:[eE][-+]?\d+)?"?\s*$')
+
+
+def _head_lines(path, n_bytes=1 << 16):
+    """The complete lines of a text file's first ``n_bytes`` (decompressed)."""
+    raw = _read_head(os.fspath(path), "infer", n_bytes)
+    if not raw:
+        return []
+    lines = raw.decode("utf-8", errors="replace").splitlines()
+    if len(raw) >= n_bytes and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    return [line for line in lines if line.strip()]
+
+
+def _sniff_decimal(lines, sep):
+    """``','`` if the data fields (after the header) use decimal commas, else ``'.'``."""
+    if sep == ",":
+        # Quoted fields like "1,5" are the only way a comma file holds decimal commas.
+        fields = [f for line in lines[1:] for f in re.findall(r'"[^"]*"', line)]
+    else:
+        fields = [f for line in lines[1:] for f in (re.split(sep, line) if len(sep) > 1
+                                                      else line.split(sep))]
+    return "," if any(_DECIMAL_COMMA.match(f) for f in fields) else "."
 
 
 def _count_fields(line, sep):
