@@ -8,7 +8,6 @@ Dask fitting, ``n_threads``, progress bars and the safe model format.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import numbers
 
@@ -16,6 +15,7 @@ import numpy as np
 from scipy import linalg
 
 from .. import io
+from .._params import ParamsMixin
 from .._kernels import _hmm
 from .._validation import (as_float_array, check_float, check_int, check_random_state,
                            check_sample_weight)
@@ -55,7 +55,7 @@ def _data_covariance(X, w, block=1 << 16):
     return scatter / fact if fact > 0 else np.zeros((d, d))
 
 
-class GaussianHMM:
+class GaussianHMM(ParamsMixin):
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch (EM).
 
     The constructor, defaults, attributes and methods are hmmlearn's
@@ -155,39 +155,6 @@ class GaussianHMM:
         self.chunk_size = chunk_size
         self.progress = progress
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
-
-    # ------------------------------------------------------------ sklearn params
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p for p in sig.parameters if p != "self")
-
-    def get_params(self, deep=True):
-        """Constructor parameters (scikit-learn's ``get_params``)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters; returns ``self``."""
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"Invalid parameter {key!r} for estimator "
-                                 f"{type(self).__name__}. Valid parameters are: {valid}.")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        sig = inspect.signature(type(self).__init__)
-        changed = []
-        for name, p in list(sig.parameters.items())[1:]:
-            value = getattr(self, name, p.default)
-            try:
-                same = value is p.default or bool(np.all(value == p.default))
-            except (TypeError, ValueError):
-                same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------ covariances
     @property

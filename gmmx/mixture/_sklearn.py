@@ -9,7 +9,7 @@ Without it, :class:`BaseEstimator` below gives the same ``get_params``,
 
 from __future__ import annotations
 
-import inspect
+from .._params import ParamsMixin
 
 __all__ = ["HAVE_SKLEARN", "BaseEstimator", "DensityMixin", "expected_failed_checks"]
 
@@ -18,46 +18,8 @@ try:
 except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
     HAVE_SKLEARN = False
 
-    class BaseEstimator:  # type: ignore[no-redef]
+    class BaseEstimator(ParamsMixin):  # type: ignore[no-redef]
         """``get_params`` / ``set_params`` / ``__repr__`` as scikit-learn's."""
-
-        @classmethod
-        def _get_param_names(cls):
-            sig = inspect.signature(cls.__init__)
-            return sorted(p for p in sig.parameters if p != "self")
-
-        def get_params(self, deep=True):
-            """Constructor parameters, as scikit-learn's ``get_params``."""
-            return {name: getattr(self, name) for name in self._get_param_names()}
-
-        def set_params(self, **params):
-            """Set constructor parameters; returns ``self``."""
-            valid = self._get_param_names()
-            for key, value in params.items():
-                if key not in valid:
-                    raise ValueError(
-                        f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                        f"Valid parameters are: {valid}."
-                    )
-                setattr(self, key, value)
-            return self
-
-        def __repr__(self):
-            sig = inspect.signature(type(self).__init__)
-            changed = []
-            for name, p in sig.parameters.items():
-                if name == "self":
-                    continue
-                value = getattr(self, name, p.default)
-                same = value is p.default
-                if not same:
-                    try:
-                        same = bool(value == p.default)
-                    except (ValueError, TypeError):
-                        same = False
-                if not same:
-                    changed.append(f"{name}={value!r}")
-            return f"{type(self).__name__}({', '.join(changed)})"
 
     class DensityMixin:  # type: ignore[no-redef]
         """Marks density estimators (scikit-learn's mixin when installed)."""
