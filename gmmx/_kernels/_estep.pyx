@@ -53,6 +53,8 @@ from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center
                      gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
                      gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
                      gmmx_weighted_rows)
+from ._vmath cimport (gmmx_f32_logsumexp, gmmx_f32_uni_logprob, gmmx_f32_uni_stats,
+                     gmmx_f32_vexp)
 
 cdef enum:
     K_FULL = 0
@@ -136,6 +138,49 @@ def stats_size(Py_ssize_t n_features, Py_ssize_t n_components, int kind):
     return K + 2 * K * d + 2
 
 
+cdef int _uni_estep_f32(
+    const float *X,           # IN  (n,) float32 rows of this chunk (one feature)
+    const double *sw,         # IN  (n,) sample weights or NULL
+    Py_ssize_t n,
+    Py_ssize_t K,
+    const double *cst,        # IN  (K,)
+    const double *means,      # IN  (K,)
+    const double *prec,       # IN  (K,) square roots of the precisions
+    float *lp,                # SCRATCH (K, n) floats
+    float *fs,                # SCRATCH (2, n) floats
+    double *dscr,             # SCRATCH (n,)
+    double *stats,            # OUT, accumulated (KIND_DIAG layout, d == 1)
+) noexcept nogil:
+    """E-step statistics of a univariate chunk of float32 rows in float32 lanes.
+
+    Log-densities, log-sum-exp, exp and the responsibilities are computed in
+    float32; every term of a statistic is widened to double and accumulated
+    in double, in the layout and lane order of :func:`_chunk`.  Returns 1,
+    having added nothing to ``stats``, when a value is not finite in float32
+    (the caller then redoes the chunk in float64), else 0.
+    """
+    cdef:
+        Py_ssize_t k
+        double ll
+        double out3[3]
+
+    gmmx_f32_uni_logprob(X, n, K, cst, means, prec, lp)
+    ll = gmmx_f32_logsumexp(lp, n, K, sw, fs, fs + n, dscr)
+    if not isfinite(ll):
+        return 1
+    stats[3 * K] += ll
+    stats[3 * K + 1] += gmmx_sum(sw, n) if sw != NULL else <double> n
+    for k in range(K):
+        out3[0] = 0.0
+        out3[1] = 0.0
+        out3[2] = 0.0
+        gmmx_f32_uni_stats(X, lp + k * n, sw, means[k], n, out3)
+        stats[k] += out3[0]
+        stats[K + k] += out3[1]
+        stats[2 * K + k] += out3[2]
+    return 0
+
+
 cdef int _chunk(
     const floating *X,        # IN  (n, d) rows of this chunk
     const double *sw,         # IN  (n,) sample weights or NULL
@@ -178,6 +223,15 @@ cdef int _chunk(
         int Pdi = <int> (P * d), Kdi = <int> (K * d)
         double fone = 1.0, fzero = 0.0
         char trans = b'T', notrans = b'N'
+
+    if floating is float:
+        if (kind == K_DIAG and d == 1 and want_stats and resp_in == NULL and out_lp == NULL
+                and out_norm == NULL and out_resp == NULL):
+            # float32 rows, E-step statistics only: float32 lanes, unless a
+            # value overflows float32 (then the float64 code below decides)
+            if _uni_estep_f32(X, sw, n, K, cst, means, prec, <float *> lp, <float *> mx,
+                              ssum, stats) == 0:
+                return 0
 
     # ---- log N(x_i | k) + log w_k into lp[k, i] ----------------------------
     if kind == K_DIAG:
@@ -597,6 +651,12 @@ def _vector_exp(double[::1] a):
     """Apply the kernel's vector ``exp`` in place (exposed for tests)."""
     with nogil:
         gmmx_vexp(&a[0], a.shape[0])
+
+
+def _vector_exp_f32(float[::1] a):
+    """Apply the float32 path's vector ``exp`` in place (``a <= 0``; exposed for tests)."""
+    with nogil:
+        gmmx_f32_vexp(&a[0], a.shape[0])
 
 
 def _vector_log(double[::1] a):

@@ -400,4 +400,253 @@ GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c,
     for (i = 0; i < n; i++) row[i] = c - 0.5 * row[i];
 }
 
+/* ---- float32 lanes for float32 input (prefix gmmx_f32_) ------------------
+ *
+ * float32 rows are fitted with log-densities, log-sum-exp and exp in float32
+ * (twice the SIMD lanes of double, and a shorter exp polynomial), while the
+ * responsibilities are widened to double before they enter any statistic:
+ * n_k, sums and squares are accumulated in double, in the same fixed lanes
+ * and order as the double kernels, so the float32 path is as deterministic. */
+
+typedef union { float f; uint32_t u; } gmmx_bits32;
+
+#if defined(GMMX_VECEXT) && (defined(__clang__) || __GNUC__ >= 9)
+#define GMMX_F32_VECEXT 1
+typedef float gmmx_f8 __attribute__((vector_size(32)));
+/* eight floats from p, widened to a double vector (exact) */
+#define GMMX_F32_WIDEN8(v, p) do { gmmx_f8 f_; memcpy(&f_, (p), sizeof f_); \
+                                   (v) = __builtin_convertvector(f_, gmmx_v8); } while (0)
+#endif
+
+/* exp(x) in float32 for x <= 0 (the log-sum-exp only needs those).  Cephes'
+ * expf: exp(x) = 2^k exp(r), |r| <= ln2/2, a degree-7 polynomial (< 1 ulp);
+ * no branch or table, so the loops calling it vectorise 16 lanes wide. */
+GMMX_INLINE float gmmx_f32_exp1(float x)
+{
+    const float invln2 = 1.44269504088896341f;
+    const float ln2hi = 0.693359375f;          /* few bits: k * ln2hi is exact */
+    const float ln2lo = -2.12194440e-4f;
+    const float shift = 12582912.0f;           /* 1.5 * 2^23: round to nearest */
+    float r, r2, p, kd;
+    gmmx_bits32 kb, sc;
+
+    /* Above -87.0 the result is a normal float (>= 1.6e-38); below, callers
+     * flush it to zero (GMMX_F32_FLUSH). NaN passes through unchanged. */
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 0.0f ? 0.0f : x;
+    kb.f = x * invln2 + shift;
+    kd = kb.f - shift;
+    r = (x - kd * ln2hi) - kd * ln2lo;
+    r2 = r * r;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = (p * r2 + r) + 1.0f;
+    sc.u = (kb.u + 127u) << 23;  /* 2^k: low bits of kb hold k, -126 <= k <= 0 */
+    return p * sc.f;
+}
+
+/* Relative contributions below this are set to zero. It is the float32
+ * counterpart of GMMX_FLUSH: above exp's lower clamp (1.6e-38), so every kept
+ * value is a normal float, and far below what any sum can notice: 1 + e is 1
+ * in float32 from e < 6e-8, and a component's n_k (accumulated in double)
+ * meets the M-step's 10 * eps (2.2e-15) long before 1e-37 per row matters. */
+#define GMMX_F32_FLUSH 1e-37f
+
+/* a[i] = exp(a[i]) in float32 (a[i] <= 0; exposed for tests) */
+GMMX_CLONES static void gmmx_f32_vexp(float *GMMX_RESTRICT a, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) a[i] = gmmx_f32_exp1(a[i]);
+}
+
+/* sum in double of float values a[0..n): lanes and order of gmmx_sum */
+GMMX_CLONES static double gmmx_f32_sum(const float *GMMX_RESTRICT a, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    double tail = 0.0;
+#ifdef GMMX_F32_VECEXT
+    gmmx_v8 s0 = {0}, s1 = {0}, v;
+    for (; i + 16 <= n; i += 16) {
+        GMMX_F32_WIDEN8(v, a + i); s0 += v;
+        GMMX_F32_WIDEN8(v, a + i + 8); s1 += v;
+    }
+#else
+    double s0[8] = {0}, s1[8] = {0};
+    int j;
+    for (; i + 16 <= n; i += 16)
+        for (j = 0; j < 8; j++) { s0[j] += (double)a[i + j]; s1[j] += (double)a[i + 8 + j]; }
+#endif
+    for (; i < n; i++) tail += (double)a[i];
+    return (GMMX_FOLD16(s0, s1)) + tail;
+}
+
+/* The mean split into float32 hi + lo: x - hi is exact for x near the mean
+ * (Sterbenz), so ((x - hi) - lo) keeps float32 precision relative to the
+ * spread, not to the price level. */
+GMMX_INLINE void gmmx_f32_split(double m, float *hi, float *lo)
+{
+    *hi = (float)m;
+    *lo = (float)(m - (double)*hi);
+}
+
+/* Univariate log-densities in float32: lp[k*n + i] = cst[k] - (((x[i] - mu[k]) p[k])^2) / 2 */
+GMMX_CLONES static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ssize_t n,
+                                             Py_ssize_t K, const double *cst, const double *mu,
+                                             const double *p, float *GMMX_RESTRICT lp)
+{
+    Py_ssize_t i, k;
+    for (k = 0; k < K; k++) {
+        float hi, lo;
+        const float pk = (float)p[k], c = (float)cst[k];
+        float *GMMX_RESTRICT row = lp + k * n;
+        gmmx_f32_split(mu[k], &hi, &lo);
+        for (i = 0; i < n; i++) {
+            float z = ((x[i] - hi) - lo) * pk;
+            row[i] = c - 0.5f * (z * z);
+        }
+    }
+}
+
+/* The float32 log-sum-exp of log-densities lp (K rows of n, float32): lp
+ * becomes the responsibilities r_ik = e_ik / sum_k e_ik in float32, with
+ * e_ik = exp(lp_ik - max_k lp_ik) flushed to 0 below GMMX_F32_FLUSH (a kept
+ * r_ik >= 1e-37 / K is normal for K <= 8; smaller ones only lose digits that
+ * no sum sees).  Returns ll = sum_i w_i log sum_k exp(lp_ik) in double (sw
+ * NULL: unit weights); the logs are taken in double of products of 32 row
+ * sums (unit weights) or of each row (weights).  mx, ssum (n floats) and
+ * dscr (n doubles) are scratch. */
+GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
+                                             const double *GMMX_RESTRICT sw,
+                                             float *GMMX_RESTRICT mx, float *GMMX_RESTRICT ssum,
+                                             double *GMMX_RESTRICT dscr)
+{
+    Py_ssize_t i, k;
+    double ll;
+    if (K == 2) {
+        /* one exp and one division per row: r = (1, e) / (1 + e) */
+        float *GMMX_RESTRICT l0 = lp, *GMMX_RESTRICT l1 = lp + n;
+        for (i = 0; i < n; i++) {
+            float a = l0[i], b = l1[i], s, q;
+            int first = a > b;
+            float e = gmmx_f32_exp1(first ? b - a : a - b);
+            e = e < GMMX_F32_FLUSH ? 0.0f : e;
+            mx[i] = first ? a : b;
+            s = 1.0f + e;
+            ssum[i] = s;
+            q = 1.0f / s;
+            l0[i] = first ? q : e * q;
+            l1[i] = first ? e * q : q;
+        }
+    } else {
+        for (i = 0; i < n; i++) mx[i] = lp[i];
+        for (k = 1; k < K; k++) {
+            const float *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) mx[i] = row[i] > mx[i] ? row[i] : mx[i];
+        }
+        for (k = 0; k < K; k++) {
+            float *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) {
+                float e = gmmx_f32_exp1(row[i] - mx[i]);
+                row[i] = e < GMMX_F32_FLUSH ? 0.0f : e;
+            }
+        }
+        for (i = 0; i < n; i++) ssum[i] = lp[i];
+        for (k = 1; k < K; k++) {
+            const float *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) ssum[i] = ssum[i] + row[i];
+        }
+        /* dscr as float scratch for 1 / ssum */
+        float *GMMX_RESTRICT q = (float *)dscr;
+        for (i = 0; i < n; i++) q[i] = 1.0f / ssum[i];
+        for (k = 0; k < K; k++) {
+            float *GMMX_RESTRICT row = lp + k * n;
+            for (i = 0; i < n; i++) row[i] = row[i] * q[i];
+        }
+    }
+    if (sw != NULL) {
+        for (i = 0; i < n; i++) dscr[i] = gmmx_log1((double)ssum[i]) + (double)mx[i];
+        ll = gmmx_dot(sw, dscr, n);
+    } else {
+        Py_ssize_t nb = 0, start;
+        ll = gmmx_f32_sum(mx, n);
+        for (start = 0; start + 32 <= n; start += 32, nb++) {
+            double p[8];
+            int j;
+            for (j = 0; j < 8; j++)
+                p[j] = (((double)ssum[start + j] * (double)ssum[start + 8 + j]) *
+                        (double)ssum[start + 16 + j]) * (double)ssum[start + 24 + j];
+            dscr[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
+        }
+        for (i = start; i < n; i++) dscr[nb + (i - start)] = (double)ssum[i];
+        nb += n - start;
+        for (i = 0; i < nb; i++) dscr[i] = gmmx_log1(dscr[i]);
+        ll += gmmx_sum(dscr, nb);
+    }
+    return ll;
+}
+
+/* Univariate statistics of one component over a chunk of float32 rows x,
+ * centred at c, from float32 responsibilities r times the sample weights sw
+ * (NULL: unit weights), every term widened to double: as gmmx_uni_stats,
+ * same sixteen lanes and fold,
+ *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2 */
+GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
+                                           const float *GMMX_RESTRICT r,
+                                           const double *GMMX_RESTRICT sw, double c,
+                                           Py_ssize_t n, double *GMMX_RESTRICT out)
+{
+    Py_ssize_t i = 0;
+    double t0 = 0.0, t1 = 0.0, t2 = 0.0, d, ri, rd;
+#ifdef GMMX_F32_VECEXT
+    gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, xv, rv, wv, dv, rdv;
+    if (sw != NULL) {
+        for (; i + 16 <= n; i += 16) {
+            GMMX_F32_WIDEN8(xv, x + i); GMMX_F32_WIDEN8(rv, r + i); GMMX_LOAD8(wv, sw + i);
+            rv = rv * wv; dv = xv - c; rdv = rv * dv;
+            a0 += rv; a1 += rdv; a2 += rdv * dv;
+            GMMX_F32_WIDEN8(xv, x + i + 8); GMMX_F32_WIDEN8(rv, r + i + 8);
+            GMMX_LOAD8(wv, sw + i + 8);
+            rv = rv * wv; dv = xv - c; rdv = rv * dv;
+            b0 += rv; b1 += rdv; b2 += rdv * dv;
+        }
+    } else {
+        for (; i + 16 <= n; i += 16) {
+            GMMX_F32_WIDEN8(xv, x + i); GMMX_F32_WIDEN8(rv, r + i);
+            dv = xv - c; rdv = rv * dv;
+            a0 += rv; a1 += rdv; a2 += rdv * dv;
+            GMMX_F32_WIDEN8(xv, x + i + 8); GMMX_F32_WIDEN8(rv, r + i + 8);
+            dv = xv - c; rdv = rv * dv;
+            b0 += rv; b1 += rdv; b2 += rdv * dv;
+        }
+    }
+#else
+    double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, b0[8] = {0}, b1[8] = {0}, b2[8] = {0};
+    int j;
+    for (; i + 16 <= n; i += 16)
+        for (j = 0; j < 8; j++) {
+            ri = sw != NULL ? (double)r[i + j] * sw[i + j] : (double)r[i + j];
+            d = (double)x[i + j] - c; rd = ri * d;
+            a0[j] += ri; a1[j] += rd; a2[j] += rd * d;
+            ri = sw != NULL ? (double)r[i + 8 + j] * sw[i + 8 + j] : (double)r[i + 8 + j];
+            d = (double)x[i + 8 + j] - c; rd = ri * d;
+            b0[j] += ri; b1[j] += rd; b2[j] += rd * d;
+        }
+#endif
+    for (; i < n; i++) {
+        ri = sw != NULL ? (double)r[i] * sw[i] : (double)r[i];
+        d = (double)x[i] - c;
+        rd = ri * d;
+        t0 += ri;
+        t1 += rd;
+        t2 += rd * d;
+    }
+    out[0] += (GMMX_FOLD16(a0, b0)) + t0;
+    out[1] += (GMMX_FOLD16(a1, b1)) + t1;
+    out[2] += (GMMX_FOLD16(a2, b2)) + t2;
+}
+
 #endif /* GMMX_VMATH_H */

@@ -23,3 +23,12 @@ cdef extern from "_vmath.h" nogil:
                             Py_ssize_t d, double *W) noexcept
     void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
     int gmmx_all_finite(const double *a, Py_ssize_t n) noexcept
+    float gmmx_f32_exp1(float x) noexcept
+    void gmmx_f32_vexp(float *a, Py_ssize_t n) noexcept
+    double gmmx_f32_sum(const float *a, Py_ssize_t n) noexcept
+    void gmmx_f32_uni_logprob(const float *x, Py_ssize_t n, Py_ssize_t K, const double *cst,
+                              const double *mu, const double *p, float *lp) noexcept
+    double gmmx_f32_logsumexp(float *lp, Py_ssize_t n, Py_ssize_t K, const double *sw,
+                              float *mx, float *ssum, double *dscr) noexcept
+    void gmmx_f32_uni_stats(const float *x, const float *r, const double *sw, double c,
+                            Py_ssize_t n, double *out) noexcept

@@ -113,6 +113,21 @@ default='kmeans'
     ``(log-likelihood + log prior density) / n``; :meth:`bic`, :meth:`aic`,
     :meth:`icl` and :meth:`score` stay likelihood-based.
 
+    float32 input: with one feature, each EM iteration computes the
+    log-densities, exp and responsibilities in float32 and accumulates the
+    statistics in float64 (measured 1.5-1.7x faster than float64 input). The fit
+    agrees with the fit of the same values as float64 (``X.astype(float64)``)
+    to float32 precision: ``weights_``, ``means_``, ``covariances_`` and
+    ``lower_bound_`` within 1e-5 relative. Against the original float64 data,
+    the rounding of the input itself limits agreement: each value moves by up
+    to ``2**-24 * |x|``, so at a price level far above the spread ``sigma``
+    weights and covariances may differ by up to ``2**-24 * max|x| / sigma``
+    relative (6e-3 for prices near 100 with ``sigma = 0.001``; typically
+    ``sqrt(n)`` times less when many distinct values round independently) and
+    means by ``2**-24 * max|x|``. Subtract the price level before converting
+    to float32 when that matters. ``predict_proba`` and ``score_samples`` of
+    float32 input compute in float64 and return float32.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
