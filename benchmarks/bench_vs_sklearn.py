@@ -28,6 +28,12 @@ import warnings
 
 import numpy as np
 
+# Time the checkout this script belongs to (when it is built in place), not
+# a gmmx installed elsewhere; the header prints which one was imported.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(_ROOT, "gmmx")) and _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
 
 def make_data(n, d, k, dtype, seed=0):
     rng = np.random.default_rng(seed)
@@ -172,7 +178,7 @@ def main(argv=None):
     import gmmx
     from gmmx._kernels import _estep
 
-    print(f"gmmx {gmmx.__version__}, OpenMP={_estep.OPENMP_ENABLED}, cores={os.cpu_count()}, "
+    print(f"gmmx {gmmx.__version__} from {os.path.dirname(gmmx.__file__)}, OpenMP={_estep.OPENMP_ENABLED}, cores={os.cpu_count()}, "
           f"numpy {np.__version__}, {threads_info()}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     em_cases = [
