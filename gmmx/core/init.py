@@ -172,12 +172,18 @@ def _lloyd(X, sample_weight, n_clusters, random_state, n_threads, max_iter, tol)
     return centers, inertia
 
 
-def best_kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1, n_init=1):
-    """Centres of the run of lowest inertia among ``n_init`` k-means runs."""
+def best_kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1, n_init=1,
+                        max_iter=300, tol=1e-4):
+    """Centres of the run of lowest inertia among ``n_init`` k-means runs.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, d), float64
+    """
     best, best_inertia = None, np.inf
     for _ in range(n_init):
         centers, inertia = _lloyd(X, sample_weight, n_clusters, random_state, n_threads,
-                                  300, 1e-4)
+                                  max_iter, tol)
         if best is None or inertia < best_inertia:
             best, best_inertia = centers, inertia
     return best
@@ -244,9 +250,23 @@ def nearest_center_stats(X, sample_weight, centers, covariance_type, n_threads=1
 
 
 def given_label_stats(X, sample_weight, centers, labels, covariance_type, n_threads=1):
-    """:func:`stats_from_labels` in one native pass, for labels whose means are ``centers``
-    (or near them: the statistics are recentred at the exact means); rows labelled
-    ``-1`` are left out.
+    """:func:`stats_from_labels` in one native pass, without copying any row.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64
+    sample_weight : ndarray of shape (n,) or None
+    centers : ndarray of shape (K, d)
+        Points near each label's mean (the statistics are accumulated about
+        them, then recentred at the exact means).
+    labels : ndarray of shape (n,), int
+        Label of each row in ``0..K-1``; rows labelled ``-1`` are left out.
+    covariance_type : str
+    n_threads : int
+
+    Returns
+    -------
+    SufficientStats
     """
     labels = np.ascontiguousarray(labels, dtype=np.int32)
     return _native_label_stats(X, sample_weight, centers, labels, False, covariance_type,
@@ -255,6 +275,9 @@ def given_label_stats(X, sample_weight, centers, labels, covariance_type, n_thre
 
 def _native_label_stats(X, sample_weight, centers, labels, assign, covariance_type,
                         n_threads, scale):
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
     st = SufficientStats.zeros(covariance_type, centers)
     st.nk, st.sk, st.Mk = _kmeans.labelled_stats(
         X, _w(sample_weight), st.centers, labels, assign, st.Mk.ndim == 3, n_threads, scale
