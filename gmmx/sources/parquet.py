@@ -152,9 +152,11 @@ class ParquetSource(ChunkSource):
         cols = self._read_cols()
         for fi, f in enumerate(self.files):
             # No pre-buffering (it holds whole row groups, or the whole file,
-            # in memory); buffered column reads keep memory near one batch.
-            # Memory-mapped reads land in the page cache, not in anonymous memory.
-            with _open_verified(f, pre_buffer=False, buffer_size=1 << 20) as pf:
+            # in memory).  Unbuffered reads of the memory-mapped file are
+            # slices of the mapping (page cache, not anonymous memory; measured
+            # flat from 1M- to 4M-row row groups), without the copy through a
+            # read buffer (10% of the decoding time).
+            with _open_verified(f, pre_buffer=False) as pf:
                 _check_file_columns(f, pf.schema_arrow, cols)
                 batches = pf.iter_batches(batch_size=self.chunk_size, columns=cols)
                 done = 0
