@@ -203,3 +203,18 @@ def test_an_interrupted_fit_leaves_no_reader(parquet_dir):
 def test_read_ahead_must_be_a_non_negative_integer(parquet_dir, bad):
     with pytest.raises(ValueError, match="read_ahead must be a non-negative integer"):
         ParquetSource(parquet_dir[0], read_ahead=bad)
+
+
+def test_a_pass_of_one_batch_is_read_without_a_thread(tmp_path, monkeypatch):
+    import gmmx.sources.parquet as parquet_module
+
+    X = _rows(500, 2, seed=6)
+    pq.write_table(_table(X), tmp_path / "small.parquet")
+    calls = []
+    real = parquet_module.read_ahead
+    monkeypatch.setattr(parquet_module, "read_ahead",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    np.testing.assert_array_equal(ParquetSource(tmp_path / "small.parquet").read_all()[0], X)
+    assert calls == []  # nothing to overlap
+    ParquetSource(tmp_path / "small.parquet", chunk_size=100).read_all()
+    assert calls == [1]
