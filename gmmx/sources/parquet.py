@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
+from .readahead import DEFAULT_DEPTH, read_ahead
 from .registry import register_format
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -57,6 +58,11 @@ class ParquetSource(ChunkSource):
     size); random access for :func:`gmmx.streaming.fit_minibatch` reads one
     row group at a time.  Null values become NaN and are reported as such.
 
+    A pass decodes its batches in a background thread, at most
+    ``read_ahead`` batches ahead of the fit, so that reading overlaps the
+    E-step of the batch before (both release the GIL).  The batches, their
+    order and their boundaries are the same with or without it.
+
     Page checksums are verified (pyarrow's ``page_checksum_verification``) for
     pages written with one (``write_page_checksum=True``); a page that fails,
     or cannot be decoded, is reported as a read error naming the file and
@@ -74,11 +80,17 @@ class ParquetSource(ChunkSource):
         Column holding sample weights.
     chunk_size : int
         Rows per record batch.
+    read_ahead : int, default=2
+        Batches decoded ahead of the consumer in a background thread (at
+        most ``read_ahead + 2`` batches are in memory at once); 0 reads in
+        the consumer's thread.
     """
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=None):
+    def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
+                 read_ahead=DEFAULT_DEPTH):
         pq = _pyarrow_parquet()
         self.path = os.fspath(path)
+        self.read_ahead = _check_read_ahead(read_ahead)
         self._chunk_size_arg = check_chunk_size(chunk_size) if chunk_size is not None else None
         self.files = _parquet_files(self.path)
         self.weight_column = weight_column
@@ -128,17 +140,24 @@ class ParquetSource(ChunkSource):
         return _columns_to_array(arrays)
 
     def chunks(self):
+        """A fresh iterator over the blocks of one pass (read ahead in a thread)."""
+        if self.read_ahead and self.n_rows > self.chunk_size:  # else nothing to overlap
+            return read_ahead(self._read_blocks, self.read_ahead, name="gmmx-parquet-reader")
+        return self._read_blocks()
+
+    def _read_blocks(self):
+        """The blocks of one pass, read and converted in the calling thread."""
         import pyarrow as pa
 
         cols = self._read_cols()
         for fi, f in enumerate(self.files):
             # No pre-buffering (it holds whole row groups, or the whole file,
-            # in memory); buffered column reads keep memory near one batch.
-            # Memory-mapped reads land in the page cache, not in anonymous memory.
-            with _open_verified(f, pre_buffer=False, buffer_size=1 << 20) as pf:
-                missing = [c for c in cols if c not in pf.schema_arrow.names]
-                if missing:
-                    raise ValueError(f"Parquet file {f!r} lacks columns {missing}")
+            # in memory).  Unbuffered reads of the memory-mapped file are
+            # slices of the mapping (page cache, not anonymous memory; measured
+            # flat from 1M- to 4M-row row groups), without the copy through a
+            # read buffer (10% of the decoding time).
+            with _open_verified(f, pre_buffer=False) as pf:
+                _check_file_columns(f, pf.schema_arrow, cols)
                 batches = pf.iter_batches(batch_size=self.chunk_size, columns=cols)
                 done = 0
                 while True:
@@ -222,6 +241,24 @@ class ParquetSource(ChunkSource):
 
     def __repr__(self):
         return f"ParquetSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _check_file_columns(path, schema, cols):
+    """Every file of a directory must hold the columns, as numbers."""
+    missing = [c for c in cols if c not in schema.names]
+    if missing:
+        raise ValueError(f"Parquet file {path!r} lacks columns {missing}")
+    bad = [c for c in cols if not _is_numeric(schema.field(c).type)]
+    if bad:
+        types = [str(schema.field(c).type) for c in bad]
+        raise ValueError(f"columns {bad} of Parquet file {path!r} are not numeric ({types})")
+
+
+def _check_read_ahead(read_ahead):
+    if (isinstance(read_ahead, bool) or not isinstance(read_ahead, (int, np.integer))
+            or read_ahead < 0):
+        raise ValueError(f"read_ahead must be a non-negative integer (batches), got {read_ahead!r}")
+    return int(read_ahead)
 
 
 def _pyarrow_parquet():
