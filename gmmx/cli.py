@@ -30,8 +30,13 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 from .core.covariance import COVARIANCE_TYPES
 from .core.init import INIT_PARAMS
@@ -206,7 +211,7 @@ def _add_model_options(p, default_k):
                    help="print the result as JSON on stdout (notes go to stderr)")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of the ``gmmx`` command.
 
     Returns
@@ -284,7 +289,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``gmmx`` command.
 
     Parameters
@@ -682,7 +687,9 @@ def _g(x, digits=6):
     return f"{x:.{digits}g}"
 
 
-def summarize_model(model, alphas=(0.01, 0.05), feature_names=None, risk="auto"):
+def summarize_model(model: Any, alphas: Sequence[float] = (0.01, 0.05),
+                    feature_names: Optional[Sequence[str]] = None,
+                    risk: Union[str, bool] = "auto") -> dict[str, Any]:
     """A JSON-able description of a fitted model.
 
     Parameters
@@ -747,7 +754,7 @@ def _matrix_lines(M, indent):
     return [indent + "  ".join(_g(v).rjust(width) for v in row) for row in np.atleast_2d(M)]
 
 
-def format_summary(s):
+def format_summary(s: dict[str, Any]) -> str:
     """Human-readable table of :func:`summarize_model`'s output.
 
     Parameters
@@ -947,7 +954,9 @@ def cmd_fit(args):
     return EXIT_OK
 
 
-def simulate_regime_returns(n_samples, seed=0):
+def simulate_regime_returns(
+    n_samples: int, seed: int = 0,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], dict[str, list[float]]]:
     """Tick returns from a two-state Markov regime-switching model.
 
     A calm state (sigma 1e-4, drift +2e-6, stays with probability 0.999) and

@@ -8,7 +8,14 @@ the Figure, for further styling or saving.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union, cast, overload
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - matplotlib is optional and loads on use
+    from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike, NDArray
 
 from .finance._models import _model_params
 from .finance.distributions import UnivariateMixture, _as_univariate
@@ -28,7 +35,7 @@ def _pyplot():
     return plt
 
 
-def _axes(ax, figsize=(7, 4.5)):
+def _axes(ax: Optional[Axes], figsize: tuple[float, float] = (7, 4.5)) -> Axes:
     if ax is not None:
         return ax
     _, ax = _pyplot().subplots(figsize=figsize)
@@ -72,8 +79,32 @@ def _mark_tail_risk(ax, dist, alphas):
                    label=f"{pct} ES = {es:.4g}")
 
 
-def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=600,
-                 xlim=None, logy=False, risk_alpha=None, title=None, xlabel=None):
+@overload
+def plot_density(data: Optional[ArrayLike], mixture: Any, *,
+                 bins: Union[int, Sequence[float]] = ..., components: bool = ...,
+                 ax: Optional[Axes] = ..., n_points: int = ...,
+                 xlim: Optional[tuple[float, float]] = ..., logy: bool = ...,
+                 risk_alpha: Union[float, Sequence[float], None] = ...,
+                 title: Optional[str] = ..., xlabel: Optional[str] = ...) -> Axes: ...
+
+
+@overload
+def plot_density(data: Optional[ArrayLike], mixture: Any, *,
+                 bins: Union[int, Sequence[float]] = ..., components: bool = ...,
+                 ax: Optional[Sequence[Axes]] = ..., n_points: int = ...,
+                 xlim: Optional[tuple[float, float]] = ..., logy: Literal["both"],
+                 risk_alpha: Union[float, Sequence[float], None] = ...,
+                 title: Optional[str] = ..., xlabel: Optional[str] = ...) -> NDArray[Any]: ...
+
+
+def plot_density(data: Optional[ArrayLike], mixture: Any, *,
+                 bins: Union[int, Sequence[float]] = 100, components: bool = True,
+                 ax: Union[Axes, Sequence[Axes], None] = None, n_points: int = 600,
+                 xlim: Optional[tuple[float, float]] = None,
+                 logy: Union[bool, Literal["both"]] = False,
+                 risk_alpha: Union[float, Sequence[float], None] = None,
+                 title: Optional[str] = None, xlabel: Optional[str] = None,
+                 ) -> Union[Axes, NDArray[Any]]:
     """Fitted mixture density over a histogram, with each weighted component.
 
     Parameters
@@ -107,7 +138,7 @@ def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=
     matplotlib.axes.Axes, or an array of two Axes with ``logy="both"``
     """
     if logy == "both":
-        axes = ax
+        axes: Any = ax
         if axes is None:
             _, axes = _pyplot().subplots(1, 2, figsize=(12, 4.5))
         for a, log in zip(axes, (False, True)):
@@ -117,7 +148,7 @@ def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=
         return np.asarray(axes)
     dist = _as_univariate(mixture)
     name = _series_name(data, mixture)
-    ax = _axes(ax)
+    ax = _axes(cast("Optional[Axes]", ax))
     x = None if data is None else _finite_1d(data)
     if xlim is None:
         tail = 1e-6 if logy else 5e-4  # the log panel shows the far tails
@@ -152,7 +183,8 @@ def plot_density(data, mixture, *, bins=100, components=True, ax=None, n_points=
     return ax
 
 
-def plot_qq(data, mixture, *, ax=None, max_points=2000, title=None):
+def plot_qq(data: ArrayLike, mixture: Any, *, ax: Optional[Axes] = None, max_points: int = 2000,
+            title: Optional[str] = None) -> Axes:
     """QQ plot of observations against the fitted mixture's quantiles.
 
     Empirical quantiles at plotting positions ``(i - 0.5) / n`` are set
@@ -196,8 +228,10 @@ def plot_qq(data, mixture, *, ax=None, max_points=2000, title=None):
     return ax
 
 
-def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
-                              criteria=None, ax=None, **kwargs):
+def plot_information_criteria(X: Any = None, n_components: Iterable[int] = range(1, 7), *,
+                              scores: Optional[Mapping[str, Sequence[float]]] = None,
+                              criteria: Optional[Sequence[str]] = None,
+                              ax: Optional[Axes] = None, **kwargs: Any) -> Axes:
     """Information criteria against the number of components K.
 
     Parameters
@@ -240,11 +274,12 @@ def plot_information_criteria(X=None, n_components=range(1, 7), *, scores=None,
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(-1, 1)
-        scores = {c: [] for c in criteria}
+        fitted: dict[str, list[float]] = {c: [] for c in criteria}
         for k in ks:
             model = GaussianMixture(n_components=k, **kwargs).fit(X)
             for c in criteria:
-                scores[c].append(getattr(model, c)(X))
+                fitted[c].append(getattr(model, c)(X))
+        scores = fitted
     ax = _axes(ax)
     for j, c in enumerate(criteria):
         vals = np.asarray(scores[c], dtype=np.float64)
@@ -295,8 +330,11 @@ def _plot_selection(sel, criteria, ax):
     return ax
 
 
-def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_names=None,
-                 probabilities=None, title=None, ylabel=None):
+def plot_regimes(series: ArrayLike, labels: Any, *, ax: Optional[Axes] = None,
+                 colors: Optional[Sequence[Any]] = None, alpha: float = 0.25,
+                 label_names: Optional[Sequence[str]] = None,
+                 probabilities: Union[str, ArrayLike, None] = None, title: Optional[str] = None,
+                 ylabel: Optional[str] = None) -> Axes:
     """A price or return series with the background shaded by regime.
 
     Parameters
@@ -362,14 +400,14 @@ def plot_regimes(series, labels, *, ax=None, colors=None, alpha=0.25, label_name
         right.set_ylabel("regime probability")
         ax.set_zorder(right.get_zorder() + 1)
         ax.patch.set_visible(False)
-        ax.right_ax = right
+        ax.right_ax = right  # type: ignore[attr-defined]  # like pandas' secondary_y
         right.legend(loc="best", fontsize="small")
         ax.set_xlim(xs[0], xs[-1])
         return ax
     # One span per run of equal labels, from its first period to the next run's start.
     starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
     ends = np.r_[starts[1:], lab.size]
-    handles = {}
+    handles: dict[int, Any] = {}
     for s, e in zip(starts, ends):
         r = lab[s]
         x0 = xs[s + offset]
@@ -434,7 +472,9 @@ def _ellipse_points(mean, cov, n_std, n=100):
     return (mean[:, None] + n_std * vecs @ (np.sqrt(np.maximum(vals, 0))[:, None] * circle)).T
 
 
-def plot_clusters(X, model, *, dims=(0, 1), n_std=(1.0, 2.0), ax=None, s=8):
+def plot_clusters(X: ArrayLike, model: Any, *, dims: tuple[int, int] = (0, 1),
+                  n_std: Sequence[float] = (1.0, 2.0), ax: Optional[Axes] = None,
+                  s: float = 8) -> Axes:
     """2-D scatter coloured by most probable component, with covariance ellipses.
 
     Parameters
@@ -485,8 +525,10 @@ def plot_clusters(X, model, *, dims=(0, 1), n_std=(1.0, 2.0), ax=None, s=8):
     return ax
 
 
-def plot_portfolio_risk(mixture, weights=None, alpha=0.05, *, position=None, ax=None,
-                        n_points=600, xlim=None):
+def plot_portfolio_risk(mixture: Any, weights: Union[ArrayLike, Mapping[Any, float], None] = None,
+                        alpha: float = 0.05, *, position: Optional[float] = None,
+                        ax: Optional[Axes] = None, n_points: int = 600,
+                        xlim: Optional[tuple[float, float]] = None) -> Axes:
     """Density of the portfolio loss with its value at risk and expected shortfall marked.
 
     The loss is ``-w'x`` (``-position * w'x`` with a position), so losses are

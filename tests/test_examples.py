@@ -101,3 +101,44 @@ def test_2d_scatter_with_ellipses(tmp_path):
     assert weights == pytest.approx([0.6, 0.4], abs=0.03)
     assert number(out, r"true component: ([\d.]+)%") > 98
     assert_png(tmp_path / "scatter_2d.png")
+
+
+def test_portfolio_risk_of_three_assets(tmp_path):
+    pytest.importorskip("arch")
+    pd = pytest.importorskip("pandas")
+    stats = pytest.importorskip("scipy.stats")
+    from arch.data import nasdaq, sp500, wti
+
+    out = run("portfolio_risk.py", "--out", str(tmp_path), tmp_path=tmp_path)
+    assert "5011 days, 1999-01-05 to 2018-12-28" in out
+    table = {(level, measure): [float(v.replace(",", "")) for v in values.split()]
+             for level, measure, values in re.findall(r"^\s+(\d+)%\s+(VaR|ES)\s+([\d, ]+)$", out,
+                                                      flags=re.M)}
+    assert set(table) == {("5", "VaR"), ("5", "ES"), ("1", "VaR"), ("1", "ES")}
+
+    # References computed here from the same data: historical VaR/ES of the book,
+    # and the closed-form VaR/ES of the normal with the sample mean and covariance.
+    prices = pd.concat({"S&P 500": sp500.load()["Adj Close"], "NASDAQ": nasdaq.load()["Adj Close"],
+                        "WTI crude": wti.load()["DCOILWTICO"]}, axis=1, join="inner").dropna()
+    r = prices.pct_change().dropna().to_numpy()
+    w = np.array([0.5, 0.3, 0.2])
+    book = r @ w
+    mu, sd = book.mean(), np.sqrt(w @ np.cov(r, rowvar=False, ddof=0) @ w)
+    for level, alpha in (("5", 0.05), ("1", 0.01)):
+        mixture_var, normal_var, historical_var = table[(level, "VaR")]
+        mixture_es, normal_es, historical_es = table[(level, "ES")]
+        q = np.quantile(book, alpha)
+        assert historical_var == pytest.approx(-1e6 * q, abs=1)
+        assert historical_es == pytest.approx(-1e6 * book[book <= q].mean(), abs=1)
+        z = stats.norm.ppf(alpha)
+        assert normal_var == pytest.approx(-1e6 * (mu + sd * z), abs=1)
+        assert normal_es == pytest.approx(-1e6 * (mu - sd * stats.norm.pdf(z) / alpha), abs=1)
+        assert mixture_es > mixture_var
+    # Fat tails: at 1 % the normal understates both; the mixture's ES is the historical one.
+    mixture_var, normal_var, historical_var = table[("1", "VaR")]
+    mixture_es, normal_es, historical_es = table[("1", "ES")]
+    assert normal_var < historical_var and normal_es < 0.8 * historical_es
+    assert mixture_es == pytest.approx(historical_es, rel=0.05)
+    # An oil shock of -5 % raises the 1 % VaR of the book.
+    assert number(out, r"1% VaR \$([\d,]+)") > mixture_var
+    assert_png(tmp_path / "portfolio_risk.png")

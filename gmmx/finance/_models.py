@@ -11,7 +11,12 @@ plotting code; :func:`full_covariances` is public and re-exported as
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 from ..core.covariance import get_covariance
 
@@ -22,7 +27,8 @@ def _is_model(obj):
     return all(hasattr(obj, a) for a in ("weights_", "means_", "covariances_"))
 
 
-def full_covariances(covariances, covariance_type, n_components, n_features):
+def full_covariances(covariances: ArrayLike, covariance_type: str, n_components: int,
+                     n_features: int) -> NDArray[np.float64]:
     """Expand covariances of any ``covariance_type`` to shape (K, d, d).
 
     Parameters
@@ -79,7 +85,7 @@ def _model_params(model):
     return weights, means, model_covariances(model)
 
 
-def model_covariances(model):
+def model_covariances(model: Any) -> NDArray[np.float64]:
     """Covariances of a fitted model as (K, d, d) matrices, whatever its covariance_type."""
     n_components, n_features = np.shape(model.means_)
     return full_covariances(model.covariances_, getattr(model, "covariance_type", "full"),

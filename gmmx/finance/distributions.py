@@ -12,10 +12,13 @@ multivariate one.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union, overload
 
 import numpy as np
 from scipy import special
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 from ._models import _check_weights, _model_params, _univariate_params, full_covariances
 from ._tail_risk import _check_alpha, _expected_shortfall, _value_at_risk
@@ -60,13 +63,18 @@ class UnivariateMixture:
     0.01
     """
 
-    def __init__(self, weights, means, stds=None, *, variances=None):
+    weights: NDArray[np.float64]
+    means: NDArray[np.float64]
+    stds: NDArray[np.float64]
+
+    def __init__(self, weights: ArrayLike, means: ArrayLike, stds: Optional[ArrayLike] = None,
+                 *, variances: Optional[ArrayLike] = None) -> None:
         self.weights, self.means, self.stds = _univariate_params(weights, means, stds, variances)
         with np.errstate(divide="ignore"):  # zero weights give log 0 = -inf, on purpose
             self._logw = np.log(self.weights)
 
     @classmethod
-    def from_model(cls, model):
+    def from_model(cls, model: Any) -> UnivariateMixture:
         """Build from a fitted d = 1 mixture model (any ``covariance_type``).
 
         Parameters
@@ -87,16 +95,16 @@ class UnivariateMixture:
         return cls(w, m[:, 0], variances=c[:, 0, 0])
 
     @property
-    def n_components(self):
+    def n_components(self) -> int:
         """Number of components K."""
         return self.weights.size
 
     @property
-    def variances(self):
+    def variances(self) -> NDArray[np.float64]:
         """Component variances ``sigma_k^2``."""
         return self.stds ** 2
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"UnivariateMixture(weights={self.weights.tolist()}, "
             f"means={self.means.tolist()}, stds={self.stds.tolist()})"
@@ -108,7 +116,12 @@ class UnivariateMixture:
         x = np.asarray(x, dtype=np.float64)
         return x, (x[..., None] - self.means) / self.stds
 
-    def logpdf(self, x):
+    @overload
+    def logpdf(self, x: float) -> float: ...
+    @overload
+    def logpdf(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+    def logpdf(self, x: ArrayLike) -> Union[float, NDArray[np.float64]]:
         """Log density at ``x`` (array_like, any shape); computed in log space.
 
         Parameters
@@ -123,7 +136,12 @@ class UnivariateMixture:
         terms = self._logw - 0.5 * z * z - np.log(self.stds) - 0.5 * _LOG_2PI
         return special.logsumexp(terms, axis=-1)
 
-    def pdf(self, x):
+    @overload
+    def pdf(self, x: float) -> float: ...
+    @overload
+    def pdf(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+    def pdf(self, x: ArrayLike) -> Union[float, NDArray[np.float64]]:
         """Density at ``x``.
 
         Parameters
@@ -136,7 +154,12 @@ class UnivariateMixture:
         """
         return np.exp(self.logpdf(x))
 
-    def cdf(self, x):
+    @overload
+    def cdf(self, x: float) -> float: ...
+    @overload
+    def cdf(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+    def cdf(self, x: ArrayLike) -> Union[float, NDArray[np.float64]]:
         """Cumulative distribution ``F(x) = sum_k w_k Phi((x - mu_k) / sigma_k)``.
 
         Parameters
@@ -150,7 +173,12 @@ class UnivariateMixture:
         _, z = self._z(x)
         return np.clip(special.ndtr(z) @ self.weights, 0.0, 1.0)
 
-    def sf(self, x):
+    @overload
+    def sf(self, x: float) -> float: ...
+    @overload
+    def sf(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+    def sf(self, x: ArrayLike) -> Union[float, NDArray[np.float64]]:
         """Survival function ``1 - F(x)``, accurate in the right tail.
 
         Parameters
@@ -164,7 +192,12 @@ class UnivariateMixture:
         _, z = self._z(x)
         return np.clip(special.ndtr(-z) @ self.weights, 0.0, 1.0)
 
-    def logcdf(self, x):
+    @overload
+    def logcdf(self, x: float) -> float: ...
+    @overload
+    def logcdf(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+    def logcdf(self, x: ArrayLike) -> Union[float, NDArray[np.float64]]:
         """``log F(x)``, accurate far into the left tail.
 
         Parameters
@@ -178,7 +211,12 @@ class UnivariateMixture:
         _, z = self._z(x)
         return special.logsumexp(self._logw + special.log_ndtr(z), axis=-1)
 
-    def logsf(self, x):
+    @overload
+    def logsf(self, x: float) -> float: ...
+    @overload
+    def logsf(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+    def logsf(self, x: ArrayLike) -> Union[float, NDArray[np.float64]]:
         """``log(1 - F(x))``, accurate far into the right tail.
 
         Parameters
@@ -192,7 +230,7 @@ class UnivariateMixture:
         _, z = self._z(x)
         return special.logsumexp(self._logw + special.log_ndtr(-z), axis=-1)
 
-    def ppf(self, q):
+    def ppf(self, q: ArrayLike) -> NDArray[np.float64]:
         """Quantile function: the root of ``F(x) = q``, vectorised over levels.
 
         The root is bracketed by the smallest and largest component quantile
@@ -217,7 +255,7 @@ class UnivariateMixture:
         """
         return self._invert(q, upper_tail=False)
 
-    def isf(self, q):
+    def isf(self, q: ArrayLike) -> NDArray[np.float64]:
         """Inverse survival function: the root of ``1 - F(x) = q``.
 
         Parameters
@@ -300,7 +338,7 @@ class UnivariateMixture:
 
     # -- moments and sampling ------------------------------------------------
 
-    def mean(self):
+    def mean(self) -> float:
         """Mixture mean ``sum_k w_k mu_k``.
 
         Returns
@@ -309,7 +347,7 @@ class UnivariateMixture:
         """
         return float(self.weights @ self.means)
 
-    def var(self):
+    def var(self) -> float:
         """Mixture variance ``sum_k w_k (sigma_k^2 + (mu_k - mu)^2)``.
 
         Returns
@@ -319,7 +357,7 @@ class UnivariateMixture:
         d = self.means - self.mean()
         return float(self.weights @ (self.variances + d * d))
 
-    def std(self):
+    def std(self) -> float:
         """Mixture standard deviation.
 
         Returns
@@ -328,7 +366,7 @@ class UnivariateMixture:
         """
         return float(np.sqrt(self.var()))
 
-    def skewness(self):
+    def skewness(self) -> float:
         """Skewness (Wang 2015, Proposition 1).
 
         ``s = sum_k w_k d_k (3 sigma_k^2 + d_k^2) / sigma^3`` with ``d_k = mu_k - mu``.
@@ -340,7 +378,7 @@ class UnivariateMixture:
         d = self.means - self.mean()
         return float(self.weights @ (d * (3 * self.variances + d * d)) / self.var() ** 1.5)
 
-    def kurtosis(self):
+    def kurtosis(self) -> float:
         """Kurtosis, *not* excess: 3 for a normal (Wang 2015, Proposition 1).
 
         ``kappa = sum_k w_k (3 sigma_k^4 + 6 d_k^2 sigma_k^2 + d_k^4) / sigma^4``.
@@ -353,7 +391,7 @@ class UnivariateMixture:
         v = self.variances
         return float(self.weights @ (3 * v * v + 6 * d2 * v + d2 * d2) / self.var() ** 2)
 
-    def excess_kurtosis(self):
+    def excess_kurtosis(self) -> float:
         """Excess kurtosis ``kurtosis - 3`` (0 for a normal).
 
         Returns
@@ -362,7 +400,7 @@ class UnivariateMixture:
         """
         return self.kurtosis() - 3.0
 
-    def moments(self):
+    def moments(self) -> MixtureMoments:
         """All four moments at once.
 
         Returns
@@ -373,7 +411,8 @@ class UnivariateMixture:
         k = self.kurtosis()
         return MixtureMoments(self.mean(), v, float(np.sqrt(v)), self.skewness(), k, k - 3.0)
 
-    def rvs(self, size=1, random_state=None):
+    def rvs(self, size: Union[int, tuple[int, ...]] = 1,
+            random_state: Union[None, int, np.random.Generator] = None) -> NDArray[np.float64]:
         """Draw samples: pick component k with probability w_k, then draw N(mu_k, sigma_k^2).
 
         Parameters
@@ -389,7 +428,15 @@ class UnivariateMixture:
         k = rng.choice(self.n_components, size=size, p=self.weights)
         return self.means[k] + self.stds[k] * rng.standard_normal(size)
 
-    def value_at_risk(self, alpha=0.05, position=None, log_returns=False):
+    @overload
+    def value_at_risk(self, alpha: float = ..., position: Optional[float] = ...,
+                      log_returns: bool = ...) -> float: ...
+    @overload
+    def value_at_risk(self, alpha: ArrayLike, position: Optional[float] = ...,
+                      log_returns: bool = ...) -> NDArray[np.float64]: ...
+
+    def value_at_risk(self, alpha: ArrayLike = 0.05, position: Optional[float] = None,
+                      log_returns: bool = False) -> Union[float, NDArray[np.float64]]:
         """Value at risk, a positive number for a loss; see :func:`~gmmx.finance.value_at_risk`.
 
         Parameters
@@ -407,7 +454,15 @@ class UnivariateMixture:
         """
         return _value_at_risk(self, _check_alpha(alpha), position, log_returns)
 
-    def expected_shortfall(self, alpha=0.05, position=None, log_returns=False):
+    @overload
+    def expected_shortfall(self, alpha: float = ..., position: Optional[float] = ...,
+                           log_returns: bool = ...) -> float: ...
+    @overload
+    def expected_shortfall(self, alpha: ArrayLike, position: Optional[float] = ...,
+                           log_returns: bool = ...) -> NDArray[np.float64]: ...
+
+    def expected_shortfall(self, alpha: ArrayLike = 0.05, position: Optional[float] = None,
+                           log_returns: bool = False) -> Union[float, NDArray[np.float64]]:
         """Expected shortfall, a positive number for a loss; see
         :func:`~gmmx.finance.expected_shortfall`.
 
@@ -441,7 +496,9 @@ def _as_univariate(mixture=None, weights=None, means=None, stds=None, variances=
     return UnivariateMixture.from_model(mixture)
 
 
-def mixture_moments(mixture=None, *, weights=None, means=None, stds=None, variances=None):
+def mixture_moments(mixture: Any = None, *, weights: Optional[ArrayLike] = None,
+                    means: Optional[ArrayLike] = None, stds: Optional[ArrayLike] = None,
+                    variances: Optional[ArrayLike] = None) -> MixtureMoments:
     """Mean, variance, skewness, kurtosis and excess kurtosis of a 1-D mixture.
 
     Uses the closed forms of Wang (2015), Proposition 1, for any number of
@@ -461,8 +518,11 @@ def mixture_moments(mixture=None, *, weights=None, means=None, stds=None, varian
     return _as_univariate(mixture, weights, means, stds, variances).moments()
 
 
-def mixture_mean_covariance(mixture=None, *, weights=None, means=None, covariances=None,
-                            covariance_type="full"):
+def mixture_mean_covariance(mixture: Any = None, *, weights: Optional[ArrayLike] = None,
+                            means: Optional[ArrayLike] = None,
+                            covariances: Optional[ArrayLike] = None,
+                            covariance_type: str = "full",
+                            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Mean vector and covariance matrix of a multivariate normal mixture.
 
     ``mean = sum_k w_k mu_k`` and

@@ -11,9 +11,12 @@ with :class:`gmmx.GaussianMixture`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Optional, Union, cast
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike
 
 from .distributions import UnivariateMixture
 
@@ -45,7 +48,7 @@ class StructuredGM2(NamedTuple):
     b: float
     mean: float = 0.0
 
-    def split(self, position):
+    def split(self, position: float) -> tuple[float, float]:
         """Split a position into the two synthetic Gaussian assets.
 
         Parameters
@@ -61,7 +64,7 @@ class StructuredGM2(NamedTuple):
         """
         return self.p * position, self.q * position
 
-    def distribution(self):
+    def distribution(self) -> UnivariateMixture:
         """The mixture as a :class:`UnivariateMixture`."""
         return UnivariateMixture([self.p, self.q], [self.mean, self.mean],
                                  stds=[self.sigma1, self.sigma2])
@@ -74,7 +77,8 @@ def _check_ab(a, b):
         raise ValueError(f"b must satisfy b > 1, got {b!r}")
 
 
-def structured_gm2(sigma, kurtosis, a, b, mean=0.0):
+def structured_gm2(sigma: float, kurtosis: float, a: float, b: float,
+                   mean: float = 0.0) -> StructuredGM2:
     """Structured zero-mean GM(2) of Wang (2015) / fecon235 (Proposition 2).
 
     ``sigma1 = a sigma``, ``sigma2 = b sigma`` and
@@ -127,7 +131,8 @@ def structured_gm2(sigma, kurtosis, a, b, mean=0.0):
                          float(mean))
 
 
-def gm2_from_moments(sigma, kurtosis, a=None, b=None, mean=0.0):
+def gm2_from_moments(sigma: float, kurtosis: float, a: Optional[float] = None,
+                     b: Optional[float] = None, mean: float = 0.0) -> StructuredGM2:
     """Zero-mean GM(2) that matches a volatility and a kurtosis exactly.
 
     With ``sigma1 = a sigma`` and ``sigma2 = b sigma``, both
@@ -165,7 +170,7 @@ def gm2_from_moments(sigma, kurtosis, a=None, b=None, mean=0.0):
         u = a * a
         v = (K - u) / (1.0 - u)
     else:
-        v = b * b
+        v = cast(float, b) ** 2
         if v <= K:
             raise ValueError(
                 f"b must exceed sqrt(kurtosis / 3) = {np.sqrt(K):.6g} to match both "
@@ -190,7 +195,9 @@ def _sample_moments(x):
     return m, v, np.mean(d ** 4) / v ** 2, np.mean(d ** 6) / v ** 3
 
 
-def fit_gm2(returns, method="moments", a=None, b=None, random_state=0):
+def fit_gm2(returns: ArrayLike, method: str = "moments", a: Optional[float] = None,
+            b: Optional[float] = None,
+            random_state: Union[None, int, np.random.RandomState] = 0) -> UnivariateMixture:
     """Fit a two-component normal mixture to a return series.
 
     Parameters
@@ -213,8 +220,8 @@ def fit_gm2(returns, method="moments", a=None, b=None, random_state=0):
     UnivariateMixture
     """
     if method == "em":
-        x = np.asarray(returns, dtype=np.float64).reshape(-1)
-        x = x[np.isfinite(x)].reshape(-1, 1)
+        flat = np.asarray(returns, dtype=np.float64).reshape(-1)
+        x = flat[np.isfinite(flat)].reshape(-1, 1)
         if x.shape[0] < 4:
             raise ValueError(f"need at least 4 finite returns, got {x.shape[0]}")
         # reg_covar relative to the data and a tight tol: see gmmx.finance.regimes.detect_regimes.

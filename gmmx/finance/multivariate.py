@@ -19,10 +19,17 @@ matrix is inverted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 from scipy import linalg, special
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+
+    # A feature by position or by name, or several of them.
+    Features = Union[int, str, Sequence[Union[int, str]], ArrayLike]
 
 from ._models import _check_weights, _model_params, full_covariances
 from .distributions import UnivariateMixture
@@ -139,8 +146,14 @@ class MultivariateMixture:
     (-0.0363, 0.91)
     """
 
-    def __init__(self, weights, means, covariances, *, covariance_type="full",
-                 feature_names=None):
+    weights: NDArray[np.float64]
+    means: NDArray[np.float64]
+    covariances: NDArray[np.float64]
+    feature_names: Optional[tuple[str, ...]]
+
+    def __init__(self, weights: ArrayLike, means: ArrayLike, covariances: ArrayLike, *,
+                 covariance_type: str = "full",
+                 feature_names: Optional[Sequence[str]] = None) -> None:
         w = _check_weights(weights)
         m = _check_means(means, w.size)
         c = full_covariances(covariances, covariance_type, w.size, m.shape[1])
@@ -153,7 +166,8 @@ class MultivariateMixture:
             self._logw = np.log(w)
 
     @classmethod
-    def from_model(cls, model, feature_names=None):
+    def from_model(cls, model: Any,
+                   feature_names: Optional[Sequence[str]] = None) -> MultivariateMixture:
         """Build from a fitted mixture model of any ``covariance_type``.
 
         Parameters
@@ -172,16 +186,16 @@ class MultivariateMixture:
         return cls(w, m, c, feature_names=feature_names)
 
     @property
-    def n_components(self):
+    def n_components(self) -> int:
         """Number of components K."""
         return self.weights.size
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         """Dimension d."""
         return self.means.shape[1]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         names = "" if self.feature_names is None else f", feature_names={list(self.feature_names)}"
         return (f"MultivariateMixture(n_components={self.n_components}, "
                 f"n_features={self.n_features}{names})")
@@ -236,7 +250,7 @@ class MultivariateMixture:
 
     # -- densities and sampling ----------------------------------------------
 
-    def _points(self, x):
+    def _points(self, x: Any) -> NDArray[np.float64]:
         """``x`` as a float64 array with the features on its last axis; NaN refused."""
         if hasattr(x, "columns") and self.feature_names is not None:
             missing = [n for n in self.feature_names if n not in list(x.columns)]
@@ -260,7 +274,7 @@ class MultivariateMixture:
             out[:, k] = self._logw[k] + _gauss_logpdf(x, self.means[k], self._chol[k])
         return out
 
-    def logpdf(self, x):
+    def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         """Log density, a log-sum-exp over components of Cholesky-solved Gaussians.
 
         Parameters
@@ -281,7 +295,7 @@ class MultivariateMixture:
             out[finite] = special.logsumexp(self._component_logpdf(flat[finite]), axis=1)
         return out.reshape(x.shape[:-1])
 
-    def pdf(self, x):
+    def pdf(self, x: ArrayLike) -> NDArray[np.float64]:
         """Density.
 
         Parameters
@@ -294,7 +308,8 @@ class MultivariateMixture:
         """
         return np.exp(self.logpdf(x))
 
-    def rvs(self, size=1, random_state=None):
+    def rvs(self, size: Union[int, tuple[int, ...]] = 1,
+            random_state: Union[None, int, np.random.Generator] = None) -> NDArray[np.float64]:
         """Draw samples: component k with probability pi_k, then ``mu_k + L_k z``.
 
         Parameters
@@ -307,7 +322,8 @@ class MultivariateMixture:
         ndarray of shape ``size + (d,)``
         """
         rng = np.random.default_rng(random_state)
-        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+        sizes: Any = size  # an int, or a tuple of them
+        shape = (sizes,) if np.ndim(sizes) == 0 else tuple(sizes)
         n = int(np.prod(shape))
         labels = rng.choice(self.n_components, size=n, p=self.weights)
         z = rng.standard_normal((n, self.n_features))
@@ -317,7 +333,7 @@ class MultivariateMixture:
             out[rows] = self.means[k] + z[rows] @ self._chol[k].T
         return out.reshape(shape + (self.n_features,))
 
-    def mean(self):
+    def mean(self) -> NDArray[np.float64]:
         """Mixture mean ``sum_k pi_k mu_k``.
 
         Returns
@@ -326,7 +342,7 @@ class MultivariateMixture:
         """
         return self.weights @ self.means
 
-    def covariance(self):
+    def covariance(self) -> NDArray[np.float64]:
         """Mixture covariance ``sum_k pi_k (Sigma_k + (mu_k - mu)(mu_k - mu)^T)``.
 
         Returns
@@ -368,7 +384,7 @@ class MultivariateMixture:
             raise ValueError("portfolio weights are all zero; the portfolio has no risk to measure")
         return w
 
-    def portfolio(self, weights):
+    def portfolio(self, weights: Union[ArrayLike, Mapping[Any, float]]) -> UnivariateMixture:
         """The distribution of the portfolio return ``w'x``, a univariate mixture.
 
         With weights ``pi_k``, means ``w'mu_k`` and standard deviations
@@ -390,7 +406,7 @@ class MultivariateMixture:
         stds = np.linalg.norm(np.einsum("kij,i->kj", self._chol, w), axis=1)
         return UnivariateMixture(self.weights, self.means @ w, stds=stds)
 
-    def marginal(self, features):
+    def marginal(self, features: Features) -> Union[UnivariateMixture, MultivariateMixture]:
         """The mixture of some features, the others integrated out.
 
         Parameters
@@ -406,7 +422,8 @@ class MultivariateMixture:
         return self._subset(self.weights, self.means[:, idx],
                             self.covariances[:, idx[:, None], idx], idx)
 
-    def conditional(self, features, values):
+    def conditional(self, features: Features,
+                    values: ArrayLike) -> Union[UnivariateMixture, MultivariateMixture]:
         """The mixture of the other features given ``x[features] = values``.
 
         Each component is conditioned in closed form (Cholesky solves), and its

@@ -11,7 +11,13 @@ per-time or per-asset output.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 from .._validation import check_random_state
 from ._models import model_covariances
@@ -43,7 +49,7 @@ def _returns_matrix(returns):
     return x, index, names
 
 
-def regime_durations(labels, n_regimes=None):
+def regime_durations(labels: ArrayLike, n_regimes: Optional[int] = None) -> NDArray[np.float64]:
     """Mean length, in periods, of the uninterrupted runs of each label.
 
     Parameters
@@ -116,9 +122,19 @@ class RegimeResult:
         Asset (column) names.
     """
 
-    def __init__(self, model, order, probabilities, labels, periods_per_year, names, index, *,
-                 method="mixture", weights=None, means=None, covariances=None, transmat=None,
-                 filtered=None):
+    # pandas input gives DataFrames / a Series, else ndarrays (pandas is optional and untyped)
+    probabilities: Any
+    filtered_probabilities: Any
+    labels: Any
+
+    def __init__(self, model: Any, order: NDArray[np.intp], probabilities: NDArray[np.float64],
+                 labels: NDArray[np.intp], periods_per_year: float, names: list[str],
+                 index: Any, *, method: str = "mixture",
+                 weights: Optional[NDArray[np.float64]] = None,
+                 means: Optional[NDArray[np.float64]] = None,
+                 covariances: Optional[NDArray[np.float64]] = None,
+                 transmat: Optional[NDArray[np.float64]] = None,
+                 filtered: Optional[NDArray[np.float64]] = None) -> None:
         self.model = model
         self.order = order
         self.method = method
@@ -157,11 +173,11 @@ class RegimeResult:
             self.labels = labels
 
     @property
-    def n_regimes(self):
+    def n_regimes(self) -> int:
         """Number of regimes K."""
         return self.order.size
 
-    def predict_proba(self, returns):
+    def predict_proba(self, returns: ArrayLike) -> NDArray[np.float64]:
         """Regime probabilities of new returns, columns in regime order.
 
         For an HMM the returns are one sequence and the probabilities are
@@ -178,7 +194,7 @@ class RegimeResult:
         x, _, _ = _returns_matrix(returns)
         return self.model.predict_proba(x)[:, self.order]
 
-    def filter_proba(self, returns):
+    def filter_proba(self, returns: ArrayLike) -> NDArray[np.float64]:
         """Causal regime probabilities ``P(regime_t | returns up to t)`` of new returns.
 
         Parameters
@@ -195,7 +211,7 @@ class RegimeResult:
             return self.model.filter_proba(x)[:, self.order]
         return self.model.predict_proba(x)[:, self.order]
 
-    def predict(self, returns):
+    def predict(self, returns: ArrayLike) -> NDArray[np.intp]:
         """Most probable regime of new returns.
 
         Parameters
@@ -208,7 +224,7 @@ class RegimeResult:
         """
         return np.argmax(self.predict_proba(returns), axis=1)
 
-    def table(self):
+    def table(self) -> Any:
         """The regime table as a pandas DataFrame, one row per regime.
 
         Columns: ``weight``, ``mean`` (per period), ``ann_volatility``,
@@ -241,8 +257,10 @@ class RegimeResult:
         return pd.DataFrame(data, index=pd.RangeIndex(self.n_regimes, name="regime"))
 
 
-def detect_regimes(returns, n_regimes=2, *, method="mixture", periods_per_year=252,
-                   covariance_type="full", n_init=5, random_state=0, **kwargs):
+def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mixture",
+                   periods_per_year: float = 252, covariance_type: str = "full",
+                   n_init: int = 5, random_state: Union[None, int, np.random.RandomState] = 0,
+                   **kwargs: Any) -> RegimeResult:
     """Fit a Gaussian mixture or hidden Markov model to returns and read its
     components (states) as regimes.
 
@@ -353,7 +371,9 @@ def _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type, 
 _FEATURES = ("mean", "volatility", "skew", "kurtosis", "market_corr", "corr")
 
 
-def asset_features(returns, features=("mean", "volatility", "skew", "corr"), periods_per_year=252):
+def asset_features(returns: ArrayLike,
+                   features: Sequence[str] = ("mean", "volatility", "skew", "corr"),
+                   periods_per_year: float = 252) -> Any:
     """Feature vector of each asset from a (time x assets) return panel.
 
     Parameters
@@ -430,7 +450,8 @@ class AssetClusters:
         Model component index of each cluster label.
     """
 
-    def __init__(self, labels, probabilities, features, model, order):
+    def __init__(self, labels: Any, probabilities: NDArray[np.float64], features: Any,
+                 model: Any, order: NDArray[np.intp]) -> None:
         self.labels = labels
         self.probabilities = probabilities
         self.features = features
@@ -438,9 +459,11 @@ class AssetClusters:
         self.order = order
 
 
-def cluster_assets(returns, n_clusters=2, *, features=("mean", "volatility", "skew", "corr"),
-                   standardize=True, covariance_type="diag", n_init=10, random_state=0,
-                   periods_per_year=252, **kwargs):
+def cluster_assets(returns: ArrayLike, n_clusters: int = 2, *,
+                   features: Sequence[str] = ("mean", "volatility", "skew", "corr"),
+                   standardize: bool = True, covariance_type: str = "diag", n_init: int = 10,
+                   random_state: Union[None, int, np.random.RandomState] = 0,
+                   periods_per_year: float = 252, **kwargs: Any) -> AssetClusters:
     """Cluster assets by a Gaussian mixture on their return features.
 
     Parameters

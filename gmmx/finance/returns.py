@@ -8,12 +8,19 @@ are fitted to; pandas input keeps its index and column names.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike
 
 __all__ = ["log_returns"]
 
 
-def log_returns(prices, periods=1):
+# Returns Any: an ndarray, or a Series / DataFrame like the input (pandas is
+# optional and untyped, so overloads on its classes could not be told apart).
+def log_returns(prices: ArrayLike, periods: int = 1) -> Any:
     """Log returns ``log(P_t / P_{t-periods})`` from a price series.
 
     Parameters
@@ -45,8 +52,9 @@ def log_returns(prices, periods=1):
     if hasattr(prices, "index") and hasattr(prices, "iloc"):
         import pandas as pd
 
-        index = prices.index[periods:]
+        labelled: Any = prices  # a Series or DataFrame
+        index = labelled.index[periods:]
         if values.ndim == 1:
-            return pd.Series(r, index=index, name=getattr(prices, "name", None))
-        return pd.DataFrame(r, index=index, columns=prices.columns)
+            return pd.Series(r, index=index, name=getattr(labelled, "name", None))
+        return pd.DataFrame(r, index=index, columns=labelled.columns)
     return r

@@ -14,7 +14,13 @@ beyond it; a short position (``position < 0``) loses in the upper tail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional, Union, overload
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 from ._models import _is_model
 from ._tail_risk import _check_alpha, _expected_shortfall, _value_at_risk
@@ -66,8 +72,30 @@ def _risk_distribution(mixture, weights, means, stds, variances, log_returns=Fal
     return mixture.portfolio(weights)
 
 
-def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
-                  weights=None, means=None, stds=None, variances=None):
+@overload
+def value_at_risk(
+    mixture: Any = ..., alpha: float = ..., *, position: Optional[float] = ...,
+    log_returns: bool = ..., weights: Union[ArrayLike, Mapping[Any, float], None] = ...,
+    means: Optional[ArrayLike] = ..., stds: Optional[ArrayLike] = ...,
+    variances: Optional[ArrayLike] = ...,
+) -> float: ...
+
+
+@overload
+def value_at_risk(
+    mixture: Any = ..., alpha: ArrayLike = ..., *, position: Optional[float] = ...,
+    log_returns: bool = ..., weights: Union[ArrayLike, Mapping[Any, float], None] = ...,
+    means: Optional[ArrayLike] = ..., stds: Optional[ArrayLike] = ...,
+    variances: Optional[ArrayLike] = ...,
+) -> NDArray[np.float64]: ...
+
+
+def value_at_risk(
+    mixture: Any = None, alpha: ArrayLike = 0.05, *, position: Optional[float] = None,
+    log_returns: bool = False, weights: Union[ArrayLike, Mapping[Any, float], None] = None,
+    means: Optional[ArrayLike] = None, stds: Optional[ArrayLike] = None,
+    variances: Optional[ArrayLike] = None,
+) -> Union[float, NDArray[np.float64]]:
     """Value at risk of a normal mixture of returns, or of a portfolio ``w'x``.
 
     Sign convention: the result is a **positive number for a loss**.  ``alpha``
@@ -105,8 +133,30 @@ def value_at_risk(mixture=None, alpha=0.05, *, position=None, log_returns=False,
     return _value_at_risk(dist, a, position, log_returns)
 
 
-def expected_shortfall(mixture=None, alpha=0.05, *, position=None, log_returns=False,
-                       weights=None, means=None, stds=None, variances=None):
+@overload
+def expected_shortfall(
+    mixture: Any = ..., alpha: float = ..., *, position: Optional[float] = ...,
+    log_returns: bool = ..., weights: Union[ArrayLike, Mapping[Any, float], None] = ...,
+    means: Optional[ArrayLike] = ..., stds: Optional[ArrayLike] = ...,
+    variances: Optional[ArrayLike] = ...,
+) -> float: ...
+
+
+@overload
+def expected_shortfall(
+    mixture: Any = ..., alpha: ArrayLike = ..., *, position: Optional[float] = ...,
+    log_returns: bool = ..., weights: Union[ArrayLike, Mapping[Any, float], None] = ...,
+    means: Optional[ArrayLike] = ..., stds: Optional[ArrayLike] = ...,
+    variances: Optional[ArrayLike] = ...,
+) -> NDArray[np.float64]: ...
+
+
+def expected_shortfall(
+    mixture: Any = None, alpha: ArrayLike = 0.05, *, position: Optional[float] = None,
+    log_returns: bool = False, weights: Union[ArrayLike, Mapping[Any, float], None] = None,
+    means: Optional[ArrayLike] = None, stds: Optional[ArrayLike] = None,
+    variances: Optional[ArrayLike] = None,
+) -> Union[float, NDArray[np.float64]]:
     """Expected shortfall (CVaR) of a normal mixture or a portfolio ``w'x``, in closed form.
 
     Same sign convention as :func:`value_at_risk`: a positive number for a

@@ -40,14 +40,16 @@ class ConvergenceMonitor:
 
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
 
-    def __init__(self, tol, n_iter, verbose):
+    history: deque[float]
+
+    def __init__(self, tol: float, n_iter: int, verbose: bool) -> None:
         self.tol = tol
         self.n_iter = n_iter
         self.verbose = verbose
         self.history = deque()
         self.iter = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fields = dict(vars(self), history=list(self.history))
         body = "".join(f"    {k}={v},\n" for k, v in sorted(fields.items()))
         return f"{type(self).__name__}(\n{body})"
@@ -57,7 +59,7 @@ class ConvergenceMonitor:
         self.iter = 0
         self.history.clear()
 
-    def report(self, log_prob):
+    def report(self, log_prob: float) -> None:
         """Record one iteration's log-likelihood (and print it when verbose).
 
         A decrease larger than ``sqrt(eps)`` is logged as a warning on the
@@ -76,7 +78,7 @@ class ConvergenceMonitor:
         self.iter += 1
 
     @property
-    def converged(self):
+    def converged(self) -> bool:
         """True after ``n_iter`` iterations or a gain below ``tol``."""
         return (self.iter == self.n_iter
                 or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))

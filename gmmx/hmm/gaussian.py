@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 from scipy import linalg
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 from .. import io
 from .._params import ParamsMixin
@@ -129,11 +134,23 @@ class GaussianHMM(ParamsMixin):
         ``history`` of the log-likelihood, ``iter``, ``converged``.
     """
 
-    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
-                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
-                 covars_prior=1e-2, covars_weight=1, algorithm="viterbi", random_state=None,
-                 n_iter=10, tol=1e-2, verbose=False, params="stmc", init_params="stmc",
-                 implementation="log", *, n_threads=None, chunk_size=None, progress=False):
+    # Fitted attributes (set by fit, or by hand before it).
+    startprob_: NDArray[np.float64]
+    transmat_: NDArray[np.float64]
+    means_: NDArray[np.float64]
+    n_features: int
+    monitor_: ConvergenceMonitor
+
+    def __init__(self, n_components: int = 1, covariance_type: str = "diag",
+                 min_covar: float = 1e-3, startprob_prior: ArrayLike = 1.0,
+                 transmat_prior: ArrayLike = 1.0, means_prior: ArrayLike = 0,
+                 means_weight: ArrayLike = 0, covars_prior: ArrayLike = 1e-2,
+                 covars_weight: ArrayLike = 1, algorithm: str = "viterbi",
+                 random_state: Union[None, int, np.random.RandomState] = None,
+                 n_iter: int = 10, tol: float = 1e-2, verbose: bool = False,
+                 params: str = "stmc", init_params: str = "stmc", implementation: str = "log",
+                 *, n_threads: Optional[int] = None, chunk_size: Optional[int] = None,
+                 progress: bool = False) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.min_covar = min_covar
@@ -158,14 +175,14 @@ class GaussianHMM(ParamsMixin):
 
     # ------------------------------------------------------------ covariances
     @property
-    def covars_(self):
+    def covars_(self) -> NDArray[np.float64]:
         """State covariances as (n_components, n_features, n_features) matrices."""
         c = self._covars_
         d = self.n_features if hasattr(self, "n_features") else np.shape(self.means_)[1]
         return get_covariance(self.covariance_type).to_full(c, self.n_components, d)
 
     @covars_.setter
-    def covars_(self, covars):
+    def covars_(self, covars: ArrayLike) -> None:
         self._covars_ = check_covars(covars, self.covariance_type, self.n_components)
 
     # ------------------------------------------------------------ checks
@@ -305,7 +322,8 @@ class GaussianHMM(ParamsMixin):
                       "tied": lambda: cv}
         return distribute[self.covariance_type]()
 
-    def fit(self, X, lengths=None, sample_weight=None):
+    def fit(self, X: Any, lengths: Optional[ArrayLike] = None,
+            sample_weight: Optional[ArrayLike] = None) -> GaussianHMM:
         """Estimate the parameters by Baum-Welch.
 
         Parameters
@@ -389,7 +407,8 @@ class GaussianHMM(ParamsMixin):
         lp = fb.emission_log_densities(X, fb.emission_kernel_params(params), n_threads)
         return X, bounds, lp, params, n_threads
 
-    def score_samples(self, X, lengths=None):
+    def score_samples(self, X: ArrayLike,
+                      lengths: Optional[ArrayLike] = None) -> tuple[float, NDArray[np.float64]]:
         """Log-likelihood of ``X`` and the smoothed state posteriors.
 
         Returns
@@ -404,22 +423,25 @@ class GaussianHMM(ParamsMixin):
                                           want_xi=False)
         return float(logprob.sum()), gamma
 
-    def score(self, X, lengths=None, sample_weight=None):
+    def score(self, X: ArrayLike, lengths: Optional[ArrayLike] = None,
+              sample_weight: Optional[ArrayLike] = None) -> float:
         """Log-likelihood of ``X`` (summed over sequences).
 
         ``sample_weight`` tempers the emissions as in :meth:`fit` (the value
         ``fit`` maximises).
         """
-        X, bounds, lp, p, nt = self._lattice(X, lengths)
-        w = check_sample_weight(sample_weight, X.shape[0])
+        rows, bounds, lp, p, nt = self._lattice(X, lengths)
+        w = check_sample_weight(sample_weight, rows.shape[0])
         _, logprob = fb.filtered(lp, w, bounds, p.startprob, p.transmat, nt)
         return float(logprob.sum())
 
-    def predict_proba(self, X, lengths=None):
+    def predict_proba(self, X: ArrayLike,
+                      lengths: Optional[ArrayLike] = None) -> NDArray[np.float64]:
         """Smoothed posteriors ``P(z_t = k | x_1..x_T)``, shape (n_samples, n_components)."""
         return self.score_samples(X, lengths)[1]
 
-    def filter_proba(self, X, lengths=None):
+    def filter_proba(self, X: ArrayLike,
+                     lengths: Optional[ArrayLike] = None) -> NDArray[np.float64]:
         """Filtered state probabilities ``P(z_t = k | x_1..x_t)``: causal, no look-ahead.
 
         Row ``t`` uses rows up to ``t`` of its sequence only, so it does not
@@ -433,7 +455,8 @@ class GaussianHMM(ParamsMixin):
         _, bounds, lp, p, nt = self._lattice(X, lengths)
         return fb.filtered(lp, None, bounds, p.startprob, p.transmat, nt)[0]
 
-    def decode(self, X, lengths=None, algorithm=None):
+    def decode(self, X: ArrayLike, lengths: Optional[ArrayLike] = None,
+               algorithm: Optional[str] = None) -> tuple[float, NDArray[np.intp]]:
         """Most likely state sequence.
 
         Parameters
@@ -461,11 +484,13 @@ class GaussianHMM(ParamsMixin):
                                     want_xi=False)
         return float(gamma.max(axis=1).sum()), np.argmax(gamma, axis=1)
 
-    def predict(self, X, lengths=None):
+    def predict(self, X: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[np.intp]:
         """Most likely state of every row by the estimator's ``algorithm``."""
         return self.decode(X, lengths)[1]
 
-    def sample(self, n_samples=1, random_state=None, currstate=None):
+    def sample(self, n_samples: int = 1,
+               random_state: Union[None, int, np.random.RandomState] = None,
+               currstate: Optional[int] = None) -> tuple[NDArray[np.float64], NDArray[np.int_]]:
         """Draw a sequence from the model.
 
         Parameters
@@ -496,32 +521,34 @@ class GaussianHMM(ParamsMixin):
         X[np.argsort(states, kind="stable")] = draws
         return X, states.astype(int)
 
-    def get_stationary_distribution(self):
+    def get_stationary_distribution(self) -> NDArray[np.float64]:
         """Stationary distribution of the states (left eigenvector of ``transmat_``)."""
         self._check()
         eigvals, eigvecs = linalg.eig(self.transmat_.T)
         vec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
         return vec / vec.sum()
 
-    def aic(self, X, lengths=None):
+    def aic(self, X: ArrayLike, lengths: Optional[ArrayLike] = None) -> float:
         """Akaike information criterion: ``-2 log L + 2 n_params`` (lower is better)."""
         n_params = sum(self._get_n_fit_scalars_per_param().values())
         return -2 * self.score(X, lengths) + 2 * n_params
 
-    def bic(self, X, lengths=None):
+    def bic(self, X: ArrayLike, lengths: Optional[ArrayLike] = None) -> float:
         """Bayesian information criterion: ``-2 log L + n_params log n`` (lower is better)."""
         n_params = sum(self._get_n_fit_scalars_per_param().values())
         return -2 * self.score(X, lengths) + n_params * np.log(len(as_float_array(X)))
 
     # ------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Save the model in gmmx's safe format (npz + JSON, no pickle), atomically.
 
         Parameters and, when set, ``startprob_``, ``transmat_``, ``means_``,
         ``covars_`` and the monitor's history; a ``RandomState`` instance is
         skipped (listed in the metadata).  Load with :func:`gmmx.load`.
         """
-        arrays, params, skipped = {}, {}, []
+        arrays: dict[str, NDArray[np.float64]] = {}
+        params: dict[str, Any] = {}
+        skipped: list[str] = []
         for name, value in self.get_params().items():
             if name in _PRIORS and np.ndim(value) > 0:
                 arrays["param_" + name] = np.asarray(value, dtype=np.float64)
@@ -531,7 +558,7 @@ class GaussianHMM(ParamsMixin):
                 params[name] = io.json_value(value)
             except TypeError:
                 skipped.append(name)
-        fitted = {}
+        fitted: dict[str, int] = {}
         if all(hasattr(self, a) for a in ("startprob_", "transmat_", "means_", "_covars_")):
             for name in ("startprob_", "transmat_", "means_", "_covars_"):
                 arrays["fit_" + name.lstrip("_")] = np.asarray(getattr(self, name),
