@@ -76,10 +76,16 @@ class CSVSource(ChunkSource):
         import pandas as pd
 
         # No usecols: with it pandas silently ignores extra fields.
-        reader = pd.read_csv(self.path, chunksize=self.chunk_size, **self._strict, **self.kwargs)
+        options = {**self._strict, **_pandas2_options(pd, self.kwargs), **self.kwargs}
+        if _pandas2_misses_extra_fields(pd, self.kwargs):
+            self._check_field_counts()
+        reader = pd.read_csv(self.path, chunksize=self.chunk_size, **options)
         with reader:
             while True:
-                df = _next_strict(pd, reader, self.path)
+                try:
+                    df = _next_strict(pd, reader, self.path)
+                except ValueError as exc:
+                    raise self._locate(exc) from None
                 if df is None:
                     return
                 try:
@@ -94,6 +100,31 @@ class CSVSource(ChunkSource):
                     yield X
                 else:
                     yield X, df[self.weight_column].to_numpy(dtype=np.float64)
+
+    def _check_field_counts(self):
+        """ValueError naming the first row with extra fields (once per file version)."""
+        stat = os.stat(self.path)
+        version = (stat.st_size, stat.st_mtime_ns)
+        if getattr(self, "_counted", None) == version:
+            return
+        found = _first_long_line(self.path, self.kwargs, self.n_file_columns)
+        if found is not None:
+            raise _strict_failure(self.path, f"Expected {self.n_file_columns} fields in line "
+                                             f"{found[0]}, saw {found[1]}: a row with more "
+                                             "fields than its header")
+        self._counted = version
+
+    def _locate(self, exc):
+        """``exc``, naming the line when it is about extra fields and does not yet."""
+        if "more fields than its header" not in str(exc):
+            return exc
+        found = _first_long_line(self.path, self.kwargs, self.n_file_columns)
+        if found is None:
+            return exc
+        line, fields = found
+        return _strict_failure(self.path, f"Expected {self.n_file_columns} fields in line "
+                                          f"{line}, saw {fields}: a row with more fields than "
+                                          "its header")
 
     @classmethod
     def list_columns(cls, path, **read_csv_kwargs):
@@ -328,43 +359,73 @@ _DECOMPRESSORS = ((".gz", "gzip"), (".bz2", "bz2"), (".xz", "xz"), (".zst", "zst
                   (".zip", "zip"))
 
 
-def _read_head(path, compression, n):
-    """At most ``n`` decompressed bytes of the file's start (b"" if not openable here)."""
-    import bz2
-    import gzip
+class _open_binary:
+    """Context manager: the decompressed binary stream of ``path``, or None if not openable here."""
+
+    def __init__(self, path, compression):
+        self.path, self.compression, self.stack = os.fspath(path), compression, None
+
+    def __enter__(self):
+        import contextlib
+
+        self.stack = contextlib.ExitStack()
+        try:
+            return self._open()
+        except _OPEN_ERRORS():
+            return None  # pandas reports what is wrong with the file
+
+    def __exit__(self, *exc):
+        self.stack.close()
+        return False
+
+    def _open(self):
+        import bz2
+        import gzip
+        import lzma
+        import zipfile
+
+        compression = self.compression
+        if isinstance(compression, dict):
+            compression = compression.get("method")
+        if compression == "infer":
+            name = self.path.lower()
+            compression = next((c for suffix, c in _DECOMPRESSORS if name.endswith(suffix)), None)
+        enter = self.stack.enter_context
+        if compression is None:
+            return enter(open(self.path, "rb"))
+        if compression in ("gzip", "bz2", "xz"):
+            opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
+            return enter(opener(self.path, "rb"))
+        if compression == "zip":
+            zf = enter(zipfile.ZipFile(self.path))
+            names = zf.namelist()
+            return enter(zf.open(names[0])) if len(names) == 1 else None
+        if compression == "zstd":
+            import zstandard
+
+            raw = enter(open(self.path, "rb"))
+            return enter(zstandard.ZstdDecompressor().stream_reader(raw))
+        return None
+
+
+def _OPEN_ERRORS():
     import lzma
     import zipfile
     import zlib
 
-    if isinstance(compression, dict):
-        compression = compression.get("method")
-    if compression == "infer":
-        name = path.lower()
-        compression = next((c for suffix, c in _DECOMPRESSORS if name.endswith(suffix)), None)
-    try:
-        if compression is None:
-            with open(path, "rb") as f:
-                return f.read(n)
-        if compression in ("gzip", "bz2", "xz"):
-            opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
-            with opener(path, "rb") as f:
-                return f.read(n)
-        if compression == "zip":
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-                if len(names) != 1:
-                    return b""
-                with zf.open(names[0]) as f:
-                    return f.read(n)
-        if compression == "zstd":
-            import zstandard
+    return (OSError, EOFError, ValueError, ImportError, zlib.error, lzma.LZMAError,
+            zipfile.BadZipFile)
 
-            with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as f:
-                return f.read(n)
-    except (OSError, EOFError, ValueError, ImportError, zlib.error, lzma.LZMAError,
-            zipfile.BadZipFile):
-        return b""  # pandas reports what is wrong with the file
-    return b""
+
+def _read_head(path, compression, n):
+    """At most ``n`` decompressed bytes of the file's start (b"" if not openable here)."""
+    with _open_binary(path, compression) as f:
+        if f is None:
+            return b""
+        try:
+            return f.read(n)
+        except _OPEN_ERRORS():
+            return b""
 
 
 def _strict_failure(path, exc):
@@ -410,6 +471,68 @@ def _check_caught(pd, path, caught):
             )
     for w in caught:  # anything else: pass it on
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _pandas_before_3(pd):
+    return int(pd.__version__.split(".")[0]) < 3
+
+
+def _pandas2_options(pd, kwargs):
+    """Options that make the C parser of pandas < 3 parse floats exactly (pandas 3 does).
+
+    Its default conversion is off by an ulp for about a third of 17-digit
+    values; ``float_precision="round_trip"`` is exact.
+    """
+    if (_pandas_before_3(pd) and kwargs.get("engine", "c") == "c"
+            and "float_precision" not in kwargs):
+        return {"float_precision": "round_trip"}
+    return {}
+
+
+def _pandas2_misses_extra_fields(pd, kwargs):
+    """True when pandas could drop extra fields silently (see :meth:`CSVSource.chunks`).
+
+    Reading in chunks, the C parser of pandas < 3 does not check the field
+    count of the first row of each later chunk.
+    """
+    sep = kwargs.get("sep", kwargs.get("delimiter", ","))
+    return (_pandas_before_3(pd) and kwargs.get("engine", "c") == "c"
+            and isinstance(sep, str) and len(sep) == 1)
+
+
+def _first_long_line(path, kwargs, n_fields):
+    """``(line, fields)`` of the first line with more than ``n_fields`` fields, or None.
+
+    One trailing separator is not a field (pandas keeps such rows whole);
+    lines with quotes are split by :mod:`csv`, the others by counting.
+    """
+    import csv
+
+    sep = kwargs.get("sep", kwargs.get("delimiter", ","))
+    if not isinstance(sep, str) or len(sep) != 1:
+        return None
+    quote = kwargs.get("quotechar", '"')
+    encoding = kwargs.get("encoding") or "utf-8"
+    with _open_binary(path, kwargs.get("compression", "infer")) as f:
+        if f is None:
+            return None
+        number, rest = 0, b""
+        while True:
+            block = f.read(1 << 20)
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop() if block else b""
+            for raw in lines:
+                number += 1
+                line = raw.decode(encoding, errors="replace").rstrip("\r")
+                if line.count(sep) < n_fields:  # the common case, fast
+                    continue
+                fields = (len(next(csv.reader([line], delimiter=sep, quotechar=quote)))
+                          if quote in line else line.count(sep) + 1)
+                fields -= line.endswith(sep)
+                if fields > n_fields:
+                    return number, fields
+            if not block:
+                return None
 
 
 def _pandas():

@@ -224,3 +224,24 @@ def test_no_parser_warning_leaks(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(as_source(path).read_all()[0], [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("text, found", [
+    ("a,b\n1,2\n3,4\n", None),
+    ("a,b\n1,2,\n4,5,\n", None),                 # one trailing separator is not a field
+    ('a,b\n"1,5",2\n3,"4,5"\n', None),           # quoted separators are not fields
+    ("a,b\n1,2\n3,4\n9,9,9\n7,8\n", (4, 3)),
+    ('a,b\n"1,5",2,7\n', (2, 3)),
+])
+def test_field_count_scan_of_pandas2_reads(tmp_path, text, found):
+    """The scan that stands in for pandas < 3's missing check at chunk starts."""
+    import gzip
+
+    from gmmx.sources.csv import _first_long_line
+
+    path = tmp_path / "x.csv"
+    path.write_text(text)
+    assert _first_long_line(path, {}, 2) == found
+    zipped = tmp_path / "x.csv.gz"
+    zipped.write_bytes(gzip.compress(text.encode()))
+    assert _first_long_line(zipped, {}, 2) == found
