@@ -24,6 +24,13 @@
 #   factors side by side, `ucat` = [U_1 | ... | U_P] (d, P*d) with P = K (full)
 #   or 1 (tied); y_ik = (x_i - ref) U_k - shift_k with shift_k = (mu_k - ref) U_k.
 #   Statistics come from a second GEMM about `ref`.
+#   For larger d the features are split into column blocks (`full_blocks`):
+#   U_k is upper triangular and the scatter symmetric, so the block of
+#   features jb[b]..jb[b+1] needs features 0..jb[b+1] only, and each block is
+#   its own GEMM (`_full_distances`, `_full_scatter`). The factors are then
+#   repacked per call block by block, the scatter is accumulated in a blocked
+#   layout and converted to the flat layout (lower triangle mirrored) after the
+#   groups are added (`_full_unblock`). One block is the plain two-GEMM scheme.
 #   Centring at the mixture mean removes the price level; what remains is the
 #   spread between components, tiny next to a price offset (see DESIGN.md).
 #
@@ -50,9 +57,9 @@ from scipy.linalg.cython_blas cimport dgemm
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
                       gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
 from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
-                     gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
-                     gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
-                     gmmx_weighted_rows)
+                     gmmx_finish_logprob, gmmx_full_logprob_row, gmmx_full_weighted_rows,
+                     gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64,
+                     gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
 
 cdef enum:
     K_FULL = 0
@@ -61,6 +68,7 @@ cdef enum:
     ST_NONFINITE = 1
     ST_NOMEM = 2
     MAX_GROUPS_ = 64
+    MAX_FULL_BLOCKS = 16
 
 KIND_FULL = K_FULL
 KIND_DIAG = K_DIAG
@@ -115,6 +123,130 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
     return int(min(max(b, 64), 4096))
 
 
+cdef Py_ssize_t _full_blocks_override = 0
+
+
+def _set_full_blocks(Py_ssize_t n_blocks):
+    """Force the number of feature blocks of the full kernel (0: automatic; for tests)."""
+    global _full_blocks_override
+    if n_blocks < 0:
+        raise ValueError("n_blocks must be >= 0")
+    _full_blocks_override = n_blocks
+
+
+def full_blocks(Py_ssize_t n_features):
+    """Number of feature blocks the full / tied kernel splits ``n_features`` into.
+
+    More blocks skip more of the zero triangle of the precision factors and the
+    redundant half of the scatter (a fraction (nb - 1) / (2 nb) of both GEMMs'
+    flops), but each block is a smaller GEMM.
+    """
+    cdef Py_ssize_t d = n_features, nb
+    if _full_blocks_override > 0:
+        nb = _full_blocks_override
+    else:
+        nb = 1
+    return int(max(1, min(nb, d, MAX_FULL_BLOCKS)))
+
+
+cdef Py_ssize_t _full_block_bounds(Py_ssize_t d, Py_ssize_t nb, Py_ssize_t *jb) noexcept nogil:
+    """Fill jb[0..nb] with near-equal feature blocks; return the blocked factor size / P."""
+    cdef Py_ssize_t b, size = 0
+    for b in range(nb + 1):
+        jb[b] = (b * d) // nb
+    for b in range(nb):
+        size += jb[b + 1] * (jb[b + 1] - jb[b])
+    return size
+
+
+cdef void _full_pack_factors(const double *ucat, Py_ssize_t d, Py_ssize_t P,
+                             const Py_ssize_t *jb, Py_ssize_t nb, double *ublk) noexcept nogil:
+    """Blocked factors: block b row-major (e_b, P*bs_b), [j, p*bs_b + jj] = U_p[j, jb[b] + jj]."""
+    cdef Py_ssize_t b, j, p, jj, e, bs
+    for b in range(nb):
+        e = jb[b + 1]
+        bs = jb[b + 1] - jb[b]
+        for j in range(e):
+            for p in range(P):
+                for jj in range(bs):
+                    ublk[(j * P + p) * bs + jj] = ucat[j * P * d + p * d + jb[b] + jj]
+        ublk += e * P * bs
+
+
+cdef void _full_distances(const double *xc, int n, Py_ssize_t d, Py_ssize_t P,
+                          const double *ublk, const Py_ssize_t *jb, Py_ssize_t nb,
+                          double *Y) noexcept nogil:
+    """Y (column-major n x P*d, blocked columns) = x' U, one GEMM per feature block.
+
+    Block b: (n x P*bs_b) = x'[:, :e_b] times the block's (e_b x P*bs_b) factors.
+    """
+    cdef:
+        Py_ssize_t b
+        int e, cols, d1i = <int> (d + 1)
+        double fone = 1.0, fzero = 0.0
+        char trans = b'T'
+    for b in range(nb):
+        e = <int> jb[b + 1]
+        cols = <int> (P * (jb[b + 1] - jb[b]))
+        dgemm(&trans, &trans, &n, &cols, &e, &fone, <double *> xc, &d1i, <double *> ublk, &cols,
+              &fzero, Y + n * P * jb[b], &n)
+        ublk += e * cols
+
+
+cdef void _full_scatter(const double *lp, const double *xc, int n, Py_ssize_t K, Py_ssize_t d,
+                        const Py_ssize_t *jb, Py_ssize_t nb, double *W,
+                        double *G) noexcept nogil:
+    """G (blocked) += sum_i r_ik [x'_i x'_i^T | x'_i], upper block triangle only.
+
+    Block b of G is column-major (K*e_b, bs_b) (one more column, the sums of
+    r x', for the last block): its rows are the blocked columns of W that
+    belong to features < e_b, i.e. a prefix of W's columns.
+    """
+    cdef:
+        Py_ssize_t b
+        int rows, cols, ldw = <int> (K * d), d1i = <int> (d + 1)
+        double fone = 1.0
+        char trans = b'T', notrans = b'N'
+    gmmx_full_weighted_rows(lp, xc, n, K, d, jb, nb, W)
+    for b in range(nb):
+        rows = <int> (K * jb[b + 1])
+        cols = <int> (jb[b + 1] - jb[b] + (1 if b == nb - 1 else 0))
+        dgemm(&notrans, &trans, &rows, &cols, &n, &fone, W, &ldw, <double *> xc + jb[b], &d1i,
+              &fone, G, &rows)
+        G += rows * cols
+
+
+cdef void _full_unblock(const double *src, Py_ssize_t K, Py_ssize_t d, const Py_ssize_t *jb,
+                        Py_ssize_t nb, double *G) noexcept nogil:
+    """Blocked statistics (see `_full_scatter`) -> flat layout G (K*d, d+1) column-major.
+
+    Entries below the block diagonal were not computed; they take the value of
+    their mirror image (the scatter is symmetric).
+    """
+    cdef:
+        Py_ssize_t b, bj, l, k, j, Kd = K * d, rows
+        Py_ssize_t col_off[MAX_FULL_BLOCKS + 1]
+        const double *blk
+    # col_off[b]: offset of block b in src
+    col_off[0] = 0
+    for b in range(nb):
+        col_off[b + 1] = col_off[b] + K * jb[b + 1] * (jb[b + 1] - jb[b])
+    for b in range(nb):
+        rows = K * jb[b + 1]
+        blk = src + col_off[b]
+        for l in range(jb[b], jb[b + 1] + (1 if b == nb - 1 else 0)):
+            for bj in range(b + 1):
+                for k in range(K):
+                    for j in range(jb[bj], jb[bj + 1]):
+                        G[l * Kd + k * d + j] = blk[(l - jb[b]) * rows + K * jb[bj]
+                                                    + k * (jb[bj + 1] - jb[bj]) + j - jb[bj]]
+    for b in range(nb):
+        for l in range(jb[b], jb[b + 1]):
+            for k in range(K):
+                for j in range(jb[b + 1], d):
+                    G[l * Kd + k * d + j] = G[j * Kd + k * d + l]
+
+
 def n_groups(Py_ssize_t n_chunks, Py_ssize_t stats_len):
     """Number of groups of consecutive chunks, each with its own statistics.
 
@@ -146,9 +278,11 @@ cdef int _chunk(
     int kind,
     const double *cst,        # IN  (K,) log w_k + log det U_k - d/2 log 2 pi
     const double *means,      # IN  (K, d)  [diag]
-    const double *prec,       # IN  (K, d) [diag] or ucat (d, P*d) [full]
+    const double *prec,       # IN  (K, d) [diag] or blocked factors (_full_pack_factors) [full]
     const double *ref,        # IN  (d,)   [full]
     const double *shift,      # IN  (K, d) [full]
+    const Py_ssize_t *jb,     # IN  (nb+1,) feature block bounds [full]
+    Py_ssize_t nb,            # number of feature blocks [full]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
     double *xc,               # SCRATCH (d, n) transposed [diag] or (n, d+1) [full]
     double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
@@ -169,15 +303,12 @@ cdef int _chunk(
     log-likelihood contributes 0).
     """
     cdef:
-        Py_ssize_t i, j, k, p
+        Py_ssize_t i, j, k
         Py_ssize_t d1 = d + 1, Kd = K * d
         double ll, wsum
         double *row
         double out3[3]
-        int ni = <int> n, di = <int> d, d1i = <int> (d + 1)
-        int Pdi = <int> (P * d), Kdi = <int> (K * d)
-        double fone = 1.0, fzero = 0.0
-        char trans = b'T', notrans = b'N'
+        int ni = <int> n
 
     # ---- log N(x_i | k) + log w_k into lp[k, i] ----------------------------
     if kind == K_DIAG:
@@ -205,17 +336,10 @@ cdef int _chunk(
         else:
             gmmx_center_f32(X, ref, n, d, xc)
         if resp_in == NULL:
-            # Y (row-major P*d x n) = ucat^T xc^T: column-major (n x P*d) = xc ucat.
-            dgemm(&trans, &trans, &ni, &Pdi, &di, &fone, xc, &d1i, <double *> prec, &Pdi,
-                  &fzero, Y, &ni)
+            _full_distances(xc, ni, d, P, prec, jb, nb, Y)
             for k in range(K):
-                p = k if P == K else 0
-                row = lp + k * n
-                for i in range(n):
-                    row[i] = 0.0
-                for j in range(d):
-                    gmmx_acc_sq(Y + (p * d + j) * n, shift[k * d + j], 1.0, n, row)
-                gmmx_finish_logprob(row, cst[k], n)
+                gmmx_full_logprob_row(Y, n, P, k if P == K else 0, jb, nb, shift + k * d,
+                                      cst[k], lp + k * n)
 
     if resp_in != NULL:
         # ---- responsibilities from the caller: lp = w_i * r_ik ---------------
@@ -274,11 +398,7 @@ cdef int _chunk(
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
-        # W (row-major n x K*d): W[i, k*d + j] = r_ik x'_ij
-        gmmx_weighted_rows(lp, xc, n, K, d, Y)
-        # G (column-major K*d x (d+1)) += W^T [x' | 1]
-        dgemm(&notrans, &trans, &Kdi, &d1i, &ni, &fone, Y, &Kdi, xc, &d1i,
-              &fone, stats + K, &Kdi)
+        _full_scatter(lp, xc, ni, K, d, jb, nb, Y, stats + K)
     return 0
 
 
@@ -350,6 +470,11 @@ cdef tuple _drive(
         int rc
         double *scratch
         double *sp
+        Py_ssize_t jb[MAX_FULL_BLOCKS + 1]
+        Py_ssize_t nb = 1, blk_size
+        double[::1] ublk_view
+        double[::1] total_view
+        const double *fac = prec
 
     B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
     n_chunks = (n + B - 1) // B
@@ -360,6 +485,14 @@ cdef tuple _drive(
     gbuf_arr[:, S + 1] = -1
     cdef double[:, ::1] gbuf = gbuf_arr
     y_size = B * K * d if kind == K_FULL else 0
+    if kind == K_FULL:
+        nb = full_blocks(d)
+        blk_size = _full_block_bounds(d, nb, jb)
+        if prec != NULL and nb > 1:
+            ublk_arr = np.empty(max(blk_size * P, 1), dtype=np.float64)
+            ublk_view = ublk_arr
+            _full_pack_factors(prec, d, P, jb, nb, &ublk_view[0])
+            fac = &ublk_view[0]
     scratch_size = K * B + B * (d + 1) + y_size + 2 * B
 
     if n_chunks == 0:
@@ -385,7 +518,7 @@ cdef tuple _drive(
                 start = ci * B
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
-                            m_rows, d, K, P, kind, cst, means, prec, ref, shift,
+                            m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb,
                             sp, sp + K * B, sp + K * B + B * (d + 1),
                             sp + K * B + B * (d + 1) + y_size,
                             sp + K * B + B * (d + 1) + y_size + B,
@@ -411,6 +544,11 @@ cdef tuple _drive(
     total = gbuf_arr[0, :S].copy()
     for t in range(1, G):
         total += gbuf_arr[t, :S]
+    if kind == K_FULL and nb > 1 and want_stats:
+        blocked = total[K:K + K * d * (d + 1)].copy()
+        total_view = total
+        ublk_view = blocked
+        _full_unblock(&ublk_view[0], K, d, jb, nb, &total_view[K])
     return total, status, bad_chunk, B
 
 

@@ -400,4 +400,60 @@ GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c,
     for (i = 0; i < n; i++) row[i] = c - 0.5 * row[i];
 }
 
+/* ---- full / tied kernel: features split in column blocks ----------------
+ * Blocks b = 0..nb-1 cover features jb[b] <= j < jb[b+1] (jb[0] = 0,
+ * jb[nb] = d). Upper-triangular factors and the upper triangle of the scatter
+ * are zero / redundant below a block's end e_b = jb[b+1], so each block works
+ * on features 0..e_b only. Column (b, k, jj) of a blocked (n, K*d) array sits
+ * at K*jb[b] + k*(jb[b+1] - jb[b]) + jj. */
+
+/* W (n, K*d), blocked columns: W[i, (b, k, jj)] = r[k, i] * xc[i, jb[b] + jj],
+ * xc with row stride d+1 */
+GMMX_CLONES static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
+                                                const double *GMMX_RESTRICT xc, Py_ssize_t n,
+                                                Py_ssize_t K, Py_ssize_t d,
+                                                const Py_ssize_t *jb, Py_ssize_t nb,
+                                                double *GMMX_RESTRICT W)
+{
+    Py_ssize_t i, j, k, b;
+    for (i = 0; i < n; i++) {
+        const double *GMMX_RESTRICT xr = xc + i * (d + 1);
+        double *GMMX_RESTRICT wr = W + i * K * d;
+        for (b = 0; b < nb; b++) {
+            const Py_ssize_t j0 = jb[b], bs = jb[b + 1] - jb[b];
+            double *GMMX_RESTRICT wb = wr + K * j0;
+            for (k = 0; k < K; k++) {
+                const double rk = r[k * n + i];
+                for (j = 0; j < bs; j++) wb[k * bs + j] = rk * xr[j0 + j];
+            }
+        }
+    }
+}
+
+/* row[i] = cst - 1/2 sum_j (Y[(b, p, jj)][i] - shift[j])^2 over j = 0..d-1 in
+ * order, Y column-major (n, P*d) with blocked columns; p is the component's
+ * precision block (k for full, 0 for tied). */
+GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
+                                              Py_ssize_t P, Py_ssize_t p,
+                                              const Py_ssize_t *jb, Py_ssize_t nb,
+                                              const double *GMMX_RESTRICT shift, double cst,
+                                              double *GMMX_RESTRICT row)
+{
+    Py_ssize_t i, b, j;
+    for (i = 0; i < n; i++) row[i] = 0.0;
+    for (b = 0; b < nb; b++) {
+        const Py_ssize_t j0 = jb[b], bs = jb[b + 1] - jb[b];
+        const double *GMMX_RESTRICT yb = Y + n * (P * j0 + p * bs);
+        for (j = 0; j < bs; j++) {
+            const double *GMMX_RESTRICT col = yb + j * n;
+            const double s = shift[j0 + j];
+            for (i = 0; i < n; i++) {
+                double z = col[i] - s;
+                row[i] += z * z;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) row[i] = cst - 0.5 * row[i];
+}
+
 #endif /* GMMX_VMATH_H */

@@ -23,3 +23,9 @@ cdef extern from "_vmath.h" nogil:
                             Py_ssize_t d, double *W) noexcept
     void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
     int gmmx_all_finite(const double *a, Py_ssize_t n) noexcept
+    void gmmx_full_weighted_rows(const double *r, const double *xc, Py_ssize_t n,
+                                 Py_ssize_t K, Py_ssize_t d, const Py_ssize_t *jb,
+                                 Py_ssize_t nb, double *W) noexcept
+    void gmmx_full_logprob_row(const double *Y, Py_ssize_t n, Py_ssize_t P, Py_ssize_t p,
+                               const Py_ssize_t *jb, Py_ssize_t nb, const double *shift,
+                               double cst, double *row) noexcept
