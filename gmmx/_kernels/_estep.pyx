@@ -57,9 +57,10 @@ from scipy.linalg.cython_blas cimport dgemm
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
                       gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
 from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
-                     gmmx_finish_logprob, gmmx_full_logprob_row, gmmx_full_weighted_rows,
-                     gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64,
-                     gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
+                     gmmx_finish_logprob, gmmx_full_logprob_row, gmmx_full_transpose,
+                     gmmx_full_tri_logprob, gmmx_full_weighted_rows, gmmx_logsumexp_resp,
+                     gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64, gmmx_uni_logprob,
+                     gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
 
 cdef enum:
     K_FULL = 0
@@ -124,6 +125,20 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
 
 
 cdef Py_ssize_t _full_blocks_override = 0
+cdef int _full_tri_override = -1
+
+
+def _set_full_tri(int use):
+    """Force the triangular distance kernel on (1) or off (0), or automatic (-1; for tests)."""
+    global _full_tri_override
+    _full_tri_override = use
+
+
+def full_tri_distances(Py_ssize_t n_features):
+    """True when the full / tied kernel computes distances without BLAS (`gmmx_full_tri_logprob`)."""
+    if _full_tri_override >= 0:
+        return bool(_full_tri_override)
+    return False
 
 
 def _set_full_blocks(Py_ssize_t n_blocks):
@@ -283,6 +298,7 @@ cdef int _chunk(
     const double *shift,      # IN  (K, d) [full]
     const Py_ssize_t *jb,     # IN  (nb+1,) feature block bounds [full]
     Py_ssize_t nb,            # number of feature blocks [full]
+    bint tri,                 # distances by gmmx_full_tri_logprob from ucat in prec [full]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
     double *xc,               # SCRATCH (d, n) transposed [diag] or (n, d+1) [full]
     double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
@@ -335,7 +351,12 @@ cdef int _chunk(
             gmmx_center_f64(X, ref, n, d, xc)
         else:
             gmmx_center_f32(X, ref, n, d, xc)
-        if resp_in == NULL:
+        if resp_in == NULL and tri:
+            gmmx_full_transpose(xc, n, d, Y)
+            for k in range(K):
+                gmmx_full_tri_logprob(Y, n, d, prec + (k if P == K else 0) * d, P * d,
+                                      shift + k * d, cst[k], lp + k * n)
+        elif resp_in == NULL:
             _full_distances(xc, ni, d, P, prec, jb, nb, Y)
             for k in range(K):
                 gmmx_full_logprob_row(Y, n, P, k if P == K else 0, jb, nb, shift + k * d,
@@ -472,6 +493,7 @@ cdef tuple _drive(
         double *sp
         Py_ssize_t jb[MAX_FULL_BLOCKS + 1]
         Py_ssize_t nb = 1, blk_size
+        bint tri = False
         double[::1] ublk_view
         double[::1] total_view
         const double *fac = prec
@@ -488,7 +510,8 @@ cdef tuple _drive(
     if kind == K_FULL:
         nb = full_blocks(d)
         blk_size = _full_block_bounds(d, nb, jb)
-        if prec != NULL and nb > 1:
+        tri = full_tri_distances(d)
+        if prec != NULL and nb > 1 and not tri:
             ublk_arr = np.empty(max(blk_size * P, 1), dtype=np.float64)
             ublk_view = ublk_arr
             _full_pack_factors(prec, d, P, jb, nb, &ublk_view[0])
@@ -518,7 +541,7 @@ cdef tuple _drive(
                 start = ci * B
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
-                            m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb,
+                            m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb, tri,
                             sp, sp + K * B, sp + K * B + B * (d + 1),
                             sp + K * B + B * (d + 1) + y_size,
                             sp + K * B + B * (d + 1) + y_size + B,

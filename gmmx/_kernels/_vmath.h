@@ -456,4 +456,75 @@ GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_
     for (i = 0; i < n; i++) row[i] = cst - 0.5 * row[i];
 }
 
+/* xt (d, n) = the first d columns of xc (n, d+1), transposed */
+GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
+                                            Py_ssize_t d, double *GMMX_RESTRICT xt)
+{
+    Py_ssize_t i, j;
+    for (j = 0; j < d; j++)
+        for (i = 0; i < n; i++) xt[j * n + i] = xc[i * (d + 1) + j];
+}
+
+/* Log-densities of one component straight from its upper-triangular factor U
+ * (row stride ldu): row[i] = cst - 1/2 sum_j (sum_{l<=j} xt[l, i] U[l, j] - shift[j])^2.
+ * Each row's sums run in the same order (l, then j ascending) in the vector
+ * and the scalar code, so a row's value does not depend on its position.
+ * Entries below U's diagonal must be zero (they are read in groups of 4). */
+GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
+                                              Py_ssize_t d, const double *GMMX_RESTRICT U,
+                                              Py_ssize_t ldu, const double *GMMX_RESTRICT shift,
+                                              double cst, double *GMMX_RESTRICT row)
+{
+    Py_ssize_t i = 0, j, l;
+#ifdef GMMX_VECEXT
+    for (; i + 16 <= n; i += 16) {
+        gmmx_v8 s0 = {0}, s1 = {0}, x0, x1, z;
+        for (j = 0; j + 4 <= d; j += 4) {
+            gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            gmmx_v8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+            for (l = 0; l < j + 4; l++) {
+                const double *u = U + l * ldu + j;
+                const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
+                GMMX_LOAD8(x0, xt + l * n + i);
+                GMMX_LOAD8(x1, xt + l * n + i + 8);
+                a0 += x0 * u0; b0 += x1 * u0;
+                a1 += x0 * u1; b1 += x1 * u1;
+                a2 += x0 * u2; b2 += x1 * u2;
+                a3 += x0 * u3; b3 += x1 * u3;
+            }
+            z = a0 - shift[j]; s0 += z * z; z = b0 - shift[j]; s1 += z * z;
+            z = a1 - shift[j + 1]; s0 += z * z; z = b1 - shift[j + 1]; s1 += z * z;
+            z = a2 - shift[j + 2]; s0 += z * z; z = b2 - shift[j + 2]; s1 += z * z;
+            z = a3 - shift[j + 3]; s0 += z * z; z = b3 - shift[j + 3]; s1 += z * z;
+        }
+        for (; j < d; j++) {
+            gmmx_v8 a0 = {0}, b0 = {0};
+            for (l = 0; l <= j; l++) {
+                const double u0 = U[l * ldu + j];
+                GMMX_LOAD8(x0, xt + l * n + i);
+                GMMX_LOAD8(x1, xt + l * n + i + 8);
+                a0 += x0 * u0; b0 += x1 * u0;
+            }
+            z = a0 - shift[j]; s0 += z * z; z = b0 - shift[j]; s1 += z * z;
+        }
+        s0 = cst - 0.5 * s0;
+        s1 = cst - 0.5 * s1;
+        memcpy(row + i, &s0, sizeof(gmmx_v8));
+        memcpy(row + i + 8, &s1, sizeof(gmmx_v8));
+    }
+#endif
+    for (; i < n; i++) {
+        double s = 0.0;
+        for (j = 0; j < d; j++) {
+            /* same terms as the vector code: l up to the end of j's group of 4 */
+            Py_ssize_t lend = (j / 4) * 4 + 4 <= d ? (j / 4) * 4 + 4 : j + 1;
+            double a = 0.0, z;
+            for (l = 0; l < lend; l++) a += xt[l * n + i] * U[l * ldu + j];
+            z = a - shift[j];
+            s += z * z;
+        }
+        row[i] = cst - 0.5 * s;
+    }
+}
+
 #endif /* GMMX_VMATH_H */

@@ -29,3 +29,8 @@ cdef extern from "_vmath.h" nogil:
     void gmmx_full_logprob_row(const double *Y, Py_ssize_t n, Py_ssize_t P, Py_ssize_t p,
                                const Py_ssize_t *jb, Py_ssize_t nb, const double *shift,
                                double cst, double *row) noexcept
+    void gmmx_full_transpose(const double *xc, Py_ssize_t n, Py_ssize_t d,
+                             double *xt) noexcept
+    void gmmx_full_tri_logprob(const double *xt, Py_ssize_t n, Py_ssize_t d, const double *U,
+                               Py_ssize_t ldu, const double *shift, double cst,
+                               double *row) noexcept
