@@ -56,8 +56,9 @@ from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
                       gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
-from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
-                     gmmx_finish_logprob, gmmx_full_logprob_row, gmmx_full_transpose,
+from ._vmath cimport (GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32,
+                     gmmx_center_f64, gmmx_finish_logprob, gmmx_full_logprob_row, gmmx_full_scale_rows,
+                     gmmx_full_scatter_upper, gmmx_full_transpose,
                      gmmx_full_tri_logprob, gmmx_full_weighted_rows, gmmx_logsumexp_resp,
                      gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64, gmmx_uni_logprob,
                      gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
@@ -132,6 +133,31 @@ def _set_full_tri(int use):
     """Force the triangular distance kernel on (1) or off (0), or automatic (-1; for tests)."""
     global _full_tri_override
     _full_tri_override = use
+
+
+cdef int _full_direct_scatter_override = -1
+
+
+def _set_full_direct_scatter(int use):
+    """Force the direct scatter kernel on (1) or off (0), or automatic (-1; for tests)."""
+    global _full_direct_scatter_override
+    _full_direct_scatter_override = use
+
+
+def full_direct_scatter(Py_ssize_t n_features):
+    """True when the full / tied kernel sums the scatter without BLAS (`gmmx_full_scatter_upper`)."""
+    if _full_direct_scatter_override >= 0:
+        return bool(_full_direct_scatter_override)
+    return False
+
+
+cdef void _full_mirror(double *G, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    """Fill the lower triangle of every component's scatter in G (K*d, d+1) from the upper."""
+    cdef Py_ssize_t k, j, l, Kd = K * d
+    for l in range(d):
+        for k in range(K):
+            for j in range(l + 1, d):
+                G[l * Kd + k * d + j] = G[j * Kd + k * d + l]
 
 
 def full_tri_distances(Py_ssize_t n_features):
@@ -299,6 +325,7 @@ cdef int _chunk(
     const Py_ssize_t *jb,     # IN  (nb+1,) feature block bounds [full]
     Py_ssize_t nb,            # number of feature blocks [full]
     bint tri,                 # distances by gmmx_full_tri_logprob from ucat in prec [full]
+    bint direct,              # upper scatter by gmmx_full_scatter_upper [full]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
     double *xc,               # SCRATCH (d, n) transposed [diag] or (n, d+1) [full]
     double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
@@ -352,7 +379,7 @@ cdef int _chunk(
         else:
             gmmx_center_f32(X, ref, n, d, xc)
         if resp_in == NULL and tri:
-            gmmx_full_transpose(xc, n, d, Y)
+            gmmx_full_transpose(xc, n, d, Y)  # xt, (GMMX_FULL_PAD(d), n)
             for k in range(K):
                 gmmx_full_tri_logprob(Y, n, d, prec + (k if P == K else 0) * d, P * d,
                                       shift + k * d, cst[k], lp + k * n)
@@ -419,7 +446,16 @@ cdef int _chunk(
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
-        _full_scatter(lp, xc, ni, K, d, jb, nb, Y, stats + K)
+        if direct:
+            if resp_in != NULL or not tri:  # else xt is still in Y
+                gmmx_full_transpose(xc, n, d, Y)
+            for k in range(K):
+                gmmx_full_scale_rows(lp + k * n, Y, n, GMMX_FULL_PAD(d),
+                                     Y + GMMX_FULL_PAD(d) * n)
+                gmmx_full_scatter_upper(Y, Y + GMMX_FULL_PAD(d) * n, n, d, stats + K + k * d,
+                                        Kd)
+        else:
+            _full_scatter(lp, xc, ni, K, d, jb, nb, Y, stats + K)
     return 0
 
 
@@ -493,7 +529,7 @@ cdef tuple _drive(
         double *sp
         Py_ssize_t jb[MAX_FULL_BLOCKS + 1]
         Py_ssize_t nb = 1, blk_size
-        bint tri = False
+        bint tri = False, direct = False
         double[::1] ublk_view
         double[::1] total_view
         const double *fac = prec
@@ -511,11 +547,15 @@ cdef tuple _drive(
         nb = full_blocks(d)
         blk_size = _full_block_bounds(d, nb, jb)
         tri = full_tri_distances(d)
+        direct = full_direct_scatter(d)
+        if tri or direct:  # xt, and rx beside it
+            y_size = max(y_size, 2 * B * GMMX_FULL_PAD(d))
         if prec != NULL and nb > 1 and not tri:
             ublk_arr = np.empty(max(blk_size * P, 1), dtype=np.float64)
             ublk_view = ublk_arr
             _full_pack_factors(prec, d, P, jb, nb, &ublk_view[0])
             fac = &ublk_view[0]
+
     scratch_size = K * B + B * (d + 1) + y_size + 2 * B
 
     if n_chunks == 0:
@@ -541,7 +581,7 @@ cdef tuple _drive(
                 start = ci * B
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
-                            m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb, tri,
+                            m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb, tri, direct,
                             sp, sp + K * B, sp + K * B + B * (d + 1),
                             sp + K * B + B * (d + 1) + y_size,
                             sp + K * B + B * (d + 1) + y_size + B,
@@ -567,7 +607,10 @@ cdef tuple _drive(
     total = gbuf_arr[0, :S].copy()
     for t in range(1, G):
         total += gbuf_arr[t, :S]
-    if kind == K_FULL and nb > 1 and want_stats:
+    if kind == K_FULL and direct and want_stats:
+        total_view = total
+        _full_mirror(&total_view[K], K, d)
+    elif kind == K_FULL and nb > 1 and want_stats:
         blocked = total[K:K + K * d * (d + 1)].copy()
         total_view = total
         ublk_view = blocked

@@ -456,13 +456,111 @@ GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_
     for (i = 0; i < n; i++) row[i] = cst - 0.5 * row[i];
 }
 
-/* xt (d, n) = the first d columns of xc (n, d+1), transposed */
+/* d rounded up to a multiple of 4: rows of the transposed chunk */
+#define GMMX_FULL_PAD(d) (((d) + 3) / 4 * 4)
+
+/* xt (GMMX_FULL_PAD(d), n) = the first d columns of xc (n, d+1), transposed,
+ * then rows of zeros */
 GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
                                             Py_ssize_t d, double *GMMX_RESTRICT xt)
 {
     Py_ssize_t i, j;
     for (j = 0; j < d; j++)
         for (i = 0; i < n; i++) xt[j * n + i] = xc[i * (d + 1) + j];
+    for (j = d; j < GMMX_FULL_PAD(d); j++)
+        for (i = 0; i < n; i++) xt[j * n + i] = 0.0;
+}
+
+/* rx[j, i] = r[i] * xt[j, i] for the m rows of xt */
+GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
+                                             const double *GMMX_RESTRICT xt, Py_ssize_t n,
+                                             Py_ssize_t m, double *GMMX_RESTRICT rx)
+{
+    Py_ssize_t i, j;
+    for (j = 0; j < m; j++)
+        for (i = 0; i < n; i++) rx[j * n + i] = r[i] * xt[j * n + i];
+}
+
+#define GMMX_FOLD8(a) ((((a)[0] + (a)[4]) + ((a)[2] + (a)[6])) + \
+                       (((a)[1] + (a)[5]) + ((a)[3] + (a)[7])))
+
+/* One component's scatter about ref, upper triangle only, added to G
+ * (column-major, leading dimension ldg):
+ *   G[l*ldg + j] += sum_i rx[j, i] xt[l, i]   for j <= l < d,
+ *   G[d*ldg + j] += sum_i rx[j, i].
+ * xt and rx are (GMMX_FULL_PAD(d), n) with zero padding rows. Tiles of 4 x 4
+ * pairs; every sum runs over eight fixed lanes of rows folded in a fixed
+ * order, then the tail rows in order. */
+GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
+                                                const double *GMMX_RESTRICT rx, Py_ssize_t n,
+                                                Py_ssize_t d, double *GMMX_RESTRICT G,
+                                                Py_ssize_t ldg)
+{
+    const Py_ssize_t dp = GMMX_FULL_PAD(d);
+    Py_ssize_t jt, lt, i, q, t;
+    for (jt = 0; jt < dp; jt += 4) {
+        for (lt = jt; lt < dp; lt += 4) {
+            double out[4][4];
+            const double *GMMX_RESTRICT r0 = rx + jt * n, *GMMX_RESTRICT r1 = r0 + n;
+            const double *GMMX_RESTRICT r2 = r1 + n, *GMMX_RESTRICT r3 = r2 + n;
+            const double *GMMX_RESTRICT x0 = xt + lt * n, *GMMX_RESTRICT x1 = x0 + n;
+            const double *GMMX_RESTRICT x2 = x1 + n, *GMMX_RESTRICT x3 = x2 + n;
+            i = 0;
+#ifdef GMMX_VECEXT
+            {
+                gmmx_v8 a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
+                gmmx_v8 a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+                gmmx_v8 a20 = {0}, a21 = {0}, a22 = {0}, a23 = {0};
+                gmmx_v8 a30 = {0}, a31 = {0}, a32 = {0}, a33 = {0};
+                gmmx_v8 u0, u1, u2, u3, v0, v1, v2, v3;
+                for (; i + 8 <= n; i += 8) {
+                    GMMX_LOAD8(u0, r0 + i); GMMX_LOAD8(u1, r1 + i);
+                    GMMX_LOAD8(u2, r2 + i); GMMX_LOAD8(u3, r3 + i);
+                    GMMX_LOAD8(v0, x0 + i); GMMX_LOAD8(v1, x1 + i);
+                    GMMX_LOAD8(v2, x2 + i); GMMX_LOAD8(v3, x3 + i);
+                    a00 += u0 * v0; a01 += u0 * v1; a02 += u0 * v2; a03 += u0 * v3;
+                    a10 += u1 * v0; a11 += u1 * v1; a12 += u1 * v2; a13 += u1 * v3;
+                    a20 += u2 * v0; a21 += u2 * v1; a22 += u2 * v2; a23 += u2 * v3;
+                    a30 += u3 * v0; a31 += u3 * v1; a32 += u3 * v2; a33 += u3 * v3;
+                }
+                out[0][0] = GMMX_FOLD8(a00); out[0][1] = GMMX_FOLD8(a01);
+                out[0][2] = GMMX_FOLD8(a02); out[0][3] = GMMX_FOLD8(a03);
+                out[1][0] = GMMX_FOLD8(a10); out[1][1] = GMMX_FOLD8(a11);
+                out[1][2] = GMMX_FOLD8(a12); out[1][3] = GMMX_FOLD8(a13);
+                out[2][0] = GMMX_FOLD8(a20); out[2][1] = GMMX_FOLD8(a21);
+                out[2][2] = GMMX_FOLD8(a22); out[2][3] = GMMX_FOLD8(a23);
+                out[3][0] = GMMX_FOLD8(a30); out[3][1] = GMMX_FOLD8(a31);
+                out[3][2] = GMMX_FOLD8(a32); out[3][3] = GMMX_FOLD8(a33);
+            }
+#else
+            {
+                double a[4][4][8];
+                const double *rr[4] = {r0, r1, r2, r3}, *xx[4] = {x0, x1, x2, x3};
+                Py_ssize_t c;
+                memset(a, 0, sizeof(a));
+                for (; i + 8 <= n; i += 8)
+                    for (q = 0; q < 4; q++)
+                        for (t = 0; t < 4; t++)
+                            for (c = 0; c < 8; c++) a[q][t][c] += rr[q][i + c] * xx[t][i + c];
+                for (q = 0; q < 4; q++)
+                    for (t = 0; t < 4; t++) out[q][t] = GMMX_FOLD8(a[q][t]);
+            }
+#endif
+            {
+                const double *rr[4] = {r0, r1, r2, r3}, *xx[4] = {x0, x1, x2, x3};
+                Py_ssize_t i0 = i;
+                for (q = 0; q < 4; q++) {
+                    for (t = 0; t < 4; t++) {
+                        double tail = 0.0;
+                        for (i = i0; i < n; i++) tail += rr[q][i] * xx[t][i];
+                        if (jt + q < d && lt + t < d && jt + q <= lt + t)
+                            G[(lt + t) * ldg + jt + q] += out[q][t] + tail;
+                    }
+                }
+            }
+        }
+    }
+    for (q = 0; q < d; q++) G[d * ldg + q] += gmmx_sum(rx + q * n, n);
 }
 
 /* Log-densities of one component straight from its upper-triangular factor U

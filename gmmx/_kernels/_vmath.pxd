@@ -34,3 +34,8 @@ cdef extern from "_vmath.h" nogil:
     void gmmx_full_tri_logprob(const double *xt, Py_ssize_t n, Py_ssize_t d, const double *U,
                                Py_ssize_t ldu, const double *shift, double cst,
                                double *row) noexcept
+    Py_ssize_t GMMX_FULL_PAD(Py_ssize_t d) noexcept
+    void gmmx_full_scale_rows(const double *r, const double *xt, Py_ssize_t n, Py_ssize_t m,
+                              double *rx) noexcept
+    void gmmx_full_scatter_upper(const double *xt, const double *rx, Py_ssize_t n,
+                                 Py_ssize_t d, double *G, Py_ssize_t ldg) noexcept
