@@ -56,12 +56,13 @@ from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
                       gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
-from ._vmath cimport (GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32,
-                     gmmx_center_f64, gmmx_finish_logprob, gmmx_full_logprob_row, gmmx_full_scale_rows,
-                     gmmx_full_scatter_upper, gmmx_full_transpose,
-                     gmmx_full_tri_logprob, gmmx_full_weighted_rows, gmmx_logsumexp_resp,
-                     gmmx_sum, gmmx_transpose_f32, gmmx_transpose_f64, gmmx_uni_logprob,
-                     gmmx_uni_stats, gmmx_vexp, gmmx_vlog)
+from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite,
+                     gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
+                     gmmx_full_logprob_row, gmmx_full_scale_rows, gmmx_full_scatter_upper,
+                     gmmx_full_transpose, gmmx_full_tri_logprob, gmmx_full_weighted_rows,
+                     gmmx_full_wide_simd, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
+                     gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp,
+                     gmmx_vlog)
 
 cdef enum:
     K_FULL = 0
@@ -113,10 +114,16 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
 
     Measured on a 2-core Xeon: d=16, K=8 full is fastest near 256 rows,
     d=50, K=10 near 128; the univariate path is flat from 1k to 4k rows.
+    The full kernel without BLAS (``full_direct_scatter``; 2-core AMD EPYC,
+    AVX-512) is flat from 256 to 768 rows for d=16..50 and slower at 128 for
+    d=128..256, hence at least 256 rows.
     """
-    cdef Py_ssize_t per_row, b
-    if kind == K_FULL and n_features > 1:
-        per_row = n_components * (n_features + 1) + n_features + 3
+    cdef Py_ssize_t per_row, b, d = n_features, K = n_components
+    if kind == K_FULL and d > 1 and full_direct_scatter(d):
+        per_row = K + (d + 1) + 2 * GMMX_FULL_PAD(d) + 2
+        b = max(65536 // per_row, 256)
+    elif kind == K_FULL and d > 1:
+        per_row = K * (d + 1) + d + 3
         b = 40000 // per_row
     else:
         per_row = n_components + n_features + 3
@@ -125,6 +132,15 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
     return int(min(max(b, 64), 4096))
 
 
+# The full kernel's own loops against BLAS, time per pass with OpenBLAS's
+# Haswell kernels (AVX2; the default here) on a 2-core AMD EPYC with AVX-512,
+# relative to the two-GEMM scheme: triangular distances + direct scatter
+# 0.44 (d=16, K=8), 0.45 (d=32, K=16), 0.40 (d=50, K=10), 0.51 (d=128, K=4),
+# 0.54 (d=256, K=2), 0.48 (d=4, K=3). With OpenBLAS's AVX-512 kernels the GEMMs
+# are faster and d=50 is a tie (direct scatter 0.55, blocked GEMM scatter
+# 0.48), d=16 and d=32 still favour the direct loops. Without AVX-512 the
+# loops' 16 accumulators do not fit the registers: BLAS then.
+cdef bint _wide_simd = gmmx_full_wide_simd() != 0
 cdef Py_ssize_t _full_blocks_override = 0
 cdef int _full_tri_override = -1
 
@@ -148,7 +164,7 @@ def full_direct_scatter(Py_ssize_t n_features):
     """True when the full / tied kernel sums the scatter without BLAS (`gmmx_full_scatter_upper`)."""
     if _full_direct_scatter_override >= 0:
         return bool(_full_direct_scatter_override)
-    return False
+    return _wide_simd
 
 
 cdef void _full_mirror(double *G, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
@@ -164,7 +180,7 @@ def full_tri_distances(Py_ssize_t n_features):
     """True when the full / tied kernel computes distances without BLAS (`gmmx_full_tri_logprob`)."""
     if _full_tri_override >= 0:
         return bool(_full_tri_override)
-    return False
+    return _wide_simd
 
 
 def _set_full_blocks(Py_ssize_t n_blocks):
@@ -186,7 +202,10 @@ def full_blocks(Py_ssize_t n_features):
     if _full_blocks_override > 0:
         nb = _full_blocks_override
     else:
-        nb = 1
+        # Measured with OpenBLAS's Haswell kernels (time vs one block): d=16
+        # 2 blocks 1.0; d=32 2 blocks 0.85; d=50 3 blocks 0.77-0.80, 4 blocks
+        # 0.78-0.83; d=128 4 blocks 0.69.
+        nb = max(1, min(d // 16, 4))
     return int(max(1, min(nb, d, MAX_FULL_BLOCKS)))
 
 
@@ -347,9 +366,10 @@ cdef int _chunk(
     """
     cdef:
         Py_ssize_t i, j, k
-        Py_ssize_t d1 = d + 1, Kd = K * d
+        Py_ssize_t d1 = d + 1, Kd = K * d, ld = GMMX_FULL_LD(n)
         double ll, wsum
         double *row
+        double *rx
         double out3[3]
         int ni = <int> n
 
@@ -379,9 +399,9 @@ cdef int _chunk(
         else:
             gmmx_center_f32(X, ref, n, d, xc)
         if resp_in == NULL and tri:
-            gmmx_full_transpose(xc, n, d, Y)  # xt, (GMMX_FULL_PAD(d), n)
+            gmmx_full_transpose(xc, n, d, ld, Y)  # xt, (GMMX_FULL_PAD(d), n)
             for k in range(K):
-                gmmx_full_tri_logprob(Y, n, d, prec + (k if P == K else 0) * d, P * d,
+                gmmx_full_tri_logprob(Y, n, ld, d, prec + (k if P == K else 0) * d, P * d,
                                       shift + k * d, cst[k], lp + k * n)
         elif resp_in == NULL:
             _full_distances(xc, ni, d, P, prec, jb, nb, Y)
@@ -448,12 +468,11 @@ cdef int _chunk(
         stats[K + Kd * d1 + 1] += wsum
         if direct:
             if resp_in != NULL or not tri:  # else xt is still in Y
-                gmmx_full_transpose(xc, n, d, Y)
+                gmmx_full_transpose(xc, n, d, ld, Y)
+            rx = Y + GMMX_FULL_PAD(d) * ld
             for k in range(K):
-                gmmx_full_scale_rows(lp + k * n, Y, n, GMMX_FULL_PAD(d),
-                                     Y + GMMX_FULL_PAD(d) * n)
-                gmmx_full_scatter_upper(Y, Y + GMMX_FULL_PAD(d) * n, n, d, stats + K + k * d,
-                                        Kd)
+                gmmx_full_scale_rows(lp + k * n, Y, n, GMMX_FULL_PAD(d), ld, rx)
+                gmmx_full_scatter_upper(Y, rx, n, d, ld, stats + K + k * d, Kd)
         else:
             _full_scatter(lp, xc, ni, K, d, jb, nb, Y, stats + K)
     return 0
@@ -549,7 +568,7 @@ cdef tuple _drive(
         tri = full_tri_distances(d)
         direct = full_direct_scatter(d)
         if tri or direct:  # xt, and rx beside it
-            y_size = max(y_size, 2 * B * GMMX_FULL_PAD(d))
+            y_size = max(y_size, 2 * GMMX_FULL_LD(B) * GMMX_FULL_PAD(d))
         if prec != NULL and nb > 1 and not tri:
             ublk_arr = np.empty(max(blk_size * P, 1), dtype=np.float64)
             ublk_view = ublk_arr
