@@ -132,14 +132,16 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
     return int(min(max(b, 64), 4096))
 
 
-# The full kernel's own loops against BLAS, time per pass with OpenBLAS's
-# Haswell kernels (AVX2; the default here) on a 2-core AMD EPYC with AVX-512,
-# relative to the two-GEMM scheme: triangular distances + direct scatter
-# 0.44 (d=16, K=8), 0.45 (d=32, K=16), 0.40 (d=50, K=10), 0.51 (d=128, K=4),
-# 0.54 (d=256, K=2), 0.48 (d=4, K=3). With OpenBLAS's AVX-512 kernels the GEMMs
-# are faster and d=50 is a tie (direct scatter 0.55, blocked GEMM scatter
-# 0.48), d=16 and d=32 still favour the direct loops. Without AVX-512 the
-# loops' 16 accumulators do not fit the registers: BLAS then.
+# The full kernel's own loops against BLAS: CPU time per pass on one thread,
+# 2-core AMD EPYC with AVX-512, OpenBLAS on its Haswell (AVX2) kernels as set
+# here by OPENBLAS_CORETYPE, relative to the two-GEMM scheme: triangular
+# distances + direct scatter 0.44 (d=16, K=8), 0.45 (d=32, K=16), 0.37-0.46
+# (d=50, K=10), 0.51 (d=128, K=4), 0.54 (d=256, K=2), about 0.5 for d=2..8,
+# K=2..4 and 0.6 for tied. With OpenBLAS's own AVX-512 kernels the GEMMs are
+# faster: d=16 and d=32 still favour the loops, d=50 is about a tie (0.55
+# against 0.48 for triangular distances + blocked GEMM scatter). Without
+# AVX-512 the loops' 16 eight-lane accumulators do not fit in the registers:
+# blocked GEMMs then.
 cdef bint _wide_simd = gmmx_full_wide_simd() != 0
 cdef Py_ssize_t _full_blocks_override = 0
 cdef int _full_tri_override = -1
