@@ -24,6 +24,13 @@
 #   factors side by side, `ucat` = [U_1 | ... | U_P] (d, P*d) with P = K (full)
 #   or 1 (tied); y_ik = (x_i - ref) U_k - shift_k with shift_k = (mu_k - ref) U_k.
 #   Statistics come from a second GEMM about `ref`.
+#   For larger d the features are split into column blocks (`full_blocks`):
+#   U_k is upper triangular and the scatter symmetric, so the block of
+#   features jb[b]..jb[b+1] needs features 0..jb[b+1] only, and each block is
+#   its own GEMM (`_full_distances`, `_full_scatter`). The factors are then
+#   repacked per call block by block, the scatter is accumulated in a blocked
+#   layout and converted to the flat layout (lower triangle mirrored) after the
+#   groups are added (`_full_unblock`). One block is the plain two-GEMM scheme.
 #   Centring at the mixture mean removes the price level; what remains is the
 #   spread between components, tiny next to a price offset (see DESIGN.md).
 #
@@ -49,10 +56,13 @@ from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
                       gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
-from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center_f64,
-                     gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
-                     gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
-                     gmmx_weighted_rows)
+from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite,
+                     gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
+                     gmmx_full_logprob_row, gmmx_full_scale_rows, gmmx_full_scatter_upper,
+                     gmmx_full_transpose, gmmx_full_tri_logprob, gmmx_full_weighted_rows,
+                     gmmx_full_wide_simd, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
+                     gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp,
+                     gmmx_vlog)
 from ._vmath cimport (gmmx_f32_logsumexp, gmmx_f32_uni_logprob, gmmx_f32_uni_stats,
                      gmmx_f32_vexp)
 
@@ -63,6 +73,7 @@ cdef enum:
     ST_NONFINITE = 1
     ST_NOMEM = 2
     MAX_GROUPS_ = 64
+    MAX_FULL_BLOCKS = 16
 
 KIND_FULL = K_FULL
 KIND_DIAG = K_DIAG
@@ -105,16 +116,199 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind)
 
     Measured on a 2-core Xeon: d=16, K=8 full is fastest near 256 rows,
     d=50, K=10 near 128; the univariate path is flat from 1k to 4k rows.
+    The full kernel without BLAS (``full_direct_scatter``; 2-core AMD EPYC,
+    AVX-512) is flat from 256 to 768 rows for d=16..50 and slower at 128 for
+    d=128..256, hence at least 256 rows.
     """
-    cdef Py_ssize_t per_row, b
-    if kind == K_FULL and n_features > 1:
-        per_row = n_components * (n_features + 1) + n_features + 3
+    cdef Py_ssize_t per_row, b, d = n_features, K = n_components
+    if kind == K_FULL and d > 1 and full_direct_scatter(d):
+        per_row = K + (d + 1) + 2 * GMMX_FULL_PAD(d) + 2
+        b = max(65536 // per_row, 256)
+    elif kind == K_FULL and d > 1:
+        per_row = K * (d + 1) + d + 3
         b = 40000 // per_row
     else:
         per_row = n_components + n_features + 3
         b = 6144 // per_row
     b = (b // 16) * 16
     return int(min(max(b, 64), 4096))
+
+
+# The full kernel's own loops against BLAS: CPU time per pass on one thread,
+# 2-core AMD EPYC with AVX-512, OpenBLAS on its Haswell (AVX2) kernels as set
+# here by OPENBLAS_CORETYPE, relative to the two-GEMM scheme: triangular
+# distances + direct scatter 0.44 (d=16, K=8), 0.45 (d=32, K=16), 0.37-0.46
+# (d=50, K=10), 0.51 (d=128, K=4), 0.54 (d=256, K=2), about 0.5 for d=2..8,
+# K=2..4 and 0.6 for tied. With OpenBLAS's own AVX-512 kernels the GEMMs are
+# faster: d=16 and d=32 still favour the loops, d=50 is about a tie (0.55
+# against 0.48 for triangular distances + blocked GEMM scatter). Without
+# AVX-512 the loops' 16 eight-lane accumulators do not fit in the registers:
+# blocked GEMMs then.
+cdef bint _wide_simd = gmmx_full_wide_simd() != 0
+cdef Py_ssize_t _full_blocks_override = 0
+cdef int _full_tri_override = -1
+
+
+def _set_full_tri(int use):
+    """Force the triangular distance kernel on (1) or off (0), or automatic (-1; for tests)."""
+    global _full_tri_override
+    _full_tri_override = use
+
+
+cdef int _full_direct_scatter_override = -1
+
+
+def _set_full_direct_scatter(int use):
+    """Force the direct scatter kernel on (1) or off (0), or automatic (-1; for tests)."""
+    global _full_direct_scatter_override
+    _full_direct_scatter_override = use
+
+
+def full_direct_scatter(Py_ssize_t n_features):
+    """True when the full / tied kernel sums the scatter without BLAS (`gmmx_full_scatter_upper`)."""
+    if _full_direct_scatter_override >= 0:
+        return bool(_full_direct_scatter_override)
+    return _wide_simd
+
+
+cdef void _full_mirror(double *G, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    """Fill the lower triangle of every component's scatter in G (K*d, d+1) from the upper."""
+    cdef Py_ssize_t k, j, l, Kd = K * d
+    for l in range(d):
+        for k in range(K):
+            for j in range(l + 1, d):
+                G[l * Kd + k * d + j] = G[j * Kd + k * d + l]
+
+
+def full_tri_distances(Py_ssize_t n_features):
+    """True when the full / tied kernel computes distances without BLAS (`gmmx_full_tri_logprob`)."""
+    if _full_tri_override >= 0:
+        return bool(_full_tri_override)
+    return _wide_simd
+
+
+def _set_full_blocks(Py_ssize_t n_blocks):
+    """Force the number of feature blocks of the full kernel (0: automatic; for tests)."""
+    global _full_blocks_override
+    if n_blocks < 0:
+        raise ValueError("n_blocks must be >= 0")
+    _full_blocks_override = n_blocks
+
+
+def full_blocks(Py_ssize_t n_features):
+    """Number of feature blocks the full / tied kernel splits ``n_features`` into.
+
+    More blocks skip more of the zero triangle of the precision factors and the
+    redundant half of the scatter (a fraction (nb - 1) / (2 nb) of both GEMMs'
+    flops), but each block is a smaller GEMM.
+    """
+    cdef Py_ssize_t d = n_features, nb
+    if _full_blocks_override > 0:
+        nb = _full_blocks_override
+    else:
+        # Measured with OpenBLAS's Haswell kernels (time vs one block): d=16
+        # 2 blocks 1.0; d=32 2 blocks 0.85; d=50 3 blocks 0.77-0.80, 4 blocks
+        # 0.78-0.83; d=128 4 blocks 0.69.
+        nb = max(1, min(d // 16, 4))
+    return int(max(1, min(nb, d, MAX_FULL_BLOCKS)))
+
+
+cdef Py_ssize_t _full_block_bounds(Py_ssize_t d, Py_ssize_t nb, Py_ssize_t *jb) noexcept nogil:
+    """Fill jb[0..nb] with near-equal feature blocks; return the blocked factor size / P."""
+    cdef Py_ssize_t b, size = 0
+    for b in range(nb + 1):
+        jb[b] = (b * d) // nb
+    for b in range(nb):
+        size += jb[b + 1] * (jb[b + 1] - jb[b])
+    return size
+
+
+cdef void _full_pack_factors(const double *ucat, Py_ssize_t d, Py_ssize_t P,
+                             const Py_ssize_t *jb, Py_ssize_t nb, double *ublk) noexcept nogil:
+    """Blocked factors: block b row-major (e_b, P*bs_b), [j, p*bs_b + jj] = U_p[j, jb[b] + jj]."""
+    cdef Py_ssize_t b, j, p, jj, e, bs
+    for b in range(nb):
+        e = jb[b + 1]
+        bs = jb[b + 1] - jb[b]
+        for j in range(e):
+            for p in range(P):
+                for jj in range(bs):
+                    ublk[(j * P + p) * bs + jj] = ucat[j * P * d + p * d + jb[b] + jj]
+        ublk += e * P * bs
+
+
+cdef void _full_distances(const double *xc, int n, Py_ssize_t d, Py_ssize_t P,
+                          const double *ublk, const Py_ssize_t *jb, Py_ssize_t nb,
+                          double *Y) noexcept nogil:
+    """Y (column-major n x P*d, blocked columns) = x' U, one GEMM per feature block.
+
+    Block b: (n x P*bs_b) = x'[:, :e_b] times the block's (e_b x P*bs_b) factors.
+    """
+    cdef:
+        Py_ssize_t b
+        int e, cols, d1i = <int> (d + 1)
+        double fone = 1.0, fzero = 0.0
+        char trans = b'T'
+    for b in range(nb):
+        e = <int> jb[b + 1]
+        cols = <int> (P * (jb[b + 1] - jb[b]))
+        dgemm(&trans, &trans, &n, &cols, &e, &fone, <double *> xc, &d1i, <double *> ublk, &cols,
+              &fzero, Y + n * P * jb[b], &n)
+        ublk += e * cols
+
+
+cdef void _full_scatter(const double *lp, const double *xc, int n, Py_ssize_t K, Py_ssize_t d,
+                        const Py_ssize_t *jb, Py_ssize_t nb, double *W,
+                        double *G) noexcept nogil:
+    """G (blocked) += sum_i r_ik [x'_i x'_i^T | x'_i], upper block triangle only.
+
+    Block b of G is column-major (K*e_b, bs_b) (one more column, the sums of
+    r x', for the last block): its rows are the blocked columns of W that
+    belong to features < e_b, i.e. a prefix of W's columns.
+    """
+    cdef:
+        Py_ssize_t b
+        int rows, cols, ldw = <int> (K * d), d1i = <int> (d + 1)
+        double fone = 1.0
+        char trans = b'T', notrans = b'N'
+    gmmx_full_weighted_rows(lp, xc, n, K, d, jb, nb, W)
+    for b in range(nb):
+        rows = <int> (K * jb[b + 1])
+        cols = <int> (jb[b + 1] - jb[b] + (1 if b == nb - 1 else 0))
+        dgemm(&notrans, &trans, &rows, &cols, &n, &fone, W, &ldw, <double *> xc + jb[b], &d1i,
+              &fone, G, &rows)
+        G += rows * cols
+
+
+cdef void _full_unblock(const double *src, Py_ssize_t K, Py_ssize_t d, const Py_ssize_t *jb,
+                        Py_ssize_t nb, double *G) noexcept nogil:
+    """Blocked statistics (see `_full_scatter`) -> flat layout G (K*d, d+1) column-major.
+
+    Entries below the block diagonal were not computed; they take the value of
+    their mirror image (the scatter is symmetric).
+    """
+    cdef:
+        Py_ssize_t b, bj, l, k, j, Kd = K * d, rows
+        Py_ssize_t col_off[MAX_FULL_BLOCKS + 1]
+        const double *blk
+    # col_off[b]: offset of block b in src
+    col_off[0] = 0
+    for b in range(nb):
+        col_off[b + 1] = col_off[b] + K * jb[b + 1] * (jb[b + 1] - jb[b])
+    for b in range(nb):
+        rows = K * jb[b + 1]
+        blk = src + col_off[b]
+        for l in range(jb[b], jb[b + 1] + (1 if b == nb - 1 else 0)):
+            for bj in range(b + 1):
+                for k in range(K):
+                    for j in range(jb[bj], jb[bj + 1]):
+                        G[l * Kd + k * d + j] = blk[(l - jb[b]) * rows + K * jb[bj]
+                                                    + k * (jb[bj + 1] - jb[bj]) + j - jb[bj]]
+    for b in range(nb):
+        for l in range(jb[b], jb[b + 1]):
+            for k in range(K):
+                for j in range(jb[b + 1], d):
+                    G[l * Kd + k * d + j] = G[j * Kd + k * d + l]
 
 
 def n_groups(Py_ssize_t n_chunks, Py_ssize_t stats_len):
@@ -191,9 +385,13 @@ cdef int _chunk(
     int kind,
     const double *cst,        # IN  (K,) log w_k + log det U_k - d/2 log 2 pi
     const double *means,      # IN  (K, d)  [diag]
-    const double *prec,       # IN  (K, d) [diag] or ucat (d, P*d) [full]
+    const double *prec,       # IN  (K, d) [diag] or blocked factors (_full_pack_factors) [full]
     const double *ref,        # IN  (d,)   [full]
     const double *shift,      # IN  (K, d) [full]
+    const Py_ssize_t *jb,     # IN  (nb+1,) feature block bounds [full]
+    Py_ssize_t nb,            # number of feature blocks [full]
+    bint tri,                 # distances by gmmx_full_tri_logprob from ucat in prec [full]
+    bint direct,              # upper scatter by gmmx_full_scatter_upper [full]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
     double *xc,               # SCRATCH (d, n) transposed [diag] or (n, d+1) [full]
     double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
@@ -214,15 +412,13 @@ cdef int _chunk(
     log-likelihood contributes 0).
     """
     cdef:
-        Py_ssize_t i, j, k, p
-        Py_ssize_t d1 = d + 1, Kd = K * d
+        Py_ssize_t i, j, k
+        Py_ssize_t d1 = d + 1, Kd = K * d, ld = GMMX_FULL_LD(n)
         double ll, wsum
         double *row
+        double *rx
         double out3[3]
-        int ni = <int> n, di = <int> d, d1i = <int> (d + 1)
-        int Pdi = <int> (P * d), Kdi = <int> (K * d)
-        double fone = 1.0, fzero = 0.0
-        char trans = b'T', notrans = b'N'
+        int ni = <int> n
 
     if floating is float:
         if (kind == K_DIAG and d == 1 and want_stats and resp_in == NULL and out_lp == NULL
@@ -258,18 +454,16 @@ cdef int _chunk(
             gmmx_center_f64(X, ref, n, d, xc)
         else:
             gmmx_center_f32(X, ref, n, d, xc)
-        if resp_in == NULL:
-            # Y (row-major P*d x n) = ucat^T xc^T: column-major (n x P*d) = xc ucat.
-            dgemm(&trans, &trans, &ni, &Pdi, &di, &fone, xc, &d1i, <double *> prec, &Pdi,
-                  &fzero, Y, &ni)
+        if resp_in == NULL and tri:
+            gmmx_full_transpose(xc, n, d, ld, Y)  # xt, (GMMX_FULL_PAD(d), n)
             for k in range(K):
-                p = k if P == K else 0
-                row = lp + k * n
-                for i in range(n):
-                    row[i] = 0.0
-                for j in range(d):
-                    gmmx_acc_sq(Y + (p * d + j) * n, shift[k * d + j], 1.0, n, row)
-                gmmx_finish_logprob(row, cst[k], n)
+                gmmx_full_tri_logprob(Y, n, ld, d, prec + (k if P == K else 0) * d, P * d,
+                                      shift + k * d, cst[k], lp + k * n)
+        elif resp_in == NULL:
+            _full_distances(xc, ni, d, P, prec, jb, nb, Y)
+            for k in range(K):
+                gmmx_full_logprob_row(Y, n, P, k if P == K else 0, jb, nb, shift + k * d,
+                                      cst[k], lp + k * n)
 
     if resp_in != NULL:
         # ---- responsibilities from the caller: lp = w_i * r_ik ---------------
@@ -328,11 +522,15 @@ cdef int _chunk(
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
-        # W (row-major n x K*d): W[i, k*d + j] = r_ik x'_ij
-        gmmx_weighted_rows(lp, xc, n, K, d, Y)
-        # G (column-major K*d x (d+1)) += W^T [x' | 1]
-        dgemm(&notrans, &trans, &Kdi, &d1i, &ni, &fone, Y, &Kdi, xc, &d1i,
-              &fone, stats + K, &Kdi)
+        if direct:
+            if resp_in != NULL or not tri:  # else xt is still in Y
+                gmmx_full_transpose(xc, n, d, ld, Y)
+            rx = Y + GMMX_FULL_PAD(d) * ld
+            for k in range(K):
+                gmmx_full_scale_rows(lp + k * n, Y, n, GMMX_FULL_PAD(d), ld, rx)
+                gmmx_full_scatter_upper(Y, rx, n, d, ld, stats + K + k * d, Kd)
+        else:
+            _full_scatter(lp, xc, ni, K, d, jb, nb, Y, stats + K)
     return 0
 
 
@@ -404,6 +602,12 @@ cdef tuple _drive(
         int rc
         double *scratch
         double *sp
+        Py_ssize_t jb[MAX_FULL_BLOCKS + 1]
+        Py_ssize_t nb = 1, blk_size
+        bint tri = False, direct = False
+        double[::1] ublk_view
+        double[::1] total_view
+        const double *fac = prec
 
     B = chunk_rows if chunk_rows > 0 else default_chunk_rows(d, K, kind)
     n_chunks = (n + B - 1) // B
@@ -414,6 +618,19 @@ cdef tuple _drive(
     gbuf_arr[:, S + 1] = -1
     cdef double[:, ::1] gbuf = gbuf_arr
     y_size = B * K * d if kind == K_FULL else 0
+    if kind == K_FULL:
+        nb = full_blocks(d)
+        blk_size = _full_block_bounds(d, nb, jb)
+        tri = full_tri_distances(d)
+        direct = full_direct_scatter(d)
+        if tri or direct:  # xt, and rx beside it
+            y_size = max(y_size, 2 * GMMX_FULL_LD(B) * GMMX_FULL_PAD(d))
+        if prec != NULL and nb > 1 and not tri:
+            ublk_arr = np.empty(max(blk_size * P, 1), dtype=np.float64)
+            ublk_view = ublk_arr
+            _full_pack_factors(prec, d, P, jb, nb, &ublk_view[0])
+            fac = &ublk_view[0]
+
     scratch_size = K * B + B * (d + 1) + y_size + 2 * B
 
     if n_chunks == 0:
@@ -439,7 +656,7 @@ cdef tuple _drive(
                 start = ci * B
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
-                            m_rows, d, K, P, kind, cst, means, prec, ref, shift,
+                            m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb, tri, direct,
                             sp, sp + K * B, sp + K * B + B * (d + 1),
                             sp + K * B + B * (d + 1) + y_size,
                             sp + K * B + B * (d + 1) + y_size + B,
@@ -465,6 +682,14 @@ cdef tuple _drive(
     total = gbuf_arr[0, :S].copy()
     for t in range(1, G):
         total += gbuf_arr[t, :S]
+    if kind == K_FULL and direct and want_stats:
+        total_view = total
+        _full_mirror(&total_view[K], K, d)
+    elif kind == K_FULL and nb > 1 and want_stats:
+        blocked = total[K:K + K * d * (d + 1)].copy()
+        total_view = total
+        ublk_view = blocked
+        _full_unblock(&ublk_view[0], K, d, jb, nb, &total_view[K])
     return total, status, bad_chunk, B
 
 

@@ -649,4 +649,251 @@ GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
     out[2] += (GMMX_FOLD16(a2, b2)) + t2;
 }
 
+/* ---- full / tied kernel: features split in column blocks ----------------
+ * Blocks b = 0..nb-1 cover features jb[b] <= j < jb[b+1] (jb[0] = 0,
+ * jb[nb] = d). Upper-triangular factors and the upper triangle of the scatter
+ * are zero / redundant below a block's end e_b = jb[b+1], so each block works
+ * on features 0..e_b only. Column (b, k, jj) of a blocked (n, K*d) array sits
+ * at K*jb[b] + k*(jb[b+1] - jb[b]) + jj. */
+
+/* W (n, K*d), blocked columns: W[i, (b, k, jj)] = r[k, i] * xc[i, jb[b] + jj],
+ * xc with row stride d+1 */
+GMMX_CLONES static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
+                                                const double *GMMX_RESTRICT xc, Py_ssize_t n,
+                                                Py_ssize_t K, Py_ssize_t d,
+                                                const Py_ssize_t *jb, Py_ssize_t nb,
+                                                double *GMMX_RESTRICT W)
+{
+    Py_ssize_t i, j, k, b;
+    for (i = 0; i < n; i++) {
+        const double *GMMX_RESTRICT xr = xc + i * (d + 1);
+        double *GMMX_RESTRICT wr = W + i * K * d;
+        for (b = 0; b < nb; b++) {
+            const Py_ssize_t j0 = jb[b], bs = jb[b + 1] - jb[b];
+            double *GMMX_RESTRICT wb = wr + K * j0;
+            for (k = 0; k < K; k++) {
+                const double rk = r[k * n + i];
+                for (j = 0; j < bs; j++) wb[k * bs + j] = rk * xr[j0 + j];
+            }
+        }
+    }
+}
+
+/* row[i] = cst - 1/2 sum_j (Y[(b, p, jj)][i] - shift[j])^2 over j = 0..d-1 in
+ * order, Y column-major (n, P*d) with blocked columns; p is the component's
+ * precision block (k for full, 0 for tied). */
+GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
+                                              Py_ssize_t P, Py_ssize_t p,
+                                              const Py_ssize_t *jb, Py_ssize_t nb,
+                                              const double *GMMX_RESTRICT shift, double cst,
+                                              double *GMMX_RESTRICT row)
+{
+    Py_ssize_t i, b, j;
+    for (i = 0; i < n; i++) row[i] = 0.0;
+    for (b = 0; b < nb; b++) {
+        const Py_ssize_t j0 = jb[b], bs = jb[b + 1] - jb[b];
+        const double *GMMX_RESTRICT yb = Y + n * (P * j0 + p * bs);
+        for (j = 0; j < bs; j++) {
+            const double *GMMX_RESTRICT col = yb + j * n;
+            const double s = shift[j0 + j];
+            for (i = 0; i < n; i++) {
+                double z = col[i] - s;
+                row[i] += z * z;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) row[i] = cst - 0.5 * row[i];
+}
+
+/* 1 when the CPU runs the AVX-512 clones. The full kernel's row-vectorised
+ * loops keep 16 eight-lane accumulators in registers: they need 32 vector
+ * registers, and are chosen over BLAS only then. */
+static int gmmx_full_wide_simd(void)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && defined(__GLIBC__) && !defined(GMMX_NO_CLONES)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+/* d rounded up to a multiple of 4: rows of the transposed chunk */
+#define GMMX_FULL_PAD(d) (((d) + 3) / 4 * 4)
+
+/* Row stride of the transposed chunk: n rounded up to 8, plus 8, so that the
+ * rows a tile reads together do not share cache sets (measured: d=50, K=10
+ * took 1.3x longer with n=512 rows at a stride of exactly n). */
+#define GMMX_FULL_LD(n) (((n) + 7) / 8 * 8 + 8)
+
+/* xt (GMMX_FULL_PAD(d), n), row stride ld = the first d columns of xc
+ * (n, d+1), transposed, then rows of zeros */
+GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
+                                            Py_ssize_t d, Py_ssize_t ld,
+                                            double *GMMX_RESTRICT xt)
+{
+    Py_ssize_t i, j;
+    for (j = 0; j < d; j++)
+        for (i = 0; i < n; i++) xt[j * ld + i] = xc[i * (d + 1) + j];
+    for (j = d; j < GMMX_FULL_PAD(d); j++)
+        for (i = 0; i < n; i++) xt[j * ld + i] = 0.0;
+}
+
+/* rx[j, i] = r[i] * xt[j, i] for the m rows of xt (row stride ld, both) */
+GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
+                                             const double *GMMX_RESTRICT xt, Py_ssize_t n,
+                                             Py_ssize_t m, Py_ssize_t ld,
+                                             double *GMMX_RESTRICT rx)
+{
+    Py_ssize_t i, j;
+    for (j = 0; j < m; j++)
+        for (i = 0; i < n; i++) rx[j * ld + i] = r[i] * xt[j * ld + i];
+}
+
+#define GMMX_FOLD8(a) ((((a)[0] + (a)[4]) + ((a)[2] + (a)[6])) + \
+                       (((a)[1] + (a)[5]) + ((a)[3] + (a)[7])))
+
+/* One component's scatter about ref, upper triangle only, added to G
+ * (column-major, leading dimension ldg):
+ *   G[l*ldg + j] += sum_i rx[j, i] xt[l, i]   for j <= l < d,
+ *   G[d*ldg + j] += sum_i rx[j, i].
+ * xt and rx are (GMMX_FULL_PAD(d), n), row stride ld, with zero padding rows. Tiles of 4 x 4
+ * pairs; every sum runs over eight fixed lanes of rows folded in a fixed
+ * order, then the tail rows in order. */
+GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
+                                                const double *GMMX_RESTRICT rx, Py_ssize_t n,
+                                                Py_ssize_t d, Py_ssize_t ld,
+                                                double *GMMX_RESTRICT G,
+                                                Py_ssize_t ldg)
+{
+    const Py_ssize_t dp = GMMX_FULL_PAD(d);
+    Py_ssize_t jt, lt, i, q, t;
+    for (jt = 0; jt < dp; jt += 4) {
+        for (lt = jt; lt < dp; lt += 4) {
+            double out[4][4];
+            const double *GMMX_RESTRICT r0 = rx + jt * ld, *GMMX_RESTRICT r1 = r0 + ld;
+            const double *GMMX_RESTRICT r2 = r1 + ld, *GMMX_RESTRICT r3 = r2 + ld;
+            const double *GMMX_RESTRICT x0 = xt + lt * ld, *GMMX_RESTRICT x1 = x0 + ld;
+            const double *GMMX_RESTRICT x2 = x1 + ld, *GMMX_RESTRICT x3 = x2 + ld;
+            i = 0;
+#ifdef GMMX_VECEXT
+            {
+                gmmx_v8 a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
+                gmmx_v8 a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+                gmmx_v8 a20 = {0}, a21 = {0}, a22 = {0}, a23 = {0};
+                gmmx_v8 a30 = {0}, a31 = {0}, a32 = {0}, a33 = {0};
+                gmmx_v8 u0, u1, u2, u3, v0, v1, v2, v3;
+                for (; i + 8 <= n; i += 8) {
+                    GMMX_LOAD8(u0, r0 + i); GMMX_LOAD8(u1, r1 + i);
+                    GMMX_LOAD8(u2, r2 + i); GMMX_LOAD8(u3, r3 + i);
+                    GMMX_LOAD8(v0, x0 + i); GMMX_LOAD8(v1, x1 + i);
+                    GMMX_LOAD8(v2, x2 + i); GMMX_LOAD8(v3, x3 + i);
+                    a00 += u0 * v0; a01 += u0 * v1; a02 += u0 * v2; a03 += u0 * v3;
+                    a10 += u1 * v0; a11 += u1 * v1; a12 += u1 * v2; a13 += u1 * v3;
+                    a20 += u2 * v0; a21 += u2 * v1; a22 += u2 * v2; a23 += u2 * v3;
+                    a30 += u3 * v0; a31 += u3 * v1; a32 += u3 * v2; a33 += u3 * v3;
+                }
+                out[0][0] = GMMX_FOLD8(a00); out[0][1] = GMMX_FOLD8(a01);
+                out[0][2] = GMMX_FOLD8(a02); out[0][3] = GMMX_FOLD8(a03);
+                out[1][0] = GMMX_FOLD8(a10); out[1][1] = GMMX_FOLD8(a11);
+                out[1][2] = GMMX_FOLD8(a12); out[1][3] = GMMX_FOLD8(a13);
+                out[2][0] = GMMX_FOLD8(a20); out[2][1] = GMMX_FOLD8(a21);
+                out[2][2] = GMMX_FOLD8(a22); out[2][3] = GMMX_FOLD8(a23);
+                out[3][0] = GMMX_FOLD8(a30); out[3][1] = GMMX_FOLD8(a31);
+                out[3][2] = GMMX_FOLD8(a32); out[3][3] = GMMX_FOLD8(a33);
+            }
+#else
+            {
+                double a[4][4][8];
+                const double *rr[4] = {r0, r1, r2, r3}, *xx[4] = {x0, x1, x2, x3};
+                Py_ssize_t c;
+                memset(a, 0, sizeof(a));
+                for (; i + 8 <= n; i += 8)
+                    for (q = 0; q < 4; q++)
+                        for (t = 0; t < 4; t++)
+                            for (c = 0; c < 8; c++) a[q][t][c] += rr[q][i + c] * xx[t][i + c];
+                for (q = 0; q < 4; q++)
+                    for (t = 0; t < 4; t++) out[q][t] = GMMX_FOLD8(a[q][t]);
+            }
+#endif
+            {
+                const double *rr[4] = {r0, r1, r2, r3}, *xx[4] = {x0, x1, x2, x3};
+                Py_ssize_t i0 = i;
+                for (q = 0; q < 4; q++) {
+                    for (t = 0; t < 4; t++) {
+                        double tail = 0.0;
+                        for (i = i0; i < n; i++) tail += rr[q][i] * xx[t][i];
+                        if (jt + q < d && lt + t < d && jt + q <= lt + t)
+                            G[(lt + t) * ldg + jt + q] += out[q][t] + tail;
+                    }
+                }
+            }
+        }
+    }
+    for (q = 0; q < d; q++) G[d * ldg + q] += gmmx_sum(rx + q * ld, n);
+}
+
+/* Log-densities of one component straight from its upper-triangular factor U
+ * (row stride ldu), xt (d, n) with row stride ld: row[i] = cst - 1/2 sum_j (sum_{l<=j} xt[l, i] U[l, j] - shift[j])^2.
+ * Each row's sums run in the same order (l, then j ascending) in the vector
+ * and the scalar code, so a row's value does not depend on its position.
+ * Entries below U's diagonal must be zero (they are read in groups of 4). */
+GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
+                                              Py_ssize_t ld, Py_ssize_t d, const double *GMMX_RESTRICT U,
+                                              Py_ssize_t ldu, const double *GMMX_RESTRICT shift,
+                                              double cst, double *GMMX_RESTRICT row)
+{
+    Py_ssize_t i = 0, j, l;
+#ifdef GMMX_VECEXT
+    for (; i + 16 <= n; i += 16) {
+        gmmx_v8 s0 = {0}, s1 = {0}, x0, x1, z;
+        for (j = 0; j + 4 <= d; j += 4) {
+            gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            gmmx_v8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+            for (l = 0; l < j + 4; l++) {
+                const double *u = U + l * ldu + j;
+                const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
+                GMMX_LOAD8(x0, xt + l * ld + i);
+                GMMX_LOAD8(x1, xt + l * ld + i + 8);
+                a0 += x0 * u0; b0 += x1 * u0;
+                a1 += x0 * u1; b1 += x1 * u1;
+                a2 += x0 * u2; b2 += x1 * u2;
+                a3 += x0 * u3; b3 += x1 * u3;
+            }
+            z = a0 - shift[j]; s0 += z * z; z = b0 - shift[j]; s1 += z * z;
+            z = a1 - shift[j + 1]; s0 += z * z; z = b1 - shift[j + 1]; s1 += z * z;
+            z = a2 - shift[j + 2]; s0 += z * z; z = b2 - shift[j + 2]; s1 += z * z;
+            z = a3 - shift[j + 3]; s0 += z * z; z = b3 - shift[j + 3]; s1 += z * z;
+        }
+        for (; j < d; j++) {
+            gmmx_v8 a0 = {0}, b0 = {0};
+            for (l = 0; l <= j; l++) {
+                const double u0 = U[l * ldu + j];
+                GMMX_LOAD8(x0, xt + l * ld + i);
+                GMMX_LOAD8(x1, xt + l * ld + i + 8);
+                a0 += x0 * u0; b0 += x1 * u0;
+            }
+            z = a0 - shift[j]; s0 += z * z; z = b0 - shift[j]; s1 += z * z;
+        }
+        s0 = cst - 0.5 * s0;
+        s1 = cst - 0.5 * s1;
+        memcpy(row + i, &s0, sizeof(gmmx_v8));
+        memcpy(row + i + 8, &s1, sizeof(gmmx_v8));
+    }
+#endif
+    for (; i < n; i++) {
+        double s = 0.0;
+        for (j = 0; j < d; j++) {
+            /* same terms as the vector code: l up to the end of j's group of 4 */
+            Py_ssize_t lend = (j / 4) * 4 + 4 <= d ? (j / 4) * 4 + 4 : j + 1;
+            double a = 0.0, z;
+            for (l = 0; l < lend; l++) a += xt[l * ld + i] * U[l * ldu + j];
+            z = a - shift[j];
+            s += z * z;
+        }
+        row[i] = cst - 0.5 * s;
+    }
+}
+
 #endif /* GMMX_VMATH_H */

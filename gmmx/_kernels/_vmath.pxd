@@ -32,3 +32,22 @@ cdef extern from "_vmath.h" nogil:
                               float *mx, float *ssum, double *dscr) noexcept
     void gmmx_f32_uni_stats(const float *x, const float *r, const double *sw, double c,
                             Py_ssize_t n, double *out) noexcept
+    void gmmx_full_weighted_rows(const double *r, const double *xc, Py_ssize_t n,
+                                 Py_ssize_t K, Py_ssize_t d, const Py_ssize_t *jb,
+                                 Py_ssize_t nb, double *W) noexcept
+    void gmmx_full_logprob_row(const double *Y, Py_ssize_t n, Py_ssize_t P, Py_ssize_t p,
+                               const Py_ssize_t *jb, Py_ssize_t nb, const double *shift,
+                               double cst, double *row) noexcept
+    void gmmx_full_transpose(const double *xc, Py_ssize_t n, Py_ssize_t d, Py_ssize_t ld,
+                             double *xt) noexcept
+    void gmmx_full_tri_logprob(const double *xt, Py_ssize_t n, Py_ssize_t ld, Py_ssize_t d, const double *U,
+                               Py_ssize_t ldu, const double *shift, double cst,
+                               double *row) noexcept
+    Py_ssize_t GMMX_FULL_PAD(Py_ssize_t d) noexcept
+    Py_ssize_t GMMX_FULL_LD(Py_ssize_t n) noexcept
+    void gmmx_full_scale_rows(const double *r, const double *xt, Py_ssize_t n, Py_ssize_t m,
+                              Py_ssize_t ld, double *rx) noexcept
+    void gmmx_full_scatter_upper(const double *xt, const double *rx, Py_ssize_t n,
+                                 Py_ssize_t d, Py_ssize_t ld, double *G,
+                                 Py_ssize_t ldg) noexcept
+    int gmmx_full_wide_simd() noexcept

@@ -231,7 +231,8 @@ def kernel_params(weights, means, precisions_cholesky, covariance_type):
         np.broadcast_to(logw + logdet - 0.5 * d * _LOG_2PI, (K,)), dtype=np.float64
     )
     if cov.is_matrix and d > 1:
-        U = cov.cholesky_blocks(pc, K, d)
+        # upper triangular: the kernel skips what lies below the diagonal
+        U = np.triu(cov.cholesky_blocks(pc, K, d))
         P = U.shape[0]
         w = weights / weights.sum() if weights.sum() > 0 else np.full(K, 1.0 / K)
         ref = np.ascontiguousarray(w @ means)
