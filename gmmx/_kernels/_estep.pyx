@@ -136,6 +136,52 @@ def stats_size(Py_ssize_t n_features, Py_ssize_t n_components, int kind):
     return K + 2 * K * d + 2
 
 
+cdef void _diag_direct_logprob(
+    const double *xt,         # IN  (d, n) the chunk transposed
+    Py_ssize_t n,
+    Py_ssize_t d,
+    Py_ssize_t K,
+    const double *cst,        # IN  (K,)
+    const double *means,      # IN  (K, d)
+    const double *prec,       # IN  (K, d) square roots of the precisions
+    double *lp,               # OUT (K, n)
+) noexcept nogil:
+    """``lp[k, i] = cst_k - sum_j ((x_ij - mu_kj) p_kj)^2 / 2``, feature by feature."""
+    cdef Py_ssize_t i, j, k
+    cdef double *row
+    for k in range(K):
+        row = lp + k * n
+        for i in range(n):
+            row[i] = 0.0
+        for j in range(d):
+            gmmx_acc_sq(xt + j * n, means[k * d + j], prec[k * d + j], n, row)
+        gmmx_finish_logprob(row, cst[k], n)
+
+
+cdef void _diag_direct_stats(
+    const double *xt,         # IN  (d, n) the chunk transposed
+    const double *r,          # IN  (K, n) weighted responsibilities
+    Py_ssize_t n,
+    Py_ssize_t d,
+    Py_ssize_t K,
+    const double *centres,    # IN  centre of feature j for component k: centres[k * cstride + j]
+    Py_ssize_t cstride,
+    double *s,                # OUT, accumulated (K, d): sum_i r_ik (x_ij - c_kj)
+    double *M,                # OUT, accumulated (K, d): sum_i r_ik (x_ij - c_kj)^2
+) noexcept nogil:
+    """Diagonal statistics about the centres, one (component, feature) at a time."""
+    cdef Py_ssize_t j, k
+    cdef double out3[3]
+    for k in range(K):
+        for j in range(d):
+            out3[0] = 0.0
+            out3[1] = 0.0
+            out3[2] = 0.0
+            gmmx_uni_stats(xt + j * n, r + k * n, centres[k * cstride + j], n, out3)
+            s[k * d + j] += out3[1]
+            M[k * d + j] += out3[2]
+
+
 cdef int _chunk(
     const floating *X,        # IN  (n, d) rows of this chunk
     const double *sw,         # IN  (n,) sample weights or NULL
@@ -173,7 +219,6 @@ cdef int _chunk(
         Py_ssize_t d1 = d + 1, Kd = K * d
         double ll, wsum
         double *row
-        double out3[3]
         int ni = <int> n, di = <int> d, d1i = <int> (d + 1)
         int Pdi = <int> (P * d), Kdi = <int> (K * d)
         double fone = 1.0, fzero = 0.0
@@ -192,13 +237,7 @@ cdef int _chunk(
         elif d == 1:
             gmmx_uni_logprob(xc, n, K, cst, means, prec, lp)
         else:
-            for k in range(K):
-                row = lp + k * n
-                for i in range(n):
-                    row[i] = 0.0
-                for j in range(d):
-                    gmmx_acc_sq(xc + j * n, means[k * d + j], prec[k * d + j], n, row)
-                gmmx_finish_logprob(row, cst[k], n)
+            _diag_direct_logprob(xc, n, d, K, cst, means, prec, lp)
     else:
         if floating is double:
             gmmx_center_f64(X, ref, n, d, xc)
@@ -263,14 +302,7 @@ cdef int _chunk(
     if kind == K_DIAG:
         stats[K + 2 * Kd] += ll
         stats[K + 2 * Kd + 1] += wsum
-        for k in range(K):
-            for j in range(d):
-                out3[0] = 0.0
-                out3[1] = 0.0
-                out3[2] = 0.0
-                gmmx_uni_stats(xc + j * n, lp + k * n, means[k * d + j], n, out3)
-                stats[K + k * d + j] += out3[1]
-                stats[K + Kd + k * d + j] += out3[2]
+        _diag_direct_stats(xc, lp, n, d, K, means, d, stats + K, stats + K + Kd)
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
