@@ -23,3 +23,8 @@ cdef extern from "_vmath.h" nogil:
                             Py_ssize_t d, double *W) noexcept
     void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
     int gmmx_all_finite(const double *a, Py_ssize_t n) noexcept
+    void gmmx_center_sq_f64(const double *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                            double *A) noexcept
+    void gmmx_center_sq_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                            double *A) noexcept
+    int gmmx_add_const_finite(double *row, double c, Py_ssize_t n) noexcept
