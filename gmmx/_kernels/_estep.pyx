@@ -17,7 +17,18 @@
 # Two layouts of the precision parameters:
 #
 # KIND_DIAG (diag, spherical, and every model with d == 1): `means` (K, d) and
-#   `prec` (K, d) square roots of the precisions. No BLAS.
+#   `prec` (K, d) square roots of the precisions. Without `ref`: direct loops,
+#   one (component, feature) at a time, statistics about the means. With `ref`
+#   (d > 1; the caller chooses it for large K*d, see gmmx/core/kernel.py): the
+#   chunk is centred at `ref` and its squares put alongside, A = [x' | x'^2]
+#   (n, 2d) with x' = x - ref, and
+#     log-densities = A [P m' ; -P/2] + (cst_k - sum_j P_kj m'_kj^2 / 2)
+#   (P = prec^2, m' = mu - ref) is ONE GEMM against coefficients `estep` builds;
+#   the statistics sum_i r_ik x'_i and sum_i r_ik x'_i^2 are two GEMMs about
+#   `ref`, recentred by the caller. The expansion cancels when a component is
+#   many of its own sigmas from `ref`; the caller keeps such models on the
+#   direct loops. A chunk whose GEMM log-densities are not all finite (an
+#   extreme row) is redone by the direct loops, statistics still about `ref`.
 #
 # KIND_FULL (full, tied): the chunk is first centred at a reference point `ref`
 #   (the mixture mean), then ONE GEMM multiplies it by all precision Cholesky
@@ -53,6 +64,7 @@ from ._vmath cimport (gmmx_acc_sq, gmmx_all_finite, gmmx_center_f32, gmmx_center
                      gmmx_finish_logprob, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
                      gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp, gmmx_vlog,
                      gmmx_weighted_rows)
+from ._vmath cimport gmmx_add_const_finite, gmmx_center_sq_f32, gmmx_center_sq_f64
 
 cdef enum:
     K_FULL = 0
@@ -192,6 +204,54 @@ cdef void _diag_direct_stats(
             M[k * d + j] += out3[2]
 
 
+cdef bint _diag_blas_logprob(
+    const double *A,          # IN  (n, 2d) [x' | x'^2]
+    Py_ssize_t n,
+    Py_ssize_t d,
+    Py_ssize_t K,
+    const double *coef,       # IN  (K, 2d+1) rows [P m' | -P/2 | constant]
+    double *lp,               # OUT (K, n)
+) noexcept nogil:
+    """Diagonal log-densities by one GEMM; False when a value is not finite."""
+    cdef:
+        Py_ssize_t k
+        int ni = <int> n, Ki = <int> K, d2i = <int> (2 * d), ldc = <int> (2 * d + 1)
+        double fone = 1.0, fzero = 0.0
+        char trans = b'T', notrans = b'N'
+        bint ok = True
+    # lp (column-major n x K) = A (n x 2d) coef^T
+    dgemm(&trans, &notrans, &ni, &Ki, &d2i, &fone, <double *> A, &d2i, <double *> coef, &ldc,
+          &fzero, lp, &ni)
+    for k in range(K):
+        ok &= gmmx_add_const_finite(lp + k * n, coef[k * (2 * d + 1) + 2 * d], n)
+    return ok
+
+
+cdef void _diag_blas_stats(
+    const double *A,          # IN  (n, 2d) [x' | x'^2]
+    const double *r,          # IN  (K, n) weighted responsibilities
+    Py_ssize_t n,
+    Py_ssize_t d,
+    Py_ssize_t K,
+    double *T,                # SCRATCH (K, 2d)
+    double *s,                # OUT, accumulated (K, d): sum_i r_ik x'_ij
+    double *M,                # OUT, accumulated (K, d): sum_i r_ik x'_ij^2
+) noexcept nogil:
+    """Diagonal statistics about ``ref`` by one GEMM (10% faster than one per half)."""
+    cdef:
+        int ni = <int> n, Ki = <int> K, d2i = <int> (2 * d)
+        double fone = 1.0, fzero = 0.0
+        char notrans = b'N'
+        Py_ssize_t j, k
+    # T (column-major 2d x K) = A^T r^T
+    dgemm(&notrans, &notrans, &d2i, &Ki, &ni, &fone, <double *> A, &d2i, <double *> r, &ni,
+          &fzero, T, &d2i)
+    for k in range(K):
+        for j in range(d):
+            s[k * d + j] += T[k * 2 * d + j]
+            M[k * d + j] += T[k * 2 * d + d + j]
+
+
 cdef int _chunk(
     const floating *X,        # IN  (n, d) rows of this chunk
     const double *sw,         # IN  (n,) sample weights or NULL
@@ -203,11 +263,11 @@ cdef int _chunk(
     const double *cst,        # IN  (K,) log w_k + log det U_k - d/2 log 2 pi
     const double *means,      # IN  (K, d)  [diag]
     const double *prec,       # IN  (K, d) [diag] or ucat (d, P*d) [full]
-    const double *ref,        # IN  (d,)   [full]
-    const double *shift,      # IN  (K, d) [full]
+    const double *ref,        # IN  (d,)   [full; diag with d > 1: or NULL]
+    const double *shift,      # IN  (K, d) [full] or GEMM coefficients (K, 2d+1) [diag, ref]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
-    double *xc,               # SCRATCH (d, n) transposed [diag] or (n, d+1) [full]
-    double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full]
+    double *xc,               # SCRATCH (d, n) transposed or (n, 2d) [diag], (n, d+1) [full]
+    double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full], (K, 2d) [diag]
     double *mx,               # SCRATCH (n,)
     double *ssum,             # SCRATCH (n,)
     double *stats,            # OUT, accumulated (see layout.py)
@@ -233,9 +293,20 @@ cdef int _chunk(
         int Pdi = <int> (P * d), Kdi = <int> (K * d)
         double fone = 1.0, fzero = 0.0
         char trans = b'T', notrans = b'N'
+        bint diag_ref = kind == K_DIAG and d > 1 and ref != NULL
+        bint direct = not diag_ref  # diag: loops on the transposed chunk
 
     # ---- log N(x_i | k) + log w_k into lp[k, i] ----------------------------
-    if kind == K_DIAG:
+    if diag_ref:
+        if floating is double:
+            gmmx_center_sq_f64(X, ref, n, d, xc)
+        else:
+            gmmx_center_sq_f32(X, ref, n, d, xc)
+        if resp_in == NULL:
+            direct = shift == NULL or not _diag_blas_logprob(xc, n, d, K, shift, lp)
+        else:
+            direct = not gmmx_all_finite(xc, 2 * n * d)
+    if kind == K_DIAG and direct:
         if d == 1 and floating is double:
             xc = <double *> X
         elif floating is double:
@@ -248,7 +319,7 @@ cdef int _chunk(
             gmmx_uni_logprob(xc, n, K, cst, means, prec, lp)
         else:
             _diag_direct_logprob(xc, n, d, K, cst, means, prec, lp)
-    else:
+    elif kind == K_FULL:
         if floating is double:
             gmmx_center_f64(X, ref, n, d, xc)
         else:
@@ -312,7 +383,12 @@ cdef int _chunk(
     if kind == K_DIAG:
         stats[K + 2 * Kd] += ll
         stats[K + 2 * Kd + 1] += wsum
-        _diag_direct_stats(xc, lp, n, d, K, means, d, stats + K, stats + K + Kd)
+        if not direct:
+            _diag_blas_stats(xc, lp, n, d, K, Y, stats + K, stats + K + Kd)
+        elif diag_ref:
+            _diag_direct_stats(xc, lp, n, d, K, ref, 0, stats + K, stats + K + Kd)
+        else:
+            _diag_direct_stats(xc, lp, n, d, K, means, d, stats + K, stats + K + Kd)
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
@@ -345,6 +421,8 @@ cdef _check_params(Py_ssize_t K, Py_ssize_t d, Py_ssize_t P, int kind,
     if kind == K_DIAG:
         if prec is not None and prec.shape[0] != K * d:
             raise ValueError("prec must hold (n_components, n_features) values")
+        if ref is not None and ref.shape[0] != 0 and ref.shape[0] != d:
+            raise ValueError("ref must be empty or have one entry per feature")
     elif kind == K_FULL:
         if ref.shape[0] != d:
             raise ValueError("ref must have one entry per feature")
@@ -358,6 +436,36 @@ cdef _check_params(Py_ssize_t K, Py_ssize_t d, Py_ssize_t P, int kind,
             raise ValueError("shift must have shape (n_components, n_features)")
     else:
         raise ValueError(f"unknown kernel kind {kind}")
+
+
+cdef object _diag_coefficients(const double[::1] cst, const double[:, ::1] means,
+                               const double[::1] prec, const double[::1] ref):
+    """The (K, 2d+1) GEMM coefficients of the diagonal log-densities about ``ref``.
+
+    Row k is ``[P_k m'_k | -P_k / 2 | cst_k - sum_j P_kj m'_kj^2 / 2]`` with
+    ``P = prec^2`` and ``m' = mu - ref``. None when ``ref`` is empty, d == 1, or
+    a coefficient is not finite (the chunks then use the direct loops).
+    """
+    cdef Py_ssize_t K = means.shape[0], d = means.shape[1], j, k
+    cdef double m, P, c
+    if ref is None or ref.shape[0] == 0 or d < 2:
+        return None
+    coef_arr = np.empty((K, 2 * d + 1), dtype=np.float64)
+    cdef double[:, ::1] coef = coef_arr
+    for k in range(K):
+        c = 0.0
+        for j in range(d):
+            m = means[k, j] - ref[j]
+            P = prec[k * d + j] * prec[k * d + j]
+            coef[k, j] = P * m
+            coef[k, d + j] = -0.5 * P
+            c += P * m * m
+        if not isfinite(c):
+            return None
+        coef[k, 2 * d] = cst[k] - 0.5 * c
+    if not np.isfinite(coef_arr[:, :2 * d]).all():
+        return None
+    return coef_arr
 
 
 cdef tuple _drive(
@@ -487,8 +595,10 @@ def estep(
         ``KIND_DIAG``: (K, d) square roots of the precisions.
         ``KIND_FULL``: ``ucat`` (d, n_blocks * d), precision Cholesky factors
         side by side.
-    ref : ndarray of shape (d,)
-        ``KIND_FULL``: centring point of the chunk (ignored for diag).
+    ref : ndarray of shape (d,) or (0,)
+        ``KIND_FULL``: centring point of the chunk. ``KIND_DIAG`` with d > 1:
+        empty for the direct loops (statistics about the means), or the
+        centring point of the GEMM formulation (statistics about ``ref``).
     shift : ndarray of shape (K, d)
         ``KIND_FULL``: ``(mu_k - ref) U_k`` (ignored for diag).
     n_blocks : int
@@ -530,6 +640,8 @@ def estep(
         raise ValueError("out_norm must have one entry per row")
     if out_resp is not None and (out_resp.shape[0] != n or out_resp.shape[1] != K):
         raise ValueError("out_resp must have shape (n_samples, n_components)")
+    if kind == K_DIAG:
+        shift = _diag_coefficients(cst, means, prec, ref)
     return _drive(X, _ptr1(sample_weight), K, n_blocks, kind, &cst[0], &means[0, 0],
                   &prec[0], _ptr1(ref), _cptr2(shift), n_threads, chunk_rows,
                   want_stats, <double *> _ptr1(out_norm), _ptr2(out_resp), NULL, NULL)
@@ -582,6 +694,8 @@ def log_densities(
     ov = out
     if ov.shape[0] != n or ov.shape[1] != K:
         raise ValueError("out must have shape (n_samples, n_components)")
+    if kind == K_DIAG:
+        shift = _diag_coefficients(cst, means, prec, ref)
     _, status, bad_chunk, B = _drive(
         X, NULL, K, n_blocks, kind, &cst[0], &means[0, 0], &prec[0], _ptr1(ref),
         _cptr2(shift), n_threads, chunk_rows, False, NULL, NULL, NULL, _ptr2(ov))
@@ -600,9 +714,10 @@ def stats_given_resp(
 ):
     """Sufficient statistics under responsibilities given by the caller.
 
-    Same flat layout as :func:`estep` (``KIND_FULL``: about ``ref``;
-    ``KIND_DIAG``: about ``means``) with ``r_ik = resp[i, k]`` (times
-    ``sample_weight[i]`` when given); the log-likelihood slot is 0.
+    Same flat layout as :func:`estep` (about ``ref`` for ``KIND_FULL`` and for
+    ``KIND_DIAG`` with a non-empty ``ref``, else about ``means``) with
+    ``r_ik = resp[i, k]`` (times ``sample_weight[i]`` when given); the
+    log-likelihood slot is 0.
 
     Parameters
     ----------
@@ -610,8 +725,8 @@ def stats_given_resp(
     sample_weight : ndarray of shape (n,) or (0,)
     resp : ndarray of shape (n, K), float64, C-contiguous
     means : ndarray of shape (K, d)
-    ref : ndarray of shape (d,)
-        ``KIND_FULL``: centre of the statistics (ignored for diag).
+    ref : ndarray of shape (d,) or (0,)
+        Centre of the statistics (``KIND_FULL``; ``KIND_DIAG`` when not empty).
     kind, n_threads, chunk_rows :
         As :func:`estep`.
 
