@@ -19,13 +19,13 @@
 # KIND_DIAG (diag, spherical, and every model with d == 1): `means` (K, d) and
 #   `prec` (K, d) square roots of the precisions. Without `ref`: direct loops,
 #   one (component, feature) at a time, statistics about the means. With `ref`
-#   (d > 1; the caller chooses it for large K*d, see gmmx/core/kernel.py): the
-#   chunk is centred at `ref` and its squares put alongside, A = [x' | x'^2]
+#   (d > 1; the caller passes it where measured faster, see gmmx/core/kernel.py):
+#   the chunk is centred at `ref` and its squares put alongside, A = [x' | x'^2]
 #   (n, 2d) with x' = x - ref, and
 #     log-densities = A [P m' ; -P/2] + (cst_k - sum_j P_kj m'_kj^2 / 2)
 #   (P = prec^2, m' = mu - ref) is ONE GEMM against coefficients `estep` builds;
-#   the statistics sum_i r_ik x'_i and sum_i r_ik x'_i^2 are two GEMMs about
-#   `ref`, recentred by the caller. The expansion cancels when a component is
+#   the statistics sum_i r_ik x'_i and sum_i r_ik x'_i^2 are a second GEMM,
+#   about `ref`, recentred by the caller. The expansion cancels when a component is
 #   many of its own sigmas from `ref`; the caller keeps such models on the
 #   direct loops. A chunk whose GEMM log-densities are not all finite (an
 #   extreme row) is redone by the direct loops, statistics still about `ref`.
