@@ -216,17 +216,19 @@ class KernelParams(NamedTuple):
 
 
 # Diagonal and spherical models use the GEMM formulation (see
-# gmmx/_kernels/_estep.pyx) where it is measured faster: from 16 features, or
-# from 8 with 64 components. CPU ms per 100k rows, one thread, each path at its
-# default chunk (Zen 5, OpenBLAS's own SkylakeX kernels), direct / GEMM:
-#   d=4 K=8 2.1/2.4   d=8 K=4 1.7/2.0    d=8 K=8 3.0/2.9    d=8 K=32 8.1/7.8
-#   d=8 K=64 18.4/13.8   d=12 K=8 3.9/4.2   d=2 K=64 10.7/10.4   d=16 K=1 2.2/1.4
-#   d=16 K=4 3.9/2.1   d=16 K=8 5.3/3.5   d=64 K=8 18.4/10.7   d=64 K=64 93/54
-# With OpenBLAS held to its Haswell kernels (OPENBLAS_CORETYPE=Haswell) the
-# GEMM only pulls ahead from K*d ~ 1000 (d=16 K=8 6.8/8.2, d=64 K=64 97/82).
-DIAG_GEMM_MIN_FEATURES = 16
-DIAG_GEMM_MIN_FEATURES_MANY = 8
-DIAG_GEMM_MANY_COMPONENTS = 64
+# gmmx/_kernels/_estep.pyx) where it is measured faster with OpenBLAS's own
+# kernels AND with its older Haswell ones: from 8 features and 8 components
+# with K*d >= 512. CPU ms per 100k rows, one thread, each path at its default
+# chunk (Zen 5), direct / GEMM, native (SkylakeX) kernels | Haswell kernels:
+#   d=16 K=8 5.3/3.5 | 6.8/8.2     d=32 K=8 9.0/5.7 | 8.9/11.2
+#   d=64 K=4 15.8/10.6 | 17.2/24.6  d=16 K=16 8.7/6.9 | 10.6/11.5
+#   d=64 K=8 18.4/10.7 | 18.7/20.4  d=8 K=64 18.4/13.8 | 18.9/19.4
+#   d=16 K=32 15.4/10.8 | 17.8/16.8 d=32 K=32 26.1/18.0 | 26.5/25.5
+#   d=64 K=64 93/54 | 97/82         d=4 K=4, d=8 K=8, d=2 K=64: direct faster
+# (the direct loops before their chunks grew: d=64 K=8 ~27, d=8 K=64 ~26).
+DIAG_GEMM_MIN_FEATURES = 8
+DIAG_GEMM_MIN_COMPONENTS = 8
+DIAG_GEMM_MIN_KD = 512
 
 # ... and while every component is within this squared Mahalanobis distance
 # of the mixture mean, sum_j P_kj (mu_kj - ref_j)^2. The expanded square
@@ -252,8 +254,8 @@ def diag_gemm_suits(means, prec, ref):
     Needs threadpoolctl (to hold BLAS to one thread inside the parallel kernel).
     """
     K, d = means.shape
-    faster = d >= DIAG_GEMM_MIN_FEATURES or (
-        d >= DIAG_GEMM_MIN_FEATURES_MANY and K >= DIAG_GEMM_MANY_COMPONENTS)
+    faster = (d >= DIAG_GEMM_MIN_FEATURES and K >= DIAG_GEMM_MIN_COMPONENTS
+              and K * d >= DIAG_GEMM_MIN_KD)
     if not faster or _blas_controller() is None:
         return False
     with np.errstate(over="ignore", invalid="ignore"):
