@@ -117,8 +117,8 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind,
     Measured on a 2-core Xeon: d=16, K=8 full is fastest near 256 rows,
     d=50, K=10 near 128; the univariate path is flat from 1k to 4k rows.
     Diagonal models with d > 1 (2-core EPYC, one thread): the direct loops
-    are fastest from 512 to 1024 rows, slower again at 2048 (d=64, K=64: 192
-    ms at 64 rows, 100 at 512, 140 at 2048, per 100k rows), the GEMM
+    are fastest near 512 rows (d=64, K=64: 192 ms at 64 rows, 100 at 512,
+    140 at 2048, per 100k rows; d=16, K=16: 14.7 at 512, 16.8 at 1024), the GEMM
     formulation (``diag_gemm``) near 8 K rows (K=8: 64 rows, 30% faster than
     512; K=64: 256 to 512).
     """
@@ -130,7 +130,7 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind,
         b = min(8 * n_components, 512)
     elif n_features > 1:
         per_row = n_components + n_features + 3
-        b = min(65536 // per_row, 1024)
+        b = min(65536 // per_row, 512)
     else:
         per_row = n_components + n_features + 3
         b = 6144 // per_row
