@@ -896,4 +896,36 @@ GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py
     }
 }
 
+/* A (n, 2d) = [X - ref | (X - ref)^2] for a chunk of float64 / float32 rows:
+ * the operand of the diagonal models' GEMMs (log-densities and statistics). */
+#define GMMX_DEFINE_CENTER_SQ(NAME, T)                                            \
+GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
+                             Py_ssize_t n, Py_ssize_t d, double *GMMX_RESTRICT A)  \
+{                                                                                 \
+    Py_ssize_t i, j;                                                              \
+    for (i = 0; i < n; i++) {                                                     \
+        const T *GMMX_RESTRICT xr = X + i * d;                                    \
+        double *GMMX_RESTRICT ar = A + i * 2 * d;                                 \
+        for (j = 0; j < d; j++) {                                                 \
+            double z = (double)xr[j] - ref[j];                                    \
+            ar[j] = z;                                                            \
+            ar[d + j] = z * z;                                                    \
+        }                                                                         \
+    }                                                                             \
+}
+GMMX_DEFINE_CENTER_SQ(gmmx_center_sq_f64, double)
+GMMX_DEFINE_CENTER_SQ(gmmx_center_sq_f32, float)
+
+/* row[i] += c; returns 1 when every row[i] was finite before, else 0 */
+GMMX_CLONES static int gmmx_add_const_finite(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    int ok = 1;
+    for (i = 0; i < n; i++) {
+        ok &= (row[i] - row[i]) == 0.0;
+        row[i] = row[i] + c;
+    }
+    return ok;
+}
+
 #endif /* GMMX_VMATH_H */

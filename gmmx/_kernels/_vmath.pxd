@@ -51,3 +51,8 @@ cdef extern from "_vmath.h" nogil:
                                  Py_ssize_t d, Py_ssize_t ld, double *G,
                                  Py_ssize_t ldg) noexcept
     int gmmx_full_wide_simd() noexcept
+    void gmmx_center_sq_f64(const double *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                            double *A) noexcept
+    void gmmx_center_sq_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                            double *A) noexcept
+    int gmmx_add_const_finite(double *row, double c, Py_ssize_t n) noexcept

@@ -6,7 +6,10 @@ block of rows, in one of two layouts (K components, d features):
 ``KIND_DIAG`` (diag, spherical, and every model with d == 1)
     ``[n (K) | s (K, d) | M (K, d) | ll | W]``, centred at the means:
     ``n_k = sum_i r_ik``, ``s_kj = sum_i r_ik (x_ij - mu_kj)``,
-    ``M_kj = sum_i r_ik (x_ij - mu_kj)^2``.
+    ``M_kj = sum_i r_ik (x_ij - mu_kj)^2``; or, when the kernel was given a
+    reference point ``ref`` (d > 1, the GEMM formulation), the same about
+    ``ref``: ``s_kj = sum_i r_ik (x_ij - ref_j)`` and so on. The caller
+    recentres them at the means.
 
 ``KIND_FULL`` (full and tied with d > 1)
     ``[n (K) | G | ll | W]`` with ``G`` column-major of shape
@@ -35,7 +38,7 @@ class FlatStats(NamedTuple):
     """The flat vector decoded into plain float64 arrays (copies).
 
     ``s`` is (K, d); ``M`` is (K, d, d) about ``ref`` (``KIND_FULL``,
-    symmetrised) or (K, d) about the means (``KIND_DIAG``).
+    symmetrised) or (K, d) about the means or ``ref`` (``KIND_DIAG``).
     """
 
     nk: np.ndarray

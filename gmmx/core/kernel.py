@@ -181,17 +181,21 @@ def blas_held_to_one_thread():
 
 
 @contextlib.contextmanager
-def blas_threads_for(kind, n_threads):
+def blas_threads_for(kind, n_threads, uses_blas=None):
     """Run a kernel call without oversubscribing the cores; yields the thread count.
 
-    Full and tied kernels call BLAS from every OpenMP thread on chunk-sized
-    blocks. With threadpoolctl installed, BLAS is held to one thread for the
-    call (also when ``n_threads`` is 1: BLAS threads cost more than they give
-    on chunk-sized products, and ``n_threads`` is then the true thread count);
-    without it (gmmx needs only numpy and scipy) such calls run on one OpenMP
-    thread and let BLAS use its own threads instead.
+    Full and tied kernels, and diagonal ones packed for the GEMM formulation
+    (``uses_blas``; default: full and tied only), call BLAS from every OpenMP
+    thread on chunk-sized blocks. With threadpoolctl installed, BLAS is held
+    to one thread for the call (also when ``n_threads`` is 1: BLAS threads
+    cost more than they give on chunk-sized products, and ``n_threads`` is
+    then the true thread count); without it (gmmx needs only numpy and scipy)
+    such calls run on one OpenMP thread and let BLAS use its own threads
+    instead.
     """
-    if kind != _estep.KIND_FULL:
+    if uses_blas is None:
+        uses_blas = kind == _estep.KIND_FULL
+    if not uses_blas:
         yield n_threads
         return
     with blas_held_to_one_thread():
@@ -211,12 +215,68 @@ class KernelParams(NamedTuple):
     covariance_type: str
 
 
-def kernel_params(weights, means, precisions_cholesky, covariance_type):
+# Diagonal and spherical models use the GEMM formulation (see
+# gmmx/_kernels/_estep.pyx) where it is measured faster with OpenBLAS's own
+# kernels AND with its older Haswell ones: from 8 features and 8 components
+# with K*d >= 512. CPU ms per 100k rows, one thread, each path at its default
+# chunk (Zen 5), direct / GEMM, native (SkylakeX) kernels | Haswell kernels:
+#   d=16 K=8 5.3/3.5 | 6.8/8.2     d=32 K=8 9.0/5.7 | 8.9/11.2
+#   d=64 K=4 15.8/10.6 | 17.2/24.6  d=16 K=16 8.7/6.9 | 10.6/11.5
+#   d=64 K=8 18.4/10.7 | 18.7/20.4  d=8 K=64 18.4/13.8 | 18.9/19.4
+#   d=16 K=32 15.4/10.8 | 17.8/16.8 d=32 K=32 26.1/18.0 | 26.5/25.5
+#   d=64 K=64 93/54 | 97/82         d=4 K=4, d=8 K=8, d=2 K=64: direct faster
+# (the direct loops before their chunks grew: d=64 K=8 ~27, d=8 K=64 ~26).
+DIAG_GEMM_MIN_FEATURES = 8
+DIAG_GEMM_MIN_COMPONENTS = 8
+DIAG_GEMM_MIN_KD = 512
+
+# ... and while every component is within this squared Mahalanobis distance
+# of the mixture mean, sum_j P_kj (mu_kj - ref_j)^2. The expanded square
+# cancels: the log-densities of rows near component k lose about 1e-15 times
+# that distance in absolute terms (measured at price level, d=16: 1.6e-11 at
+# 2e4, 1.2e-10 at 2e5; the direct loops 1.4e-14), its recentred variances
+# about 2e-17 times it relative. Beyond it (narrow components many sigmas
+# apart) the direct loops keep every digit.
+DIAG_GEMM_MAX_DIST2 = 1e5
+
+
+def mixture_mean(weights, means):
+    """``sum_k w_k mu_k`` (equal weights when they sum to zero)."""
+    K = means.shape[0]
+    w = weights / weights.sum() if weights.sum() > 0 else np.full(K, 1.0 / K)
+    return np.ascontiguousarray(w @ means)
+
+
+def diag_gemm_suits(means, prec, ref):
+    """True when the GEMM formulation of a diagonal model is faster and exact enough.
+
+    ``prec`` (K, d) square roots of the precisions, ``ref`` the centring point.
+    Needs threadpoolctl (to hold BLAS to one thread inside the parallel kernel).
+    """
+    K, d = means.shape
+    faster = (d >= DIAG_GEMM_MIN_FEATURES and K >= DIAG_GEMM_MIN_COMPONENTS
+              and K * d >= DIAG_GEMM_MIN_KD)
+    if not faster or _blas_controller() is None:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist2 = np.sum((prec * (means - ref)) ** 2, axis=1)
+    return bool(np.all(dist2 <= DIAG_GEMM_MAX_DIST2))
+
+
+def uses_blas(params):
+    """True when the kernel calls BLAS for these :class:`KernelParams`."""
+    return params.kind == _estep.KIND_FULL or params.ref.shape[0] > 0
+
+
+def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gemm=None):
     """Pack sklearn-style parameters into the kernel's arrays.
 
     Full and tied models are centred at the mixture mean ``ref``; their
     precision factors go side by side into one matrix so a single GEMM per
-    chunk serves every component. Models with one feature use the univariate
+    chunk serves every component. Diagonal and spherical models with d > 1
+    get the same centring and a GEMM formulation when :func:`diag_gemm_suits`
+    (``diag_gemm``: None decides so, True / False force it), else an empty
+    ``ref`` and the direct loops. Models with one feature use the univariate
     path whatever their covariance type.
     """
     cov = get_covariance(covariance_type)
@@ -234,15 +294,20 @@ def kernel_params(weights, means, precisions_cholesky, covariance_type):
         # upper triangular: the kernel skips what lies below the diagonal
         U = np.triu(cov.cholesky_blocks(pc, K, d))
         P = U.shape[0]
-        w = weights / weights.sum() if weights.sum() > 0 else np.full(K, 1.0 / K)
-        ref = np.ascontiguousarray(w @ means)
+        ref = mixture_mean(weights, means)
         ucat = np.ascontiguousarray(np.concatenate(list(U), axis=1)).reshape(-1)
         Uk = U if P == K else np.broadcast_to(U, (K, d, d))
         shift = np.ascontiguousarray(np.einsum("kj,kjl->kl", means - ref, Uk))
         return KernelParams(cst, means, ucat, ref, shift, P, _estep.KIND_FULL, cov.name)
     prec = cov.diagonal_factors(pc, K, d)
-    prec = np.ascontiguousarray(prec, dtype=np.float64).reshape(-1)
-    return KernelParams(cst, means, prec, _EMPTY, _EMPTY2, K, _estep.KIND_DIAG, cov.name)
+    prec = np.ascontiguousarray(prec, dtype=np.float64).reshape(K, d)
+    ref = _EMPTY
+    if d > 1 and diag_gemm is not False:
+        centre = mixture_mean(weights, means)
+        if diag_gemm or diag_gemm_suits(means, prec, centre):
+            ref = centre
+    return KernelParams(cst, means, prec.reshape(-1), ref, _EMPTY2, K, _estep.KIND_DIAG,
+                        cov.name)
 
 
 def stats_from_kernel(flat, kp, n_samples):
@@ -250,7 +315,7 @@ def stats_from_kernel(flat, kp, n_samples):
     covariance_type = kp.covariance_type
     K, d = kp.means.shape
     u = layout.unpack(flat, K, d, kp.kind)
-    if kp.kind == _estep.KIND_FULL:
+    if kp.kind == _estep.KIND_FULL or kp.ref.shape[0] > 0:
         about_ref = SufficientStats(
             covariance_type, np.broadcast_to(kp.ref, (K, d)).copy(), u.nk, u.s, u.M,
             u.log_likelihood, u.weight_sum, int(n_samples),
@@ -374,7 +439,7 @@ def accumulate(X, sample_weight, params, n_threads=1, chunk_rows=0, where=""):
 
 
 def _run(X, w, kp, n_threads, chunk_rows, want_stats, out_norm, out_resp):
-    with blas_threads_for(kp.kind, n_threads) as n_threads:
+    with blas_threads_for(kp.kind, n_threads, uses_blas(kp)) as n_threads:
         return _estep.estep(
             X, w, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind,
             n_threads, chunk_rows, want_stats, out_norm, out_resp,
@@ -407,7 +472,7 @@ def log_densities(X, params, n_threads=1):
     Their log-sum-exp over components is :func:`log_prob_norm`.
     """
     kp = params
-    with blas_threads_for(kp.kind, n_threads) as n_threads:
+    with blas_threads_for(kp.kind, n_threads, uses_blas(kp)) as n_threads:
         out, status, bad_chunk, used = _estep.log_densities(
             X, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind, n_threads
         )
@@ -425,7 +490,7 @@ def accumulate_resp(X, sample_weight, resp, params, n_threads=1, chunk_rows=0, w
     """
     resp = np.ascontiguousarray(resp, dtype=np.float64)
     kp = params
-    with blas_threads_for(kp.kind, n_threads) as n_threads:
+    with blas_threads_for(kp.kind, n_threads, uses_blas(kp)) as n_threads:
         flat, status, bad_chunk, used = _estep.stats_given_resp(
             X, _weights_arg(sample_weight), resp, kp.means, kp.ref, kp.kind, n_threads,
             chunk_rows,
