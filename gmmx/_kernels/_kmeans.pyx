@@ -37,6 +37,12 @@ def _after_fork_in_child():
     _single_threaded = 1
 
 
+def _padded(Py_ssize_t width):
+    """Row length of per-group buffers: at least one free cache line (8 doubles)
+    between the parts two threads write, so they never share a line."""
+    return ((width + 7) // 8 + 1) * 8
+
+
 cdef inline int _threads(int n_threads, Py_ssize_t G) noexcept:
     return 1 if _single_threaded else <int> max(1, min(n_threads, G))
 
@@ -86,7 +92,7 @@ def candidate_potentials(
         double dist, w
         bint have_w = sample_weight.shape[0] > 0
     n_threads = _threads(n_threads, G)
-    buf_arr = np.zeros((G, T))
+    buf_arr = np.zeros((G, _padded(T)))
     cdef double[:, ::1] buf = buf_arr
     with nogil, parallel(num_threads=n_threads):
         for g in prange(G, schedule='dynamic', chunksize=1):
@@ -100,9 +106,9 @@ def candidate_potentials(
                     if closest[i] < dist:
                         dist = closest[i]
                     buf[g, t] += w * dist
-    total = buf_arr[0].copy()
+    total = buf_arr[0, :T].copy()
     for t in range(1, G):
-        total += buf_arr[t]
+        total += buf_arr[t, :T]
     return total
 
 
@@ -153,7 +159,7 @@ def lloyd_iter(
         double bestd, w
         bint have_w = sample_weight.shape[0] > 0
     n_threads = _threads(n_threads, G)
-    buf_arr = np.zeros((G, S))
+    buf_arr = np.zeros((G, _padded(S)))
     cdef double[:, ::1] buf = buf_arr
     with nogil, parallel(num_threads=n_threads):
         for g in prange(G, schedule='dynamic', chunksize=1):
@@ -170,9 +176,9 @@ def lloyd_iter(
                     buf[g, best * d + j] += w * (X[i, j] - centers_old[best, j])
                 buf[g, K * d + best] += w
                 buf[g, K * d + K] += w * bestd
-    total = buf_arr[0].copy()
+    total = buf_arr[0, :S].copy()
     for t in range(1, G):
-        total += buf_arr[t]
+        total += buf_arr[t, :S]
     return (total[:K * d].reshape(K, d), total[K * d:K * d + K].copy(),
             float(total[K * d + K]))
 
@@ -267,7 +273,7 @@ def labelled_stats(
     if labels.shape[0] != n or (have_w and sample_weight.shape[0] != n) or centers.shape[1] != d:
         raise ValueError("labels, sample_weight and centers do not match X")
     n_threads = _threads(n_threads, G)
-    buf_arr = np.zeros((G, S))
+    buf_arr = np.zeros((G, _padded(S)))
     z_arr = np.empty((G, max(d, 1)))   # one scratch row per group: a group runs on one thread
     cdef double[:, ::1] buf = buf_arr
     cdef double[:, ::1] z = z_arr
@@ -293,9 +299,9 @@ def labelled_stats(
                 _add_row(&X[i, 0], &centers[best, 0], w, d, full, &z[g, 0],
                          &buf[g, best], &buf[g, K + best * d],
                          &buf[g, K * (1 + d) + best * m_size])
-    total = buf_arr[0].copy()
+    total = buf_arr[0, :S].copy()
     for g in range(1, G):
-        total += buf_arr[g]
+        total += buf_arr[g, :S]
     nk = total[:K].copy()
     sk = total[K:K * (1 + d)].reshape(K, d).copy()
     if not full:
