@@ -204,7 +204,8 @@ def main(argv=None):
         met = ratio <= target if inverse else ratio >= target
         ok &= met
         sign = "<=" if inverse else ">="
-        print(f"{label:<40}{a * unit:>12.2f}{b * unit:>10.2f}{ratio:>8.1f}x{sign:>4}{target}x")
+        shown = f"{ratio:.2f}" if ratio < 10 else f"{ratio:.1f}"
+        print(f"{label:<40}{a * unit:>12.2f}{b * unit:>10.2f}{shown:>8}x{sign:>4}{target}x")
 
     iter_time = {}
     for n, d, k, cov, target in em_cases:
