@@ -368,22 +368,6 @@ GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t 
 GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f64, double)
 GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f32, float)
 
-/* W (n, K*d): W[i, k*d + j] = r[k, i] * xc[i, j], xc with row stride d+1 */
-GMMX_CLONES static void gmmx_weighted_rows(const double *GMMX_RESTRICT r, const double *GMMX_RESTRICT xc,
-                                           Py_ssize_t n, Py_ssize_t K, Py_ssize_t d,
-                                           double *GMMX_RESTRICT W)
-{
-    Py_ssize_t i, j, k;
-    for (i = 0; i < n; i++) {
-        const double *GMMX_RESTRICT xr = xc + i * (d + 1);
-        double *GMMX_RESTRICT wr = W + i * K * d;
-        for (k = 0; k < K; k++) {
-            const double rk = r[k * n + i];
-            for (j = 0; j < d; j++) wr[k * d + j] = rk * xr[j];
-        }
-    }
-}
-
 /* 1 when every a[i] is finite, else 0 (a - a is 0 only for finite a) */
 GMMX_CLONES static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {

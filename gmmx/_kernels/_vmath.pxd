@@ -19,8 +19,6 @@ cdef extern from "_vmath.h" nogil:
                          double *xc) noexcept
     void gmmx_transpose_f64(const double *X, Py_ssize_t n, Py_ssize_t d, double *xt) noexcept
     void gmmx_transpose_f32(const float *X, Py_ssize_t n, Py_ssize_t d, double *xt) noexcept
-    void gmmx_weighted_rows(const double *r, const double *xc, Py_ssize_t n, Py_ssize_t K,
-                            Py_ssize_t d, double *W) noexcept
     void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
     int gmmx_all_finite(const double *a, Py_ssize_t n) noexcept
     float gmmx_f32_exp1(float x) noexcept

@@ -59,6 +59,7 @@ class CSVSource(ChunkSource):
             raise FileNotFoundError(f"no such CSV file: {self.path!r}")
         self._chunk_size_arg = check_chunk_size(chunk_size) if chunk_size is not None else None
         self.weight_column = weight_column
+        self._counted = None  # (size, mtime) of the file version _check_field_counts passed
         self.kwargs = dict(read_csv_kwargs)
         for key in ("chunksize", "iterator", "usecols", "nrows"):
             if key in self.kwargs:
@@ -105,7 +106,7 @@ class CSVSource(ChunkSource):
         """ValueError naming the first row with extra fields (once per file version)."""
         stat = os.stat(self.path)
         version = (stat.st_size, stat.st_mtime_ns)
-        if getattr(self, "_counted", None) == version:
+        if self._counted == version:
             return
         found = _first_long_line(self.path, self.kwargs, self.n_file_columns)
         if found is not None:
@@ -371,7 +372,7 @@ class _open_binary:
         self.stack = contextlib.ExitStack()
         try:
             return self._open()
-        except _OPEN_ERRORS():
+        except _open_errors():
             return None  # pandas reports what is wrong with the file
 
     def __exit__(self, *exc):
@@ -408,7 +409,7 @@ class _open_binary:
         return None
 
 
-def _OPEN_ERRORS():
+def _open_errors():
     import lzma
     import zipfile
     import zlib
@@ -424,7 +425,7 @@ def _read_head(path, compression, n):
             return b""
         try:
             return f.read(n)
-        except _OPEN_ERRORS():
+        except _open_errors():
             return b""
 
 
