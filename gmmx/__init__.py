@@ -17,7 +17,7 @@ from . import io
 from ._version import __version__
 from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
-from .exceptions import IllDefinedCovarianceError, ProgressWarning, RegCovarWarning
+from .exceptions import CacheWarning, IllDefinedCovarianceError, ProgressWarning, RegCovarWarning
 from .io import load
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -49,6 +49,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "CacheWarning",
     "ConjugatePrior",
     "ConvergenceWarning",
     "GaussianHMM",

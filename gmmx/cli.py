@@ -257,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "holding it in memory (for files larger than RAM)")
     p.add_argument("--chunk-size", type=_positive_int, default=None,
                    help="rows per chunk with --stream (default: about 8 MiB of rows)")
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="with --stream and a Parquet or CSV file: write the decoded rows "
+                        "to DIR (a local disk) on the first pass and read them "
+                        "memory-mapped on the later ones, instead of decoding the file "
+                        "on every pass; the copy is deleted at exit")
     p.add_argument("--plot", metavar="PNG",
                    help="write a figure: density over histogram (one column) or the "
                         "clusters of the first two columns (needs matplotlib)")
@@ -459,13 +464,16 @@ class Dataset:
         X, _ = self.source().read_all(dtype=np.float64)
         return X
 
-    def source(self, chunk_size=None):
+    def source(self, chunk_size=None, cache_dir=None):
         """A chunk source over the selected columns.
 
         Parameters
         ----------
         chunk_size : int, optional
             Rows per chunk (default: about 8 MiB of rows).
+        cache_dir : str, optional
+            Directory for a decoded copy of a Parquet or CSV file
+            (:mod:`gmmx.sources.spill`).
 
         Returns
         -------
@@ -474,8 +482,12 @@ class Dataset:
         from .sources import NpySource, as_source
 
         if self.kind == "npy":
+            if cache_dir is not None:
+                raise CLIError("--cache-dir applies to Parquet and CSV files; a .npy file is "
+                               "read memory-mapped already")
             return NpySource(self.path, chunk_size=chunk_size, columns=self.indices)
-        return as_source(self.path, columns=self.columns, chunk_size=chunk_size, **self.options)
+        return as_source(self.path, columns=self.columns, chunk_size=chunk_size,
+                         cache_dir=cache_dir, **self.options)
 
 
 def _drop_note(n_bad, what="rows with missing or non-finite values"):
@@ -876,11 +888,13 @@ def cmd_fit(args):
                            "pick it with --columns PRICE")
         features = [f"logret({data.columns[0]})"]
 
+    if getattr(args, "cache_dir", None) is not None and not args.stream:
+        raise CLIError("--cache-dir needs --stream (in memory, the file is read once)")
     t0 = time.perf_counter()
     if args.stream:
         # The same missing-value policy as in memory: drop the rows and say how many.
         tally = _Tally()
-        fit_data = data.source(args.chunk_size)
+        fit_data = data.source(args.chunk_size, getattr(args, "cache_dir", None))
         if args.returns:
             fit_data = _log_returns_source(fit_data, tally)
         else:

@@ -15,6 +15,7 @@ import sys
 import warnings
 
 __all__ = [
+    "CacheWarning",
     "ConvergenceWarning",
     "IllDefinedCovarianceError",
     "NotFittedError",
@@ -30,6 +31,10 @@ class RegCovarWarning(UserWarning):
 
 class ProgressWarning(UserWarning):
     """``progress=True`` was asked for, but no progress bar can be drawn."""
+
+
+class CacheWarning(UserWarning):
+    """A source's ``cache_dir`` copy could not be written; its passes decode the file instead."""
 
 
 _DOCS = {

@@ -33,6 +33,14 @@ first.  Sources that implement :meth:`ChunkSource.read_chunk` (and know
 failure of one chunk is a :class:`ChunkError` naming the chunk and the
 absolute row.  See :mod:`gmmx.sources.base` for the details.
 
+Decoding once
+-------------
+Parquet and CSV sources decode their file on every pass, which costs about
+an E-step (Parquet) or far more (CSV).  Given ``cache_dir=`` (a directory on
+a local disk), their first full pass writes the decoded rows there and the
+later passes read them memory-mapped: the same blocks and results, at the
+speed of an in-memory array.  See :mod:`gmmx.sources.spill`.
+
 Reading files without fitting
 -----------------------------
 :func:`list_columns` tells a file's columns and which are numeric without
@@ -115,7 +123,8 @@ __all__ = [
 
 def as_source(obj: Any, columns: Optional[Sequence[str]] = None,
               chunk_size: Optional[int] = None, *, weight_column: Optional[str] = None,
-              sample_weight: Any = None, **kwargs: Any) -> ChunkSource:
+              sample_weight: Any = None, cache_dir: Any = None,
+              **kwargs: Any) -> ChunkSource:
     """Turn ``obj`` into a :class:`ChunkSource`.
 
     Parameters
@@ -139,6 +148,10 @@ def as_source(obj: Any, columns: Optional[Sequence[str]] = None,
         Sample-weight column (Parquet and CSV).
     sample_weight : str, path or array-like, optional
         Sample weights for array and ``.npy`` sources.
+    cache_dir : str or os.PathLike, optional
+        For files decoded on every pass (Parquet, CSV): a directory where the
+        first full pass writes the decoded rows, read memory-mapped by the
+        later passes (:mod:`gmmx.sources.spill`).
     **kwargs
         Passed to ``pandas.read_csv`` for CSV sources (to the factory of
         formats registered with ``read_options=True``).
@@ -148,14 +161,26 @@ def as_source(obj: Any, columns: Optional[Sequence[str]] = None,
     ChunkSource
     """
     if isinstance(obj, ChunkSource):
+        if cache_dir is not None:
+            raise ValueError("cache_dir applies to file paths; give it to the source's "
+                             f"constructor instead ({type(obj).__name__}(..., cache_dir=...))")
         return obj
     if isinstance(obj, (str, os.PathLike)):
         path = os.fspath(obj)
         fmt = _path_format(path, kwargs)
+        if cache_dir is not None:
+            if not fmt.cache_dir:
+                raise ValueError(
+                    f"cache_dir does not apply to {fmt.name} files (they are not decoded on "
+                    "every pass); it applies to Parquet and CSV files")
+            kwargs["cache_dir"] = cache_dir
         return fmt.factory(path, columns=columns, chunk_size=chunk_size,
                            weight_column=weight_column, sample_weight=sample_weight, **kwargs)
     if kwargs or columns is not None or weight_column is not None:
         raise ValueError("columns / weight_column / read options apply only to file paths")
+    if cache_dir is not None:
+        raise ValueError("cache_dir applies only to Parquet and CSV file paths (arrays and "
+                         "iterables are not decoded on every pass)")
     if hasattr(obj, "to_numpy") and hasattr(obj, "shape"):  # pandas DataFrame / Series
         return ArraySource(obj.to_numpy(), sample_weight, chunk_size)
     if hasattr(obj, "shape") and hasattr(obj, "__getitem__"):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
 from .registry import register_format
+from .spill import SpillCache, check_cache_dir
 
 #: Compressions pandas reads transparently.
 _COMPRESSIONS = ("", ".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -40,6 +41,15 @@ class CSVSource(ChunkSource):
     weight_column : str, optional
     chunk_size : int
         Rows per chunk.
+    cache_dir : str or os.PathLike, optional
+        A directory on a local disk where the first full pass writes the
+        parsed rows (float64), which every later pass then reads
+        memory-mapped instead of parsing the file again (parsing costs far
+        more than an EM iteration).  The copy is deleted by
+        :meth:`clear_cache`, when the source is garbage-collected and at
+        exit, and rewritten if the file changes size or modification time;
+        see :class:`ParquetSource` and :mod:`gmmx.sources.spill`.  Default
+        None: every pass parses the file.
     **read_csv_kwargs
         Passed to ``pandas.read_csv`` (``sep``, ``header``, ``decimal``, ``skiprows``...).
     """
@@ -51,12 +61,13 @@ class CSVSource(ChunkSource):
     #: Bytes of the (decompressed) head examined before pandas reads the file.
     HEAD_BYTES = 4 << 20
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
-                 **read_csv_kwargs):
+    def __init__(self, path, columns=None, weight_column=None, chunk_size=None, *,
+                 cache_dir=None, **read_csv_kwargs):
         pd = _pandas()
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no such CSV file: {self.path!r}")
+        self.cache_dir = check_cache_dir(cache_dir)
         self._chunk_size_arg = check_chunk_size(chunk_size) if chunk_size is not None else None
         self.weight_column = weight_column
         self._counted = None  # (size, mtime) of the file version _check_field_counts passed
@@ -72,8 +83,28 @@ class CSVSource(ChunkSource):
         self.n_features = len(self.columns)
         self.n_file_columns = len(head.columns)
         self.chunk_size = check_chunk_size(self._chunk_size_arg, self.n_file_columns)
+        self._cache = None
+        if self.cache_dir is not None:
+            self._cache = SpillCache(self.cache_dir, [self.path], repr(self))
+
+    @property
+    def cached(self):
+        """True once a full pass has written the parsed copy to ``cache_dir``."""
+        return self._cache is not None and self._cache.ready
+
+    def clear_cache(self):
+        """Delete the parsed copy in ``cache_dir`` (the next full pass writes it again)."""
+        if self._cache is not None:
+            self._cache.clear()
 
     def chunks(self):
+        """A fresh iterator over the blocks of one pass (from the parsed copy once
+        ``cache_dir`` holds one)."""
+        if self._cache is not None:
+            return self._cache.pass_blocks(self._parsed_pass)
+        return self._parsed_pass()
+
+    def _parsed_pass(self):
         import pandas as pd
 
         # No usecols: with it pandas silently ignores extra fields.
@@ -566,4 +597,4 @@ def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_w
 
 
 register_format("csv", _CSV_SUFFIXES, _from_path, read_options=True,
-                list_columns=CSVSource.list_columns)
+                list_columns=CSVSource.list_columns, cache_dir=True)

@@ -9,6 +9,7 @@ import numpy as np
 from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
 from .readahead import DEFAULT_DEPTH, read_ahead
 from .registry import register_format
+from .spill import SpillCache, check_cache_dir
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
@@ -84,13 +85,27 @@ class ParquetSource(ChunkSource):
         Batches decoded ahead of the consumer in a background thread (at
         most ``read_ahead + 2`` batches are in memory at once); 0 reads in
         the consumer's thread.
+    cache_dir : str or os.PathLike, optional
+        A directory on a local disk where the first full pass writes the
+        decoded rows (``n_rows * n_features`` values of the blocks' type,
+        plus the weights), which every later pass and :meth:`read_chunk`
+        then read memory-mapped instead of decoding the file again: after
+        the first pass, as fast as an in-memory array, with the same blocks
+        and results.  The copy is deleted by :meth:`clear_cache`, when the
+        source is garbage-collected and at exit, and rewritten if a file
+        changes size or modification time; without room on the disk (at
+        least the smaller of 1 GiB and 5% of it must stay free) a
+        :class:`~gmmx.exceptions.CacheWarning` is issued and the file is
+        decoded on every pass.  Default None: no copy, every pass decodes.
+        See :mod:`gmmx.sources.spill`.
     """
 
     def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
-                 read_ahead=DEFAULT_DEPTH):
+                 read_ahead=DEFAULT_DEPTH, cache_dir=None):
         pq = _pyarrow_parquet()
         self.path = os.fspath(path)
         self.read_ahead = _check_read_ahead(read_ahead)
+        self.cache_dir = check_cache_dir(cache_dir)
         self._chunk_size_arg = check_chunk_size(chunk_size) if chunk_size is not None else None
         self.files = _parquet_files(self.path)
         self.weight_column = weight_column
@@ -122,6 +137,12 @@ class ParquetSource(ChunkSource):
         self.n_rows = n_rows
         self.n_chunks = len(self._groups)
         self._starts = np.concatenate(([0], np.cumsum([r for _, _, r in self._groups])))
+        self._cache = None
+        if self.cache_dir is not None:
+            itemsize = 4 if all(_is_float32(types[c]) for c in self.columns) else 8
+            weights = 8 if weight_column is not None else 0
+            self._cache = SpillCache(self.cache_dir, self.files, repr(self),
+                                     expected_bytes=n_rows * (itemsize * self.n_features + weights))
 
     def chunk_start(self, i):
         return int(self._starts[int(i)])
@@ -139,8 +160,26 @@ class ParquetSource(ChunkSource):
             return _columns_to_array(arrays), w
         return _columns_to_array(arrays)
 
+    @property
+    def cached(self):
+        """True once a full pass has written the decoded copy to ``cache_dir``."""
+        return self._cache is not None and self._cache.ready
+
+    def clear_cache(self):
+        """Delete the decoded copy in ``cache_dir`` (the next full pass writes it again)."""
+        if self._cache is not None:
+            self._cache.clear()
+
     def chunks(self):
-        """A fresh iterator over the blocks of one pass (read ahead in a thread)."""
+        """A fresh iterator over the blocks of one pass (read ahead in a thread).
+
+        With ``cache_dir``: from the decoded copy once one exists.
+        """
+        if self._cache is not None:
+            return self._cache.pass_blocks(self._decoded_pass)
+        return self._decoded_pass()
+
+    def _decoded_pass(self):
         if self.read_ahead and self.n_rows > self.chunk_size:  # else nothing to overlap
             return read_ahead(self._read_blocks, self.read_ahead, name="gmmx-parquet-reader")
         return self._read_blocks()
@@ -201,6 +240,10 @@ class ParquetSource(ChunkSource):
     def read_chunk(self, i):
         import pyarrow as pa
 
+        if self._cache is not None:
+            block = self._cache.rows(self.chunk_start(i), self.chunk_start(i + 1))
+            if block is not None:
+                return block
         fi, g, rows = self._groups[i]
         with _open_verified(self.files[fi]) as pf:
             try:
@@ -241,6 +284,13 @@ class ParquetSource(ChunkSource):
 
     def __repr__(self):
         return f"ParquetSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _is_float32(arrow_type):
+    """True for Arrow's float32 (read as numpy float32)."""
+    import pyarrow as pa
+
+    return pa.types.is_float32(arrow_type)
 
 
 def _check_file_columns(path, schema, cols):
@@ -297,12 +347,13 @@ def _open_first(files):
         raise ValueError(f"{files[0]!r} is not a readable Parquet file: {exc}") from None
 
 
-def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None):
+def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None,
+               cache_dir=None):
     """:func:`gmmx.sources.as_source` for a Parquet file or directory."""
     if sample_weight is not None:
         raise ValueError("pass weight_column=... for Parquet/CSV sources, not sample_weight")
-    return ParquetSource(path, columns, weight_column, chunk_size)
+    return ParquetSource(path, columns, weight_column, chunk_size, cache_dir=cache_dir)
 
 
 register_format("parquet", _PARQUET_SUFFIXES, _from_path, accepts_directory=True,
-                list_columns=ParquetSource.list_columns)
+                list_columns=ParquetSource.list_columns, cache_dir=True)

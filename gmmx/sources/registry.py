@@ -49,6 +49,10 @@ class FileFormat:
         ``list_columns(path, **read_options)`` returns the file's columns as
         a list of :class:`~gmmx.sources.ColumnInfo` without reading its rows
         (None if the format cannot; see :func:`~gmmx.sources.list_columns`).
+    cache_dir : bool
+        True if the factory takes ``cache_dir=`` (a directory for a decoded
+        copy of the rows, :mod:`gmmx.sources.spill`); otherwise
+        :func:`~gmmx.sources.as_source` refuses one for this format.
     """
 
     name: str
@@ -57,6 +61,7 @@ class FileFormat:
     accepts_directory: bool = False
     read_options: bool = False
     list_columns: Optional[Callable] = None
+    cache_dir: bool = False
 
 
 # name -> FileFormat, in registration order (the first directory format is
@@ -74,7 +79,7 @@ def _normalise_suffix(suffix):
 
 
 def register_format(name, suffixes, factory, *, accepts_directory=False, read_options=False,
-                    list_columns=None, replace=False):
+                    list_columns=None, cache_dir=False, replace=False):
     """Register a file format for :func:`~gmmx.sources.as_source`.
 
     Parameters
@@ -101,6 +106,10 @@ def register_format(name, suffixes, factory, *, accepts_directory=False, read_op
         :class:`~gmmx.sources.ColumnInfo`, the file's columns without
         reading its rows (used by :func:`~gmmx.sources.list_columns` and the
         ``gmmx`` command).
+    cache_dir : bool, default=False
+        The factory takes ``cache_dir=`` (passed only when the caller gives
+        one): the format decodes its rows on every pass and can keep a
+        decoded copy instead (:class:`~gmmx.sources.spill.SpillCache`).
     replace : bool, default=False
         Replace a format registered under the same name (otherwise that is
         an error).
@@ -135,7 +144,7 @@ def register_format(name, suffixes, factory, *, accepts_directory=False, read_op
                 f"suffixes {taken} are already registered by the {other.name!r} format"
             )
     fmt = FileFormat(name, suffixes, factory, bool(accepts_directory), bool(read_options),
-                     list_columns)
+                     list_columns, bool(cache_dir))
     _FORMATS[name] = fmt
     return fmt
 

@@ -51,7 +51,7 @@ def test_sources_imports_only_leaf_gmmx_modules():
     import ast
     import pathlib
 
-    allowed = {"_validation", "_progress"}
+    allowed = {"_validation", "_progress", "exceptions"}  # leaves
     for path in pathlib.Path(sources.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
