@@ -10,7 +10,7 @@ import numpy as np
 
 from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
 from .registry import register_format
-from .spill import SpillCache, check_cache_dir
+from .spill import DecodedCopy, SpillCache, check_cache_dir
 
 #: Compressions pandas reads transparently.
 _COMPRESSIONS = ("", ".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -18,7 +18,7 @@ _COMPRESSIONS = ("", ".gz", ".bz2", ".xz", ".zst", ".zip")
 _CSV_SUFFIXES = tuple(text + comp for text in (".csv", ".tsv", ".txt") for comp in _COMPRESSIONS)
 
 
-class CSVSource(ChunkSource):
+class CSVSource(DecodedCopy, ChunkSource):
     """A delimited text file read in chunks with ``pandas.read_csv``.
 
     Reading is strict: every row must have as many fields as the header (a
@@ -87,22 +87,10 @@ class CSVSource(ChunkSource):
         if self.cache_dir is not None:
             self._cache = SpillCache(self.cache_dir, [self.path], repr(self))
 
-    @property
-    def cached(self):
-        """True once a full pass has written the parsed copy to ``cache_dir``."""
-        return self._cache is not None and self._cache.ready
-
-    def clear_cache(self):
-        """Delete the parsed copy in ``cache_dir`` (the next full pass writes it again)."""
-        if self._cache is not None:
-            self._cache.clear()
-
     def chunks(self):
         """A fresh iterator over the blocks of one pass (from the parsed copy once
         ``cache_dir`` holds one)."""
-        if self._cache is not None:
-            return self._cache.pass_blocks(self._parsed_pass)
-        return self._parsed_pass()
+        return self._pass(self._parsed_pass)
 
     def _parsed_pass(self):
         import pandas as pd

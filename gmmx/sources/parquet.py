@@ -9,7 +9,7 @@ import numpy as np
 from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
 from .readahead import DEFAULT_DEPTH, read_ahead
 from .registry import register_format
-from .spill import SpillCache, check_cache_dir
+from .spill import DecodedCopy, SpillCache, check_cache_dir
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
@@ -50,7 +50,7 @@ def _columns_to_array(cols):
     return out
 
 
-class ParquetSource(ChunkSource):
+class ParquetSource(DecodedCopy, ChunkSource):
     """A Parquet file or directory of Parquet files, streamed with pyarrow.
 
     A pass reads record batches of ``chunk_size`` rows with
@@ -160,24 +160,12 @@ class ParquetSource(ChunkSource):
             return _columns_to_array(arrays), w
         return _columns_to_array(arrays)
 
-    @property
-    def cached(self):
-        """True once a full pass has written the decoded copy to ``cache_dir``."""
-        return self._cache is not None and self._cache.ready
-
-    def clear_cache(self):
-        """Delete the decoded copy in ``cache_dir`` (the next full pass writes it again)."""
-        if self._cache is not None:
-            self._cache.clear()
-
     def chunks(self):
         """A fresh iterator over the blocks of one pass (read ahead in a thread).
 
         With ``cache_dir``: from the decoded copy once one exists.
         """
-        if self._cache is not None:
-            return self._cache.pass_blocks(self._decoded_pass)
-        return self._decoded_pass()
+        return self._pass(self._decoded_pass)
 
     def _decoded_pass(self):
         if self.read_ahead and self.n_rows > self.chunk_size:  # else nothing to overlap

@@ -283,6 +283,30 @@ class SpillCache:
                   CacheWarning)
 
 
+class DecodedCopy:
+    """Mixin of sources with ``cache_dir``: ``cached``, ``clear_cache()`` and the pass.
+
+    The source sets ``_cache`` (a :class:`SpillCache` or None) and calls
+    :meth:`_pass` with its decoding pass.
+    """
+
+    _cache: Optional[SpillCache] = None
+
+    @property
+    def cached(self) -> bool:
+        """True once a full pass has written the decoded copy to ``cache_dir``."""
+        return self._cache is not None and self._cache.ready
+
+    def clear_cache(self) -> None:
+        """Delete the decoded copy in ``cache_dir`` (the next full pass writes it again)."""
+        if self._cache is not None:
+            self._cache.clear()
+
+    def _pass(self, decode: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+        """One pass: ``decode()``, or from the copy once ``cache_dir`` holds a current one."""
+        return decode() if self._cache is None else self._cache.pass_blocks(decode)
+
+
 def _closing(it: Iterator[Any]) -> Iterator[Any]:
     """Yield from ``it`` and close it however the loop ends (stops a read-ahead thread)."""
     try:
