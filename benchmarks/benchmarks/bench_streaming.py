@@ -22,7 +22,7 @@ from .common import mixture_data, n_rows, quiet, skip, true_init
 N_COMPONENTS = 4
 N_FEATURES = 4
 CHUNK_SIZE = 65_536
-SOURCES = ["npy", "parquet", "csv", "in-memory"]
+SOURCES = ["npy", "parquet", "parquet-cached", "csv", "in-memory"]
 
 
 def _has(module):
@@ -73,7 +73,11 @@ def write_files(directory, n_samples):
 
 
 class StreamingFit:
-    """Three exact EM passes over a file, streamed chunk by chunk."""
+    """Three exact EM passes over a file, streamed chunk by chunk.
+
+    ``parquet-cached`` is the Parquet file with ``cache_dir``: the first pass
+    decodes and writes the rows, the other two read them memory-mapped.
+    """
 
     params = [SOURCES]
     param_names = ["source"]
@@ -84,7 +88,7 @@ class StreamingFit:
         return write_files(os.getcwd(), n_rows(500_000, 10_000_000))
 
     def setup(self, paths, source):
-        key = "npy" if source == "in-memory" else source
+        key = {"in-memory": "npy", "parquet-cached": "parquet"}.get(source, source)
         if key not in paths:
             skip(f"no writer/reader for {source} (pandas / pyarrow not installed)")
         self.path = paths[key]
@@ -100,6 +104,11 @@ class StreamingFit:
         with quiet():
             if self.source == "in-memory":
                 model.fit(np.load(self.path))
+            elif self.source == "parquet-cached":
+                # A fresh copy per fit: the first pass writes it, the others map it.
+                cache_dir = os.path.join(os.path.dirname(self.path), "cache")
+                os.makedirs(cache_dir, exist_ok=True)
+                model.fit(as_source(self.path, chunk_size=CHUNK_SIZE, cache_dir=cache_dir))
             else:
                 model.fit(as_source(self.path, chunk_size=CHUNK_SIZE))
         return model
