@@ -360,6 +360,39 @@ def candidate_potentials(
     return total
 
 
+def column_spread(const floating[:, ::1] X):
+    """``max_j (max_i x_ij - min_i x_ij)`` in double, NaN if any entry is NaN.
+
+    As ``np.max(X.max(0).astype(float64) - X.min(0))`` (the same value) in one
+    pass; (0, d) gives -inf, like an empty maximum would not.
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
+        double v, spread = -DBL_MAX
+        bint nan = False
+    lo_arr = np.empty(max(d, 1))
+    hi_arr = np.empty(max(d, 1))
+    cdef double[::1] lo = lo_arr
+    cdef double[::1] hi = hi_arr
+    if n == 0 or d == 0:
+        return float("-inf")
+    with nogil:
+        for j in range(d):
+            lo[j] = X[0, j]
+            hi[j] = X[0, j]
+        for i in range(n):
+            for j in range(d):
+                v = X[i, j]
+                nan = nan | (v != v)
+                lo[j] = v if v < lo[j] else lo[j]
+                hi[j] = v if v > hi[j] else hi[j]
+        for j in range(d):
+            v = hi[j] - lo[j]
+            nan = nan | (v != v)
+            spread = v if v > spread else spread
+    return float("nan") if nan else spread
+
+
 def update_closest(
     const floating[:, ::1] X,   # IN  (n, d)
     const double[::1] center,   # IN  (d,)
