@@ -140,3 +140,30 @@ def test_every_kernel_bit_identical_for_any_thread_count(dtype, weighted):
     for other in out[1:]:
         for a, b in zip(out[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("X", [
+    np.random.default_rng(0).normal(size=(1001, 7)) * 1e5,
+    np.random.default_rng(1).normal(size=(50, 3)).astype(np.float32),
+    np.array([[1.0, np.inf], [2.0, 3.0]]),
+    np.array([[-np.inf], [np.inf]]),
+    np.array([[4.0, -1.0]]),
+], ids=["f64", "f32", "inf", "both-inf", "one-row"])
+def test_column_spread_equals_numpy(X):
+    ref = float(np.max(np.max(X, axis=0).astype(np.float64) - np.min(X, axis=0)))
+    assert _kmeans.column_spread(X) == ref
+
+
+@pytest.mark.parametrize("X", [np.array([[1.0, np.nan], [2.0, 3.0]]),
+                               np.array([[np.inf, 1.0], [np.inf, 2.0]])])
+def test_column_spread_is_nan_where_numpy_is(X):
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(np.max(np.max(X, axis=0) - np.min(X, axis=0)))
+    assert np.isnan(_kmeans.column_spread(X))
+
+
+def test_distance_scale_same_for_any_layout():
+    from gmmx.core.init import distance_scale
+    X = np.random.default_rng(5).normal(size=(300, 4)) * 1e150
+    assert distance_scale(X) == distance_scale(np.asfortranarray(X)) == 2.0 ** -np.frexp(
+        float(np.ptp(X, axis=0).max()))[1]
