@@ -19,7 +19,6 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.float cimport DBL_MAX
-from libc.math cimport fabs
 from libc.stdlib cimport calloc, free, malloc
 
 from ._vmath cimport GMMX_FULL_PAD
@@ -42,6 +41,7 @@ from ._vmath cimport GMMX_FULL_PAD
 cdef extern from *:
     """
     #include <float.h>
+    #include <math.h>
     #include <string.h>
     #include "_vmath.h"
 
@@ -208,6 +208,86 @@ cdef extern from *:
             }
         }
     }
+
+    /* One-feature rows: labels by |x - c| (no square, so no scale needed; the
+       first centre on ties), the rows gathered by label into xs (weights into
+       ws), then each label's run summed by the E-step's fixed-lane
+       gmmx_uni_stats into out = [nk | sk | Mk] (K each). Scratch: pos (K + 1),
+       xs, ws (n), ones (n, all 1.0). */
+    #define KMX_DEFINE_ROWS_1D(NAME, T)                                             \
+    GMMX_CLONES static void NAME(const T *GMMX_RESTRICT x, const double *sw,        \
+                                 const double *GMMX_RESTRICT c, Py_ssize_t K,        \
+                                 int *labels, Py_ssize_t n, int assign,              \
+                                 Py_ssize_t *pos, double *GMMX_RESTRICT xs,          \
+                                 double *GMMX_RESTRICT ws,                           \
+                                 const double *GMMX_RESTRICT ones, double *out)     \
+    {                                                                               \
+        Py_ssize_t i, k, s, m, at;                                                  \
+        int lab;                                                                    \
+        if (assign)                                                                 \
+            for (i = 0; i < n; i++) {                                               \
+                const double xi = (double) x[i];                                    \
+                double bd = DBL_MAX;                                                \
+                Py_ssize_t best = 0;                                                \
+                for (k = 0; k < K; k++) {                                           \
+                    const double dist = fabs(xi - c[k]);                            \
+                    const int closer = dist < bd;                                   \
+                    best = closer ? k : best;                                       \
+                    bd = closer ? dist : bd;                                        \
+                }                                                                   \
+                labels[i] = (int) best;                                             \
+            }                                                                       \
+        if (K <= KMX_LANES) {                                                       \
+            /* one branch-free compaction per label: a counter in a register,  \
+               where counting into pos[label] chains every row through memory */ \
+            for (k = 0; k < K; k++) {                                               \
+                at = 0;                                                             \
+                if (sw)                                                             \
+                    for (i = 0; i < n; i++) {                                       \
+                        xs[at] = (double) x[i];                                     \
+                        ws[at] = sw[i];                                             \
+                        at += labels[i] == k;                                       \
+                    }                                                               \
+                else                                                                \
+                    for (i = 0; i < n; i++) {                                       \
+                        xs[at] = (double) x[i];                                     \
+                        at += labels[i] == k;                                       \
+                    }                                                               \
+                if (at == 0) continue;                                              \
+                double o[3] = {0.0, 0.0, 0.0};                                      \
+                gmmx_uni_stats(xs, sw ? ws : ones, c[k], at, o);                    \
+                out[k] += o[0];                                                     \
+                out[K + k] += o[1];                                                 \
+                out[2 * K + k] += o[2];                                             \
+            }                                                                       \
+            return;                                                                 \
+        }                                                                           \
+        for (k = 0; k <= K; k++) pos[k] = 0;                                        \
+        for (i = 0; i < n; i++) {                                                   \
+            lab = labels[i];                                                        \
+            if (lab >= 0 && lab < K) pos[lab + 1]++;                                \
+        }                                                                           \
+        for (k = 0; k < K; k++) pos[k + 1] += pos[k];                               \
+        for (i = 0; i < n; i++) {                                                   \
+            lab = labels[i];                                                        \
+            if (lab < 0 || lab >= K) continue;                                      \
+            at = pos[lab]++;                                                        \
+            xs[at] = (double) x[i];                                                 \
+            if (sw) ws[at] = sw[i];                                                 \
+        }                                                                           \
+        for (k = 0; k < K; k++) {                                                   \
+            s = k ? pos[k - 1] : 0;                                                 \
+            m = pos[k] - s;                                                         \
+            if (m == 0) continue;                                                   \
+            double o[3] = {0.0, 0.0, 0.0};                                          \
+            gmmx_uni_stats(xs + s, sw ? ws + s : ones, c[k], m, o);                 \
+            out[k] += o[0];                                                         \
+            out[K + k] += o[1];                                                     \
+            out[2 * K + k] += o[2];                                                 \
+        }                                                                           \
+    }
+    KMX_DEFINE_ROWS_1D(kmx_rows_1d_f64, double)
+    KMX_DEFINE_ROWS_1D(kmx_rows_1d_f32, float)
     """
     void kmx_distances_f64(const double *X, Py_ssize_t n, Py_ssize_t d, const double *cb,
                            Py_ssize_t nb, double scale, double *out) noexcept nogil
@@ -227,6 +307,12 @@ cdef extern from *:
                         double *xt, double *rx, Py_ssize_t ld, double *nk) noexcept nogil
     void kmx_runs_stats(const double *xt, const double *rx, Py_ssize_t ld, const Py_ssize_t *pos,
                         Py_ssize_t K, Py_ssize_t d, int full, double *out) noexcept nogil
+    void kmx_rows_1d_f64(const double *x, const double *sw, const double *c, Py_ssize_t K,
+                         int *labels, Py_ssize_t n, int assign, Py_ssize_t *pos, double *xs,
+                         double *ws, const double *ones, double *out) noexcept nogil
+    void kmx_rows_1d_f32(const float *x, const double *sw, const double *c, Py_ssize_t K,
+                         int *labels, Py_ssize_t n, int assign, Py_ssize_t *pos, double *xs,
+                         double *ws, const double *ones, double *out) noexcept nogil
     enum:
         KMX_LANES
         KMX_SUB
@@ -476,40 +562,13 @@ def lloyd_iter(
             float(total[K * d + K]))
 
 
-cdef void _rows_stats_1d(const floating *x, const double *sw, const double *c, Py_ssize_t K,
-                         int *labels, Py_ssize_t start, Py_ssize_t end, bint assign,
-                         double *out) noexcept nogil:
-    """``labelled_stats`` of rows start..end of one-feature data into out = [nk | sk | Mk].
-
-    The general loop at d = 1 without its per-feature loops (the pass then costs
-    less than an E-step); the same sums in the same order. Centres are ordered
-    by |x - c|, which neither underflows nor overflows as a square would, so
-    no scale is needed.
-    """
-    cdef Py_ssize_t i, k, best
-    cdef double xi, z, bestd, dist, w = 1.0, wz
-    for i in range(start, end):
-        xi = x[i]
-        if assign:
-            best = 0
-            bestd = DBL_MAX
-            for k in range(K):
-                dist = fabs(xi - c[k])
-                if dist < bestd:
-                    bestd = dist
-                    best = k
-            labels[i] = <int> best
-        else:
-            best = labels[i]
-            if best < 0 or best >= K:
-                continue
-        if sw != NULL:
-            w = sw[i]
-        z = xi - c[best]
-        wz = w * z
-        out[best] += w
-        out[K + best] += wz
-        out[2 * K + best] += wz * z
+cdef inline void _rows_1d(const floating *x, const double *sw, const double *c, Py_ssize_t K,
+                          int *labels, Py_ssize_t n, bint assign, Py_ssize_t *pos, double *xs,
+                          double *ws, const double *ones, double *out) noexcept nogil:
+    if floating is float:
+        kmx_rows_1d_f32(x, sw, c, K, labels, n, assign, pos, xs, ws, ones, out)
+    else:
+        kmx_rows_1d_f64(x, sw, c, K, labels, n, assign, pos, xs, ws, ones, out)
 
 
 def labelled_stats(
@@ -535,9 +594,9 @@ def labelled_stats(
     """
     cdef:
         Py_ssize_t n = X.shape[0], d = X.shape[1], K = centers.shape[0]
-        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, ci, start, m, g
+        Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK, ci, start, m, g, q
         # per label: d > 1 full (d + 1, d) scatter block (see kmx_runs_stats) or
-        # (2, d); d == 1 keeps [nk | sk | Mk] (_rows_stats_1d)
+        # (2, d); d == 1 keeps [nk | sk | Mk] (kmx_rows_1d)
         Py_ssize_t blk = (d + 1) * d if full else 2 * d
         Py_ssize_t S = K * (1 + blk)
         Py_ssize_t G = max(1, min(n_chunks, MAX_GROUPS, STATS_BUDGET // max(S, 1)))
@@ -563,34 +622,40 @@ def labelled_stats(
         xt = NULL
         rx = NULL
         pos = NULL
+        pos = <Py_ssize_t *> malloc((K + 1) * sizeof(Py_ssize_t))
         if d > 1:
             dscr = <double *> malloc(KMX_SUB * W * sizeof(double))
             # zeroed: the scatter reads the padding rows d..dp-1, never written
             xt = <double *> calloc(dp * ld, sizeof(double))
             rx = <double *> calloc(dp * ld, sizeof(double)) if have_w else xt
-            pos = <Py_ssize_t *> malloc((K + 1) * sizeof(Py_ssize_t))
+        else:  # xt: gathered rows, their weights, ones
+            xt = <double *> malloc(3 * CHUNK * sizeof(double))
+            if xt != NULL:
+                for q in range(CHUNK):
+                    xt[2 * CHUNK + q] = 1.0
+            dscr = rx = xt
         for g in prange(G, schedule='dynamic', chunksize=1):
-            if d == 1:
-                start = ((g * n_chunks) // G) * CHUNK
-                m = (((g + 1) * n_chunks) // G) * CHUNK
-                _rows_stats_1d(&X[0, 0], sw, &centers[0, 0], K, &labels[0], start,
-                               m if m < n else n, assign, &buf[g, 0])
-                continue
             if dscr == NULL or xt == NULL or rx == NULL or pos == NULL:
                 buf[g, S] = 1.0
                 continue
             for ci in range((g * n_chunks) // G, ((g + 1) * n_chunks) // G):
                 start = ci * CHUNK
                 m = CHUNK if start + CHUNK <= n else n - start
+                if d == 1:
+                    _rows_1d(&X[start, 0], sw + start if have_w else NULL, &centers[0, 0], K,
+                             &labels[start], m, assign, pos, xt, xt + CHUNK, xt + 2 * CHUNK,
+                             &buf[g, 0])
+                    continue
                 if assign:
                     _nearest_rows(&X[start, 0], m, d, &cb[0, 0, 0], nb, K, scale, dscr,
                                   &labels[start], NULL)
                 _gather(&X[start, 0], sw + start if have_w else NULL, &labels[start], m, d,
                         &centers[0, 0], K, pos, xt, rx, ld, &buf[g, 0])
                 kmx_runs_stats(xt, rx, ld, pos, K, d, full, &buf[g, K])
-        free(dscr)
-        if rx != xt:
-            free(rx)
+        if d > 1:
+            free(dscr)
+            if rx != xt:
+                free(rx)
         free(xt)
         free(pos)
     if buf_arr[:, S].any():

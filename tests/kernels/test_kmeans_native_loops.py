@@ -86,7 +86,8 @@ def test_candidate_potentials_equal_numpy(d, t, dtype):
     np.testing.assert_allclose(pots, ref, rtol=1e-12)
 
 
-@pytest.mark.parametrize("d,k", [(2, 3), (5, 8), (16, 8), (7, 9), (16, 17)])
+# d == 1: per-label compaction (K <= 8) or gathering by counts (K > 8)
+@pytest.mark.parametrize("d,k", [(1, 2), (1, 8), (1, 9), (2, 3), (5, 8), (16, 8), (7, 9), (16, 17)])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("full", [True, False])
@@ -108,12 +109,13 @@ def test_gathered_scatter_matches_brute_force(d, k, weighted, dtype, full):
         np.testing.assert_array_equal(Mk, Mk.transpose(0, 2, 1))
 
 
-def test_given_labels_out_of_range_are_left_out_of_every_statistic():
-    X, centers = _data(1500, 6, 9)
-    labels = np.random.default_rng(2).integers(-2, 11, X.shape[0]).astype(np.int32)
+@pytest.mark.parametrize("d,k", [(1, 3), (1, 9), (6, 9)])
+def test_given_labels_out_of_range_are_left_out_of_every_statistic(d, k):
+    X, centers = _data(1500, d, k)
+    labels = np.random.default_rng(2).integers(-2, k + 2, X.shape[0]).astype(np.int32)
     nk, sk, Mk = _kmeans.labelled_stats(X, EMPTY, centers, labels.copy(), False, True, 2)
-    r = np.zeros((X.shape[0], 9))
-    keep = (labels >= 0) & (labels < 9)
+    r = np.zeros((X.shape[0], k))
+    keep = (labels >= 0) & (labels < k)
     r[np.flatnonzero(keep), labels[keep]] = 1.0
     ref_nk, ref_sk, ref_Mk = brute_force_stats(X, r, centers)
     np.testing.assert_array_equal(nk, ref_nk)
@@ -123,8 +125,10 @@ def test_given_labels_out_of_range_are_left_out_of_every_statistic():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_every_kernel_bit_identical_for_any_thread_count(dtype, weighted):
-    X, centers = _data(70_001, 16, 9, dtype)   # 137 chunks in 64 groups
+@pytest.mark.parametrize("d,k", [(16, 9), (1, 3)])
+def test_every_kernel_bit_identical_for_any_thread_count(dtype, weighted, d, k):
+    X, centers = _data(70_001, d, k + 4, dtype)   # 137 chunks in 64 groups
+    centers = centers[:k]
     w = np.random.default_rng(4).uniform(0, 2, X.shape[0]) if weighted else EMPTY
     closest = np.min(_ordered_sq_distances(X, centers[:2]), axis=1)
     out = []
@@ -135,7 +139,7 @@ def test_every_kernel_bit_identical_for_any_thread_count(dtype, weighted):
         labels2 = np.empty(X.shape[0], dtype=np.int32)
         full = _kmeans.labelled_stats(X, w, centers, labels2, True, True, n_threads)
         diag = _kmeans.labelled_stats(X, w, centers, labels2, True, False, n_threads)
-        pots = _kmeans.candidate_potentials(X, w, centers[2:6], closest, n_threads)
+        pots = _kmeans.candidate_potentials(X, w, centers[2:], closest, n_threads)
         out.append((labels, dist, *lloyd[:2], np.array(lloyd[2]), *full, *diag, labels2, pots))
     for other in out[1:]:
         for a, b in zip(out[0], other):
