@@ -43,9 +43,12 @@ def distance_scale(X):
     labels are those exact arithmetic would give; for data whose spread lies
     between 2**-100 and 2**100 the factor is 1 and nothing changes.
     """
-    if X.shape[0] == 0:
+    if X.shape[0] == 0 or X.shape[1] == 0:
         return 1.0
-    spread = float(np.max(np.max(X, axis=0).astype(np.float64) - np.min(X, axis=0)))
+    if X.dtype in (np.float32, np.float64) and X.flags.c_contiguous:
+        spread = _kmeans.column_spread(X)  # one pass; numpy's axis-0 reductions take several
+    else:
+        spread = float(np.max(np.max(X, axis=0).astype(np.float64) - np.min(X, axis=0)))
     if not np.isfinite(spread) or spread == 0.0 or 2.0**-100 <= spread <= 2.0**100:
         return 1.0
     return float(np.ldexp(1.0, -np.frexp(spread)[1]))
@@ -62,8 +65,13 @@ def _relative_weights(sample_weight):
     return w if top <= 0 else np.ldexp(w, -np.frexp(top)[1])
 
 
-def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
+def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1, scale=None):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, as scikit-learn).
+
+    Parameters
+    ----------
+    scale : float, optional
+        :func:`distance_scale` of ``X`` if the caller has it.
 
     Returns
     -------
@@ -71,7 +79,8 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1):
     indices : ndarray of shape (n_clusters,)
     """
     n, d = X.shape
-    scale = distance_scale(X)
+    if scale is None:
+        scale = distance_scale(X)
     if sample_weight is not None:
         sample_weight = _relative_weights(sample_weight)
     w = np.ones(n) if sample_weight is None else sample_weight
@@ -135,17 +144,24 @@ def kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1, max_
     return _lloyd(X, sample_weight, n_clusters, random_state, n_threads, max_iter, tol)[0]
 
 
-def _lloyd(X, sample_weight, n_clusters, random_state, n_threads, max_iter, tol):
-    """``(centers, inertia)``: the inertia (in units of ``1 / distance_scale(X)**2``) is
-    that of the last labelling, which the last move of the centres can only lower."""
-    n, d = X.shape
-    centers, _ = kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads)
+def _lloyd_geometry(X, tol):
+    """``(scale, tol_abs)`` of k-means runs on ``X``: :func:`distance_scale` and the
+    tolerance on the centres' squared shift, in units of ``1 / scale``."""
     scale = distance_scale(X)
+    var = np.var(X if scale == 1.0 else X * scale, axis=0, dtype=np.float64)
+    return scale, tol * float(np.mean(var))
+
+
+def _lloyd(X, sample_weight, n_clusters, random_state, n_threads, max_iter, tol,
+           geometry=None):
+    """``(centers, inertia)``: the inertia (in units of ``1 / distance_scale(X)**2``) is
+    that of the last labelling, which the last move of the centres can only lower.
+    ``geometry`` is :func:`_lloyd_geometry` of ``X`` and ``tol`` if the caller has it."""
+    n, d = X.shape
+    scale, tol_abs = _lloyd_geometry(X, tol) if geometry is None else geometry
+    centers, _ = kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, scale)
     if sample_weight is not None:
         sample_weight = _relative_weights(sample_weight)
-    # distances, shifts and tolerance in units of 1 / scale
-    var = np.var(X if scale == 1.0 else X * scale, axis=0, dtype=np.float64)
-    tol_abs = tol * float(np.mean(var))
     labels = np.zeros(n, dtype=np.int32)
     dist = np.empty(n, dtype=np.float64)
     prev_labels = None
@@ -181,9 +197,10 @@ def best_kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1,
     centers : ndarray of shape (n_clusters, d), float64
     """
     best, best_inertia = None, np.inf
+    geometry = _lloyd_geometry(X, tol)
     for _ in range(n_init):
         centers, inertia = _lloyd(X, sample_weight, n_clusters, random_state, n_threads,
-                                  max_iter, tol)
+                                  max_iter, tol, geometry)
         if best is None or inertia < best_inertia:
             best, best_inertia = centers, inertia
     return best
