@@ -495,6 +495,39 @@ GMMX_CLONES static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ss
     }
 }
 
+/* sum_i log ssum[i] in double for row sums ssum[i] in [1, K]: the logs are
+ * taken of products of 32 consecutive row sums (eight lanes folded in a fixed
+ * order), then of the tail rows one by one.  dscr: n doubles of scratch. */
+GMMX_CLONES static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_ssize_t n,
+                                           double *GMMX_RESTRICT dscr)
+{
+    Py_ssize_t i, nb = 0, start;
+    for (start = 0; start + 32 <= n; start += 32, nb++) {
+        double p[8];
+        int j;
+        for (j = 0; j < 8; j++)
+            p[j] = (((double)ssum[start + j] * (double)ssum[start + 8 + j]) *
+                    (double)ssum[start + 16 + j]) * (double)ssum[start + 24 + j];
+        dscr[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
+    }
+    for (i = start; i < n; i++) dscr[nb + (i - start)] = (double)ssum[i];
+    nb += n - start;
+    for (i = 0; i < nb; i++) dscr[i] = gmmx_log1(dscr[i]);
+    return gmmx_sum(dscr, nb);
+}
+
+/* sum_i sw[i] (log ssum[i] + mx[i]) in double, a log per row.  dscr: n
+ * doubles of scratch. */
+GMMX_CLONES static double gmmx_f32_weighted_ll(const float *GMMX_RESTRICT mx,
+                                               const float *GMMX_RESTRICT ssum,
+                                               const double *GMMX_RESTRICT sw, Py_ssize_t n,
+                                               double *GMMX_RESTRICT dscr)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) dscr[i] = gmmx_log1((double)ssum[i]) + (double)mx[i];
+    return gmmx_dot(sw, dscr, n);
+}
+
 /* The float32 log-sum-exp of log-densities lp (K rows of n, float32): lp
  * becomes the responsibilities r_ik = e_ik / sum_k e_ik in float32, with
  * e_ik = exp(lp_ik - max_k lp_ik) flushed to 0 below GMMX_F32_FLUSH (a kept
@@ -551,26 +584,9 @@ GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t
             for (i = 0; i < n; i++) row[i] = row[i] * q[i];
         }
     }
-    if (sw != NULL) {
-        for (i = 0; i < n; i++) dscr[i] = gmmx_log1((double)ssum[i]) + (double)mx[i];
-        ll = gmmx_dot(sw, dscr, n);
-    } else {
-        Py_ssize_t nb = 0, start;
-        ll = gmmx_f32_sum(mx, n);
-        for (start = 0; start + 32 <= n; start += 32, nb++) {
-            double p[8];
-            int j;
-            for (j = 0; j < 8; j++)
-                p[j] = (((double)ssum[start + j] * (double)ssum[start + 8 + j]) *
-                        (double)ssum[start + 16 + j]) * (double)ssum[start + 24 + j];
-            dscr[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
-        }
-        for (i = start; i < n; i++) dscr[nb + (i - start)] = (double)ssum[i];
-        nb += n - start;
-        for (i = 0; i < nb; i++) dscr[i] = gmmx_log1(dscr[i]);
-        ll += gmmx_sum(dscr, nb);
-    }
-    return ll;
+    if (sw != NULL) return gmmx_f32_weighted_ll(mx, ssum, sw, n, dscr);
+    ll = gmmx_f32_sum(mx, n);
+    return ll + gmmx_f32_sum_log(ssum, n, dscr);
 }
 
 /* Univariate statistics of one component over a chunk of float32 rows x,
