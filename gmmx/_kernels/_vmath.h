@@ -528,6 +528,23 @@ GMMX_CLONES static double gmmx_f32_weighted_ll(const float *GMMX_RESTRICT mx,
     return gmmx_dot(sw, dscr, n);
 }
 
+/* One row of the two-component log-sum-exp, from log-densities a and b: one
+ * exp and one division, r = (1, e) / (1 + e) with e = exp(-|a - b|) flushed
+ * below GMMX_F32_FLUSH; *mx = max(a, b), *ssum = 1 + e. */
+GMMX_INLINE void gmmx_f32_resp2_row(float a, float b, float *r0, float *r1, float *mx,
+                                    float *ssum)
+{
+    int first = a > b;
+    float e = gmmx_f32_exp1(first ? b - a : a - b), s, q;
+    e = e < GMMX_F32_FLUSH ? 0.0f : e;
+    *mx = first ? a : b;
+    s = 1.0f + e;
+    *ssum = s;
+    q = 1.0f / s;
+    *r0 = first ? q : e * q;
+    *r1 = first ? e * q : q;
+}
+
 /* The float32 log-sum-exp of log-densities lp (K rows of n, float32): lp
  * becomes the responsibilities r_ik = e_ik / sum_k e_ik in float32, with
  * e_ik = exp(lp_ik - max_k lp_ik) flushed to 0 below GMMX_F32_FLUSH (a kept
@@ -544,20 +561,9 @@ GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t
     Py_ssize_t i, k;
     double ll;
     if (K == 2) {
-        /* one exp and one division per row: r = (1, e) / (1 + e) */
         float *GMMX_RESTRICT l0 = lp, *GMMX_RESTRICT l1 = lp + n;
-        for (i = 0; i < n; i++) {
-            float a = l0[i], b = l1[i], s, q;
-            int first = a > b;
-            float e = gmmx_f32_exp1(first ? b - a : a - b);
-            e = e < GMMX_F32_FLUSH ? 0.0f : e;
-            mx[i] = first ? a : b;
-            s = 1.0f + e;
-            ssum[i] = s;
-            q = 1.0f / s;
-            l0[i] = first ? q : e * q;
-            l1[i] = first ? e * q : q;
-        }
+        for (i = 0; i < n; i++)
+            gmmx_f32_resp2_row(l0[i], l1[i], l0 + i, l1 + i, mx + i, ssum + i);
     } else {
         for (i = 0; i < n; i++) mx[i] = lp[i];
         for (k = 1; k < K; k++) {
