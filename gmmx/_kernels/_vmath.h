@@ -656,6 +656,134 @@ GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
     out[2] += (GMMX_FOLD16(a2, b2)) + t2;
 }
 
+/* ---- float32 lanes, two components fused (K == 2, the calm / turbulent
+ * regime model on one feature: the case the float32 path exists for).
+ * The separate functions above make five passes over a chunk: log-densities
+ * (writing lp), log-sum-exp (reading lp, writing the responsibilities), a sum
+ * of mx, and one statistics pass per component (each widening x again).
+ * Their arithmetic is cheap next to the loads, stores and widenings, so here
+ * the log-densities are computed in registers inside the log-sum-exp loop,
+ * and both components' statistics and the sum of mx come from one pass that
+ * widens each x once.  Every value goes through the same float32 and double
+ * operations, in the same lanes and order, as in the separate functions, so
+ * the results are the same bits (tests/kernels/test_float32_lanes.py). */
+
+/* Responsibilities r0, r1 (float32, n each) of two univariate components,
+ * with mx and ssum as gmmx_f32_logsumexp leaves them: gmmx_f32_uni_logprob
+ * for K == 2 and the K == 2 log-sum-exp in one loop.
+ * A row is one chain of ~50 dependent operations (exp, then a division), too
+ * long for the out-of-order window to overlap enough rows of a plain loop:
+ * each iteration takes a row from each half of the chunk, and the vectorised
+ * loop then interleaves two independent chains (measured 0.73 -> 0.56 ns per
+ * row on one AVX-512 core).  Each row's operations are unchanged. */
+GMMX_CLONES static void gmmx_f32_uni_resp2(const float *GMMX_RESTRICT x, Py_ssize_t n,
+                                           const double *cst, const double *mu,
+                                           const double *p, float *GMMX_RESTRICT r0,
+                                           float *GMMX_RESTRICT r1, float *GMMX_RESTRICT mx,
+                                           float *GMMX_RESTRICT ssum)
+{
+    Py_ssize_t i, j, h = n / 2;
+    float hi0, lo0, hi1, lo1;
+    const float p0 = (float)p[0], c0 = (float)cst[0], p1 = (float)p[1], c1 = (float)cst[1];
+    gmmx_f32_split(mu[0], &hi0, &lo0);
+    gmmx_f32_split(mu[1], &hi1, &lo1);
+    for (i = 0; i < h; i++) {
+        float zi0 = ((x[i] - hi0) - lo0) * p0, zi1 = ((x[i] - hi1) - lo1) * p1;
+        float zj0, zj1;
+        j = i + h;
+        zj0 = ((x[j] - hi0) - lo0) * p0;
+        zj1 = ((x[j] - hi1) - lo1) * p1;
+        gmmx_f32_resp2_row(c0 - 0.5f * (zi0 * zi0), c1 - 0.5f * (zi1 * zi1), r0 + i, r1 + i,
+                           mx + i, ssum + i);
+        gmmx_f32_resp2_row(c0 - 0.5f * (zj0 * zj0), c1 - 0.5f * (zj1 * zj1), r0 + j, r1 + j,
+                           mx + j, ssum + j);
+    }
+    for (i = 2 * h; i < n; i++) {  /* the last row of an odd n */
+        float z0 = ((x[i] - hi0) - lo0) * p0, z1 = ((x[i] - hi1) - lo1) * p1;
+        gmmx_f32_resp2_row(c0 - 0.5f * (z0 * z0), c1 - 0.5f * (z1 * z1), r0 + i, r1 + i,
+                           mx + i, ssum + i);
+    }
+}
+
+#ifdef GMMX_F32_VECEXT
+/* one statistics lane group: s0 += r, s1 += r (x - c), s2 += r (x - c)^2 */
+GMMX_INLINE void gmmx_f32_stats_lanes(gmmx_v8 xv, gmmx_v8 rv, double c, gmmx_v8 *s0,
+                                      gmmx_v8 *s1, gmmx_v8 *s2)
+{
+    gmmx_v8 dv = xv - c, rdv = rv * dv;
+    *s0 += rv;
+    *s1 += rdv;
+    *s2 += rdv * dv;
+}
+
+/* The body of gmmx_f32_uni_stats2, specialised by the constant `weighted`. */
+GMMX_INLINE double gmmx_f32_uni_stats2_body(const float *GMMX_RESTRICT x,
+                                            const float *GMMX_RESTRICT r0,
+                                            const float *GMMX_RESTRICT r1,
+                                            const double *GMMX_RESTRICT sw, double c0,
+                                            double c1, const float *GMMX_RESTRICT mx,
+                                            Py_ssize_t n, double *GMMX_RESTRICT out,
+                                            const int weighted)
+{
+    Py_ssize_t i = 0;
+    double t[6] = {0}, tm = 0.0;
+    gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, am = {0};
+    gmmx_v8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, bm = {0};
+    gmmx_v8 xv, u, v, wv, mv;
+    for (; i + 16 <= n; i += 16) {
+        GMMX_F32_WIDEN8(xv, x + i); GMMX_F32_WIDEN8(u, r0 + i); GMMX_F32_WIDEN8(v, r1 + i);
+        if (weighted) { GMMX_LOAD8(wv, sw + i); u = u * wv; v = v * wv; }
+        gmmx_f32_stats_lanes(xv, u, c0, &a0, &a1, &a2);
+        gmmx_f32_stats_lanes(xv, v, c1, &a3, &a4, &a5);
+        GMMX_F32_WIDEN8(mv, mx + i); am += mv;
+        GMMX_F32_WIDEN8(xv, x + i + 8); GMMX_F32_WIDEN8(u, r0 + i + 8);
+        GMMX_F32_WIDEN8(v, r1 + i + 8);
+        if (weighted) { GMMX_LOAD8(wv, sw + i + 8); u = u * wv; v = v * wv; }
+        gmmx_f32_stats_lanes(xv, u, c0, &b0, &b1, &b2);
+        gmmx_f32_stats_lanes(xv, v, c1, &b3, &b4, &b5);
+        GMMX_F32_WIDEN8(mv, mx + i + 8); bm += mv;
+    }
+    for (; i < n; i++) {
+        double xi = (double)x[i], ri, d, rd;
+        ri = weighted ? (double)r0[i] * sw[i] : (double)r0[i];
+        d = xi - c0; rd = ri * d;
+        t[0] += ri; t[1] += rd; t[2] += rd * d;
+        ri = weighted ? (double)r1[i] * sw[i] : (double)r1[i];
+        d = xi - c1; rd = ri * d;
+        t[3] += ri; t[4] += rd; t[5] += rd * d;
+        tm += (double)mx[i];
+    }
+    out[0] += (GMMX_FOLD16(a0, b0)) + t[0];
+    out[1] += (GMMX_FOLD16(a1, b1)) + t[1];
+    out[2] += (GMMX_FOLD16(a2, b2)) + t[2];
+    out[3] += (GMMX_FOLD16(a3, b3)) + t[3];
+    out[4] += (GMMX_FOLD16(a4, b4)) + t[4];
+    out[5] += (GMMX_FOLD16(a5, b5)) + t[5];
+    return (GMMX_FOLD16(am, bm)) + tm;
+}
+#endif
+
+/* Statistics of two univariate components in one pass over x: what
+ * gmmx_f32_uni_stats(x, r0, sw, c0, n, out) and
+ * gmmx_f32_uni_stats(x, r1, sw, c1, n, out + 3) add to out (6), and returns
+ * gmmx_f32_sum(mx, n). */
+GMMX_CLONES static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
+                                              const float *GMMX_RESTRICT r0,
+                                              const float *GMMX_RESTRICT r1,
+                                              const double *GMMX_RESTRICT sw, double c0,
+                                              double c1, const float *GMMX_RESTRICT mx,
+                                              Py_ssize_t n, double *GMMX_RESTRICT out)
+{
+#ifdef GMMX_F32_VECEXT
+    if (sw != NULL) return gmmx_f32_uni_stats2_body(x, r0, r1, sw, c0, c1, mx, n, out, 1);
+    return gmmx_f32_uni_stats2_body(x, r0, r1, sw, c0, c1, mx, n, out, 0);
+#else
+    gmmx_f32_uni_stats(x, r0, sw, c0, n, out);
+    gmmx_f32_uni_stats(x, r1, sw, c1, n, out + 3);
+    return gmmx_f32_sum(mx, n);
+#endif
+}
+
 /* ---- full / tied kernel: features split in column blocks ----------------
  * Blocks b = 0..nb-1 cover features jb[b] <= j < jb[b+1] (jb[0] = 0,
  * jb[nb] = d). Upper-triangular factors and the upper triangle of the scatter
