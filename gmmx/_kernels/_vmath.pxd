@@ -30,6 +30,15 @@ cdef extern from "_vmath.h" nogil:
                               float *mx, float *ssum, double *dscr) noexcept
     void gmmx_f32_uni_stats(const float *x, const float *r, const double *sw, double c,
                             Py_ssize_t n, double *out) noexcept
+    double gmmx_f32_sum_log(const float *ssum, Py_ssize_t n, double *dscr) noexcept
+    double gmmx_f32_weighted_ll(const float *mx, const float *ssum, const double *sw,
+                                Py_ssize_t n, double *dscr) noexcept
+    void gmmx_f32_uni_resp2(const float *x, Py_ssize_t n, const double *cst, const double *mu,
+                            const double *p, float *r0, float *r1, float *mx,
+                            float *ssum) noexcept
+    double gmmx_f32_uni_stats2(const float *x, const float *r0, const float *r1,
+                               const double *sw, double c0, double c1, const float *mx,
+                               Py_ssize_t n, double *out) noexcept
     void gmmx_full_weighted_rows(const double *r, const double *xc, Py_ssize_t n,
                                  Py_ssize_t K, Py_ssize_t d, const Py_ssize_t *jb,
                                  Py_ssize_t nb, double *W) noexcept

@@ -58,27 +58,60 @@ def test_statistics_agree_with_float64_to_float32_precision(K, offset, scale, we
     assert a.weight_sum == b.weight_sum and a.n_samples == b.n_samples
 
 
-def test_chunk_that_overflows_float32_is_computed_in_float64():
+def _estep_separate(X, sw, kp, n_threads, chunk_rows):
+    _estep._set_f32_fused(False)
+    try:
+        return _estep_raw(X, sw, kp, n_threads, chunk_rows)
+    finally:
+        _estep._set_f32_fused(True)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("offset, scale", [(0.0, 1.0), (100.0, 0.01)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_two_component_path_gives_the_bits_of_the_separate_functions(
+        K, offset, scale, weighted):
+    # K == 2 runs gmmx_f32_uni_resp2 + gmmx_f32_uni_stats2 (one pass each over
+    # the chunk); K == 3 never does. Odd chunk sizes exercise the odd last
+    # row of the interleaved halves and the tail rows of the 16 lanes.
+    X = _rows(20_001, offset, scale, seed=K)
+    kp = _model(K, offset, scale)
+    sw = np.random.default_rng(3).uniform(0.2, 3.0, X.shape[0]) if weighted else np.empty(0)
+    for chunk_rows in [1, 7, 64, 1023, 0]:
+        for n_threads in [1, 2]:
+            fused = _estep_raw(X, sw, kp, n_threads, chunk_rows)
+            separate = _estep_separate(X, sw, kp, n_threads, chunk_rows)
+            assert fused[1] == separate[1] == _estep.STATUS_OK
+            np.testing.assert_array_equal(fused[0], separate[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fused", [True, False])
+def test_chunk_that_overflows_float32_is_computed_in_float64(weighted, fused):
     # z = (x - mu) / sigma = 1e34 squares to infinity in float32 (not in
     # float64): every component's float32 log-density is -inf, and the chunk
     # is redone in float64, identical to the float64 kernel on the same values
     X = _rows(1000, 0.0, 1e-4)
     X[500, 0] = 1e30
     kp = _model(2, 0.0, 1e-4)
-    a = _estep_raw(X, np.empty(0), kp, 1, 2000)
-    b = _estep_raw(X.astype(np.float64), np.empty(0), kp, 1, 2000)
+    sw = np.random.default_rng(4).uniform(0.2, 3.0, X.shape[0]) if weighted else np.empty(0)
+    run = _estep_raw if fused else _estep_separate
+    a = run(X, sw, kp, 1, 2000)
+    b = _estep_raw(X.astype(np.float64), sw, kp, 1, 2000)
     assert a[1] == b[1] == _estep.STATUS_OK
     np.testing.assert_array_equal(a[0], b[0])
 
 
-def test_non_finite_float32_rows_are_reported():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_non_finite_float32_rows_are_reported(weighted):
     X = _rows(1000)
     X[731, 0] = np.nan
     kp = _model(2)
-    _, status, bad_chunk, _ = _estep_raw(X, np.empty(0), kp, 2, 100)
+    sw = np.random.default_rng(5).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    _, status, bad_chunk, _ = _estep_raw(X, np.empty(0) if sw is None else sw, kp, 2, 100)
     assert (status, bad_chunk) == (_estep.STATUS_NONFINITE, 7)
     with pytest.raises(ValueError, match="row 731 contains"):
-        _engine.accumulate(X, None, kp, 2, 100)
+        _engine.accumulate(X, sw, kp, 2, 100)
 
 
 def test_zero_weight_component_gets_no_responsibility():
