@@ -11,6 +11,8 @@ new subclass registered in :data:`COVARIANCES`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import linalg
 
@@ -39,6 +41,17 @@ def _prec_chol_one(cov):
     """Upper-triangular ``U`` with ``U U^T = cov^-1`` for one matrix."""
     if not np.all(np.isfinite(cov)):
         raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
+    if cov.shape == (1, 1):
+        # LAPACK's 1 x 1 Cholesky and triangular solve are sqrt and 1 / x:
+        # the same bits, without scipy's ~20 us of wrappers per call (one
+        # feature, K = 2: 3 % of a float32 EM iteration on 2M rows).
+        c = float(cov[0, 0])
+        if not c > 0.0:
+            raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
+        U = np.array([[1.0 / math.sqrt(c)]])
+        if not np.isfinite(U[0, 0]):
+            raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
+        return U
     try:
         cov_chol = linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:

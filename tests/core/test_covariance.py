@@ -18,3 +18,29 @@ def test_precision_helpers_round_trip():
     np.testing.assert_allclose(pc2, pc, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="ill-defined"):
         get_covariance("full").precision_cholesky(np.zeros((1, 2, 2)))
+
+
+def test_one_by_one_precision_factor_has_lapacks_bits():
+    # The 1 x 1 shortcut must give exactly what scipy's Cholesky and
+    # triangular solve give, and fail where they fail.
+    from scipy import linalg
+
+    from gmmx.core.covariance import _prec_chol_one
+    from gmmx.exceptions import IllDefinedCovarianceError
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([10.0 ** rng.uniform(-300, 300, 2000), rng.uniform(0, 10, 2000),
+                             [5e-324, 1e-310, 2.2250738585072014e-308, 1.7e308, 0.0, -0.0,
+                              -1.0, -1e-300]])
+    for v in values:
+        c = np.array([[v]])
+        try:
+            ref = linalg.solve_triangular(linalg.cholesky(c, lower=True), np.eye(1),
+                                          lower=True).T
+        except linalg.LinAlgError:
+            ref = None
+        if ref is None or not np.isfinite(ref).all():
+            with pytest.raises(IllDefinedCovarianceError):
+                _prec_chol_one(c)
+        else:
+            assert _prec_chol_one(c).tobytes() == ref.tobytes(), v
