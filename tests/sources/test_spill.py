@@ -358,3 +358,43 @@ def test_reserve_is_the_smaller_of_a_gib_and_five_percent(monkeypatch, tmp_path)
         monkeypatch.setattr(spill.shutil, "disk_usage",
                             lambda p, total=total: _Usage(total, 0, total))
         assert spill._reserve(str(tmp_path)) == reserve
+
+
+def test_the_copy_is_reserved_up_front_and_a_full_disk_fails_before_writing(
+        parquet_file, cache_dir, monkeypatch):
+    path, X = parquet_file
+    reserved = []
+    real = os.posix_fallocate
+
+    def spy(fd, offset, length):
+        reserved.append(length)
+        return real(fd, offset, length)
+
+    monkeypatch.setattr(spill.os, "posix_fallocate", spy)
+    src = ParquetSource(path, chunk_size=700, cache_dir=cache_dir)
+    list(src.chunks())
+    assert reserved == [X.nbytes]  # float32 columns: 4 bytes a value
+    (name,) = _files(cache_dir)
+    assert os.path.getsize(os.path.join(cache_dir, name)) == X.nbytes
+
+    def full(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spill.os, "posix_fallocate", full)
+    first, src = src, ParquetSource(path, chunk_size=700, cache_dir=cache_dir)
+    with pytest.warns(CacheWarning, match="No space left on device"):
+        blocks = _blocks(src)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in blocks]), X)
+    assert not src.cached and src._cache.disabled_reason is None  # tried again next pass
+    assert _files(cache_dir) == [name]  # only the first source's copy
+    assert first.cached
+
+
+def test_a_reservation_larger_than_the_rows_is_trimmed(tmp_path, cache_dir):
+    X = _rows(1000, 2, dtype=np.float64)
+    w = np.ones(1000)
+    path = _write_parquet(str(tmp_path / "w.parquet"), X, w)
+    src = ParquetSource(path, weight_column="w", cache_dir=cache_dir)
+    list(src.chunks())
+    sizes = sorted(os.path.getsize(os.path.join(cache_dir, f)) for f in _files(cache_dir))
+    assert sizes == [w.nbytes, X.nbytes]
