@@ -145,6 +145,21 @@ cdef extern from *:
     KMX_DEFINE_NEAREST(kmx_nearest_f64, kmx_distances_f64, double)
     KMX_DEFINE_NEAREST(kmx_nearest_f32, kmx_distances_f32, float)
 
+    /* Counting-sort offsets of the labels: pos[k + 1] ends as the number of rows
+       labelled 0..k (pos[0] = 0); labels outside [0, K) are left out. */
+    static void kmx_label_offsets(const int *labels, Py_ssize_t n, Py_ssize_t K,
+                                  Py_ssize_t *pos)
+    {
+        Py_ssize_t i, k;
+        int lab;
+        for (k = 0; k <= K; k++) pos[k] = 0;
+        for (i = 0; i < n; i++) {
+            lab = labels[i];
+            if (lab >= 0 && lab < K) pos[lab + 1]++;
+        }
+        for (k = 0; k < K; k++) pos[k + 1] += pos[k];
+    }
+
     /* Gathers the n rows with a label in 0..K-1 by label into xt (and w * row
        into rx if w): row i with label k becomes column c of the run of k,
        xt[j * ld + c] = x_ij - centers[k, j]. pos[k] ends as the end of k's run
@@ -157,15 +172,10 @@ cdef extern from *:
                                  double *GMMX_RESTRICT rx, Py_ssize_t ld,           \
                                  double *nk)                                        \
     {                                                                               \
-        Py_ssize_t i, j, k, c;                                                      \
+        Py_ssize_t i, j, c;                                                         \
         int lab;                                                                    \
         double wi = 1.0, z;                                                         \
-        for (k = 0; k <= K; k++) pos[k] = 0;                                        \
-        for (i = 0; i < n; i++) {                                                   \
-            lab = labels[i];                                                        \
-            if (lab >= 0 && lab < K) pos[lab + 1]++;                                \
-        }                                                                           \
-        for (k = 0; k < K; k++) pos[k + 1] += pos[k];                               \
+        kmx_label_offsets(labels, n, K, pos);                                       \
         for (i = 0; i < n; i++) {                                                   \
             lab = labels[i];                                                        \
             if (lab < 0 || lab >= K) continue;                                      \
@@ -262,12 +272,7 @@ cdef extern from *:
             }                                                                       \
             return;                                                                 \
         }                                                                           \
-        for (k = 0; k <= K; k++) pos[k] = 0;                                        \
-        for (i = 0; i < n; i++) {                                                   \
-            lab = labels[i];                                                        \
-            if (lab >= 0 && lab < K) pos[lab + 1]++;                                \
-        }                                                                           \
-        for (k = 0; k < K; k++) pos[k + 1] += pos[k];                               \
+        kmx_label_offsets(labels, n, K, pos);                                       \
         for (i = 0; i < n; i++) {                                                   \
             lab = labels[i];                                                        \
             if (lab < 0 || lab >= K) continue;                                      \
