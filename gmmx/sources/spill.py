@@ -123,7 +123,6 @@ class SpillCache:
         self.label = label
         self.expected_bytes = expected_bytes
         self._copy: Optional[_Copy] = None
-        self._paths: List[str] = []
         self._finalizer: Optional[weakref.finalize] = None
         self._lock = threading.Lock()
         self._writing = False
@@ -137,14 +136,6 @@ class SpillCache:
     def ready(self) -> bool:
         """True if a complete copy exists (it may still be found stale on the next pass)."""
         return self._copy is not None
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the complete copy on disk (0 without one)."""
-        c = self._copy
-        if c is None:
-            return 0
-        return int(c.X.nbytes + (c.w.nbytes if c.w is not None else 0))
 
     def pass_blocks(self, decode: Callable[[], Iterator[Any]]) -> Iterator[Any]:
         """The blocks of one pass: from the copy if it is current, else decoded (and copied).
@@ -181,7 +172,6 @@ class SpillCache:
         if self._finalizer is not None:
             self._finalizer()
             self._finalizer = None
-        self._paths = []
 
     def _current(self) -> Optional[_Copy]:
         copy = self._copy
@@ -261,7 +251,6 @@ class SpillCache:
             writer.abandon()
             return
         self.clear()
-        self._paths = writer.paths
         self._finalizer = weakref.finalize(self, _remove_all, list(writer.paths))
         self._copy = _Copy(X, w, writer.sizes, stamp)
 
