@@ -398,3 +398,36 @@ def test_a_reservation_larger_than_the_rows_is_trimmed(tmp_path, cache_dir):
     list(src.chunks())
     sizes = sorted(os.path.getsize(os.path.join(cache_dir, f)) for f in _files(cache_dir))
     assert sizes == [w.nbytes, X.nbytes]
+
+
+def _disk(monkeypatch, cache_dir, free):
+    """A disk with ``free`` bytes free before the copy: its files take from that."""
+    def usage(p):
+        left = free - sum(os.path.getsize(os.path.join(cache_dir, f)) for f in _files(cache_dir))
+        return _Usage(1 << 40, (1 << 40) - left, left)
+
+    monkeypatch.setattr(spill.shutil, "disk_usage", usage)
+    monkeypatch.setattr(spill, "_RECHECK_BYTES", 1)  # check before every block
+
+
+def test_space_reserved_up_front_is_not_counted_twice(parquet_file, cache_dir, monkeypatch):
+    # Just enough room: the copy's reservation takes the free space down to the
+    # reserve, and the checks made while writing must not count it again.
+    path, X = parquet_file
+    _disk(monkeypatch, cache_dir, (1 << 30) + X.nbytes + 1000)
+    src = ParquetSource(path, chunk_size=700, cache_dir=cache_dir)
+    list(src.chunks())
+    assert src.cached
+
+
+def test_rows_beyond_the_reservation_are_checked_again(parquet_file, cache_dir, monkeypatch):
+    # A reservation from a wrong estimate (a quarter of the rows) does not
+    # stop the checks: the rows beyond it find the disk full.
+    path, X = parquet_file
+    _disk(monkeypatch, cache_dir, (1 << 30) + X.nbytes // 4 + 1000)
+    src = ParquetSource(path, chunk_size=700, cache_dir=cache_dir)
+    src._cache.expected_bytes = X.nbytes // 4
+    with pytest.warns(CacheWarning, match="GiB free"):
+        blocks = _blocks(src)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in blocks]), X)
+    assert not src.cached and _files(cache_dir) == []
