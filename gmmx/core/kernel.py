@@ -7,6 +7,12 @@ log-densities) and :func:`accumulate_resp` (statistics under responsibilities
 computed elsewhere, e.g. by an HMM) use the same chunk loop.  The covariance
 type's object (:mod:`gmmx.core.covariance`) decides how its precision factors
 are packed.
+
+Model families whose E-step is more than one kernel call per block (Student-t
+weights, missing entries) hand the drivers a :class:`BlockEStep` instead of
+:class:`KernelParams`: :func:`accumulate`, :func:`log_prob_norm` and
+:func:`responsibilities` call its methods, so every driver (in memory,
+chunk sources, Dask, online) runs the family without knowing it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -240,6 +246,25 @@ DIAG_GEMM_MIN_KD = 512
 DIAG_GEMM_MAX_DIST2 = 1e5
 
 
+@runtime_checkable
+class BlockEStep(Protocol):
+    """A model family's E-step on one block of rows (the drivers' hook).
+
+    What a model's ``_kernel_params`` returns when its E-step is not a single
+    :func:`accumulate` kernel call.  It must pickle (Dask ships it to the
+    workers) and must not hold the estimator.
+    """
+
+    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+        """``SufficientStats`` of the block ``X`` (as :func:`accumulate`)."""
+
+    def log_prob_norm(self, X, n_threads):
+        """``log p(x_i)`` of every row (as :func:`log_prob_norm`)."""
+
+    def responsibilities(self, X, n_threads):
+        """Posterior component probabilities ``(n, K)`` (as :func:`responsibilities`)."""
+
+
 def mixture_mean(weights, means):
     """``sum_k w_k mu_k`` (equal weights when they sum to zero)."""
     K = means.shape[0]
@@ -429,6 +454,8 @@ def accumulate(X, sample_weight, params, n_threads=1, chunk_rows=0, where=""):
     -------
     SufficientStats
     """
+    if not isinstance(params, KernelParams):
+        return params.accumulate(X, sample_weight, n_threads, chunk_rows, where)
     flat, status, bad_chunk, used = _run(
         X, _weights_arg(sample_weight), params, n_threads, chunk_rows, True, None, None
     )
@@ -448,6 +475,8 @@ def _run(X, w, kp, n_threads, chunk_rows, want_stats, out_norm, out_resp):
 
 def log_prob_norm(X, params, n_threads=1):
     """``log p(x_i)`` for every row."""
+    if not isinstance(params, KernelParams):
+        return params.log_prob_norm(X, n_threads)
     out = np.empty(X.shape[0], dtype=np.float64)
     _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, out, None)
     if status != _estep.STATUS_OK:
@@ -457,6 +486,8 @@ def log_prob_norm(X, params, n_threads=1):
 
 def responsibilities(X, params, n_threads=1):
     """Posterior component probabilities ``(n, K)``."""
+    if not isinstance(params, KernelParams):
+        return params.responsibilities(X, n_threads)
     resp = np.empty((X.shape[0], params.cst.shape[0]), dtype=np.float64)
     _, status, bad_chunk, used = _run(X, _EMPTY, params, n_threads, 0, False, None, resp)
     if status != _estep.STATUS_OK:

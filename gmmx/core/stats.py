@@ -9,7 +9,7 @@ price-level data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,10 @@ class SufficientStats:
         ``sum_i w_i``.
     n_samples : int
         Number of rows.
+    extra : dict of str to ndarray
+        A model family's own additive statistics (e.g. the Student-t
+        ``sum_i w_i r_ik (log u_ik - u_ik)``): summed, scaled and saved with
+        the others, unchanged by recentring.  Empty for Gaussian models.
     """
 
     covariance_type: str
@@ -53,6 +57,7 @@ class SufficientStats:
     log_likelihood: float = 0.0
     weight_sum: float = 0.0
     n_samples: int = 0
+    extra: dict = field(default_factory=dict)
 
     @classmethod
     def zeros(cls, covariance_type, centers):
@@ -88,6 +93,7 @@ class SufficientStats:
             self.log_likelihood,
             self.weight_sum,
             self.n_samples,
+            {k: v.copy() for k, v in self.extra.items()},
         )
 
     def recentred(self, new_centers):
@@ -120,6 +126,7 @@ class SufficientStats:
             self.log_likelihood,
             self.weight_sum,
             self.n_samples,
+            {k: v.copy() for k, v in self.extra.items()},
         )
 
     def _check_compatible(self, other):
@@ -134,6 +141,11 @@ class SufficientStats:
             raise ValueError(
                 f"cannot combine statistics of shape {self.centers.shape} and "
                 f"{other.centers.shape} (n_components, n_features)"
+            )
+        if set(other.extra) != set(self.extra):
+            raise ValueError(
+                f"cannot combine statistics with extra fields {sorted(self.extra)} and "
+                f"{sorted(other.extra)}"
             )
 
     def __add__(self, other):
@@ -150,6 +162,7 @@ class SufficientStats:
             self.log_likelihood + other.log_likelihood,
             self.weight_sum + other.weight_sum,
             self.n_samples + other.n_samples,
+            {k: v + other.extra[k] for k, v in self.extra.items()},
         )
 
     def scaled(self, factor):
@@ -164,11 +177,13 @@ class SufficientStats:
             self.log_likelihood * f,
             self.weight_sum * f,
             self.n_samples,
+            {k: v * f for k, v in self.extra.items()},
         )
 
     def to_arrays(self, prefix="stats_"):
         """Plain arrays for saving (see :mod:`gmmx.io`)."""
-        return {
+        extra = {f"{prefix}extra_{k}": v for k, v in self.extra.items()}
+        return extra | {
             prefix + "centers": self.centers,
             prefix + "nk": self.nk,
             prefix + "sk": self.sk,
@@ -182,6 +197,9 @@ class SufficientStats:
     def from_arrays(cls, covariance_type, arrays, prefix="stats_"):
         """Inverse of :meth:`to_arrays`."""
         sc = np.asarray(arrays[prefix + "scalars"], dtype=np.float64)
+        tag = prefix + "extra_"
+        extra = {k[len(tag):]: np.asarray(v, dtype=np.float64)
+                 for k, v in arrays.items() if k.startswith(tag)}
         return cls(
             covariance_type,
             np.asarray(arrays[prefix + "centers"], dtype=np.float64),
@@ -191,4 +209,5 @@ class SufficientStats:
             float(sc[0]),
             float(sc[1]),
             int(sc[2]),
+            extra,
         )

@@ -146,3 +146,52 @@ def test_fits_hold_blas_to_one_thread_throughout(monkeypatch):
         GaussianMixture(2, callback=record, max_iter=3, tol=0, random_state=0).fit(X)
     assert seen == [1, 1, 1]
     assert not _engine._BLAS_HOLD.held()
+
+
+class _TaggedEStep:
+    """A BlockEStep that delegates to the Gaussian kernel and counts its calls."""
+
+    def __init__(self, kp):
+        self.kp = kp
+        self.calls = []
+
+    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+        self.calls.append(("accumulate", X.shape[0], where))
+        stats = _engine.accumulate(X, sample_weight, self.kp, n_threads, chunk_rows, where)
+        stats.extra["rows"] = np.array([float(X.shape[0])])
+        return stats
+
+    def log_prob_norm(self, X, n_threads):
+        self.calls.append(("log_prob_norm", X.shape[0]))
+        return _engine.log_prob_norm(X, self.kp, n_threads) + 1.0
+
+    def responsibilities(self, X, n_threads):
+        self.calls.append(("responsibilities", X.shape[0]))
+        return _engine.responsibilities(X, self.kp, n_threads)[:, ::-1]
+
+
+def test_block_estep_is_called_by_every_entry_and_driver():
+    from gmmx.drivers import DriverOptions, make_driver
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 2))
+    kp = _engine.kernel_params(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [1.0, 1.0]]),
+                              np.stack([np.eye(2)] * 2), "full")
+    block = _TaggedEStep(kp)
+    assert isinstance(block, _engine.BlockEStep)
+    ref = _engine.accumulate(X, None, kp)
+    got = _engine.accumulate(X, None, block)
+    np.testing.assert_array_equal(got.nk, ref.nk)
+    np.testing.assert_array_equal(_engine.log_prob_norm(X, block),
+                                  _engine.log_prob_norm(X, kp) + 1.0)
+    np.testing.assert_array_equal(_engine.responsibilities(X, block),
+                                  _engine.responsibilities(X, kp)[:, ::-1])
+    blocks = [X[:200], X[200:]]
+    driver = make_driver(blocks, None, DriverOptions(n_components=2, chunk_size=200))
+    try:
+        stats = driver.accumulate(block)
+    finally:
+        driver.close()
+    assert stats.extra["rows"][0] == 500.0
+    np.testing.assert_allclose(stats.nk, ref.nk, rtol=1e-12)
+    assert [c[0] for c in block.calls].count("accumulate") == 3

@@ -45,3 +45,24 @@ def test_arrays_round_trip():
     back = SufficientStats.from_arrays("diag", st.to_arrays())
     np.testing.assert_array_equal(back.Mk, st.Mk)
     assert back.n_samples == st.n_samples and back.weight_sum == st.weight_sum
+
+
+def test_extra_statistics_add_scale_recentre_and_round_trip():
+    rng = np.random.default_rng(3)
+    a = SufficientStats.zeros("diag", rng.normal(size=(2, 3)))
+    b = SufficientStats.zeros("diag", rng.normal(size=(2, 3)))
+    a.nk[:] = [1.0, 2.0]
+    b.nk[:] = [3.0, 4.0]
+    a.extra["t"] = np.array([1.0, -2.0])
+    b.extra["t"] = np.array([0.5, 0.25])
+    total = a + b
+    np.testing.assert_array_equal(total.extra["t"], [1.5, -1.75])
+    np.testing.assert_array_equal(total.scaled(2.0).extra["t"], [3.0, -3.5])
+    np.testing.assert_array_equal(a.recentred(b.centers).extra["t"], a.extra["t"])
+    copy = a.copy()
+    copy.extra["t"][0] = 99.0
+    assert a.extra["t"][0] == 1.0
+    back = SufficientStats.from_arrays("diag", a.to_arrays("p_"), "p_")
+    np.testing.assert_array_equal(back.extra["t"], a.extra["t"])
+    with pytest.raises(ValueError, match="extra fields"):
+        a + SufficientStats.zeros("diag", b.centers)
