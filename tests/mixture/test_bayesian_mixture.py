@@ -267,5 +267,6 @@ def test_partial_fit_reaches_the_maximum_likelihood_fit_on_ticks():
     kp = kernel.kernel_params(m.weights_, m.means_, m.precisions_cholesky_, "full")
     ll = kernel.log_prob_norm(x, kp).mean()
     assert abs(ll - ml.score(x)) < 2e-3
+    assert np.sum(m.weights_ > 0.01) == 2
     assert m.n_iter_ == 10
     assert np.all(np.isfinite(m.covariances_))
