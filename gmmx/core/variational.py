@@ -25,7 +25,6 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from .covariance import get_covariance
-from .stats import SufficientStats
 
 __all__ = ["PRIOR_TYPES", "VariationalParams", "VariationalPrior", "expected_log_weights",
            "log_weight_terms", "lower_bound", "responsibility_entropy_sum",
@@ -279,6 +278,6 @@ def prior_moments(stats):
 
 def scaled_stats(stats, factor):
     """``stats`` with every additive statistic times ``factor`` and ``n_samples`` too."""
-    out: SufficientStats = stats.scaled(factor)
+    out = stats.scaled(factor)
     out.n_samples = int(round(stats.n_samples * factor)) if factor != 1.0 else stats.n_samples
     return out

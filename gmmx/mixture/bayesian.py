@@ -425,7 +425,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 f"Expected n_samples >= n_components but got n_components = {K}, "
                 f"n_samples = {Xs.shape[0]}"
             )
-        GaussianMixture._warn_reg_covar(self, Xs)  # type: ignore[arg-type]
+        GaussianMixture._warn_reg_covar(self, Xs)
         st = initial_stats(Xs, ws, K, self.covariance_type, self.init_params, random_state,
                            driver.n_threads, cache=getattr(driver, "init_cache", None))
         # relative sample weights, or a sample of a larger source: to the total weight
@@ -669,7 +669,7 @@ degrees_of_freedom_prior_, covariance_prior_
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
         """
-        return GaussianMixture.sample(self, n_samples)  # type: ignore[arg-type]
+        return GaussianMixture.sample(self, n_samples)
 
     # ------------------------------------------------------------------ archive
     _array_params = ("mean_prior", "covariance_prior")
