@@ -287,3 +287,22 @@ def test_check_estimator_passes_every_check_but_the_declared_ones():
     assert len(status) > 40
     assert [name for name, s in status.items() if s == "failed"] == []
     assert {n for n, s in status.items() if s == "xfail"} == set(expected)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_price_level_keeps_the_digits_scikit_learn_loses(covariance_type):
+    # the fit is translation-equivariant: gmmx at a price level of 1e4 equals
+    # scikit-learn at the origin (scikit-learn at 1e4 loses ~1e-6 to cancellation)
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(3000, 2), rng.randn(2000, 2) * 0.5 + 3])
+    kw = dict(n_components=4, covariance_type=covariance_type, init_params="random",
+              random_state=1, max_iter=10, tol=0)
+    sk, gm = _both(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk.fit(X)
+        gm.fit(X + 1e4)
+    np.testing.assert_allclose(gm.covariances_, sk.covariances_, rtol=1e-9,
+                               atol=1e-9 * np.abs(sk.covariances_).max())
+    np.testing.assert_allclose(gm.means_ - 1e4, sk.means_, rtol=0, atol=1e-9)
+    assert gm.lower_bound_ == pytest.approx(_lb(sk.lower_bound_), rel=1e-9)
