@@ -472,6 +472,7 @@ degrees_of_freedom_prior_, covariance_prior_
         cached = getattr(self, "_m_step_cache", None)
         self._m_step_cache = None
         if cached is not None and cached[0] is stats:
+            self._last_update = cached  # the statistics behind the newest parameters
             return cached[1]
         return variational_m_step(stats, self._prior(), self.reg_covar)
 
@@ -494,15 +495,26 @@ degrees_of_freedom_prior_, covariance_prior_
         return n_mixture_parameters(self.covariance_type, *self.means_.shape)
 
     def _set_fit_result(self, result, n_features, names=None, driver=None):
-        self._m_step_cache = None
+        """As BaseMixture's; the last pass's statistics start ``partial_fit``'s running ones."""
+        last = getattr(self, "_last_update", None)
+        self._m_step_cache = self._last_update = None
         super()._set_fit_result(result, n_features, names, driver)
+        self._online_state = None
+        if last is not None and last[1] is result.params and last[0].weight_sum > 0:
+            stats = last[0]
+            state = _StochasticVI(stats.scaled(1.0 / stats.weight_sum), 1, stats.weight_sum,
+                                  self.learning_offset)
+            state.anchor(self.weights_, self.means_)
+            self._online_state = state
 
     # ------------------------------------------------------------------ online
     def partial_fit(self, X: ArrayLike, y: Any = None,
                     sample_weight: Optional[ArrayLike] = None) -> "BayesianGaussianMixture":
         """One step of stochastic variational inference on a batch of rows.
 
-        The first call fits the variational posterior to (at most 2,000 rows
+        After :meth:`fit`, the first call continues from the fitted posterior
+        (the fit's data count as the statistics seen so far).  On an unfitted
+        model, the first call fits the variational posterior to (at most 2,000 rows
         of) its batch, as :meth:`fit` with ``init_params`` for up to
         ``max(max_iter, 2000)`` iterations (tol at most 1e-6), resolves the priors from those
         rows and updates the posterior with the whole batch.  Every later call runs one E-step on its

@@ -306,3 +306,19 @@ def test_price_level_keeps_the_digits_scikit_learn_loses(covariance_type):
                                atol=1e-9 * np.abs(sk.covariances_).max())
     np.testing.assert_allclose(gm.means_ - 1e4, sk.means_, rtol=0, atol=1e-9)
     assert gm.lower_bound_ == pytest.approx(_lb(sk.lower_bound_), rel=1e-9)
+
+
+def test_partial_fit_after_fit_continues_from_the_fitted_posterior():
+    X = _three_clusters(n=3000, seed=9)
+    m = gmmx.BayesianGaussianMixture(n_components=4, random_state=0, max_iter=500, tol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(X)
+        before = bgm_attributes(m)
+        m.partial_fit(X[::2])
+    # a converged posterior is a fixed point of the step on data like the fit's
+    assert m.n_iter_ == 2
+    np.testing.assert_allclose(m.weights_, before["weights_"], atol=2e-3)
+    np.testing.assert_allclose(m.means_, before["means_"], atol=0.05)
+    # the posterior counts the fit's rows and the batch's
+    assert m.mean_precision_.sum() == pytest.approx(3000 + 1500 + 4, rel=1e-6)
