@@ -385,6 +385,9 @@ degrees_of_freedom_prior_, covariance_prior_
     def _resolve_prior(self, moments):
         """Fill in ``*_prior_`` from the user's values and the data's moments."""
         d = moments.n_features
+        if not moments.weight_sum > 0 or not np.isfinite(moments.weight_sum):
+            raise ValueError("the data carry no weight (no rows, or every sample weight is "
+                             "zero); the prior's defaults need the data's mean and covariance")
         mean, covariance = prior_moments(moments)
         self._total_weight = float(moments.weight_sum)
         self.weight_concentration_prior_ = (1.0 / self.n_components
