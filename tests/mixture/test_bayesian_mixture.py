@@ -230,8 +230,17 @@ def test_bad_priors_are_refused_with_scikit_learns_messages(kw, message):
 
 def test_messages_are_scikit_learns():
     X = np.random.RandomState(0).rand(20, 2)
-    for kw in (dict(weight_concentration_prior=-1), dict(degrees_of_freedom_prior=0.5),
-               dict(mean_prior=[1, 2, 3]), dict(covariance_prior=-np.eye(2))):
+    for kw in (dict(weight_concentration_prior=-1), dict(weight_concentration_prior="a"),
+               dict(mean_precision_prior=0), dict(degrees_of_freedom_prior=-1),
+               dict(degrees_of_freedom_prior=0.5), dict(covariance_prior=-1.0),
+               dict(covariance_prior="x"), dict(mean_prior=[1, 2, 3]), dict(mean_prior="ab"),
+               dict(weight_concentration_prior_type="x"), dict(covariance_prior=np.eye(3)),
+               dict(covariance_prior=-np.eye(2)),
+               dict(covariance_prior=np.array([[1.0, 2.0], [0.0, 1.0]])),
+               dict(covariance_type="diag", covariance_prior=[1, -1.0]),
+               dict(covariance_type="diag", covariance_prior=[1, 1, 1.0]),
+               dict(covariance_type="spherical", covariance_prior=-2.0),
+               dict(covariance_type="tied", covariance_prior=np.eye(3))):
         with pytest.raises(ValueError) as theirs:
             SKBayesian(n_components=2, **kw).fit(X)
         with pytest.raises(ValueError) as ours:
