@@ -74,9 +74,9 @@ def test_kmeans_start_on_separated_clusters_matches_scikit_learn(covariance_type
     order = [int(np.argmin(np.abs(sk.means_[:, 0] - m))) for m in gm.means_[:, 0]]
     assert sorted(order) == [0, 1, 2]
     np.testing.assert_array_equal(np.asarray(order)[labels_gm], labels_sk)
-    if order == [0, 1, 2]:
-        assert_same_bgm(gm, sk, rtol=1e-8)
-        assert gm.lower_bound_ == pytest.approx(_lb(sk.lower_bound_), rel=1e-10)
+    assert order == [0, 1, 2]  # numbered alike here: then the fits are the same
+    assert_same_bgm(gm, sk, rtol=1e-8)
+    assert gm.lower_bound_ == pytest.approx(_lb(sk.lower_bound_), rel=1e-10)
 
 
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
