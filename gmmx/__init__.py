@@ -23,10 +23,11 @@ from .io import load
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .exceptions import ConvergenceWarning, NotFittedError
     from .hmm import GaussianHMM
-    from .mixture import GaussianMixture, GaussianMixtureIC
+    from .mixture import BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC
 
 # name -> module that defines it
 _LAZY_ATTRIBUTES = {
+    "BayesianGaussianMixture": "gmmx.mixture",
     "GaussianMixture": "gmmx.mixture",
     "GaussianMixtureIC": "gmmx.mixture",
     "GaussianHMM": "gmmx.hmm",
@@ -37,6 +38,7 @@ _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotti
                  "regimes", "sources", "streaming")
 # Saved models name their class; gmmx.io imports the module that registers it.
 io.register_model_module("GaussianMixture", "gmmx.mixture")
+io.register_model_module("BayesianGaussianMixture", "gmmx.mixture")
 io.register_model_module("GaussianHMM", "gmmx.hmm")
 
 
@@ -49,6 +51,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "BayesianGaussianMixture",
     "CacheWarning",
     "ConjugatePrior",
     "ConvergenceWarning",

@@ -232,3 +232,24 @@ def brute_force_hmm(lp, startprob, transmat, w=None):
         xi += np.exp(fwd[t][:, None] + logA + lw[t + 1] + bwd[t + 1] - ll)
     filtered = np.exp(fwd - logsumexp(fwd, axis=1, keepdims=True))
     return ll, gamma, xi, filtered
+
+
+def bgm_attributes(model):
+    """A fitted BayesianGaussianMixture's variational parameters, as float64 arrays."""
+    names = ("weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+             "covariances_", "precisions_", "precisions_cholesky_", "weights_")
+    out = {}
+    for name in names:
+        value = getattr(model, name)
+        out[name] = np.asarray(np.vstack(value) if isinstance(value, tuple) else value,
+                               dtype=np.float64)
+    return out
+
+
+def assert_same_bgm(a, b, rtol):
+    """Two BayesianGaussianMixture fits (gmmx or scikit-learn) agree to ``rtol``."""
+    pa, pb = bgm_attributes(a), bgm_attributes(b)
+    for name in pa:
+        scale = np.abs(pb[name]).max()
+        np.testing.assert_allclose(pa[name], pb[name], rtol=rtol, atol=rtol * scale,
+                                   err_msg=name)

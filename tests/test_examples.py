@@ -142,3 +142,15 @@ def test_portfolio_risk_of_three_assets(tmp_path):
     # An oil shock of -5 % raises the 1 % VaR of the book.
     assert number(out, r"1% VaR \$([\d,]+)") > mixture_var
     assert_png(tmp_path / "portfolio_risk.png")
+
+
+def test_sp500_bayesian_switches_components_off(tmp_path):
+    pytest.importorskip("arch")
+    out = run("sp500_bayesian.py", tmp_path=tmp_path)
+    kept = number(out, r"regimes kept \(weight > 1%\): (\d+)")
+    assert 2 <= kept < 8
+    assert out.count("(switched off)") == 8 - kept
+    weights = [float(w) for w in re.findall(r"^\s+\d\s+([\d.]+)\s+[+-]", out, flags=re.M)]
+    assert len(weights) == 8 and sum(weights) == pytest.approx(1.0, abs=5e-3)
+    bic_k = number(out, r"BIC picks K = (\d+)")
+    assert 1 <= bic_k <= 6

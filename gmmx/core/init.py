@@ -353,16 +353,31 @@ def initial_parameters(
 ):
     """Initial ``(weights, means, covariances, precisions_cholesky)``.
 
+    The M-step (with ``regularisation``: a :class:`Regularisation` or a float
+    ``reg_covar``) of :func:`initial_stats`.
+    """
+    st = initial_stats(X, sample_weight, n_components, covariance_type, init_params,
+                       random_state, n_threads, cache)
+    return m_step(st, regularisation)
+
+
+def initial_stats(
+    X, sample_weight, n_components, covariance_type, init_params, random_state,
+    n_threads=1, cache=None,
+):
+    """Sufficient statistics of the initial responsibilities.
+
     Mirrors scikit-learn's schemes; ``kmeans`` runs gmmx's native k-means on
     a random subset of :func:`kmeans_sample_size` rows, then one native pass
     labels every row by its nearest centre and gathers the statistics;
     ``hierarchical`` is mclust's start (:mod:`gmmx.core.hierarchical`): the
     M-step of the tree's partition of at most ``HC_MAX_ROWS`` rows.
 
+    Sample weights enter relative to the largest (only their ratios matter
+    here), so ``weight_sum`` and ``nk`` are on that scale.
+
     Parameters
     ----------
-    regularisation : Regularisation or float
-        Of the initial M-step (a float is ``reg_covar``).
     cache : dict, optional
         Shared by models initialised from the same rows (the hierarchical
         tree is built once).
@@ -410,4 +425,4 @@ def initial_parameters(
         st = stats_from_resp(X, sample_weight, resp, covariance_type)
     else:
         raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
-    return m_step(st, regularisation)
+    return st

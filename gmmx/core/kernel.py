@@ -293,7 +293,8 @@ def uses_blas(params):
     return params.kind == _estep.KIND_FULL or params.ref.shape[0] > 0
 
 
-def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gemm=None):
+def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gemm=None,
+                  log_weights=None):
     """Pack sklearn-style parameters into the kernel's arrays.
 
     Full and tied models are centred at the mixture mean ``ref``; their
@@ -303,6 +304,10 @@ def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gem
     (``diag_gemm``: None decides so, True / False force it), else an empty
     ``ref`` and the direct loops. Models with one feature use the univariate
     path whatever their covariance type.
+
+    ``log_weights`` (K,), when given, replaces ``log(weights)`` in the
+    per-component constants (a variational mixture's ``E[log pi_k]`` plus its
+    other per-component terms); ``weights`` then only choose the centring point.
     """
     cov = get_covariance(covariance_type)
     means = np.ascontiguousarray(means, dtype=np.float64)
@@ -310,8 +315,11 @@ def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gem
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     logdet = cov.log_det_cholesky(pc, d)
-    with np.errstate(divide="ignore"):
-        logw = np.log(weights)
+    if log_weights is None:
+        with np.errstate(divide="ignore"):
+            logw = np.log(weights)
+    else:
+        logw = np.asarray(log_weights, dtype=np.float64)
     cst = np.ascontiguousarray(
         np.broadcast_to(logw + logdet - 0.5 * d * _LOG_2PI, (K,)), dtype=np.float64
     )

@@ -2,19 +2,21 @@
 
 :class:`~gmmx.mixture.base.BaseMixture` owns ``fit``, ``partial_fit``,
 ``score``, ``predict`` and ``save`` over a few hooks; :class:`GaussianMixture`
-fills them in; :class:`GaussianMixtureIC` fits a grid of them in lockstep and
+and :class:`BayesianGaussianMixture` fill them in; :class:`GaussianMixtureIC` fits a grid of them in lockstep and
 keeps the best.
 """
 
 from ..exceptions import ConvergenceWarning, RegCovarWarning
 from ._sklearn import expected_failed_checks
 from .base import BaseMixture
+from .bayesian import BayesianGaussianMixture
 from .gaussian import GaussianMixture
 from .minibatch import fit_minibatch
 from .selection import GaussianMixtureIC
 
 __all__ = [
     "BaseMixture",
+    "BayesianGaussianMixture",
     "ConvergenceWarning",
     "GaussianMixture",
     "GaussianMixtureIC",

@@ -195,3 +195,23 @@ def test_block_estep_is_called_by_every_entry_and_driver():
     assert stats.extra["rows"][0] == 500.0
     np.testing.assert_allclose(stats.nk, ref.nk, rtol=1e-12)
     assert [c[0] for c in block.calls].count("accumulate") == 3
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_log_weights_replace_the_log_of_the_weights(covariance_type):
+    # the constants of a variational E-step: any per-component offsets, here
+    # unnormalised; the same as weights exp(offsets) (brute force, unnormalised)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(500, 3))
+    weights, means, cov, full = _random_model(rng, 3, 3, covariance_type)
+    offsets = np.array([-0.3, -2.0, 0.7])
+    pc = get_covariance(covariance_type).precision_cholesky(cov)
+    kp = _engine.kernel_params(weights, means, pc, covariance_type, log_weights=offsets)
+    norm, resp, nk, _, _, ll = _reference(X, np.ones(len(X)), np.exp(offsets), means, full)
+    st = _engine.accumulate(X, None, kp)
+    np.testing.assert_allclose(st.nk, nk, rtol=1e-12)
+    assert st.log_likelihood == pytest.approx(ll, rel=1e-13)
+    np.testing.assert_allclose(_engine.log_prob_norm(X, kp), norm, rtol=1e-13)
+    # the centring point still follows the weights
+    np.testing.assert_allclose(kp.ref, _engine.kernel_params(weights, means, pc,
+                                                             covariance_type).ref)
