@@ -139,11 +139,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self.fit(X, y, sample_weight=sample_weight)
         return self.predict(X)
 
-    def _fit_driver(self, driver, warm=None, max_iter=None, names=None):
+    def _fit_driver(self, driver, warm=None, max_iter=None, names=None, tol=None):
         """EM over ``driver`` (``n_init`` starts, or one warm start); sets the fitted attributes.
 
-        ``warm`` and ``max_iter`` override ``warm_start`` and ``max_iter``
-        for this call (mini-batch polishing) without touching the parameters.
+        ``warm``, ``max_iter`` and ``tol`` override ``warm_start``,
+        ``max_iter`` and ``tol`` for this call (mini-batch polishing, a
+        variational first batch) without touching the parameters.
         ``names`` are the data's column names (``feature_names_in_``).
 
         The fitted attributes change only together (:meth:`_set_fit_result`):
@@ -176,7 +177,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 result = run_em(
                     driver.accumulate, self._em_steps(), params,
                     self.lower_bound_ if warm else -np.inf,
-                    max_iter=max_iter, tol=self.tol, callback=self.callback,
+                    max_iter=max_iter, tol=self.tol if tol is None else tol,
+                    callback=self.callback,
                     verbose=self.verbose, verbose_interval=self.verbose_interval,
                     on_abort=aborted.append,
                 )

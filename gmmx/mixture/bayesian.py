@@ -376,11 +376,11 @@ degrees_of_freedom_prior_, covariance_prior_
         return a
 
     # ------------------------------------------------------------------ priors
-    def _fit_driver(self, driver, warm=None, max_iter=None, names=None):
+    def _fit_driver(self, driver, warm=None, max_iter=None, names=None, tol=None):
         """Resolve the prior from one pass over the data, then fit (see BaseMixture)."""
         self._check_parameters(driver.n_features)
         self._resolve_prior(driver.accumulate(_MomentsStep(self.covariance_type)))
-        return super()._fit_driver(driver, warm=warm, max_iter=max_iter, names=names)
+        return super()._fit_driver(driver, warm=warm, max_iter=max_iter, names=names, tol=tol)
 
     def _resolve_prior(self, moments):
         """Fill in ``*_prior_`` from the user's values and the data's moments."""
@@ -594,13 +594,10 @@ degrees_of_freedom_prior_, covariance_prior_
         else:
             sw = w
         self._m_step_cache = None
-        tol, self.tol = self.tol, min(self.tol, FIRST_BATCH_TOL)
-        try:
-            with kernel.blas_held_to_one_thread():
-                self._fit_driver(ArrayDriver(sub, sw, n_threads), warm=False, names=names,
-                                 max_iter=max(self.max_iter, FIRST_BATCH_ITER))
-        finally:
-            self.tol = tol
+        with kernel.blas_held_to_one_thread():
+            self._fit_driver(ArrayDriver(sub, sw, n_threads), warm=False, names=names,
+                             max_iter=max(self.max_iter, FIRST_BATCH_ITER),
+                             tol=min(self.tol, FIRST_BATCH_TOL))
         params = VariationalParams(*(np.asarray(p, dtype=np.float64)
                                      for p in self._get_parameters()))
         with kernel.blas_held_to_one_thread():
