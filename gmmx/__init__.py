@@ -17,18 +17,20 @@ from . import io
 from ._version import __version__
 from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
-from .exceptions import CacheWarning, IllDefinedCovarianceError, ProgressWarning, RegCovarWarning
+from .exceptions import (CacheWarning, DegreesOfFreedomWarning, IllDefinedCovarianceError,
+                         ProgressWarning, RegCovarWarning)
 from .io import load
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .exceptions import ConvergenceWarning, NotFittedError
     from .hmm import GaussianHMM
-    from .mixture import GaussianMixture, GaussianMixtureIC
+    from .mixture import GaussianMixture, GaussianMixtureIC, StudentTMixture
 
 # name -> module that defines it
 _LAZY_ATTRIBUTES = {
     "GaussianMixture": "gmmx.mixture",
     "GaussianMixtureIC": "gmmx.mixture",
+    "StudentTMixture": "gmmx.mixture",
     "GaussianHMM": "gmmx.hmm",
     "ConvergenceWarning": "gmmx.exceptions",
     "NotFittedError": "gmmx.exceptions",
@@ -38,6 +40,7 @@ _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotti
 # Saved models name their class; gmmx.io imports the module that registers it.
 io.register_model_module("GaussianMixture", "gmmx.mixture")
 io.register_model_module("GaussianHMM", "gmmx.hmm")
+io.register_model_module("StudentTMixture", "gmmx.mixture")
 
 
 def __getattr__(name):
@@ -52,6 +55,7 @@ __all__ = [
     "CacheWarning",
     "ConjugatePrior",
     "ConvergenceWarning",
+    "DegreesOfFreedomWarning",
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
@@ -59,6 +63,7 @@ __all__ = [
     "NotFittedError",
     "ProgressWarning",
     "RegCovarWarning",
+    "StudentTMixture",
     "SufficientStats",
     "__version__",
     "load",

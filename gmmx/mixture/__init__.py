@@ -2,7 +2,7 @@
 
 :class:`~gmmx.mixture.base.BaseMixture` owns ``fit``, ``partial_fit``,
 ``score``, ``predict`` and ``save`` over a few hooks; :class:`GaussianMixture`
-fills them in; :class:`GaussianMixtureIC` fits a grid of them in lockstep and
+and :class:`StudentTMixture` fill them in; :class:`GaussianMixtureIC` fits a grid of them in lockstep and
 keeps the best.
 """
 
@@ -12,6 +12,7 @@ from .base import BaseMixture
 from .gaussian import GaussianMixture
 from .minibatch import fit_minibatch
 from .selection import GaussianMixtureIC
+from .student import StudentTMixture
 
 __all__ = [
     "BaseMixture",
@@ -19,6 +20,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "RegCovarWarning",
+    "StudentTMixture",
     "expected_failed_checks",
     "fit_minibatch",
 ]

@@ -1,0 +1,308 @@
+"""Student-t components on the Gaussian kernel: E-step, scale M-step, ν update.
+
+A multivariate t component ``t(x | mu, Sigma, nu)`` is a Gaussian scale
+mixture: ``x | tau ~ N(mu, Sigma / tau)``, ``tau ~ Gamma(nu/2, nu/2)``.
+EM for a mixture of them (Peel & McLachlan 2000) needs per row and
+component the squared Mahalanobis distance ``delta = (x-mu)' Sigma^-1 (x-mu)``,
+which follows from the Gaussian log-density that kernel entry point 2
+(:func:`gmmx.core.kernel.log_densities`) computes, and the weight
+``u = E[tau | x, k] = (nu + d) / (nu + delta)``.
+
+The statistics of a pass are :class:`~gmmx.core.stats.SufficientStats`
+**under r·u** (``nk = sum w r u``, ``sk``, ``Mk`` from kernel entry point 3,
+:func:`gmmx.core.kernel.accumulate_resp`), so the Gaussian M-step's means
+``sk / nk`` are the t locations; ``extra`` holds what only the t model needs:
+
+``extra["resp"]``
+    ``sum_i w_i r_ik`` (the counts for the mixing weights and the scale's
+    denominator);
+``extra["log_u_minus_u"]``
+    ``sum_i w_i r_ik (log u_ik - u_ik)`` (for the ν update).
+
+Both are additive, so chunk sources, Dask and online EM carry them unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import digamma, gammaln, logsumexp
+
+from . import kernel
+from .covariance import get_covariance
+from .stats import SufficientStats
+
+__all__ = ["DOF_MAX", "DOF_MIN", "StudentTEStep", "StudentTParams", "dof_update",
+           "student_log_densities", "student_m_step", "t_covariances"]
+
+#: Largest degrees of freedom an estimate takes.  Beyond ~1e3 a t component
+#: is a Gaussian to within the sampling error of any realistic data set
+#: (its kurtosis excess is 6 / (nu - 4) < 0.6 %), while the ν equation's root
+#: runs off to infinity on Gaussian data; the estimate stops here and the
+#: estimator warns, naming the component.
+DOF_MAX = 1000.0
+#: Smallest degrees of freedom an estimate takes (keeps log-densities finite).
+DOF_MIN = 1e-3
+
+# Rows per numpy sub-block of the E-step: bounds the (rows, K) temporaries.
+_SUB_BLOCK = 65_536
+_LOG_PI = math.log(math.pi)
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class StudentTParams(NamedTuple):
+    """Parameters of a t mixture: Gaussian layout plus the degrees of freedom.
+
+    ``scales`` are the scale matrices Sigma in the covariance type's shape and
+    ``precisions_cholesky`` the factors of their inverses.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    scales: np.ndarray
+    precisions_cholesky: np.ndarray
+    dof: np.ndarray
+
+
+def student_log_densities(gauss, log_det, dof, n_features):
+    """t log-densities and weights ``u`` from unit-weight Gaussian log-densities.
+
+    Parameters
+    ----------
+    gauss : ndarray of shape (n, K)
+        ``log N(x_i | mu_k, Sigma_k)``.
+    log_det : ndarray of shape (K,)
+        ``-1/2 log |Sigma_k|`` (the log-determinant of the precision factor).
+    dof : ndarray of shape (K,)
+    n_features : int
+
+    Returns
+    -------
+    log_t : ndarray of shape (n, K)
+        ``log t(x_i | mu_k, Sigma_k, nu_k)``.
+    u : ndarray of shape (n, K)
+        ``(nu_k + d) / (nu_k + delta_ik)``.
+    """
+    d = n_features
+    cst = log_det - 0.5 * d * _LOG_2PI
+    delta = np.maximum(2.0 * (cst - gauss), 0.0)
+    half = 0.5 * (dof + d)
+    norm = gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
+    log_t = norm - half * np.log1p(delta / dof)
+    u = (dof + d) / (dof + delta)
+    return log_t, u
+
+
+@dataclass
+class StudentTEStep:
+    """The t mixture's E-step on one block of rows (a :class:`kernel.BlockEStep`).
+
+    Parameters
+    ----------
+    gauss : KernelParams
+        The locations and scales packed with unit weights: entry point 2
+        gives ``log N(x | mu_k, Sigma_k)``.
+    log_weights : ndarray of shape (K,)
+    dof : ndarray of shape (K,)
+    """
+
+    gauss: kernel.KernelParams
+    log_weights: np.ndarray
+    dof: np.ndarray
+
+    @classmethod
+    def from_params(cls, params, covariance_type):
+        """The E-step for :class:`StudentTParams`."""
+        K = params.means.shape[0]
+        gauss = kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
+                                     covariance_type)
+        with np.errstate(divide="ignore"):
+            logw = np.log(np.asarray(params.weights, dtype=np.float64))
+        return cls(gauss, logw, np.asarray(params.dof, dtype=np.float64))
+
+    def _log_t(self, X, n_threads):
+        d = X.shape[1]
+        g = kernel.log_densities(X, self.gauss, n_threads)
+        log_det = self.gauss.cst + 0.5 * d * _LOG_2PI
+        return student_log_densities(g, log_det, self.dof, d)
+
+    @staticmethod
+    def _blocks(n):
+        return range(0, n, _SUB_BLOCK)
+
+    def log_prob_norm(self, X, n_threads):
+        """``log p(x_i)`` of every row."""
+        out = np.empty(X.shape[0], dtype=np.float64)
+        for s in self._blocks(X.shape[0]):
+            log_t, _ = self._log_t(X[s:s + _SUB_BLOCK], n_threads)
+            out[s:s + _SUB_BLOCK] = logsumexp(log_t + self.log_weights, axis=1)
+        return out
+
+    def responsibilities(self, X, n_threads):
+        """Posterior component probabilities, (n, K)."""
+        out = np.empty((X.shape[0], self.dof.shape[0]), dtype=np.float64)
+        for s in self._blocks(X.shape[0]):
+            log_t, _ = self._log_t(X[s:s + _SUB_BLOCK], n_threads)
+            joint = log_t + self.log_weights
+            out[s:s + _SUB_BLOCK] = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+        return out
+
+    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+        """Statistics under r·u plus ``extra`` (see the module docstring)."""
+        total = None
+        for s in self._blocks(X.shape[0]):
+            rows = X[s:s + _SUB_BLOCK]
+            w = None if sample_weight is None else sample_weight[s:s + _SUB_BLOCK]
+            part = self._accumulate_block(rows, w, n_threads, chunk_rows, where)
+            total = part if total is None else total + part
+        if total is None:  # no rows
+            total = SufficientStats.zeros(self.gauss.covariance_type, self.gauss.means)
+            total.extra = {"resp": np.zeros_like(self.dof),
+                           "log_u_minus_u": np.zeros_like(self.dof)}
+        return total
+
+    def _accumulate_block(self, X, w, n_threads, chunk_rows, where):
+        log_t, u = self._log_t(X, n_threads)
+        joint = log_t + self.log_weights
+        norm = logsumexp(joint, axis=1)
+        if not np.all(np.isfinite(norm)):
+            row = int(np.flatnonzero(~np.isfinite(norm))[0])
+            raise kernel.NonFiniteChunkError(
+                f"{where}row {row} of the block has a non-finite t log-density: the row "
+                "contains NaN or infinity, or the model is degenerate. Remove non-finite "
+                "values or increase reg_covar", row=row)
+        r = np.exp(joint - norm[:, None])
+        r[r < 1e-200] = 0.0  # as the Gaussian kernel flushes tiny responsibilities
+        stats = kernel.accumulate_resp(X, w, r * u, self.gauss, n_threads, chunk_rows, where)
+        wr = r if w is None else r * np.asarray(w, dtype=np.float64)[:, None]
+        stats.log_likelihood = float(norm.sum() if w is None else np.dot(w, norm))
+        stats.extra = {"resp": wr.sum(axis=0),
+                       "log_u_minus_u": np.einsum("ik,ik->k", wr, np.log(u) - u)}
+        return stats
+
+
+def dof_update(resp, log_u_minus_u, dof, n_features, dof_max=DOF_MAX):
+    """New degrees of freedom per component (the CM-step of ECM for ν).
+
+    Solves, for each component with weight, Peel & McLachlan's (2000) eq. (30)
+
+    ``-psi(v/2) + log(v/2) + 1 + A_k + psi((nu_k+d)/2) - log((nu_k+d)/2) = 0``
+
+    with ``A_k = sum w r (log u - u) / sum w r`` from the E-step under the
+    current ``nu_k``, by Brent's method on ``[DOF_MIN, dof_max]``.  The
+    left-hand side decreases in ``v``; when it is still positive at
+    ``dof_max`` (Gaussian-looking data) the root lies beyond and ``dof_max``
+    is returned.  At a fixed point of EM this is the likelihood's score
+    equation for ν.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+    """
+    new = np.array(dof, dtype=np.float64, copy=True)
+    d = n_features
+    for k in range(new.shape[0]):
+        if not resp[k] > 0:
+            continue  # an empty component keeps its value
+        c = 1.0 + log_u_minus_u[k] / resp[k] + digamma(0.5 * (dof[k] + d)) \
+            - math.log(0.5 * (dof[k] + d))
+
+        def f(v, c=c):
+            return math.log(0.5 * v) - digamma(0.5 * v) + c
+
+        if f(dof_max) >= 0.0:
+            new[k] = dof_max
+        elif f(DOF_MIN) <= 0.0:
+            new[k] = DOF_MIN
+        else:
+            new[k] = brentq(f, DOF_MIN, dof_max, xtol=1e-12, rtol=4 * np.finfo(float).eps,
+                            maxiter=500)
+    return new
+
+
+def student_m_step(stats, reg_covar, prev, fixed_dof=None, dof_max=DOF_MAX):
+    """New :class:`StudentTParams` from statistics under r·u (see the module docstring).
+
+    Locations ``sum w r u x / sum w r u`` and scales
+    ``sum w r u (x - mu)(x - mu)' / sum w r`` (the covariance type's Gaussian
+    M-step on the u-weighted statistics, rescaled from ``sum w r u`` to
+    ``sum w r``; tied: pooled over components), plus ``reg_covar`` on the
+    diagonal; weights ``sum w r / sum w``; ν by :func:`dof_update` unless
+    ``fixed_dof``.
+
+    Parameters
+    ----------
+    stats : SufficientStats
+    reg_covar : float
+    prev : StudentTParams
+        The parameters of the E-step (their ν enter the ν update; an empty
+        component keeps its scale).
+    fixed_dof : float, optional
+    dof_max : float
+    """
+    cov_type = get_covariance(stats.covariance_type)
+    if stats.weight_sum == np.inf:
+        raise ValueError(
+            "the sample weights sum to more than float64 can hold (1.8e308); divide "
+            "them by a constant: only their ratios matter")
+    if not stats.weight_sum > 0 or not np.isfinite(stats.weight_sum):
+        raise ValueError("the statistics carry no weight; the data or sample_weight are empty")
+    eps = np.finfo(np.float64).eps
+    guard = 10.0 * eps * stats.weight_sum / max(stats.n_samples, 1)
+    resp = stats.extra["resp"]
+    nr_g = resp + guard
+    nu_g = stats.nk + guard
+    empty = resp <= guard
+    delta = stats.sk / nu_g[:, None]
+    delta[empty] = 0.0
+    means = stats.centers + delta
+    scales = cov_type.m_step(stats, nu_g, delta, empty, 0.0, None)
+    if cov_type.name == "tied":
+        scales = scales * (nu_g.sum() / nr_g.sum())
+    else:
+        factor = np.where(empty, 1.0, nu_g / nr_g)
+        scales = scales * factor.reshape((-1,) + (1,) * (scales.ndim - 1))
+    scales = _plus_diagonal(scales, cov_type.name, reg_covar)
+    if np.any(empty) and cov_type.name != "tied":
+        scales[empty] = np.asarray(prev.scales, dtype=np.float64)[empty]
+    weights = nr_g / nr_g.sum()
+    if fixed_dof is not None:
+        dof = np.full(resp.shape[0], float(fixed_dof))
+    else:
+        dof = dof_update(resp, stats.extra["log_u_minus_u"], np.asarray(prev.dof),
+                         stats.n_features, dof_max)
+    if not (np.all(np.isfinite(means)) and np.all(np.isfinite(scales))):
+        raise ValueError(
+            "the M-step produced non-finite parameters; the data may be too "
+            "badly scaled. Standardise the features or increase reg_covar.")
+    return StudentTParams(weights, means, scales, cov_type.precision_cholesky(scales), dof)
+
+
+def _plus_diagonal(scales, name, value):
+    if value == 0.0:
+        return scales
+    if name in ("full", "tied"):
+        d = scales.shape[-1]
+        return scales + value * np.eye(d)
+    return scales + value
+
+
+def t_covariances(scales, dof, covariance_type):
+    """Covariances ``nu / (nu - 2) Sigma`` (infinite where ``nu <= 2``).
+
+    Shape as ``covariances_`` of a Gaussian mixture of the type, except tied:
+    (K, d, d), since each component has its own ν.
+    """
+    dof = np.asarray(dof, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    if covariance_type == "tied":
+        scales = np.broadcast_to(scales, (dof.shape[0],) + scales.shape)
+    finite = dof > 2.0
+    factor = np.where(finite, dof / np.where(finite, dof - 2.0, 1.0), 1.0)
+    out = scales * factor.reshape((-1,) + (1,) * (scales.ndim - 1))
+    out[~finite] = np.inf
+    return out
