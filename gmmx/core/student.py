@@ -17,7 +17,9 @@ The statistics of a pass are :class:`~gmmx.core.stats.SufficientStats`
     ``sum_i w_i r_ik`` (the counts for the mixing weights and the scale's
     denominator);
 ``extra["log_u_minus_u"]``
-    ``sum_i w_i r_ik (log u_ik - u_ik)`` (for the ν update).
+    ``sum_i w_i r_ik (log u_ik - u_ik)`` (for the ν update);
+``extra["entropy"]``
+    ``-sum_i w_i r_ik log r_ik`` (ICL from the statistics alone).
 
 Both are additive, so chunk sources, Dask and online EM carry them unchanged.
 """
@@ -161,8 +163,8 @@ class StudentTEStep:
             total = part if total is None else total + part
         if total is None:  # no rows
             total = SufficientStats.zeros(self.gauss.covariance_type, self.gauss.means)
-            total.extra = {"resp": np.zeros_like(self.dof),
-                           "log_u_minus_u": np.zeros_like(self.dof)}
+            total.extra = {name: np.zeros_like(self.dof)
+                           for name in ("resp", "log_u_minus_u", "entropy")}
         return total
 
     def _accumulate_block(self, X, w, n_threads, chunk_rows, where):
@@ -180,8 +182,11 @@ class StudentTEStep:
         stats = kernel.accumulate_resp(X, w, r * u, self.gauss, n_threads, chunk_rows, where)
         wr = r if w is None else r * np.asarray(w, dtype=np.float64)[:, None]
         stats.log_likelihood = float(norm.sum() if w is None else np.dot(w, norm))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_r = np.where(r > 0, joint - norm[:, None], 0.0)
         stats.extra = {"resp": wr.sum(axis=0),
-                       "log_u_minus_u": np.einsum("ik,ik->k", wr, np.log(u) - u)}
+                       "log_u_minus_u": np.einsum("ik,ik->k", wr, np.log(u) - u),
+                       "entropy": -np.einsum("ik,ik->k", wr, log_r)}
         return stats
 
 

@@ -236,6 +236,10 @@ callback, progress, step_exponent
         n = n_mixture_parameters(self.covariance_type, *self.means_.shape)
         return n + (self.n_components if self.degrees_of_freedom is None else 0)
 
+    def _stats_entropy(self, stats):
+        """``-sum w r log r`` of the pass that produced ``stats`` (for ICL in model selection)."""
+        return float(stats.extra["entropy"].sum())
+
     # ------------------------------------------------------------------ the ν cap
     def _warn_dof_cap(self):
         if self.degrees_of_freedom is not None or not hasattr(self, "degrees_of_freedom_"):
@@ -285,7 +289,7 @@ callback, progress, step_exponent
         K, d = self.means_.shape
         return {"centers": (K, d), "nk": (K,), "sk": (K, d),
                 "Mk": get_covariance(self.covariance_type).stats_shape(K, d), "scalars": (3,),
-                "extra_resp": (K,), "extra_log_u_minus_u": (K,)}
+                "extra_resp": (K,), "extra_log_u_minus_u": (K,), "extra_entropy": (K,)}
 
     def _check_online_stats(self, stats, path):
         K, d = self.means_.shape
