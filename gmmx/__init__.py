@@ -41,6 +41,7 @@ _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotti
 io.register_model_module("GaussianMixture", "gmmx.mixture")
 io.register_model_module("GaussianHMM", "gmmx.hmm")
 io.register_model_module("StudentTMixture", "gmmx.mixture")
+io.register_model_module("StudentTHMM", "gmmx.hmm")
 
 
 def __getattr__(name):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 from scipy.optimize import brentq
@@ -38,7 +38,8 @@ from . import kernel
 from .covariance import get_covariance
 from .stats import SufficientStats
 
-__all__ = ["DOF_MAX", "DOF_MIN", "StudentTEStep", "StudentTParams", "dof_update",
+__all__ = ["DOF_MAX", "DOF_MIN", "StudentTEStep", "StudentTEmissions", "StudentTParams",
+           "dof_update", "u_weighted_scales",
            "student_log_densities", "student_m_step", "t_covariances"]
 
 #: Largest degrees of freedom an estimate takes.  Beyond ~1e3 a t component
@@ -190,6 +191,60 @@ class StudentTEStep:
         return stats
 
 
+@dataclass
+class StudentTEmissions:
+    """t emissions of a hidden Markov model on the Gaussian kernel (an HMM emission family).
+
+    ``bind(kp)`` attaches the unit-weight Gaussian parameters;
+    :meth:`log_densities` returns the t log-densities with the weights ``u``
+    as state, :meth:`statistics` the statistics under ``gamma * u`` with the
+    ``extra`` sums of :mod:`gmmx.core.student` (``resp`` = ``sum w gamma``).
+
+    Parameters
+    ----------
+    dof : ndarray of shape (K,)
+    gauss : KernelParams, optional
+    """
+
+    dof: np.ndarray
+    gauss: Optional[kernel.KernelParams] = None
+
+    def bind(self, kp):
+        """These emissions on the Gaussian parameters ``kp``."""
+        return StudentTEmissions(np.asarray(self.dof, dtype=np.float64), kp)
+
+    def log_densities(self, X, n_threads):
+        """``(log t(x_i | k) (n, K), u (n, K))``."""
+        if self.gauss is None:
+            raise ValueError("StudentTEmissions.bind(kernel_params) must be called first")
+        d = X.shape[1]
+        g = kernel.log_densities(X, self.gauss, n_threads)
+        return student_log_densities(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d)
+
+    def statistics(self, X, w, resp, u, n_threads, where=""):
+        """Statistics of ``X`` under ``resp * u`` plus ``extra["resp"]`` and
+        ``extra["log_u_minus_u"]``."""
+        stats = kernel.accumulate_resp(X, w, resp * u, self.gauss, n_threads, where=where)
+        wr = resp if w is None else resp * np.asarray(w, dtype=np.float64)[:, None]
+        stats.extra = {"resp": wr.sum(axis=0),
+                       "log_u_minus_u": np.einsum("ik,ik->k", wr, np.log(u) - u)}
+        return stats
+
+
+def u_weighted_scales(scales, resp, nk_u, covariance_type, guard=0.0):
+    """Scales estimated with ``sum r u`` as denominator, moved to ``sum r``.
+
+    The Gaussian M-step on statistics under r·u divides the scatter by
+    ``sum w r u``; the t scale divides by ``sum w r``.  Tied: pooled sums.
+    Components without weight keep their value.
+    """
+    scales = np.asarray(scales, dtype=np.float64)
+    if covariance_type == "tied":
+        return scales * ((nk_u.sum() + guard) / (resp.sum() + guard))
+    factor = np.where(resp > guard, (nk_u + guard) / (resp + guard), 1.0)
+    return scales * factor.reshape((-1,) + (1,) * (scales.ndim - 1))
+
+
 def dof_update(resp, log_u_minus_u, dof, n_features, dof_max=DOF_MAX):
     """New degrees of freedom per component (the CM-step of ECM for ν).
 
@@ -265,12 +320,8 @@ def student_m_step(stats, reg_covar, prev, fixed_dof=None, dof_max=DOF_MAX):
     delta = stats.sk / nu_g[:, None]
     delta[empty] = 0.0
     means = stats.centers + delta
-    scales = cov_type.m_step(stats, nu_g, delta, empty, 0.0, None)
-    if cov_type.name == "tied":
-        scales = scales * (nu_g.sum() / nr_g.sum())
-    else:
-        factor = np.where(empty, 1.0, nu_g / nr_g)
-        scales = scales * factor.reshape((-1,) + (1,) * (scales.ndim - 1))
+    scales = u_weighted_scales(cov_type.m_step(stats, nu_g, delta, empty, 0.0, None), resp,
+                               stats.nk, cov_type.name, guard)
     scales = _plus_diagonal(scales, cov_type.name, reg_covar)
     if np.any(empty) and cov_type.name != "tied":
         scales[empty] = np.asarray(prev.scales, dtype=np.float64)[empty]
