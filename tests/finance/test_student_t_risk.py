@@ -145,3 +145,11 @@ def test_bad_input():
         UnivariateTMixture([1.0], [0.0], [0.01], [3.0]).value_at_risk(0.9)
     with pytest.raises(NotImplementedError):
         two_asset().conditional("a", 0.01)
+
+
+def test_gaussian_mixture_helpers_refuse_t_models():
+    from gmmx.finance import UnivariateMixture
+    x = np.random.default_rng(2).standard_t(4, (300, 1))
+    m = StudentTMixture(1, n_threads=1).fit(x)
+    with pytest.raises(ValueError, match="Student-t mixture, not a Gaussian one"):
+        UnivariateMixture.from_model(m)
