@@ -77,7 +77,7 @@ def student_log_densities(gauss, log_det, dof, n_features):
     Parameters
     ----------
     gauss : ndarray of shape (n, K)
-        ``log N(x_i | mu_k, Sigma_k)``.
+        ``log N(x_i | mu_k, Sigma_k)`` (not modified).
     log_det : ndarray of shape (K,)
         ``-1/2 log |Sigma_k|`` (the log-determinant of the precision factor).
     dof : ndarray of shape (K,)
@@ -90,14 +90,45 @@ def student_log_densities(gauss, log_det, dof, n_features):
     u : ndarray of shape (n, K)
         ``(nu_k + d) / (nu_k + delta_ik)``.
     """
-    d = n_features
-    cst = log_det - 0.5 * d * _LOG_2PI
-    delta = np.maximum(2.0 * (cst - gauss), 0.0)
-    half = 0.5 * (dof + d)
-    norm = gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
-    log_t = norm - half * np.log1p(delta / dof)
-    u = (dof + d) / (dof + delta)
+    log_t, u, _ = _t_lattice(np.array(gauss, dtype=np.float64), log_det, dof, n_features, 0.0)
     return log_t, u
+
+
+def _t_lattice(g, log_det, dof, d, log_weights):
+    """``(log w_k + log t_ik, u_ik, log(nu_k + delta_ik))``, overwriting ``g``.
+
+    ``g`` holds the unit-weight Gaussian log-densities, from which
+    ``delta = 2 (log_det - d/2 log 2 pi - g)``; every (n, K) step is one numpy
+    pass, in place where it can be (measured: scipy's logsumexp and separate
+    log1p / log passes cost more than the kernel's log-densities).
+    """
+    dof = np.asarray(dof, dtype=np.float64)
+    np.subtract(log_det - 0.5 * d * _LOG_2PI, g, out=g)
+    g *= 2.0
+    np.maximum(g, 0.0, out=g)     # delta
+    g += dof                      # nu + delta
+    u = (dof + d) / g
+    np.log(g, out=g)              # L = log(nu + delta)
+    half = 0.5 * (dof + d)
+    # log t = c_k - half_k L, with log(1 + delta/nu) = L - log nu folded into c_k
+    c = (gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
+         + half * np.log(dof) + log_weights)
+    joint = g * -half
+    joint += c
+    return joint, u, g
+
+
+def _normalise(joint):
+    """Responsibilities and ``log p(x_i)`` of the joint log-densities (n, K), one exp pass."""
+    top = joint.max(axis=1)
+    with np.errstate(invalid="ignore"):
+        r = joint - top[:, None]
+    np.exp(r, out=r)
+    total = r.sum(axis=1)
+    r /= total[:, None]
+    with np.errstate(divide="ignore"):
+        norm = top + np.log(total)
+    return r, norm
 
 
 @dataclass
@@ -127,11 +158,11 @@ class StudentTEStep:
             logw = np.log(np.asarray(params.weights, dtype=np.float64))
         return cls(gauss, logw, np.asarray(params.dof, dtype=np.float64))
 
-    def _log_t(self, X, n_threads):
+    def _lattice(self, X, n_threads):
         d = X.shape[1]
         g = kernel.log_densities(X, self.gauss, n_threads)
-        log_det = self.gauss.cst + 0.5 * d * _LOG_2PI
-        return student_log_densities(g, log_det, self.dof, d)
+        return _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d,
+                          self.log_weights)
 
     @staticmethod
     def _blocks(n):
@@ -141,17 +172,16 @@ class StudentTEStep:
         """``log p(x_i)`` of every row."""
         out = np.empty(X.shape[0], dtype=np.float64)
         for s in self._blocks(X.shape[0]):
-            log_t, _ = self._log_t(X[s:s + _SUB_BLOCK], n_threads)
-            out[s:s + _SUB_BLOCK] = logsumexp(log_t + self.log_weights, axis=1)
+            joint, _, _ = self._lattice(X[s:s + _SUB_BLOCK], n_threads)
+            out[s:s + _SUB_BLOCK] = logsumexp(joint, axis=1)
         return out
 
     def responsibilities(self, X, n_threads):
         """Posterior component probabilities, (n, K)."""
         out = np.empty((X.shape[0], self.dof.shape[0]), dtype=np.float64)
         for s in self._blocks(X.shape[0]):
-            log_t, _ = self._log_t(X[s:s + _SUB_BLOCK], n_threads)
-            joint = log_t + self.log_weights
-            out[s:s + _SUB_BLOCK] = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+            joint, _, _ = self._lattice(X[s:s + _SUB_BLOCK], n_threads)
+            out[s:s + _SUB_BLOCK] = _normalise(joint)[0]
         return out
 
     def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
@@ -169,25 +199,30 @@ class StudentTEStep:
         return total
 
     def _accumulate_block(self, X, w, n_threads, chunk_rows, where):
-        log_t, u = self._log_t(X, n_threads)
-        joint = log_t + self.log_weights
-        norm = logsumexp(joint, axis=1)
+        joint, u, log_s = self._lattice(X, n_threads)
+        r, norm = _normalise(joint)
         if not np.all(np.isfinite(norm)):
             row = int(np.flatnonzero(~np.isfinite(norm))[0])
             raise kernel.NonFiniteChunkError(
                 f"{where}row {row} of the block has a non-finite t log-density: the row "
                 "contains NaN or infinity, or the model is degenerate. Remove non-finite "
                 "values or increase reg_covar", row=row)
-        r = np.exp(joint - norm[:, None])
         r[r < 1e-200] = 0.0  # as the Gaussian kernel flushes tiny responsibilities
-        stats = kernel.accumulate_resp(X, w, r * u, self.gauss, n_threads, chunk_rows, where)
-        wr = r if w is None else r * np.asarray(w, dtype=np.float64)[:, None]
-        stats.log_likelihood = float(norm.sum() if w is None else np.dot(w, norm))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_r = np.where(r > 0, joint - norm[:, None], 0.0)
-        stats.extra = {"resp": wr.sum(axis=0),
-                       "log_u_minus_u": np.einsum("ik,ik->k", wr, np.log(u) - u),
-                       "entropy": -np.einsum("ik,ik->k", wr, log_r)}
+        np.multiply(u, r, out=u)   # r u
+        stats = kernel.accumulate_resp(X, w, u, self.gauss, n_threads, chunk_rows, where)
+        w64 = None if w is None else np.asarray(w, dtype=np.float64)
+        stats.log_likelihood = float(norm.sum() if w64 is None else np.dot(w64, norm))
+        if w64 is not None:
+            r *= w64[:, None]      # w r from here on
+        resp = r.sum(axis=0)
+        # sum w r (log u - u) = log(nu + d) sum w r - sum w r log(nu + delta) - sum w r u
+        log_u_minus_u = (np.log(self.dof + X.shape[1]) * resp
+                         - np.einsum("ik,ik->k", r, log_s) - stats.nk)
+        if not np.all(np.isfinite(self.log_weights)):
+            joint[r == 0] = 0.0    # a zero-weight component: 0 * -inf
+        # entropy -sum w r log r with log r = joint - norm
+        entropy = r.T @ norm - np.einsum("ik,ik->k", r, joint)
+        stats.extra = {"resp": resp, "log_u_minus_u": log_u_minus_u, "entropy": entropy}
         return stats
 
 
@@ -196,7 +231,7 @@ class StudentTEmissions:
     """t emissions of a hidden Markov model on the Gaussian kernel (an HMM emission family).
 
     ``bind(kp)`` attaches the unit-weight Gaussian parameters;
-    :meth:`log_densities` returns the t log-densities with the weights ``u``
+    :meth:`log_densities` returns the t log-densities with ``(u, log(nu + delta))``
     as state, :meth:`statistics` the statistics under ``gamma * u`` with the
     ``extra`` sums of :mod:`gmmx.core.student` (``resp`` = ``sum w gamma``).
 
@@ -214,20 +249,24 @@ class StudentTEmissions:
         return StudentTEmissions(np.asarray(self.dof, dtype=np.float64), kp)
 
     def log_densities(self, X, n_threads):
-        """``(log t(x_i | k) (n, K), u (n, K))``."""
+        """``(log t(x_i | k) (n, K), (u, log(nu + delta)))``."""
         if self.gauss is None:
             raise ValueError("StudentTEmissions.bind(kernel_params) must be called first")
         d = X.shape[1]
         g = kernel.log_densities(X, self.gauss, n_threads)
-        return student_log_densities(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d)
+        log_t, u, log_s = _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d, 0.0)
+        return log_t, (u, log_s)
 
-    def statistics(self, X, w, resp, u, n_threads, where=""):
+    def statistics(self, X, w, resp, state, n_threads, where=""):
         """Statistics of ``X`` under ``resp * u`` plus ``extra["resp"]`` and
         ``extra["log_u_minus_u"]``."""
+        u, log_s = state
         stats = kernel.accumulate_resp(X, w, resp * u, self.gauss, n_threads, where=where)
         wr = resp if w is None else resp * np.asarray(w, dtype=np.float64)[:, None]
-        stats.extra = {"resp": wr.sum(axis=0),
-                       "log_u_minus_u": np.einsum("ik,ik->k", wr, np.log(u) - u)}
+        total = wr.sum(axis=0)
+        stats.extra = {"resp": total,
+                       "log_u_minus_u": (np.log(self.dof + X.shape[1]) * total
+                                         - np.einsum("ik,ik->k", wr, log_s) - stats.nk)}
         return stats
 
 
