@@ -11,8 +11,9 @@ An "iteration" is one E-step plus one M-step from the same parameters:
 
 Targets: gmmx t >= 20x faster than studenttmixture, and at most 1.5x gmmx's
 Gaussian iteration.  The script also splits gmmx's t E-step into its parts
-(kernel log-densities, the numpy arithmetic between, statistics under r*u)
-to show what a fused native pass could save.  Medians over repeats, in one
+(kernel log-densities, the t arithmetic between the passes -- timed both as
+the fused native pass gmmx uses and as the equivalent numpy passes --, and
+the statistics under r*u).  Medians over repeats, in one
 process, the cases interleaved so that a load burst hits all of them.  Run::
 
     python benchmarks/bench_student.py            # the case
@@ -99,19 +100,33 @@ def main(argv=None):
     parts = {}
 
     def split():
+        from gmmx._kernels import _student
         from gmmx.core.student import _normalise, _t_lattice
         t0 = time.perf_counter()
         g = kernel.log_densities(X, estep.gauss, n_threads)
         t1 = time.perf_counter()
-        joint, u, log_s = _t_lattice(g, estep.gauss.cst + 0.5 * d * np.log(2 * np.pi),
+        g2 = g.copy()
+        t1b = time.perf_counter()
+        joint, u, log_s = _t_lattice(g2, estep.gauss.cst + 0.5 * d * np.log(2 * np.pi),
                                      estep.dof, d, estep.log_weights)
         r, norm = _normalise(joint)
         u *= r
         t2 = time.perf_counter()
-        kernel.accumulate_resp(X, None, u, estep.gauss, n_threads)
+        half = 0.5 * (estep.dof + d)
+        from scipy.special import gammaln
+        c = (gammaln(half) - gammaln(0.5 * estep.dof) - 0.5 * d * np.log(estep.dof * np.pi)
+             + estep.gauss.cst + 0.5 * d * np.log(2 * np.pi) + half * np.log(estep.dof)
+             + estep.log_weights)
+        t2b = time.perf_counter()
+        _student.t_block(g, estep.gauss.cst, estep.dof, c, half, np.empty(0),
+                         np.empty(n), n_threads)
+        t2c = time.perf_counter()
+        kernel.accumulate_resp(X, None, g, estep.gauss, n_threads)
         t3 = time.perf_counter()
-        for key, v in (("log-densities (kernel)", t1 - t0), ("numpy between", t2 - t1),
-                       ("statistics under r*u (kernel)", t3 - t2)):
+        for key, v in (("log-densities (kernel)", t1 - t0),
+                       ("t arithmetic, numpy passes", t2 - t1b),
+                       ("t arithmetic, fused native pass", t2c - t2b),
+                       ("statistics under r*u (kernel)", t3 - t2c)):
             parts.setdefault(key, []).append(v)
 
     cases["(t E-step split)"] = split

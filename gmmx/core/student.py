@@ -8,6 +8,11 @@ which follows from the Gaussian log-density that kernel entry point 2
 (:func:`gmmx.core.kernel.log_densities`) computes, and the weight
 ``u = E[tau | x, k] = (nu + d) / (nu + delta)``.
 
+Per block, the arithmetic between the two kernel passes (t log-densities,
+responsibilities, ``u``, the per-component sums) is one fused native pass
+(:mod:`gmmx._kernels._student`); the predict paths and the HMM emissions do
+the same arithmetic in numpy (:func:`student_log_densities`).
+
 The statistics of a pass are :class:`~gmmx.core.stats.SufficientStats`
 **under r·u** (``nk = sum w r u``, ``sk``, ``Mk`` from kernel entry point 3,
 :func:`gmmx.core.kernel.accumulate_resp`), so the Gaussian M-step's means
@@ -34,6 +39,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln, logsumexp
 
+from .._kernels import _student
 from . import kernel
 from .covariance import get_covariance
 from .stats import SufficientStats
@@ -55,6 +61,7 @@ DOF_MIN = 1e-3
 _SUB_BLOCK = 65_536
 _LOG_PI = math.log(math.pi)
 _LOG_2PI = math.log(2.0 * math.pi)
+_EMPTY = np.empty(0)
 
 
 class StudentTParams(NamedTuple):
@@ -199,30 +206,32 @@ class StudentTEStep:
         return total
 
     def _accumulate_block(self, X, w, n_threads, chunk_rows, where):
-        joint, u, log_s = self._lattice(X, n_threads)
-        r, norm = _normalise(joint)
+        d = X.shape[1]
+        g = kernel.log_densities(X, self.gauss, n_threads)
+        nu = self.dof
+        half = 0.5 * (nu + d)
+        log_det = self.gauss.cst + 0.5 * d * _LOG_2PI
+        c = (gammaln(half) - gammaln(0.5 * nu) - 0.5 * d * (np.log(nu) + _LOG_PI) + log_det
+             + half * np.log(nu) + self.log_weights)
+        norm = np.empty(X.shape[0])
+        w64 = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        sums = _student.t_block(g, np.ascontiguousarray(self.gauss.cst), nu,
+                                np.ascontiguousarray(c), half,
+                                _EMPTY if w64 is None else w64, norm, int(n_threads))
         if not np.all(np.isfinite(norm)):
             row = int(np.flatnonzero(~np.isfinite(norm))[0])
             raise kernel.NonFiniteChunkError(
                 f"{where}row {row} of the block has a non-finite t log-density: the row "
                 "contains NaN or infinity, or the model is degenerate. Remove non-finite "
                 "values or increase reg_covar", row=row)
-        r[r < 1e-200] = 0.0  # as the Gaussian kernel flushes tiny responsibilities
-        np.multiply(u, r, out=u)   # r u
-        stats = kernel.accumulate_resp(X, w, u, self.gauss, n_threads, chunk_rows, where)
-        w64 = None if w is None else np.asarray(w, dtype=np.float64)
-        stats.log_likelihood = float(norm.sum() if w64 is None else np.dot(w64, norm))
-        if w64 is not None:
-            r *= w64[:, None]      # w r from here on
-        resp = r.sum(axis=0)
+        # g now holds r * u: the statistics under it (entry point 3)
+        stats = kernel.accumulate_resp(X, w64, g, self.gauss, n_threads, chunk_rows, where)
+        stats.log_likelihood = float(sums[3, 0])
+        resp = sums[0]
         # sum w r (log u - u) = log(nu + d) sum w r - sum w r log(nu + delta) - sum w r u
-        log_u_minus_u = (np.log(self.dof + X.shape[1]) * resp
-                         - np.einsum("ik,ik->k", r, log_s) - stats.nk)
-        if not np.all(np.isfinite(self.log_weights)):
-            joint[r == 0] = 0.0    # a zero-weight component: 0 * -inf
-        # entropy -sum w r log r with log r = joint - norm
-        entropy = r.T @ norm - np.einsum("ik,ik->k", r, joint)
-        stats.extra = {"resp": resp, "log_u_minus_u": log_u_minus_u, "entropy": entropy}
+        stats.extra = {"resp": resp,
+                       "log_u_minus_u": np.log(nu + d) * resp - sums[1] - stats.nk,
+                       "entropy": sums[2]}
         return stats
 
 
