@@ -250,3 +250,35 @@ def test_sklearn_clone_and_params():
     c = clone(m)
     assert c.get_params() == m.get_params()
     assert "prior" not in m.get_params()
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data",
+                                         "hierarchical", "random"])
+def test_every_start(init_params):
+    X = two_t_clusters(600, seed=7)
+    m = T(2, init_params=init_params, random_state=0, n_init=3, max_iter=300).fit(X)
+    np.testing.assert_allclose(np.sort(m.means_[:, 0]), [-6.0, 6.0], atol=0.15)
+
+
+def test_float32_input_fits_like_its_float64_values():
+    X = two_t_clusters(800, seed=8).astype(np.float32)
+    a = T(2, random_state=0, tol=1e-8, max_iter=300).fit(X)
+    b = T(2, random_state=0, tol=1e-8, max_iter=300).fit(X.astype(np.float64))
+    assert a.means_.dtype == np.float32
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(a.degrees_of_freedom_, b.degrees_of_freedom_, rtol=1e-4)
+
+
+def test_sklearn_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+    from gmmx.mixture import expected_failed_checks
+    est = StudentTMixture(n_components=2, random_state=0, n_threads=1)
+    expected = expected_failed_checks(est)
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(est, expected_failed_checks=expected, on_fail=None,
+                        callback=lambda **kw: results.append(kw))
+    status = {r["check_name"]: r["status"] for r in results}
+    assert len(status) > 40
+    assert [n for n, s in status.items() if s == "failed"] == []
