@@ -38,3 +38,13 @@ def test_gaussian_only_is_unchanged_by_default():
 def test_bad_family():
     with pytest.raises(ValueError, match="family must be one of"):
         GaussianMixtureIC(family="cauchy").fit(heavy_tailed(100))
+
+
+def test_families_over_a_chunk_source_equal_in_memory():
+    X = heavy_tailed(900, seed=2)
+    kw = dict(n_components=[1, 2], covariance_type="diag", family=("gaussian", "student_t"),
+              n_threads=1, max_iter=30, tol=1e-6)
+    mem = GaussianMixtureIC(**kw).fit(X)
+    blocks = GaussianMixtureIC(**kw).fit([X[:400], X[400:]])
+    np.testing.assert_allclose(blocks.criteria_, mem.criteria_, rtol=1e-10)
+    assert blocks.results_["n_iter"] == mem.results_["n_iter"]
