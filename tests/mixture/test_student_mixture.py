@@ -282,3 +282,14 @@ def test_sklearn_check_estimator():
     status = {r["check_name"]: r["status"] for r in results}
     assert len(status) > 40
     assert [n for n, s in status.items() if s == "failed"] == []
+
+
+def test_sub_blocks_of_a_large_array_add_up_to_one_block(monkeypatch):
+    import gmmx.core.student as student
+    X = two_t_clusters(10_000, d=3, seed=9)
+    kw = dict(n_components=2, tol=1e-8, max_iter=10, **_init(X))
+    whole = T(**kw).fit(X)
+    monkeypatch.setattr(student, "_SUB_BLOCK_VALUES", 1)  # 4096-row sub-blocks
+    _assert_same(T(**kw).fit(X), whole)
+    np.testing.assert_allclose(whole.predict_proba(X), T(**kw).fit(X).predict_proba(X),
+                               rtol=1e-10, atol=1e-14)
