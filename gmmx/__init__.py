@@ -17,19 +17,22 @@ from . import io
 from ._version import __version__
 from .core.priors import ConjugatePrior
 from .core.stats import SufficientStats
-from .exceptions import CacheWarning, IllDefinedCovarianceError, ProgressWarning, RegCovarWarning
+from .exceptions import (CacheWarning, DegreesOfFreedomWarning, IllDefinedCovarianceError,
+                         ProgressWarning, RegCovarWarning)
 from .io import load
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .exceptions import ConvergenceWarning, NotFittedError
     from .hmm import GaussianHMM
-    from .mixture import BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC
+    from .mixture import (BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC,
+                          StudentTMixture)
 
 # name -> module that defines it
 _LAZY_ATTRIBUTES = {
     "BayesianGaussianMixture": "gmmx.mixture",
     "GaussianMixture": "gmmx.mixture",
     "GaussianMixtureIC": "gmmx.mixture",
+    "StudentTMixture": "gmmx.mixture",
     "GaussianHMM": "gmmx.hmm",
     "ConvergenceWarning": "gmmx.exceptions",
     "NotFittedError": "gmmx.exceptions",
@@ -40,6 +43,8 @@ _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotti
 io.register_model_module("GaussianMixture", "gmmx.mixture")
 io.register_model_module("BayesianGaussianMixture", "gmmx.mixture")
 io.register_model_module("GaussianHMM", "gmmx.hmm")
+io.register_model_module("StudentTMixture", "gmmx.mixture")
+io.register_model_module("StudentTHMM", "gmmx.hmm")
 
 
 def __getattr__(name):
@@ -55,6 +60,7 @@ __all__ = [
     "CacheWarning",
     "ConjugatePrior",
     "ConvergenceWarning",
+    "DegreesOfFreedomWarning",
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
@@ -62,6 +68,7 @@ __all__ = [
     "NotFittedError",
     "ProgressWarning",
     "RegCovarWarning",
+    "StudentTMixture",
     "SufficientStats",
     "__version__",
     "load",

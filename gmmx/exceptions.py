@@ -17,6 +17,7 @@ import warnings
 __all__ = [
     "CacheWarning",
     "ConvergenceWarning",
+    "DegreesOfFreedomWarning",
     "IllDefinedCovarianceError",
     "NotFittedError",
     "ProgressWarning",
@@ -27,6 +28,10 @@ __all__ = [
 
 class RegCovarWarning(UserWarning):
     """``reg_covar`` is large compared with the variance of the data."""
+
+
+class DegreesOfFreedomWarning(UserWarning):
+    """A Student-t component's estimated degrees of freedom reached their cap (it is Gaussian)."""
 
 
 class ProgressWarning(UserWarning):

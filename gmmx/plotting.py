@@ -20,9 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover - matplotlib is optional and loads on use
 from .finance._models import _model_params
 from .finance.distributions import UnivariateMixture, _as_univariate
 from .finance.risk import _risk_distribution, expected_shortfall, value_at_risk
+from .finance.student_t import UnivariateTMixture, is_t_model
 
 __all__ = ["plot_density", "plot_qq", "plot_information_criteria", "plot_regimes",
-           "plot_clusters", "plot_portfolio_risk"]
+           "plot_clusters", "plot_portfolio_risk", "plot_tail_comparison"]
 
 
 def _pyplot():
@@ -179,6 +180,79 @@ def plot_density(data: Optional[ArrayLike], mixture: Any, *,
     ax.set_title(title if title is not None else
                  f"{name}: {dist.n_components}-component Gaussian mixture"
                  + (", log scale" if logy else ""))
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def _any_univariate(mixture):
+    """A UnivariateTMixture for a t model or distribution, else a UnivariateMixture."""
+    if isinstance(mixture, UnivariateTMixture):
+        return mixture
+    if is_t_model(mixture):
+        return UnivariateTMixture.from_model(mixture)
+    return _as_univariate(mixture)
+
+
+def plot_tail_comparison(data: Optional[ArrayLike], models: Any, *,
+                         ax: Optional[Axes] = None, bins: Union[int, Sequence[float]] = 100,
+                         n_points: int = 800, xlim: Optional[tuple[float, float]] = None,
+                         title: Optional[str] = None, xlabel: Optional[str] = None) -> Axes:
+    """Fitted densities on a log scale over a histogram: where Gaussian and t mixtures differ.
+
+    Parameters
+    ----------
+    data : array_like or None
+        Observations (a density-normalised histogram; None: curves only).
+    models : mapping of label to model, or sequence of models
+        Fitted d = 1 models (:class:`~gmmx.GaussianMixture`,
+        :class:`~gmmx.StudentTMixture`) or univariate distributions
+        (:class:`~gmmx.finance.UnivariateMixture`,
+        :class:`~gmmx.finance.UnivariateTMixture`); a sequence is labelled by
+        class and K.
+    ax : matplotlib Axes, optional
+    bins : int or sequence
+    n_points : int
+    xlim : (float, float), optional
+        Default: the data's range widened to every model's 1e-5 and 1 - 1e-5
+        quantiles.
+    title, xlabel : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if isinstance(models, Mapping):
+        items = list(models.items())
+    else:
+        items = [(f"{type(m).__name__} K={_any_univariate(m).n_components}", m) for m in models]
+    if not items:
+        raise ValueError("models is empty; pass at least one fitted model or distribution")
+    dists = [(label, _any_univariate(m)) for label, m in items]
+    name = _series_name(data, items[0][1])
+    ax = _axes(ax)
+    x = None if data is None else _finite_1d(data)
+    if xlim is None:
+        qs = np.array([d.ppf(np.array([1e-5, 1 - 1e-5])) for _, d in dists])
+        lo, hi = qs[:, 0].min(), qs[:, 1].max()
+        if x is not None:
+            lo, hi = min(lo, x.min()), max(hi, x.max())
+        xlim = (float(lo), float(hi))
+    grid = np.linspace(xlim[0], xlim[1], n_points)
+    if x is not None:
+        ax.hist(x, bins=bins, density=True, color="0.75", edgecolor="0.6", linewidth=0.3,
+                label="data")
+    peak, floor = 0.0, np.inf
+    for j, (label, dist) in enumerate(dists):
+        pdf = dist.pdf(grid)
+        ax.plot(grid, pdf, color=f"C{j}", linewidth=1.8, label=label)
+        peak = max(peak, float(pdf.max()))
+        floor = min(floor, float(pdf[pdf > 0].min()) if np.any(pdf > 0) else np.inf)
+    ax.set_xlim(*xlim)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=max(peak * 1e-7, 0.5 * floor))
+    ax.set_xlabel(name if xlabel is None else xlabel)
+    ax.set_ylabel("density (log scale)")
+    ax.set_title(title if title is not None else f"{name}: fitted densities, log scale")
     ax.legend(loc="best", fontsize="small")
     return ax
 

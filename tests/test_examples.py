@@ -95,6 +95,29 @@ def test_sp500_regimes(tmp_path):
     assert_png(tmp_path / "sp500_bic_aic.png")
 
 
+def test_sp500_gaussian_versus_student_t_table(tmp_path):
+    pytest.importorskip("arch")
+    out = run("sp500_student_t.py", "--out", str(tmp_path), tmp_path=tmp_path)
+    emp_var = number(out, r"empirical: VaR ([\d.]+)")
+    emp_es = number(out, r"empirical: VaR [\d.]+, ES ([\d.]+)")
+    rows = re.findall(r"^(gaussian|t)\s+(\d)\s+(-[\d.]+)\s+([\d.]+)\s+([\d.]+)(.*)$", out,
+                      flags=re.M)
+    table = {(f, int(k)): (float(b), float(v), float(e), rest.split())
+             for f, k, b, v, e, rest in rows}
+    assert set(table) == {(f, k) for f in ("gaussian", "t") for k in range(1, 5)}
+    bic = {key: row[0] for key, row in table.items()}
+    # one t component already beats two Gaussian ones; the overall best is a t mixture
+    assert bic[("t", 1)] < bic[("gaussian", 2)]
+    assert min(bic, key=bic.get)[0] == "t"
+    # a single Gaussian understates the 1% tail; the best t mixture is close to history
+    assert table[("gaussian", 1)][1] < 0.9 * emp_var
+    best_t = min((k for k in range(1, 5)), key=lambda k: bic[("t", k)])
+    assert table[("t", best_t)][1] == pytest.approx(emp_var, rel=0.1)
+    assert table[("t", best_t)][2] == pytest.approx(emp_es, rel=0.1)
+    assert all(0 < float(v) < 1000 for v in table[("t", 2)][3])
+    assert_png(tmp_path / "sp500_student_t.png")
+
+
 def test_2d_scatter_with_ellipses(tmp_path):
     out = run("scatter_2d.py", "--out", str(tmp_path), tmp_path=tmp_path)
     weights = [float(w) for w in re.findall(r"weight ([\d.]+) \(true", out)]

@@ -156,3 +156,23 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install gmmx-em\[plot\]"):
         plotting.plot_density(None, DIST)
+
+
+def test_plot_tail_comparison_draws_gaussian_and_t_densities():
+    from gmmx import StudentTMixture
+    from gmmx.finance import UnivariateTMixture
+
+    x = np.random.default_rng(0).standard_t(3, 2000).reshape(-1, 1) * 0.01
+    gm = GaussianMixture(2, random_state=0, n_threads=1).fit(x)
+    tm = StudentTMixture(1, random_state=0, n_threads=1).fit(x)
+    ax = plotting.plot_tail_comparison(x, {"Gaussian K=2": gm, "t K=1": tm})
+    assert ax.get_yscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["Gaussian K=2", "t K=1"]
+    t_line = ax.get_lines()[1]
+    np.testing.assert_allclose(t_line.get_ydata(),
+                               UnivariateTMixture.from_model(tm).pdf(t_line.get_xdata()))
+    ax2 = plotting.plot_tail_comparison(None, [tm])
+    assert ax2.get_lines()[0].get_label() == "StudentTMixture K=1"
+    with pytest.raises(ValueError, match="models is empty"):
+        plotting.plot_tail_comparison(x, {})

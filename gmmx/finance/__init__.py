@@ -10,7 +10,8 @@ moments), :mod:`~gmmx.finance.multivariate` (:class:`MultivariateMixture`:
 portfolios, marginals, scenario conditionals), :mod:`~gmmx.finance.risk`
 (value at risk and expected shortfall, positive numbers for losses, of one
 return or of a portfolio ``w'x``), :mod:`~gmmx.finance.gm2` (the structured GM(2)
-and two-component fits) and :mod:`~gmmx.finance.returns`, plus
+and two-component fits), :mod:`~gmmx.finance.student_t` (Student-t mixtures:
+:class:`UnivariateTMixture`, :class:`MultivariateTMixture`, exact t VaR/ES) and :mod:`~gmmx.finance.returns`, plus
 :func:`full_covariances`; regime detection and asset clustering live in
 :mod:`gmmx.finance.regimes` (also importable as :mod:`gmmx.regimes`).
 """
@@ -26,10 +27,13 @@ from .multivariate import MultivariateMixture
 from .gm2 import StructuredGM2, fit_gm2, gm2_from_moments, structured_gm2
 from .returns import log_returns
 from .risk import expected_shortfall, value_at_risk
+from .student_t import MultivariateTMixture, UnivariateTMixture
 
 __all__ = [
     "UnivariateMixture",
     "MultivariateMixture",
+    "UnivariateTMixture",
+    "MultivariateTMixture",
     "MixtureMoments",
     "StructuredGM2",
     "mixture_moments",

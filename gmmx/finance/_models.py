@@ -73,6 +73,11 @@ def _check_weights(weights):
 
 def _model_params(model):
     """(weights, means (K, d), full covariances (K, d, d)) of a fitted model."""
+    if hasattr(model, "degrees_of_freedom_"):
+        raise ValueError(
+            f"{type(model).__name__} is a Student-t mixture, not a Gaussian one: use "
+            "gmmx.finance.UnivariateTMixture.from_model / MultivariateTMixture.from_model "
+            "(value_at_risk and expected_shortfall accept it directly)")
     if not _is_model(model):
         raise ValueError(
             "expected a fitted mixture model with weights_, means_ and covariances_ "

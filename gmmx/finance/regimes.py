@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
 from .._validation import check_random_state
-from ._models import model_covariances
+from ..core.student import t_covariances
+from ._models import full_covariances, model_covariances
 
 __all__ = ["RegimeResult", "detect_regimes", "regime_durations", "AssetClusters",
            "asset_features", "cluster_assets"]
@@ -260,7 +261,7 @@ class RegimeResult:
 def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mixture",
                    periods_per_year: float = 252, covariance_type: str = "full",
                    n_init: int = 5, random_state: Union[None, int, np.random.RandomState] = 0,
-                   **kwargs: Any) -> RegimeResult:
+                   emissions: str = "gaussian", **kwargs: Any) -> RegimeResult:
     """Fit a Gaussian mixture or hidden Markov model to returns and read its
     components (states) as regimes.
 
@@ -281,6 +282,12 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
     n_init : int
         Fits from different starts; the best likelihood is kept.
     random_state : int, optional
+    emissions : {'gaussian', 'student_t'}, default='gaussian'
+        Component (state) distributions: 'student_t' fits a
+        :class:`gmmx.StudentTMixture` or :class:`gmmx.hmm.StudentTHMM` (ν
+        estimated per regime), so a single crash day need not open a regime
+        of its own.  ``covariances`` are then ``nu / (nu - 2)`` times the
+        scale matrices, infinite where ``nu <= 2`` (such regimes sort last).
     **kwargs
         Passed to the estimator.  Defaults scaled to the returns' variance
         ``v``: mixture ``reg_covar=1e-6 v``, ``tol=1e-6``, ``max_iter=1000``;
@@ -303,9 +310,12 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
         )
     if not periods_per_year > 0:
         raise ValueError(f"periods_per_year must be positive, got {periods_per_year!r}")
+    if emissions not in ("gaussian", "student_t"):
+        raise ValueError(f"emissions must be 'gaussian' or 'student_t', got {emissions!r}")
+    student = emissions == "student_t"
     if method == "hmm":
         return _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type,
-                            n_init, random_state, kwargs)
+                            n_init, random_state, kwargs, student)
     if method != "mixture":
         raise ValueError(f"method must be 'mixture' or 'hmm', got {method!r}")
     # Daily return variances are ~1e-4: an absolute reg_covar of 1e-6 would bias
@@ -314,13 +324,23 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
     kwargs.setdefault("reg_covar", 1e-6 * float(np.mean(x.var(axis=0))))
     kwargs.setdefault("tol", 1e-6)
     kwargs.setdefault("max_iter", 1000)
-    from ..mixture import GaussianMixture  # imports scikit-learn when installed: load on use
-    model = GaussianMixture(n_components=n_regimes, covariance_type=covariance_type,
-                            n_init=n_init, random_state=random_state, **kwargs).fit(x)
-    order = _calm_to_volatile(model_covariances(model), model.means_)
+    from ..mixture import GaussianMixture, StudentTMixture  # scikit-learn: load on use
+    cls = StudentTMixture if student else GaussianMixture
+    model = cls(n_components=n_regimes, covariance_type=covariance_type,
+                n_init=n_init, random_state=random_state, **kwargs).fit(x)
+    covariances = None
+    if student:
+        K, d = model.means_.shape
+        scales = full_covariances(model.scales_, covariance_type, K, d)
+        covariances = t_covariances(scales, model.degrees_of_freedom_, "full")
+        order = _calm_to_volatile(covariances, model.means_)
+        covariances = covariances[order]
+    else:
+        order = _calm_to_volatile(model_covariances(model), model.means_)
     proba = model.predict_proba(x)[:, order]
     labels = np.argmax(proba, axis=1)
-    return RegimeResult(model, order, proba, labels, float(periods_per_year), names, index)
+    return RegimeResult(model, order, proba, labels, float(periods_per_year), names, index,
+                        covariances=covariances)
 
 
 def _calm_to_volatile(covariances, means):
@@ -331,9 +351,9 @@ def _calm_to_volatile(covariances, means):
 
 
 def _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type, n_init,
-                 random_state, kwargs):
+                 random_state, kwargs, student=False):
     """detect_regimes(method='hmm'): the best of ``n_init`` Baum-Welch fits."""
-    from ..hmm import GaussianHMM  # imports scikit-learn when installed: load on use
+    from ..hmm import GaussianHMM, StudentTHMM  # imports scikit-learn: load on use
 
     var = float(np.mean(x.var(axis=0)))
     # hmmlearn's min_covar (1e-3) and covars_prior (1e-2) are absolute: ten to
@@ -346,21 +366,22 @@ def _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type, 
     best, best_score = None, -np.inf
     for _ in range(max(int(n_init), 1)):
         seed = int(rs.randint(np.iinfo(np.int32).max))
-        model = GaussianHMM(n_regimes, covariance_type=covariance_type, random_state=seed,
-                            **kwargs).fit(x)
+        model = (StudentTHMM if student else GaussianHMM)(
+            n_regimes, covariance_type=covariance_type, random_state=seed, **kwargs).fit(x)
         score = model.score(x)
         if best is None or score > best_score:
             best, best_score = model, score
     model = best
-    order = _calm_to_volatile(model.covars_, model.means_)
+    order = _calm_to_volatile(model.covariances_ if student else model.covars_, model.means_)
     proba = model.predict_proba(x)[:, order]
     filtered = model.filter_proba(x)[:, order]
     labels = np.argmax(proba, axis=1)
     transmat = model.transmat_[np.ix_(order, order)]
     weights = model.get_stationary_distribution()[order]
+    covariances = model.covariances_ if student else model.covars_
     return RegimeResult(model, order, proba, labels, float(periods_per_year), names, index,
                         method="hmm", weights=weights, means=model.means_[order],
-                        covariances=model.covars_[order], transmat=transmat,
+                        covariances=covariances[order], transmat=transmat,
                         filtered=filtered)
 
 

@@ -10,6 +10,13 @@ Losses are reported as *positive numbers*: for a long position ``VaR =
 distribution, i.e. the root of ``F(x) = alpha`` (not the weighted sum of
 component quantiles), and expected shortfall is the closed-form mean loss
 beyond it; a short position (``position < 0``) loses in the upper tail.
+
+Student-t mixtures (a fitted :class:`~gmmx.StudentTMixture`, a
+:class:`~gmmx.finance.UnivariateTMixture` or a
+:class:`~gmmx.finance.MultivariateTMixture`) are measured exactly as t
+mixtures: the quantile is the root of the t-mixture CDF and ES has its own
+closed form (:meth:`UnivariateTMixture.expected_shortfall`); a portfolio of
+a multivariate t mixture is a univariate t mixture with the same ν.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from ._models import _is_model
 from ._tail_risk import _check_alpha, _expected_shortfall, _value_at_risk
 from .distributions import UnivariateMixture, _as_univariate
 from .multivariate import MultivariateMixture
+from .student_t import MultivariateTMixture, UnivariateTMixture, is_t_model
 
 __all__ = ["value_at_risk", "expected_shortfall"]
 
@@ -40,7 +48,9 @@ def _risk_distribution(mixture, weights, means, stds, variances, log_returns=Fal
         return _as_univariate(None, weights, means, stds, variances)
     if any(p is not None for p in (means, stds, variances)):
         raise ValueError("pass either a mixture or raw parameters, not both")
-    if isinstance(mixture, UnivariateMixture):
+    if is_t_model(mixture):  # a fitted Student-t mixture: exact t-mixture risk
+        mixture = MultivariateTMixture.from_model(mixture)
+    if isinstance(mixture, (UnivariateMixture, UnivariateTMixture)):
         if weights is not None:
             raise ValueError(
                 "pass either a mixture or raw parameters, not both; weights= are portfolio "
@@ -130,6 +140,8 @@ def value_at_risk(
     """
     a = _check_alpha(alpha)
     dist = _risk_distribution(mixture, weights, means, stds, variances, log_returns)
+    if isinstance(dist, UnivariateTMixture):
+        return dist.value_at_risk(a, position, log_returns)
     return _value_at_risk(dist, a, position, log_returns)
 
 
@@ -192,4 +204,6 @@ def expected_shortfall(
     """
     a = _check_alpha(alpha)
     dist = _risk_distribution(mixture, weights, means, stds, variances, log_returns)
+    if isinstance(dist, UnivariateTMixture):
+        return dist.expected_shortfall(a, position, log_returns)
     return _expected_shortfall(dist, a, position, log_returns)

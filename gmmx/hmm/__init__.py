@@ -9,11 +9,15 @@ Baum-Welch iteration is one pass over the data:
                                                   responsibilities (centred)
     params = M-step(stats, xi)                    covariance objects + transition update
 
+:class:`StudentTHMM` swaps the emission family (multivariate t, through
+``HMMParams.emissions``) and keeps everything else.
+
 Sequences come from an array with ``lengths``, from a chunk source (one
 sequence per chunk) or from a dask collection (one sequence per block).
 """
 
 from ._monitor import ConvergenceMonitor
 from .gaussian import GaussianHMM
+from .student import StudentTHMM
 
-__all__ = ["ConvergenceMonitor", "GaussianHMM"]
+__all__ = ["ConvergenceMonitor", "GaussianHMM", "StudentTHMM"]

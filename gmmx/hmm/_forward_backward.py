@@ -7,12 +7,19 @@ forward-backward recursions over them, parallel over sequences; the emission
 statistics are the E-step kernel's ``stats_given_resp`` entry point
 (:func:`gmmx.core.kernel.accumulate_resp`) under the posteriors, centred as
 everywhere in gmmx.
+
+Emissions other than Gaussian plug in through ``HMMParams.emissions``: an
+object whose ``bind(kp)`` takes the unit-weight Gaussian
+:class:`~gmmx.core.kernel.KernelParams` and returns the emission model, with
+``log_densities(X, n_threads) -> (lp, state)`` and
+``statistics(X, w, gamma, state, n_threads, where) -> SufficientStats``
+(e.g. :class:`gmmx.core.student.StudentTEmissions`).  It must pickle (Dask).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,13 +55,24 @@ class HMMParams(NamedTuple):
     covars: np.ndarray
     precisions_cholesky: np.ndarray
     covariance_type: str
+    #: None: Gaussian emissions; else an emission family (see the module docstring).
+    emissions: Any = None
 
 
 def emission_kernel_params(params):
-    """:class:`~gmmx.core.kernel.KernelParams` of the emissions (unit weights)."""
+    """:class:`~gmmx.core.kernel.KernelParams` of the emissions (unit weights), or the
+    emission model bound to them when ``params.emissions`` is set."""
     K = params.means.shape[0]
-    return kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
-                                params.covariance_type)
+    kp = kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
+                              params.covariance_type)
+    return kp if params.emissions is None else params.emissions.bind(kp)
+
+
+def _emission_lattice(X, kp, n_threads):
+    """``(log-densities (n, K), state for the statistics)`` of the emission model ``kp``."""
+    if isinstance(kp, kernel.KernelParams):
+        return kernel.log_densities(X, kp, n_threads), None
+    return kp.log_densities(X, n_threads)
 
 
 @dataclass
@@ -142,10 +160,11 @@ def _raise(status, bad_row, where):
     )
 
 
-def emission_log_densities(X, kp, n_threads, where=""):
-    """``log N(x_t | k)`` of every row, (n, K)."""
+def emission_log_densities(X, kp, n_threads, where="", with_state=False):
+    """``log p(x_t | k)`` of every row, (n, K) (with ``with_state``: and the model's state)."""
     try:
-        return kernel.log_densities(X, kp, n_threads)
+        lp, state = _emission_lattice(X, kp, n_threads)
+        return (lp, state) if with_state else lp
     except kernel.NonFiniteChunkError as exc:
         row = exc.row
         if row is not None and not np.all(np.isfinite(X[row])):
@@ -204,17 +223,20 @@ def sequence_stats(X, w, bounds, params, kp, n_threads, where=""):
     bounds : ndarray of intp
         Sequence offsets (:func:`sequence_bounds`).
     params : HMMParams
-    kp : KernelParams
+    kp : KernelParams or emission model
         :func:`emission_kernel_params` of ``params``.
     n_threads : int
     where : str
         Prefix for error messages.
     """
-    lp = emission_log_densities(X, kp, n_threads, where)
+    lp, state = emission_log_densities(X, kp, n_threads, where, with_state=True)
     gamma, logprob, xi = posteriors(lp, w, bounds, params.startprob, params.transmat,
                                     n_threads, where=where)
     del lp
-    emission = kernel.accumulate_resp(X, w, gamma, kp, n_threads, where=where)
+    if isinstance(kp, kernel.KernelParams):
+        emission = kernel.accumulate_resp(X, w, gamma, kp, n_threads, where=where)
+    else:
+        emission = kp.statistics(X, w, gamma, state, n_threads, where)
     firsts = bounds[:-1][np.diff(bounds) > 0]
     start = gamma[firsts].sum(axis=0)
     return HMMStats(emission, start, xi, float(logprob.sum()), int(firsts.size))

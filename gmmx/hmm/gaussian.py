@@ -173,6 +173,9 @@ class GaussianHMM(ParamsMixin):
         self.progress = progress
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
+    #: Fitted attributes that :meth:`save` stores (a subclass appends its own).
+    _fitted_attributes: tuple[str, ...] = ("startprob_", "transmat_", "means_", "_covars_")
+
     # ------------------------------------------------------------ covariances
     @property
     def covars_(self) -> NDArray[np.float64]:
@@ -559,8 +562,8 @@ class GaussianHMM(ParamsMixin):
             except TypeError:
                 skipped.append(name)
         fitted: dict[str, int] = {}
-        if all(hasattr(self, a) for a in ("startprob_", "transmat_", "means_", "_covars_")):
-            for name in ("startprob_", "transmat_", "means_", "_covars_"):
+        if all(hasattr(self, a) for a in self._fitted_attributes):
+            for name in self._fitted_attributes:
                 arrays["fit_" + name.lstrip("_")] = np.asarray(getattr(self, name),
                                                                dtype=np.float64)
             arrays["fit_history"] = np.asarray(list(self.monitor_.history), dtype=np.float64)
@@ -597,6 +600,8 @@ class GaussianHMM(ParamsMixin):
             model.transmat_ = io.check_array(arrays, "fit_transmat_", path)
             model.means_ = io.check_array(arrays, "fit_means_", path, ndim=2)
             model.covars_ = io.check_array(arrays, "fit_covars_", path)
+            for name in cls._fitted_attributes[4:]:  # a subclass's own
+                setattr(model, name, io.check_array(arrays, "fit_" + name.lstrip("_"), path))
             model._check()
             model._model_params()
         except ValueError as exc:

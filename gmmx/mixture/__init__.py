@@ -1,8 +1,9 @@
 """Estimators: what a user constructs and fits.
 
 :class:`~gmmx.mixture.base.BaseMixture` owns ``fit``, ``partial_fit``,
-``score``, ``predict`` and ``save`` over a few hooks; :class:`GaussianMixture`
-and :class:`BayesianGaussianMixture` fill them in; :class:`GaussianMixtureIC` fits a grid of them in lockstep and
+``score``, ``predict`` and ``save`` over a few hooks; :class:`GaussianMixture`,
+:class:`BayesianGaussianMixture` and :class:`StudentTMixture` fill them in;
+:class:`GaussianMixtureIC` fits a grid of them in lockstep and
 keeps the best.
 """
 
@@ -13,6 +14,7 @@ from .bayesian import BayesianGaussianMixture
 from .gaussian import GaussianMixture
 from .minibatch import fit_minibatch
 from .selection import GaussianMixtureIC
+from .student import StudentTMixture
 
 __all__ = [
     "BaseMixture",
@@ -21,6 +23,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "RegCovarWarning",
+    "StudentTMixture",
     "expected_failed_checks",
     "fit_minibatch",
 ]

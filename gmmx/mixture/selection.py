@@ -32,13 +32,16 @@ from ..drivers import ArrayDriver, DriverOptions, accumulate_many, make_driver
 from ..drivers.array import is_in_memory
 from ..exceptions import ConvergenceWarning, NotFittedError
 from .gaussian import GaussianMixture
+from .student import StudentTMixture
 
-__all__ = ["CRITERIA", "GaussianMixtureIC"]
+__all__ = ["CRITERIA", "FAMILIES", "GaussianMixtureIC"]
 
 #: Selection criteria (lower is better).
 CRITERIA = ("bic", "aic", "icl", "cv")
+#: Model families a grid may hold: name -> estimator class.
+FAMILIES = {"gaussian": GaussianMixture, "student_t": StudentTMixture}
 
-_OWN_PARAMS = ("n_components", "covariance_type", "criterion", "cv")
+_OWN_PARAMS = ("n_components", "covariance_type", "criterion", "cv", "family")
 _GM_PARAMS = tuple(p for p in GaussianMixture._get_param_names()
                    if p not in ("n_components", "covariance_type"))
 # GaussianMixture's defaults, except the start: mclust's hierarchical one
@@ -129,6 +132,14 @@ class GaussianMixtureIC:
     cv : int, cross-validation splitter or iterable of (train, test), default=5
         Folds for ``criterion='cv'`` (an int: shuffled K-fold with
         ``random_state``).
+    family : str or iterable of str, default='gaussian'
+        Model families of the grid: ``'gaussian'`` (:class:`GaussianMixture`)
+        and/or ``'student_t'`` (:class:`~gmmx.StudentTMixture`, ν estimated
+        per component).  Every family's candidates advance in the same
+        passes and are compared by the same criterion.  Gaussian-only
+        parameters (``prior``, ``weight_concentration``,
+        ``covariance_shrinkage``, ``min_eigenvalue``) apply to the Gaussian
+        candidates only.
     **params
         Any :class:`GaussianMixture` parameter (``reg_covar``, ``prior``,
         ``init_params``, ``n_init``, ``tol``, ``random_state``, ...), given to
@@ -139,17 +150,18 @@ class GaussianMixtureIC:
 
     Attributes
     ----------
-    best_estimator_ : GaussianMixture
+    best_estimator_ : GaussianMixture or StudentTMixture
     best_index_ : int
     n_components_ : int
     covariance_type_ : str
-    estimators_ : list of GaussianMixture
-        Every candidate in grid order (covariance types, then K); a
+    family_ : str
+    estimators_ : list of GaussianMixture or StudentTMixture
+        Every candidate in grid order (families, covariance types, then K); a
         candidate that failed (e.g. a singular covariance) is unfitted.
     criteria_ : ndarray
         The criterion of each estimator (inf for a failed one).
     results_ : dict of lists
-        Columns ``candidate``, ``n_components``, ``covariance_type``,
+        Columns ``candidate``, ``family``, ``n_components``, ``covariance_type``,
         ``bic``, ``aic``, ``icl`` (and ``cv``), ``log_likelihood``,
         ``n_parameters``, ``converged``, ``n_iter``, ``lower_bound``,
         ``error``; ``pandas.DataFrame(results_)`` is the table.
@@ -168,11 +180,12 @@ class GaussianMixtureIC:
     """
 
     def __init__(self, n_components=range(1, 10), covariance_type=COVARIANCE_TYPES,
-                 criterion="bic", cv=5, **params):
+                 criterion="bic", cv=5, family="gaussian", **params):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
         self.cv = cv
+        self.family = family
         unknown = sorted(set(params) - set(_GM_PARAMS))
         if unknown:
             raise TypeError(
@@ -204,7 +217,7 @@ class GaussianMixtureIC:
     def __repr__(self):
         parts = []
         defaults = {"n_components": range(1, 10), "covariance_type": COVARIANCE_TYPES,
-                    "criterion": "bic", "cv": 5, **_GM_DEFAULTS}
+                    "criterion": "bic", "cv": 5, "family": "gaussian", **_GM_DEFAULTS}
         for name, value in self.get_params().items():
             default = defaults.get(name)
             try:
@@ -229,12 +242,18 @@ class GaussianMixtureIC:
         covs = _as_tuple(self.covariance_type, "covariance_type",
                          f"one of {COVARIANCE_TYPES}")
         covs = tuple(get_covariance(c).name for c in covs)
+        families = _as_tuple(self.family, "family", f"one of {tuple(FAMILIES)}")
+        for f in families:
+            if f not in FAMILIES:
+                raise ValueError(f"family must be one of {tuple(FAMILIES)} or a sequence of "
+                                 f"them, got {f!r}")
         grid, seen = [], set()
-        for c in covs:
-            for k in ks:
-                if (k, c) not in seen:
-                    seen.add((k, c))
-                    grid.append((k, c))
+        for f in families:
+            for c in covs:
+                for k in ks:
+                    if (k, c, f) not in seen:
+                        seen.add((k, c, f))
+                        grid.append((k, c, f))
         return grid
 
     def _check(self):
@@ -248,7 +267,12 @@ class GaussianMixtureIC:
     def _candidates(self, grid, seed):
         params = {name: getattr(self, name) for name in _GM_PARAMS}
         params["random_state"] = seed
-        return [GaussianMixture(n_components=k, covariance_type=c, **params) for k, c in grid]
+        out = []
+        for k, c, f in grid:
+            cls = FAMILIES[f]
+            own = {n: v for n, v in params.items() if n in cls._get_param_names()}
+            out.append(cls(n_components=k, covariance_type=c, **own))
+        return out
 
     def _seed(self):
         """One seed for all candidates: they share the initialisation sample."""
@@ -298,7 +322,7 @@ class GaussianMixtureIC:
         self.results_ = values
         self.best_index_ = int(np.argmin(crit))
         self.best_estimator_ = candidates[self.best_index_]
-        self.n_components_, self.covariance_type_ = grid[self.best_index_]
+        self.n_components_, self.covariance_type_, self.family_ = grid[self.best_index_]
         self.n_features_in_ = self.best_estimator_.n_features_in_
         return self
 
@@ -465,13 +489,17 @@ def _advance(cand, run, stats):
 
 def _results(candidates, runs):
     """Set every candidate's fitted state from its best run; the results columns."""
-    cols = {k: [] for k in ("candidate", "n_components", "covariance_type", "bic", "aic",
+    cols = {k: [] for k in ("candidate", "family", "n_components", "covariance_type", "bic",
+                            "aic",
                             "icl", "log_likelihood", "n_parameters", "converged", "n_iter",
                             "lower_bound", "error")}
     unconverged = []
     for cand, run in zip(candidates, runs):
+        family = next(f for f, cls in FAMILIES.items() if type(cand) is cls)
         name = f"K={cand.n_components} {cand.covariance_type}"
+        name += "" if family == "gaussian" else f" {family}"
         cols["candidate"].append(name)
+        cols["family"].append(family)
         cols["n_components"].append(cand.n_components)
         cols["covariance_type"].append(cand.covariance_type)
         ok = run.error is None and run.stats is not None
@@ -485,9 +513,11 @@ def _results(candidates, runs):
             cand.lower_bounds_ = list(run.lower_bounds)
             st = run.stats
             ll, n_params = float(st.log_likelihood), int(cand._n_parameters())
-            w, mu, _, pc = run.params
-            vals = ic_values(ll, st.weight_sum, n_params,
-                             stats_entropy(st, w, mu, pc, cand.covariance_type))
+            own_entropy = getattr(cand, "_stats_entropy", None)
+            en = (own_entropy(st) if own_entropy is not None else
+                  stats_entropy(st, run.params[0], run.params[1], run.params[3],
+                                cand.covariance_type))
+            vals = ic_values(ll, st.weight_sum, n_params, en)
             if not run.converged:
                 unconverged.append(name)
         for k, v in vals.items():

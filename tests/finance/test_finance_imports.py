@@ -35,7 +35,9 @@ def test_finance_all_still_lists_every_name_of_0_1():
     import gmmx.finance
 
     assert set(FINANCE) <= set(gmmx.finance.__all__)
-    assert set(gmmx.finance.__all__) - set(FINANCE) == {"MultivariateMixture"}
+    # names added after 0.1: the multivariate mixture and the Student-t distributions
+    assert set(gmmx.finance.__all__) - set(FINANCE) == {
+        "MultivariateMixture", "MultivariateTMixture", "UnivariateTMixture"}
 
 
 @pytest.mark.parametrize("name", REGIMES)
