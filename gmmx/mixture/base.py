@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_nan_policy,
+from .._validation import (apply_nan_policy, as_float_array, check_int, check_nan_policy,
                            check_not_sparse, check_random_state, check_sample_weight,
                            feature_names, missing_rows)
 from ..core import kernel
@@ -394,12 +394,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 "with appropriate arguments before using this estimator."
             )
 
-    def _validate_predict_X(self, X):
+    def _validate_predict_X(self, X, nan_policy=None):
         self._check_is_fitted()
         check_not_sparse(X)
         self._check_feature_names(X)
         one_d = np.ndim(X) == 1
-        X = as_float_array(X, nan_policy=self._nan_policy())
+        X = as_float_array(X, nan_policy=nan_policy or self._nan_policy())
         if X.shape[1] != self.n_features_in_:
             if one_d:
                 raise ValueError(
@@ -475,6 +475,58 @@ class BaseMixture(DensityMixin, BaseEstimator):
         out = np.full((X.shape[0],) + kept.shape[1:], np.nan)
         out[keep] = kept
         return self._output(out, X)
+
+    def _missing_step(self):
+        """The fitted model's :class:`~gmmx.core.missing.MissingEStep` (any ``nan_policy``)."""
+        kp = self._kernel_params(self._get_parameters())
+        if isinstance(kp, kernel.KernelParams):
+            return MissingEStep(kp)
+        if getattr(kp, "marginalizes_nan", False) and hasattr(kp, "impute"):
+            return kp
+        raise ValueError(f"{type(self).__name__} cannot impute missing values yet")
+
+    def impute(self, X: ArrayLike) -> NDArray:
+        """``X`` with every missing entry replaced by its conditional mean under the model.
+
+        ``E[x_m | x_o] = sum_k P(k | x_o) (mu_km + S_k,mo S_k,oo^-1 (x_o - mu_ko))``
+        for the NaN (or masked) entries ``m`` of each row given its observed
+        entries ``o``; observed entries are returned as they are. Works
+        whatever ``nan_policy`` the model was fitted with.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with NaN or masked entries (each with at least one observed value).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        X = self._validate_predict_X(X, nan_policy="marginalize")
+        return self._output(self._missing_step().impute(X, self._n_threads(X)), X)
+
+    def sample_missing(self, X: ArrayLike, n_draws: int = 1,
+                       random_state: Union[None, int, np.random.RandomState] = None) -> NDArray:
+        """Draws of the missing entries of ``X`` given its observed entries (scenarios).
+
+        Each draw picks a component from the row's posterior given its
+        observed entries, then the missing entries from that component's
+        conditional Gaussian; observed entries are kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        n_draws : int, default=1
+        random_state : int, RandomState or None
+
+        Returns
+        -------
+        ndarray of shape (n_draws, n_samples, n_features)
+        """
+        n_draws = check_int(n_draws, "n_draws", 1)
+        X = self._validate_predict_X(X, nan_policy="marginalize")
+        rng = check_random_state(random_state)
+        return self._missing_step().sample_missing(X, rng, n_draws, self._n_threads(X))
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Most probable component of every row (-1 for rows ``nan_policy='omit'`` drops)."""
