@@ -114,7 +114,8 @@ class SourceDriver:
                 self._n_features = X.shape[1]
             X, w = self._apply_nan_policy(X, w, i, first_row)
             if X.shape[0]:
-                self.pass_check.row_seen(first_row + X.shape[0])
+                if self.nan_policy != "omit":  # else rows read != rows kept (end_pass checks)
+                    self.pass_check.row_seen(first_row + X.shape[0])
                 yield i, first_row, X, w
 
     def _apply_nan_policy(self, X, w, i, first_row):
