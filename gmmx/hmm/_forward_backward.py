@@ -18,6 +18,7 @@ import numpy as np
 
 from .._kernels import _hmm
 from ..core import kernel
+from ..core.missing import MissingEStep
 from ..core.stats import SufficientStats
 
 __all__ = [
@@ -48,13 +49,20 @@ class HMMParams(NamedTuple):
     covars: np.ndarray
     precisions_cholesky: np.ndarray
     covariance_type: str
+    nan_policy: str = "raise"
 
 
 def emission_kernel_params(params):
-    """:class:`~gmmx.core.kernel.KernelParams` of the emissions (unit weights)."""
+    """:class:`~gmmx.core.kernel.KernelParams` of the emissions (unit weights).
+
+    Under ``nan_policy='marginalize'`` a :class:`~gmmx.core.missing.MissingEStep`
+    around them: the emissions of rows with NaN are their observed entries'
+    marginals, their statistics the expected complete-data ones.
+    """
     K = params.means.shape[0]
-    return kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
-                                params.covariance_type)
+    kp = kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
+                              params.covariance_type)
+    return MissingEStep(kp) if params.nan_policy == "marginalize" else kp
 
 
 @dataclass
@@ -145,10 +153,13 @@ def _raise(status, bad_row, where):
 def emission_log_densities(X, kp, n_threads, where=""):
     """``log N(x_t | k)`` of every row, (n, K)."""
     try:
+        if isinstance(kp, MissingEStep):
+            return kp.log_densities(X, n_threads)
         return kernel.log_densities(X, kp, n_threads)
     except kernel.NonFiniteChunkError as exc:
         row = exc.row
-        if row is not None and not np.all(np.isfinite(X[row])):
+        if row is not None and (not np.all(np.isfinite(X[row]))
+                                or isinstance(kp, MissingEStep)):
             raise ValueError(f"{where}{exc}") from None
         raise ValueError(
             f"{where}the emission log-densities from row {row} on are not finite although "
@@ -214,7 +225,10 @@ def sequence_stats(X, w, bounds, params, kp, n_threads, where=""):
     gamma, logprob, xi = posteriors(lp, w, bounds, params.startprob, params.transmat,
                                     n_threads, where=where)
     del lp
-    emission = kernel.accumulate_resp(X, w, gamma, kp, n_threads, where=where)
+    if isinstance(kp, MissingEStep):
+        emission = kp.accumulate_resp(X, w, gamma, n_threads, where=where)
+    else:
+        emission = kernel.accumulate_resp(X, w, gamma, kp, n_threads, where=where)
     firsts = bounds[:-1][np.diff(bounds) > 0]
     start = gamma[firsts].sum(axis=0)
     return HMMStats(emission, start, xi, float(logprob.sum()), int(firsts.size))
