@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
-from scipy.special import logsumexp
 
 from .._kernels import _estep
 from . import kernel
@@ -110,55 +109,54 @@ class MissingEStep:
         K, d = kp.means.shape
         obs, mis = np.flatnonzero(~missing), np.flatnonzero(missing)
         means_o = np.ascontiguousarray(kp.means[:, obs])
-        if self.matrix:
-            pcs, Bs, Cs = [], [], []
-            eye = np.eye(obs.size)
-            for S in self.sigma:
-                Soo, Som = S[np.ix_(obs, obs)], S[np.ix_(obs, mis)]
-                L = linalg.cholesky(Soo, lower=True)
-                pcs.append(linalg.solve_triangular(L, eye, lower=True).T)
-                B = linalg.cho_solve((L, True), Som).T
-                Bs.append(B)
-                Cs.append(S[np.ix_(mis, mis)] - B @ Som)
-            pc = np.stack(pcs)
-            name = kp.covariance_type
-            if name == "tied":
-                pc = pc[0]
-            marginal = kernel.kernel_params(np.ones(K), means_o, pc, name, diag_gemm=False)
-            B, C = np.stack(Bs), np.stack(Cs)
+        if self.matrix:  # batched over the P covariance blocks
+            S = self.sigma
+            Soo, Som = S[:, obs[:, None], obs], S[:, obs[:, None], mis]
+            L = np.linalg.cholesky(Soo)
+            pc = np.triu(np.linalg.inv(L).transpose(0, 2, 1))  # Soo^-1 = pc pc^T
+            B = np.linalg.solve(Soo, Som).transpose(0, 2, 1)  # S_mo S_oo^-1
+            C = S[:, mis[:, None], mis] - B @ Som
+            marginal = _pack_matrix(means_o, pc, self.log_weights)
+            B, C = np.ascontiguousarray(B), np.ascontiguousarray(C)
         else:
             prec = kp.prec.reshape(K, d)[:, obs]
             marginal = kernel.kernel_params(np.ones(K), means_o, prec, "diag", diag_gemm=False)
             B, C = None, np.ascontiguousarray(self.var[:, mis])
-        marginal = marginal._replace(cst=marginal.cst + self.log_weights)
+            marginal = marginal._replace(cst=marginal.cst + self.log_weights)
         return _Pattern(obs, mis, marginal, B, C)
 
-    def _groups(self, nan):
-        """``(rows, key, missing)`` per missingness pattern of the rows of ``nan``."""
-        packed = np.packbits(nan, axis=1, bitorder="little")
-        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=uniq.size))))
-        for g in range(uniq.size):
-            rows = order[bounds[g]:bounds[g + 1]]
-            yield rows, uniq[g].tobytes(), nan[rows[0]]
-
-    def _gap_log_densities(self, Xg, nan, n_threads, where, index):
-        """``(log w_k + log N(x_o | k)`` (n_g, K), groups) of the rows with gaps."""
-        K = self.kp.means.shape[0]
-        out = np.empty((Xg.shape[0], K))
+    def _sorted_gaps(self, X, gap):
+        """Rows with gaps ordered by pattern: ``(rows, Xg, [(start, stop, pattern)])``."""
+        nan = np.isnan(X[gap])
+        d = nan.shape[1]
+        if d <= 63:  # one integer key per row: a single sort
+            keys = nan @ (np.int64(1) << np.arange(d, dtype=np.int64))
+        else:
+            packed = np.ascontiguousarray(np.packbits(nan, axis=1, bitorder="little"))
+            keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        bounds = np.concatenate(([0], np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1,
+                                 [order.size]))
+        rows = gap[order]
         groups = []
-        for rows, key, missing in self._groups(nan):
+        for g in range(bounds.size - 1):
+            a, b = int(bounds[g]), int(bounds[g + 1])
+            missing = nan[order[a]]
             if missing.all():
                 raise kernel.NonFiniteChunkError(
-                    f"{where}row {int(index[rows[0]])} has no observed value (every entry is "
-                    "NaN): drop it, or pass nan_policy='omit'", row=int(index[rows[0]]))
-            pat = self._pattern(key, missing)
-            xo = np.ascontiguousarray(Xg[np.ix_(rows, pat.obs)])
-            out[rows] = kernel.log_densities(xo, pat.marginal, n_threads)
-            groups.append((rows, pat))
-        return out, groups
+                    f"row {int(rows[a])} has no observed value (every entry is NaN): drop it, "
+                    "or pass nan_policy='omit'", row=int(rows[a]))
+            groups.append((a, b, self._pattern(sorted_keys[a].tobytes(), missing)))
+        return rows, np.asarray(X[rows], dtype=np.float64), groups
+
+    def _gap_log_densities(self, Xg, groups, n_threads):
+        """``log w_k + log N(x_o | k)`` (n_g, K) of the sorted rows with gaps."""
+        out = np.empty((Xg.shape[0], self.kp.means.shape[0]))
+        for a, b, pat in groups:
+            xo = np.ascontiguousarray(Xg[a:b, pat.obs])
+            out[a:b] = kernel.log_densities(xo, pat.marginal, n_threads)
+        return out
 
     def _split(self, X):
         """``(gap rows index or None, complete rows index)``; None when no NaN."""
@@ -168,54 +166,66 @@ class MissingEStep:
         return np.flatnonzero(nan_rows), np.flatnonzero(~nan_rows)
 
     def _gap_posteriors(self, X, gap, n_threads, where=""):
-        Xg = np.asarray(X[gap], dtype=np.float64)
-        nan = np.isnan(Xg)
-        logd, groups = self._gap_log_densities(Xg, nan, n_threads, where, gap)
+        """``(rows, Xg, log p, resp, groups)`` of the rows with gaps, sorted by pattern."""
+        try:
+            rows, Xg, groups = self._sorted_gaps(X, gap)
+        except kernel.NonFiniteChunkError as exc:
+            raise kernel.NonFiniteChunkError(f"{where}{exc}", exc.row) from None
+        logd = self._gap_log_densities(Xg, groups, n_threads)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            lpn = logsumexp(logd, axis=1)
-            resp = np.exp(logd - lpn[:, None])
+            top = logd.max(axis=1)
+            e = np.exp(logd - top[:, None])
+            total = e.sum(axis=1)
+            lpn = top + np.log(total)
+            resp = e / total[:, None]
         bad = np.flatnonzero(~np.isfinite(lpn))
         if bad.size:
-            row = int(gap[bad[0]])
+            row = int(rows[bad.min()])
             raise kernel.NonFiniteChunkError(
                 f"{where}row {row} (with missing entries) is too far from every component "
                 "for its observed entries' log-density to be finite in float64: an extreme "
                 "outlier or data on another scale than the model. Remove the row or rescale "
                 "the data (if the model's covariances are tiny, increase reg_covar)", row=row)
         resp[resp < _RESP_FLOOR] = 0.0
-        return Xg, logd, lpn, resp, groups
+        return rows, Xg, lpn, resp, groups
 
     # ------------------------------------------------------------ statistics
     def _expected_stats(self, Xg, w, resp, groups):
-        """Expected complete-data statistics of the gap rows about the means."""
+        """Expected complete-data statistics of the sorted gap rows about the means.
+
+        Per component, the rows' deviations with the missing entries filled by
+        the regression prediction go through one product each for ``s_k`` and
+        ``M_k``; the conditional covariances enter ``M_k`` per pattern.
+        """
         kp = self.kp
         K, d = kp.means.shape
         stats = SufficientStats.zeros(kp.covariance_type, kp.means)
         wr = resp if w is None else resp * w[:, None]
-        for rows, pat in groups:
-            r = wr[rows]
-            xo = Xg[np.ix_(rows, pat.obs)]
-            tot = r.sum(axis=0)
-            for k in range(K):
-                if tot[k] == 0.0:
-                    continue
-                y = np.zeros((rows.size, d))
-                y[:, pat.obs] = xo - kp.means[k, pat.obs]
-                p = k if (pat.B is not None and pat.B.shape[0] == K) else 0
-                if pat.B is not None:
-                    y[:, pat.mis] = y[:, pat.obs] @ pat.B[p].T
-                rk = r[:, k]
-                stats.nk[k] += tot[k]
-                stats.sk[k] += rk @ y
-                if stats.Mk.ndim == 3:
-                    stats.Mk[k] += (y * rk[:, None]).T @ y
-                    stats.Mk[k][np.ix_(pat.mis, pat.mis)] += tot[k] * pat.C[p]
+        tot = np.array([wr[a:b].sum(axis=0) for a, b, _ in groups])  # (groups, K)
+        stats.nk[:] = tot.sum(axis=0)
+        for k in range(K):
+            Y = Xg - kp.means[k]
+            for a, b, pat in groups:
+                if pat.B is None:
+                    Y[a:b, pat.mis] = 0.0
                 else:
-                    stats.Mk[k] += rk @ (y * y)
+                    p = k if pat.B.shape[0] == K else 0
+                    Y[a:b, pat.mis] = Y[a:b, pat.obs] @ pat.B[p].T
+            rk = wr[:, k]
+            stats.sk[k] = rk @ Y
+            if stats.Mk.ndim == 3:
+                stats.Mk[k] = (Y.T * rk) @ Y
+                for g, (_, _, pat) in enumerate(groups):
+                    p = k if pat.C.shape[0] == K else 0
+                    stats.Mk[k][pat.mis[:, None], pat.mis] += tot[g, k] * pat.C[p]
+            else:
+                stats.Mk[k] = rk @ (Y * Y)
+                for g, (_, _, pat) in enumerate(groups):
                     if pat.B is None:
-                        stats.Mk[k][pat.mis] += tot[k] * pat.C[k]
+                        stats.Mk[k][pat.mis] += tot[g, k] * pat.C[k]
                     else:
-                        stats.Mk[k][pat.mis] += tot[k] * np.diagonal(pat.C[p])
+                        p = k if pat.C.shape[0] == K else 0
+                        stats.Mk[k][pat.mis] += tot[g, k] * np.diagonal(pat.C[p])
         return stats
 
     def _complete_stats(self, X, w, complete, n_threads, chunk_rows, where):
@@ -234,8 +244,8 @@ class MissingEStep:
         if gap is None:
             return kernel.accumulate(X, sample_weight, self.kp, n_threads, chunk_rows, where)
         stats = self._complete_stats(X, sample_weight, complete, n_threads, chunk_rows, where)
-        Xg, _, lpn, resp, groups = self._gap_posteriors(X, gap, n_threads, where)
-        wg = None if sample_weight is None else np.asarray(sample_weight[gap], dtype=np.float64)
+        rows, Xg, lpn, resp, groups = self._gap_posteriors(X, gap, n_threads, where)
+        wg = None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
         extra = self._expected_stats(Xg, wg, resp, groups)
         extra.log_likelihood = float(lpn.sum() if wg is None else np.dot(wg, lpn))
         extra.weight_sum = float(gap.size if wg is None else wg.sum())
@@ -258,11 +268,12 @@ class MissingEStep:
                                            resp[complete], self.kp, n_threads, chunk_rows, where)
         else:
             stats = SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
-        Xg = np.asarray(X[gap], dtype=np.float64)
-        groups = [(rows, self._pattern(key, missing))
-                  for rows, key, missing in self._groups(np.isnan(Xg))]
-        wg = None if w is None else np.asarray(w[gap], dtype=np.float64)
-        extra = self._expected_stats(Xg, wg, resp[gap], groups)
+        try:
+            rows, Xg, groups = self._sorted_gaps(X, gap)
+        except kernel.NonFiniteChunkError as exc:
+            raise kernel.NonFiniteChunkError(f"{where}{exc}", exc.row) from None
+        wg = None if w is None else np.asarray(w[rows], dtype=np.float64)
+        extra = self._expected_stats(Xg, wg, resp[rows], groups)
         extra.weight_sum = float(gap.size if wg is None else wg.sum())
         extra.n_samples = int(gap.size)
         return stats + extra
@@ -277,8 +288,8 @@ class MissingEStep:
         if complete.size:
             out[complete] = kernel.log_densities(np.ascontiguousarray(X[complete]), self.kp,
                                                  n_threads)
-        Xg = np.asarray(X[gap], dtype=np.float64)
-        out[gap] = self._gap_log_densities(Xg, np.isnan(Xg), n_threads, "", gap)[0]
+        rows, Xg, groups = self._sorted_gaps(X, gap)
+        out[rows] = self._gap_log_densities(Xg, groups, n_threads)
         return out
 
     def log_prob_norm(self, X, n_threads=1):
@@ -289,7 +300,8 @@ class MissingEStep:
         out = np.empty(X.shape[0])
         if complete.size:
             out[complete] = self._complete(kernel.log_prob_norm, X, complete, n_threads)
-        out[gap] = self._gap_posteriors(X, gap, n_threads)[2]
+        rows, _, lpn, _, _ = self._gap_posteriors(X, gap, n_threads)
+        out[rows] = lpn
         return out
 
     def responsibilities(self, X, n_threads=1):
@@ -300,7 +312,8 @@ class MissingEStep:
         out = np.empty((X.shape[0], self.kp.means.shape[0]))
         if complete.size:
             out[complete] = self._complete(kernel.responsibilities, X, complete, n_threads)
-        out[gap] = self._gap_posteriors(X, gap, n_threads)[3]
+        rows, _, _, resp, _ = self._gap_posteriors(X, gap, n_threads)
+        out[rows] = resp
         return out
 
     def _complete(self, fn, X, complete, n_threads):
@@ -330,9 +343,9 @@ class MissingEStep:
         groups = []
         if gap is None:
             return resp, cond, groups
-        for rows, key, missing in self._groups(np.isnan(X[gap])):
-            pat = self._pattern(key, missing)
-            idx = gap[rows]
+        rows, _, sorted_groups = self._sorted_gaps(X, gap)
+        for a, b, pat in sorted_groups:
+            idx = rows[a:b]
             xo = X[np.ix_(idx, pat.obs)]
             for k in range(K):
                 pred = np.broadcast_to(kp.means[k, pat.mis], (idx.size, pat.mis.size)).copy()
@@ -383,6 +396,29 @@ class MissingEStep:
                 block[:, pat.mis] = vals
                 out[draw][idx] = block
         return out
+
+
+def _pack_matrix(means, pc, log_weights):
+    """:class:`~gmmx.core.kernel.KernelParams` of (P, d, d) upper precision factors.
+
+    As :func:`gmmx.core.kernel.kernel_params` for full/tied models (the
+    factors side by side, centred at the mean of the means) without its
+    validation and conversions; one feature takes the univariate layout.
+    """
+    K, d = means.shape
+    P = pc.shape[0]
+    logdet = np.sum(np.log(np.diagonal(pc, axis1=1, axis2=2)), axis=1)
+    cst = np.ascontiguousarray(log_weights + logdet - 0.5 * d * _LOG_2PI)
+    if d == 1:
+        prec = np.ascontiguousarray(np.broadcast_to(pc.reshape(P, 1), (K, 1)))
+        return kernel.KernelParams(cst, means, prec.reshape(-1), np.empty(0),
+                                   np.empty((0, 0)), K, _estep.KIND_DIAG, "diag")
+    ref = np.ascontiguousarray(means.mean(axis=0))
+    ucat = np.ascontiguousarray(np.concatenate(list(pc), axis=1)).reshape(-1)
+    Uk = pc if P == K else np.broadcast_to(pc, (K, d, d))
+    shift = np.ascontiguousarray(np.einsum("kj,kjl->kl", means - ref, Uk))
+    return kernel.KernelParams(cst, means, ucat, ref, shift, P, _estep.KIND_FULL,
+                               "full" if P == K else "tied")
 
 
 def _renumbered(exc, rows):
