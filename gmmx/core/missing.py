@@ -31,8 +31,6 @@ from .stats import SufficientStats
 __all__ = ["MissingEStep"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
-# the kernel flushes responsibilities below this to zero; rows with gaps do the same
-_RESP_FLOOR = 1e-200
 
 
 class _Pattern:
@@ -125,109 +123,93 @@ class MissingEStep:
             marginal = marginal._replace(cst=marginal.cst + self.log_weights)
         return _Pattern(obs, mis, marginal, B, C)
 
-    def _sorted_gaps(self, X, gap):
-        """Rows with gaps ordered by pattern: ``(rows, Xg, [(start, stop, pattern)])``."""
-        nan = np.isnan(X[gap])
-        d = nan.shape[1]
-        if d <= 63:  # one integer key per row: a single sort
-            keys = nan @ (np.int64(1) << np.arange(d, dtype=np.int64))
+    def _groups(self, X, where=""):
+        """``(complete rows, [(rows, pattern), ...])`` of ``X``; None when nothing is NaN.
+
+        One bit per column packs each row's missingness into an integer key;
+        one (radix) sort of the keys groups the rows with gaps by pattern.
+        """
+        nan = np.isnan(X)
+        packed = np.packbits(nan, axis=1, bitorder="little")
+        nb = packed.shape[1]
+        if nb == 1:
+            keys = packed[:, 0]
+        elif nb <= 8:
+            wide = np.zeros((X.shape[0], 8), dtype=np.uint8)
+            wide[:, :nb] = packed
+            keys = wide.view(np.uint64).ravel()
         else:
-            packed = np.ascontiguousarray(np.packbits(nan, axis=1, bitorder="little"))
-            keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
+            packed = np.ascontiguousarray(packed)
+            keys = packed.view(np.dtype((np.void, nb))).ravel()
+        gap_mask = (keys != 0) if nb <= 8 else nan.any(axis=1)
+        if not gap_mask.any():
+            return None
+        gap = np.flatnonzero(gap_mask)
+        gkeys = keys[gap]
+        order = np.argsort(gkeys, kind="stable")
+        rows, sorted_keys = gap[order], gkeys[order]
         bounds = np.concatenate(([0], np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1,
-                                 [order.size]))
-        rows = gap[order]
+                                 [rows.size]))
         groups = []
         for g in range(bounds.size - 1):
-            a, b = int(bounds[g]), int(bounds[g + 1])
-            missing = nan[order[a]]
+            idx = rows[bounds[g]:bounds[g + 1]]
+            missing = nan[idx[0]]
             if missing.all():
                 raise kernel.NonFiniteChunkError(
-                    f"row {int(rows[a])} has no observed value (every entry is NaN): drop it, "
-                    "or pass nan_policy='omit'", row=int(rows[a]))
-            groups.append((a, b, self._pattern(sorted_keys[a].tobytes(), missing)))
-        return rows, np.asarray(X[rows], dtype=np.float64), groups
+                    f"{where}row {int(idx[0])} has no observed value (every entry is NaN): "
+                    "drop it, or pass nan_policy='omit'", row=int(idx[0]))
+            groups.append((idx, self._pattern(sorted_keys[bounds[g]].tobytes(), missing)))
+        return np.flatnonzero(~gap_mask), groups
 
-    def _gap_log_densities(self, Xg, groups, n_threads):
-        """``log w_k + log N(x_o | k)`` (n_g, K) of the sorted rows with gaps."""
-        out = np.empty((Xg.shape[0], self.kp.means.shape[0]))
-        for a, b, pat in groups:
-            xo = np.ascontiguousarray(Xg[a:b, pat.obs])
-            out[a:b] = kernel.log_densities(xo, pat.marginal, n_threads)
-        return out
+    @staticmethod
+    def _observed(X, idx, pat):
+        """The observed block of the rows ``idx`` (float64, C order)."""
+        rows = X.take(idx, axis=0)  # two takes: ~6x faster than one 2-D fancy index
+        return np.ascontiguousarray(rows.take(pat.obs, axis=1), dtype=np.float64)
 
-    def _split(self, X):
-        """``(gap rows index or None, complete rows index)``; None when no NaN."""
-        nan_rows = np.isnan(X).any(axis=1)
-        if not nan_rows.any():
-            return None, None
-        return np.flatnonzero(nan_rows), np.flatnonzero(~nan_rows)
+    def _expand(self, stats, st, pat):
+        """Add a pattern's observed-block statistics ``st`` (about ``mu_ko``) to ``stats``.
 
-    def _gap_posteriors(self, X, gap, n_threads, where=""):
-        """``(rows, Xg, log p, resp, groups)`` of the rows with gaps, sorted by pattern."""
-        try:
-            rows, Xg, groups = self._sorted_gaps(X, gap)
-        except kernel.NonFiniteChunkError as exc:
-            raise kernel.NonFiniteChunkError(f"{where}{exc}", exc.row) from None
-        logd = self._gap_log_densities(Xg, groups, n_threads)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            top = logd.max(axis=1)
-            e = np.exp(logd - top[:, None])
-            total = e.sum(axis=1)
-            lpn = top + np.log(total)
-            resp = e / total[:, None]
-        bad = np.flatnonzero(~np.isfinite(lpn))
-        if bad.size:
-            row = int(rows[bad.min()])
-            raise kernel.NonFiniteChunkError(
-                f"{where}row {row} (with missing entries) is too far from every component "
-                "for its observed entries' log-density to be finite in float64: an extreme "
-                "outlier or data on another scale than the model. Remove the row or rescale "
-                "the data (if the model's covariances are tiny, increase reg_covar)", row=row)
-        resp[resp < _RESP_FLOOR] = 0.0
-        return rows, Xg, lpn, resp, groups
+        With ``y_m = B_k y_o``: ``s = A^T s_o`` and ``M = A^T M_o A + n_k C_k``,
+        ``A`` the identity on the observed columns and ``B_k^T`` on the missing ones.
+        """
+        K, d = self.kp.means.shape
+        nk, s_o, M_o = st.nk, st.sk, st.Mk
+        stats.nk += nk
+        stats.log_likelihood += st.log_likelihood
+        stats.weight_sum += st.weight_sum
+        stats.n_samples += st.n_samples
+        if pat.B is None:  # diagonal model: nothing regresses, M keeps its diagonal
+            M_o = np.diagonal(M_o, axis1=1, axis2=2) if M_o.ndim == 3 else M_o
+            stats.sk[:, pat.obs] += s_o
+            stats.Mk[:, pat.obs] += M_o
+            stats.Mk[:, pat.mis] += nk[:, None] * pat.C
+            return
+        if M_o.ndim == 2:  # one observed feature: the univariate layout
+            M_o = M_o[:, :, None]
+        A = np.zeros((pat.B.shape[0], pat.obs.size, d))
+        A[:, np.arange(pat.obs.size), pat.obs] = 1.0
+        A[:, :, pat.mis] = pat.B.transpose(0, 2, 1)
+        Ak = A if A.shape[0] == K else np.broadcast_to(A, (K,) + A.shape[1:])
+        Ck = pat.C if pat.C.shape[0] == K else np.broadcast_to(pat.C, (K,) + pat.C.shape[1:])
+        stats.sk += np.einsum("ko,kod->kd", s_o, Ak)
+        full = np.einsum("kod,koe,kef->kdf", Ak, M_o, Ak)
+        full[:, pat.mis[:, None], pat.mis] += nk[:, None, None] * Ck
+        if stats.Mk.ndim == 3:
+            stats.Mk += full
+        else:
+            stats.Mk += np.diagonal(full, axis1=1, axis2=2)
+
+    def _run_groups(self, fn, X, groups, where=""):
+        """``(rows, pattern, fn(observed block, rows, pattern))`` per pattern; failures
+        name the row of ``X``."""
+        for idx, pat in groups:
+            try:
+                yield idx, pat, fn(self._observed(X, idx, pat), idx, pat)
+            except kernel.NonFiniteChunkError as exc:
+                raise _renumbered(exc, idx, where) from None
 
     # ------------------------------------------------------------ statistics
-    def _expected_stats(self, Xg, w, resp, groups):
-        """Expected complete-data statistics of the sorted gap rows about the means.
-
-        Per component, the rows' deviations with the missing entries filled by
-        the regression prediction go through one product each for ``s_k`` and
-        ``M_k``; the conditional covariances enter ``M_k`` per pattern.
-        """
-        kp = self.kp
-        K, d = kp.means.shape
-        stats = SufficientStats.zeros(kp.covariance_type, kp.means)
-        wr = resp if w is None else resp * w[:, None]
-        tot = np.array([wr[a:b].sum(axis=0) for a, b, _ in groups])  # (groups, K)
-        stats.nk[:] = tot.sum(axis=0)
-        for k in range(K):
-            Y = Xg - kp.means[k]
-            for a, b, pat in groups:
-                if pat.B is None:
-                    Y[a:b, pat.mis] = 0.0
-                else:
-                    p = k if pat.B.shape[0] == K else 0
-                    Y[a:b, pat.mis] = Y[a:b, pat.obs] @ pat.B[p].T
-            rk = wr[:, k]
-            stats.sk[k] = rk @ Y
-            if stats.Mk.ndim == 3:
-                stats.Mk[k] = (Y.T * rk) @ Y
-                for g, (_, _, pat) in enumerate(groups):
-                    p = k if pat.C.shape[0] == K else 0
-                    stats.Mk[k][pat.mis[:, None], pat.mis] += tot[g, k] * pat.C[p]
-            else:
-                stats.Mk[k] = rk @ (Y * Y)
-                for g, (_, _, pat) in enumerate(groups):
-                    if pat.B is None:
-                        stats.Mk[k][pat.mis] += tot[g, k] * pat.C[k]
-                    else:
-                        p = k if pat.C.shape[0] == K else 0
-                        stats.Mk[k][pat.mis] += tot[g, k] * np.diagonal(pat.C[p])
-        return stats
-
     def _complete_stats(self, X, w, complete, n_threads, chunk_rows, where):
         if complete.size == 0:
             return SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
@@ -236,30 +218,37 @@ class MissingEStep:
             return kernel.accumulate(np.ascontiguousarray(X[complete]), wc, self.kp, n_threads,
                                      chunk_rows, where)
         except kernel.NonFiniteChunkError as exc:
-            raise _renumbered(exc, complete) from None
+            raise _renumbered(exc, complete, where) from None
 
     def accumulate(self, X, sample_weight, n_threads=1, chunk_rows=0, where=""):
-        """Expected complete-data ``SufficientStats`` of the block ``X`` (NaN = missing)."""
-        gap, complete = self._split(X)
-        if gap is None:
+        """Expected complete-data ``SufficientStats`` of the block ``X`` (NaN = missing).
+
+        Per pattern, one native E-step call on the observed block with the
+        marginal parameters (its responsibilities are the posteriors given the
+        observed entries), expanded to the complete-data statistics.
+        """
+        split = self._groups(X, where)
+        if split is None:
             return kernel.accumulate(X, sample_weight, self.kp, n_threads, chunk_rows, where)
+        complete, groups = split
         stats = self._complete_stats(X, sample_weight, complete, n_threads, chunk_rows, where)
-        rows, Xg, lpn, resp, groups = self._gap_posteriors(X, gap, n_threads, where)
-        wg = None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
-        extra = self._expected_stats(Xg, wg, resp, groups)
-        extra.log_likelihood = float(lpn.sum() if wg is None else np.dot(wg, lpn))
-        extra.weight_sum = float(gap.size if wg is None else wg.sum())
-        extra.n_samples = int(gap.size)
-        if complete.size == 0:
-            return extra
-        return stats + extra
+        w = sample_weight
+
+        def step(xo, idx, pat):
+            wg = None if w is None else np.ascontiguousarray(w[idx], dtype=np.float64)
+            return kernel.accumulate(xo, wg, pat.marginal, n_threads, chunk_rows, where)
+
+        for _, pat, st in self._run_groups(step, X, groups, where):
+            self._expand(stats, st, pat)
+        return stats
 
     def accumulate_resp(self, X, sample_weight, resp, n_threads=1, chunk_rows=0, where=""):
         """Expected complete-data statistics under given responsibilities ``resp`` (n, K)."""
-        gap, complete = self._split(X)
-        if gap is None:
+        split = self._groups(X, where)
+        if split is None:
             return kernel.accumulate_resp(X, sample_weight, resp, self.kp, n_threads,
                                           chunk_rows, where)
+        complete, groups = split
         resp = np.asarray(resp, dtype=np.float64)
         w = sample_weight
         if complete.size:
@@ -268,59 +257,44 @@ class MissingEStep:
                                            resp[complete], self.kp, n_threads, chunk_rows, where)
         else:
             stats = SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
-        try:
-            rows, Xg, groups = self._sorted_gaps(X, gap)
-        except kernel.NonFiniteChunkError as exc:
-            raise kernel.NonFiniteChunkError(f"{where}{exc}", exc.row) from None
-        wg = None if w is None else np.asarray(w[rows], dtype=np.float64)
-        extra = self._expected_stats(Xg, wg, resp[rows], groups)
-        extra.weight_sum = float(gap.size if wg is None else wg.sum())
-        extra.n_samples = int(gap.size)
-        return stats + extra
+
+        def step(xo, idx, pat):
+            wg = None if w is None else np.ascontiguousarray(w[idx], dtype=np.float64)
+            return kernel.accumulate_resp(xo, wg, resp[idx], pat.marginal, n_threads,
+                                          chunk_rows, where)
+
+        for _, pat, st in self._run_groups(step, X, groups, where):
+            self._expand(stats, st, pat)
+        return stats
 
     # ------------------------------------------------------------ inference
+    def _per_row(self, fn, X, shape, n_threads):
+        split = self._groups(X)
+        if split is None:
+            return fn(X, self.kp, n_threads)
+        complete, groups = split
+        out = np.empty((X.shape[0],) + shape)
+        if complete.size:
+            try:
+                out[complete] = fn(np.ascontiguousarray(X[complete]), self.kp, n_threads)
+            except kernel.NonFiniteChunkError as exc:
+                raise _renumbered(exc, complete) from None
+        for idx, _, values in self._run_groups(
+                lambda xo, idx, pat: fn(xo, pat.marginal, n_threads), X, groups):
+            out[idx] = values
+        return out
+
     def log_densities(self, X, n_threads=1):
         """``log w_k + log N(x_o | k)`` of every row's observed entries, (n, K)."""
-        gap, complete = self._split(X)
-        if gap is None:
-            return kernel.log_densities(X, self.kp, n_threads)
-        out = np.empty((X.shape[0], self.kp.means.shape[0]))
-        if complete.size:
-            out[complete] = kernel.log_densities(np.ascontiguousarray(X[complete]), self.kp,
-                                                 n_threads)
-        rows, Xg, groups = self._sorted_gaps(X, gap)
-        out[rows] = self._gap_log_densities(Xg, groups, n_threads)
-        return out
+        return self._per_row(kernel.log_densities, X, (self.kp.means.shape[0],), n_threads)
 
     def log_prob_norm(self, X, n_threads=1):
         """``log p(x_o)`` of every row (the observed entries' marginal)."""
-        gap, complete = self._split(X)
-        if gap is None:
-            return kernel.log_prob_norm(X, self.kp, n_threads)
-        out = np.empty(X.shape[0])
-        if complete.size:
-            out[complete] = self._complete(kernel.log_prob_norm, X, complete, n_threads)
-        rows, _, lpn, _, _ = self._gap_posteriors(X, gap, n_threads)
-        out[rows] = lpn
-        return out
+        return self._per_row(kernel.log_prob_norm, X, (), n_threads)
 
     def responsibilities(self, X, n_threads=1):
         """Posterior component probabilities given the observed entries, (n, K)."""
-        gap, complete = self._split(X)
-        if gap is None:
-            return kernel.responsibilities(X, self.kp, n_threads)
-        out = np.empty((X.shape[0], self.kp.means.shape[0]))
-        if complete.size:
-            out[complete] = self._complete(kernel.responsibilities, X, complete, n_threads)
-        rows, _, _, resp, _ = self._gap_posteriors(X, gap, n_threads)
-        out[rows] = resp
-        return out
-
-    def _complete(self, fn, X, complete, n_threads):
-        try:
-            return fn(np.ascontiguousarray(X[complete]), self.kp, n_threads)
-        except kernel.NonFiniteChunkError as exc:
-            raise _renumbered(exc, complete) from None
+        return self._per_row(kernel.responsibilities, X, (self.kp.means.shape[0],), n_threads)
 
     def conditional_components(self, X, n_threads=1):
         """Per-row posteriors and per-component conditional means of the missing entries.
@@ -339,13 +313,11 @@ class MissingEStep:
         K = kp.means.shape[0]
         resp = self.responsibilities(X, n_threads)
         cond = np.repeat(X[:, None, :], K, axis=1)
-        gap, _ = self._split(X)
+        split = self._groups(X)
         groups = []
-        if gap is None:
+        if split is None:
             return resp, cond, groups
-        rows, _, sorted_groups = self._sorted_gaps(X, gap)
-        for a, b, pat in sorted_groups:
-            idx = rows[a:b]
+        for idx, pat in split[1]:
             xo = X[np.ix_(idx, pat.obs)]
             for k in range(K):
                 pred = np.broadcast_to(kp.means[k, pat.mis], (idx.size, pat.mis.size)).copy()
@@ -421,9 +393,13 @@ def _pack_matrix(means, pc, log_weights):
                                "full" if P == K else "tied")
 
 
-def _renumbered(exc, rows):
-    """``exc`` (about a compacted block of complete rows) naming the row of the block."""
+def _renumbered(exc, rows, where=""):
+    """``exc`` (about a compacted subset ``rows`` of a block) naming the row of the block."""
     if exc.row is None or exc.row >= rows.size:
         return exc
     row = int(rows[exc.row])
-    return kernel.NonFiniteChunkError(str(exc).replace(f"row {exc.row}", f"row {row}", 1), row)
+    text = str(exc)
+    head = where if text.startswith(where) else ""
+    body = text[len(head):].replace(f"row {exc.row}", f"row {row}", 1)
+    body = body.replace(f"rows {exc.row}..", f"rows from {row}..", 1)
+    return kernel.NonFiniteChunkError(head + body, row)
