@@ -2,10 +2,11 @@
 
 The issue's case: N = 1,000,000 rows, d = 8 features, K = 4 full-covariance
 components, 10% of the entries missing at random (about 57% of the rows have
-a gap, over ~250 missingness patterns).  Both fits start from the same
+a gap, in about 230 missingness patterns).  Both fits start from the same
 parameters; an "iteration" is one E-step pass plus the M-step (what
-``GaussianMixture.fit`` repeats), timed as ``fit(max_iter=1)`` minus nothing
-else: initial parameters are given, so no initialisation runs.  The
+``GaussianMixture.fit`` repeats), timed as ``fit(max_iter=1)`` with the
+initial parameters given, so no initialisation runs (input validation is
+included in both).  The
 complete-data iteration runs on the same rows with nothing missing.  Medians
 over repeats, in one process; the ratio is the target (<= 2x).  Run::
 
