@@ -333,3 +333,39 @@ def test_sklearn_tags_allow_nan():
     pytest.importorskip("sklearn")
     assert GaussianMixture(nan_policy="marginalize").__sklearn_tags__().input_tags.allow_nan
     assert not GaussianMixture().__sklearn_tags__().input_tags.allow_nan
+
+
+class _OwnEStep:
+    """A family's own BlockEStep that knows nothing of NaN."""
+
+    def __init__(self, kp):
+        self.kp = kp
+
+    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+        from gmmx.core import kernel
+        return kernel.accumulate(X, sample_weight, self.kp, n_threads, chunk_rows, where)
+
+    def log_prob_norm(self, X, n_threads):
+        from gmmx.core import kernel
+        return kernel.log_prob_norm(X, self.kp, n_threads)
+
+    def responsibilities(self, X, n_threads):
+        from gmmx.core import kernel
+        return kernel.responsibilities(X, self.kp, n_threads)
+
+
+def test_family_with_its_own_estep_gets_omit_but_not_marginalize():
+    from gmmx import GaussianMixture as Base
+
+    class OwnFamily(Base):
+        def _kernel_params(self, params):
+            return _OwnEStep(super()._kernel_params(params))
+
+    _, X = _data(seed=14)
+    with pytest.raises(ValueError, match="OwnFamily does not support nan_policy='marginalize'"):
+        OwnFamily(2, random_state=0, nan_policy="marginalize").fit(X)
+    with pytest.warns(UserWarning, match="dropped"):
+        fitted = OwnFamily(2, random_state=0, nan_policy="omit").fit(X)
+    keep = ~np.isnan(X).any(axis=1)
+    ref = Base(2, random_state=0).fit(X[keep])
+    np.testing.assert_allclose(fitted.means_, ref.means_, rtol=1e-12)
