@@ -371,3 +371,17 @@ def test_family_with_its_own_estep_gets_omit_but_not_marginalize():
     keep = ~np.isnan(X).any(axis=1)
     ref = Base(2, random_state=0).fit(X[keep])
     np.testing.assert_allclose(fitted.means_, ref.means_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cov", ["diag", "tied"])
+def test_sample_missing_averages_to_impute(cov):
+    _, X = _data(seed=15)
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0, nan_policy="marginalize").fit(X)
+    rows = X[:20]
+    draws = gm.sample_missing(rows, n_draws=4000, random_state=1)
+    observed = ~np.isnan(rows)
+    assert np.all(draws[:, observed] == rows[observed])
+    assert not np.isnan(draws).any()
+    spread = np.sqrt(np.max(gm.covariances_)) if cov == "diag" else np.sqrt(
+        np.max(np.diag(gm.covariances_)))
+    np.testing.assert_allclose(draws.mean(axis=0), gm.impute(rows), atol=0.15 * spread)
