@@ -14,9 +14,13 @@ Rows without NaN go through the native kernel exactly as without missing
 values (a block without NaN is one unchanged kernel call: the same bits).
 Rows with gaps are grouped by missingness pattern; per pattern the observed
 block's factor and the regression of the missing on the observed entries
-are computed once per pass (cached across the blocks of a pass) and the
-observed columns' log-densities come from :func:`gmmx.core.kernel.log_densities`
-with the marginal parameters.
+are computed once per pass (cached across the blocks of a pass), and the
+pattern's observed block goes through the kernel's own entry points
+(:func:`gmmx.core.kernel.accumulate`, ``accumulate_resp``, ``log_densities``,
+``log_prob_norm``, ``responsibilities``) with the marginal parameters: the
+responsibilities of those rows are the posteriors given their observed
+entries, and their statistics about ``mu_ko`` map to the complete-data ones
+(:meth:`MissingEStep._expand`).
 """
 
 from __future__ import annotations
