@@ -37,7 +37,7 @@ _LAZY_ATTRIBUTES = {
     "ConvergenceWarning": "gmmx.exceptions",
     "NotFittedError": "gmmx.exceptions",
 }
-_LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotting",
+_LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "impute", "mixture", "plotting",
                  "regimes", "sources", "streaming")
 # Saved models name their class; gmmx.io imports the module that registers it.
 io.register_model_module("GaussianMixture", "gmmx.mixture")

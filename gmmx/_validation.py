@@ -54,12 +54,15 @@ def _to_numpy(X):
     return X
 
 
-def as_float_array(X, name="X", ensure_min_samples=1):
+def as_float_array(X, name="X", ensure_min_samples=1, nan_policy="raise"):
     """Validate ``X`` and return a C-contiguous float32/float64 2-D array.
 
     float32 and float64 input are kept as they are (a copy is made only to
     get C order); other numeric types become float64. 1-D input is one
-    feature.
+    feature. The masked entries of a numpy masked array are missing values
+    (NaN), never numbers. ``nan_policy`` other than ``"raise"`` lets NaN
+    through (rows with nothing observed are refused under ``"marginalize"``);
+    infinities are always an error. See :func:`missing_rows`.
 
     Raises
     ------
@@ -71,6 +74,7 @@ def as_float_array(X, name="X", ensure_min_samples=1):
     if hasattr(X, "column_names") and hasattr(X, "to_pandas") and not hasattr(X, "__array__"):
         X = X.to_pandas()  # pyarrow.Table
     X = _to_numpy(X)
+    X = masked_as_nan(X)
     if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
         try:
             arr = np.asarray(X)
@@ -126,18 +130,127 @@ def as_float_array(X, name="X", ensure_min_samples=1):
             "is required. Pass at least one column"
         )
     arr = np.ascontiguousarray(arr)
-    check_finite(arr, name)
+    if nan_policy == "raise":
+        check_finite(arr, name)
+    else:
+        missing_rows(arr, nan_policy, name)
     return arr
 
 
-def check_finite(arr, name="X", offset=0):
+NAN_POLICIES = ("raise", "omit", "marginalize")
+
+
+def check_nan_policy(nan_policy):
+    """``nan_policy`` is one of :data:`NAN_POLICIES`; returned as given."""
+    if not isinstance(nan_policy, str) or nan_policy not in NAN_POLICIES:
+        raise ValueError(
+            f"nan_policy must be one of {NAN_POLICIES} ('raise': NaN is an error; 'omit': "
+            "rows with NaN are dropped; 'marginalize': missing entries are integrated out), "
+            f"got {nan_policy!r}"
+        )
+    return nan_policy
+
+
+def masked_as_nan(X):
+    """A numpy masked array as a float array with NaN at its masked entries.
+
+    Anything else is returned unchanged. Masked entries are missing values:
+    their underlying numbers are never read.
+    """
+    if not isinstance(X, np.ma.MaskedArray):
+        return X
+    mask = np.ma.getmaskarray(X)
+    data = np.asarray(X.data)
+    if data.dtype.kind == "f" and data.dtype in (np.float32, np.float64):
+        out = data.copy()
+    else:
+        out = data.astype(np.float64)
+    out[mask] = np.nan
+    return out
+
+
+def _nan_message(name, row, where=""):
+    return (
+        f"{where}{name} contains NaN or infinity (first at row {row}): a missing value (NaN, "
+        "or a masked entry). Pass nan_policy='omit' to drop the rows with missing values, or "
+        "nan_policy='marginalize' to fit them by EM over the missing entries; or remove or "
+        "impute non-finite values before fitting"
+    )
+
+
+def missing_rows(arr, nan_policy="raise", name="X", offset=0, where=""):
+    """Apply ``nan_policy`` to a 2-D float array: None, or the rows that hold NaN.
+
+    One BLAS pass decides when everything is finite (None is returned).
+    Otherwise: an infinity is always an error (it is not a missing value);
+    NaN is an error under ``"raise"`` naming the row and ``nan_policy``;
+    under ``"marginalize"`` a row whose every entry is NaN is an error
+    naming it; else the boolean mask ``(n,)`` of rows holding NaN is
+    returned (to be dropped under ``"omit"``, marginalized otherwise).
+    ``offset`` is added to the row numbers in messages, ``where`` prefixes them.
+
+    Raises
+    ------
+    ValueError
+    """
+    if nan_policy == "raise":
+        check_finite(arr, name, offset, where)
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    if np.isfinite(total):
+        return None
+    nan = np.isnan(arr)
+    inf = np.isinf(arr)
+    if inf.any():
+        row, col = np.argwhere(inf)[0]
+        raise ValueError(
+            f"{where}{name} contains NaN or infinity (first at row {int(row) + offset}): an "
+            f"infinite value in column {int(col)}. Infinities are never missing values (under "
+            f"any nan_policy); remove, winsorise or replace them by NaN"
+        )
+    has_nan = nan.any(axis=1)
+    if not has_nan.any():  # the sum overflowed; the values are finite
+        return None
+    if nan_policy == "marginalize" or nan_policy == "omit":
+        empty = nan.all(axis=1)
+        if nan_policy == "marginalize" and empty.any():
+            row = int(np.flatnonzero(empty)[0]) + offset
+            raise ValueError(
+                f"{where}{name} row {row} has no observed value (every entry is NaN or "
+                "masked): nothing in it can be marginalized. Drop the row, or pass "
+                "nan_policy='omit' to drop such rows"
+            )
+        return has_nan
+    check_nan_policy(nan_policy)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def apply_nan_policy(X, sample_weight, nan_policy, name="X", offset=0, where=""):
+    """``(X, sample_weight, n_dropped)`` after ``nan_policy`` (see :func:`missing_rows`).
+
+    Under ``"omit"`` the rows holding NaN are dropped (with their weights)
+    and counted; under the other policies ``X`` is returned as given (or an
+    error is raised).
+    """
+    rows = missing_rows(X, nan_policy, name, offset, where)
+    if rows is None or nan_policy != "omit":
+        return X, sample_weight, 0
+    keep = ~rows
+    if sample_weight is not None:
+        sample_weight = np.ascontiguousarray(sample_weight[keep])
+    return np.ascontiguousarray(X[keep]), sample_weight, int(rows.sum())
+
+
+def check_finite(arr, name="X", offset=0, where=""):
     """Raise a ValueError naming the first row with NaN or infinity, or a value too large.
 
     float64 values are also checked for magnitude: if the sum of their
     squares overflows (a value beyond ~1.3e154, or many near it), squared
     deviations -- covariances, distances, log-densities -- cannot be computed
     in float64. One BLAS pass (the sum of squares) covers both checks; float32
-    values cannot overflow float64 squares.
+    values cannot overflow float64 squares. A NaN's message names
+    ``nan_policy``.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         if arr.dtype == np.float64:
@@ -150,15 +263,18 @@ def check_finite(arr, name="X", offset=0):
     bad = ~np.isfinite(arr)
     if bad.any():
         row = int(np.flatnonzero(bad.any(axis=1))[0])
+        if np.isnan(arr[row]).any() and not np.isinf(arr[row]).any():
+            raise ValueError(_nan_message(name, row + offset, where))
         raise ValueError(
-            f"{name} contains NaN or infinity (first at row {row + offset}); "
-            "remove or impute non-finite values before fitting"
+            f"{where}{name} contains NaN or infinity (first at row {row + offset}); "
+            "remove or impute non-finite values before fitting (infinities are never "
+            "missing values, under any nan_policy)"
         )
     if arr.dtype != np.float64:  # the sum overflowed; values are finite
         return
     row, col = np.unravel_index(int(np.argmax(np.abs(arr))), arr.shape)
     raise ValueError(
-        f"{name} row {row + offset}, column {col} holds {arr[row, col]:.3g}, a value too "
+        f"{where}{name} row {row + offset}, column {col} holds {arr[row, col]:.3g}, a value too "
         "large for float64 arithmetic: squared deviations from it overflow, so no "
         "covariance can describe the data. Remove or winsorise the outlier, or rescale "
         "the column."
@@ -190,6 +306,11 @@ def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
     if sample_weight is None:
         return None
     sample_weight = _to_numpy(sample_weight)
+    if isinstance(sample_weight, np.ma.MaskedArray) and np.ma.is_masked(sample_weight):
+        raise ValueError(
+            f"{name} has masked entries; a weight cannot be missing. Pass a plain array "
+            "(weight 0 drops a row)"
+        )
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n_samples, float(sample_weight))
     try:

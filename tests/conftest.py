@@ -253,3 +253,33 @@ def assert_same_bgm(a, b, rtol):
         scale = np.abs(pb[name]).max()
         np.testing.assert_allclose(pa[name], pb[name], rtol=rtol, atol=rtol * scale,
                                    err_msg=name)
+
+
+def with_missing(X, frac=0.2, seed=0, single_rows=10):
+    """``X`` with a ``frac`` of its entries NaN at random, and ``single_rows`` rows
+    that keep a single observed feature; no row loses every entry."""
+    rng = np.random.default_rng(seed)
+    X = np.array(X, dtype=np.float64)
+    n, d = X.shape
+    mask = rng.random((n, d)) < frac
+    rows = rng.choice(n, single_rows, replace=False)
+    mask[rows] = True
+    mask[rows, rng.integers(0, d, single_rows)] = False
+    empty = mask.all(axis=1)
+    mask[empty, rng.integers(0, d, int(empty.sum()))] = False
+    X[mask] = np.nan
+    return X
+
+
+def brute_force_marginal_log_densities(X, weights, means, full):
+    """``log w_k + log N(x_o | mu_ko, full_k,oo)`` row by row over the observed entries."""
+    from scipy.stats import multivariate_normal
+
+    n, _ = X.shape
+    lp = np.empty((n, len(weights)))
+    for i in range(n):
+        o = ~np.isnan(X[i])
+        for k in range(len(weights)):
+            lp[i, k] = np.log(weights[k]) + multivariate_normal.logpdf(
+                X[i, o], means[k][o], full[k][np.ix_(o, o)])
+    return lp

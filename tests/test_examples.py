@@ -177,3 +177,34 @@ def test_sp500_bayesian_switches_components_off(tmp_path):
     assert len(weights) == 8 and sum(weights) == pytest.approx(1.0, abs=5e-3)
     bic_k = number(out, r"BIC picks K = (\d+)")
     assert 1 <= bic_k <= 6
+
+
+def test_missing_values_simulation_ranks_the_three_fits(tmp_path):
+    out = run("missing_values_simulation.py", "--reps", "2", tmp_path=tmp_path)
+    errors = {name: (float(a), float(b)) for name, a, b in re.findall(
+        r"^(marginalized|complete case|mean imputed)\s+([\d.]+)\s+([\d.]+)$", out, flags=re.M)}
+    assert set(errors) == {"marginalized", "complete case", "mean imputed"}
+    for j in range(2):  # mean imputation shrinks the covariances
+        assert errors["marginalized"][j] < errors["mean imputed"][j] / 3
+        assert errors["complete case"][j] < errors["mean imputed"][j] / 3
+    # the complete case keeps 17 % of the rows: its components are the noisier
+    assert errors["marginalized"][0] < errors["complete case"][0]
+
+
+def test_missing_values_panel_counts_and_risk(tmp_path):
+    pytest.importorskip("arch")
+    pd = pytest.importorskip("pandas")
+    from arch.data import nasdaq, sp500, wti
+
+    out = run("missing_values_panel.py", tmp_path=tmp_path)
+    prices = {"s": sp500.load()["Adj Close"], "n": nasdaq.load()["Adj Close"],
+              "w": wti.load()["DCOILWTICO"]}
+    panel = pd.concat({k: p.dropna().pct_change().iloc[1:] for k, p in prices.items()},
+                      axis=1, sort=True)
+    panel = panel.loc[:min(p.dropna().index[-1] for p in prices.values())].dropna(how="all")
+    assert f"{len(panel)} calendar days" in out
+    assert f"complete case fits {int(panel.notna().all(axis=1).sum())} days" in out
+    assert f"({int(panel.isna().to_numpy().sum())} missing entries integrated out)" in out
+    var = [number(part, r"99% one-day VaR \$([\d,]+)")
+           for part in out.split("complete case:")[1].split("marginalized:")]
+    assert all(20_000 < v < 60_000 for v in var)

@@ -8,17 +8,18 @@ the data and :class:`DriverOptions`, never an estimator.
 """
 
 from .base import (Driver, DriverOptions, PassCheck, accumulate_many, make_driver,
-                   register_driver)
+                   register_driver, warn_omitted)
 from .source import SourceDriver  # registered first: the fallback for any other data
 from .array import ArrayDriver
 from .dask import DaskDriver
-from .sampling import INIT_SAMPLE_ROWS, Reservoir
+from .sampling import INIT_SAMPLE_ROWS, FilledInitSample, Reservoir
 
 __all__ = [
     "ArrayDriver",
     "DaskDriver",
     "Driver",
     "DriverOptions",
+    "FilledInitSample",
     "INIT_SAMPLE_ROWS",
     "PassCheck",
     "Reservoir",
@@ -26,4 +27,5 @@ __all__ = [
     "SourceDriver",
     "make_driver",
     "register_driver",
+    "warn_omitted",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
-from .._validation import as_float_array, check_int, check_sample_weight, is_sparse
+from .._validation import (apply_nan_policy, as_float_array, check_int, check_sample_weight,
+                           is_sparse)
 from ..core import kernel
-from .base import register_driver
+from .base import register_driver, warn_omitted
 
 __all__ = ["ArrayDriver", "is_in_memory"]
 
@@ -37,8 +38,18 @@ class ArrayDriver:
 
     @classmethod
     def from_input(cls, X, sample_weight, options):
-        """Validate user data and build the driver (``make_driver``'s factory)."""
-        X = as_float_array(X, ensure_min_samples=1)
+        """Validate user data and build the driver (``make_driver``'s factory).
+
+        ``options.nan_policy`` applies: under ``"omit"`` rows with NaN (or
+        masked entries) are dropped with their weights, and counted in a warning.
+        """
+        policy = options.nan_policy
+        X = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        X, sample_weight, dropped = apply_nan_policy(X, sample_weight, policy)
+        warn_omitted(dropped)
+        if dropped and sample_weight is not None and not np.any(sample_weight > 0):
+            raise ValueError("nan_policy='omit' left no row with positive sample_weight")
         if X.shape[0] < 2:
             raise ValueError(
                 f"Expected n_samples >= 2, got n_samples = {X.shape[0]}; pass more rows"
@@ -49,7 +60,6 @@ class ArrayDriver:
                 "Expected n_samples >= n_components but got "
                 f"n_components = {n_components}, n_samples = {X.shape[0]}"
             )
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         progress = None
         if _progress.progress_enabled(options.progress):
             progress = _progress.PassProgress(True, options.max_passes, X.shape[0])

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, runtime_checkable
 
+from ..exceptions import warn_user
+
 __all__ = ["Driver", "DriverOptions", "PassCheck", "accumulate_many", "make_driver",
-           "register_driver"]
+           "register_driver", "warn_omitted"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class DriverOptions:
         Draw progress bars where possible.
     max_passes : int or None
         Upper bound on the passes of the fit (for the progress bar).
+    nan_policy : {"raise", "omit", "marginalize"}
+        What NaN (and masked) entries mean: an error, rows to drop, or
+        missing values the model's E-step integrates out.
     """
 
     n_threads: Optional[int] = None
@@ -38,6 +43,7 @@ class DriverOptions:
     chunk_size: Optional[int] = None
     progress: bool = False
     max_passes: Optional[int] = None
+    nan_policy: str = "raise"
 
 
 @runtime_checkable
@@ -74,6 +80,16 @@ class Driver(Protocol):
 
     def close(self):
         """Release resources (progress bars, files)."""
+
+
+def warn_omitted(n_dropped, what="X"):
+    """Say how many rows ``nan_policy='omit'`` dropped (nothing when none)."""
+    if n_dropped:
+        warn_user(
+            f"nan_policy='omit': dropped {n_dropped:,} row(s) of {what} holding missing values "
+            "(NaN or masked entries); nan_policy='marginalize' uses their observed entries",
+            UserWarning,
+        )
 
 
 def accumulate_many(driver, params_list):

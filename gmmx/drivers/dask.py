@@ -20,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
+from .._validation import apply_nan_policy
 from ..core import kernel
 from ..sources import ChunkError, as_block
 from ..sources.base import ChunkValueError, _chunk_error, check_block_finite
-from .base import PassCheck, register_driver
+from .base import PassCheck, register_driver, warn_omitted
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
 __all__ = ["DaskDriver"]
@@ -119,28 +120,35 @@ def _named_block_failure(exc, index, first_row):
     return _chunk_error(exc, f"{label}{type(exc).__name__}: {exc}", index, first_row)
 
 
-def _checked_block(X, w, index, first_row, n_features):
+def _checked_block(X, w, index, first_row, n_features, nan_policy="raise"):
+    """The validated block ``(X, w, n_dropped)`` after ``nan_policy`` (raise: left to the
+    kernel's check)."""
     label = _block_label(index, first_row)
     try:
-        return as_block(X if w is None else (X, w), label, n_features)
+        X, w = as_block(X if w is None else (X, w), label, n_features)
+        if nan_policy == "raise":
+            return X, w, 0
+        return apply_nan_policy(X, w, nan_policy, "the block", first_row or 0, label)
     except ValueError as exc:
         raise ChunkValueError(str(exc), index, first_row) from exc
 
 
-def _block_stats(X, w, params_list, n_threads, index, n_features, first_row=None):
-    """Statistics of one block under each parameter set (runs on a worker); failures
-    name the block."""
+def _block_stats(X, w, params_list, n_threads, index, n_features, first_row=None,
+                 nan_policy="raise"):
+    """Statistics of one block under each parameter set, plus the rows ``nan_policy``
+    dropped (runs on a worker); failures name the block."""
     try:
-        X, w = _checked_block(X, w, index, first_row, n_features)
+        X, w, dropped = _checked_block(X, w, index, first_row, n_features, nan_policy)
         if X.shape[0] == 0:
-            return None
+            return None if not dropped else [None] * len(params_list) + [dropped]
         n_threads = kernel.resolve_n_threads(n_threads)
         try:
             return [kernel.accumulate(X, w, params, n_threads,
                                       where=_block_label(index, first_row))
-                    for params in params_list]
+                    for params in params_list] + [dropped]
         except kernel.NonFiniteChunkError:
-            check_block_finite(X, index, first_row, _block_label(index, first_row))
+            if nan_policy == "raise":
+                check_block_finite(X, index, first_row, _block_label(index, first_row))
             raise
     except ChunkError:
         raise
@@ -148,18 +156,24 @@ def _block_stats(X, w, params_list, n_threads, index, n_features, first_row=None
         raise _named_block_failure(exc, index, first_row) from exc
 
 
+def _add(a, b):
+    return b if a is None else a if b is None else a + b
+
+
 def _merge_stats(*parts):
     total = None
     for p in parts:
         if p is not None:
-            total = list(p) if total is None else [a + b for a, b in zip(total, p)]
+            total = list(p) if total is None else [_add(a, b) for a, b in zip(total, p)]
     return total
 
 
-def _block_reservoir(X, w, capacity, seed, index, n_features, first_row=None):
+def _block_reservoir(X, w, capacity, seed, index, n_features, first_row=None,
+                     nan_policy="raise"):
     try:
-        X, w = _checked_block(X, w, index, first_row, n_features)
-        check_block_finite(X, index, first_row, _block_label(index, first_row))
+        X, w, _ = _checked_block(X, w, index, first_row, n_features, nan_policy)
+        if nan_policy == "raise":
+            check_block_finite(X, index, first_row, _block_label(index, first_row))
         res = Reservoir(capacity, seed=seed)
         res.add(X, w, start=int(index) << 40)
         return res
@@ -219,6 +233,8 @@ class DaskDriver:
         if not any(np.isnan(c) for c in sizes):
             self.block_starts = [int(v) for v in np.concatenate(([0], np.cumsum(sizes)[:-1]))]
         self.pass_check = PassCheck("the dask collection")
+        self.nan_policy = options.nan_policy
+        self._warned = False
         enabled = _progress.progress_enabled(options.progress)
         self.progress = _progress.PassProgress(enabled, None, None, desc="EM (dask)")
 
@@ -235,11 +251,17 @@ class DaskDriver:
         p = delayed(list(params_list), pure=True, traverse=False)
         parts = [
             delayed(_block_stats, pure=True)(b, self._wblock(i), p, self.n_threads, i,
-                                             self.n_features, self.block_starts[i])
+                                             self.n_features, self.block_starts[i],
+                                             self.nan_policy)
             for i, b in enumerate(self.blocks)
         ]
         (total,) = self.dask.compute(_tree(parts, _merge_stats))
-        if total is None:
+        if total is not None:
+            *total, dropped = total
+            if not self._warned:
+                warn_omitted(dropped, "the dask collection")
+                self._warned = True
+        if total is None or total[0] is None:
             raise ValueError("the dask collection has no rows")
         self.pass_check.end_pass(total[0].n_samples, total[0].weight_sum)
         self.progress.end_pass(total[0].log_likelihood / total[0].weight_sum)
@@ -252,7 +274,8 @@ class DaskDriver:
         seeds = [int(s.generate_state(1)[0]) for s in seeds.spawn(len(self.blocks))]
         parts = [
             delayed(_block_reservoir, pure=True)(b, self._wblock(i), capacity, seeds[i], i,
-                                                 self.n_features, self.block_starts[i])
+                                                 self.n_features, self.block_starts[i],
+                                                 self.nan_policy)
             for i, b in enumerate(self.blocks)
         ]
         (res,) = self.dask.compute(_tree(parts, _merge_reservoirs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["INIT_SAMPLE_ROWS", "Reservoir"]
+__all__ = ["FilledInitSample", "INIT_SAMPLE_ROWS", "Reservoir", "fill_for_init"]
 
 #: Rows kept for initialisation from a source (reservoir sample).
 INIT_SAMPLE_ROWS = 200_000
@@ -146,3 +146,53 @@ class Reservoir:
             keep = np.isfinite(self.keys[idx])
             return np.ascontiguousarray(X[keep]), None
         return np.ascontiguousarray(X), w
+
+
+def fill_for_init(X):
+    """``X`` with each NaN replaced by its column's mean over the observed entries.
+
+    For the initialisation of a model fitted with ``nan_policy='marginalize'``
+    only (k-means needs complete rows; EM then integrates the gaps out).
+
+    Raises
+    ------
+    ValueError
+        If a column has no observed entry.
+    """
+    nan = np.isnan(X)
+    if not nan.any():
+        return X
+    counts = (~nan).sum(axis=0)
+    if np.any(counts == 0):
+        col = int(np.flatnonzero(counts == 0)[0])
+        raise ValueError(
+            f"column {col} has no observed value in the rows used for initialisation: "
+            "a feature that is never observed cannot be fitted; drop the column"
+        )
+    means = np.nansum(X, axis=0, dtype=np.float64) / counts
+    out = np.array(X, copy=True)
+    rows, cols = np.nonzero(nan)
+    out[rows, cols] = means[cols].astype(out.dtype)
+    return out
+
+
+class FilledInitSample:
+    """A driver whose :meth:`init_sample` comes with its NaN filled (:func:`fill_for_init`).
+
+    Everything else is the wrapped driver's.
+
+    Parameters
+    ----------
+    driver : Driver
+    """
+
+    def __init__(self, driver):
+        self._driver = driver
+
+    def __getattr__(self, name):
+        return getattr(self._driver, name)
+
+    def init_sample(self, random_state):
+        """The wrapped driver's sample, NaN filled by column means."""
+        X, w = self._driver.init_sample(random_state)
+        return fill_for_init(X), w

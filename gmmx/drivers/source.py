@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
+from .._validation import apply_nan_policy
 from ..core import kernel
 from ..sources import as_block, as_source
 from ..sources.base import (
@@ -21,7 +22,7 @@ from ..sources.base import (
     iter_blocks,
     short_repr,
 )
-from .base import PassCheck, register_driver
+from .base import PassCheck, register_driver, warn_omitted
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
 __all__ = ["SourceDriver", "chunk_label", "chunk_statistics"]
@@ -53,6 +54,9 @@ class SourceDriver:
         self.pass_check = PassCheck(f"the source {short_repr(self.source)}")
         self._sample = None
         self._float32 = None  # whether every block read so far was float32
+        self.nan_policy = options.nan_policy
+        self._dropped = 0  # rows dropped by nan_policy='omit' in the current pass
+        self._warned = False
 
     @property
     def dtype(self):
@@ -101,15 +105,38 @@ class SourceDriver:
                 self._saw(X)
                 if self._n_features is None:
                     self._n_features = X.shape[1]
+                X, w = self._apply_nan_policy(X, w, i, first_row)
                 yield i, first_row, X, w
             return
         for i, first_row, X, w in iter_blocks(src, self._n_features):
             self._saw(X)
             if self._n_features is None:
                 self._n_features = X.shape[1]
+            X, w = self._apply_nan_policy(X, w, i, first_row)
             if X.shape[0]:
-                self.pass_check.row_seen(first_row + X.shape[0])
+                if self.nan_policy != "omit":  # else rows read != rows kept (end_pass checks)
+                    self.pass_check.row_seen(first_row + X.shape[0])
                 yield i, first_row, X, w
+
+    def _apply_nan_policy(self, X, w, i, first_row):
+        """The block after ``nan_policy`` (raise: left to the kernel's check, as before)."""
+        if self.nan_policy == "raise":
+            return X, w
+        label = chunk_label(i, first_row)
+        try:
+            X, w, dropped = apply_nan_policy(X, w, self.nan_policy, "the chunk",
+                                             first_row or 0, label)
+        except ValueError as exc:
+            raise ChunkValueError(str(exc), i, first_row) from exc
+        self._dropped += dropped
+        return X, w
+
+    def _end_pass_note(self):
+        """Warn once (after the first pass) how many rows ``nan_policy='omit'`` dropped."""
+        if not self._warned:
+            warn_omitted(self._dropped, f"the source {short_repr(self.source)}")
+            self._warned = True
+        self._dropped = 0
 
     def accumulate(self, params):
         """Sufficient statistics of one full pass over the source."""
@@ -131,6 +158,7 @@ class SourceDriver:
             self.progress.rows(X.shape[0])
         if params_list and totals[0] is None:
             raise ValueError(f"the source {short_repr(self.source)} yielded no rows")
+        self._end_pass_note()
         if totals:
             self.pass_check.end_pass(n, totals[0].weight_sum)
             self.progress.end_pass(totals[0].log_likelihood / totals[0].weight_sum)
@@ -149,13 +177,15 @@ class SourceDriver:
         self.progress.start_pass("init sample")
         n = 0
         for i, first_row, X, w in self.blocks():
-            check_block_finite(X, i, first_row)
+            if self.nan_policy == "raise":
+                check_block_finite(X, i, first_row)
             res.add(X, w, first_row)
             n += X.shape[0]
             self.progress.rows(X.shape[0])
         Xs, ws = res.result()
         if Xs is None:
             raise ValueError(f"the source {short_repr(self.source)} yielded no rows")
+        self._end_pass_note()
         self.pass_check.end_pass(n)
         if self.n_rows is None:
             self.n_rows = res.n_seen
@@ -196,7 +226,8 @@ def chunk_statistics(X, w, params, n_threads, index, first_row, label=None):
     try:
         return kernel.accumulate(X, w, params, n_threads, where=label)
     except kernel.NonFiniteChunkError as exc:
-        check_block_finite(X, index, first_row, label)
+        if not getattr(params, "marginalizes_nan", False):
+            check_block_finite(X, index, first_row, label)
         row = None if first_row is None or exc.row is None else first_row + exc.row
         raise ChunkValueError(str(exc), index, row) from exc
 

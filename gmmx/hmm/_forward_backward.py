@@ -25,6 +25,7 @@ import numpy as np
 
 from .._kernels import _hmm
 from ..core import kernel
+from ..core.missing import MissingEStep
 from ..core.stats import SufficientStats
 
 __all__ = [
@@ -57,21 +58,36 @@ class HMMParams(NamedTuple):
     covariance_type: str
     #: None: Gaussian emissions; else an emission family (see the module docstring).
     emissions: Any = None
+    nan_policy: str = "raise"
 
 
 def emission_kernel_params(params):
     """:class:`~gmmx.core.kernel.KernelParams` of the emissions (unit weights), or the
-    emission model bound to them when ``params.emissions`` is set."""
+    emission model bound to them when ``params.emissions`` is set.
+
+    Under ``nan_policy='marginalize'`` a :class:`~gmmx.core.missing.MissingEStep`
+    around them: the emissions of rows with NaN are their observed entries'
+    marginals, their statistics the expected complete-data ones.
+    """
     K = params.means.shape[0]
     kp = kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
                               params.covariance_type)
-    return kp if params.emissions is None else params.emissions.bind(kp)
+    if params.emissions is not None:
+        if params.nan_policy == "marginalize":
+            raise ValueError(
+                "nan_policy='marginalize' is implemented for Gaussian emissions only; "
+                "use GaussianHMM, or nan_policy='raise' with complete rows"
+            )
+        return params.emissions.bind(kp)
+    return MissingEStep(kp) if params.nan_policy == "marginalize" else kp
 
 
 def _emission_lattice(X, kp, n_threads):
     """``(log-densities (n, K), state for the statistics)`` of the emission model ``kp``."""
     if isinstance(kp, kernel.KernelParams):
         return kernel.log_densities(X, kp, n_threads), None
+    if isinstance(kp, MissingEStep):
+        return kp.log_densities(X, n_threads), None
     return kp.log_densities(X, n_threads)
 
 
@@ -167,7 +183,8 @@ def emission_log_densities(X, kp, n_threads, where="", with_state=False):
         return (lp, state) if with_state else lp
     except kernel.NonFiniteChunkError as exc:
         row = exc.row
-        if row is not None and not np.all(np.isfinite(X[row])):
+        if row is not None and (not np.all(np.isfinite(X[row]))
+                                or isinstance(kp, MissingEStep)):
             raise ValueError(f"{where}{exc}") from None
         raise ValueError(
             f"{where}the emission log-densities from row {row} on are not finite although "
@@ -235,6 +252,8 @@ def sequence_stats(X, w, bounds, params, kp, n_threads, where=""):
     del lp
     if isinstance(kp, kernel.KernelParams):
         emission = kernel.accumulate_resp(X, w, gamma, kp, n_threads, where=where)
+    elif isinstance(kp, MissingEStep):
+        emission = kp.accumulate_resp(X, w, gamma, n_threads, where=where)
     else:
         emission = kp.statistics(X, w, gamma, state, n_threads, where)
     firsts = bounds[:-1][np.diff(bounds) > 0]

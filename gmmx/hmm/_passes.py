@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _progress
-from .._validation import as_float_array, check_finite, check_sample_weight
+from .._validation import as_float_array, check_finite, check_sample_weight, missing_rows
 from ..core import kernel
 from ..drivers import DaskDriver, DriverOptions, SourceDriver
 from ..drivers.array import is_in_memory
@@ -95,7 +95,8 @@ class SourcePass:
             return st if total is None else total + st
 
         for i, first_row, X, w in self.driver.blocks():
-            check_finite(X, chunk_label(i, first_row).rstrip(": "))
+            if params.nan_policy == "raise":  # else the driver's blocks applied it
+                check_finite(X, chunk_label(i, first_row).rstrip(": "))
             batch.append((i, X, w))
             rows += X.shape[0]
             progress.rows(X.shape[0])
@@ -134,7 +135,10 @@ def _dask_block_stats(X, w, params, n_threads, index, n_features):
     X, w = as_block(X if w is None else (X, w), where, n_features)
     if X.shape[0] == 0:
         return None
-    check_finite(X, f"dask block {index}")
+    if params.nan_policy == "raise":
+        check_finite(X, f"dask block {index}")
+    else:
+        missing_rows(X, params.nan_policy, f"dask block {index}")
     bounds = np.array([0, X.shape[0]], dtype=np.intp)
     return sequence_stats(X, w, bounds, params, emission_kernel_params(params),
                           kernel.resolve_n_threads(n_threads), where)
@@ -187,7 +191,7 @@ class DaskPass:
 
 
 def make_pass(X, lengths, sample_weight, n_components, n_threads, chunk_size, progress,
-              max_passes):
+              max_passes, nan_policy="raise"):
     """The pass for the data: in-memory array, dask collection or chunk source.
 
     Raises
@@ -198,7 +202,8 @@ def make_pass(X, lengths, sample_weight, n_components, n_threads, chunk_size, pr
         or invalid data.
     """
     options = DriverOptions(n_threads=n_threads, n_components=n_components,
-                            chunk_size=chunk_size, progress=progress, max_passes=max_passes)
+                            chunk_size=chunk_size, progress=progress, max_passes=max_passes,
+                            nan_policy=nan_policy)
     if is_dask_collection(X) or not is_in_memory(X):
         if lengths is not None:
             raise ValueError(
@@ -213,7 +218,7 @@ def make_pass(X, lengths, sample_weight, n_components, n_threads, chunk_size, pr
                 "(X, sample_weight) pairs from the source instead"
             )
         return SourcePass(X, options)
-    X = as_float_array(X, ensure_min_samples=1)
+    X = as_float_array(X, ensure_min_samples=1, nan_policy=nan_policy)
     bounds = sequence_bounds(lengths, X.shape[0])
     w = check_sample_weight(sample_weight, X.shape[0])
     work = X.shape[0] * n_components * (X.shape[1] + 1)

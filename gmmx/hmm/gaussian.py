@@ -22,11 +22,12 @@ if TYPE_CHECKING:  # pragma: no cover
 from .. import io
 from .._params import ParamsMixin
 from .._kernels import _hmm
-from .._validation import (as_float_array, check_float, check_int, check_random_state,
-                           check_sample_weight)
+from .._validation import (as_float_array, check_float, check_int, check_nan_policy,
+                           check_random_state, check_sample_weight)
 from ..core import kernel
 from ..core.covariance import COVARIANCE_TYPES, get_covariance
 from ..core.init import KMEANS_MAX_ROWS, kmeans
+from ..drivers.sampling import fill_for_init
 from ..exceptions import NotFittedError
 from . import _forward_backward as fb
 from ._checks import check_covars, check_distribution, check_prior, precisions_cholesky
@@ -119,6 +120,14 @@ class GaussianHMM(ParamsMixin):
         Rows per chunk read from a chunk source (each chunk is one sequence).
     progress : bool, default=False
         tqdm progress bars over passes and rows.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        Missing values (NaN, or masked entries): ``'raise'`` an error naming
+        the row; ``'marginalize'`` each row's emission density is that of its
+        observed entries and the emission statistics are the expected
+        complete-data ones (missing at random), in ``fit`` (arrays, chunk
+        sources, dask) and every inference method. A row with nothing
+        observed and infinities are errors. (``'omit'`` is refused: dropping
+        rows would join their neighbours in time.)
 
     Attributes
     ----------
@@ -150,7 +159,7 @@ class GaussianHMM(ParamsMixin):
                  n_iter: int = 10, tol: float = 1e-2, verbose: bool = False,
                  params: str = "stmc", init_params: str = "stmc", implementation: str = "log",
                  *, n_threads: Optional[int] = None, chunk_size: Optional[int] = None,
-                 progress: bool = False) -> None:
+                 progress: bool = False, nan_policy: str = "raise") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.min_covar = min_covar
@@ -171,6 +180,7 @@ class GaussianHMM(ParamsMixin):
         self.n_threads = n_threads
         self.chunk_size = chunk_size
         self.progress = progress
+        self.nan_policy = nan_policy
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     #: Fitted attributes that :meth:`save` stores (a subclass appends its own).
@@ -213,8 +223,20 @@ class GaussianHMM(ParamsMixin):
             if self.n_threads == 0:
                 raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
         K = self.n_components
+        self._nan_policy()
         check_prior(self.startprob_prior, "startprob_prior", (K,))
         check_prior(self.transmat_prior, "transmat_prior", (K, K))
+
+    def _nan_policy(self):
+        """The validated ``nan_policy`` ('omit' would join the rows around a gap)."""
+        policy = check_nan_policy(getattr(self, "nan_policy", "raise"))
+        if policy == "omit":
+            raise ValueError(
+                "GaussianHMM does not support nan_policy='omit': dropping a row would make "
+                "its neighbours consecutive observations. Use nan_policy='marginalize' (the "
+                "missing entries are integrated out of the emissions)"
+            )
+        return policy
 
     def _check(self):
         """Validate startprob_, transmat_, means_ and covars_ (hmmlearn's ``_check``)."""
@@ -248,7 +270,7 @@ class GaussianHMM(ParamsMixin):
         covars = self._covars_
         pc = precisions_cholesky(covars, self.covariance_type, self.min_covar)
         return fb.HMMParams(self.startprob_, self.transmat_, self.means_, covars, pc,
-                            self.covariance_type)
+                            self.covariance_type, nan_policy=self._nan_policy())
 
     def _get_n_fit_scalars_per_param(self):
         K, d = self.n_components, self.n_features
@@ -281,6 +303,8 @@ class GaussianHMM(ParamsMixin):
             self.transmat_ = random_state.dirichlet(np.full(K, 1.0 / K), size=K)
         if need_m or need_c:
             X, w = data.init_sample(check_random_state(self.random_state))
+            if self._nan_policy() == "marginalize":
+                X = fill_for_init(X)
             if need_m:
                 self.means_ = self._kmeans_means(X, w, data.n_threads)
             if need_c:
@@ -351,7 +375,7 @@ class GaussianHMM(ParamsMixin):
         """
         self._check_parameters()
         data = make_pass(X, lengths, sample_weight, self.n_components, self.n_threads,
-                         self.chunk_size, bool(self.progress), self.n_iter)
+                         self.chunk_size, bool(self.progress), self.n_iter, self._nan_policy())
         try:
             with kernel.blas_held_to_one_thread():
                 self._init(data)
@@ -399,7 +423,7 @@ class GaussianHMM(ParamsMixin):
         """Validated ``(X, bounds, log-densities, params, n_threads)`` for inference."""
         self._check_parameters()
         self._check()
-        X = as_float_array(X)
+        X = as_float_array(X, nan_policy=self._nan_policy())
         if X.shape[1] != self.n_features:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features} features as input")
@@ -539,7 +563,8 @@ class GaussianHMM(ParamsMixin):
     def bic(self, X: ArrayLike, lengths: Optional[ArrayLike] = None) -> float:
         """Bayesian information criterion: ``-2 log L + n_params log n`` (lower is better)."""
         n_params = sum(self._get_n_fit_scalars_per_param().values())
-        return -2 * self.score(X, lengths) + n_params * np.log(len(as_float_array(X)))
+        return -2 * self.score(X, lengths) + n_params * np.log(
+            len(as_float_array(X, nan_policy=self._nan_policy())))
 
     # ------------------------------------------------------------ persistence
     def save(self, path: Union[str, os.PathLike[str]]) -> None:

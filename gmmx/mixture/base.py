@@ -32,13 +32,15 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import io
-from .._validation import (as_float_array, check_not_sparse, check_random_state,
-                           check_sample_weight, feature_names)
+from .._validation import (apply_nan_policy, as_float_array, check_int, check_nan_policy,
+                           check_not_sparse, check_random_state, check_sample_weight,
+                           feature_names, missing_rows)
 from ..core import kernel
+from ..core.missing import MissingEStep
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
 from ..core.stats import SufficientStats
-from ..drivers import ArrayDriver, DriverOptions, make_driver
+from ..drivers import ArrayDriver, DriverOptions, FilledInitSample, make_driver, warn_omitted
 from ..exceptions import ConvergenceWarning, NotFittedError, warn_user
 from ._sklearn import BaseEstimator, DensityMixin
 
@@ -75,13 +77,42 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.estimator_type = "density_estimator"
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = getattr(self, "nan_policy", "raise") != "raise"
         tags.input_tags.sparse = False
         return tags
 
     # ------------------------------------------------------------ hooks
     def _em_steps(self):
-        return EMSteps(self._kernel_params, self._m_step, self._lower_bound)
+        return EMSteps(self._estep_params, self._m_step, self._lower_bound)
+
+    def _nan_policy(self):
+        """The validated ``nan_policy`` (``"raise"`` for a family without the parameter)."""
+        return check_nan_policy(getattr(self, "nan_policy", "raise"))
+
+    def _estep_params(self, params):
+        """What the drivers' E-step runs: ``_kernel_params``, marginalizing NaN if asked.
+
+        Under ``nan_policy='marginalize'`` a family whose ``_kernel_params``
+        is a plain :class:`~gmmx.core.kernel.KernelParams` gets a
+        :class:`~gmmx.core.missing.MissingEStep` around it; a family with its
+        own :class:`~gmmx.core.kernel.BlockEStep` must marginalize NaN itself
+        (and say so with ``marginalizes_nan = True``).
+        """
+        kp = self._kernel_params(params)
+        if self._nan_policy() != "marginalize":
+            return kp
+        if isinstance(kp, kernel.KernelParams):
+            return MissingEStep(kp)
+        if not getattr(kp, "marginalizes_nan", False):
+            raise ValueError(
+                f"{type(self).__name__} does not support nan_policy='marginalize' yet; "
+                "pass nan_policy='omit' (drop rows with missing values) or impute them"
+            )
+        return kp
+
+    def _init_driver(self, driver):
+        """The driver to initialise from (its sample's NaN filled when marginalizing)."""
+        return FilledInitSample(driver) if self._nan_policy() == "marginalize" else driver
 
     def _lower_bound(self, stats, params):
         """Weighted mean log-likelihood per sample."""
@@ -103,7 +134,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             max_passes = self.max_iter * self.n_init
         return DriverOptions(n_threads=self.n_threads, n_components=self.n_components,
                              chunk_size=self.chunk_size, progress=bool(self.progress),
-                             max_passes=max_passes)
+                             max_passes=max_passes, nan_policy=self._nan_policy())
 
     # ------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> "BaseMixture":
@@ -173,7 +204,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     print(f"Initialization {init}")
                     init_time = time.time()
                 params = (self._get_parameters() if warm
-                          else self._initial_params(driver, random_state))
+                          else self._initial_params(self._init_driver(driver), random_state))
                 result = run_em(
                     driver.accumulate, self._em_steps(), params,
                     self.lower_bound_ if warm else -np.inf,
@@ -291,8 +322,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         names = feature_names(X)
         if hasattr(self, "precisions_cholesky_"):
             self._check_feature_names(X)
-        rows = as_float_array(X, ensure_min_samples=1)
+        policy = self._nan_policy()
+        rows = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
         w = check_sample_weight(sample_weight, rows.shape[0])
+        rows, w, dropped = apply_nan_policy(rows, w, policy)
+        warn_omitted(dropped, "the batch")
+        if rows.shape[0] == 0:
+            raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
         return self._online_step(rows, w, names=names)
 
     def _online_state_for_step(self, X, w, where, random_state, n_threads, names=None):
@@ -310,7 +346,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}; the first batch must have at least n_components rows"
             )
         rs = check_random_state(self.random_state) if random_state is None else random_state
-        params = self._initial_params(ArrayDriver(X, w, n_threads), rs)
+        params = self._initial_params(self._init_driver(ArrayDriver(X, w, n_threads)), rs)
         self.n_features_in_ = d
         self._set_feature_names(names)
         self._dtype = X.dtype
@@ -360,12 +396,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 "with appropriate arguments before using this estimator."
             )
 
-    def _validate_predict_X(self, X):
+    def _validate_predict_X(self, X, nan_policy=None):
         self._check_is_fitted()
         check_not_sparse(X)
         self._check_feature_names(X)
         one_d = np.ndim(X) == 1
-        X = as_float_array(X)
+        X = as_float_array(X, nan_policy=nan_policy or self._nan_policy())
         if X.shape[1] != self.n_features_in_:
             if one_d:
                 raise ValueError(
@@ -392,18 +428,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         X = self._validate_predict_X(X)
-        out = kernel.log_prob_norm(X, self._kernel_params(self._get_parameters()),
-                                   self._n_threads(X))
-        return self._output(out, X)
+        return self._per_row(kernel.log_prob_norm, X)
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: Optional[ArrayLike] = None) -> float:
         """Mean (optionally weighted) log-likelihood per sample."""
-        ll = self.score_samples(X)
-        if sample_weight is None:
-            return float(ll.mean())
-        w = check_sample_weight(sample_weight, ll.shape[0])
-        return float(np.dot(w, ll) / w.sum())
+        ll, n = self._weighted_log_likelihood(X, sample_weight)
+        return ll / n
 
     def score_data(self, X: Any) -> float:
         """Mean (weighted) log-likelihood per row of any data ``fit`` accepts.
@@ -425,7 +456,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     f"X has {driver.n_features} features, but {type(self).__name__} is "
                     f"expecting {self.n_features_in_} features as input"
                 )
-            stats = driver.accumulate(self._kernel_params(self._get_parameters()))
+            stats = driver.accumulate(self._estep_params(self._get_parameters()))
         finally:
             driver.close()
         return float(stats.log_likelihood / stats.weight_sum)
@@ -433,20 +464,90 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X: ArrayLike) -> NDArray:
         """Posterior probability of each component for every row, (n, K)."""
         X = self._validate_predict_X(X)
-        out = kernel.responsibilities(X, self._kernel_params(self._get_parameters()),
-                                      self._n_threads(X))
+        return self._per_row(kernel.responsibilities, X)
+
+    def _per_row(self, fn, X):
+        """``fn(X, estep params, threads)`` per row; NaN for the rows ``nan_policy='omit'`` drops."""
+        params = self._estep_params(self._get_parameters())
+        rows = missing_rows(X, "omit") if self._nan_policy() == "omit" else None
+        if rows is None:
+            return self._output(fn(X, params, self._n_threads(X)), X)
+        keep = np.flatnonzero(~rows)
+        kept = fn(np.ascontiguousarray(X[keep]), params, self._n_threads(X))
+        out = np.full((X.shape[0],) + kept.shape[1:], np.nan)
+        out[keep] = kept
         return self._output(out, X)
 
+    def _missing_step(self):
+        """The fitted model's :class:`~gmmx.core.missing.MissingEStep` (any ``nan_policy``)."""
+        kp = self._kernel_params(self._get_parameters())
+        if isinstance(kp, kernel.KernelParams):
+            return MissingEStep(kp)
+        if getattr(kp, "marginalizes_nan", False) and hasattr(kp, "impute"):
+            return kp
+        raise ValueError(f"{type(self).__name__} cannot impute missing values yet")
+
+    def impute(self, X: ArrayLike) -> NDArray:
+        """``X`` with every missing entry replaced by its conditional mean under the model.
+
+        ``E[x_m | x_o] = sum_k P(k | x_o) (mu_km + S_k,mo S_k,oo^-1 (x_o - mu_ko))``
+        for the NaN (or masked) entries ``m`` of each row given its observed
+        entries ``o``; observed entries are returned as they are. Works
+        whatever ``nan_policy`` the model was fitted with.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with NaN or masked entries (each with at least one observed value).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        X = self._validate_predict_X(X, nan_policy="marginalize")
+        return self._output(self._missing_step().impute(X, self._n_threads(X)), X)
+
+    def sample_missing(self, X: ArrayLike, n_draws: int = 1,
+                       random_state: Union[None, int, np.random.RandomState] = None) -> NDArray:
+        """Draws of the missing entries of ``X`` given its observed entries (scenarios).
+
+        Each draw picks a component from the row's posterior given its
+        observed entries, then the missing entries from that component's
+        conditional Gaussian; observed entries are kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        n_draws : int, default=1
+        random_state : int, RandomState or None
+
+        Returns
+        -------
+        ndarray of shape (n_draws, n_samples, n_features)
+        """
+        n_draws = check_int(n_draws, "n_draws", 1)
+        X = self._validate_predict_X(X, nan_policy="marginalize")
+        rng = check_random_state(random_state)
+        return self._missing_step().sample_missing(X, rng, n_draws, self._n_threads(X))
+
     def predict(self, X: ArrayLike) -> NDArray:
-        """Most probable component of every row."""
-        return self.predict_proba(X).argmax(axis=1)
+        """Most probable component of every row (-1 for rows ``nan_policy='omit'`` drops)."""
+        proba = self.predict_proba(X)
+        labels = proba.argmax(axis=1)
+        if self._nan_policy() == "omit":
+            labels[np.isnan(proba[:, 0])] = -1
+        return labels
 
     def _weighted_log_likelihood(self, X, sample_weight):
         """``(sum_i w_i log p(x_i), sum_i w_i)`` on ``X``."""
         ll = self.score_samples(X)
+        w = None if sample_weight is None else check_sample_weight(sample_weight, ll.shape[0])
+        keep = ~np.isnan(ll)  # rows nan_policy='omit' dropped
+        if not keep.all():
+            ll = ll[keep]
+            w = None if w is None else w[keep]
         if sample_weight is None:
             return float(ll.sum()), float(ll.shape[0])
-        w = check_sample_weight(sample_weight, ll.shape[0])
         return float(np.dot(w, ll)), float(w.sum())
 
     def bic(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
@@ -496,7 +597,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         ent = -np.sum(xlogy(resp, resp), axis=1)
         if sample_weight is not None:
             ent = check_sample_weight(sample_weight, resp.shape[0]) * ent
-        return self.bic(X, sample_weight) + 2.0 * float(ent.sum())
+        return self.bic(X, sample_weight) + 2.0 * float(np.nansum(ent))
 
     # ------------------------------------------------------------ persistence
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:

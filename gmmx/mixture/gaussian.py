@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import check_float, check_int, check_random_state
+from .._validation import check_float, check_int, check_nan_policy, check_random_state
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.init import INIT_PARAMS, initial_parameters
@@ -103,6 +103,17 @@ default='kmeans'
         fraction after each M-step (diag: toward the mean variance).
     min_eigenvalue : float >= 0, default=0.0
         Floor on every eigenvalue of every covariance after each M-step.
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        What missing values (NaN, or the masked entries of a numpy masked
+        array) mean, in ``fit``, ``partial_fit``, chunk sources, dask
+        collections and every predict/score method: ``'raise'`` an error
+        naming the row; ``'omit'`` rows with any NaN are dropped (a warning
+        counts them; per-row outputs are NaN there and ``predict`` gives -1);
+        ``'marginalize'`` the missing entries are latent (missing at random):
+        each row's density is its observed entries' marginal and the M-step
+        takes the expected complete-data statistics (see :meth:`impute`).
+        Infinities are always an error, and so is a row with nothing observed
+        under ``'marginalize'``.
 
     Notes
     -----
@@ -173,6 +184,7 @@ default='kmeans'
         weight_concentration: float = 1.0,
         covariance_shrinkage: float = 0.0,
         min_eigenvalue: float = 0.0,
+        nan_policy: str = "raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -197,6 +209,7 @@ default='kmeans'
         self.weight_concentration = weight_concentration
         self.covariance_shrinkage = covariance_shrinkage
         self.min_eigenvalue = min_eigenvalue
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
@@ -219,6 +232,7 @@ default='kmeans'
             raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
         self._check_regularisation(n_features)
         self._check_init_arrays(n_features)
+        check_nan_policy(self.nan_policy)
 
     def _check_regularisation(self, n_features):
         a = self.weight_concentration

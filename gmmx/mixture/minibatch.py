@@ -78,7 +78,7 @@ def fit_minibatch(model, X, *, n_epochs=1, polish_iter=0, shuffle=True, shuffle_
         if not (model.warm_start and hasattr(model, "precisions_cholesky_")):
             # Initialise before touching the model: if this fails, a fitted
             # model stays as it was.
-            params = model._initial_params(driver, rs)
+            params = model._initial_params(model._init_driver(driver), rs)
             sample = driver.cached_sample  # set if the initialisation read the source
             for name in ("weights_", "means_", "covariances_", "precisions_",
                          "precisions_cholesky_", "_online_state"):

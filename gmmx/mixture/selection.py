@@ -450,7 +450,7 @@ def _lockstep(candidates, driver):
         if verbose:
             print(f"  EM pass {n_pass}: {len(active)} of {len(runs)} candidate runs active")
         stats = driver.accumulate_many(
-            [candidates[r.index]._kernel_params(r.params) for r in active])
+            [candidates[r.index]._estep_params(r.params) for r in active])
         nxt = []
         for r, st in zip(active, stats):
             if _advance(candidates[r.index], r, st):

@@ -45,6 +45,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validation import masked_as_nan
+
 #: Rows per chunk when none is given.
 DEFAULT_CHUNK_ROWS = 65536
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
@@ -132,7 +134,8 @@ def check_block_finite(X, index, first_row, label=None):
         where = f"row {row}"
     raise ChunkValueError(
         f"{label}{where} contains NaN or infinity; remove or impute non-finite values "
-        "before fitting", index, row)
+        "before fitting, or (for NaN, missing values) pass nan_policy='omit' to drop such "
+        "rows or nan_policy='marginalize' to fit them", index, row)
 
 
 def iter_blocks(source, n_features=None):
@@ -407,7 +410,7 @@ def as_block(item, where, n_features=None):
         item, w = item
     if hasattr(item, "to_numpy"):
         item = item.to_numpy()
-    X = np.asarray(item)
+    X = np.asarray(masked_as_nan(item))
     if X.dtype.kind in "iub":
         X = X.astype(np.float64)
     elif X.dtype.kind == "f" and X.dtype not in (np.float32, np.float64):
