@@ -21,8 +21,8 @@ __all__ = ["fit_minibatch"]
 SAMPLE_TOL = 1e-6
 
 
-def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent=None, average=None,
-                  polish_iter=0, shuffle=True, shuffle_buffer=8):
+def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent="auto",
+                  average="auto", polish_iter=0, shuffle=True, shuffle_buffer=8):
     """Fit ``model`` by mini-batch (stepwise) EM over a source, then optionally
     polish with exact EM passes.
 
@@ -58,18 +58,19 @@ def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent=None,
         about a tenth of a millisecond (the M-step), the E-step of ~10,000
         one-feature rows.  None: one read chunk per update (few, large steps;
         for streams whose chunks are natural batches).
-    step_exponent : float in (0.5, 1] or None, default=None
-        ``kappa`` of the step sizes.  None: 1.0 after a start fitted to the
-        source's sample (a running average of the batches' statistics, which
-        cancels the bias of time-ordered batches), else
-        ``model.step_exponent`` (default 0.6: a start far from the optimum,
-        such as a warm start or given initial parameters, is forgotten).
-    average : float in [0, 1] or None, default=None
+    step_exponent : float in (0.5, 1], None or "auto", default="auto"
+        ``kappa`` of the step sizes; None: ``model.step_exponent``.  "auto":
+        1.0 after a start fitted to the source's sample (a running average of
+        the batches' statistics, which cancels the bias of time-ordered
+        batches), else ``model.step_exponent`` (default 0.6: a start far from
+        the optimum, such as a warm start or given initial parameters, is
+        forgotten).
+    average : float in [0, 1] or "auto", default="auto"
         Fraction of the last epoch's rows over which the running statistics
         are averaged (Polyak-Ruppert; the model is the M-step of that mean),
-        removing the noise of small steps.  None: 0.5 if ``kappa < 1``, else
-        0 (a running average needs none).  Averages over the whole epoch if
-        the number of rows is not known.
+        removing the noise of small steps.  "auto": 0.5 if ``kappa < 1``,
+        else 0 (a running average needs none).  Averages over the whole epoch
+        if the number of rows is not known.
     polish_iter : int, default=0
         Exact EM passes afterwards (the estimator's own EM loop, with ``tol``).
     shuffle : bool, default=True
@@ -89,18 +90,20 @@ def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent=None,
     _check_count("shuffle_buffer", shuffle_buffer, 1)
     if batch_size is not None:
         _check_count("batch_size", batch_size, 1)
-    if average is not None and (isinstance(average, bool) or not isinstance(average, numbers.Real)
-                                or not 0 <= average <= 1):
+    if not _is_auto(average) and (isinstance(average, bool) or not isinstance(average, numbers.Real)
+                                  or not 0 <= average <= 1):
         raise ValueError(f"average must be a number in [0, 1] (the fraction of the last "
-                         f"epoch that is averaged) or None, got {average!r}")
-    check_step_exponent(model.step_exponent if step_exponent is None else step_exponent)
+                         f"epoch that is averaged) or 'auto', got {average!r}")
+    if step_exponent is None:
+        step_exponent = model.step_exponent
+    check_step_exponent(model.step_exponent if _is_auto(step_exponent) else step_exponent)
     driver = SourceDriver(X, model._driver_options())
     driver.progress = _progress.PassProgress(_progress.progress_enabled(model.progress),
                                              n_epochs + polish_iter, driver.n_rows,
                                              desc="mini-batch")
     try:
         state, kappa = _start(model, driver, step_exponent)
-        if average is None:
+        if _is_auto(average):
             average = 0.5 if kappa < 1 else 0.0
         n_threads = None  # from the first batch's size: small batches run on one thread
         rng = np.random.default_rng(check_random_state(model.random_state)
@@ -133,6 +136,10 @@ def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent=None,
     return model
 
 
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
 def _check_count(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         kind = "a positive" if minimum == 1 else "a non-negative"
@@ -141,8 +148,8 @@ def _check_count(name, value, minimum):
 
 def _start(model, driver, step_exponent):
     """The online-EM state to continue from (the model initialised if needed) and
-    the step exponent: ``step_exponent``, else 1 after EM on the source's sample,
-    else the model's."""
+    the step exponent: ``step_exponent`` unless "auto", else 1 after EM on the
+    source's sample, else the model's."""
     d = driver.n_features
     model._check_parameters(d)
     if model.warm_start and hasattr(model, "precisions_cholesky_"):
@@ -179,5 +186,5 @@ def _start(model, driver, step_exponent):
     return state, kappa
 
 
-def _kappa(step_exponent, default):
-    return check_step_exponent(default if step_exponent is None else step_exponent)
+def _kappa(step_exponent, auto):
+    return check_step_exponent(auto if _is_auto(step_exponent) else step_exponent)

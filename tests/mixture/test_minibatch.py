@@ -168,7 +168,27 @@ def test_warm_start_moves_to_new_data():
     (dict(average=True), r"average must be a number in \[0, 1\]"),
     (dict(polish_iter=-1), "polish_iter must be a non-negative integer"),
     (dict(shuffle_buffer=0), "shuffle_buffer must be a positive integer"),
+    (dict(average="half"), r"average must be a number in \[0, 1\]"),
+    (dict(step_exponent="fast"), r"step_exponent must be a number in \(0.5, 1\]"),
 ])
 def test_bad_arguments(X, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit_minibatch(GaussianMixture(2), X, **kwargs)
+
+
+def test_map_fit_with_averaged_statistics_reaches_the_exact_map_fit():
+    # given initial parameters: kappa 0.6 with the last half averaged, on counts
+    # (a prior weighs against all the rows seen)
+    from gmmx import ConjugatePrior
+
+    X = _data(n=50_000, d=2, seed=1)
+    ref = GaussianMixture(2, prior=ConjugatePrior(), random_state=0, tol=1e-10,
+                          max_iter=500).fit(X)
+    m = GaussianMixture(2, prior=ConjugatePrior(), random_state=0,
+                        means_init=[[-1.0, 0.0], [1.0, 0.0]])
+    fit_minibatch(m, X, batch_size=1000)
+    key = lambda g: np.argsort(g.means_[:, 0])  # noqa: E731
+    np.testing.assert_allclose(m.means_[key(m)], ref.means_[key(ref)], atol=0.02)
+    np.testing.assert_allclose(m.weights_[key(m)], ref.weights_[key(ref)], atol=0.01)
+    # the online state is the averaged one, so partial_fit continues from it
+    assert m._online_state.matches(m.weights_, m.means_)
