@@ -37,7 +37,7 @@ def minibatches(driver, rng, batch_size, window, shuffle):
         Rows per batch; None: every read chunk (or pool of ``window``
         chunks' rows, mixed) is one batch of a chunk's size.
     window : int
-        Chunks pooled per mixing window (memory: about twice that many chunks).
+        Chunks pooled per mixing window (memory: a copy of that many chunks).
     shuffle : bool
         False: chunks in source order, rows in order, cut into consecutive
         batches.
@@ -65,6 +65,10 @@ def minibatches(driver, rng, batch_size, window, shuffle):
     pool = []
     n_rows = 0
     for i, first_row, X, w in blocks:
+        if window > 1:
+            # copied while it is the chunk just read: a memory-mapped source
+            # releases its pages when the next is read (gmmx.sources.pages)
+            X, w = np.array(X), (None if w is None else np.array(w))
         check_block_finite(X, i, first_row)
         n_rows += X.shape[0]
         pool.append((i, first_row, X, w))
@@ -92,16 +96,34 @@ def _mixed(pool, rng, batch_size):
     """Batches of runs of rows drawn without replacement from random places in the pool."""
     names = ", ".join(str(b[0]) for b in pool[:10]) + (", ..." if len(pool) > 10 else "")
     where = f"mini-batch of chunks {names}: "
-    X = pool[0][2] if len(pool) == 1 else np.concatenate([b[2] for b in pool])
-    w = None
-    if any(b[3] is not None for b in pool):
-        w = np.concatenate([b[3] if b[3] is not None else np.ones(b[2].shape[0]) for b in pool])
-    n = X.shape[0]
+    n = sum(b[2].shape[0] for b in pool)
+    d = pool[0][2].shape[1]
+    weighted = any(b[3] is not None for b in pool)
     n_batches = len(pool) if batch_size is None else max(1, round(n / batch_size))
     run = max(1, min(MAX_RUN_ROWS, n // (n_batches * MIN_RUNS_PER_BATCH)))
-    n_runs = -(-n // run)
-    for runs in np.array_split(rng.permutation(n_runs), n_batches):
-        idx = (runs[:, None] * run + np.arange(run)).ravel()
-        if runs.size and runs.max() == n_runs - 1 and n % run:  # the last run is short
-            idx = idx[idx < n]
-        yield where, X[idx], (None if w is None else w[idx])
+    # the runs of each chunk: `full` runs of `run` rows, then a shorter one if any
+    runs, owner, local = [], [], []
+    for c, (_, _, X, w) in enumerate(pool):
+        full = X.shape[0] // run
+        runs.append((full, X[:full * run].reshape(full, run, d),
+                     None if w is None else w[:full * run].reshape(full, run)))
+        count = full + (X.shape[0] % run > 0)
+        owner.append(np.full(count, c))
+        local.append(np.arange(count))
+    owner_all, local_all = np.concatenate(owner), np.concatenate(local)
+    for ids in np.array_split(rng.permutation(owner_all.size), n_batches):
+        Xs, ws = [], []
+        for c in np.unique(owner_all[ids]):
+            picked = local_all[ids][owner_all[ids] == c]
+            full, runs_X, runs_w = runs[c]
+            whole = picked[picked < full]
+            _, _, X, w = pool[c]
+            Xs.append(runs_X[whole].reshape(-1, d))
+            if weighted:
+                ws.append(np.ones(whole.size * run) if w is None else runs_w[whole].reshape(-1))
+            if whole.size < picked.size:  # the chunk's short last run
+                Xs.append(X[full * run:])
+                if weighted:
+                    ws.append(np.ones(X.shape[0] - full * run) if w is None else w[full * run:])
+        yield (where, Xs[0] if len(Xs) == 1 else np.concatenate(Xs),
+               None if not weighted else ws[0] if len(ws) == 1 else np.concatenate(ws))

@@ -114,3 +114,20 @@ def test_the_spill_copy_is_not_kept_resident(tmp_path):
     for start in (1_500_000, 200_000, 1_900_000):
         assert float(cache.rows(start, start + 100_000).sum()) == start // 100_000 * 400_000
     assert _resident_mb() - before < 16
+
+
+@linux_only
+def test_a_minibatch_epoch_keeps_about_a_pool_resident(tmp_path):
+    from gmmx import GaussianMixture
+    from gmmx.streaming import fit_minibatch
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(2).normal(size=(2_000_000, 4)))  # 64 MB
+    before = _resident_mb()
+    peak = []
+    m = GaussianMixture(2, covariance_type="diag", random_state=0, n_threads=1,
+                        callback=lambda *_: peak.append(_resident_mb() - before))
+    # chunks of 3.2 MB pooled 2 at a time: the file's pages are read once, into
+    # the pool's copy, and released behind the reader
+    fit_minibatch(m, NpySource(path, chunk_size=100_000), shuffle_buffer=2, batch_size=20_000)
+    assert len(peak) > 50 and max(peak) < 16
