@@ -76,7 +76,7 @@ def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent="auto
     shuffle : bool, default=True
         False: chunks in source order, rows in order.
     shuffle_buffer : int, default=8
-        Chunks pooled per mixing window (memory: about twice that many chunks).
+        Chunks pooled per mixing window (memory: a copy of that many chunks).
 
     Returns
     -------
