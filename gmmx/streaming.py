@@ -15,8 +15,10 @@ Exact out-of-core EM (:mod:`gmmx.drivers`)
 
 Online EM (:mod:`gmmx.core.online`, :mod:`gmmx.mixture`)
     ``GaussianMixture.partial_fit`` is stepwise EM (Cappé & Moulines, 2009)
-    (``OnlineEM``); :func:`fit_minibatch` drives it over a source in shuffled
-    chunk order, optionally followed by exact polishing passes.
+    (``OnlineEM``); :func:`fit_minibatch` drives it over mini-batches of a
+    source (``batch_size`` rows, cut from chunks read in shuffled order) from
+    a start fitted to the source's sample, optionally followed by exact
+    polishing passes.
 
 Scoring
     :func:`score` is the mean log-likelihood of any source in one pass (for

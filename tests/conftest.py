@@ -46,6 +46,17 @@ def two_clusters(n=3000, d=3, seed=0, locs=(-2.0, 2.0), scales=(1.0, 0.5), stret
     return X
 
 
+def ticks(n, seed=0, regime_rows=20_000, wide_share=(0.04, 0.36), sds=(1e-4, 4e-4)):
+    """Time-ordered tick returns: two zero-mean components (sd 1e-4 and 4e-4) whose
+    mix changes between volatility regimes of ``regime_rows`` rows (~15 % wide
+    overall), shape (n, 1)."""
+    rng = np.random.default_rng(seed)
+    share = np.repeat(rng.choice(wide_share, -(-n // regime_rows), p=[0.65, 0.35]),
+                      regime_rows)[:n]
+    wide = rng.random(n) < share
+    return np.where(wide, rng.normal(0, sds[1], n), rng.normal(0, sds[0], n)).reshape(-1, 1)
+
+
 def perturbed_init(X, K=3, cov="full", seed=0, max_iter=3, shift=0.1):
     """``*_init`` parameters of a short fit, means moved by ``shift``: a start
     that still needs the iterations the test runs."""

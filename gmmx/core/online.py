@@ -2,6 +2,8 @@
 
 Stepwise EM (Cappe & Moulines, 2009) on gmmx's statistics: the b-th batch
 moves the running per-row statistics towards the batch's by ``b ** -kappa``.
+Averaging the running statistics over the last updates (Polyak-Ruppert, as
+Cappe & Moulines propose) removes most of the noise of small steps.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ class OnlineEM:
     is exactly one EM iteration.  Before combining, the running statistics
     are recentred at the current means (the batch's centres).
 
+    With ``average=True`` an update also folds the new running statistics
+    into their running mean over the averaged updates (:meth:`end_average`
+    then makes that mean the running statistics).
+
     Parameters
     ----------
     stats : SufficientStats or None
     n_updates : int
+    weight_seen : float
+        Total weight absorbed so far (MAP steps scale by it).
     """
 
     def __init__(self, stats=None, n_updates=0, weight_seen=0.0):
@@ -48,18 +56,21 @@ class OnlineEM:
         self.n_updates = int(n_updates)
         self.weight_seen = float(weight_seen)
         self._anchor = None
+        self._mean = None
+        self.n_averaged = 0
 
     def step_size(self, kappa):
         """Step for the next batch: ``(n_updates + 1) ** -kappa``."""
         return float((self.n_updates + 1) ** -kappa)
 
-    def update(self, batch_stats, kappa, as_totals=False):
+    def update(self, batch_stats, kappa, as_totals=False, average=False):
         """Absorb the statistics of one batch; returns the new running stats.
 
         With ``as_totals`` the per-row running statistics come back scaled
         by the total weight seen so far (MAP estimates need counts: a prior
         weighs against all the data seen, and one batch equal to the whole
-        data is then exactly one MAP EM iteration).
+        data is then exactly one MAP EM iteration).  With ``average`` the new
+        running statistics are also folded into their running mean.
         """
         if batch_stats.weight_sum <= 0:
             raise ValueError("the batch carries no weight (all sample weights are zero)")
@@ -74,11 +85,30 @@ class OnlineEM:
             self.stats = s_hat.scaled(eta) + self.stats.scaled(1.0 - eta)
         self.n_updates += 1
         self.weight_seen += float(batch_stats.weight_sum)
+        if average:
+            self.n_averaged += 1
+            if self._mean is None:
+                self._mean = self.stats
+            else:  # recentred at the current means by `+`
+                f = 1.0 / self.n_averaged
+                self._mean = self.stats.scaled(f) + self._mean.scaled(1.0 - f)
         if as_totals:
             if self.n_updates == 1:
                 return batch_stats
             return self.stats.scaled(self.weight_seen)
         return self.stats
+
+    def end_average(self, as_totals=False):
+        """Make the mean of the averaged running statistics the running statistics.
+
+        Returns the new running statistics (scaled by the weight seen with
+        ``as_totals``, as :meth:`update`), or None if no update was averaged.
+        """
+        mean, self._mean, self.n_averaged = self._mean, None, 0
+        if mean is None:
+            return None
+        self.stats = mean
+        return mean.scaled(self.weight_seen) if as_totals else mean
 
     def anchor(self, weights, means):
         """Remember the parameters this state produced (to detect a refit)."""

@@ -39,7 +39,6 @@ from ..core import kernel
 from ..core.missing import MissingEStep
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
-from ..core.stats import SufficientStats
 from ..drivers import ArrayDriver, DriverOptions, FilledInitSample, make_driver, warn_omitted
 from ..exceptions import ConvergenceWarning, NotFittedError, warn_user
 from ._sklearn import BaseEstimator, DensityMixin
@@ -366,20 +365,29 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 "same columns as the first)"
             )
         self._check_parameters(d)
-        n_threads = self._n_threads()
+        n_threads = self._n_threads(X)
         state, params = self._online_state_for_step(X, w, where, random_state, n_threads,
                                                     names)
+        return self._online_update(state, params, X, w, kappa, where, n_threads)
 
+    def _online_update(self, state, params, X, w, kappa, where, n_threads, average=False):
+        """Fold the validated block ``(X, w)`` into ``state`` from ``params``; set the
+        model to the new parameters (``state.update`` with ``average``)."""
         def accumulate(kp):
             return kernel.accumulate(X, w, kp, n_threads, where=where)
 
         totals = self._map_needs_totals()
-        new, _, lower_bound = em_step(accumulate, self._em_steps(), params,
-                                      absorb=lambda stats: state.update(stats, kappa, totals))
+        new, _, lower_bound = em_step(
+            accumulate, self._em_steps(), params,
+            absorb=lambda stats: state.update(stats, kappa, totals, average=average))
         self._set_parameters(new)
         self.lower_bound_ = lower_bound
-        self.lower_bounds_ = (list(getattr(self, "lower_bounds_", [])) + [lower_bound])[
-            -_MAX_LOWER_BOUNDS:]
+        bounds = getattr(self, "lower_bounds_", None)
+        if not isinstance(bounds, list):
+            bounds = self.lower_bounds_ = [] if bounds is None else list(bounds)
+        bounds.append(lower_bound)
+        if len(bounds) > _MAX_LOWER_BOUNDS:
+            del bounds[:-_MAX_LOWER_BOUNDS]
         self.n_iter_ = state.n_updates
         self.converged_ = False
         state.anchor(self.weights_, self.means_)
@@ -711,10 +719,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
         n = io.check_array(arrays, "online_n_updates", path, shape=(1,))[0]
         if not (n == int(n) and 0 <= n <= 2**53):
             raise io.invalid(path, f"array 'online_n_updates' must be a count >= 0, got {n:g}")
+        checked = {"online_n_updates": np.array([n])}
         shapes = self._online_archive_shapes()
         keys = {name: "online_stats_" + name for name in shapes}
         present = [k for k in keys.values() if k in arrays]
-        stats = None
         if present:
             missing = sorted(set(keys.values()) - set(present))
             if missing:
@@ -723,15 +731,19 @@ class BaseMixture(DensityMixin, BaseEstimator):
             values = {key: io.check_array(arrays, key, path, shape=shapes[name])
                       for name, key in keys.items()}
             _check_online_values(values, path)
-            stats = SufficientStats.from_arrays(self.covariance_type, values, "online_stats_")
-            self._check_online_stats(stats, path)
-        seen = 0.0
+            checked.update(values)
+            # a model family's own additive statistics (SufficientStats.extra)
+            checked.update({k: io.check_array(arrays, k, path) for k in arrays
+                            if k.startswith("online_stats_extra_")})
         if "online_weight_seen" in arrays:  # the total weight absorbed (MAP steps scale by it)
             seen = io.check_array(arrays, "online_weight_seen", path, shape=(1,))[0]
             if not seen >= 0:
                 raise io.invalid(path, "array 'online_weight_seen' must be a total weight >= 0, "
                                        f"got {seen:g}")
-        state = OnlineEM(stats, int(n), seen)
+            checked["online_weight_seen"] = np.array([seen])
+        state = OnlineEM.from_arrays(self.covariance_type, checked)
+        if state.stats is not None:
+            self._check_online_stats(state.stats, path)
         state.anchor(self.weights_, self.means_)
         self._online_state = state
 

@@ -7,7 +7,8 @@ column-to-row copy; pandas' parsing costs far more), so a source given a
 binary file there, and every later pass yields slices of that file
 memory-mapped: the same blocks, with the same boundaries and values, read
 at the speed of an in-memory array.  The data then sits in the page cache
-(reclaimable), not in the process's memory.
+(reclaimable), not in the process's memory, and each block's pages are
+unmapped once the next is read, so they do not stay in its resident set.
 
 The copy belongs to its source: it is deleted by ``clear_cache()``, when the
 source is garbage-collected, and at interpreter exit.  It is used only while
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..exceptions import CacheWarning, warn_user
+from .pages import MappedRows
 
 #: Free space the cache always leaves on its disk: the smaller of this and 5% of the disk.
 RESERVE_BYTES = 1 << 30
@@ -82,19 +84,33 @@ def _reserve(directory: str) -> int:
 
 
 class _Copy:
-    """One complete decoded copy: the mapped rows, weights and block sizes."""
+    """One complete decoded copy: the mapped rows, weights and block sizes.
+
+    The pages of a block are released once the next is read (see
+    :mod:`gmmx.sources.pages`), so the copy does not stay in the resident set.
+    """
 
     def __init__(self, X: np.ndarray, w: Optional[np.ndarray], sizes: List[int],
                  stamp: Tuple[Tuple[int, int], ...]):
         self.X, self.w, self.sizes, self.stamp = X, w, sizes, stamp
         self.starts = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        self._pages = [MappedRows(X), MappedRows(w)]
 
     def blocks(self) -> Iterator[Any]:
-        for i, m in enumerate(self.sizes):
-            a, b = int(self.starts[i]), int(self.starts[i]) + m
-            yield self.X[a:b] if self.w is None else (self.X[a:b], self.w[a:b])
+        try:
+            for i, m in enumerate(self.sizes):
+                a = int(self.starts[i])
+                if i + 1 < len(self.sizes):
+                    for pages in self._pages:
+                        pages.prefetch(int(self.starts[i + 1]), int(self.starts[i + 2]))
+                yield self.rows(a, a + m)
+        finally:
+            for pages in self._pages:
+                pages.done()
 
     def rows(self, start: int, stop: int) -> Any:
+        for pages in self._pages:
+            pages.reading(start, stop)
         return self.X[start:stop] if self.w is None else (self.X[start:stop], self.w[start:stop])
 
 

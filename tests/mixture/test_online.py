@@ -88,3 +88,23 @@ def test_partial_fit_after_fit_continues_from_fitted_params():
     m.fit(X)
     m.partial_fit(X[:1000])
     assert m._online_state.n_updates == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_streaming_partial_fit_is_one_em_iteration_of_scikit_learn():
+    SkGaussianMixture = pytest.importorskip("sklearn.mixture").GaussianMixture
+    from gmmx import streaming
+
+    X = _data(d=2, seed=7)
+    init = _init(X, 2, "full")
+    ref = SkGaussianMixture(2, max_iter=1, reg_covar=1e-6, **init).fit(X)
+    m = GaussianMixture(2, **init)
+    assert streaming.partial_fit(m, X) is m
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_allclose(getattr(m, name), getattr(ref, name), rtol=1e-10, atol=1e-12)
+    # its sample_weight reaches the update: whole weights are repeated rows
+    w = np.random.default_rng(8).integers(0, 4, len(X))
+    a = streaming.partial_fit(GaussianMixture(2, **init), X, sample_weight=w)
+    b = streaming.partial_fit(GaussianMixture(2, **init), np.repeat(X, w, axis=0))
+    _close(a, b)
+    assert streaming.partial_fit(a, X[:100]).n_iter_ == 2
