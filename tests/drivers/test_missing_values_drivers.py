@@ -148,6 +148,11 @@ def test_minibatch_fit_with_missing_values(tmp_path, Xm):
     np.save(tmp_path / "x.npy", Xm)
     gm = GaussianMixture(3, random_state=0, nan_policy="marginalize", chunk_size=100)
     fit_minibatch(gm, str(tmp_path / "x.npy"), n_epochs=3, polish_iter=2)
-    ref = GaussianMixture(3, random_state=0, nan_policy="marginalize").fit(Xm)
-    order = lambda g: np.argsort(g.means_[:, 0])  # noqa: E731
-    np.testing.assert_allclose(gm.means_[order(gm)], ref.means_[order(ref)], atol=0.2)
+    ref = GaussianMixture(3, random_state=0, nan_policy="marginalize", tol=1e-10,
+                          max_iter=2000).fit(Xm)
+    # two of the blobs overlap: EM creeps along a flat ridge there (~700 exact
+    # iterations), so compare the marginal log-likelihood and the separate blob
+    assert gm.score(Xm) == pytest.approx(ref.score(Xm), abs=2e-3)
+    assert gm.score(Xm) < ref.score(Xm) + 1e-9
+    first = lambda g: g.means_[np.argmin(g.means_[:, 0])]  # noqa: E731
+    np.testing.assert_allclose(first(gm), first(ref), atol=1e-2)
