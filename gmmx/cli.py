@@ -249,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decimal", choices=(".", ","),
                    help="decimal mark of a delimited text file (default: detected; ',' "
                         "only with a non-comma delimiter)")
+    header = p.add_mutually_exclusive_group()
+    header.add_argument("--header", dest="header", action="store_const", const=True,
+                        default="infer",
+                        help="the first line of a delimited text file names the columns "
+                             "(default: it does unless all its fields are numbers)")
+    header.add_argument("--no-header", dest="header", action="store_const", const=False,
+                        help="the first line of a delimited text file is data; the columns "
+                             "are named 0, 1, ...")
     p.add_argument("--returns", action="store_true",
                    help="fit the log returns log(P_t / P_t-1) of a price column "
                         "(--columns PRICE, or the file's only numeric column)")
@@ -396,9 +404,11 @@ class Dataset:
         As given with ``--columns`` (comma-separated).
     sep, decimal : str or None
         ``--sep`` / ``--decimal``; detected from the file's head when None.
+    header : {'infer', True, False}
+        ``--header`` / ``--no-header`` of a delimited text file.
     """
 
-    def __init__(self, path, columns, sep=None, decimal=None):
+    def __init__(self, path, columns, sep=None, decimal=None, header="infer"):
         from .sources import CSVSource, find_format
 
         self.path = os.fspath(path)
@@ -419,10 +429,17 @@ class Dataset:
                 self.options = CSVSource.sniff_read_options(self.path, sep, decimal)
             except ValueError as exc:
                 raise CLIError(str(exc)) from None
-        elif sep is not None or decimal is not None:
-            raise CLIError("--sep and --decimal apply to delimited text files only")
+            if header != "infer":  # CSVSource infers it by default
+                self.options["header"] = header
+        elif sep is not None or decimal is not None or header != "infer":
+            raise CLIError("--sep, --decimal, --header and --no-header apply to delimited "
+                           "text files only")
         self.skipped = []
         self.columns, self.indices = self._resolve(_split_columns(columns))
+        self.headerless_inferred = False
+        if self.kind == "csv" and header == "infer":
+            # the source decides; a headerless file has the columns '0', '1', ...
+            self.headerless_inferred = not self.source().has_header
 
     # Column names of the file and which of them are numeric.
     def _schema(self):
@@ -877,7 +894,11 @@ def cmd_fit(args):
     """``gmmx fit PATH``: read, fit (K by BIC), print, save, plot."""
     notes = []
     data = Dataset(args.path, args.columns, getattr(args, "sep", None),
-                   getattr(args, "decimal", None))
+                   getattr(args, "decimal", None), getattr(args, "header", "infer"))
+    if data.headerless_inferred:
+        notes.append(f"{args.path}: the first line holds only numbers, so it is read as data "
+                     "(no header; columns named 0, 1, ...); pass --header if it names the "
+                     "columns")
     if data.skipped:
         notes.append(f"skipped non-numeric columns: {_names(data.skipped)}")
     features = list(data.columns)

@@ -153,8 +153,9 @@ def as_source(obj: Any, columns: Optional[Sequence[str]] = None,
         first full pass writes the decoded rows, read memory-mapped by the
         later passes (:mod:`gmmx.sources.spill`).
     **kwargs
-        Passed to ``pandas.read_csv`` for CSV sources (to the factory of
-        formats registered with ``read_options=True``).
+        For CSV sources, ``header=`` ('infer', True, False; see
+        :class:`CSVSource`) and options of ``pandas.read_csv`` (passed to the
+        factory of formats registered with ``read_options=True``).
 
     Returns
     -------

@@ -41,6 +41,12 @@ class CSVSource(DecodedCopy, ChunkSource):
     weight_column : str, optional
     chunk_size : int
         Rows per chunk.
+    header : {'infer', True, False}, default='infer'
+        Whether the first line names the columns.  'infer': it does unless
+        every field of it is a number (a headerless file of numbers: the
+        first line is data, not lost as column names).  A file without a
+        header has the columns ``'0', '1', ...`` (strings).  :attr:`has_header`
+        tells what was decided.
     cache_dir : str or os.PathLike, optional
         A directory on a local disk where the first full pass writes the
         parsed rows (float64), which every later pass then reads
@@ -51,7 +57,12 @@ class CSVSource(DecodedCopy, ChunkSource):
         see :class:`ParquetSource` and :mod:`gmmx.sources.spill`.  Default
         None: every pass parses the file.
     **read_csv_kwargs
-        Passed to ``pandas.read_csv`` (``sep``, ``header``, ``decimal``, ``skiprows``...).
+        Passed to ``pandas.read_csv`` (``sep``, ``decimal``, ``skiprows``...).
+
+    Attributes
+    ----------
+    has_header : bool
+        Whether the first line was read as column names.
     """
 
     #: Rows read by :meth:`list_columns` to tell the column types.
@@ -62,7 +73,7 @@ class CSVSource(DecodedCopy, ChunkSource):
     HEAD_BYTES = 4 << 20
 
     def __init__(self, path, columns=None, weight_column=None, chunk_size=None, *,
-                 cache_dir=None, **read_csv_kwargs):
+                 header="infer", cache_dir=None, **read_csv_kwargs):
         pd = _pandas()
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
@@ -77,6 +88,8 @@ class CSVSource(DecodedCopy, ChunkSource):
                 raise ValueError(f"{key!r} is set by CSVSource; use columns= / chunk_size= instead")
         self._strict = {} if "index_col" in self.kwargs else {"index_col": False}
         self.check_head(self.path, **self.kwargs)
+        self.kwargs.update(_header_options(pd, self.path, header, self.kwargs, self._strict))
+        self.has_header = self.kwargs.get("header") is not None
         head = _read_strict(pd, self.path, nrows=0, **self._strict, **self.kwargs)
         self.columns = _pick_columns(head.columns, columns, weight_column, lambda c: True,
                                      f"CSV file {self.path!r}")
@@ -147,7 +160,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                                           "its header")
 
     @classmethod
-    def list_columns(cls, path, **read_csv_kwargs):
+    def list_columns(cls, path, *, header="infer", **read_csv_kwargs):
         """The columns of a CSV file and which are numeric.
 
         Reads only the header and the first :attr:`SNIFF_ROWS` rows (their
@@ -157,8 +170,11 @@ class CSVSource(DecodedCopy, ChunkSource):
         Parameters
         ----------
         path : str or os.PathLike
+        header : {'infer', True, False}, default='infer'
+            As for the constructor: without a header the columns are
+            ``'0', '1', ...``.
         **read_csv_kwargs
-            Passed to ``pandas.read_csv`` (``sep``, ``header``...), as to
+            Passed to ``pandas.read_csv`` (``sep``, ``decimal``...), as to
             the constructor.
 
         Returns
@@ -184,6 +200,8 @@ class CSVSource(DecodedCopy, ChunkSource):
                 raise ValueError(f"{key!r} is set by CSVSource.list_columns")
         cls.check_head(path, **read_csv_kwargs)
         strict = {} if "index_col" in read_csv_kwargs else {"index_col": False}
+        read_csv_kwargs = {**read_csv_kwargs,
+                           **_header_options(pd, path, header, read_csv_kwargs, strict)}
         try:
             head = _read_strict(pd, path, nrows=cls.SNIFF_ROWS, **strict, **read_csv_kwargs)
         except pd.errors.EmptyDataError:
@@ -336,6 +354,51 @@ class CSVSource(DecodedCopy, ChunkSource):
 
     def __repr__(self):
         return f"CSVSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+def _header_options(pd, path, header, kwargs, strict):
+    """The ``pandas.read_csv`` options of ``header`` ('infer', True or False).
+
+    Without a header the columns are named ``'0', '1', ...``; 'infer' finds
+    no header when every field of the first line is a number (or missing,
+    with at least one number).
+    """
+    if header is None:  # pandas' spelling of "no header"
+        header = False
+    if header not in ("infer", True, False):
+        raise ValueError(f"header must be 'infer', True or False, got {header!r}")
+    if "header" in kwargs or "names" in kwargs:
+        if header != "infer":
+            raise ValueError("pass header= alone, not with pandas' header/names options")
+        return {}  # the caller's pandas options decide
+    if header is True:
+        return {"header": 0}
+    try:
+        first = _read_strict(pd, path, nrows=1, header=None, dtype=str, **strict, **kwargs)
+    except pd.errors.EmptyDataError:
+        return {"header": 0} if header == "infer" else {"header": None}
+    if header == "infer" and not _all_numbers(first, kwargs.get("decimal", ".")):
+        return {"header": 0}
+    return {"header": None, "names": [str(j) for j in range(first.shape[1])]}
+
+
+def _all_numbers(df, decimal):
+    """Whether the first row of ``df`` (strings) holds only numbers and missing values."""
+    if df.shape[0] == 0:
+        return False
+    seen = False
+    for value in df.iloc[0]:
+        if not isinstance(value, str):  # missing
+            continue
+        text = value.strip()
+        if decimal != ".":
+            text = text.replace(decimal, ".")
+        try:
+            float(text)
+        except ValueError:
+            return False
+        seen = True
+    return seen
 
 
 _DECIMAL_COMMA = re.compile(r'^\s*"?[-+]?\d+,\d+(?:[eE][-+]?\d+)?"?\s*$')
@@ -578,7 +641,7 @@ def _example(df, bad):
 
 def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None,
                **read_csv_kwargs):
-    """:func:`gmmx.sources.as_source` for a delimited text file."""
+    """:func:`gmmx.sources.as_source` for a delimited text file (``header=`` as :class:`CSVSource`)."""
     if sample_weight is not None:
         raise ValueError("pass weight_column=... for Parquet/CSV sources, not sample_weight")
     return CSVSource(path, columns, weight_column, chunk_size, **read_csv_kwargs)
