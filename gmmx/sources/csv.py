@@ -323,8 +323,11 @@ class CSVSource(DecodedCopy, ChunkSource):
             options = {"sep": sep} if sep != "\\s+" else {"sep": r"\s+", "engine": "python"}
         if decimal is not None:
             options["decimal"] = decimal
-        if "sep" in options and (decimal is not None or options["sep"] != ","):
-            if decimal is None and _sniff_decimal(_head_lines(path), options["sep"]) == ",":
+        if sep is not None or "sep" in options and (decimal is not None
+                                                     or options["sep"] != ","):
+            # a given (or name-implied) delimiter is kept, never re-guessed
+            if (decimal is None and options["sep"] != ","
+                    and _sniff_decimal(_head_lines(path), options["sep"]) == ","):
                 options["decimal"] = ","
             return options
         lines = _head_lines(path)
