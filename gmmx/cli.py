@@ -507,6 +507,18 @@ class Dataset:
                          cache_dir=cache_dir, **self.options)
 
 
+def _check_cache_dir_option(path, stream):
+    """CLIError unless ``--cache-dir`` names a writable directory, with ``--stream``."""
+    if not stream:
+        raise CLIError("--cache-dir needs --stream (in memory, the file is read once)")
+    if not os.path.isdir(path):
+        raise CLIError(f"--cache-dir {path!r} is not a directory; create it first "
+                       "(mkdir), or drop --cache-dir to decode the file on every pass")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CLIError(f"--cache-dir {path!r} is not writable; pick a directory on a local "
+                       "disk you can write to")
+
+
 def _drop_note(n_bad, what="rows with missing or non-finite values"):
     return f"dropped {n_bad:,} {what}"
 
@@ -757,13 +769,14 @@ def summarize_model(model: Any, alphas: Sequence[float] = (0.01, 0.05),
         out["lower_bound"] = float(lb)
     if d == 1:
         from .finance.distributions import UnivariateMixture
+        from .finance.returns import _looks_like_level
         from .finance.risk import expected_shortfall, value_at_risk
 
         dist = UnivariateMixture.from_model(model)
         m = dist.moments()
         out["moments"] = {"mean": m.mean, "std": m.std, "skewness": m.skewness,
                           "excess_kurtosis": m.excess_kurtosis}
-        level = abs(m.mean) > 2.0 * m.std  # returns: |mean| << std, even for annual data
+        level = bool(_looks_like_level(m.mean, m.std))  # the rule detect_regimes warns by
         if risk is False or (risk == "auto" and level):
             if level:
                 out["risk_skipped"] = (
@@ -909,8 +922,8 @@ def cmd_fit(args):
                            "pick it with --columns PRICE")
         features = [f"logret({data.columns[0]})"]
 
-    if getattr(args, "cache_dir", None) is not None and not args.stream:
-        raise CLIError("--cache-dir needs --stream (in memory, the file is read once)")
+    if getattr(args, "cache_dir", None) is not None:
+        _check_cache_dir_option(args.cache_dir, args.stream)
     t0 = time.perf_counter()
     if args.stream:
         # The same missing-value policy as in memory: drop the rows and say how many.
