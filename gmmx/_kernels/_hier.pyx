@@ -7,8 +7,10 @@
 # and each step merges the pair whose merge increases the total cost least.
 # The pairwise merge costs are held in one m x m matrix D (inf off the active
 # clusters and on the diagonal) with each row's minimum and its column; a
-# merge recomputes one row and rescans only the rows whose minimum pointed at
-# the two merged clusters.  Ties and slot bookkeeping follow mclust (see
+# merge recomputes one row; a row whose minimum pointed at the two merged
+# clusters keeps it as a lower bound and is rescanned only when that bound is
+# the cheapest merge (Muellner's generic algorithm), so the merges are those
+# of exact minima.  Ties and slot bookkeeping follow mclust (see
 # gmmx.core.hierarchical.hc_vvv).  Single-threaded: the tree is sequential.
 #
 # One logarithm per merge cost: n log(det(W / n) + q) with det the product of
@@ -177,6 +179,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
     cdef char[::1] active = np.ones(m, dtype=np.int8)
+    cdef char[::1] exact = np.ones(m, dtype=np.int8)
     # Rows are updated lazily: step t recomputes row a_t only; row j catches up
     # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
     # away) when it is read whole.  Writing column a_t of every row at every
@@ -201,10 +204,23 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         for step in range(m - 1):
             # the cheapest merge; among exact ties, mclust's choice: the pair with
             # the largest (higher slot, lower slot)
-            best = INFINITY
-            for r in range(m):
-                if rowmin[r] < best:
-                    best = rowmin[r]
+            # rowmin[r] is a lower bound unless exact[r]: rescan the rows whose
+            # bound reaches the minimum until the minimum is exact
+            while True:
+                best = INFINITY
+                for r in range(m):
+                    if rowmin[r] < best:
+                        best = rowmin[r]
+                n_rows_at_best = 0
+                for r in range(m):
+                    if rowmin[r] == best and not exact[r]:
+                        _sync(D, r, synced, log_a, log_b, step)
+                        rowarg[r] = _argmin(&D[r, 0], m)
+                        rowmin[r] = D[r, rowarg[r]]
+                        exact[r] = 1
+                        n_rows_at_best += 1
+                if n_rows_at_best == 0:
+                    break
             bi = bj = -1
             n_rows_at_best = 0
             for r in range(m):
@@ -264,17 +280,15 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 if not active[j] or j == a:
                     continue
                 v = D[a, j]  # = D[j, a] once row j is synced
-                if rowarg[j] == a or rowarg[j] == b:
-                    if v <= rowmin[j]:  # no lower than the old minimum: the new one
-                        rowarg[j] = a
-                        rowmin[j] = v
-                    else:
-                        _sync(D, j, synced, log_a, log_b, step + 1)
-                        rowarg[j] = _argmin(&D[j, 0], m)
-                        rowmin[j] = D[j, rowarg[j]]
-                if rowarg[j] != a and v < rowmin[j]:
+                if v < rowmin[j] or (v == rowmin[j] and exact[j]):
+                    # the new minimum (the other entries did not move)
                     rowarg[j] = a
                     rowmin[j] = v
+                    exact[j] = 1
+                elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
+                    # the minimum moved up: the old one is a lower bound, rescanned
+                    # only if it ever reaches the cheapest merge
+                    exact[j] = 0
     return merges_arr
 
 
