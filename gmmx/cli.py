@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
 from .core.covariance import COVARIANCE_TYPES
 from .core.init import INIT_PARAMS
 from .finance._models import model_covariances
-from .sources.transforms import _FiniteRowsSource, _log_returns_source, _stream_moments, _Tally
 
 __all__ = ["main", "build_parser", "simulate_regime_returns"]
 
@@ -828,15 +827,18 @@ def cmd_fit(args):
     t0 = time.perf_counter()
     if args.stream:
         # The same missing-value policy as in memory: drop the rows and say how many.
-        tally = _Tally()
-        fit_data = data.source(args.chunk_size, getattr(args, "cache_dir", None))
-        if args.returns:
-            fit_data = _log_returns_source(fit_data, tally)
-        else:
-            fit_data = _FiniteRowsSource(fit_data, tally)
-        n_rows, variances = _stream_moments(fit_data)
-        if tally.dropped:
-            notes.append(_drop_note(tally.dropped, "missing or non-finite prices"
+        from .sources.transforms import FiniteRows, LogReturns, stream_moments
+
+        source = data.source(args.chunk_size, getattr(args, "cache_dir", None))
+        fit_data = LogReturns(source) if args.returns else FiniteRows(source)
+        try:
+            n_rows, _, variances = stream_moments(fit_data)
+        except ValueError as exc:
+            if "has no rows" not in str(exc):
+                raise
+            raise CLIError("the file has no rows with finite values") from None
+        if fit_data.n_dropped:
+            notes.append(_drop_note(fit_data.n_dropped, "missing or non-finite prices"
                                     if args.returns else
                                     "rows with missing or non-finite values"))
     else:
