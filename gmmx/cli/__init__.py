@@ -27,10 +27,12 @@ and the parts they share (reading, fitting, printing, plotting).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
 
+from ..exceptions import SKLEARN_ENV
 from ._common import (EXIT_DATA, EXIT_OK, EXIT_USAGE, MAX_CANDIDATES, MAX_COMPONENTS,
                       MAX_MESSAGE_CHARS, MAX_THREADS, CLIError, _is_user_error, _message)
 from .demo import simulate_regime_returns
@@ -54,6 +56,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     int
         Exit status: 0 success, 1 data or file error, 2 bad command line.
     """
+    if argv is None and "gmmx.mixture" not in sys.modules:
+        # The gmmx process itself: its estimators never meet scikit-learn, whose
+        # import (with pandas and pyarrow) would cost more than a small fit.
+        os.environ.setdefault(SKLEARN_ENV, "0")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
