@@ -57,47 +57,65 @@ cdef inline double _chol_det(double* A, int d) noexcept nogil:
 cdef class _Tree:
     cdef int m, d
     cdef double alpha, beta
-    cdef double[::1] cnt, tr, term
-    cdef double[:, ::1] mean, D
-    cdef double[:, :, ::1] W
+    cdef object _arrays   # keeps the buffers below alive
+    cdef double* cnt      # (m,) weighted counts
+    cdef double* tr       # (m,) traces of the scatters
+    cdef double* term     # (m,) cost terms
+    cdef double* mean     # (m, d)
+    cdef double* W        # (m, d, d) scatters
     cdef double* buf      # d x d scratch
     cdef double* delta    # d scratch
 
     def __cinit__(self, double[:, ::1] Z, double[::1] w, double alpha, double beta):
         self.m, self.d = Z.shape[0], Z.shape[1]
         self.alpha, self.beta = alpha, beta
-        self.buf = <double*> malloc(max(self.d * self.d, 1) * sizeof(double))
-        self.delta = <double*> malloc(max(self.d, 1) * sizeof(double))
-        if self.buf == NULL or self.delta == NULL:
-            raise MemoryError()
-        self.cnt = np.array(w, dtype=np.float64)
-        self.mean = np.array(Z, dtype=np.float64)
-        self.W = np.zeros((self.m, self.d, self.d))
-        self.tr = np.zeros(self.m)
-        self.term = np.empty(self.m)
+        cnt = np.array(w, dtype=np.float64)
+        mean = np.array(Z, dtype=np.float64)
+        W = np.zeros((self.m, self.d, self.d))
+        tr = np.zeros(self.m)
+        term = np.empty(self.m)
+        scratch = np.empty(self.d * self.d + self.d)
+        self._arrays = (cnt, mean, W, tr, term, scratch)
+        cdef double[::1] v
+        v = cnt
+        self.cnt = &v[0]
+        v = mean.reshape(-1)
+        self.mean = &v[0]
+        v = W.reshape(-1)
+        self.W = &v[0]
+        v = tr
+        self.tr = &v[0]
+        v = term
+        self.term = &v[0]
+        v = scratch
+        self.buf = &v[0]
+        self.delta = &v[self.d * self.d]
         cdef int i
         for i in range(self.m):
             self.term[i] = _term(self.cnt[i], 0.0, 0.0, alpha, beta, self.d)
-
-    def __dealloc__(self):
-        free(self.buf)
-        free(self.delta)
 
     cdef double merged_term(self, int i, int j, double* c_out, double* tr_out) noexcept nogil:
         """Cost term of ``i`` merged with ``j`` (delta left in self.delta)."""
         cdef int d = self.d, k, l
         cdef double ni = self.cnt[i], nj = self.cnt[j]
         cdef double nij = ni + nj, c, tr, dd = 0.0, det = 0.0
+        cdef const double* mi = self.mean + i * d
+        cdef const double* mj = self.mean + j * d
+        cdef const double* Wi
+        cdef const double* Wj
+        cdef double* delta = self.delta
         for k in range(d):
-            self.delta[k] = self.mean[j, k] - self.mean[i, k]
-            dd = dd + self.delta[k] * self.delta[k]
+            delta[k] = mj[k] - mi[k]
+            dd = dd + delta[k] * delta[k]
         c = ni * nj / nij
         tr = self.tr[i] + self.tr[j] + c * dd
         if nij > d:
+            Wi = self.W + i * d * d
+            Wj = self.W + j * d * d
             for k in range(d):
                 for l in range(d):
-                    self.buf[k * d + l] = ((self.W[i, k, l] + self.W[j, k, l])
-                                           + c * self.delta[k] * self.delta[l]) / nij
+                    self.buf[k * d + l] = ((Wi[k * d + l] + Wj[k * d + l])
+                                           + c * delta[k] * delta[l]) / nij
             det = _chol_det(self.buf, d)
         c_out[0] = c
         tr_out[0] = tr
@@ -112,13 +130,16 @@ cdef class _Tree:
         cdef int d = self.d, k, l
         cdef double c, tr, t = self.merged_term(a, b, &c, &tr)
         cdef double nij = self.cnt[a] + self.cnt[b]
+        cdef double* Wa = self.W + a * d * d
+        cdef const double* Wb = self.W + b * d * d
+        cdef double* ma = self.mean + a * d
+        cdef const double* mb = self.mean + b * d
         for k in range(d):
             for l in range(d):
-                self.W[a, k, l] = (self.W[a, k, l] + self.W[b, k, l]
-                                   + c * (self.delta[k] * self.delta[l]))
+                Wa[k * d + l] = (Wa[k * d + l] + Wb[k * d + l]
+                                 + c * (self.delta[k] * self.delta[l]))
         for k in range(d):
-            self.mean[a, k] = (self.cnt[a] * self.mean[a, k]
-                               + self.cnt[b] * self.mean[b, k]) / nij
+            ma[k] = (self.cnt[a] * ma[k] + self.cnt[b] * mb[k]) / nij
         self.cnt[a] = nij
         self.tr[a] = tr
         self.term[a] = t
