@@ -58,6 +58,8 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
 templates_path = ["_templates"]
 
 autosummary_generate = True
+# Quotes and ellipses only: "--out" must stay two hyphens, not become an en dash.
+smartquotes_action = "qe"
 autodoc_default_options = {"members": True, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -6,6 +6,8 @@ rho = (0.8, 0.2) a draw comes from N(5, 1) or from N(10, 2) (variances 1 and 2,
 so the second standard deviation is sqrt(2)).  gmmx.GaussianMixture fits both
 states at once and recovers mu, sigma^2 and rho.
 
+Run it with::
+
     python examples/em_two_state.py [--n 20000] [--seed 0]
 """
 

@@ -10,6 +10,8 @@ That construction fixes the fourth moment at kappa sigma^4 but leaves the
 mixture variance at (p a^2 + q b^2) sigma^2; gm2_from_moments keeps a and
 chooses b so that volatility and kurtosis both match exactly.
 
+Run it with::
+
     python examples/leptokurtic_gm2.py
 """
 

@@ -11,6 +11,8 @@ prints them for a $1,000,000 book held 50 / 30 / 20 beside a normal
 on a scenario (crude oil falling 5 % in a day) and draws both loss
 distributions with :func:`gmmx.plotting.plot_portfolio_risk`.
 
+Run it with::
+
     python examples/portfolio_risk.py [--out DIR] [--show]
 """
 

@@ -5,6 +5,8 @@ Two correlated Gaussian clouds are simulated, gmmx.GaussianMixture fits a
 full-covariance mixture, and plot_clusters draws each point in the colour of
 its most probable component with the 1- and 2-sd ellipses of each component.
 
+Run it with::
+
     python examples/scatter_2d.py [--out DIR] [--show]
 """
 

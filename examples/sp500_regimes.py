@@ -11,6 +11,8 @@ volatility, mean duration in days; for the HMM also the expected duration
 by each model's regimes with the HMM's filtered (causal) probabilities, and
 the BIC/AIC curve over the number of mixture components.
 
+Run it with::
+
     python examples/sp500_regimes.py [--out DIR] [--show]
 """
 

@@ -8,6 +8,8 @@ at risk and expected shortfall of the mixture beside a normal fit, the
 historical figures and a moment-matched GM(2), and saves the fitted density over the histogram and a
 QQ plot.
 
+Run it with::
+
     python examples/sp500_returns.py [--out DIR] [--show]
 """
 

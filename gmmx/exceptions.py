@@ -48,7 +48,21 @@ _DOCS = {
 }
 
 
+#: Set to "0" before gmmx builds its classes to build them without
+#: scikit-learn's bases even when it is installed (the ``gmmx`` command does:
+#: it never hands its estimators to scikit-learn, and importing it costs more
+#: than a small fit).
+SKLEARN_ENV = "GMMX_SKLEARN"
+
+
+def use_sklearn() -> bool:
+    """Whether gmmx's classes subclass scikit-learn's (installed and not disabled)."""
+    return os.environ.get(SKLEARN_ENV, "1") != "0"
+
+
 def _sklearn_base(name):
+    if not use_sklearn():
+        return None
     try:
         from sklearn import exceptions
     except ImportError:

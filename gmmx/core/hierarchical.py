@@ -18,17 +18,19 @@ partition per K:
 4. the tree is cut at K clusters.
 
 One-dimensional data use mclust's quantile classes (``qclass``) instead, as
-``Mclust`` does.  Cost: the pairwise merge costs of the (at most 2,000)
-subset rows are held in one ``m x m`` matrix (32 MB); each merge recomputes
-one row (``m`` batched ``d x d`` log-determinants), so the whole tree is
-``O(m^2 d^3)``: measured about 1 s for ``m = 2000`` and ``d <= 16`` (2 cores);
-above 16 features the subset shrinks as ``(16/d)^1.5`` to stay near that.
+``Mclust`` does.  The tree is built natively (``gmmx._kernels._hier``).
+Cost: the pairwise merge costs of the (at most 2,000) subset rows are held
+in one ``m x m`` matrix (32 MB); each merge recomputes one row (``m``
+``d x d`` log-determinants), so the whole tree is ``O(m^2 d^3)``; above 16
+features the subset shrinks as ``(16/d)^1.5`` to stay near the cost at 16.
 No pass over the data is needed: the rows come from the initialisation sample.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .._kernels import _hier
 
 __all__ = [
     "HC_MAX_ROWS",
@@ -69,54 +71,6 @@ def svd_transform(X, sample_weight=None):
     return (S @ Vt[ok].T) / np.sqrt(sv[ok])
 
 
-class _Clusters:
-    """Counts, means, scatters and costs of the current clusters (indexed by row)."""
-
-    def __init__(self, Z, w, alpha, beta):
-        n, d = Z.shape
-        self.d = d
-        self.alpha, self.beta = alpha, beta
-        self.cnt = w.copy()
-        self.mean = Z.copy()
-        self.W = np.zeros((n, d, d))
-        self.tr = np.zeros(n)
-        self.term = self._term(self.cnt, self.tr, np.full(n, -np.inf))
-
-    def _term(self, cnt, tr, logdet):
-        base = np.log(self.beta * (tr + self.alpha) / cnt)
-        val = np.where(cnt > self.d, np.logaddexp(logdet, base), base)
-        return cnt * val
-
-    def merged(self, i, J):
-        """Count, mean, scatter, trace and cost of ``i`` merged with each of ``J``."""
-        ni, nj = self.cnt[i], self.cnt[J]
-        nij = ni + nj
-        delta = self.mean[J] - self.mean[i]
-        c = ni * nj / nij
-        tr = self.tr[i] + self.tr[J] + c * np.einsum("ij,ij->i", delta, delta)
-        logdet = np.full(J.shape[0], -np.inf)
-        big = nij > self.d
-        W = None
-        if np.any(big):
-            W = (self.W[i] + self.W[J[big]]
-                 + c[big, None, None] * delta[big, :, None] * delta[big, None, :])
-            sign, ld = np.linalg.slogdet(W / nij[big, None, None])
-            logdet[big] = np.where(sign > 0, ld, -np.inf)
-        return nij, delta, c, tr, self._term(nij, tr, logdet)
-
-    def costs(self, i, J):
-        """Increase of the total cost when ``i`` merges with each of ``J``."""
-        *_, term = self.merged(i, J)
-        return term - self.term[i] - self.term[J]
-
-    def merge(self, a, b):
-        """Merge cluster ``b`` into ``a``."""
-        nij, delta, c, tr, term = self.merged(a, np.array([b]))
-        self.W[a] = self.W[a] + self.W[b] + c[0] * np.outer(delta[0], delta[0])
-        self.mean[a] = (self.cnt[a] * self.mean[a] + self.cnt[b] * self.mean[b]) / nij[0]
-        self.cnt[a], self.tr[a], self.term[a] = nij[0], tr[0], term[0]
-
-
 def hc_vvv(Z, sample_weight=None, alpha=1.0, beta=1.0):
     """Agglomerative hierarchical clustering under mclust's VVV criterion.
 
@@ -143,72 +97,16 @@ def hc_vvv(Z, sample_weight=None, alpha=1.0, beta=1.0):
     centred = Z - (w @ Z) / w.sum()
     alpha = max(alpha * float(w @ np.einsum("ij,ij->i", centred, centred)) / (w.sum() * d),
                 _EPS)
-    cl = _Clusters(Z, w, alpha, beta)
-    D = np.full((m, m), np.inf)
-    for i in range(m - 1):
-        J = np.arange(i + 1, m)
-        D[i, J] = D[J, i] = cl.costs(i, J)
-    rowarg = np.argmin(D, axis=1)
-    rowmin = D[np.arange(m), rowarg]
-    active = np.ones(m, dtype=bool)
-    # mclust's group numbering: a merge keeps the lower slot and moves the
-    # last group into the freed one; exact ties go to the pair with the
-    # largest (higher slot, lower slot), as mclust's scans (`.le.`)
-    slot = np.arange(m)
-    at_slot = np.arange(m)
-    merges = np.empty((max(m - 1, 0), 2), dtype=np.int64)
-    for step in range(m - 1):
-        i, j = _best_pair(D, rowmin, rowarg, slot)
-        a, b = (i, j) if slot[i] < slot[j] else (j, i)
-        merges[step] = min(a, b), max(a, b)
-        last = m - 1 - step
-        moved = at_slot[last]
-        if slot[b] != last:
-            at_slot[slot[b]] = moved
-            slot[moved] = slot[b]
-        if min(a, b) != a:  # the merged cluster is represented by its lowest row
-            a, b = b, a
-            slot[a] = slot[b]
-            at_slot[slot[a]] = a
-        cl.merge(a, b)
-        active[b] = False
-        D[b, :] = D[:, b] = np.inf
-        rowmin[b] = np.inf
-        J = np.flatnonzero(active)
-        J = J[J != a]
-        if J.size == 0:
-            break
-        D[a, J] = D[J, a] = cl.costs(a, J)
-        rowarg[a] = int(np.argmin(D[a]))
-        rowmin[a] = D[a, rowarg[a]]
-        stale = J[(rowarg[J] == a) | (rowarg[J] == b)]
-        if stale.size:
-            rowarg[stale] = np.argmin(D[stale], axis=1)
-            rowmin[stale] = D[stale, rowarg[stale]]
-        fresh = J[(rowarg[J] != a) & (D[J, a] < rowmin[J])]
-        rowarg[fresh] = a
-        rowmin[fresh] = D[fresh, a]
-    return merges
-
-
-def _best_pair(D, rowmin, rowarg, slot):
-    """The cheapest merge; among exact ties, mclust's choice (see :func:`hc_vvv`)."""
-    best = rowmin.min()
-    rows = np.flatnonzero(rowmin == best)
-    if rows.size == 1:
-        i = int(rows[0])
-        cols = np.flatnonzero(D[i] == best)
-        if cols.size == 1:
-            return i, int(cols[0])
-    pairs = [(int(i), int(j)) for i in rows for j in np.flatnonzero(D[i] == best)]
-    return max(pairs, key=lambda p: (max(slot[p[0]], slot[p[1]]), min(slot[p[0]], slot[p[1]])))
+    return _hier.hc_vvv_merges(np.ascontiguousarray(Z), np.ascontiguousarray(w), alpha,
+                               float(beta))
 
 
 def partition(merges, n_rows, n_clusters):
     """Labels 0..K-1 (numbered by first appearance) of the tree cut at ``n_clusters``."""
-    labels = np.arange(n_rows)
-    for a, b in merges[: n_rows - n_clusters]:
-        labels[labels == b] = a
+    labels = list(range(n_rows))
+    # In reverse, a merged row takes the final label of the row it merged into.
+    for a, b in reversed(np.asarray(merges)[: n_rows - n_clusters].tolist()):
+        labels[b] = labels[a]
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))
     return order[inverse].astype(np.int32)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from .._validation import check_random_state
 from ..core.student import t_covariances
+from ..exceptions import warn_user
 from ._models import full_covariances, model_covariances
+from .returns import _looks_like_level
 
 __all__ = ["RegimeResult", "detect_regimes", "regime_durations", "AssetClusters",
            "asset_features", "cluster_assets"]
@@ -299,6 +301,13 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
     RegimeResult
         Regimes sorted by volatility (total variance across assets): regime 0
         is the calmest.  The ordering makes labels stable across refits.
+
+    Warns
+    -----
+    UserWarning
+        When a column looks like a price level rather than returns (its mean
+        exceeds twice its standard deviation, the rule by which ``gmmx fit``
+        skips VaR/ES); pass ``gmmx.finance.log_returns(prices)``.
     """
     x, index, names = _returns_matrix(returns)
     n_regimes = int(n_regimes)
@@ -313,6 +322,7 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
     if emissions not in ("gaussian", "student_t"):
         raise ValueError(f"emissions must be 'gaussian' or 'student_t', got {emissions!r}")
     student = emissions == "student_t"
+    _warn_if_levels(x, names)
     if method == "hmm":
         return _hmm_regimes(x, index, names, n_regimes, periods_per_year, covariance_type,
                             n_init, random_state, kwargs, student)
@@ -341,6 +351,21 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
     labels = np.argmax(proba, axis=1)
     return RegimeResult(model, order, proba, labels, float(periods_per_year), names, index,
                         covariances=covariances)
+
+
+def _warn_if_levels(x, names):
+    """A UserWarning naming the columns of ``x`` that look like price levels, not returns."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    level = np.flatnonzero(_looks_like_level(mean, std))
+    if level.size == 0:
+        return
+    shown = ", ".join(str(names[j])
+                      for j in level[:5]) + (" ..." if level.size > 5 else "")
+    j = level[0]
+    warn_user(f"detect_regimes: {shown} look(s) like a price level, not returns (mean "
+              f"{mean[j]:.4g} exceeds twice the standard deviation {std[j]:.4g}); regimes "
+              "of a level are its trend, not its volatility: pass log returns "
+              "(gmmx.finance.log_returns(prices))", UserWarning)
 
 
 def _calm_to_volatile(covariances, means):

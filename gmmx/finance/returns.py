@@ -18,6 +18,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["log_returns"]
 
 
+def _looks_like_level(mean: Any, std: Any) -> Any:
+    """Whether a series of this mean and standard deviation looks like a price level.
+
+    Returns have ``|mean|`` far below their standard deviation, even annual
+    ones; a level (a price, an index) has a mean far above it.  The rule:
+    ``|mean| > 2 std`` (elementwise).
+    """
+    return np.abs(np.asarray(mean, dtype=np.float64)) > 2.0 * np.asarray(std, dtype=np.float64)
+
+
 # Returns Any: an ndarray, or a Series / DataFrame like the input (pandas is
 # optional and untyped, so overloads on its classes could not be told apart).
 def log_returns(prices: ArrayLike, periods: int = 1) -> Any:

@@ -3,17 +3,22 @@
 With scikit-learn, gmmx's estimators are real ``BaseEstimator`` /
 ``DensityMixin`` subclasses: ``clone``, ``Pipeline``, grid searches, the
 HTML repr and metadata routing work as for scikit-learn's own mixtures.
-Without it, :class:`BaseEstimator` below gives the same ``get_params``,
-``set_params`` and ``__repr__``.
+Without it, or with the environment variable ``GMMX_SKLEARN=0`` set before
+gmmx's estimators are first imported (the ``gmmx`` command sets it),
+:class:`BaseEstimator` below gives the same ``get_params``, ``set_params``
+and ``__repr__``.
 """
 
 from __future__ import annotations
 
 from .._params import ParamsMixin
+from ..exceptions import use_sklearn
 
 __all__ = ["HAVE_SKLEARN", "BaseEstimator", "DensityMixin", "expected_failed_checks"]
 
 try:
+    if not use_sklearn():  # GMMX_SKLEARN=0 (the gmmx command): as if not installed
+        raise ImportError
     from sklearn.base import BaseEstimator, DensityMixin
 except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
     HAVE_SKLEARN = False

@@ -48,6 +48,12 @@ reading its rows; :meth:`ChunkSource.read_all` reads a whole source into one
 in-memory ``(X, sample_weight)``; :class:`NpySource` selects columns by
 index.  The ``gmmx`` command reads its files through these.
 
+Transforms
+----------
+:class:`FiniteRows` drops rows with missing values, :class:`LogReturns` turns
+a price column into log returns across chunks, and :func:`stream_moments`
+gives rows, means and variances in one pass (see :mod:`gmmx.sources.transforms`).
+
 File formats
 ------------
 Paths are dispatched by a registry of file formats (:mod:`gmmx.sources.registry`):
@@ -93,6 +99,7 @@ from .csv import CSVSource
 
 from .array import ArraySource
 from .iterable import IterableSource
+from .transforms import FiniteRows, LogReturns, stream_moments
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -106,7 +113,9 @@ __all__ = [
     "ChunkValueError",
     "ColumnInfo",
     "FileFormat",
+    "FiniteRows",
     "IterableSource",
+    "LogReturns",
     "NpySource",
     "ParquetSource",
     "as_block",
@@ -117,6 +126,7 @@ __all__ = [
     "get_format",
     "list_columns",
     "register_format",
+    "stream_moments",
     "unregister_format",
 ]
 
@@ -153,8 +163,9 @@ def as_source(obj: Any, columns: Optional[Sequence[str]] = None,
         first full pass writes the decoded rows, read memory-mapped by the
         later passes (:mod:`gmmx.sources.spill`).
     **kwargs
-        Passed to ``pandas.read_csv`` for CSV sources (to the factory of
-        formats registered with ``read_options=True``).
+        For CSV sources, ``header=`` ('infer', True, False; see
+        :class:`CSVSource`) and options of ``pandas.read_csv`` (passed to the
+        factory of formats registered with ``read_options=True``).
 
     Returns
     -------

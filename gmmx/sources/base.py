@@ -41,7 +41,7 @@ that :meth:`ChunkSource.read_all` and the out-of-core driver share.
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -227,9 +227,9 @@ class ChunkSource:
         Number of chunks, if :meth:`read_chunk` is supported.
     """
 
-    n_features = None
-    n_rows = None
-    n_chunks = None
+    n_features: Optional[int] = None
+    n_rows: Optional[int] = None
+    n_chunks: Optional[int] = None
 
     def chunk_start(self, i):
         """Absolute first row of chunk ``i`` for random access, or None if unknown."""

@@ -1,7 +1,8 @@
-"""Delimited text files, read in chunks with pandas."""
+"""Delimited text files, read in chunks: plain numbers by NumPy, the rest by pandas."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
@@ -19,7 +20,14 @@ _CSV_SUFFIXES = tuple(text + comp for text in (".csv", ".tsv", ".txt") for comp 
 
 
 class CSVSource(DecodedCopy, ChunkSource):
-    """A delimited text file read in chunks with ``pandas.read_csv``.
+    """A delimited text file read in chunks with ``pandas.read_csv`` (or NumPy).
+
+    A file of plain numbers (one delimiter character, a point decimal, UTF-8,
+    a header without quotes or repeated names, and only the options ``sep``,
+    ``decimal``, ``encoding``) is parsed by NumPy, without importing pandas;
+    a chunk NumPy cannot parse (text, a missing value, quotes, a wrong field
+    count) is parsed by pandas, so the blocks and the errors are those of
+    pandas either way.
 
     Reading is strict: every row must have as many fields as the header (a
     row with an extra field raises ``ValueError`` naming its line, where
@@ -41,6 +49,12 @@ class CSVSource(DecodedCopy, ChunkSource):
     weight_column : str, optional
     chunk_size : int
         Rows per chunk.
+    header : {'infer', True, False}, default='infer'
+        Whether the first line names the columns.  'infer': it does unless
+        every field of it is a number (a headerless file of numbers: the
+        first line is data, not lost as column names).  A file without a
+        header has the columns ``'0', '1', ...`` (strings).  :attr:`has_header`
+        tells what was decided.
     cache_dir : str or os.PathLike, optional
         A directory on a local disk where the first full pass writes the
         parsed rows (float64), which every later pass then reads
@@ -51,7 +65,12 @@ class CSVSource(DecodedCopy, ChunkSource):
         see :class:`ParquetSource` and :mod:`gmmx.sources.spill`.  Default
         None: every pass parses the file.
     **read_csv_kwargs
-        Passed to ``pandas.read_csv`` (``sep``, ``header``, ``decimal``, ``skiprows``...).
+        Passed to ``pandas.read_csv`` (``sep``, ``decimal``, ``skiprows``...).
+
+    Attributes
+    ----------
+    has_header : bool
+        Whether the first line was read as column names.
     """
 
     #: Rows read by :meth:`list_columns` to tell the column types.
@@ -62,8 +81,7 @@ class CSVSource(DecodedCopy, ChunkSource):
     HEAD_BYTES = 4 << 20
 
     def __init__(self, path, columns=None, weight_column=None, chunk_size=None, *,
-                 cache_dir=None, **read_csv_kwargs):
-        pd = _pandas()
+                 header="infer", cache_dir=None, **read_csv_kwargs):
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no such CSV file: {self.path!r}")
@@ -77,11 +95,22 @@ class CSVSource(DecodedCopy, ChunkSource):
                 raise ValueError(f"{key!r} is set by CSVSource; use columns= / chunk_size= instead")
         self._strict = {} if "index_col" in self.kwargs else {"index_col": False}
         self.check_head(self.path, **self.kwargs)
-        head = _read_strict(pd, self.path, nrows=0, **self._strict, **self.kwargs)
-        self.columns = _pick_columns(head.columns, columns, weight_column, lambda c: True,
+        plain = _plain_header(self.path, header, self.kwargs)
+        if plain is not None:  # numbers and a plain header: no pandas needed to start
+            self._names, options = plain
+            self.kwargs.update(options)
+        else:
+            pd = _pandas()
+            self.kwargs.update(_header_options(pd, self.path, header, self.kwargs,
+                                               self._strict))
+            head = _read_strict(pd, self.path, nrows=0, **self._strict, **self.kwargs)
+            self._names = list(head.columns)
+        self._plain_sep = None if plain is None else _plain_sep(read_csv_kwargs)
+        self.has_header = self.kwargs.get("header") is not None
+        self.columns = _pick_columns(self._names, columns, weight_column, lambda c: True,
                                      f"CSV file {self.path!r}")
         self.n_features = len(self.columns)
-        self.n_file_columns = len(head.columns)
+        self.n_file_columns = len(self._names)
         self.chunk_size = check_chunk_size(self._chunk_size_arg, self.n_file_columns)
         self._cache = None
         if self.cache_dir is not None:
@@ -93,6 +122,9 @@ class CSVSource(DecodedCopy, ChunkSource):
         return self._pass(self._parsed_pass)
 
     def _parsed_pass(self):
+        if self._plain_sep is not None:
+            yield from self._plain_pass()
+            return
         import pandas as pd
 
         # No usecols: with it pandas silently ignores extra fields.
@@ -108,18 +140,70 @@ class CSVSource(DecodedCopy, ChunkSource):
                     raise self._locate(exc) from None
                 if df is None:
                     return
-                try:
-                    X = df[self.columns].to_numpy(dtype=np.float64)
-                except (TypeError, ValueError):
-                    bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
-                    raise ValueError(
-                        f"CSV columns {bad} contain non-numeric values{_example(df, bad)}; "
-                        "select numeric columns with columns=[...] or clean the file"
-                    ) from None
-                if self.weight_column is None:
-                    yield X
-                else:
-                    yield X, df[self.weight_column].to_numpy(dtype=np.float64)
+                yield self._block(df)
+
+    def _block(self, df):
+        """The features (and weights) of one parsed chunk."""
+        try:
+            X = df[self.columns].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
+            raise ValueError(
+                f"CSV columns {bad} contain non-numeric values{_example(df, bad)}; "
+                "select numeric columns with columns=[...] or clean the file"
+            ) from None
+        if self.weight_column is None:
+            return X
+        return X, df[self.weight_column].to_numpy(dtype=np.float64)
+
+    def _plain_pass(self):
+        """One pass parsed by NumPy, chunk by chunk; a chunk NumPy cannot parse
+        (text, missing values, quotes, wrong field counts) goes to pandas, as
+        the whole file would otherwise."""
+        index = {name: j for j, name in enumerate(self._names)}
+        cols = [index[c] for c in self.columns]
+        wcol = None if self.weight_column is None else index[self.weight_column]
+        with _open_text(self.path, self.kwargs) as f:
+            if self.has_header:
+                for line in f:
+                    if line.strip():
+                        break
+            while True:
+                lines = list(itertools.islice(f, self.chunk_size))
+                if not lines:
+                    return
+                block = _plain_block(lines, self._plain_sep, self.n_file_columns)
+                if block is None:
+                    block = self._pandas_block(lines)
+                    if block is None:
+                        continue
+                    yield block
+                    continue
+                X = np.ascontiguousarray(block[:, cols])
+                yield X if wcol is None else (X, np.ascontiguousarray(block[:, wcol]))
+
+    def _pandas_block(self, lines):
+        """The block of ``lines`` parsed by pandas with the file's options (None if empty)."""
+        import io
+
+        pd = _pandas()
+        options = {k: v for k, v in self.kwargs.items() if k not in ("header", "names")}
+        text = io.StringIO("".join(lines))
+        try:
+            df = _read_strict(pd, text, shown=self.path, header=None, names=self._names,
+                              **self._strict, **_pandas2_options(pd, options), **options)
+        except pd.errors.EmptyDataError:
+            return None
+        except ValueError as exc:  # line numbers of the chunk: name the file's line
+            found = _first_long_line(self.path, self.kwargs, self.n_file_columns)
+            if found is None:
+                raise
+            raise _strict_failure(self.path, f"Expected {self.n_file_columns} fields in line "
+                                             f"{found[0]}, saw {found[1]}: a row with more "
+                                             "fields than its header") from None
+        if df.shape[0] == 0:
+            return None
+        return self._block(df)
 
     def _check_field_counts(self):
         """ValueError naming the first row with extra fields (once per file version)."""
@@ -147,7 +231,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                                           "its header")
 
     @classmethod
-    def list_columns(cls, path, **read_csv_kwargs):
+    def list_columns(cls, path, *, header="infer", **read_csv_kwargs):
         """The columns of a CSV file and which are numeric.
 
         Reads only the header and the first :attr:`SNIFF_ROWS` rows (their
@@ -157,8 +241,11 @@ class CSVSource(DecodedCopy, ChunkSource):
         Parameters
         ----------
         path : str or os.PathLike
+        header : {'infer', True, False}, default='infer'
+            As for the constructor: without a header the columns are
+            ``'0', '1', ...``.
         **read_csv_kwargs
-            Passed to ``pandas.read_csv`` (``sep``, ``header``...), as to
+            Passed to ``pandas.read_csv`` (``sep``, ``decimal``...), as to
             the constructor.
 
         Returns
@@ -175,7 +262,6 @@ class CSVSource(DecodedCopy, ChunkSource):
         ImportError
             Without pandas.
         """
-        pd = _pandas()
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such CSV file: {path!r}")
@@ -183,7 +269,17 @@ class CSVSource(DecodedCopy, ChunkSource):
             if key in read_csv_kwargs:
                 raise ValueError(f"{key!r} is set by CSVSource.list_columns")
         cls.check_head(path, **read_csv_kwargs)
+        plain = _plain_header(path, header, read_csv_kwargs)
+        if plain is not None:  # plain numbers in the first rows: no pandas needed
+            names, options = plain
+            lines = _head_lines(path, 1 << 20)[options["header"] == 0:][:cls.SNIFF_ROWS]
+            if lines and _plain_block(lines, _plain_sep(read_csv_kwargs), len(names)) \
+                    is not None:
+                return [ColumnInfo(c, True, "float64") for c in names]
+        pd = _pandas()
         strict = {} if "index_col" in read_csv_kwargs else {"index_col": False}
+        read_csv_kwargs = {**read_csv_kwargs,
+                           **_header_options(pd, path, header, read_csv_kwargs, strict)}
         try:
             head = _read_strict(pd, path, nrows=cls.SNIFF_ROWS, **strict, **read_csv_kwargs)
         except pd.errors.EmptyDataError:
@@ -305,8 +401,11 @@ class CSVSource(DecodedCopy, ChunkSource):
             options = {"sep": sep} if sep != "\\s+" else {"sep": r"\s+", "engine": "python"}
         if decimal is not None:
             options["decimal"] = decimal
-        if "sep" in options and (decimal is not None or options["sep"] != ","):
-            if decimal is None and _sniff_decimal(_head_lines(path), options["sep"]) == ",":
+        if sep is not None or "sep" in options and (decimal is not None
+                                                     or options["sep"] != ","):
+            # a given (or name-implied) delimiter is kept, never re-guessed
+            if (decimal is None and options["sep"] != ","
+                    and _sniff_decimal(_head_lines(path), options["sep"]) == ","):
                 options["decimal"] = ","
             return options
         lines = _head_lines(path)
@@ -336,6 +435,148 @@ class CSVSource(DecodedCopy, ChunkSource):
 
     def __repr__(self):
         return f"CSVSource({self.path!r}, columns={self.columns}, chunk_size={self.chunk_size})"
+
+
+#: ``pandas.read_csv`` options the NumPy reader of plain files honours.
+_PLAIN_OPTIONS = frozenset({"sep", "delimiter", "decimal", "encoding"})
+
+
+def _plain_sep(kwargs):
+    """The one-character delimiter when NumPy can read the file, else None.
+
+    Files of plain numbers (a point decimal, one delimiter character other
+    than a blank or a quote, UTF-8) are read without pandas: importing it
+    costs far more than parsing a small file.
+    """
+    if set(kwargs) - _PLAIN_OPTIONS:
+        return None
+    sep = kwargs.get("sep", kwargs.get("delimiter", ","))
+    if not isinstance(sep, str) or len(sep) != 1 or sep in ' "\'\r\n#':
+        return None
+    if kwargs.get("decimal", ".") != "." or str(kwargs.get("encoding") or "utf-8").lower() \
+            not in ("utf-8", "utf8"):
+        return None
+    return sep
+
+
+def _plain_header(path, header, kwargs):
+    """``(names, read_csv options)`` of a plain file read without pandas, or None.
+
+    None (pandas decides) unless :func:`_plain_sep` accepts the options and
+    the first line is plain: no quotes, distinct non-empty names (pandas
+    would rename them) or all numbers (no header; see :func:`_header_options`).
+    """
+    if header is None:
+        header = False
+    if header not in ("infer", True, False):
+        raise ValueError(f"header must be 'infer', True or False, got {header!r}")
+    sep = _plain_sep(kwargs)
+    if sep is None:
+        return None
+    lines = _head_lines(path, 1 << 16)
+    if not lines or '"' in lines[0] or lines[0].startswith("\ufeff"):
+        return None
+    fields = lines[0].split(sep)
+    numbers = _fields_are_numbers(fields)
+    if header is False or (header == "infer" and numbers):
+        names = [str(j) for j in range(len(fields))]
+        return names, {"header": None, "names": names}
+    if len(set(fields)) != len(fields) or not all(f.strip() for f in fields):
+        return None
+    return fields, {"header": 0}
+
+
+def _fields_are_numbers(fields):
+    """Every field a number or empty, at least one a number."""
+    seen = False
+    for field in fields:
+        text = field.strip()
+        if not text:
+            continue
+        try:
+            float(text)
+        except ValueError:
+            return False
+        seen = True
+    return seen
+
+
+def _plain_block(lines, sep, n_fields):
+    """``lines`` parsed by NumPy as an ``(n, n_fields)`` float64 block, or None.
+
+    None when any field is not a plain number (text, a missing value, a
+    quote) or a line has another number of fields: pandas then parses them.
+    """
+    try:
+        block = np.loadtxt(lines, delimiter=sep, comments=None, dtype=np.float64, ndmin=2)
+    except ValueError:
+        return None
+    if block.shape[0] == 0:
+        return np.empty((0, n_fields))
+    return block if block.shape[1] == n_fields else None
+
+
+class _open_text:
+    """Context manager: the (decompressed) text stream of a CSV file."""
+
+    def __init__(self, path, kwargs):
+        self.binary = _open_binary(path, kwargs.get("compression", "infer"))
+
+    def __enter__(self):
+        import io
+
+        raw = self.binary.__enter__()
+        if raw is None:
+            raise OSError(f"cannot open {self.binary.path!r}")
+        return io.TextIOWrapper(raw, encoding="utf-8", newline=None)
+
+    def __exit__(self, *exc):
+        return self.binary.__exit__(*exc)
+
+
+def _header_options(pd, path, header, kwargs, strict):
+    """The ``pandas.read_csv`` options of ``header`` ('infer', True or False).
+
+    Without a header the columns are named ``'0', '1', ...``; 'infer' finds
+    no header when every field of the first line is a number (or missing,
+    with at least one number).
+    """
+    if header is None:  # pandas' spelling of "no header"
+        header = False
+    if header not in ("infer", True, False):
+        raise ValueError(f"header must be 'infer', True or False, got {header!r}")
+    if "header" in kwargs or "names" in kwargs:
+        if header != "infer":
+            raise ValueError("pass header= alone, not with pandas' header/names options")
+        return {}  # the caller's pandas options decide
+    if header is True:
+        return {"header": 0}
+    try:
+        first = _read_strict(pd, path, nrows=1, header=None, dtype=str, **strict, **kwargs)
+    except pd.errors.EmptyDataError:
+        return {"header": 0} if header == "infer" else {"header": None}
+    if header == "infer" and not _all_numbers(first, kwargs.get("decimal", ".")):
+        return {"header": 0}
+    return {"header": None, "names": [str(j) for j in range(first.shape[1])]}
+
+
+def _all_numbers(df, decimal):
+    """Whether the first row of ``df`` (strings) holds only numbers and missing values."""
+    if df.shape[0] == 0:
+        return False
+    seen = False
+    for value in df.iloc[0]:
+        if not isinstance(value, str):  # missing
+            continue
+        text = value.strip()
+        if decimal != ".":
+            text = text.replace(decimal, ".")
+        try:
+            float(text)
+        except ValueError:
+            return False
+        seen = True
+    return seen
 
 
 _DECIMAL_COMMA = re.compile(r'^\s*"?[-+]?\d+,\d+(?:[eE][-+]?\d+)?"?\s*$')
@@ -456,15 +697,19 @@ def _strict_failure(path, exc):
     )
 
 
-def _read_strict(pd, path, **kwargs):
-    """``pd.read_csv`` where a row with more fields than the header is an error."""
+def _read_strict(pd, path, shown=None, **kwargs):
+    """``pd.read_csv`` where a row with more fields than the header is an error.
+
+    ``shown``: the file named in messages when ``path`` is a buffer of its lines.
+    """
+    shown = path if shown is None else shown
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         try:
             df = pd.read_csv(path, **kwargs)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise _strict_failure(path, exc) from None
-    _check_caught(pd, path, caught)
+            raise _strict_failure(shown, exc) from None
+    _check_caught(pd, shown, caught)
     return df
 
 
@@ -578,7 +823,7 @@ def _example(df, bad):
 
 def _from_path(path, columns=None, chunk_size=None, weight_column=None, sample_weight=None,
                **read_csv_kwargs):
-    """:func:`gmmx.sources.as_source` for a delimited text file."""
+    """:func:`gmmx.sources.as_source` for a delimited text file (``header=`` as :class:`CSVSource`)."""
     if sample_weight is not None:
         raise ValueError("pass weight_column=... for Parquet/CSV sources, not sample_weight")
     return CSVSource(path, columns, weight_column, chunk_size, **read_csv_kwargs)

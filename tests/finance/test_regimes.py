@@ -199,3 +199,18 @@ def test_cluster_assets_errors():
         cluster_assets(df, 2, features=("beta",))
     with pytest.raises(ValueError, match="at least 2 assets"):
         cluster_assets(df[["calm0"]], 1)
+
+
+@pytest.mark.parametrize("method", ["mixture", "hmm"])
+def test_a_price_level_warns_once_returns_do_not(series, method):
+    import warnings
+
+    r = series[0].to_numpy()
+    prices = pd.Series(100.0 * np.exp(np.cumsum(r[:400])), name="SPX")
+    with pytest.warns(UserWarning, match="SPX look\\(s\\) like a price level") as caught:
+        detect_regimes(prices, 2, method=method, n_init=1)
+    assert sum("price level" in str(w.message) for w in caught) == 1
+    assert caught[0].filename == __file__  # the user's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        detect_regimes(r[:400], 2, method=method, n_init=1)

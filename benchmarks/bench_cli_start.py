@@ -1,0 +1,84 @@
+"""The small-job costs of issue #22 item 3: the hierarchical start against a
+k-means start, and the CPU time of ``gmmx fit`` on a 1,000-row CSV.
+
+1. ``initial_parameters`` on 5,000 x 2 rows (three blobs), K = 3, with
+   ``init_params="hierarchical"`` (mclust's tree on a 2,000-row subset) and
+   ``"kmeans"``, alternated in one process; CPU-time medians and their ratio
+   (bar: at most 5).
+2. ``gmmx fit`` of a 1,000-row, two-column CSV in fresh processes: user + sys
+   CPU seconds (bar: under 0.8 s), and the heavy modules it loaded.
+
+Run::
+
+    python benchmarks/bench_cli_start.py            # 15 repeats, 5 CLI runs
+    python benchmarks/bench_cli_start.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def start_ratio(repeats):
+    from gmmx.core.init import initial_parameters
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(1667, 2)) + 5 * j for j in range(3)])[:5000]
+
+    def cpu(init):
+        t0 = time.process_time()
+        initial_parameters(X, None, 3, "full", init, 1e-6, np.random.RandomState(0), 1)
+        return time.process_time() - t0
+
+    cpu("kmeans"), cpu("hierarchical")  # warm up
+    km, hc = [], []
+    for _ in range(repeats):
+        km.append(cpu("kmeans"))
+        hc.append(cpu("hierarchical"))
+    return statistics.median(km), statistics.median(hc)
+
+
+def cli_cpu(runs):
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (500, 2)), rng.normal(5, 1, (500, 2))]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "x.csv")
+        np.savetxt(path, X, delimiter=",", header="a,b", comments="", fmt="%.10g")
+        code = ("import sys; from gmmx.cli import main; sys.argv = ['gmmx', 'fit', %r]; "
+                "rc = main(); print([m for m in ('sklearn', 'pandas', 'pyarrow', "
+                "'matplotlib') if m in sys.modules], file=sys.stderr)" % path)
+        out = []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                  text=True, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        return out, proc.stderr.strip().splitlines()[-1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    km, hc = start_ratio(2 if args.quick else 15)
+    print(json.dumps({"kmeans_start_ms": round(km * 1e3, 2),
+                      "hierarchical_start_ms": round(hc * 1e3, 2),
+                      "ratio": round(hc / km, 1)}))
+    runs, loaded = cli_cpu(1 if args.quick else 5)
+    print(json.dumps({"cli_fit_cpu_s": [round(r, 3) for r in runs],
+                      "median": round(statistics.median(runs), 3), "heavy_modules": loaded}))
+
+
+if __name__ == "__main__":
+    main()
