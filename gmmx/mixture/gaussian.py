@@ -126,7 +126,10 @@ default='kmeans'
     ``sqrt(n)`` times less when many distinct values round independently) and
     means by ``2**-24 * max|x|``. Subtract the price level before converting
     to float32 when that matters. ``predict_proba`` and ``score_samples`` of
-    float32 input compute in float64 and return float32.
+    float32 input compute in float64 and return float32. Parameters that
+    float32 cannot hold (data near float32's maximum, ~3.4e38, have
+    covariances beyond it) are kept in float64: then every fitted array is
+    float64.
 
     Attributes
     ----------
@@ -340,11 +343,14 @@ default='kmeans'
         dtype = getattr(self, "_dtype", np.float64)
         if covariances is None:
             covariances = cov.covariances_from_cholesky(prec_chol)
+        precisions = cov.precisions_from_cholesky(prec_chol)
+        if dtype == np.float32 and not _fits_float32(covariances, precisions, prec_chol):
+            dtype = self._dtype = np.dtype(np.float64)  # data near float32's maximum
         self.weights_ = np.asarray(weights, dtype=dtype)
         self.means_ = np.asarray(means, dtype=dtype)
         self.covariances_ = np.asarray(covariances, dtype=dtype)
         self.precisions_cholesky_ = np.asarray(prec_chol, dtype=dtype)
-        self.precisions_ = np.asarray(cov.precisions_from_cholesky(prec_chol), dtype=dtype)
+        self.precisions_ = np.asarray(precisions, dtype=dtype)
 
     def _kernel_params(self, params):
         return kernel.kernel_params(params[0], params[1], params[3], self.covariance_type)
@@ -512,6 +518,16 @@ default='kmeans'
                                                          counts)
         y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
         return X, y
+
+
+def _fits_float32(*arrays):
+    """True if float32 holds every value of ``arrays`` (no overflow, no underflow to 0)."""
+    info = np.finfo(np.float32)
+    for a in arrays:
+        mag = np.abs(np.asarray(a, dtype=np.float64))
+        if np.any(mag > info.max) or np.any((mag > 0) & (mag < info.smallest_normal)):
+            return False
+    return True
 
 
 def _check_saved_covariances(cov, values, path, single=False):
