@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, runtime_checkable
 
+import numpy as np
+
 __all__ = ["Driver", "DriverOptions", "PassCheck", "accumulate_many", "make_driver",
            "register_driver"]
 
@@ -172,3 +174,9 @@ def make_driver(X, sample_weight, options):
         if accepts(X):
             return factory(X, sample_weight, options)
     raise ValueError(f"no driver accepts data of type {type(X).__name__}")
+
+
+def stats_finite(stats):
+    """True if a chunk's statistics are finite (cheap: O(K d^2), not O(rows))."""
+    return bool(np.isfinite(stats.log_likelihood) and np.all(np.isfinite(stats.sk))
+                and np.all(np.isfinite(stats.Mk)))

@@ -23,7 +23,7 @@ from .. import _progress
 from ..core import kernel
 from ..sources import ChunkError, as_block
 from ..sources.base import ChunkValueError, _chunk_error, check_block_finite
-from .base import PassCheck, register_driver
+from .base import PassCheck, register_driver, stats_finite
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
 __all__ = ["DaskDriver"]
@@ -136,12 +136,15 @@ def _block_stats(X, w, params_list, n_threads, index, n_features, first_row=None
             return None
         n_threads = kernel.resolve_n_threads(n_threads)
         try:
-            return [kernel.accumulate(X, w, params, n_threads,
-                                      where=_block_label(index, first_row))
-                    for params in params_list]
+            out = [kernel.accumulate(X, w, params, n_threads,
+                                     where=_block_label(index, first_row))
+                   for params in params_list]
         except kernel.NonFiniteChunkError:
             check_block_finite(X, index, first_row, _block_label(index, first_row))
             raise
+        if not all(stats_finite(s) for s in out):  # absurd values overflow the sums
+            check_block_finite(X, index, first_row, _block_label(index, first_row))
+        return out
     except ChunkError:
         raise
     except Exception as exc:

@@ -105,7 +105,14 @@ def short_repr(obj, limit=160):
 
 
 def check_block_finite(X, index, first_row, label=None):
-    """Raise :class:`ChunkValueError` naming the first row of ``X`` with NaN or infinity.
+    """Raise :class:`ChunkValueError` naming the first row of ``X`` with NaN or infinity,
+    or a value too large for float64 arithmetic.
+
+    As :func:`gmmx._validation.check_finite` for in-memory data: float64
+    values whose squares overflow (beyond ~1.3e154, e.g. the bytes of a
+    corrupted file read as numbers) are refused, since no covariance can
+    describe them. One pass over the chunk (its sum of squares) covers both
+    checks.
 
     Parameters
     ----------
@@ -118,11 +125,28 @@ def check_block_finite(X, index, first_row, label=None):
         Message prefix; default :func:`chunk_label`.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(X, axis=None, dtype=np.float64)
+        if X.dtype == np.float64 and X.flags.c_contiguous:
+            flat = X.reshape(-1)
+            total = np.dot(flat, flat)
+        else:
+            total = np.add.reduce(X, axis=None, dtype=np.float64)
     if np.isfinite(total):
         return
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-    if not bad.size:  # the sum overflowed; the values are finite
+    finite = np.isfinite(X)
+    bad = np.flatnonzero(~finite.all(axis=1))
+    if bad.size:
+        problem = "contains NaN or infinity; remove or impute non-finite values before fitting"
+    elif X.dtype == np.float64:  # the sum of squares overflowed; the values are finite
+        with np.errstate(over="ignore"):
+            huge = ~np.isfinite(np.square(X))
+        bad = np.flatnonzero(huge.any(axis=1))
+        if not bad.size:  # many large values, none absurd alone
+            return
+        col = int(np.flatnonzero(huge[bad[0]])[0])
+        problem = (f"column {col} holds {X[bad[0], col]:.3g}, a value too large for float64 "
+                   "arithmetic (squared deviations from it overflow): a corrupted file or "
+                   "an outlier. Remove or winsorise the row, or rescale the column")
+    else:
         return
     label = chunk_label(index, first_row) if label is None else label
     if first_row is None:
@@ -130,9 +154,7 @@ def check_block_finite(X, index, first_row, label=None):
     else:
         row = first_row + int(bad[0])
         where = f"row {row}"
-    raise ChunkValueError(
-        f"{label}{where} contains NaN or infinity; remove or impute non-finite values "
-        "before fitting", index, row)
+    raise ChunkValueError(f"{label}{where} {problem}", index, row)
 
 
 def iter_blocks(source, n_features=None):

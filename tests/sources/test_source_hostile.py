@@ -138,8 +138,9 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 
-def _corrupted_parquet(path, row_group=2, checksums=True):
-    """A 4-row-group file whose row group ``row_group`` has a flipped exponent bit."""
+def _corrupted_parquet(path, row_group=2, checksums=True, top_byte=None):
+    """A 4-row-group file whose row group ``row_group`` has a flipped exponent bit
+    (or its value 100's top byte set to ``top_byte``)."""
     rng = np.random.default_rng(0)
     table = pa.table({"x": rng.normal(size=2000), "y": rng.normal(size=2000)})
     pq.write_table(table, path, row_group_size=500, compression="NONE", use_dictionary=False,
@@ -147,7 +148,8 @@ def _corrupted_parquet(path, row_group=2, checksums=True):
     col = pq.ParquetFile(path).metadata.row_group(row_group).column(0)
     header = col.total_compressed_size - 500 * 8  # page header before the values
     raw = bytearray(path.read_bytes())
-    raw[col.data_page_offset + header + 8 * 100 + 7] ^= 0x01  # value 100: x 2**16, finite
+    at = col.data_page_offset + header + 8 * 100 + 7
+    raw[at] = raw[at] ^ 0x01 if top_byte is None else top_byte  # value 100: x 2**16, finite
     path.write_bytes(bytes(raw))
     return table
 
@@ -173,6 +175,27 @@ def test_parquet_without_checksums_reads_the_flipped_value(tmp_path):
     x = table.column("x").to_numpy()
     assert X[1100, 0] != x[1100] and np.isfinite(X[1100, 0])
     np.testing.assert_array_equal(np.delete(X[:, 0], 1100), np.delete(x, 1100))
+
+
+@pytest.mark.parametrize("start", ["sampled", "given"])
+def test_fit_of_a_corrupted_page_names_the_chunk_with_the_absurd_value(tmp_path, start):
+    """A corrupted uncompressed page read as a finite but absurd number (~1e230) is a
+    ChunkValueError naming its chunk and row, whether the start samples the file (the
+    sampling pass) or is given (the first E-step pass), not a failed M-step."""
+    from gmmx import GaussianMixture
+
+    path = tmp_path / "absurd.parquet"
+    _corrupted_parquet(path, checksums=False, top_byte=0x6F)
+    src = ParquetSource(path, chunk_size=300)
+    assert abs(src.read_all()[0][1100, 0]) > 1e200
+    init = {} if start == "sampled" else dict(
+        weights_init=[0.5, 0.5], means_init=[[-1.0, 0.0], [1.0, 0.0]],
+        precisions_init=np.tile(np.eye(2), (2, 1, 1)))
+    with pytest.raises(ChunkValueError, match=r"row 1100 column 0 holds -?\d\.\d+e\+2\d\d, a "
+                                              "value too large for float64") as info:
+        GaussianMixture(2, random_state=0, **init).fit(src)
+    assert info.value.chunk_index == 3 and info.value.row == 1100
+    assert str(info.value).startswith("chunk 3 (starting at row 900)")
 
 
 def test_parquet_undecodable_page_names_file_and_row_group(tmp_path):
