@@ -191,6 +191,8 @@ def iter_blocks(source, n_features=None):
                 item = next(it)
             except StopIteration:
                 return
+            except ChunkError:  # the source named the chunk itself
+                raise
             except Exception as exc:
                 raise _chunk_error(
                     exc, f"{chunk_label(i, first_row)}{short_repr(source)} could not be read: "

@@ -8,7 +8,8 @@ import warnings
 
 import numpy as np
 
-from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
+from .base import (ChunkSource, ChunkValueError, ColumnInfo, _pick_columns, check_chunk_size,
+                   chunk_label)
 from .registry import register_format
 from .spill import DecodedCopy, SpillCache, check_cache_dir
 
@@ -100,10 +101,13 @@ class CSVSource(DecodedCopy, ChunkSource):
         if _pandas2_misses_extra_fields(pd, self.kwargs):
             self._check_field_counts()
         reader = pd.read_csv(self.path, chunksize=self.chunk_size, **options)
+        index = 0
         with reader:
             while True:
                 try:
                     df = _next_strict(pd, reader, self.path)
+                except UnicodeDecodeError as exc:
+                    raise self._undecodable(exc) from None
                 except ValueError as exc:
                     raise self._locate(exc) from None
                 if df is None:
@@ -111,11 +115,8 @@ class CSVSource(DecodedCopy, ChunkSource):
                 try:
                     X = df[self.columns].to_numpy(dtype=np.float64)
                 except (TypeError, ValueError):
-                    bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
-                    raise ValueError(
-                        f"CSV columns {bad} contain non-numeric values{_example(df, bad)}; "
-                        "select numeric columns with columns=[...] or clean the file"
-                    ) from None
+                    raise self._non_numeric(df, index) from None
+                index += 1
                 if self.weight_column is None:
                     yield X
                 else:
@@ -133,6 +134,33 @@ class CSVSource(DecodedCopy, ChunkSource):
                                              f"{found[0]}, saw {found[1]}: a row with more "
                                              "fields than its header")
         self._counted = version
+
+    def _non_numeric(self, df, index):
+        """:class:`ChunkValueError` naming the chunk, row and value that is not a number."""
+        bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
+        row = _first_text_row(df, bad)
+        first_row = index * self.chunk_size
+        where = "" if row is None else f" (first at row {row})"
+        return ChunkValueError(
+            f"{chunk_label(index, first_row)}CSV columns {bad} contain non-numeric "
+            f"values{_example(df, bad)}{where}; select numeric columns with columns=[...] "
+            "or clean the file", index, first_row if row is None else row)
+
+    def _undecodable(self, exc):
+        """:class:`ChunkValueError` naming the first line that is not text in the
+        file's encoding (binary data), its row and its chunk."""
+        encoding = self.kwargs.get("encoding") or "utf-8"
+        line = _first_undecodable_line(self.path, self.kwargs.get("compression", "infer"),
+                                       encoding)
+        if line is None or line < 2:
+            return ValueError(f"CSV file {self.path!r} is not text in {encoding}: {exc}; "
+                              "pass its encoding (encoding=...)")
+        row = line - 2  # the header is line 1 (blank lines would shift this)
+        index = row // self.chunk_size
+        return ChunkValueError(
+            f"{chunk_label(index, index * self.chunk_size)}line {line} of CSV file "
+            f"{self.path!r} (row {row}) is not {encoding} text ({exc.reason}): binary data in the file; remove it, or pass "
+            "the file's encoding (encoding=...)", index, row)
 
     def _locate(self, exc):
         """``exc``, naming the line when it is about extra fields and does not yet."""
@@ -208,7 +236,10 @@ class CSVSource(DecodedCopy, ChunkSource):
         Raises
         ------
         ValueError
-            If the head holds NUL characters, a line with more than
+            If the head's first two lines hold NUL characters (not a text
+            file; NULs further down are reported by the pass that reads
+            them, as a :class:`ChunkValueError` naming their chunk and
+            row), a line with more than
             :attr:`MAX_COLUMNS` fields, or a first line longer than
             :attr:`HEAD_BYTES`.
         """
@@ -221,7 +252,8 @@ class CSVSource(DecodedCopy, ChunkSource):
             text = raw.decode(encoding, errors="replace")
         except LookupError:
             return  # an unknown encoding: pandas says so
-        if "\x00" in text:
+        nul = text.find("\x00")
+        if 0 <= nul and text.count("\n", 0, nul) < 2:  # later NULs: a pass names their chunk
             raise ValueError(
                 f"CSV file {path!r} contains NUL characters: it is not a text file in "
                 f"{encoding} (binary data, or UTF-16 text: pass encoding='utf-16')"
@@ -561,6 +593,36 @@ def _pandas():
     except ImportError:  # pragma: no cover - optional dependency
         raise ImportError("reading CSV needs pandas: pip install 'gmmx-em[pandas]'") from None
     return pd
+
+
+def _first_text_row(df, bad):
+    """The row (the frame's index: pandas numbers rows across chunks) of the first
+    value in the ``bad`` columns that is not a number, or None."""
+    import pandas as pd
+
+    rows = [df.index[np.flatnonzero(mask)[0]] for c in bad
+            if (mask := (df[c].notna() & pd.to_numeric(df[c], errors="coerce").isna())
+                .to_numpy()).any()]
+    return int(min(rows)) if rows else None
+
+
+def _first_undecodable_line(path, compression, encoding):
+    """1-based number of the first line of the file that does not decode, or None."""
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        return None
+    with _open_binary(path, compression) as f:
+        if f is None:
+            return None
+        for number, line in enumerate(f, 1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _example(df, bad):

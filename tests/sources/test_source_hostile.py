@@ -123,6 +123,30 @@ def test_nul_bytes_are_not_a_csv_file(tmp_path):
                                   [[1, 2], [3, 4]])
 
 
+@pytest.mark.parametrize("garbage, what", [
+    (b"\x89PNG\x00\x1a\xff\xfe,\x01\x02", "is not utf-8 text"),   # binary, with NULs
+    (b"\x89PNG\x1a\xff\xfe,\x01\x02", "is not utf-8 text"),       # binary, no NUL
+    (b"1.5\x00\x002,3", "contain non-numeric values"),             # NULs in a number
+])
+def test_csv_binary_bytes_far_down_are_a_chunk_error(tmp_path, garbage, what):
+    """Binary bytes at row 700 of a text file: a ChunkValueError with the chunk and the
+    row, from a pass (read_all, or a fit), not a ValueError without them."""
+    from gmmx import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    lines = [b"a,b"] + [b"%.6f,%.6f" % tuple(r) for r in rng.normal(size=(1000, 2))]
+    lines[1 + 700] = garbage
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    src = CSVSource(path, chunk_size=100)
+    for run in (src.read_all, lambda: GaussianMixture(2, random_state=0).fit(src)):
+        with pytest.raises(ChunkValueError, match=what) as info:
+            run()
+        assert info.value.chunk_index == 7 and info.value.row == 700
+        assert str(info.value).startswith("chunk 7 (starting at row 700): ")
+        assert "row 700" in str(info.value)[30:]
+
+
 def test_unknown_column_messages_stay_short(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text(",".join("c" * 300 + str(i) for i in range(2000)) + "\n1" + ",1" * 1999 + "\n")
