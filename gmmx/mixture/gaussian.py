@@ -258,9 +258,11 @@ default='kmeans'
                 )
             if np.any(w < 0) or np.any(w > 1) or not np.all(np.isfinite(w)):
                 raise ValueError(
+                    # scikit-learn's words, numbers in its order (smallest first)
                     "The parameter 'weights' should be in the range [0, 1], but got max "
-                    f"value {np.max(w):.5f}, min value {np.min(w):.5f}: weights_init must "
-                    "be in the range [0, 1]"
+                    f"value {np.min(w):.5f}, min value {np.max(w):.5f}: weights_init must "
+                    f"be in the range [0, 1] (its smallest value is {np.min(w):.5g}, its "
+                    f"largest {np.max(w):.5g})"
                 )
             if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
                 raise ValueError(

@@ -189,3 +189,31 @@ def test_names_and_float32_survive_save_and_load(tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(gm, name))
     with pytest.raises(ValueError, match="same order"):
         back.predict(df[["vix", "ndx", "spx"]])
+
+
+def _sklearn_mixture_tests_on_gmmx():
+    """scikit-learn's installed test_gaussian_mixture.py with gmmx's GaussianMixture in
+    place of its own (its code is read at test time, not copied)."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("sklearn.mixture.tests.test_gaussian_mixture")
+    if spec is None or spec.origin is None:
+        pytest.skip("scikit-learn's tests are not installed")
+    with open(spec.origin, encoding="utf-8") as f:
+        source = f.read()
+    original = "from sklearn.mixture import GaussianMixture\n"
+    assert source.count(original) == 1, "scikit-learn's test module changed its import"
+    source = source.replace(original, "from gmmx import GaussianMixture\n")
+    module = types.ModuleType("sklearn_test_gaussian_mixture_on_gmmx")
+    module.__file__ = spec.origin
+    exec(compile(source, spec.origin, "exec"), module.__dict__)
+    assert module.GaussianMixture is gmmx.GaussianMixture
+    return module
+
+
+@pytest.mark.parametrize("name", ["test_check_weights", "test_check_precisions"])
+def test_sklearns_own_parameter_checks_pass_on_gmmx(name):
+    """scikit-learn's test_check_weights / test_check_precisions, run on gmmx: its
+    messages, word for word."""
+    getattr(_sklearn_mixture_tests_on_gmmx(), name)()
