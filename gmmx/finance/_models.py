@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
 from ..core.covariance import get_covariance
+from ..exceptions import NotFittedError
 
 __all__ = ["full_covariances", "model_covariances"]
 
@@ -74,6 +75,12 @@ def _check_weights(weights):
 def _model_params(model):
     """(weights, means (K, d), full covariances (K, d, d)) of a fitted model."""
     if not _is_model(model):
+        if hasattr(model, "fit"):  # an estimator, not fitted yet
+            raise NotFittedError(
+                f"This {type(model).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator (it has no weights_, "
+                "means_ and covariances_ yet)"
+            )
         raise ValueError(
             "expected a fitted mixture model with weights_, means_ and covariances_ "
             f"(call fit first), got {type(model).__name__}"
