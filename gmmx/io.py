@@ -30,7 +30,7 @@ themselves through :func:`write_archive`.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Optional, TypeVar, Union, overload
 
 import hashlib
 import importlib
@@ -579,23 +579,42 @@ def _check_metadata(meta, path):
                                 f"got {type(meta[key]).__name__}")
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> Any:
+_Model = TypeVar("_Model")
+
+
+@overload
+def load(path: Union[str, "os.PathLike[str]"]) -> Any: ...
+
+
+@overload
+def load(path: Union[str, "os.PathLike[str]"], expected: type[_Model]) -> _Model: ...
+
+
+def load(path: Union[str, "os.PathLike[str]"], expected: Optional[type[Any]] = None) -> Any:
     """Load a model saved by :func:`save` / ``GaussianMixture.save``.
 
     Parameters
     ----------
     path : str or os.PathLike
+    expected : class, optional
+        The class the file must hold (e.g. ``GaussianMixture``): a file of
+        another class is refused, and type checkers know the result's type
+        (``gm = gmmx.load(path, GaussianMixture)`` is a ``GaussianMixture``
+        to mypy; without ``expected`` the result is untyped).
 
     Returns
     -------
-    GaussianMixture
-        With its fitted attributes and, if it was saved, the online-EM state
-        (so ``partial_fit`` continues as if uninterrupted).
+    GaussianMixture, GaussianHMM, ...
+        The saved model, with its fitted attributes and, if it was saved,
+        the online-EM state (so ``partial_fit`` continues as if
+        uninterrupted).
 
     Raises
     ------
     FileNotFoundError, PermissionError
         If the file cannot be opened.
+    TypeError
+        If ``expected`` is given and the file holds another class.
     ValueError
         For anything wrong with the content, naming the member: as
         :func:`read_archive`, a model class this gmmx does not know, arrays
@@ -613,4 +632,17 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Any:
         from_archive = _MODEL_CLASSES.get(name) if isinstance(name, str) else None
         if from_archive is None:
             raise invalid(path, f"unknown model class {meta.get('class')!r:.80}")
-        return from_archive(meta, arrays, path)
+        if expected is not None and not (isinstance(expected, type)
+                                         and _holds(expected, from_archive)):
+            raise TypeError(f"{path!r} holds a {name}, not a "
+                            f"{getattr(expected, '__name__', expected)!r}")
+        model = from_archive(meta, arrays, path)
+    if expected is not None and not isinstance(model, expected):
+        raise TypeError(f"{path!r} holds a {type(model).__name__}, not a {expected.__name__}")
+    return model
+
+
+def _holds(expected: type, from_archive: Any) -> bool:
+    """Whether the class that ``from_archive`` builds is ``expected`` or a subclass."""
+    owner = getattr(from_archive, "__self__", None)
+    return not isinstance(owner, type) or issubclass(owner, expected)

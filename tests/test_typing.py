@@ -4,6 +4,8 @@ import importlib
 import inspect
 from pathlib import Path
 
+import pytest
+
 import gmmx
 from gmmx import GaussianMixture
 
@@ -77,3 +79,62 @@ def test_finance_plotting_hmm_and_cli_public_api_is_annotated():
             "ConvergenceMonitor.converged", "plot_portfolio_risk", "main"} <= names
     missing = {name: gaps for name, func in apis if (gaps := _unannotated(func))}
     assert missing == {}
+
+
+_CORRECT_USE = '''
+import numpy as np
+import gmmx
+from gmmx import GaussianHMM, GaussianMixture, GaussianMixtureIC
+
+X = np.zeros((10, 2))
+gm = GaussianMixture(2).fit(X)
+weights: np.ndarray = gm.weights_
+covariances: np.ndarray = gm.covariances_
+n_iter: int = gm.n_iter_
+converged: bool = gm.converged_
+lower_bound: float = gm.lower_bound_
+online: GaussianMixture = GaussianMixture(2).partial_fit(X)
+labels: np.ndarray = gm.predict(X)
+hmm: GaussianHMM = GaussianHMM(2).fit(X)
+transmat: np.ndarray = hmm.transmat_
+best: GaussianMixture = GaussianMixtureIC().fit(X).best_estimator_
+loaded: GaussianMixture = gmmx.load("model.npz", GaussianMixture)
+'''
+
+_MISTAKES = {
+    "misspelled_attribute": ("gm.wieghts_", r'"GaussianMixture" has no attribute "wieghts_"'),
+    "misspelled_method": ("gm.fitt(X)", r'"GaussianMixture" has no attribute "fitt"'),
+    "wrong_type": ("s: str = gm.n_iter_",
+                   r'Incompatible types in assignment \(expression has type "int", variable '
+                   r'has type "str"\)'),
+}
+
+
+def test_mypy_accepts_correct_use_and_reports_each_mistake(tmp_path):
+    """The estimators are typed for mypy (not ``Any``): correct use passes, and a
+    misspelled attribute or method, or a fitted attribute of the wrong type, is reported."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    pytest.importorskip("mypy")
+    (tmp_path / "correct_use.py").write_text(_CORRECT_USE)
+    prefix = "import numpy as np\nfrom gmmx import GaussianMixture\n" \
+             "X = np.zeros((10, 2))\ngm = GaussianMixture(2).fit(X)\n"
+    for name, (line, _) in _MISTAKES.items():
+        (tmp_path / f"{name}.py").write_text(prefix + line + "\n")
+    home = Path(gmmx.__file__).resolve().parents[1]
+    env = dict(os.environ)
+    if home.name not in ("site-packages", "dist-packages"):  # an in-place build
+        env["MYPYPATH"] = str(home)
+    files = ["correct_use.py", *(f"{name}.py" for name in _MISTAKES)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--follow-imports=silent",
+         "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), *files],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert not [e for e in errors if e.startswith("correct_use.py")], proc.stdout
+    for name, (_, message) in _MISTAKES.items():
+        mine = [e for e in errors if e.startswith(f"{name}.py:5:")]
+        assert len(mine) == 1 and re.search(message, mine[0]), (name, proc.stdout, proc.stderr)

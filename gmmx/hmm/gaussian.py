@@ -18,6 +18,7 @@ from scipy import linalg
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
+    from typing_extensions import Self
 
 from .. import io
 from .._params import ParamsMixin
@@ -323,7 +324,7 @@ class GaussianHMM(ParamsMixin):
         return distribute[self.covariance_type]()
 
     def fit(self, X: Any, lengths: Optional[ArrayLike] = None,
-            sample_weight: Optional[ArrayLike] = None) -> GaussianHMM:
+            sample_weight: Optional[ArrayLike] = None) -> Self:
         """Estimate the parameters by Baum-Welch.
 
         Parameters

@@ -9,23 +9,37 @@ Without it, :class:`BaseEstimator` below gives the same ``get_params``,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._params import ParamsMixin
 
 __all__ = ["HAVE_SKLEARN", "BaseEstimator", "DensityMixin", "expected_failed_checks"]
 
-try:
-    from sklearn.base import BaseEstimator, DensityMixin
-except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
-    HAVE_SKLEARN = False
 
-    class BaseEstimator(ParamsMixin):  # type: ignore[no-redef]
-        """``get_params`` / ``set_params`` / ``__repr__`` as scikit-learn's."""
+class _LocalBaseEstimator(ParamsMixin):
+    """``get_params`` / ``set_params`` / ``__repr__`` as scikit-learn's."""
 
-    class DensityMixin:  # type: ignore[no-redef]
-        """Marks density estimators (scikit-learn's mixin when installed)."""
 
+class _LocalDensityMixin:
+    """Marks density estimators (scikit-learn's mixin when installed)."""
+
+
+HAVE_SKLEARN: bool
+if TYPE_CHECKING:
+    # Type checkers see the typed stand-ins: scikit-learn ships no type
+    # information, so its classes are ``Any`` to mypy, and a subclass of
+    # ``Any`` accepts any attribute (``gm.wieghts_`` would pass unnoticed).
+    BaseEstimator = _LocalBaseEstimator
+    DensityMixin = _LocalDensityMixin
 else:
-    HAVE_SKLEARN = True
+    try:
+        from sklearn.base import BaseEstimator, DensityMixin
+    except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
+        HAVE_SKLEARN = False
+        BaseEstimator, DensityMixin = _LocalBaseEstimator, _LocalDensityMixin
+        BaseEstimator.__name__, DensityMixin.__name__ = "BaseEstimator", "DensityMixin"
+    else:
+        HAVE_SKLEARN = True
 
 
 def expected_failed_checks(estimator=None):

@@ -150,6 +150,12 @@ default='kmeans'
         The prior with its data-dependent defaults filled in.
     """
 
+    # Fitted attributes (set by fit / partial_fit), beside BaseMixture's.
+    covariances_: NDArray[np.floating[Any]]
+    precisions_: NDArray[np.floating[Any]]
+    precisions_cholesky_: NDArray[np.floating[Any]]
+    prior_: Optional[ResolvedPrior]
+
     def __init__(
         self,
         n_components: int = 1,
