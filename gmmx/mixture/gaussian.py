@@ -85,8 +85,10 @@ default='kmeans'
         ``callback(n_iter, lower_bound)`` after every EM iteration.
     progress : bool, default=False
         tqdm progress bars over passes and the rows of each pass, on a terminal
-        or in a Jupyter notebook; a ``ProgressWarning`` says once when none
-        can be drawn (tqdm missing, output neither a terminal nor a notebook).
+        or in a Jupyter notebook (widgets with ipywidgets, which the
+        ``progress`` extra installs; one text line of passes without it); a
+        ``ProgressWarning`` says once when none can be drawn (tqdm missing,
+        output neither a terminal nor a notebook).
     step_exponent : float in (0.5, 1], default=0.6
         Online EM (``partial_fit``, :func:`gmmx.mixture.fit_minibatch`): the
         b-th batch gets step size ``b ** -step_exponent`` (the first batch
