@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import expected_warnings
 
 from gmmx import _progress
 from gmmx.exceptions import ProgressWarning
@@ -81,8 +82,7 @@ def test_inner_bar_is_relabelled_after_the_sampling_pass(monkeypatch, tmp_path):
     monkeypatch.setattr(_progress.PassProgress, "rows", rows)
     X = np.random.default_rng(0).normal(size=(4000, 1))
     np.save(tmp_path / "x.npy", X)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         GaussianMixture(2, progress=True, max_iter=2, tol=0, chunk_size=1000,
                         random_state=0).fit(str(tmp_path / "x.npy"))
     descs = [d for d, _ in labels]

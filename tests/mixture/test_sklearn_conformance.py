@@ -27,7 +27,9 @@ def test_check_estimator_passes_every_check_but_the_declared_ones():
     expected = expected_failed_checks(est)
     results = []
     with warnings.catch_warnings():
+        # scikit-learn's checks warn in many ways; gmmx's RuntimeWarnings stay errors
         warnings.simplefilter("ignore")
+        warnings.filterwarnings("error", category=RuntimeWarning, module=r"gmmx\.")
         check_estimator(est, expected_failed_checks=expected, on_fail=None,
                         callback=lambda **kw: results.append(kw))
     status = {r["check_name"]: r["status"] for r in results}
