@@ -29,7 +29,7 @@ import numpy as np
 from gmmx.exceptions import ConvergenceWarning, RegCovarWarning
 warnings.simplefilter("ignore", ConvergenceWarning)
 warnings.simplefilter("ignore", RegCovarWarning)
-warnings.filterwarnings("error", category=RuntimeWarning, module=r"gmmx\.")
+warnings.filterwarnings("error", category=RuntimeWarning, module="gmmx[.]")
 from gmmx import GaussianMixture
 from gmmx.core import kernel
 
