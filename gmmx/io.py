@@ -119,8 +119,17 @@ def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> None:
     model : GaussianMixture (or another registered model class)
     path : str or os.PathLike
         Written as given (no suffix is added); ``.npz`` is conventional.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a gmmx model (it has no ``save`` method).
     """
-    model.save(path)
+    method = getattr(model, "save", None)
+    if not callable(method):
+        raise TypeError(f"gmmx.io.save saves gmmx models (GaussianMixture, GaussianHMM, ...), "
+                        f"got {type(model).__name__}")
+    method(path)
 
 
 def write_archive(path, class_name, meta, arrays):
