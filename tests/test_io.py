@@ -205,7 +205,7 @@ def test_load_with_the_expected_class_checks_it(tmp_path):
 
 def test_io_save_is_model_save(tmp_path):
     """gmmx.io.save(model, path) writes what model.save(path) writes; load restores it."""
-    X, _ = two_clusters(600, d=2, seed=4)
+    X = two_clusters(600, d=2, seed=4)[0]
     gm = GaussianMixture(2, random_state=0).fit(X)
     gmmx.io.save(gm, tmp_path / "a.npz")
     gm.save(tmp_path / "b.npz")
