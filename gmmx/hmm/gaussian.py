@@ -187,6 +187,16 @@ class GaussianHMM(ParamsMixin):
         self._covars_ = check_covars(covars, self.covariance_type, self.n_components)
 
     # ------------------------------------------------------------ checks
+    def __sklearn_tags__(self) -> Any:
+        # scikit-learn's tags (for its check_estimator), as for hmmlearn's models,
+        # which subclass scikit-learn's BaseEstimator
+        from sklearn.base import BaseEstimator
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
     def _check_parameters(self):
         check_int(self.n_components, "n_components", 1)
         if self.covariance_type not in COVARIANCE_TYPES:

@@ -219,3 +219,34 @@ def test_sklearns_own_parameter_checks_pass_on_gmmx(name):
     """scikit-learn's test_check_weights / test_check_precisions, run on gmmx: its
     messages, word for word."""
     getattr(_sklearn_mixture_tests_on_gmmx(), name)()
+
+
+_IC_EXPECTED_FAILED_CHECKS = {
+    "check_no_attributes_set_in_init": (
+        "GaussianMixtureIC takes any GaussianMixture parameter through **params and keeps "
+        "each as an attribute (get_params lists them all), which the check reads as "
+        "attributes that are not constructor parameters"),
+    "check_do_not_raise_errors_in_init_or_set_params": (
+        "the check passes 'params' (the name of **params) as a parameter; GaussianMixtureIC "
+        "refuses names that are neither its own nor GaussianMixture's"),
+    "check_parameters_default_constructible": (
+        "n_components defaults to range(1, 10), mclust's grid of K, which is not one of the "
+        "default types the check allows"),
+    "check_fit1d": expected_failed_checks()["check_fit1d"],
+}
+
+
+def test_check_estimator_on_gaussian_mixture_ic():
+    est = gmmx.GaussianMixtureIC(n_components=[1, 2], covariance_type="full",
+                                 random_state=0, n_threads=1)
+    results = []
+    with warnings.catch_warnings():
+        # scikit-learn's checks warn in many ways; gmmx's RuntimeWarnings stay errors
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("error", category=RuntimeWarning, module=r"gmmx\.")
+        check_estimator(est, expected_failed_checks=_IC_EXPECTED_FAILED_CHECKS, on_fail=None,
+                        callback=lambda **kw: results.append(kw))
+    status = {r["check_name"]: r["status"] for r in results}
+    assert len(status) > 40
+    assert [name for name, s in status.items() if s == "failed"] == []
+    assert {n for n, s in status.items() if s == "xfail"} == set(_IC_EXPECTED_FAILED_CHECKS)
