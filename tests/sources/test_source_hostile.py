@@ -292,3 +292,47 @@ def test_field_count_scan_of_pandas2_reads(tmp_path, text, found):
     zipped = tmp_path / "x.csv.gz"
     zipped.write_bytes(gzip.compress(text.encode()))
     assert _first_long_line(zipped, {}, 2) == found
+
+
+@pytest.mark.filterwarnings("ignore:The 'float_precision' argument is deprecated")
+def test_pandas2_csv_path_by_version(tmp_path, monkeypatch):
+    """The branches for pandas < 3, run on the installed pandas by faking its version:
+    exact float parsing is asked for, and a row with extra fields at the start of a
+    later chunk (which pandas 2's C parser lets through) is found by the field-count
+    scan, once per file version."""
+    import pandas as pd
+
+    from gmmx.sources import csv as csv_module
+
+    monkeypatch.setattr(pd, "__version__", "2.3.3")
+    assert csv_module._pandas_before_3(pd)
+    calls = {"read_csv": [], "scan": 0}
+    real_read_csv, real_scan = pd.read_csv, csv_module._first_long_line
+
+    def read_csv(*args, **kwargs):
+        calls["read_csv"].append(kwargs)
+        return real_read_csv(*args, **kwargs)
+
+    def scan(*args, **kwargs):
+        calls["scan"] += 1
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", read_csv)
+    monkeypatch.setattr(csv_module, "_first_long_line", scan)
+    values = np.random.default_rng(0).normal(size=(40, 2)) * 1e-3
+    path = tmp_path / "exact.csv"
+    path.write_text("a,b\n" + "".join(f"{float(x)!r},{float(y)!r}\n" for x, y in values))
+    src = CSVSource(path, chunk_size=16)
+    np.testing.assert_array_equal(src.read_all()[0], values)  # bit for bit
+    assert calls["read_csv"][-1]["float_precision"] == "round_trip"
+    src.read_all()
+    assert calls["scan"] == 1  # the file did not change: scanned once
+    lines = path.read_text().splitlines()
+    lines[1 + 16] += ",9"  # the first row of the second chunk
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ChunkError, match=r"Expected 2 fields in line 18, saw 3"):
+        CSVSource(path, chunk_size=16).read_all()
+    assert calls["scan"] == 2
+    # the python engine and multi-character separators are not the C parser: no scan
+    assert not csv_module._pandas2_misses_extra_fields(pd, {"engine": "python"})
+    assert csv_module._pandas2_options(pd, {"engine": "python"}) == {}
