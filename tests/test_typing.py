@@ -138,3 +138,33 @@ def test_mypy_accepts_correct_use_and_reports_each_mistake(tmp_path):
     for name, (_, message) in _MISTAKES.items():
         mine = [e for e in errors if e.startswith(f"{name}.py:5:")]
         assert len(mine) == 1 and re.search(message, mine[0]), (name, proc.stdout, proc.stderr)
+
+
+def test_estimators_sources_io_and_exceptions_public_api_is_annotated():
+    """What ``mypy --strict`` calls untyped (a parameter or return without annotation) is
+    absent from the estimators, the top-level names, the sources, io and exceptions."""
+    import gmmx.io
+    import gmmx.sources
+
+    io_functions = [name for name, obj in vars(gmmx.io).items()
+                    if inspect.isfunction(obj) and not name.startswith("_")
+                    and obj.__module__ == "gmmx.io"]
+    apis = []
+    for module_name, extra in (("gmmx", ()), ("gmmx.mixture", ()), ("gmmx.sources", ()),
+                               ("gmmx.io", io_functions), ("gmmx.exceptions", ())):
+        module = importlib.import_module(module_name)
+        for name in [*getattr(module, "__all__", ()), *extra]:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                apis.extend(_public_callables(obj))
+    from gmmx.mixture.base import BaseMixture  # fit, predict, ... of every mixture
+
+    apis.extend(_public_callables(BaseMixture))
+    names = {name for name, _ in apis}
+    assert {"BaseMixture.fit", "GaussianMixture.sample", "GaussianMixtureIC.fit_predict", "load", "save",
+            "ParquetSource.chunks", "CSVSource.sniff_read_options", "ConjugatePrior.resolve",
+            "SufficientStats.scaled", "register_format", "warn_user"} <= names
+    # fit_minibatch is being reworked on another branch (issue 22, item 1)
+    missing = {name: gaps for name, func in apis
+               if (gaps := _unannotated(func)) and name != "fit_minibatch"}
+    assert missing == {}

@@ -9,7 +9,7 @@ Without it, :class:`BaseEstimator` below gives the same ``get_params``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._params import ParamsMixin
 
@@ -42,7 +42,7 @@ else:
         HAVE_SKLEARN = True
 
 
-def expected_failed_checks(estimator=None):
+def expected_failed_checks(estimator: Any = None) -> dict[str, str]:
     """scikit-learn common checks that gmmx's mixtures fail on purpose, with the reason.
 
     Pass it to ``sklearn.utils.estimator_checks.check_estimator(...,

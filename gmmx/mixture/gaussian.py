@@ -184,7 +184,7 @@ default='kmeans'
         weight_concentration: float = 1.0,
         covariance_shrinkage: float = 0.0,
         min_eigenvalue: float = 0.0,
-    ):
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Iterator, Optional
+
 import os
 import re
 import warnings
@@ -62,8 +64,12 @@ class CSVSource(DecodedCopy, ChunkSource):
     #: Bytes of the (decompressed) head examined before pandas reads the file.
     HEAD_BYTES = 4 << 20
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=None, *,
-                 cache_dir=None, **read_csv_kwargs):
+    n_features: int
+    chunk_size: int
+
+    def __init__(self, path: Any, columns: Optional[Any] = None,
+                 weight_column: Optional[str] = None, chunk_size: Optional[int] = None, *,
+                 cache_dir: Any = None, **read_csv_kwargs: Any) -> None:
         pd = _pandas()
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
@@ -88,7 +94,7 @@ class CSVSource(DecodedCopy, ChunkSource):
         if self.cache_dir is not None:
             self._cache = SpillCache(self.cache_dir, [self.path], repr(self))
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         """A fresh iterator over the blocks of one pass (from the parsed copy once
         ``cache_dir`` holds one)."""
         return self._pass(self._parsed_pass)
@@ -175,7 +181,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                                           "its header")
 
     @classmethod
-    def list_columns(cls, path, **read_csv_kwargs):
+    def list_columns(cls, path: Any, **read_csv_kwargs: Any) -> list[ColumnInfo]:
         """The columns of a CSV file and which are numeric.
 
         Reads only the header and the first :attr:`SNIFF_ROWS` rows (their
@@ -220,7 +226,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                 for c in head.columns]
 
     @classmethod
-    def check_head(cls, path, **read_csv_kwargs):
+    def check_head(cls, path: Any, **read_csv_kwargs: Any) -> None:
         """Refuse a file whose head is not delimited text of at most :attr:`MAX_COLUMNS` columns.
 
         Reads at most :attr:`HEAD_BYTES` (decompressed) bytes, before pandas
@@ -276,7 +282,7 @@ class CSVSource(DecodedCopy, ChunkSource):
             )
 
     @staticmethod
-    def default_read_options(path):
+    def default_read_options(path: Any) -> dict[str, Any]:
         """The ``pandas.read_csv`` options a file name implies.
 
         ``.tsv``: tab-separated; ``.txt``: values separated by commas or
@@ -303,7 +309,8 @@ class CSVSource(DecodedCopy, ChunkSource):
         return {}
 
     @classmethod
-    def sniff_read_options(cls, path, sep=None, decimal=None):
+    def sniff_read_options(cls, path: Any, sep: Optional[str] = None,
+                           decimal: Optional[str] = None) -> dict[str, Any]:
         """The delimiter and decimal mark of a delimited text file, from its head.
 
         Looks at the first :attr:`HEAD_BYTES` (decompressed) bytes: the

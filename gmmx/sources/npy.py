@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import ColumnInfo
+
 import numbers
 import os
 
@@ -40,7 +45,13 @@ class NpySource(ArraySource):
         Indices of the columns read.
     """
 
-    def __init__(self, path, sample_weight=None, chunk_size=None, columns=None):
+    n_features: int
+    n_rows: int
+    n_chunks: int
+    chunk_size: int
+
+    def __init__(self, path: Any, sample_weight: Any = None, chunk_size: Optional[int] = None,
+                 columns: Optional[Any] = None) -> None:
         self.path = os.fspath(path)
         X = _open_npy(self.path)
         if isinstance(sample_weight, (str, os.PathLike)):
@@ -70,7 +81,7 @@ class NpySource(ArraySource):
         except (OSError, ValueError, AttributeError):  # pragma: no cover - platform
             self._mm = None
 
-    def read_chunk(self, i):
+    def read_chunk(self, i: int) -> Any:
         item = super().read_chunk(i)
         if self._take is None:
             return item
@@ -78,13 +89,13 @@ class NpySource(ArraySource):
             return item[0][:, self._take], item[1]
         return item[:, self._take]
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         for i in range(self.n_chunks):
             self._prefetch(i + 1)
             yield self.read_chunk(i)
 
     @classmethod
-    def list_columns(cls, path):
+    def list_columns(cls, path: Any) -> list[ColumnInfo]:
         """The columns of a ``.npy`` file, from its header (no rows are read).
 
         Parameters
