@@ -9,7 +9,7 @@ Adding an engine is one module in ``gmmx/drivers/`` that implements
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -60,13 +60,13 @@ class Driver(Protocol):
     n_features: int
     n_threads: int
 
-    def init_sample(self, random_state):
+    def init_sample(self, random_state: Any) -> tuple[Any, Any]:
         """Rows ``(X, sample_weight)`` to initialise from (all, or a bounded sample)."""
 
-    def accumulate(self, params):
+    def accumulate(self, params: Any) -> Any:
         """``SufficientStats`` of one pass under ``KernelParams`` ``params``."""
 
-    def accumulate_many(self, params_list):
+    def accumulate_many(self, params_list: list[Any]) -> list[Any]:
         """One ``SufficientStats`` per ``KernelParams`` of ``params_list``, in ONE pass.
 
         Optional: every block, once read, feeds every model's kernel call
@@ -74,11 +74,11 @@ class Driver(Protocol):
         it are driven by :func:`accumulate_many` one pass per model.
         """
 
-    def close(self):
+    def close(self) -> None:
         """Release resources (progress bars, files)."""
 
 
-def accumulate_many(driver, params_list):
+def accumulate_many(driver: Any, params_list: list[Any]) -> list[Any]:
     """Statistics of several models: one pass if the driver can, else one pass each."""
     many = getattr(driver, "accumulate_many", None)
     if many is not None:
@@ -99,10 +99,10 @@ class PassCheck:
         Names the data in error messages (``"the source NpySource(...)"``).
     """
 
-    def __init__(self, what):
+    def __init__(self, what: str) -> None:
         self.what = what
-        self.n_rows = None
-        self.weight = None
+        self.n_rows: Optional[int] = None
+        self.weight: Optional[float] = None
 
     def _error(self, got):
         return ValueError(
@@ -110,12 +110,12 @@ class PassCheck:
             "every EM pass must read the same rows (was the data modified during the fit?)"
         )
 
-    def row_seen(self, n_so_far):
+    def row_seen(self, n_so_far: int) -> None:
         """Fail as soon as a pass has read more rows than the first."""
         if self.n_rows is not None and n_so_far > self.n_rows:
             raise self._error(f"more than {self.n_rows:,}")
 
-    def end_pass(self, n_rows, weight=None):
+    def end_pass(self, n_rows: int, weight: Optional[float] = None) -> None:
         """Record the first pass's rows (and weight); compare every later pass with it.
 
         Raises
@@ -143,7 +143,8 @@ class PassCheck:
 _REGISTRY: list[tuple[str, Callable, Callable]] = []
 
 
-def register_driver(name, accepts, factory):
+def register_driver(name: str, accepts: Callable[[Any], bool],
+                    factory: Callable[..., Any]) -> None:
     """Register a driver; later registrations are tried first.
 
     Parameters
@@ -157,7 +158,7 @@ def register_driver(name, accepts, factory):
     _REGISTRY.insert(0, (name, accepts, factory))
 
 
-def make_driver(X, sample_weight, options):
+def make_driver(X: Any, sample_weight: Any, options: DriverOptions) -> Any:
     """The driver for ``X``: the first registered one that accepts it.
 
     Parameters
@@ -176,7 +177,7 @@ def make_driver(X, sample_weight, options):
     raise ValueError(f"no driver accepts data of type {type(X).__name__}")
 
 
-def stats_finite(stats):
+def stats_finite(stats: Any) -> bool:
     """True if a chunk's statistics are finite (cheap: O(K d^2), not O(rows))."""
     return bool(np.isfinite(stats.log_likelihood) and np.all(np.isfinite(stats.sk))
                 and np.all(np.isfinite(stats.Mk)))
