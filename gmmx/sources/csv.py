@@ -144,8 +144,9 @@ class CSVSource(DecodedCopy, ChunkSource):
     def _non_numeric(self, df, index):
         """:class:`ChunkValueError` naming the chunk, row and value that is not a number."""
         bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
-        row = _first_text_row(df, bad)
         first_row = index * self.chunk_size
+        position = _first_text_row(df, bad)
+        row = None if position is None else first_row + position
         where = "" if row is None else f" (first at row {row})"
         return ChunkValueError(
             f"{chunk_label(index, first_row)}CSV columns {bad} contain non-numeric "
@@ -603,14 +604,14 @@ def _pandas():
 
 
 def _first_text_row(df, bad):
-    """The row (the frame's index: pandas numbers rows across chunks) of the first
-    value in the ``bad`` columns that is not a number, or None."""
+    """Position in ``df`` of the first row whose ``bad`` columns hold a value that is
+    not a number, or None."""
     import pandas as pd
 
-    rows = [df.index[np.flatnonzero(mask)[0]] for c in bad
+    rows = [int(np.flatnonzero(mask)[0]) for c in bad
             if (mask := (df[c].notna() & pd.to_numeric(df[c], errors="coerce").isna())
                 .to_numpy()).any()]
-    return int(min(rows)) if rows else None
+    return min(rows) if rows else None
 
 
 def _first_undecodable_line(path, compression, encoding):
