@@ -18,8 +18,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
+from .. import exceptions
 from ..core.covariance import get_covariance
-from ..exceptions import NotFittedError
 
 __all__ = ["full_covariances", "model_covariances"]
 
@@ -76,7 +76,7 @@ def _model_params(model):
     """(weights, means (K, d), full covariances (K, d, d)) of a fitted model."""
     if not _is_model(model):
         if hasattr(model, "fit"):  # an estimator, not fitted yet
-            raise NotFittedError(
+            raise exceptions.NotFittedError(  # built on use: scikit-learn loads then
                 f"This {type(model).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator (it has no weights_, "
                 "means_ and covariances_ yet)"
