@@ -28,10 +28,21 @@ import warnings
 
 import numpy as np
 
-# Time the checkout this script belongs to (when it is built in place), not
-# a gmmx installed elsewhere; the header prints which one was imported.
+# Time the checkout this script belongs to when it is built in place, not a
+# gmmx installed elsewhere; the header prints which one was imported. A
+# checkout without compiled kernels (after `pip install .`) is left off
+# sys.path: its gmmx cannot run, and the installed one is timed.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if os.path.isdir(os.path.join(_ROOT, "gmmx")) and _ROOT not in sys.path:
+
+
+def _built_in_place(root):
+    kernels = os.path.join(root, "gmmx", "_kernels")
+    return os.path.isdir(kernels) and any(
+        name.startswith("_estep.") and name.endswith((".so", ".pyd"))
+        for name in os.listdir(kernels))
+
+
+if _built_in_place(_ROOT) and _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 

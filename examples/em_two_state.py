@@ -4,14 +4,16 @@
 The data are those of the classic EM walk-through: with probability
 rho = (0.8, 0.2) a draw comes from N(5, 1) or from N(10, 2) (variances 1 and 2,
 so the second standard deviation is sqrt(2)).  gmmx.GaussianMixture fits both
-states at once and recovers mu, sigma^2 and rho.
+states at once and recovers mu, sigma^2 and rho, and draws the fitted
+density, with each weighted state, over the histogram of the draws.
 
 Run it with::
 
-    python examples/em_two_state.py [--n 20000] [--seed 0]
+    python examples/em_two_state.py [--n 20000] [--seed 0] [--out DIR] [--show]
 """
 
 import argparse
+import os
 
 import numpy as np
 
@@ -32,6 +34,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--n", type=int, default=20_000, help="number of draws")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=".", help="directory for the figure")
+    parser.add_argument("--show", action="store_true", help="also show the figure")
     args = parser.parse_args(argv)
 
     x = simulate(args.n, args.seed)
@@ -48,6 +52,19 @@ def main(argv=None):
     for name in ("mu", "var", "rho"):
         for k in range(2):
             print(f"{name}_{k + 1:<7}{TRUE[name][k]:>10.4f}{fitted[name][k]:>10.4f}")
+
+    from gmmx.plotting import plot_density
+
+    ax = plot_density(x, gm, bins=120, xlabel="draw")
+    ax.set_title(f"Two-state EM: fitted mixture over {args.n:,} draws")
+    os.makedirs(args.out, exist_ok=True)
+    png = os.path.join(args.out, "em_two_state.png")
+    ax.figure.savefig(png, dpi=100)
+    print(f"saved {os.path.basename(png)}")
+    if args.show:
+        import matplotlib.pyplot as plt
+
+        plt.show()
     return fitted
 
 

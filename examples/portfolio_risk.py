@@ -118,7 +118,7 @@ def main(argv=None):
     fig.tight_layout()
     png = os.path.join(args.out, "portfolio_risk.png")
     fig.savefig(png, dpi=100)
-    print(f"\nsaved {png}")
+    print(f"\nsaved {os.path.basename(png)}")
     if args.show:
         plt.show()
     return gm

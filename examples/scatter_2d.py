@@ -58,7 +58,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "scatter_2d.png")
     ax.figure.savefig(png, dpi=100)
-    print(f"saved {png}")
+    print(f"saved {os.path.basename(png)}")
     if args.show:
         import matplotlib.pyplot as plt
 

@@ -76,7 +76,7 @@ def main(argv=None):
     ax.set_title("Information criteria for the number of components")
     ic_png = os.path.join(args.out, "sp500_bic_aic.png")
     ax.figure.savefig(ic_png, dpi=100)
-    print(f"saved {shaded_png} and {ic_png}")
+    print(f"saved {os.path.basename(shaded_png)} and {os.path.basename(ic_png)}")
     if args.show:
         plt.show()
 

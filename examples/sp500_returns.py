@@ -95,7 +95,7 @@ def main(argv=None):
     ax.set_title("S&P 500 daily log returns against the GM(2)")
     qq_png = os.path.join(args.out, "sp500_qq.png")
     ax.figure.savefig(qq_png, dpi=100)
-    print(f"\nsaved {density_png} and {qq_png}")
+    print(f"\nsaved {os.path.basename(density_png)} and {os.path.basename(qq_png)}")
     if args.show:
         import matplotlib.pyplot as plt
 

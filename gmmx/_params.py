@@ -9,6 +9,10 @@ from the ``__init__`` signature.  ``GaussianHMM`` uses it, and so does
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Self
 
 import numpy as np
 
@@ -23,11 +27,11 @@ class ParamsMixin:
         sig = inspect.signature(cls.__init__)
         return sorted(p for p in sig.parameters if p != "self")
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor parameters, as scikit-learn's ``get_params``."""
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Self:
         """Set constructor parameters; returns ``self``."""
         valid = self._get_param_names()
         for key, value in params.items():
@@ -39,7 +43,7 @@ class ParamsMixin:
             setattr(self, key, value)
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)
         changed = []
         for name, p in list(sig.parameters.items())[1:]:

@@ -1,11 +1,16 @@
 """Optional tqdm progress bars for long (out-of-core, Dask, mini-batch) fits.
 
-tqdm is an optional dependency.  Bars are drawn on a terminal (standard error)
-and in Jupyter notebooks (``tqdm.auto`` picks the notebook widget).  When the
-estimator's ``progress`` is false every bar is a silent no-op object with the
-same methods; when it is true but no bar can be drawn (tqdm missing, output
-neither a terminal nor a notebook), a :class:`~gmmx.exceptions.ProgressWarning`
-says so once per reason and per process.
+tqdm is an optional dependency.  Bars are drawn on a terminal (standard error:
+a bar of passes and one of the rows within a pass) and in Jupyter notebooks:
+as widgets when ipywidgets is installed (the ``progress`` extra has both),
+else as one plain text line of passes (text bars nested with cursor moves,
+what ``tqdm.auto`` falls back to, print a new line at every refresh in a
+notebook).  When the estimator's ``progress`` is false every bar is a silent
+no-op object with the same methods; when it is true but no bar can be drawn
+(tqdm missing, output neither a terminal nor a notebook), a
+:class:`~gmmx.exceptions.ProgressWarning` says so once per reason and per
+process.  A fit that ends early (converged before ``max_iter``) completes its
+bars: tqdm's notebook widget turns a bar closed short of its total red.
 """
 
 from __future__ import annotations
@@ -56,6 +61,23 @@ def in_notebook():
     )
 
 
+def widgets_available():
+    """True if ipywidgets can be imported (tqdm's notebook bars need it)."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bar_style():
+    """``"widget"`` (a notebook with ipywidgets), ``"line"`` (a notebook without
+    them: one plain text line) or ``"terminal"``."""
+    if not in_notebook():
+        return "terminal"
+    return "widget" if widgets_available() else "line"
+
+
 def progress_enabled(flag, stream=None):
     """True if a bar should be drawn: ``flag`` set, tqdm importable, a terminal or a notebook.
 
@@ -83,15 +105,48 @@ def progress_enabled(flag, stream=None):
     return tty
 
 
-def make_bar(enabled, **kwargs):
-    """A ``tqdm`` bar if ``enabled`` (see :func:`progress_enabled`), else a :class:`NullBar`."""
+def make_bar(enabled, style=None, **kwargs):
+    """A ``tqdm`` bar if ``enabled`` (see :func:`progress_enabled`), else a :class:`NullBar`.
+
+    ``style`` (default :func:`bar_style`) picks tqdm's notebook widget, a
+    plain one-line text bar on standard output (a notebook without
+    ipywidgets: no cursor moves, no fixed position) or the terminal bar.
+    """
     if not enabled:
         return NullBar()
-    from tqdm.auto import tqdm
+    style = bar_style() if style is None else style
+    if style == "widget":
+        from tqdm.notebook import tqdm as notebook_tqdm
 
+        kwargs.pop("position", None)
+        return notebook_tqdm(**kwargs)
+    from tqdm.std import tqdm
+
+    if style == "line":
+        kwargs.pop("position", None)
+        kwargs.setdefault("file", sys.stdout)  # a notebook shows stderr on red
+        kwargs.setdefault("ncols", 100)
+        kwargs.setdefault("ascii", True)
+        return tqdm(**kwargs)
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("file", sys.stderr)
     return tqdm(**kwargs)
+
+
+def finish(bar):
+    """End ``bar`` at its count: a bar whose work ended early (EM converged before
+    ``max_iter`` passes, a pass not taken) shows as complete, not failed.
+
+    tqdm's notebook widget turns a bar closed below its total red and keeps a
+    ``leave=False`` bar visible then; with the total set to the count it turns
+    green, or disappears when ``leave=False``.
+    """
+    total, n = getattr(bar, "total", None), getattr(bar, "n", 0)
+    if total and n < total:
+        bar.total = n
+        container = getattr(bar, "container", None)  # tqdm.notebook: (text, bar, text)
+        if container is not None:
+            container.children[1].max = n
 
 
 class PassProgress:
@@ -109,6 +164,7 @@ class PassProgress:
 
     def __init__(self, enabled, max_passes=None, n_rows=None, desc="EM"):
         self.enabled = enabled
+        self._style = bar_style() if enabled else "terminal"
         self.n_rows = n_rows
         self._desc = desc
         self._outer = None
@@ -117,10 +173,12 @@ class PassProgress:
 
     def _bars(self):
         if self._outer is None:
-            self._outer = make_bar(self.enabled, total=self._max_passes, desc=self._desc,
-                                   unit="pass", position=0)
-            self._inner = make_bar(self.enabled, total=self.n_rows, desc="rows",
-                                   unit="row", unit_scale=True, leave=False, position=1)
+            self._outer = make_bar(self.enabled, self._style, total=self._max_passes,
+                                   desc=self._desc, unit="pass", position=0)
+            # one text line in a notebook without widgets: the passes only
+            self._inner = make_bar(self.enabled and self._style != "line", self._style,
+                                   total=self.n_rows, desc="rows", unit="row",
+                                   unit_scale=True, leave=False, position=1)
         return self._outer, self._inner
 
     def start_pass(self, desc="rows"):
@@ -141,8 +199,12 @@ class PassProgress:
         outer.update(1)
 
     def close(self):
-        """Close both bars."""
+        """Close both bars; complete them unless an exception is propagating (then a
+        notebook shows the failure in red)."""
         if self._outer is not None:
-            self._inner.close()
-            self._outer.close()
+            failed = sys.exc_info()[0] is not None  # closed from a finally: on an error
+            for bar in (self._inner, self._outer):
+                if not failed:
+                    finish(bar)
+                bar.close()
             self._outer = self._inner = None

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 import warnings
+from typing import Optional
 
 __all__ = [
     "CacheWarning",
@@ -90,10 +92,10 @@ def __getattr__(name):
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def warn_user(message, category):
+def warn_user(message: str, category: type[Warning]) -> None:
     """Warn with the location of the first caller outside gmmx (the user's line)."""
     level = 2  # warn_user's caller
-    frame = sys._getframe(1)
+    frame: Optional[types.FrameType] = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
         level += 1

@@ -30,7 +30,7 @@ themselves through :func:`write_archive`.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Callable, Optional, TypeVar, Union, overload
 
 import hashlib
 import importlib
@@ -73,7 +73,7 @@ _MODEL_CLASSES: dict = {}
 _MODEL_MODULES: dict = {}
 
 
-def register_model_module(name, module):
+def register_model_module(name: str, module: str) -> None:
     """Name the module whose import registers model class ``name``.
 
     ``gmmx/__init__.py`` wires the estimators this way, so that :func:`load`
@@ -83,7 +83,7 @@ def register_model_module(name, module):
     _MODEL_MODULES[name] = module
 
 
-def register_model_class(name, from_archive):
+def register_model_class(name: str, from_archive: Callable[..., Any]) -> None:
     """Make ``load`` rebuild models whose metadata names class ``name``.
 
     Parameters
@@ -97,7 +97,7 @@ def register_model_class(name, from_archive):
     _MODEL_CLASSES[name] = from_archive
 
 
-def json_value(value):
+def json_value(value: Any) -> Any:
     """``value`` as a JSON-able object, or raise TypeError."""
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -119,11 +119,21 @@ def save(model: Any, path: Union[str, "os.PathLike[str]"]) -> None:
     model : GaussianMixture (or another registered model class)
     path : str or os.PathLike
         Written as given (no suffix is added); ``.npz`` is conventional.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a gmmx model (it has no ``save`` method).
     """
-    model.save(path)
+    method = getattr(model, "save", None)
+    if not callable(method):
+        raise TypeError(f"gmmx.io.save saves gmmx models (GaussianMixture, GaussianHMM, ...), "
+                        f"got {type(model).__name__}")
+    method(path)
 
 
-def write_archive(path, class_name, meta, arrays):
+def write_archive(path: Any, class_name: str, meta: dict[str, Any],
+                  arrays: Mapping[str, Any]) -> None:
     """Write ``arrays`` plus JSON metadata to ``path`` atomically.
 
     The archive is written to a temporary file beside ``path`` (named
@@ -240,7 +250,7 @@ def _remove_stale_temps(directory, target):
             continue
 
 
-def invalid(path, why):
+def invalid(path: Any, why: str) -> ValueError:
     """The ``ValueError`` for a file that is not a valid model archive."""
     return ValueError(f"{path!r} is not a valid gmmx model file: {why}")
 
@@ -304,9 +314,9 @@ class ModelArchive(Mapping):
     Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: Any) -> None:
         self.path = path
-        self._zf = None
+        self._zf: Any = None
         try:
             size = os.path.getsize(path)
             with open(path, "rb") as f:
@@ -355,7 +365,7 @@ class ModelArchive(Mapping):
     def __contains__(self, key):
         return key in self._infos
 
-    def close(self):
+    def close(self) -> None:
         """Close the archive file."""
         if self._zf is not None:
             self._zf.close()
@@ -374,7 +384,7 @@ class ModelArchive(Mapping):
     def _bad(self, key, why):
         return invalid(self.path, f"array {key!r} {why}")
 
-    def header(self, key):
+    def header(self, key: str) -> tuple[tuple[int, ...], Any]:
         """``(shape, dtype)`` that member ``key`` declares; checks its size.
 
         Raises
@@ -423,7 +433,8 @@ class ModelArchive(Mapping):
                                  f"but holds {info.file_size - offset} bytes")
         return tuple(int(n) for n in shape), dtype, (info, offset, fortran)
 
-    def read(self, key, shape=None, ndim=None, kinds="fiu"):
+    def read(self, key: str, shape: Optional[tuple[int, ...]] = None, ndim: Optional[int] = None,
+             kinds: str = "fiu") -> Any:
         """Member ``key`` as an ndarray, its header checked before the data are read.
 
         Parameters
@@ -454,7 +465,7 @@ class ModelArchive(Mapping):
                 data = f.read()  # exactly nbytes (checked); reading to the end checks the CRC
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             raise self._bad(key, f"is corrupted ({type(exc).__name__}: {exc})") from None
-        order = "F" if fortran else "C"
+        order: Any = "F" if fortran else "C"
         return np.array(np.frombuffer(data, dtype=dtype).reshape(got, order=order), order="C")
 
 
@@ -468,7 +479,8 @@ def _check_shape(path, key, got, shape, ndim):
             raise invalid(path, f"array {key!r} has shape {got}, expected {shown}")
 
 
-def check_array(arrays, key, path, shape=None, ndim=None, finite=True):
+def check_array(arrays: Any, key: str, path: Any, shape: Optional[tuple[int, ...]] = None,
+                ndim: Optional[int] = None, finite: bool = True) -> Any:
     """Archive member ``key`` as float64, checked for dtype, shape and finiteness.
 
     For a :class:`ModelArchive` the declared shape is checked before the
@@ -526,7 +538,7 @@ def _read_metadata(archive, path):
         raise invalid(path, f"the metadata is not valid JSON ({exc})") from None
 
 
-def read_archive(path):
+def read_archive(path: Any) -> tuple[dict[str, Any], ModelArchive]:
     """Metadata and arrays of a model archive, with the format checked.
 
     Only the metadata is read here; the arrays are read one by one, each
@@ -579,23 +591,42 @@ def _check_metadata(meta, path):
                                 f"got {type(meta[key]).__name__}")
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> Any:
+_Model = TypeVar("_Model")
+
+
+@overload
+def load(path: Union[str, "os.PathLike[str]"]) -> Any: ...
+
+
+@overload
+def load(path: Union[str, "os.PathLike[str]"], expected: type[_Model]) -> _Model: ...
+
+
+def load(path: Union[str, "os.PathLike[str]"], expected: Optional[type[Any]] = None) -> Any:
     """Load a model saved by :func:`save` / ``GaussianMixture.save``.
 
     Parameters
     ----------
     path : str or os.PathLike
+    expected : class, optional
+        The class the file must hold (e.g. ``GaussianMixture``): a file of
+        another class is refused, and type checkers know the result's type
+        (``gm = gmmx.load(path, GaussianMixture)`` is a ``GaussianMixture``
+        to mypy; without ``expected`` the result is untyped).
 
     Returns
     -------
-    GaussianMixture
-        With its fitted attributes and, if it was saved, the online-EM state
-        (so ``partial_fit`` continues as if uninterrupted).
+    GaussianMixture, GaussianHMM, ...
+        The saved model, with its fitted attributes and, if it was saved,
+        the online-EM state (so ``partial_fit`` continues as if
+        uninterrupted).
 
     Raises
     ------
     FileNotFoundError, PermissionError
         If the file cannot be opened.
+    TypeError
+        If ``expected`` is given and the file holds another class.
     ValueError
         For anything wrong with the content, naming the member: as
         :func:`read_archive`, a model class this gmmx does not know, arrays
@@ -613,4 +644,17 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Any:
         from_archive = _MODEL_CLASSES.get(name) if isinstance(name, str) else None
         if from_archive is None:
             raise invalid(path, f"unknown model class {meta.get('class')!r:.80}")
-        return from_archive(meta, arrays, path)
+        if expected is not None and not (isinstance(expected, type)
+                                         and _holds(expected, from_archive)):
+            raise TypeError(f"{path!r} holds a {name}, not a "
+                            f"{getattr(expected, '__name__', expected)!r}")
+        model = from_archive(meta, arrays, path)
+    if expected is not None and not isinstance(model, expected):
+        raise TypeError(f"{path!r} holds a {type(model).__name__}, not a {expected.__name__}")
+    return model
+
+
+def _holds(expected: type, from_archive: Any) -> bool:
+    """Whether the class that ``from_archive`` builds is ``expected`` or a subclass."""
+    owner = getattr(from_archive, "__self__", None)
+    return not isinstance(owner, type) or issubclass(owner, expected)

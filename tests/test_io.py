@@ -187,3 +187,32 @@ def test_a_plain_npy_array_is_not_a_model(tmp_path):
     np.save(path, np.arange(10.0))
     with pytest.raises(ValueError, match="single .npy array, not a model archive"):
         gmmx.load(path)
+
+
+def test_load_with_the_expected_class_checks_it(tmp_path):
+    """``gmmx.load(path, GaussianMixture)`` (typed for mypy) refuses a file of another class."""
+    from gmmx import GaussianHMM, GaussianMixture, load
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    path = tmp_path / "gm.npz"
+    GaussianMixture(2, random_state=0).fit(X).save(path)
+    gm = load(path, GaussianMixture)
+    assert type(gm) is GaussianMixture and gm.n_features_in_ == 2
+    with pytest.raises(TypeError, match="holds a GaussianMixture, not a 'GaussianHMM'"):
+        load(path, GaussianHMM)
+    assert type(load(path)) is GaussianMixture
+
+
+def test_io_save_is_model_save(tmp_path):
+    """gmmx.io.save(model, path) writes what model.save(path) writes; load restores it."""
+    X = two_clusters(600, d=2, seed=4)[0]
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    gmmx.io.save(gm, tmp_path / "a.npz")
+    gm.save(tmp_path / "b.npz")
+    a, b = gmmx.load(tmp_path / "a.npz"), gmmx.load(tmp_path / "b.npz")
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(gm, name))
+        np.testing.assert_array_equal(getattr(b, name), getattr(gm, name))
+    np.testing.assert_array_equal(a.score_samples(X), gm.score_samples(X))
+    with pytest.raises(TypeError):
+        gmmx.io.save(object(), tmp_path / "c.npz")

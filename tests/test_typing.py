@@ -4,6 +4,8 @@ import importlib
 import inspect
 from pathlib import Path
 
+import pytest
+
 import gmmx
 from gmmx import GaussianMixture
 
@@ -76,4 +78,93 @@ def test_finance_plotting_hmm_and_cli_public_api_is_annotated():
             "RegimeResult.table", "GaussianHMM.fit", "GaussianHMM.covars_",
             "ConvergenceMonitor.converged", "plot_portfolio_risk", "main"} <= names
     missing = {name: gaps for name, func in apis if (gaps := _unannotated(func))}
+    assert missing == {}
+
+
+_CORRECT_USE = '''
+import numpy as np
+import gmmx
+from gmmx import GaussianHMM, GaussianMixture, GaussianMixtureIC
+
+X = np.zeros((10, 2))
+gm = GaussianMixture(2).fit(X)
+weights: np.ndarray = gm.weights_
+covariances: np.ndarray = gm.covariances_
+n_iter: int = gm.n_iter_
+converged: bool = gm.converged_
+lower_bound: float = gm.lower_bound_
+online: GaussianMixture = GaussianMixture(2).partial_fit(X)
+labels: np.ndarray = gm.predict(X)
+hmm: GaussianHMM = GaussianHMM(2).fit(X)
+transmat: np.ndarray = hmm.transmat_
+best: GaussianMixture = GaussianMixtureIC().fit(X).best_estimator_
+loaded: GaussianMixture = gmmx.load("model.npz", GaussianMixture)
+'''
+
+_MISTAKES = {
+    "misspelled_attribute": ("gm.wieghts_", r'"GaussianMixture" has no attribute "wieghts_"'),
+    "misspelled_method": ("gm.fitt(X)", r'"GaussianMixture" has no attribute "fitt"'),
+    "wrong_type": ("s: str = gm.n_iter_",
+                   r'Incompatible types in assignment \(expression has type "int", variable '
+                   r'has type "str"\)'),
+}
+
+
+def test_mypy_accepts_correct_use_and_reports_each_mistake(tmp_path):
+    """The estimators are typed for mypy (not ``Any``): correct use passes, and a
+    misspelled attribute or method, or a fitted attribute of the wrong type, is reported."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    pytest.importorskip("mypy")
+    (tmp_path / "correct_use.py").write_text(_CORRECT_USE)
+    prefix = "import numpy as np\nfrom gmmx import GaussianMixture\n" \
+             "X = np.zeros((10, 2))\ngm = GaussianMixture(2).fit(X)\n"
+    for name, (line, _) in _MISTAKES.items():
+        (tmp_path / f"{name}.py").write_text(prefix + line + "\n")
+    home = Path(gmmx.__file__).resolve().parents[1]
+    env = dict(os.environ)
+    if home.name not in ("site-packages", "dist-packages"):  # an in-place build
+        env["MYPYPATH"] = str(home)
+    files = ["correct_use.py", *(f"{name}.py" for name in _MISTAKES)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--follow-imports=silent",
+         "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), *files],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert not [e for e in errors if e.startswith("correct_use.py")], proc.stdout
+    for name, (_, message) in _MISTAKES.items():
+        mine = [e for e in errors if e.startswith(f"{name}.py:5:")]
+        assert len(mine) == 1 and re.search(message, mine[0]), (name, proc.stdout, proc.stderr)
+
+
+def test_estimators_sources_io_and_exceptions_public_api_is_annotated():
+    """What ``mypy --strict`` calls untyped (a parameter or return without annotation) is
+    absent from the estimators, the top-level names, the sources, io and exceptions."""
+    import gmmx.io
+    import gmmx.sources
+
+    io_functions = [name for name, obj in vars(gmmx.io).items()
+                    if inspect.isfunction(obj) and not name.startswith("_")
+                    and obj.__module__ == "gmmx.io"]
+    apis = []
+    for module_name, extra in (("gmmx", ()), ("gmmx.mixture", ()), ("gmmx.sources", ()),
+                               ("gmmx.io", io_functions), ("gmmx.exceptions", ())):
+        module = importlib.import_module(module_name)
+        for name in [*getattr(module, "__all__", ()), *extra]:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                apis.extend(_public_callables(obj))
+    from gmmx.mixture.base import BaseMixture  # fit, predict, ... of every mixture
+
+    apis.extend(_public_callables(BaseMixture))
+    names = {name for name, _ in apis}
+    assert {"BaseMixture.fit", "GaussianMixture.sample", "GaussianMixtureIC.fit_predict", "load", "save",
+            "ParquetSource.chunks", "CSVSource.sniff_read_options", "ConjugatePrior.resolve",
+            "SufficientStats.scaled", "register_format", "warn_user"} <= names
+    # fit_minibatch is being reworked on another branch (issue 22, item 1)
+    missing = {name: gaps for name, func in apis
+               if (gaps := _unannotated(func)) and name != "fit_minibatch"}
     assert missing == {}

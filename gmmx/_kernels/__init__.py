@@ -23,6 +23,15 @@ if _user_policy is None:
 try:
     from . import _estep  # noqa: F401  (loads the OpenMP runtime)
     from . import _kmeans
+except ImportError as exc:
+    if any(name.startswith("_estep.") and name.endswith((".so", ".pyd"))
+           for name in os.listdir(os.path.dirname(os.path.abspath(__file__)))):
+        raise
+    raise ImportError(
+        f"gmmx's compiled kernels are not built in {os.path.dirname(os.path.dirname(__file__))!r}"
+        ": this is a source checkout. Build it in place (python setup.py build_ext --inplace) "
+        "or install it (pip install .) and run from outside the checkout"
+    ) from exc
 finally:
     if _user_policy is None:
         os.environ.pop(_POLICY, None)

@@ -66,7 +66,8 @@ from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
-                      gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals, gmmx_wtime)
+                      gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals,
+                      gmmx_signal_interval, gmmx_wtime)
 from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite,
                      gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
                      gmmx_full_logprob_row, gmmx_full_scale_rows, gmmx_full_scatter_upper,
@@ -117,6 +118,15 @@ def single_threaded():
 cdef bint _on_main_thread():
     # Python runs signal handlers in the main thread only.
     return threading.get_ident() == threading.main_thread().ident
+
+
+def set_signal_interval(double seconds):
+    """Set the seconds between two signal checks of an E-step kernel call; returns the
+    previous value (default 0.05). 0 checks before every chunk (tests)."""
+    global gmmx_signal_interval
+    previous = gmmx_signal_interval
+    gmmx_signal_interval = seconds
+    return previous
 
 
 def openmp_max_threads():

@@ -23,8 +23,11 @@ cdef extern from *:
         static double gmmx_wtime(void) { return (double) clock() / CLOCKS_PER_SEC; }
     #endif
 
-    /* seconds between two signal checks of one kernel call */
-    #define GMMX_SIGNAL_INTERVAL 0.05
+    /* seconds between two signal checks of one kernel call (per extension
+       module; tests set 0 to check before every chunk, see
+       gmmx._kernels._estep.set_signal_interval) */
+    static double gmmx_signal_interval = 0.05;
+    #define GMMX_SIGNAL_INTERVAL gmmx_signal_interval
 
     static void gmmx_flag_set(int *flag) { *(volatile int *) flag = 1; }
     static int gmmx_flag_get(const int *flag) { return *(const volatile int *) flag; }
@@ -54,6 +57,7 @@ cdef extern from *:
     """
     bint GMMX_HAVE_OPENMP
     double GMMX_SIGNAL_INTERVAL
+    double gmmx_signal_interval
     int gmmx_omp_max_threads() noexcept nogil
     int gmmx_omp_thread_num() noexcept nogil
     double gmmx_wtime() noexcept nogil

@@ -285,6 +285,11 @@ class FullCovariance(CovarianceType):
         if not np.allclose(mats, np.swapaxes(mats, 1, 2)):
             raise ValueError(f"'{self.name} precision' should be symmetric, positive-definite: "
                              f"{name} must be symmetric")
+        for k, m in enumerate(mats):
+            if np.any(linalg.eigvalsh(m) <= 0.0):
+                what = "" if p.ndim == 2 else f" (component {k})"
+                raise ValueError(f"'{self.name} precision' should be symmetric, "
+                                 f"positive-definite: {name}{what} has an eigenvalue <= 0")
 
     def to_full(self, covariances, n_components, n_features):
         return covariances.copy()

@@ -10,6 +10,8 @@ over data of any size needs no pass beyond the EM passes.
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import numpy as np
 
 from .covariance import get_covariance
@@ -19,7 +21,8 @@ __all__ = ["complete_log_likelihood", "criteria", "entropy"]
 _LOG_2PI = np.log(2.0 * np.pi)
 
 
-def complete_log_likelihood(stats, weights, means, precisions_cholesky, covariance_type):
+def complete_log_likelihood(stats: Any, weights: Any, means: Any, precisions_cholesky: Any,
+                            covariance_type: str) -> float:
     """``Q = sum_i w_i sum_k g_ik [log pi_k + log N(x_i | mu_k, Sigma_k)]``.
 
     Parameters
@@ -54,13 +57,15 @@ def complete_log_likelihood(stats, weights, means, precisions_cholesky, covarian
     return float(per_k.sum())
 
 
-def entropy(stats, weights, means, precisions_cholesky, covariance_type):
+def entropy(stats: Any, weights: Any, means: Any, precisions_cholesky: Any,
+            covariance_type: str) -> float:
     """``EN = -sum_i w_i sum_k g_ik log g_ik`` from a pass's statistics under the parameters."""
     q = complete_log_likelihood(stats, weights, means, precisions_cholesky, covariance_type)
     return max(float(stats.log_likelihood) - q, 0.0)
 
 
-def criteria(log_likelihood, weight, n_parameters, entropy_value=None):
+def criteria(log_likelihood: float, weight: float, n_parameters: int,
+             entropy_value: Optional[float] = None) -> dict[str, Optional[float]]:
     """``{"bic", "aic", "icl"}`` (lower is better) from ``log L``, ``n = sum w`` and ``p``.
 
     ``icl`` is None when no entropy is given.

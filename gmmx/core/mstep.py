@@ -7,7 +7,11 @@ so a regularisation added here works for all of them at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .priors import ResolvedPrior
+    from .stats import SufficientStats
 
 import numpy as np
 
@@ -55,13 +59,13 @@ class Regularisation:
     """
 
     reg_covar: float = 0.0
-    prior: object = None
+    prior: Optional[ResolvedPrior] = None
     covariance_shrinkage: float = 0.0
     min_eigenvalue: float = 0.0
     weight_concentration: float = 1.0
 
     @property
-    def is_map(self):
+    def is_map(self) -> bool:
         """True when the estimates depend on the amount of data (a prior of any kind).
 
         Online EM then passes statistics scaled to the weight seen so far.
@@ -69,14 +73,15 @@ class Regularisation:
         return self.prior is not None or self.weight_concentration != 1.0
 
 
-def as_regularisation(regularisation):
+def as_regularisation(regularisation: Union[Regularisation, float]) -> Regularisation:
     """A :class:`Regularisation` from itself or a plain ``reg_covar`` number."""
     if isinstance(regularisation, Regularisation):
         return regularisation
     return Regularisation(reg_covar=float(regularisation))
 
 
-def m_step(stats, regularisation, prev_covariances=None):
+def m_step(stats: SufficientStats, regularisation: Union[Regularisation, float],
+           prev_covariances: Optional[Any] = None) -> Params:
     """Parameters that maximise the expected log-likelihood given ``stats``.
 
     Matches scikit-learn's M-step (including its ``10 * eps`` guard on the

@@ -31,7 +31,7 @@ exactly mclust's ``msvvvp``, ``mseeep``, ``msvvip`` and ``msviip`` (its
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numbers
 from dataclasses import dataclass
@@ -146,13 +146,14 @@ class ConjugatePrior:
     for full, tied, diag, spherical) from the same start.
     """
 
-    def __init__(self, shrinkage=0.01, mean=None, dof=None, scale=None):
+    def __init__(self, shrinkage: float = 0.01, mean: Any = None, dof: Optional[float] = None,
+                 scale: Any = None) -> None:
         self.shrinkage = shrinkage
         self.mean = mean
         self.dof = dof
         self.scale = scale
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters."""
         return {"shrinkage": self.shrinkage, "mean": self.mean, "dof": self.dof,
                 "scale": self.scale}
@@ -181,7 +182,7 @@ class ConjugatePrior:
     __hash__ = None  # type: ignore[assignment]  # mutable arrays: unhashable
 
     # ------------------------------------------------------------------ checks
-    def check(self, n_features, covariance_type):
+    def check(self, n_features: int, covariance_type: str) -> tuple[float, Any, Any, Any]:
         """Validate the hyperparameters for data with ``n_features`` columns.
 
         Raises
@@ -244,7 +245,7 @@ class ConjugatePrior:
         return s
 
     # ------------------------------------------------------------------ resolve
-    def resolve(self, n_components, covariance_type, moments):
+    def resolve(self, n_components: int, covariance_type: str, moments: Any) -> ResolvedPrior:
         """The hyperparameters with every default filled in.
 
         Parameters
@@ -281,9 +282,10 @@ class ConjugatePrior:
                              np.asarray(scale, np.float64), self)
 
     # ------------------------------------------------------------------ archive
-    def to_archive(self):
+    def to_archive(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(json_dict, arrays)``: scalars as JSON, array-valued hyperparameters as arrays."""
-        meta, arrays = {}, {}
+        meta: dict[str, Any] = {}
+        arrays: dict[str, Any] = {}
         for name, value in self.get_params().items():
             if value is None:
                 meta[name] = None
@@ -295,9 +297,9 @@ class ConjugatePrior:
         return meta, arrays
 
     @classmethod
-    def from_archive(cls, meta, arrays):
+    def from_archive(cls, meta: Any, arrays: Any) -> ConjugatePrior:
         """Inverse of :meth:`to_archive` (raises ValueError for malformed content)."""
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for name in ("shrinkage", "mean", "dof", "scale"):
             value = meta.get(name)
             if value == "array":

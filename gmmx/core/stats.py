@@ -10,6 +10,7 @@ price-level data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class SufficientStats:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def zeros(cls, covariance_type, centers):
+    def zeros(cls, covariance_type: str, centers: Any) -> SufficientStats:
         """Empty statistics about ``centers``."""
         centers = np.array(centers, dtype=np.float64, order="C")
         K, d = centers.shape
@@ -73,16 +74,16 @@ class SufficientStats:
         )
 
     @property
-    def n_components(self):
+    def n_components(self) -> int:
         """Number of components K."""
         return self.centers.shape[0]
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         """Number of features d."""
         return self.centers.shape[1]
 
-    def copy(self):
+    def copy(self) -> SufficientStats:
         """A deep copy."""
         return SufficientStats(
             self.covariance_type,
@@ -96,7 +97,7 @@ class SufficientStats:
             {k: v.copy() for k, v in self.extra.items()},
         )
 
-    def recentred(self, new_centers):
+    def recentred(self, new_centers: Any) -> SufficientStats:
         """The same statistics taken about ``new_centers``.
 
         With ``D = c_old - c_new``: ``s' = s + n D`` and
@@ -165,7 +166,7 @@ class SufficientStats:
             {k: v + other.extra[k] for k, v in self.extra.items()},
         )
 
-    def scaled(self, factor):
+    def scaled(self, factor: float) -> SufficientStats:
         """All additive statistics multiplied by ``factor`` (online EM)."""
         f = float(factor)
         return SufficientStats(
@@ -180,7 +181,7 @@ class SufficientStats:
             {k: v * f for k, v in self.extra.items()},
         )
 
-    def to_arrays(self, prefix="stats_"):
+    def to_arrays(self, prefix: str = "stats_") -> dict[str, Any]:
         """Plain arrays for saving (see :mod:`gmmx.io`)."""
         extra = {f"{prefix}extra_{k}": v for k, v in self.extra.items()}
         return extra | {
@@ -194,7 +195,8 @@ class SufficientStats:
         }
 
     @classmethod
-    def from_arrays(cls, covariance_type, arrays, prefix="stats_"):
+    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any],
+                    prefix: str = "stats_") -> SufficientStats:
         """Inverse of :meth:`to_arrays`."""
         sc = np.asarray(arrays[prefix + "scalars"], dtype=np.float64)
         tag = prefix + "extra_"

@@ -9,7 +9,9 @@ Adding an engine is one module in ``gmmx/drivers/`` that implements
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
+
+import numpy as np
 
 from ..exceptions import warn_user
 
@@ -64,13 +66,13 @@ class Driver(Protocol):
     n_features: int
     n_threads: int
 
-    def init_sample(self, random_state):
+    def init_sample(self, random_state: Any) -> tuple[Any, Any]:
         """Rows ``(X, sample_weight)`` to initialise from (all, or a bounded sample)."""
 
-    def accumulate(self, params):
+    def accumulate(self, params: Any) -> Any:
         """``SufficientStats`` of one pass under ``KernelParams`` ``params``."""
 
-    def accumulate_many(self, params_list):
+    def accumulate_many(self, params_list: list[Any]) -> list[Any]:
         """One ``SufficientStats`` per ``KernelParams`` of ``params_list``, in ONE pass.
 
         Optional: every block, once read, feeds every model's kernel call
@@ -78,7 +80,7 @@ class Driver(Protocol):
         it are driven by :func:`accumulate_many` one pass per model.
         """
 
-    def close(self):
+    def close(self) -> None:
         """Release resources (progress bars, files)."""
 
 
@@ -92,7 +94,7 @@ def warn_omitted(n_dropped, what="X"):
         )
 
 
-def accumulate_many(driver, params_list):
+def accumulate_many(driver: Any, params_list: list[Any]) -> list[Any]:
     """Statistics of several models: one pass if the driver can, else one pass each."""
     many = getattr(driver, "accumulate_many", None)
     if many is not None:
@@ -113,10 +115,10 @@ class PassCheck:
         Names the data in error messages (``"the source NpySource(...)"``).
     """
 
-    def __init__(self, what):
+    def __init__(self, what: str) -> None:
         self.what = what
-        self.n_rows = None
-        self.weight = None
+        self.n_rows: Optional[int] = None
+        self.weight: Optional[float] = None
 
     def _error(self, got):
         return ValueError(
@@ -124,12 +126,12 @@ class PassCheck:
             "every EM pass must read the same rows (was the data modified during the fit?)"
         )
 
-    def row_seen(self, n_so_far):
+    def row_seen(self, n_so_far: int) -> None:
         """Fail as soon as a pass has read more rows than the first."""
         if self.n_rows is not None and n_so_far > self.n_rows:
             raise self._error(f"more than {self.n_rows:,}")
 
-    def end_pass(self, n_rows, weight=None):
+    def end_pass(self, n_rows: int, weight: Optional[float] = None) -> None:
         """Record the first pass's rows (and weight); compare every later pass with it.
 
         Raises
@@ -157,7 +159,8 @@ class PassCheck:
 _REGISTRY: list[tuple[str, Callable, Callable]] = []
 
 
-def register_driver(name, accepts, factory):
+def register_driver(name: str, accepts: Callable[[Any], bool],
+                    factory: Callable[..., Any]) -> None:
     """Register a driver; later registrations are tried first.
 
     Parameters
@@ -171,7 +174,7 @@ def register_driver(name, accepts, factory):
     _REGISTRY.insert(0, (name, accepts, factory))
 
 
-def make_driver(X, sample_weight, options):
+def make_driver(X: Any, sample_weight: Any, options: DriverOptions) -> Any:
     """The driver for ``X``: the first registered one that accepts it.
 
     Parameters
@@ -188,3 +191,9 @@ def make_driver(X, sample_weight, options):
         if accepts(X):
             return factory(X, sample_weight, options)
     raise ValueError(f"no driver accepts data of type {type(X).__name__}")
+
+
+def stats_finite(stats: Any) -> bool:
+    """True if a chunk's statistics are finite (cheap: O(K d^2), not O(rows))."""
+    return bool(np.isfinite(stats.log_likelihood) and np.all(np.isfinite(stats.sk))
+                and np.all(np.isfinite(stats.Mk)))

@@ -24,7 +24,7 @@ from .._validation import apply_nan_policy
 from ..core import kernel
 from ..sources import ChunkError, as_block
 from ..sources.base import ChunkValueError, _chunk_error, check_block_finite
-from .base import PassCheck, register_driver, warn_omitted
+from .base import PassCheck, register_driver, stats_finite, warn_omitted
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
 __all__ = ["DaskDriver"]
@@ -143,13 +143,17 @@ def _block_stats(X, w, params_list, n_threads, index, n_features, first_row=None
             return None if not dropped else [None] * len(params_list) + [dropped]
         n_threads = kernel.resolve_n_threads(n_threads)
         try:
-            return [kernel.accumulate(X, w, params, n_threads,
-                                      where=_block_label(index, first_row))
-                    for params in params_list] + [dropped]
+            out = [kernel.accumulate(X, w, params, n_threads,
+                                     where=_block_label(index, first_row))
+                   for params in params_list]
         except kernel.NonFiniteChunkError:
             if nan_policy == "raise":
                 check_block_finite(X, index, first_row, _block_label(index, first_row))
             raise
+        if not all(stats_finite(s) for s in out):  # absurd values overflow the sums
+            check_block_finite(X if nan_policy == "raise" else np.nan_to_num(X, nan=0.0),
+                               index, first_row, _block_label(index, first_row))
+        return out + [dropped]
     except ChunkError:
         raise
     except Exception as exc:

@@ -22,7 +22,7 @@ from ..sources.base import (
     iter_blocks,
     short_repr,
 )
-from .base import PassCheck, register_driver, warn_omitted
+from .base import PassCheck, register_driver, stats_finite, warn_omitted
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
 
 __all__ = ["SourceDriver", "chunk_label", "chunk_statistics"]
@@ -206,8 +206,9 @@ class SourceDriver:
 def chunk_statistics(X, w, params, n_threads, index, first_row, label=None):
     """Sufficient statistics of one chunk; its failures are :class:`ChunkValueError`.
 
-    NaN or infinity in the chunk is reported at its absolute row; a
-    non-finite log-likelihood of finite rows (degenerate parameters) names
+    NaN or infinity in the chunk, or a value too large for float64
+    arithmetic (found when the chunk's statistics overflow), is reported at
+    its absolute row; a non-finite log-likelihood of finite rows (degenerate parameters) names
     the chunk, with ``row`` set to the absolute row where the failing rows start.
 
     Parameters
@@ -224,12 +225,17 @@ def chunk_statistics(X, w, params, n_threads, index, first_row, label=None):
     """
     label = chunk_label(index, first_row) if label is None else label
     try:
-        return kernel.accumulate(X, w, params, n_threads, where=label)
+        stats = kernel.accumulate(X, w, params, n_threads, where=label)
     except kernel.NonFiniteChunkError as exc:
         if not getattr(params, "marginalizes_nan", False):
             check_block_finite(X, index, first_row, label)
         row = None if first_row is None or exc.row is None else first_row + exc.row
         raise ChunkValueError(str(exc), index, row) from exc
+    if not stats_finite(stats):  # absurd values (e.g. a corrupted file) overflow the sums
+        marginal = getattr(params, "marginalizes_nan", False)
+        check_block_finite(np.nan_to_num(X, nan=0.0) if marginal else X, index, first_row,
+                           label)
+    return stats
 
 
 def _from_input(X, sample_weight, options):

@@ -18,6 +18,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
+from .. import exceptions
 from ..core.covariance import get_covariance
 
 __all__ = ["full_covariances", "model_covariances"]
@@ -79,6 +80,12 @@ def _model_params(model):
             "gmmx.finance.UnivariateTMixture.from_model / MultivariateTMixture.from_model "
             "(value_at_risk and expected_shortfall accept it directly)")
     if not _is_model(model):
+        if hasattr(model, "fit"):  # an estimator, not fitted yet
+            raise exceptions.NotFittedError(  # built on use: scikit-learn loads then
+                f"This {type(model).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator (it has no weights_, "
+                "means_ and covariances_ yet)"
+            )
         raise ValueError(
             "expected a fitted mixture model with weights_, means_ and covariances_ "
             f"(call fit first), got {type(model).__name__}"

@@ -48,8 +48,10 @@ def check_prior(value, name, shape):
 def check_covars(covars, covariance_type, n_components):
     """User covariances in their stored shape (hmmlearn's ``covars_`` setter rules).
 
-    full (K, d, d), tied (d, d), diag (K, d), spherical (K,) (a (K, d)
-    array with equal columns, as hmmlearn stores it, is accepted too).
+    full (K, d, d), tied (d, d), diag (K, d), spherical (K,). As in
+    hmmlearn (its #385), spherical accepts any array of K values, e.g. the
+    (K, 1, 1) that hmmlearn's own ``covars_`` returns for one feature, and a
+    (K, d) array with equal columns, as hmmlearn stores it.
 
     Raises
     ------
@@ -60,8 +62,11 @@ def check_covars(covars, covariance_type, n_components):
     cov = get_covariance(covariance_type)
     c = np.array(covars, dtype=np.float64)
     K = n_components
-    if cov.name == "spherical" and c.ndim == 2 and c.shape[0] == K and np.all(c == c[:, :1]):
-        c = c[:, 0].copy()
+    if cov.name == "spherical":
+        if c.size == K:
+            c = c.reshape(K)
+        elif c.ndim == 2 and c.shape[0] == K and np.all(c == c[:, :1]):
+            c = c[:, 0].copy()
     d = c.shape[-1] if c.ndim else 0
     want = cov.shape(K, d)
     if c.shape != want or (cov.is_matrix and d == 0):

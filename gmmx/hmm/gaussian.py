@@ -18,6 +18,7 @@ from scipy import linalg
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
+    from typing_extensions import Self
 
 from .. import io
 from .._params import ParamsMixin
@@ -199,6 +200,16 @@ class GaussianHMM(ParamsMixin):
         self._covars_ = check_covars(covars, self.covariance_type, self.n_components)
 
     # ------------------------------------------------------------ checks
+    def __sklearn_tags__(self) -> Any:
+        # scikit-learn's tags (for its check_estimator), as for hmmlearn's models,
+        # which subclass scikit-learn's BaseEstimator
+        from sklearn.base import BaseEstimator
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
     def _check_parameters(self):
         check_int(self.n_components, "n_components", 1)
         if self.covariance_type not in COVARIANCE_TYPES:
@@ -350,7 +361,7 @@ class GaussianHMM(ParamsMixin):
         return distribute[self.covariance_type]()
 
     def fit(self, X: Any, lengths: Optional[ArrayLike] = None,
-            sample_weight: Optional[ArrayLike] = None) -> GaussianHMM:
+            sample_weight: Optional[ArrayLike] = None) -> Self:
         """Estimate the parameters by Baum-Welch.
 
         Parameters

@@ -11,29 +11,43 @@ and ``__repr__``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .._params import ParamsMixin
 from ..exceptions import use_sklearn
 
 __all__ = ["HAVE_SKLEARN", "BaseEstimator", "DensityMixin", "expected_failed_checks"]
 
-try:
-    if not use_sklearn():  # GMMX_SKLEARN=0 (the gmmx command): as if not installed
-        raise ImportError
-    from sklearn.base import BaseEstimator, DensityMixin
-except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
-    HAVE_SKLEARN = False
 
-    class BaseEstimator(ParamsMixin):  # type: ignore[no-redef]
-        """``get_params`` / ``set_params`` / ``__repr__`` as scikit-learn's."""
+class _LocalBaseEstimator(ParamsMixin):
+    """``get_params`` / ``set_params`` / ``__repr__`` as scikit-learn's."""
 
-    class DensityMixin:  # type: ignore[no-redef]
-        """Marks density estimators (scikit-learn's mixin when installed)."""
 
+class _LocalDensityMixin:
+    """Marks density estimators (scikit-learn's mixin when installed)."""
+
+
+HAVE_SKLEARN: bool
+if TYPE_CHECKING:
+    # Type checkers see the typed stand-ins: scikit-learn ships no type
+    # information, so its classes are ``Any`` to mypy, and a subclass of
+    # ``Any`` accepts any attribute (``gm.wieghts_`` would pass unnoticed).
+    BaseEstimator = _LocalBaseEstimator
+    DensityMixin = _LocalDensityMixin
 else:
-    HAVE_SKLEARN = True
+    try:
+        if not use_sklearn():  # GMMX_SKLEARN=0 (the gmmx command): as if not installed
+            raise ImportError
+        from sklearn.base import BaseEstimator, DensityMixin
+    except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
+        HAVE_SKLEARN = False
+        BaseEstimator, DensityMixin = _LocalBaseEstimator, _LocalDensityMixin
+        BaseEstimator.__name__, DensityMixin.__name__ = "BaseEstimator", "DensityMixin"
+    else:
+        HAVE_SKLEARN = True
 
 
-def expected_failed_checks(estimator=None):
+def expected_failed_checks(estimator: Any = None) -> dict[str, str]:
     """scikit-learn common checks that gmmx's mixtures fail on purpose, with the reason.
 
     Pass it to ``sklearn.utils.estimator_checks.check_estimator(...,

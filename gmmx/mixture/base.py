@@ -22,9 +22,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    from numpy.typing import ArrayLike, NDArray
-
     import os
+
+    from numpy.typing import ArrayLike, NDArray
+    from typing_extensions import Self
 
 import time
 
@@ -68,6 +69,47 @@ class BaseMixture(DensityMixin, BaseEstimator):
     #: Object-valued constructor parameters: name -> class with ``to_archive``
     #: / ``from_archive`` (stored as JSON plus ``param_<name>.<key>`` arrays).
     _object_params: dict = {}
+
+    # Constructor parameters every mixture has (set by the subclass's __init__).
+    n_components: int
+    max_iter: int
+    n_init: int
+    n_threads: Optional[int]
+    chunk_size: Optional[int]
+    progress: bool
+    random_state: Any
+    warm_start: bool
+    step_exponent: float
+    verbose: int
+    verbose_interval: int
+
+    # Fitted attributes (set by fit / partial_fit).
+    #: Mixing weights, shape (n_components,).
+    weights_: NDArray[np.floating[Any]]
+    #: Component means, shape (n_components, n_features).
+    means_: NDArray[np.floating[Any]]
+    #: Whether the best EM run converged.
+    converged_: bool
+    #: EM iterations of the best run.
+    n_iter_: int
+    #: The objective of the best run per unit of weight.
+    lower_bound_: float
+    #: The objective after each iteration of the best run.
+    lower_bounds_: list[float]
+    #: Number of features seen in fit.
+    n_features_in_: int
+    #: Column names seen in fit (when all are strings).
+    feature_names_in_: NDArray[np.object_]
+
+    if TYPE_CHECKING:  # the hooks a model family defines (see the module docstring)
+        def _kernel_params(self, params: Any) -> Any: ...
+        def _m_step(self, stats: Any, params: Any) -> Any: ...
+        def _n_parameters(self) -> int: ...
+        def _get_parameters(self) -> Any: ...
+        def _set_parameters(self, params: Any) -> None: ...
+        def _check_parameters(self, n_features: int) -> None: ...
+        def _initial_params(self, driver: Any, random_state: Any) -> Any: ...
+        def _archive_arrays(self) -> dict[str, Any]: ...
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -136,7 +178,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                              max_passes=max_passes, nan_policy=self._nan_policy())
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> "BaseMixture":
+    def fit(self, X: Any, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> Self:
         """Estimate the parameters by EM.
 
         Parameters
@@ -298,7 +340,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------ online
     def partial_fit(self, X: ArrayLike, y: Any = None,
-                    sample_weight: Optional[ArrayLike] = None) -> "BaseMixture":
+                    sample_weight: Optional[ArrayLike] = None) -> Self:
         """One step of online (stepwise) EM on a batch of rows.
 
         The first call initialises the model from its batch (or from

@@ -85,8 +85,10 @@ default='kmeans'
         ``callback(n_iter, lower_bound)`` after every EM iteration.
     progress : bool, default=False
         tqdm progress bars over passes and the rows of each pass, on a terminal
-        or in a Jupyter notebook; a ``ProgressWarning`` says once when none
-        can be drawn (tqdm missing, output neither a terminal nor a notebook).
+        or in a Jupyter notebook (widgets with ipywidgets, which the
+        ``progress`` extra installs; one text line of passes without it); a
+        ``ProgressWarning`` says once when none can be drawn (tqdm missing,
+        output neither a terminal nor a notebook).
     step_exponent : float in (0.5, 1], default=0.6
         Online EM (``partial_fit``, :func:`gmmx.mixture.fit_minibatch`): the
         b-th batch gets step size ``b ** -step_exponent`` (the first batch
@@ -137,7 +139,10 @@ default='kmeans'
     ``sqrt(n)`` times less when many distinct values round independently) and
     means by ``2**-24 * max|x|``. Subtract the price level before converting
     to float32 when that matters. ``predict_proba`` and ``score_samples`` of
-    float32 input compute in float64 and return float32.
+    float32 input compute in float64 and return float32. Parameters that
+    float32 cannot hold (data near float32's maximum, ~3.4e38, have
+    covariances beyond it) are kept in float64: then every fitted array is
+    float64.
 
     Attributes
     ----------
@@ -157,6 +162,12 @@ default='kmeans'
     prior_ : ResolvedPrior or None
         The prior with its data-dependent defaults filled in.
     """
+
+    # Fitted attributes (set by fit / partial_fit), beside BaseMixture's.
+    covariances_: NDArray[np.floating[Any]]
+    precisions_: NDArray[np.floating[Any]]
+    precisions_cholesky_: NDArray[np.floating[Any]]
+    prior_: Optional[ResolvedPrior]
 
     def __init__(
         self,
@@ -185,7 +196,7 @@ default='kmeans'
         covariance_shrinkage: float = 0.0,
         min_eigenvalue: float = 0.0,
         nan_policy: str = "raise",
-    ):
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -269,9 +280,11 @@ default='kmeans'
                 )
             if np.any(w < 0) or np.any(w > 1) or not np.all(np.isfinite(w)):
                 raise ValueError(
+                    # scikit-learn's words, numbers in its order (smallest first)
                     "The parameter 'weights' should be in the range [0, 1], but got max "
-                    f"value {np.max(w):.5f}, min value {np.min(w):.5f}: weights_init must "
-                    "be in the range [0, 1]"
+                    f"value {np.min(w):.5f}, min value {np.max(w):.5f}: weights_init must "
+                    f"be in the range [0, 1] (its smallest value is {np.min(w):.5g}, its "
+                    f"largest {np.max(w):.5g})"
                 )
             if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
                 raise ValueError(
@@ -354,11 +367,14 @@ default='kmeans'
         dtype = getattr(self, "_dtype", np.float64)
         if covariances is None:
             covariances = cov.covariances_from_cholesky(prec_chol)
+        precisions = cov.precisions_from_cholesky(prec_chol)
+        if dtype == np.float32 and not _fits_float32(covariances, precisions, prec_chol):
+            dtype = self._dtype = np.dtype(np.float64)  # data near float32's maximum
         self.weights_ = np.asarray(weights, dtype=dtype)
         self.means_ = np.asarray(means, dtype=dtype)
         self.covariances_ = np.asarray(covariances, dtype=dtype)
         self.precisions_cholesky_ = np.asarray(prec_chol, dtype=dtype)
-        self.precisions_ = np.asarray(cov.precisions_from_cholesky(prec_chol), dtype=dtype)
+        self.precisions_ = np.asarray(precisions, dtype=dtype)
 
     def _kernel_params(self, params):
         return kernel.kernel_params(params[0], params[1], params[3], self.covariance_type)
@@ -526,6 +542,16 @@ default='kmeans'
                                                          counts)
         y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
         return X, y
+
+
+def _fits_float32(*arrays):
+    """True if float32 holds every value of ``arrays`` (no overflow, no underflow to 0)."""
+    info = np.finfo(np.float32)
+    for a in arrays:
+        mag = np.abs(np.asarray(a, dtype=np.float64))
+        if np.any(mag > info.max) or np.any((mag > 0) & (mag < info.smallest_normal)):
+            return False
+    return True
 
 
 def _check_saved_covariances(cov, values, path, single=False):

@@ -15,7 +15,11 @@ entropy of the posteriors all come from that pass's statistics
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+    from typing_extensions import Self
 
 import numbers
 import warnings
@@ -179,8 +183,20 @@ class GaussianMixtureIC:
     likelihood-based (as mclust's BIC).
     """
 
-    def __init__(self, n_components=range(1, 10), covariance_type=COVARIANCE_TYPES,
-                 criterion="bic", cv=5, family="gaussian", **params):
+    # Fitted attributes (set by fit).
+    best_estimator_: GaussianMixture
+    best_index_: int
+    n_components_: int
+    covariance_type_: str
+    estimators_: list[GaussianMixture]
+    criteria_: NDArray[np.float64]
+    results_: dict[str, list[Any]]
+    n_passes_: int
+
+    def __init__(self, n_components: Union[int, Iterable[int]] = range(1, 10),
+                 covariance_type: Union[str, Iterable[str]] = COVARIANCE_TYPES,
+                 criterion: str = "bic", cv: Any = 5,
+                 family: Union[str, Iterable[str]] = "gaussian", **params: Any) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
@@ -196,13 +212,13 @@ class GaussianMixtureIC:
             setattr(self, name, params.get(name, _GM_DEFAULTS[name]))
 
     # ------------------------------------------------------------ params
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor parameters (scikit-learn's ``get_params``)."""
         out = {name: getattr(self, name) for name in _OWN_PARAMS}
         out.update({name: getattr(self, name) for name in _GM_PARAMS})
         return out
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Self:
         """Set parameters; returns ``self``."""
         valid = set(_OWN_PARAMS) | set(_GM_PARAMS)
         for key, value in params.items():
@@ -214,7 +230,7 @@ class GaussianMixtureIC:
             setattr(self, key, value)
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = []
         defaults = {"n_components": range(1, 10), "covariance_type": COVARIANCE_TYPES,
                     "criterion": "bic", "cv": 5, "family": "gaussian", **_GM_DEFAULTS}
@@ -282,7 +298,7 @@ class GaussianMixtureIC:
         return rs
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: Any, y: Any = None, sample_weight: Optional[ArrayLike] = None) -> Self:
         """Fit every candidate and select the best.
 
         Parameters
@@ -381,7 +397,7 @@ class GaussianMixtureIC:
         return folds
 
     # ------------------------------------------------------------ delegation
-    def _best(self):
+    def _best(self) -> GaussianMixture:
         if not hasattr(self, "best_estimator_"):
             raise NotFittedError(
                 "This GaussianMixtureIC instance is not fitted yet. Call 'fit' with "
@@ -389,39 +405,41 @@ class GaussianMixtureIC:
             )
         return self.best_estimator_
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Component labels under the best model."""
         return self._best().predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """Posterior component probabilities under the best model."""
         return self._best().predict_proba(X)
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: Any, y: Any = None,
+                    sample_weight: Optional[ArrayLike] = None) -> NDArray[np.intp]:
         """Fit, then label the rows of ``X`` with the best model."""
         return self.fit(X, y, sample_weight).predict(X)
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """Log-density of every row under the best model."""
         return self._best().score_samples(X)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: Any = None,
+              sample_weight: Optional[ArrayLike] = None) -> float:
         """Mean (weighted) log-likelihood under the best model."""
         return self._best().score(X, sample_weight=sample_weight)
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
         """Draw from the best model."""
         return self._best().sample(n_samples)
 
-    def bic(self, X, sample_weight=None):
+    def bic(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """BIC of the best model on ``X``."""
         return self._best().bic(X, sample_weight)
 
-    def aic(self, X, sample_weight=None):
+    def aic(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """AIC of the best model on ``X``."""
         return self._best().aic(X, sample_weight)
 
-    def icl(self, X, sample_weight=None):
+    def icl(self, X: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """ICL of the best model on ``X``."""
         return self._best().icl(X, sample_weight)
 

@@ -220,7 +220,7 @@ def _path_format(path, read_options):
     return fmt
 
 
-def list_columns(path, **read_options):
+def list_columns(path: Any, **read_options: Any) -> list[ColumnInfo]:
     """The columns of a data file and which are numeric, without reading its rows.
 
     Dispatched by format like :func:`as_source`: :meth:`NpySource.list_columns`

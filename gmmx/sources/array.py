@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Iterator, Optional
+
 import numpy as np
 
 from .base import ChunkSource, check_chunk_size
@@ -19,7 +21,13 @@ class ArraySource(ChunkSource):
         Rows per chunk.
     """
 
-    def __init__(self, X, sample_weight=None, chunk_size=None):
+    n_features: int
+    n_rows: int
+    n_chunks: int
+    chunk_size: int
+
+    def __init__(self, X: Any, sample_weight: Any = None,
+                 chunk_size: Optional[int] = None) -> None:
         shape = getattr(X, "shape", None)
         if shape is None or len(shape) not in (1, 2):
             raise ValueError(
@@ -41,10 +49,10 @@ class ArraySource(ChunkSource):
                 )
         self.sample_weight = sample_weight
 
-    def chunk_start(self, i):
+    def chunk_start(self, i: int) -> Optional[int]:
         return int(i) * self.chunk_size
 
-    def read_chunk(self, i):
+    def read_chunk(self, i: int) -> Any:
         start = i * self.chunk_size
         stop = min(start + self.chunk_size, self.n_rows)
         X = self.X[start:stop]
@@ -52,7 +60,7 @@ class ArraySource(ChunkSource):
             return X
         return X, self.sample_weight[start:stop]
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         for i in range(self.n_chunks):
             yield self.read_chunk(i)
 

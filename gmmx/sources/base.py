@@ -41,7 +41,10 @@ that :meth:`ChunkSource.read_all` and the out-of-core driver share.
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 import numpy as np
 
@@ -64,7 +67,8 @@ class ChunkError(Exception):
     :class:`ChunkValueError`.
     """
 
-    def __init__(self, message, chunk_index=None, row=None):
+    def __init__(self, message: str, chunk_index: Optional[int] = None,
+                 row: Optional[int] = None) -> None:
         super().__init__(message)
         self.chunk_index = chunk_index
         self.row = row
@@ -93,21 +97,29 @@ def _chunk_error(exc, message, index, row=None):
     return ChunkError(message, index, row)
 
 
-def chunk_label(i, first_row):
+def chunk_label(i: int, first_row: Optional[int]) -> str:
     """Prefix naming a chunk in error messages: ``"chunk 3 (starting at row 1200): "``."""
     if first_row is None:
         return f"chunk {i}: "
     return f"chunk {i} (starting at row {first_row}): "
 
 
-def short_repr(obj, limit=160):
+def short_repr(obj: Any, limit: int = 160) -> str:
     """``repr(obj)`` cut to ``limit`` characters (a source's repr can list 10,000 columns)."""
     text = repr(obj)
     return text if len(text) <= limit else text[:limit - 5] + " ...)"
 
 
-def check_block_finite(X, index, first_row, label=None):
-    """Raise :class:`ChunkValueError` naming the first row of ``X`` with NaN or infinity.
+def check_block_finite(X: NDArray[Any], index: int, first_row: Optional[int],
+                       label: Optional[str] = None) -> None:
+    """Raise :class:`ChunkValueError` naming the first row of ``X`` with NaN or infinity,
+    or a value too large for float64 arithmetic.
+
+    As :func:`gmmx._validation.check_finite` for in-memory data: float64
+    values whose squares overflow (beyond ~1.3e154, e.g. the bytes of a
+    corrupted file read as numbers) are refused, since no covariance can
+    describe them. One pass over the chunk (its sum of squares) covers both
+    checks.
 
     Parameters
     ----------
@@ -120,11 +132,30 @@ def check_block_finite(X, index, first_row, label=None):
         Message prefix; default :func:`chunk_label`.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(X, axis=None, dtype=np.float64)
+        if X.dtype == np.float64 and X.flags.c_contiguous:
+            flat = X.reshape(-1)
+            total = np.dot(flat, flat)
+        else:
+            total = np.add.reduce(X, axis=None, dtype=np.float64)
     if np.isfinite(total):
         return
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-    if not bad.size:  # the sum overflowed; the values are finite
+    finite = np.isfinite(X)
+    bad = np.flatnonzero(~finite.all(axis=1))
+    if bad.size:
+        problem = ("contains NaN or infinity; remove or impute non-finite values before "
+                   "fitting, or (for NaN, missing values) pass nan_policy='omit' to drop such "
+                   "rows or nan_policy='marginalize' to fit them")
+    elif X.dtype == np.float64:  # the sum of squares overflowed; the values are finite
+        with np.errstate(over="ignore"):
+            huge = ~np.isfinite(np.square(X))
+        bad = np.flatnonzero(huge.any(axis=1))
+        if not bad.size:  # many large values, none absurd alone
+            return
+        col = int(np.flatnonzero(huge[bad[0]])[0])
+        problem = (f"column {col} holds {X[bad[0], col]:.3g}, a value too large for float64 "
+                   "arithmetic (squared deviations from it overflow): a corrupted file or "
+                   "an outlier. Remove or winsorise the row, or rescale the column")
+    else:
         return
     label = chunk_label(index, first_row) if label is None else label
     if first_row is None:
@@ -132,13 +163,11 @@ def check_block_finite(X, index, first_row, label=None):
     else:
         row = first_row + int(bad[0])
         where = f"row {row}"
-    raise ChunkValueError(
-        f"{label}{where} contains NaN or infinity; remove or impute non-finite values "
-        "before fitting, or (for NaN, missing values) pass nan_policy='omit' to drop such "
-        "rows or nan_policy='marginalize' to fit them", index, row)
+    raise ChunkValueError(f"{label}{where} {problem}", index, row)
 
 
-def iter_blocks(source, n_features=None):
+def iter_blocks(source: Any, n_features: Optional[int] = None) -> Iterator[
+        tuple[int, int, NDArray[Any], Optional[NDArray[Any]]]]:
     """One sequential pass of ``source``, validated: ``(index, first_row, X, w)`` per block.
 
     Every block goes through :func:`as_block` (empty blocks included, so
@@ -172,6 +201,8 @@ def iter_blocks(source, n_features=None):
                 item = next(it)
             except StopIteration:
                 return
+            except ChunkError:  # the source named the chunk itself
+                raise
             except Exception as exc:
                 raise _chunk_error(
                     exc, f"{chunk_label(i, first_row)}{short_repr(source)} could not be read: "
@@ -231,11 +262,11 @@ class ChunkSource:
     n_rows: Optional[int] = None
     n_chunks: Optional[int] = None
 
-    def chunk_start(self, i):
+    def chunk_start(self, i: int) -> Optional[int]:
         """Absolute first row of chunk ``i`` for random access, or None if unknown."""
         return None
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         """A fresh iterator over the blocks of one full pass.
 
         Yields
@@ -244,11 +275,11 @@ class ChunkSource:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement chunks()")
 
-    def read_chunk(self, i):
+    def read_chunk(self, i: int) -> Any:
         """Block ``i`` (0 <= i < n_chunks), for sources with random access."""
         raise NotImplementedError(f"{type(self).__name__} has no random access")
 
-    def read_all(self, dtype=None):
+    def read_all(self, dtype: Any = None) -> tuple[NDArray[Any], Optional[NDArray[Any]]]:
         """Read one full pass into memory: the blocks concatenated.
 
         Each block is validated as the fitting drivers do (:func:`as_block`):
@@ -311,7 +342,7 @@ class ChunkSource:
         return X, w
 
     @property
-    def random_access(self):
+    def random_access(self) -> bool:
         """True if :meth:`read_chunk` and ``n_chunks`` are available."""
         return self.n_chunks is not None and type(self).read_chunk is not ChunkSource.read_chunk
 
@@ -322,7 +353,7 @@ class ChunkSource:
         return f"{type(self).__name__}()"
 
 
-def check_chunk_size(chunk_size, n_features=None, itemsize=8):
+def check_chunk_size(chunk_size: Any, n_features: Optional[int] = None, itemsize: int = 8) -> int:
     """Rows per chunk; ``None`` picks about ``DEFAULT_CHUNK_BYTES`` of rows.
 
     Each chunk is one kernel call, whose fixed cost (~0.1 ms) must stay small
@@ -392,7 +423,8 @@ def _pick_columns(available, columns, weight_column, numeric, what):
     return columns
 
 
-def as_block(item, where, n_features=None):
+def as_block(item: Any, where: str, n_features: Optional[int] = None
+             ) -> tuple[NDArray[Any], Optional[NDArray[Any]]]:
     """Validate one yielded item: ``(X, w)`` with X C-contiguous float32/64.
 
     Raises

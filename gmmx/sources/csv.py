@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any, Iterator, Optional
+
 import os
 import re
 import warnings
 
 import numpy as np
 
-from .base import ChunkSource, ColumnInfo, _pick_columns, check_chunk_size
+from .base import (ChunkSource, ChunkValueError, ColumnInfo, _pick_columns, check_chunk_size,
+                   chunk_label)
 from .registry import register_format
 from .spill import DecodedCopy, SpillCache, check_cache_dir
 
@@ -80,8 +83,13 @@ class CSVSource(DecodedCopy, ChunkSource):
     #: Bytes of the (decompressed) head examined before pandas reads the file.
     HEAD_BYTES = 4 << 20
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=None, *,
-                 header="infer", cache_dir=None, **read_csv_kwargs):
+    n_features: int
+    chunk_size: int
+
+    def __init__(self, path: Any, columns: Optional[Any] = None,
+                 weight_column: Optional[str] = None, chunk_size: Optional[int] = None, *,
+                 header: Any = "infer", cache_dir: Any = None,
+                 **read_csv_kwargs: Any) -> None:
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no such CSV file: {self.path!r}")
@@ -116,7 +124,7 @@ class CSVSource(DecodedCopy, ChunkSource):
         if self.cache_dir is not None:
             self._cache = SpillCache(self.cache_dir, [self.path], repr(self))
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         """A fresh iterator over the blocks of one pass (from the parsed copy once
         ``cache_dir`` holds one)."""
         return self._pass(self._parsed_pass)
@@ -132,26 +140,26 @@ class CSVSource(DecodedCopy, ChunkSource):
         if _pandas2_misses_extra_fields(pd, self.kwargs):
             self._check_field_counts()
         reader = pd.read_csv(self.path, chunksize=self.chunk_size, **options)
+        index = 0
         with reader:
             while True:
                 try:
                     df = _next_strict(pd, reader, self.path)
+                except UnicodeDecodeError as exc:
+                    raise self._undecodable(exc) from None
                 except ValueError as exc:
                     raise self._locate(exc) from None
                 if df is None:
                     return
-                yield self._block(df)
+                yield self._block(df, index)
+                index += 1
 
-    def _block(self, df):
-        """The features (and weights) of one parsed chunk."""
+    def _block(self, df, index):
+        """The features (and weights) of chunk ``index``, parsed."""
         try:
             X = df[self.columns].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
-            bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
-            raise ValueError(
-                f"CSV columns {bad} contain non-numeric values{_example(df, bad)}; "
-                "select numeric columns with columns=[...] or clean the file"
-            ) from None
+            raise self._non_numeric(df, index) from None
         if self.weight_column is None:
             return X
         return X, df[self.weight_column].to_numpy(dtype=np.float64)
@@ -168,13 +176,16 @@ class CSVSource(DecodedCopy, ChunkSource):
                 for line in f:
                     if line.strip():
                         break
-            while True:
-                lines = list(itertools.islice(f, self.chunk_size))
+            for index in itertools.count():
+                try:
+                    lines = list(itertools.islice(f, self.chunk_size))
+                except UnicodeDecodeError as exc:
+                    raise self._undecodable(exc) from None
                 if not lines:
                     return
                 block = _plain_block(lines, self._plain_sep, self.n_file_columns)
                 if block is None:
-                    block = self._pandas_block(lines)
+                    block = self._pandas_block(lines, index)
                     if block is None:
                         continue
                     yield block
@@ -182,8 +193,9 @@ class CSVSource(DecodedCopy, ChunkSource):
                 X = np.ascontiguousarray(block[:, cols])
                 yield X if wcol is None else (X, np.ascontiguousarray(block[:, wcol]))
 
-    def _pandas_block(self, lines):
-        """The block of ``lines`` parsed by pandas with the file's options (None if empty)."""
+    def _pandas_block(self, lines, index):
+        """Chunk ``index``, the block of ``lines`` parsed by pandas with the file's options
+        (None if empty)."""
         import io
 
         pd = _pandas()
@@ -194,7 +206,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                               **self._strict, **_pandas2_options(pd, options), **options)
         except pd.errors.EmptyDataError:
             return None
-        except ValueError as exc:  # line numbers of the chunk: name the file's line
+        except ValueError:  # line numbers of the chunk: name the file's line
             found = _first_long_line(self.path, self.kwargs, self.n_file_columns)
             if found is None:
                 raise
@@ -203,7 +215,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                                              "fields than its header") from None
         if df.shape[0] == 0:
             return None
-        return self._block(df)
+        return self._block(df, index)
 
     def _check_field_counts(self):
         """ValueError naming the first row with extra fields (once per file version)."""
@@ -218,6 +230,35 @@ class CSVSource(DecodedCopy, ChunkSource):
                                              "fields than its header")
         self._counted = version
 
+    def _non_numeric(self, df, index):
+        """:class:`ChunkValueError` naming the chunk, row and value that is not a number."""
+        bad = [c for c in self.columns if df[c].dtype.kind not in "fiub"]
+        first_row = index * self.chunk_size
+        position = _first_text_row(df, bad)
+        row = None if position is None else first_row + position
+        where = "" if row is None else f" (first at row {row})"
+        return ChunkValueError(
+            f"{chunk_label(index, first_row)}CSV columns {bad} contain non-numeric "
+            f"values{_example(df, bad)}{where}; select numeric columns with columns=[...] "
+            "or clean the file", index, first_row if row is None else row)
+
+    def _undecodable(self, exc):
+        """:class:`ChunkValueError` naming the first line that is not text in the
+        file's encoding (binary data), its row and its chunk."""
+        encoding = self.kwargs.get("encoding") or "utf-8"
+        line = _first_undecodable_line(self.path, self.kwargs.get("compression", "infer"),
+                                       encoding)
+        first = 2 if self.has_header else 1  # the line of row 0
+        if line is None or line < first:
+            return ValueError(f"CSV file {self.path!r} is not text in {encoding}: {exc}; "
+                              "pass its encoding (encoding=...)")
+        row = line - first  # (blank lines would shift this)
+        index = row // self.chunk_size
+        return ChunkValueError(
+            f"{chunk_label(index, index * self.chunk_size)}line {line} of CSV file "
+            f"{self.path!r} (row {row}) is not {encoding} text ({exc.reason}): binary data in the file; remove it, or pass "
+            "the file's encoding (encoding=...)", index, row)
+
     def _locate(self, exc):
         """``exc``, naming the line when it is about extra fields and does not yet."""
         if "more fields than its header" not in str(exc):
@@ -231,7 +272,8 @@ class CSVSource(DecodedCopy, ChunkSource):
                                           "its header")
 
     @classmethod
-    def list_columns(cls, path, *, header="infer", **read_csv_kwargs):
+    def list_columns(cls, path: Any, *, header: Any = "infer",
+                     **read_csv_kwargs: Any) -> list[ColumnInfo]:
         """The columns of a CSV file and which are numeric.
 
         Reads only the header and the first :attr:`SNIFF_ROWS` rows (their
@@ -288,7 +330,7 @@ class CSVSource(DecodedCopy, ChunkSource):
                 for c in head.columns]
 
     @classmethod
-    def check_head(cls, path, **read_csv_kwargs):
+    def check_head(cls, path: Any, **read_csv_kwargs: Any) -> None:
         """Refuse a file whose head is not delimited text of at most :attr:`MAX_COLUMNS` columns.
 
         Reads at most :attr:`HEAD_BYTES` (decompressed) bytes, before pandas
@@ -304,7 +346,10 @@ class CSVSource(DecodedCopy, ChunkSource):
         Raises
         ------
         ValueError
-            If the head holds NUL characters, a line with more than
+            If the head's first two lines hold NUL characters (not a text
+            file; NULs further down are reported by the pass that reads
+            them, as a :class:`ChunkValueError` naming their chunk and
+            row), a line with more than
             :attr:`MAX_COLUMNS` fields, or a first line longer than
             :attr:`HEAD_BYTES`.
         """
@@ -317,7 +362,8 @@ class CSVSource(DecodedCopy, ChunkSource):
             text = raw.decode(encoding, errors="replace")
         except LookupError:
             return  # an unknown encoding: pandas says so
-        if "\x00" in text:
+        nul = text.find("\x00")
+        if 0 <= nul and text.count("\n", 0, nul) < 2:  # later NULs: a pass names their chunk
             raise ValueError(
                 f"CSV file {path!r} contains NUL characters: it is not a text file in "
                 f"{encoding} (binary data, or UTF-16 text: pass encoding='utf-16')"
@@ -340,7 +386,7 @@ class CSVSource(DecodedCopy, ChunkSource):
             )
 
     @staticmethod
-    def default_read_options(path):
+    def default_read_options(path: Any) -> dict[str, Any]:
         """The ``pandas.read_csv`` options a file name implies.
 
         ``.tsv``: tab-separated; ``.txt``: values separated by commas or
@@ -367,7 +413,8 @@ class CSVSource(DecodedCopy, ChunkSource):
         return {}
 
     @classmethod
-    def sniff_read_options(cls, path, sep=None, decimal=None):
+    def sniff_read_options(cls, path: Any, sep: Optional[str] = None,
+                           decimal: Optional[str] = None) -> dict[str, Any]:
         """The delimiter and decimal mark of a delimited text file, from its head.
 
         Looks at the first :attr:`HEAD_BYTES` (decompressed) bytes: the
@@ -806,6 +853,36 @@ def _pandas():
     except ImportError:  # pragma: no cover - optional dependency
         raise ImportError("reading CSV needs pandas: pip install 'gmmx-em[pandas]'") from None
     return pd
+
+
+def _first_text_row(df, bad):
+    """Position in ``df`` of the first row whose ``bad`` columns hold a value that is
+    not a number, or None."""
+    import pandas as pd
+
+    rows = [int(np.flatnonzero(mask)[0]) for c in bad
+            if (mask := (df[c].notna() & pd.to_numeric(df[c], errors="coerce").isna())
+                .to_numpy()).any()]
+    return min(rows) if rows else None
+
+
+def _first_undecodable_line(path, compression, encoding):
+    """1-based number of the first line of the file that does not decode, or None."""
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        return None
+    with _open_binary(path, compression) as f:
+        if f is None:
+            return None
+        for number, line in enumerate(f, 1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _example(df, bad):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Iterator, Optional
+
 from .base import ChunkSource
 
 
@@ -20,7 +22,7 @@ class IterableSource(ChunkSource):
         If known (otherwise read from the first block).
     """
 
-    def __init__(self, obj, n_features=None):
+    def __init__(self, obj: Any, n_features: Optional[int] = None) -> None:
         if not callable(obj):
             try:
                 it = iter(obj)
@@ -39,7 +41,7 @@ class IterableSource(ChunkSource):
         self.obj = obj
         self.n_features = n_features
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         it = self.obj() if callable(self.obj) else iter(self.obj)
         try:
             it = iter(it)

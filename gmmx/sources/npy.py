@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Iterator, Optional
+
 import numbers
 import os
 
@@ -43,7 +45,13 @@ class NpySource(ArraySource):
         Indices of the columns read.
     """
 
-    def __init__(self, path, sample_weight=None, chunk_size=None, columns=None):
+    n_features: int
+    n_rows: int
+    n_chunks: int
+    chunk_size: int
+
+    def __init__(self, path: Any, sample_weight: Any = None, chunk_size: Optional[int] = None,
+                 columns: Optional[Any] = None) -> None:
         self.path = os.fspath(path)
         X = _open_npy(self.path)
         if isinstance(sample_weight, (str, os.PathLike)):
@@ -58,7 +66,7 @@ class NpySource(ArraySource):
         start = i * self.chunk_size
         return start, min(start + self.chunk_size, self.n_rows)
 
-    def read_chunk(self, i):
+    def read_chunk(self, i: int) -> Any:
         """Chunk ``i``; the pages of the chunk read before it are released."""
         for pages in self._pages:
             pages.reading(*self._rows(i))
@@ -69,7 +77,7 @@ class NpySource(ArraySource):
             return item[0][:, self._take], item[1]
         return item[:, self._take]
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         try:
             for i in range(self.n_chunks):
                 if i + 1 < self.n_chunks:
@@ -81,7 +89,7 @@ class NpySource(ArraySource):
                 pages.done()
 
     @classmethod
-    def list_columns(cls, path):
+    def list_columns(cls, path: Any) -> list[ColumnInfo]:
         """The columns of a ``.npy`` file, from its header (no rows are read).
 
         Parameters

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
+    from .base import ColumnInfo
+
 import os
 
 import numpy as np
@@ -100,8 +107,14 @@ class ParquetSource(DecodedCopy, ChunkSource):
         See :mod:`gmmx.sources.spill`.
     """
 
-    def __init__(self, path, columns=None, weight_column=None, chunk_size=None,
-                 read_ahead=DEFAULT_DEPTH, cache_dir=None):
+    n_features: int
+    n_rows: int
+    n_chunks: int
+    chunk_size: int
+
+    def __init__(self, path: Any, columns: Optional[Any] = None,
+                 weight_column: Optional[str] = None, chunk_size: Optional[int] = None,
+                 read_ahead: int = DEFAULT_DEPTH, cache_dir: Any = None) -> None:
         pq = _pyarrow_parquet()
         self.path = os.fspath(path)
         self.read_ahead = _check_read_ahead(read_ahead)
@@ -144,7 +157,7 @@ class ParquetSource(DecodedCopy, ChunkSource):
             self._cache = SpillCache(self.cache_dir, self.files, repr(self),
                                      expected_bytes=n_rows * (itemsize * self.n_features + weights))
 
-    def chunk_start(self, i):
+    def chunk_start(self, i: int) -> int:
         return int(self._starts[int(i)])
 
     def _read_cols(self):
@@ -160,7 +173,7 @@ class ParquetSource(DecodedCopy, ChunkSource):
             return _columns_to_array(arrays), w
         return _columns_to_array(arrays)
 
-    def chunks(self):
+    def chunks(self) -> Iterator[Any]:
         """A fresh iterator over the blocks of one pass (read ahead in a thread).
 
         With ``cache_dir``: from the decoded copy once one exists.
@@ -225,7 +238,7 @@ class ParquetSource(DecodedCopy, ChunkSource):
         return cls(f"Parquet file {self.files[fi]!r}, row group {g} (rows {start} to "
                    f"{start + rows - 1} of the file) could not be read (corrupted page?): {text}")
 
-    def read_chunk(self, i):
+    def read_chunk(self, i: int) -> Any:
         import pyarrow as pa
 
         if self._cache is not None:
@@ -243,7 +256,7 @@ class ParquetSource(DecodedCopy, ChunkSource):
         return self._to_block(table)
 
     @classmethod
-    def list_columns(cls, path):
+    def list_columns(cls, path: Any) -> list[ColumnInfo]:
         """The columns of a Parquet file or directory, from the schema (no rows are read).
 
         For a directory, the schema of its first file (the files a source

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 __all__ = ["FileFormat", "find_format", "formats", "get_format", "register_format",
            "unregister_format"]
@@ -78,8 +78,10 @@ def _normalise_suffix(suffix):
     return suffix if suffix.startswith(".") else "." + suffix
 
 
-def register_format(name, suffixes, factory, *, accepts_directory=False, read_options=False,
-                    list_columns=None, cache_dir=False, replace=False):
+def register_format(name: str, suffixes: Any, factory: Callable[..., Any], *,
+                    accepts_directory: bool = False, read_options: bool = False,
+                    list_columns: Optional[Callable[..., Any]] = None, cache_dir: bool = False,
+                    replace: bool = False) -> FileFormat:
     """Register a file format for :func:`~gmmx.sources.as_source`.
 
     Parameters
@@ -149,7 +151,7 @@ def register_format(name, suffixes, factory, *, accepts_directory=False, read_op
     return fmt
 
 
-def unregister_format(name):
+def unregister_format(name: str) -> FileFormat:
     """Remove the format ``name``; returns its :class:`FileFormat`.
 
     Raises
@@ -163,7 +165,7 @@ def unregister_format(name):
         raise KeyError(f"no format named {name!r} is registered") from None
 
 
-def get_format(name):
+def get_format(name: str) -> FileFormat:
     """The :class:`FileFormat` registered as ``name``.
 
     Raises
@@ -177,7 +179,7 @@ def get_format(name):
         raise KeyError(f"no format named {name!r} is registered") from None
 
 
-def formats():
+def formats() -> tuple[FileFormat, ...]:
     """The registered formats, in registration order.
 
     Returns
@@ -196,7 +198,7 @@ def _by_suffix(name, candidates):
     return best
 
 
-def find_format(path):
+def find_format(path: Any) -> Optional[FileFormat]:
     """The format of ``path``, told from its name (and whether it is a directory).
 
     Parameters

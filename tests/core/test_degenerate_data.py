@@ -4,12 +4,11 @@ With ``reg_covar > 0`` every covariance is at least ``reg_covar * I``, an
 emptied component's included, so such data fit (as in scikit-learn).
 """
 
-import warnings
 
 import numpy as np
 import pytest
 
-from conftest import blobs
+from conftest import blobs, expected_warnings
 from gmmx import GaussianMixture
 from gmmx.core.init import kmeans, kmeans_plusplus
 from gmmx.core.mstep import m_step
@@ -19,8 +18,7 @@ COV_TYPES = ["full", "tied", "diag", "spherical"]
 
 
 def _fit(X, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence and reg_covar warnings
+    with expected_warnings():  # convergence and reg_covar warnings
         return GaussianMixture(*args, **kw).fit(X)
 
 

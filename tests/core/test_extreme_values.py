@@ -1,18 +1,16 @@
 """Extreme magnitudes get a fit or an error that names the real problem."""
 
-import warnings
 
 import numpy as np
 import pytest
 
-from conftest import blobs, init_params
+from conftest import blobs, expected_warnings, init_params
 from gmmx import GaussianMixture, SufficientStats
 from gmmx.core.mstep import m_step
 
 
 def _quiet_fit(model, X, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         return model.fit(X, **kw)
 
 

@@ -26,7 +26,10 @@ GMMX_HOME = os.path.dirname(os.path.dirname(os.path.abspath(gmmx.__file__)))
 PRELUDE = """
 import os, sys, time, warnings
 import numpy as np
-warnings.simplefilter("ignore")
+from gmmx.exceptions import ConvergenceWarning, RegCovarWarning
+warnings.simplefilter("ignore", ConvergenceWarning)
+warnings.simplefilter("ignore", RegCovarWarning)
+warnings.filterwarnings("error", category=RuntimeWarning, module="gmmx[.]")
 from gmmx import GaussianMixture
 from gmmx.core import kernel
 

@@ -182,3 +182,53 @@ def test_prior_equality_repr_and_archive_round_trip():
     assert ConjugatePrior.from_archive(meta, arrays) == p
     with pytest.raises(ValueError, match="scale array is missing"):
         ConjugatePrior.from_archive(meta, {"mean": arrays["mean"]})
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 0.3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_tied_map_at_k3_maximises_the_log_posterior(shrinkage, weighted, rng):
+    """The tied MAP M-step at K = 3 (iris, its species as a hard assignment) is the
+    maximiser of the log-posterior written with scipy.stats (normal likelihood, normal
+    priors on the means given Sigma, inverse-Wishart prior on Sigma), found by BFGS."""
+    from scipy import optimize, stats
+
+    X = reference_data("iris")[:, :3]
+    n, d, K = X.shape[0], X.shape[1], 3
+    labels = np.repeat([0, 1, 2], 50)
+    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    mu0, nu, scale = np.array([5.0, 3.0, 4.0]), 6.5, np.diag([0.5, 0.2, 1.5])
+    prior = ConjugatePrior(shrinkage=shrinkage, mean=mu0 if shrinkage else None, dof=nu,
+                           scale=scale)
+    st = stats_from_labels(X, w if weighted else None, labels, K, "tied")
+    params = m_step(st, Regularisation(prior=prior.resolve(K, "tied", moments_from_stats(st))))
+
+    tril = np.tril_indices(d)
+
+    def unpack(theta):
+        means = theta[:K * d].reshape(K, d)
+        L = np.zeros((d, d))
+        L[tril] = theta[K * d:]
+        L[np.diag_indices(d)] = np.exp(np.diag(L))
+        return means, L @ L.T
+
+    def neg_log_posterior(theta):
+        means, sigma = unpack(theta)
+        lp = sum(w[labels == k] @ stats.multivariate_normal.logpdf(X[labels == k], means[k],
+                                                                   sigma)
+                 for k in range(K))
+        if shrinkage > 0:
+            lp += sum(stats.multivariate_normal.logpdf(means[k], mu0, sigma / shrinkage)
+                      for k in range(K))
+        lp += stats.invwishart.logpdf(sigma, df=nu, scale=scale)
+        return -lp
+
+    start_means = np.array([w[labels == k] @ X[labels == k] / w[labels == k].sum()
+                            for k in range(K)])
+    L0 = np.linalg.cholesky(np.cov(X.T))
+    L0[np.diag_indices(d)] = np.log(np.diag(L0))
+    res = optimize.minimize(neg_log_posterior, np.r_[start_means.ravel(), L0[tril]],
+                            method="BFGS", options={"gtol": 1e-9, "maxiter": 5000})
+    means, sigma = unpack(res.x)
+    np.testing.assert_allclose(params.means, means, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(params.covariances, sigma, rtol=1e-5, atol=1e-7)
+    assert neg_log_posterior(res.x) <= res.fun + 1e-9

@@ -3,13 +3,36 @@
 import numpy as np
 import pytest
 
-from gmmx import GaussianMixture
-from gmmx.finance import full_covariances, mixture_moments
+from gmmx import GaussianMixture, GaussianMixtureIC, NotFittedError
+from gmmx.finance import (MultivariateMixture, UnivariateMixture, expected_shortfall,
+                          full_covariances, mixture_mean_covariance, mixture_moments,
+                          value_at_risk)
 
 
 def test_unfitted_or_foreign_objects_are_refused():
     with pytest.raises(ValueError, match="fitted"):
         mixture_moments(GaussianMixture(n_components=2))
+    with pytest.raises(ValueError, match="expected a fitted mixture model") as info:
+        mixture_moments(object())
+    assert not isinstance(info.value, NotFittedError)
+
+
+@pytest.mark.parametrize("call", [
+    lambda gm: value_at_risk(gm, 0.01),
+    lambda gm: expected_shortfall(gm, 0.01),
+    lambda gm: value_at_risk(gm, 0.01, weights=[0.5, 0.5]),
+    lambda gm: expected_shortfall(gm, 0.01, weights=[0.5, 0.5]),
+    lambda gm: mixture_moments(gm),
+    lambda gm: mixture_mean_covariance(gm),
+    lambda gm: UnivariateMixture.from_model(gm),
+    lambda gm: MultivariateMixture.from_model(gm),
+])
+def test_finance_functions_raise_not_fitted_error_on_an_unfitted_model(call):
+    """Every finance function taking a model says NotFittedError (scikit-learn's class,
+    also a ValueError) for an estimator before fit."""
+    for est in (GaussianMixture(n_components=2), GaussianMixtureIC()):
+        with pytest.raises(NotFittedError, match="is not fitted yet. Call 'fit'"):
+            call(est)
 
 
 @pytest.mark.parametrize("kwargs, match", [

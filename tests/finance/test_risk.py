@@ -102,3 +102,22 @@ def test_bad_alpha_is_explained(alpha, match):
         value_at_risk(RET, alpha)
     with pytest.raises(ValueError, match=match):
         expected_shortfall(RET, alpha)
+
+
+def test_alpha_one_half_is_the_largest_tail_accepted():
+    """alpha = 0.5 (the median) is accepted and agrees with the closed form of a normal
+    (VaR = -mu, ES = -mu + sigma * pdf(0) / 0.5); just above it is refused."""
+    mu, s = 0.001, 0.02
+    d = UnivariateMixture([1.0], [mu], stds=[s])
+    assert value_at_risk(d, 0.5) == pytest.approx(-mu, rel=1e-12)
+    assert expected_shortfall(d, 0.5) == pytest.approx(-mu + s * stats.norm.pdf(0) / 0.5,
+                                                       rel=1e-12)
+    assert RET.cdf(-value_at_risk(RET, 0.5)) == pytest.approx(0.5, rel=1e-12)
+    q = RET.ppf(0.5)
+    tail = integrate.quad(lambda x: x * RET.pdf(x), -2.0, q, points=[-0.01], limit=500,
+                          epsabs=0, epsrel=1e-11)[0]
+    assert expected_shortfall(RET, 0.5) == pytest.approx(-tail / 0.5, rel=1e-8)
+    np.testing.assert_allclose(value_at_risk(RET, [0.01, 0.5]),
+                               [value_at_risk(RET, 0.01), value_at_risk(RET, 0.5)])
+    with pytest.raises(ValueError, match="alpha=0.499999"):
+        value_at_risk(RET, np.nextafter(0.5, 1.0) + 1e-6)

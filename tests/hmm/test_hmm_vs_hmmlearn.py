@@ -71,6 +71,27 @@ def test_ten_iterations_match_hmmlearn(cov, d):
         np.testing.assert_allclose(ours.covars_, ref.covars_, rtol=1e-7)
 
 
+@pytest.mark.parametrize("shape", [(3, 1, 1), (3, 1), (1, 3), (3,)])
+def test_spherical_covars_of_any_shape_with_k_values(shape):
+    """hmmlearn's own one-feature spherical covars_ (K, 1, 1) -- any array of K values,
+    as hmmlearn accepts (its #385) -- sets gmmx's covars_; the fits then agree."""
+    X, start = data("spherical", 1)
+    ref = set_params(hmm.GaussianHMM(3, covariance_type="spherical", init_params=""), start)
+    ref.n_features = 1  # what hmmlearn's fit sets; its covars_ needs it
+    assert ref.covars_.shape == (3, 1, 1)
+    ours = GaussianHMM(3, covariance_type="spherical", init_params="")
+    ours.startprob_, ours.transmat_, ours.means_ = start[0], start[1], start[2]
+    ours.covars_ = ref.covars_.reshape(shape)
+    np.testing.assert_array_equal(ours._covars_, ref.covars_.ravel())
+    ours.fit(X, LENGTHS)
+    ref.fit(X, LENGTHS)
+    assert_same_fit(ours, ref)
+    with pytest.raises(ValueError, match=r"must have shape \(n_components,\)"):
+        ours.covars_ = np.ones((3, 2, 2))
+    with pytest.raises(ValueError, match=r"must have shape \(n_components,\)"):
+        ours.covars_ = np.ones(4)
+
+
 @pytest.mark.parametrize("cov", COVS)
 def test_map_priors_match_hmmlearn(cov):
     rng = np.random.default_rng(3)

@@ -5,12 +5,11 @@ counts and chunk sizes, on price-level data, and in the chunks it hands back
 to the direct loops.
 """
 
-import warnings
 
 import numpy as np
 import pytest
 
-from conftest import (blobs, brute_force_estep, brute_force_log_densities, brute_force_stats,
+from conftest import (blobs, expected_warnings, brute_force_estep, brute_force_log_densities, brute_force_stats,
                       init_params, random_model)
 from gmmx import GaussianMixture
 from gmmx._kernels import _estep
@@ -280,8 +279,7 @@ def test_fit_matches_sklearn_from_identical_init(covariance_type):
     kp = _engine.kernel_params(init["weights_init"], init["means_init"], pc, covariance_type)
     assert kp.ref.shape == (d,)  # the GEMM path, chosen automatically
     kw = dict(n_components=k, covariance_type=covariance_type, max_iter=10, tol=0, **init)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         ref = sklearn_mixture.GaussianMixture(**kw).fit(X)
         got = GaussianMixture(**kw).fit(X)
     assert got.n_iter_ == ref.n_iter_ == 10

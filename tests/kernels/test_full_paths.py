@@ -6,13 +6,12 @@ Each test forces every combination, so each path is checked whichever one
 the machine running the tests would pick by itself.
 """
 
-import warnings
 
 import numpy as np
 import pytest
 
 from conftest import blobs, brute_force_estep, brute_force_log_densities, brute_force_stats
-from conftest import init_params, random_model
+from conftest import expected_warnings, init_params, random_model
 from gmmx import GaussianMixture
 from gmmx._kernels import _estep, layout
 from gmmx.core import kernel as _engine
@@ -135,8 +134,7 @@ def test_em_matches_sklearn_from_identical_init(force_path, path, covariance_typ
     X, _, _ = blobs(1200, d, k, seed=7)
     init = init_params(X, k, covariance_type, seed=3)
     kw = dict(n_components=k, covariance_type=covariance_type, max_iter=10, tol=0, **init)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         ref = SKGaussianMixture(**kw).fit(X)
         got = GaussianMixture(**kw).fit(X)
     for a, b in [(got.weights_, ref.weights_), (got.means_, ref.means_),

@@ -4,19 +4,17 @@ A fit changes the fitted attributes as one consistent set: parameters,
 ``n_features_in_`` and the convergence record always describe the same model.
 """
 
-import warnings
 
 import numpy as np
 import pytest
 
-from conftest import blobs
+from conftest import blobs, expected_warnings
 from gmmx import ConvergenceWarning, GaussianMixture
 from gmmx.core import kernel
 
 
 def _quiet(model, X, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         return model.fit(X, **kw)
 
 

@@ -101,3 +101,29 @@ def test_float32_predict_paths_keep_float32_and_float32_precision():
     np.testing.assert_allclose(proba, proba64, rtol=4 * U, atol=1e-30)
     np.testing.assert_allclose(score, score64, rtol=4 * U)
     np.testing.assert_array_equal(m.predict(X32), m.predict(ref))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("d", [1, 2])
+def test_data_near_float32_max_keep_float64_parameters(covariance_type, d):
+    """Covariances beyond float32's range (data near 3.4e38) are kept in float64, finite,
+    and agree with scikit-learn's float64 fit from the same initial parameters."""
+    sk_mixture = pytest.importorskip("sklearn.mixture")
+    rng = np.random.default_rng(3)
+    side = np.where(rng.random((2000, 1)) < 0.4, -3e38, 3e38)
+    X = (side + 1e37 * rng.standard_normal((2000, d))).astype(np.float32)
+    assert np.isfinite(X).all()
+    K = 2
+    cov = {"full": np.tile(np.eye(d), (K, 1, 1)), "tied": np.eye(d),
+           "diag": np.ones((K, d)), "spherical": np.ones(K)}[covariance_type] * 1e-74
+    init = dict(weights_init=[0.5, 0.5], means_init=np.full((K, d), [[-2e38], [2e38]]),
+                precisions_init=cov, covariance_type=covariance_type, tol=0, max_iter=5)
+    gm = GaussianMixture(K, **init).fit(X)
+    ref = sk_mixture.GaussianMixture(K, **init).fit(X.astype(np.float64))
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        value = getattr(gm, name)
+        assert value.dtype == np.float64, name
+        assert np.all(np.isfinite(value)) and np.all(np.abs(value) < np.inf), name
+        np.testing.assert_allclose(value, getattr(ref, name), rtol=1e-5, err_msg=name)
+    assert np.all(gm.predict(X) == ref.predict(X.astype(np.float64)))

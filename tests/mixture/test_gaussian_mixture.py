@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import blobs, blobs_at, init_params
+from conftest import blobs, blobs_at, expected_warnings, init_params
 from gmmx import ConvergenceWarning, GaussianMixture, NotFittedError, RegCovarWarning
 
 sklearn = pytest.importorskip("sklearn")
@@ -20,8 +20,7 @@ def _rel(a, b):
 
 
 def _fit_quiet(model, X, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         return model.fit(X, **kw)
 
 
@@ -314,8 +313,7 @@ def test_progress_bar_for_in_memory_fits(monkeypatch, capsys):
     monkeypatch.setattr(progress, "progress_enabled", lambda flag, stream=None: bool(flag))
     X, _, _ = blobs(500, 2, 2, seed=18)
     gm = GaussianMixture(2, progress=True, max_iter=5, tol=0, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         gm.fit(X)
     err = capsys.readouterr().err
     assert "pass" in err and "5/5" in err

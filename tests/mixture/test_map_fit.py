@@ -1,20 +1,18 @@
 """MAP fits: GaussianMixture(prior=ConjugatePrior(), weight_concentration, ...)."""
 
-import warnings
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from conftest import MCLUST_MODELS, mclust_reference, reference_data
+from conftest import MCLUST_MODELS, expected_warnings, mclust_reference, reference_data
 from gmmx import ConjugatePrior, GaussianMixture, load
 from gmmx.core.covariance import COVARIANCE_TYPES, get_covariance
 
 
 def _fit(model, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings():
         return model.fit(*args, **kwargs)
 
 

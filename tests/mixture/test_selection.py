@@ -224,3 +224,16 @@ def test_one_hierarchical_tree_for_the_whole_grid(monkeypatch):
     X = reference_data("iris")
     GaussianMixtureIC(range(1, 5), ("full", "diag", "spherical")).fit(X)
     assert len(calls) == 1
+
+
+def test_fit_predict_fits_then_labels_with_the_best_model():
+    X, truth, _ = blobs(400, 2, 3, seed=8)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    for weights in (None, w):
+        sel = GaussianMixtureIC([2, 3, 4], ("full", "spherical"), random_state=0)
+        labels = sel.fit_predict(X, sample_weight=weights)
+        assert hasattr(sel, "best_estimator_")  # it fitted
+        ref = GaussianMixtureIC([2, 3, 4], ("full", "spherical"), random_state=0)
+        np.testing.assert_array_equal(labels, ref.fit(X, sample_weight=weights).predict(X))
+        np.testing.assert_array_equal(labels, sel.best_estimator_.predict(X))
+        assert labels.shape == truth.shape and labels.max() < sel.n_components_

@@ -27,7 +27,9 @@ def test_check_estimator_passes_every_check_but_the_declared_ones():
     expected = expected_failed_checks(est)
     results = []
     with warnings.catch_warnings():
+        # scikit-learn's checks warn in many ways; gmmx's RuntimeWarnings stay errors
         warnings.simplefilter("ignore")
+        warnings.filterwarnings("error", category=RuntimeWarning, module=r"gmmx\.")
         check_estimator(est, expected_failed_checks=expected, on_fail=None,
                         callback=lambda **kw: results.append(kw))
     status = {r["check_name"]: r["status"] for r in results}
@@ -189,3 +191,62 @@ def test_names_and_float32_survive_save_and_load(tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(gm, name))
     with pytest.raises(ValueError, match="same order"):
         back.predict(df[["vix", "ndx", "spx"]])
+
+
+def _sklearn_mixture_tests_on_gmmx():
+    """scikit-learn's installed test_gaussian_mixture.py with gmmx's GaussianMixture in
+    place of its own (its code is read at test time, not copied)."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("sklearn.mixture.tests.test_gaussian_mixture")
+    if spec is None or spec.origin is None:
+        pytest.skip("scikit-learn's tests are not installed")
+    with open(spec.origin, encoding="utf-8") as f:
+        source = f.read()
+    original = "from sklearn.mixture import GaussianMixture\n"
+    assert source.count(original) == 1, "scikit-learn's test module changed its import"
+    source = source.replace(original, "from gmmx import GaussianMixture\n")
+    module = types.ModuleType("sklearn_test_gaussian_mixture_on_gmmx")
+    module.__file__ = spec.origin
+    exec(compile(source, spec.origin, "exec"), module.__dict__)
+    assert module.GaussianMixture is gmmx.GaussianMixture
+    return module
+
+
+@pytest.mark.parametrize("name", ["test_check_weights", "test_check_precisions"])
+def test_sklearns_own_parameter_checks_pass_on_gmmx(name):
+    """scikit-learn's test_check_weights / test_check_precisions, run on gmmx: its
+    messages, word for word."""
+    getattr(_sklearn_mixture_tests_on_gmmx(), name)()
+
+
+_IC_EXPECTED_FAILED_CHECKS = {
+    "check_no_attributes_set_in_init": (
+        "GaussianMixtureIC takes any GaussianMixture parameter through **params and keeps "
+        "each as an attribute (get_params lists them all), which the check reads as "
+        "attributes that are not constructor parameters"),
+    "check_do_not_raise_errors_in_init_or_set_params": (
+        "the check passes 'params' (the name of **params) as a parameter; GaussianMixtureIC "
+        "refuses names that are neither its own nor GaussianMixture's"),
+    "check_parameters_default_constructible": (
+        "n_components defaults to range(1, 10), mclust's grid of K, which is not one of the "
+        "default types the check allows"),
+    "check_fit1d": expected_failed_checks()["check_fit1d"],
+}
+
+
+def test_check_estimator_on_gaussian_mixture_ic():
+    est = gmmx.GaussianMixtureIC(n_components=[1, 2], covariance_type="full",
+                                 random_state=0, n_threads=1)
+    results = []
+    with warnings.catch_warnings():
+        # scikit-learn's checks warn in many ways; gmmx's RuntimeWarnings stay errors
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("error", category=RuntimeWarning, module=r"gmmx\.")
+        check_estimator(est, expected_failed_checks=_IC_EXPECTED_FAILED_CHECKS, on_fail=None,
+                        callback=lambda **kw: results.append(kw))
+    status = {r["check_name"]: r["status"] for r in results}
+    assert len(status) > 40
+    assert [name for name, s in status.items() if s == "failed"] == []
+    assert {n for n, s in status.items() if s == "xfail"} == set(_IC_EXPECTED_FAILED_CHECKS)

@@ -123,6 +123,30 @@ def test_nul_bytes_are_not_a_csv_file(tmp_path):
                                   [[1, 2], [3, 4]])
 
 
+@pytest.mark.parametrize("garbage, what", [
+    (b"\x89PNG\x00\x1a\xff\xfe,\x01\x02", "is not utf-8 text"),   # binary, with NULs
+    (b"\x89PNG\x1a\xff\xfe,\x01\x02", "is not utf-8 text"),       # binary, no NUL
+    (b"1.5\x00\x002,3", "contain non-numeric values"),             # NULs in a number
+])
+def test_csv_binary_bytes_far_down_are_a_chunk_error(tmp_path, garbage, what):
+    """Binary bytes at row 700 of a text file: a ChunkValueError with the chunk and the
+    row, from a pass (read_all, or a fit), not a ValueError without them."""
+    from gmmx import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    lines = [b"a,b"] + [b"%.6f,%.6f" % tuple(r) for r in rng.normal(size=(1000, 2))]
+    lines[1 + 700] = garbage
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    src = CSVSource(path, chunk_size=100)
+    for run in (src.read_all, lambda: GaussianMixture(2, random_state=0).fit(src)):
+        with pytest.raises(ChunkValueError, match=what) as info:
+            run()
+        assert info.value.chunk_index == 7 and info.value.row == 700
+        assert str(info.value).startswith("chunk 7 (starting at row 700): ")
+        assert "row 700" in str(info.value)[30:]
+
+
 def test_unknown_column_messages_stay_short(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text(",".join("c" * 300 + str(i) for i in range(2000)) + "\n1" + ",1" * 1999 + "\n")
@@ -138,8 +162,9 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 
-def _corrupted_parquet(path, row_group=2, checksums=True):
-    """A 4-row-group file whose row group ``row_group`` has a flipped exponent bit."""
+def _corrupted_parquet(path, row_group=2, checksums=True, top_byte=None):
+    """A 4-row-group file whose row group ``row_group`` has a flipped exponent bit
+    (or its value 100's top byte set to ``top_byte``)."""
     rng = np.random.default_rng(0)
     table = pa.table({"x": rng.normal(size=2000), "y": rng.normal(size=2000)})
     pq.write_table(table, path, row_group_size=500, compression="NONE", use_dictionary=False,
@@ -147,7 +172,8 @@ def _corrupted_parquet(path, row_group=2, checksums=True):
     col = pq.ParquetFile(path).metadata.row_group(row_group).column(0)
     header = col.total_compressed_size - 500 * 8  # page header before the values
     raw = bytearray(path.read_bytes())
-    raw[col.data_page_offset + header + 8 * 100 + 7] ^= 0x01  # value 100: x 2**16, finite
+    at = col.data_page_offset + header + 8 * 100 + 7
+    raw[at] = raw[at] ^ 0x01 if top_byte is None else top_byte  # value 100: x 2**16, finite
     path.write_bytes(bytes(raw))
     return table
 
@@ -173,6 +199,27 @@ def test_parquet_without_checksums_reads_the_flipped_value(tmp_path):
     x = table.column("x").to_numpy()
     assert X[1100, 0] != x[1100] and np.isfinite(X[1100, 0])
     np.testing.assert_array_equal(np.delete(X[:, 0], 1100), np.delete(x, 1100))
+
+
+@pytest.mark.parametrize("start", ["sampled", "given"])
+def test_fit_of_a_corrupted_page_names_the_chunk_with_the_absurd_value(tmp_path, start):
+    """A corrupted uncompressed page read as a finite but absurd number (~1e230) is a
+    ChunkValueError naming its chunk and row, whether the start samples the file (the
+    sampling pass) or is given (the first E-step pass), not a failed M-step."""
+    from gmmx import GaussianMixture
+
+    path = tmp_path / "absurd.parquet"
+    _corrupted_parquet(path, checksums=False, top_byte=0x6F)
+    src = ParquetSource(path, chunk_size=300)
+    assert abs(src.read_all()[0][1100, 0]) > 1e200
+    init = {} if start == "sampled" else dict(
+        weights_init=[0.5, 0.5], means_init=[[-1.0, 0.0], [1.0, 0.0]],
+        precisions_init=np.tile(np.eye(2), (2, 1, 1)))
+    with pytest.raises(ChunkValueError, match=r"row 1100 column 0 holds -?\d\.\d+e\+2\d\d, a "
+                                              "value too large for float64") as info:
+        GaussianMixture(2, random_state=0, **init).fit(src)
+    assert info.value.chunk_index == 3 and info.value.row == 1100
+    assert str(info.value).startswith("chunk 3 (starting at row 900)")
 
 
 def test_parquet_undecodable_page_names_file_and_row_group(tmp_path):
@@ -245,3 +292,47 @@ def test_field_count_scan_of_pandas2_reads(tmp_path, text, found):
     zipped = tmp_path / "x.csv.gz"
     zipped.write_bytes(gzip.compress(text.encode()))
     assert _first_long_line(zipped, {}, 2) == found
+
+
+@pytest.mark.filterwarnings("ignore:The 'float_precision' argument is deprecated")
+def test_pandas2_csv_path_by_version(tmp_path, monkeypatch):
+    """The branches for pandas < 3, run on the installed pandas by faking its version:
+    exact float parsing is asked for, and a row with extra fields at the start of a
+    later chunk (which pandas 2's C parser lets through) is found by the field-count
+    scan, once per file version."""
+    import pandas as pd
+
+    from gmmx.sources import csv as csv_module
+
+    monkeypatch.setattr(pd, "__version__", "2.3.3")
+    assert csv_module._pandas_before_3(pd)
+    calls = {"read_csv": [], "scan": 0}
+    real_read_csv, real_scan = pd.read_csv, csv_module._first_long_line
+
+    def read_csv(*args, **kwargs):
+        calls["read_csv"].append(kwargs)
+        return real_read_csv(*args, **kwargs)
+
+    def scan(*args, **kwargs):
+        calls["scan"] += 1
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", read_csv)
+    monkeypatch.setattr(csv_module, "_first_long_line", scan)
+    values = np.random.default_rng(0).normal(size=(40, 2)) * 1e-3
+    path = tmp_path / "exact.csv"
+    path.write_text("a,b\n" + "".join(f"{float(x)!r},{float(y)!r}\n" for x, y in values))
+    src = CSVSource(path, chunk_size=16)
+    np.testing.assert_array_equal(src.read_all()[0], values)  # bit for bit
+    assert calls["read_csv"][-1]["float_precision"] == "round_trip"
+    src.read_all()
+    assert calls["scan"] == 1  # the file did not change: scanned once
+    lines = path.read_text().splitlines()
+    lines[1 + 16] += ",9"  # the first row of the second chunk
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ChunkError, match=r"Expected 2 fields in line 18, saw 3"):
+        CSVSource(path, chunk_size=16).read_all()
+    assert calls["scan"] == 2
+    # the python engine and multi-character separators are not the C parser: no scan
+    assert not csv_module._pandas2_misses_extra_fields(pd, {"engine": "python"})
+    assert csv_module._pandas2_options(pd, {"engine": "python"}) == {}

@@ -322,16 +322,27 @@ def test_cache_dir_must_be_a_writable_directory(parquet_file, tmp_path):
     assert check_cache_dir(tmp_path) == str(tmp_path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
-                    reason="root may write anywhere")
-def test_cache_dir_must_be_writable(parquet_file, tmp_path):
+def test_cache_dir_must_be_writable(parquet_file, tmp_path, monkeypatch):
+    """A directory this process cannot write to is refused. Root writes anywhere but on
+    a read-only filesystem, where access(W_OK) fails for every user: that is simulated
+    here, so the test runs as root (CI) too; as another user the mode 0o500 suffices."""
     path, _ = parquet_file
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
+    real_access = os.access
+
+    def read_only_filesystem(p, mode, *args, **kwargs):
+        if os.fspath(p) == str(ro) and mode & os.W_OK:
+            return False  # EROFS
+        return real_access(p, mode, *args, **kwargs)
+
+    monkeypatch.setattr(spill.os, "access", read_only_filesystem)
     try:
         with pytest.raises(ValueError, match="is not writable"):
             ParquetSource(path, cache_dir=str(ro))
+        ro.chmod(0o700)
+        assert ParquetSource(path, cache_dir=str(tmp_path)).cache_dir == str(tmp_path)
     finally:
         ro.chmod(0o700)
 
