@@ -339,7 +339,7 @@ def detect_regimes(returns: ArrayLike, n_regimes: int = 2, *, method: str = "mix
     model = cls(n_components=n_regimes, covariance_type=covariance_type,
                 n_init=n_init, random_state=random_state, **kwargs).fit(x)
     covariances = None
-    if student:
+    if isinstance(model, StudentTMixture):
         K, d = model.means_.shape
         scales = full_covariances(model.scales_, covariance_type, K, d)
         covariances = t_covariances(scales, model.degrees_of_freedom_, "full")

@@ -36,7 +36,7 @@ from ..core.variational import (PRIOR_TYPES, VariationalParams, VariationalPrior
 from ..drivers import ArrayDriver
 from ..exceptions import IllDefinedCovarianceError
 from .base import BaseMixture
-from .gaussian import GaussianMixture, _check_saved_covariances
+from .gaussian import GaussianMixture, _check_saved_covariances, sample_gaussian_components
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -681,7 +681,7 @@ degrees_of_freedom_prior_, covariance_prior_
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
         """
-        return GaussianMixture.sample(self, n_samples)
+        return sample_gaussian_components(self, n_samples)
 
     # ------------------------------------------------------------------ archive
     _array_params = ("mean_prior", "covariance_prior")

@@ -529,19 +529,26 @@ default='kmeans'
         y : ndarray of shape (n_samples,)
             Component of each sample.
         """
-        self._check_is_fitted()
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
-                or n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
-                "least one sample (n_samples must be an integer >= 1)."
-            )
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        X = get_covariance(self.covariance_type).sample(rng, self.means_, self.covariances_,
-                                                         counts)
-        y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
-        return X, y
+        return sample_gaussian_components(self, n_samples)
+
+
+def sample_gaussian_components(model: Any, n_samples: int) -> tuple[NDArray, NDArray]:
+    """``(X, y)``: ``n_samples`` draws of a fitted model's Gaussian components
+    (``weights_``, ``means_``, ``covariances_``, ``covariance_type``,
+    ``random_state``) and the component of each."""
+    model._check_is_fitted()
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
+            or n_samples < 1:
+        raise ValueError(
+            f"Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
+            "least one sample (n_samples must be an integer >= 1)."
+        )
+    rng = check_random_state(model.random_state)
+    counts = rng.multinomial(n_samples, model.weights_)
+    X = get_covariance(model.covariance_type).sample(rng, model.means_, model.covariances_,
+                                                      counts)
+    y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
+    return X, y
 
 
 def _fits_float32(*arrays):
