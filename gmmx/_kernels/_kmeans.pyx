@@ -21,10 +21,11 @@ from cython.parallel cimport parallel, prange
 from libc.float cimport DBL_MAX
 from libc.stdlib cimport calloc, free, malloc
 
-from ._vmath cimport GMMX_FULL_PAD
+from ._vmath cimport GMMX_FULL_PAD, gmmx_simd_import
 
-# Native loops over chunks of rows (C, cloned for AVX2 / AVX-512 like _vmath.h;
-# no FMA contraction, so every clone gives the same bits).
+# Native loops over chunks of rows (C in _kmeans_core.h, compiled per SIMD target
+# like _vmath.h and called through _simd.h; no FMA contraction, so every
+# target gives the same bits).
 #
 # Distances: the centres are packed in blocks of 8, coordinate-major
 # (cb[(b * d + j) * 8 + l] = coordinate j of centre 8 b + l, 0 past K), and 4
@@ -38,7 +39,7 @@ from ._vmath cimport GMMX_FULL_PAD
 # buffer of centred rows (feature-major, one run of columns per label), then
 # each label's scatter is the E-step's fixed-lane scatter of that run
 # (gmmx_full_scatter_upper) or, for diagonals, fixed-lane sums and dots.
-cdef extern from "_kmeans_core.h":
+cdef extern from "_simd.h":
     void kmx_distances_f64(const double *X, Py_ssize_t n, Py_ssize_t d, const double *cb,
                            Py_ssize_t nb, double scale, double *out) noexcept nogil
     void kmx_distances_f32(const float *X, Py_ssize_t n, Py_ssize_t d, const double *cb,
@@ -66,6 +67,9 @@ cdef extern from "_kmeans_core.h":
     enum:
         KMX_LANES
         KMX_SUB
+
+# every kernel is called through the SIMD table of gmmx._kernels._simd
+gmmx_simd_import()
 
 cdef enum:
     CHUNK = 512

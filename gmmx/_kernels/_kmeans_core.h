@@ -7,8 +7,8 @@
 #include <string.h>
 #include "_vmath.h"
 
-#define KMX_LANES 8
-#define KMX_SUB 64   /* rows whose distances are kept at a time */
+/* KMX_LANES (centres per block) and KMX_SUB (rows whose distances are kept at
+   a time) are in _simd_table.h, shared with _kmeans.pyx. */
 
 #ifdef GMMX_VECEXT
 #define KMX_DIST4(EXPR)                                                         \
@@ -33,7 +33,7 @@
 
 /* out (n, 8 nb) row-major: |(x_i - c_k) scale|^2 for every row and centre. */
 #define KMX_DEFINE_DISTANCES(NAME, T)                                           \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d, \
+static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d, \
                              const double *GMMX_RESTRICT cb, Py_ssize_t nb,      \
                              double scale, double *GMMX_RESTRICT out)            \
 {                                                                               \
@@ -127,7 +127,7 @@ static void kmx_label_offsets(const int *labels, Py_ssize_t n, Py_ssize_t K,
    xt[j * ld + c] = x_ij - centers[k, j]. pos[k] ends as the end of k's run
    (its start is pos[k - 1], or 0). nk[k] += w_i in row order. */
 #define KMX_DEFINE_GATHER(NAME, T)                                              \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *w,         \
+static void NAME(const T *GMMX_RESTRICT X, const double *w,         \
                              const int *labels, Py_ssize_t n, Py_ssize_t d,     \
                              const double *GMMX_RESTRICT centers, Py_ssize_t K, \
                              Py_ssize_t *pos, double *GMMX_RESTRICT xt,         \
@@ -187,7 +187,7 @@ static void kmx_runs_stats(const double *xt, const double *rx, Py_ssize_t ld,
    gmmx_uni_stats into out = [nk | sk | Mk] (K each). Scratch: pos (K + 1),
    xs, ws (n), ones (n, all 1.0). */
 #define KMX_DEFINE_ROWS_1D(NAME, T)                                             \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT x, const double *sw,        \
+static void NAME(const T *GMMX_RESTRICT x, const double *sw,        \
                              const double *GMMX_RESTRICT c, Py_ssize_t K,        \
                              int *labels, Py_ssize_t n, int assign,              \
                              Py_ssize_t *pos, double *GMMX_RESTRICT xs,          \

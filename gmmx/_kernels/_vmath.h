@@ -3,9 +3,10 @@
  * exp and log follow fdlibm's reductions and polynomials (< 1 ulp on the
  * ranges used here) but are written without branches or table look-ups so
  * that the compiler vectorises the array loops at whatever SIMD width the
- * target has (SSE2, AVX2, NEON).  On x86-64 Linux/glibc the array functions
- * are also cloned for AVX2 and picked at load time.  No FMA contraction is
- * allowed (-ffp-contract=off), so every clone computes bit-identical results.
+ * target has (SSE2, AVX2, AVX-512, NEON).  _simd_kernels.c includes this
+ * header and is compiled once per SIMD target; the _simd module picks one
+ * copy at import (see _simd_dispatch.h).  No FMA contraction is allowed
+ * (-ffp-contract=off), so every copy computes bit-identical results.
  *
  * Reductions use eight fixed lanes combined in a fixed order: deterministic,
  * vectorisable, and independent of the SIMD width that runs them.
@@ -16,12 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && defined(__GLIBC__) && !defined(GMMX_NO_CLONES)
-#define GMMX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define GMMX_CLONES
-#endif
+#include "_simd_table.h"
 
 #if defined(_MSC_VER)
 #define GMMX_INLINE static __inline
@@ -34,9 +30,9 @@
 typedef union { double d; uint64_t u; int64_t i; } gmmx_bits;
 
 /* Fixed-order reductions use 16 lanes as two 8-wide accumulators. With GCC or
- * clang vector extensions they compile to whatever SIMD the clone targets;
+ * clang vector extensions they compile to whatever SIMD the copy targets;
  * elsewhere the scalar fallback performs the same additions in the same order,
- * so every build and every clone returns the same bits. */
+ * so every build and every target's copy returns the same bits. */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(GMMX_NO_VECEXT)
 #define GMMX_VECEXT 1
 typedef double gmmx_v8 __attribute__((vector_size(64)));
@@ -119,21 +115,21 @@ GMMX_INLINE double gmmx_log1(double x)
 }
 
 /* a[i] = exp(a[i]) */
-GMMX_CLONES static void gmmx_vexp(double *GMMX_RESTRICT a, Py_ssize_t n)
+static void gmmx_vexp(double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) a[i] = gmmx_exp1(a[i]);
 }
 
 /* a[i] = log(a[i]) for positive normal a[i] */
-GMMX_CLONES static void gmmx_vlog(double *GMMX_RESTRICT a, Py_ssize_t n)
+static void gmmx_vlog(double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) a[i] = gmmx_log1(a[i]);
 }
 
 /* sum of a[0..n): sixteen lanes, fixed fold, sequential tail */
-GMMX_CLONES static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
+static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     double tail = 0.0;
@@ -154,7 +150,7 @@ GMMX_CLONES static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 }
 
 /* sum of a[i] * b[i], same lanes and order as gmmx_sum */
-GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
+static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
                                    Py_ssize_t n)
 {
     Py_ssize_t i = 0;
@@ -181,7 +177,7 @@ GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *
 /* Univariate statistics of one component over a chunk, centred at c:
  *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2
  * r already includes the sample weight. */
-GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
+static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
                                        double c, Py_ssize_t n, double *GMMX_RESTRICT out)
 {
     Py_ssize_t i = 0;
@@ -220,7 +216,7 @@ GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const doub
 }
 
 /* Univariate log-densities: lp[k*n + i] = cst[k] - ((x[i] - mu[k]) p[k])^2 / 2 */
-GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize_t n,
+static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize_t n,
                                          Py_ssize_t K, const double *cst, const double *mu,
                                          const double *p, double *GMMX_RESTRICT lp)
 {
@@ -247,7 +243,7 @@ GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize
  * log p(x_i) per row; otherwise, with unit weights, logs are taken of products
  * of 32 row sums (each in [1, K]) rather than of every row.
  * mx and ssum are scratch of length n. */
-GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize_t n,
+static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize_t n,
                                               Py_ssize_t K, const double *GMMX_RESTRICT sw,
                                               double *GMMX_RESTRICT mx,
                                               double *GMMX_RESTRICT ssum,
@@ -332,7 +328,7 @@ GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize
 
 /* acc[i] += ((row[i] - b) * scale)^2: one feature's contribution to the
  * Mahalanobis distances of a chunk (rows contiguous, so it vectorises). */
-GMMX_CLONES static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, double scale,
+static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, double scale,
                                     Py_ssize_t n, double *GMMX_RESTRICT acc)
 {
     Py_ssize_t i;
@@ -344,7 +340,7 @@ GMMX_CLONES static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, d
 
 /* xc (n, d+1) = [X - ref | 1] for a chunk of float64 / float32 rows */
 #define GMMX_DEFINE_CENTER(NAME, T)                                               \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
+static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
                              Py_ssize_t n, Py_ssize_t d, double *GMMX_RESTRICT xc) \
 {                                                                                 \
     Py_ssize_t i, j;                                                              \
@@ -358,7 +354,7 @@ GMMX_DEFINE_CENTER(gmmx_center_f32, float)
 
 /* xt (d, n) = X^T for a chunk of float64 / float32 rows */
 #define GMMX_DEFINE_TRANSPOSE(NAME, T)                                            \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d,  \
+static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d,  \
                              double *GMMX_RESTRICT xt)                            \
 {                                                                                 \
     Py_ssize_t i, j;                                                              \
@@ -369,7 +365,7 @@ GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f64, double)
 GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f32, float)
 
 /* 1 when every a[i] is finite, else 0 (a - a is 0 only for finite a) */
-GMMX_CLONES static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t n)
+static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     int ok = 1;
@@ -378,7 +374,7 @@ GMMX_CLONES static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t
 }
 
 /* row[i] = c - row[i] / 2 */
-GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
+static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) row[i] = c - 0.5 * row[i];
@@ -442,14 +438,14 @@ GMMX_INLINE float gmmx_f32_exp1(float x)
 #define GMMX_F32_FLUSH 1e-37f
 
 /* a[i] = exp(a[i]) in float32 (a[i] <= 0; exposed for tests) */
-GMMX_CLONES static void gmmx_f32_vexp(float *GMMX_RESTRICT a, Py_ssize_t n)
+static void gmmx_f32_vexp(float *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) a[i] = gmmx_f32_exp1(a[i]);
 }
 
 /* sum in double of float values a[0..n): lanes and order of gmmx_sum */
-GMMX_CLONES static double gmmx_f32_sum(const float *GMMX_RESTRICT a, Py_ssize_t n)
+static double gmmx_f32_sum(const float *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     double tail = 0.0;
@@ -479,7 +475,7 @@ GMMX_INLINE void gmmx_f32_split(double m, float *hi, float *lo)
 }
 
 /* Univariate log-densities in float32: lp[k*n + i] = cst[k] - (((x[i] - mu[k]) p[k])^2) / 2 */
-GMMX_CLONES static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ssize_t n,
+static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ssize_t n,
                                              Py_ssize_t K, const double *cst, const double *mu,
                                              const double *p, float *GMMX_RESTRICT lp)
 {
@@ -499,7 +495,7 @@ GMMX_CLONES static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ss
 /* sum_i log ssum[i] in double for row sums ssum[i] in [1, K]: the logs are
  * taken of products of 32 consecutive row sums (eight lanes folded in a fixed
  * order), then of the tail rows one by one.  dscr: n doubles of scratch. */
-GMMX_CLONES static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_ssize_t n,
+static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_ssize_t n,
                                            double *GMMX_RESTRICT dscr)
 {
     Py_ssize_t i, nb = 0, start;
@@ -519,7 +515,7 @@ GMMX_CLONES static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_s
 
 /* sum_i sw[i] (log ssum[i] + mx[i]) in double, a log per row.  dscr: n
  * doubles of scratch. */
-GMMX_CLONES static double gmmx_f32_weighted_ll(const float *GMMX_RESTRICT mx,
+static double gmmx_f32_weighted_ll(const float *GMMX_RESTRICT mx,
                                                const float *GMMX_RESTRICT ssum,
                                                const double *GMMX_RESTRICT sw, Py_ssize_t n,
                                                double *GMMX_RESTRICT dscr)
@@ -554,7 +550,7 @@ GMMX_INLINE void gmmx_f32_resp2_row(float a, float b, float *r0, float *r1, floa
  * NULL: unit weights); the logs are taken in double of products of 32 row
  * sums (unit weights) or of each row (weights).  mx, ssum (n floats) and
  * dscr (n doubles) are scratch. */
-GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
+static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
                                              const double *GMMX_RESTRICT sw,
                                              float *GMMX_RESTRICT mx, float *GMMX_RESTRICT ssum,
                                              double *GMMX_RESTRICT dscr)
@@ -601,7 +597,7 @@ GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t
  * (NULL: unit weights), every term widened to double: as gmmx_uni_stats,
  * same sixteen lanes and fold,
  *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2 */
-GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
+static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
                                            const float *GMMX_RESTRICT r,
                                            const double *GMMX_RESTRICT sw, double c,
                                            Py_ssize_t n, double *GMMX_RESTRICT out)
@@ -676,7 +672,7 @@ GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
  * each iteration takes a row from each half of the chunk, and the vectorised
  * loop then interleaves two independent chains (measured 0.73 -> 0.56 ns per
  * row on one AVX-512 core).  Each row's operations are unchanged. */
-GMMX_CLONES static void gmmx_f32_uni_resp2(const float *GMMX_RESTRICT x, Py_ssize_t n,
+static void gmmx_f32_uni_resp2(const float *GMMX_RESTRICT x, Py_ssize_t n,
                                            const double *cst, const double *mu,
                                            const double *p, float *GMMX_RESTRICT r0,
                                            float *GMMX_RESTRICT r1, float *GMMX_RESTRICT mx,
@@ -767,7 +763,7 @@ GMMX_INLINE double gmmx_f32_uni_stats2_body(const float *GMMX_RESTRICT x,
  * gmmx_f32_uni_stats(x, r0, sw, c0, n, out) and
  * gmmx_f32_uni_stats(x, r1, sw, c1, n, out + 3) add to out (6), and returns
  * gmmx_f32_sum(mx, n). */
-GMMX_CLONES static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
+static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
                                               const float *GMMX_RESTRICT r0,
                                               const float *GMMX_RESTRICT r1,
                                               const double *GMMX_RESTRICT sw, double c0,
@@ -793,7 +789,7 @@ GMMX_CLONES static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
 
 /* W (n, K*d), blocked columns: W[i, (b, k, jj)] = r[k, i] * xc[i, jb[b] + jj],
  * xc with row stride d+1 */
-GMMX_CLONES static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
+static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
                                                 const double *GMMX_RESTRICT xc, Py_ssize_t n,
                                                 Py_ssize_t K, Py_ssize_t d,
                                                 const Py_ssize_t *jb, Py_ssize_t nb,
@@ -817,7 +813,7 @@ GMMX_CLONES static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
 /* row[i] = cst - 1/2 sum_j (Y[(b, p, jj)][i] - shift[j])^2 over j = 0..d-1 in
  * order, Y column-major (n, P*d) with blocked columns; p is the component's
  * precision block (k for full, 0 for tied). */
-GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
+static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
                                               Py_ssize_t P, Py_ssize_t p,
                                               const Py_ssize_t *jb, Py_ssize_t nb,
                                               const double *GMMX_RESTRICT shift, double cst,
@@ -840,31 +836,21 @@ GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_
     for (i = 0; i < n; i++) row[i] = cst - 0.5 * row[i];
 }
 
-/* 1 when the CPU runs the AVX-512 clones. The full kernel's row-vectorised
- * loops keep 16 eight-lane accumulators in registers: they need 32 vector
- * registers, and are chosen over BLAS only then. */
+/* 1 in the copies built for AVX-512 with vector extensions. The full
+ * kernel's row-vectorised loops keep 16 eight-lane accumulators in registers:
+ * they need 32 vector registers, and are chosen over BLAS only then. */
 static int gmmx_full_wide_simd(void)
 {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && defined(__GLIBC__) && !defined(GMMX_NO_CLONES)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#if defined(GMMX_VECEXT) && defined(__AVX512F__)
+    return 1;
 #else
     return 0;
 #endif
 }
 
-/* d rounded up to a multiple of 4: rows of the transposed chunk */
-#define GMMX_FULL_PAD(d) (((d) + 3) / 4 * 4)
-
-/* Row stride of the transposed chunk: n rounded up to 8, plus 8, so that the
- * rows a tile reads together do not share cache sets (measured: d=50, K=10
- * took 1.3x longer with n=512 rows at a stride of exactly n). */
-#define GMMX_FULL_LD(n) (((n) + 7) / 8 * 8 + 8)
-
 /* xt (GMMX_FULL_PAD(d), n), row stride ld = the first d columns of xc
  * (n, d+1), transposed, then rows of zeros */
-GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
+static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
                                             Py_ssize_t d, Py_ssize_t ld,
                                             double *GMMX_RESTRICT xt)
 {
@@ -876,7 +862,7 @@ GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_s
 }
 
 /* rx[j, i] = r[i] * xt[j, i] for the m rows of xt (row stride ld, both) */
-GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
+static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
                                              const double *GMMX_RESTRICT xt, Py_ssize_t n,
                                              Py_ssize_t m, Py_ssize_t ld,
                                              double *GMMX_RESTRICT rx)
@@ -896,7 +882,7 @@ GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
  * xt and rx are (GMMX_FULL_PAD(d), n), row stride ld, with zero padding rows. Tiles of 4 x 4
  * pairs; every sum runs over eight fixed lanes of rows folded in a fixed
  * order, then the tail rows in order. */
-GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
+static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
                                                 const double *GMMX_RESTRICT rx, Py_ssize_t n,
                                                 Py_ssize_t d, Py_ssize_t ld,
                                                 double *GMMX_RESTRICT G,
@@ -974,7 +960,7 @@ GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
  * Each row's sums run in the same order (l, then j ascending) in the vector
  * and the scalar code, so a row's value does not depend on its position.
  * Entries below U's diagonal must be zero (they are read in groups of 4). */
-GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
+static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
                                               Py_ssize_t ld, Py_ssize_t d, const double *GMMX_RESTRICT U,
                                               Py_ssize_t ldu, const double *GMMX_RESTRICT shift,
                                               double cst, double *GMMX_RESTRICT row)
@@ -1034,7 +1020,7 @@ GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py
 /* A (n, 2d) = [X - ref | (X - ref)^2] for a chunk of float64 / float32 rows:
  * the operand of the diagonal models' GEMMs (log-densities and statistics). */
 #define GMMX_DEFINE_CENTER_SQ(NAME, T)                                            \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
+static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
                              Py_ssize_t n, Py_ssize_t d, double *GMMX_RESTRICT A)  \
 {                                                                                 \
     Py_ssize_t i, j;                                                              \
@@ -1052,7 +1038,7 @@ GMMX_DEFINE_CENTER_SQ(gmmx_center_sq_f64, double)
 GMMX_DEFINE_CENTER_SQ(gmmx_center_sq_f32, float)
 
 /* row[i] += c; returns 1 when every row[i] was finite before, else 0 */
-GMMX_CLONES static int gmmx_add_const_finite(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
+static int gmmx_add_const_finite(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
 {
     Py_ssize_t i;
     int ok = 1;
