@@ -23,6 +23,7 @@ from .io import load
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .exceptions import ConvergenceWarning, NotFittedError
     from .hmm import GaussianHMM
+    from ._kernels.config import show_config
     from .mixture import GaussianMixture, GaussianMixtureIC
 
 # name -> module that defines it
@@ -32,6 +33,7 @@ _LAZY_ATTRIBUTES = {
     "GaussianHMM": "gmmx.hmm",
     "ConvergenceWarning": "gmmx.exceptions",
     "NotFittedError": "gmmx.exceptions",
+    "show_config": "gmmx._kernels.config",
 }
 _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "mixture", "plotting",
                  "regimes", "sources", "streaming")
@@ -62,4 +64,5 @@ __all__ = [
     "SufficientStats",
     "__version__",
     "load",
+    "show_config",
 ]

@@ -57,9 +57,7 @@ def _parse_disabled(str value, unsigned arch, unsigned baseline):
     targets = set()
     for raw in value.replace(",", " ").split():
         name = _ALIASES.get(raw.upper(), raw.upper())
-        if name in TARGETS[1:]:
-            targets.add(name)
-        elif name in _FEATURES:
+        if name in _FEATURES:  # before the targets: AVX2 is both
             bit = 1u << _FEATURES.index(name)
             if not bit & arch:
                 warnings.warn(f"{ENV_VAR}: {raw!r} is not a CPU feature of {ARCH}; ignored",
@@ -70,6 +68,8 @@ def _parse_disabled(str value, unsigned arch, unsigned baseline):
                               stacklevel=3)
             else:
                 mask |= bit
+        elif name in TARGETS[1:]:
+            targets.add(name)
         else:
             known = sorted(set(_bits(arch & ~baseline)) | set(TARGETS[1:]))
             warnings.warn(f"{ENV_VAR}: unknown CPU feature {raw!r} ignored; known on {ARCH}: "
