@@ -17,18 +17,18 @@
         gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, cv, z;                  \
         for (j = 0; j < d; j++) {                                               \
             GMMX_LOAD8(cv, c + j * KMX_LANES);                                  \
-            z = EXPR(x0[j]); a0 = a0 + z * z;                                   \
-            z = EXPR(x1[j]); a1 = a1 + z * z;                                   \
-            z = EXPR(x2[j]); a2 = a2 + z * z;                                   \
-            z = EXPR(x3[j]); a3 = a3 + z * z;                                   \
+            z = EXPR(x0[j]); a0 = gmmx_v8_add(a0, gmmx_v8_mul(z, z));           \
+            z = EXPR(x1[j]); a1 = gmmx_v8_add(a1, gmmx_v8_mul(z, z));           \
+            z = EXPR(x2[j]); a2 = gmmx_v8_add(a2, gmmx_v8_mul(z, z));           \
+            z = EXPR(x3[j]); a3 = gmmx_v8_add(a3, gmmx_v8_mul(z, z));           \
         }                                                                       \
-        memcpy(out + i * W + b * KMX_LANES, &a0, sizeof(a0));                  \
-        memcpy(out + (i + 1) * W + b * KMX_LANES, &a1, sizeof(a1));            \
-        memcpy(out + (i + 2) * W + b * KMX_LANES, &a2, sizeof(a2));            \
-        memcpy(out + (i + 3) * W + b * KMX_LANES, &a3, sizeof(a3));            \
+        gmmx_v8_store(out + i * W + b * KMX_LANES, a0);                        \
+        gmmx_v8_store(out + (i + 1) * W + b * KMX_LANES, a1);                  \
+        gmmx_v8_store(out + (i + 2) * W + b * KMX_LANES, a2);                  \
+        gmmx_v8_store(out + (i + 3) * W + b * KMX_LANES, a3);                  \
     }
-#define KMX_UNSCALED(xj) ((double) (xj) - cv)
-#define KMX_SCALED(xj) (((double) (xj) - cv) * scale)
+#define KMX_UNSCALED(xj) gmmx_v8_rsubs(cv, (double) (xj))
+#define KMX_SCALED(xj) gmmx_v8_muls(gmmx_v8_rsubs(cv, (double) (xj)), scale)
 #endif
 
 /* out (n, 8 nb) row-major: |(x_i - c_k) scale|^2 for every row and centre. */

@@ -12,8 +12,13 @@
  * build the arm64 slice of such an object is left empty (the dispatcher never
  * asks for it there).
  */
+#if defined(GMMX_SIMD_STANDALONE) /* ci/simd/driver.c: no Python headers (cross builds) */
+#include <stddef.h>
+typedef ptrdiff_t Py_ssize_t;
+#else
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#endif
 
 #if !defined(GMMX_SIMD_TARGET)
 #error "compile with -DGMMX_SIMD_TARGET=<suffix> (setup.py does)"
