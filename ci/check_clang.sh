@@ -62,6 +62,11 @@ if [[ "$(uname -m)" == x86_64 ]]; then
         n="$(objdump -d --no-show-raw-insn "$obj" | grep -c "%$reg" || true)"
         echo "$target: $n instructions on $reg registers"
         [[ "$n" -gt 0 ]] || { echo "the clang $target copy has no $reg instruction" >&2; exit 1; }
+        if [[ $target == avx2 ]]; then
+            echo "stack traffic of vector registers in the AVX2 copy's innermost loops:"
+            objdump -d --no-show-raw-insn "$obj" >"$WORK/avx2.s"
+            "$VPY" "$ROOT/ci/simd/loop_spills.py" "$WORK/avx2.s"
+        fi
     done
 fi
 

@@ -131,7 +131,7 @@ def target_build(str name):
     # filling a table copies pointers only: no code of the target runs
     if gmmx_simd_fill(i, &t) != 0:
         raise ValueError(f"target {name!r} is not compiled into this build of gmmx")
-    return t.isa.decode().strip(), t.compiler.decode()
+    return t.isa.decode().strip(), t.compiler.decode().strip()
 
 
 def _index(str name):
