@@ -10,6 +10,7 @@ target this CPU runs, saved to compare builds (GCC against clang) and targets.
 
 import argparse
 import sys
+import warnings
 
 import numpy as np
 
@@ -18,6 +19,7 @@ def _fits():
     from gmmx import GaussianMixture
     from gmmx._kernels import _simd
 
+    warnings.simplefilter("ignore")  # 20 iterations at tol=0: ConvergenceWarning
     rng = np.random.default_rng(7)
     data = {}
     for d in (1, 5):
