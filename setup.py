@@ -11,6 +11,16 @@ GMMX_OPENMP_PREFIX=/path
     usual Homebrew locations).
 GMMX_DEBUG=1
     Compile with -O0 -g for debugging.
+GMMX_SIMD_TARGETS="baseline avx2"
+    Compile only these SIMD targets' copies of the kernels (default: all of
+    the architecture's: baseline, avx2 and avx512_skx on x86-64; baseline =
+    NEON on aarch64). The baseline copy is always compiled.
+
+SIMD dispatch (numpy's scheme): gmmx/_kernels/_simd_kernels.c is compiled
+once per target with that target's flags, every copy is linked into the
+gmmx._kernels._simd extension, and the dispatcher there picks one at import
+from CPUID / HWCAP. A target the compiler cannot build is left out (with a
+message); the dispatcher only offers the copies that were built.
 """
 
 import os
@@ -24,7 +34,23 @@ import textwrap
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_estep", "_kmeans", "_hmm", "_student", "_hier"]
+KERNELS = ["_simd", "_estep", "_kmeans", "_hmm", "_student", "_hier"]
+SIMD_SOURCE = "gmmx/_kernels/_simd_kernels.c"
+SIMD_DEPENDS = [
+    f"gmmx/_kernels/{name}"
+    for name in ("_simd_kernels.c", "_simd_table.h", "_vmath.h", "_kmeans_core.h", "_hmm_core.h")
+]
+
+# x86-64 targets above the baseline: (suffix, GCC/clang flags, MSVC flags).
+# AVX512_SKX is numpy's group of that name (Skylake-X and later, Zen 4).
+X86_TARGETS = [
+    ("avx2", ["-mavx2", "-mfma"], ["/arch:AVX2"]),
+    (
+        "avx512_skx",
+        ["-mavx512f", "-mavx512cd", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
+        ["/arch:AVX512"],
+    ),
+]
 
 
 def _macos_libomp_prefix():
@@ -91,7 +117,83 @@ def _compiler_supports_openmp(build, cflags, lflags):
     return True
 
 
+def _compiles(build, code, cflags):
+    """True when the compiler builds ``code`` (a C translation unit) with ``cflags``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as fh:
+            fh.write(code)
+        try:
+            build.compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+        except Exception:  # noqa: BLE001 - any compiler failure means "no"
+            return False
+    return True
+
+
+_X86_PROBE = """
+#if !(defined(__x86_64__) || defined(_M_X64) || defined(_M_AMD64))
+#error not x86-64
+#endif
+int gmmx_probe;
+"""
+
+
+def _simd_targets(build, base):
+    """[(suffix, flags)] of the SIMD targets to compile for the build's compiler.
+
+    x86 targets need an x86-64 compiler; in a macOS universal2 build (-arch
+    x86_64 -arch arm64) their flags are passed with -Xarch_x86_64, and
+    _simd_kernels.c leaves the arm64 slice of those objects empty.
+    """
+    msvc = build.compiler.compiler_type == "msvc"
+    targets = [("baseline", [])]
+    wanted = os.environ.get("GMMX_SIMD_TARGETS")
+    if _compiles(build, _X86_PROBE, base):
+        xarch = None
+    elif sys.platform == "darwin" and "x86_64" in " ".join(
+        build.compiler.compiler_so + [os.environ.get("ARCHFLAGS", ""), os.environ.get("CFLAGS", "")]
+    ):
+        xarch = "-Xarch_x86_64"
+    else:
+        return targets
+    for suffix, gnu, msvc_flags in X86_TARGETS:
+        if wanted is not None and suffix not in wanted.lower().split():
+            continue
+        flags = msvc_flags if msvc else gnu
+        if xarch:
+            flags = [f for flag in flags for f in (xarch, flag)]
+        targets.append((suffix, flags + (["/DGMMX_SIMD_X86_ONLY"] if msvc else ["-DGMMX_SIMD_X86_ONLY"])))
+    return targets
+
+
 class BuildExt(build_ext):
+    def _build_simd_objects(self, ext, base):
+        """Compile _simd_kernels.c once per SIMD target into ext.extra_objects."""
+        objects, compiled = [], []
+        for suffix, flags in _simd_targets(self, base):
+            out = os.path.join(self.build_temp, "simd", suffix)
+            try:
+                objs = self.compiler.compile(
+                    [SIMD_SOURCE],
+                    output_dir=out,
+                    macros=[("GMMX_SIMD_TARGET", suffix)],
+                    include_dirs=["gmmx/_kernels"],
+                    extra_postargs=base + flags,
+                    depends=SIMD_DEPENDS,
+                )
+            except Exception as exc:  # noqa: BLE001
+                if suffix == "baseline":
+                    raise
+                print(f"gmmx: not building the {suffix} kernels ({exc})", file=sys.stderr)
+                continue
+            objects += objs
+            compiled.append(suffix)
+            if suffix != "baseline":
+                ext.define_macros.append((f"GMMX_SIMD_HAVE_{suffix.upper()}", "1"))
+        print(f"gmmx: SIMD targets compiled: {' '.join(compiled)}", file=sys.stderr)
+        ext.extra_objects = list(ext.extra_objects) + objects
+        ext.depends = list(ext.depends) + objects + SIMD_DEPENDS
+
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         if ctype == "msvc":
@@ -102,6 +204,8 @@ class BuildExt(build_ext):
             # Keep results identical whichever SIMD path runs: no FMA contraction.
             base += ["-ffp-contract=off", "-fno-trapping-math", "-fno-strict-aliasing"]
             base += ["-Wno-unused-function", "-Wno-unreachable-code"]
+            if ctype != "msvc" and "gcc" in os.path.basename(str(self.compiler.compiler_so[0])):
+                base += ["-Wno-psabi"]  # GCC's note on 64-byte vector arguments
 
         use_openmp = os.environ.get("GMMX_NO_OPENMP", "0") not in ("1", "true", "yes")
         omp_c, omp_l = _openmp_flags(ctype)
@@ -115,6 +219,8 @@ class BuildExt(build_ext):
         if not use_openmp:
             omp_c, omp_l = [], []
         for ext in self.extensions:
+            if ext.name == "gmmx._kernels._simd":
+                self._build_simd_objects(ext, base)
             ext.extra_compile_args = base + omp_c + list(ext.extra_compile_args)
             ext.extra_link_args = omp_l + list(ext.extra_link_args)
         super().build_extensions()
@@ -129,6 +235,7 @@ def _extensions():
             [f"gmmx/_kernels/{name}.pyx"],
             include_dirs=["gmmx/_kernels"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            depends=SIMD_DEPENDS[1:] + ["gmmx/_kernels/_simd.h", "gmmx/_kernels/_simd_dispatch.h"],
         )
         for name in KERNELS
     ]

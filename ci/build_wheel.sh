@@ -69,6 +69,7 @@ log "building the sdist"
 SDIST="$(ls "$WORK"/dist/gmmx_em-*.tar.gz)"
 tar -tzf "$SDIST" > "$WORK/sdist-files.txt"
 for pattern in '/gmmx/_kernels/_estep\.pyx$' '/gmmx/_kernels/_kmeans\.pyx$' \
+               '/gmmx/_kernels/_simd\.pyx$' '/gmmx/_kernels/_simd_kernels\.c$' \
                '/gmmx/_kernels/[^/]*\.pxd$' '/gmmx/_kernels/[^/]*\.h$' \
                '/setup\.py$' '/pyproject\.toml$' '/LICENSE$'; do
     if ! grep -Eq "$pattern" "$WORK/sdist-files.txt"; then

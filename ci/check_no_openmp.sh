@@ -15,11 +15,16 @@ PYTHON="${PYTHON:-python3}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gmmx-noomp.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-# Sources only: no build products of an in-place development build.
+# Sources only: no build products of an in-place development build (the C
+# files Cython generates from the .pyx; _simd_kernels.c is a source).
 mkdir -p "$WORK/src"
+GENERATED=()
+for pyx in "$ROOT"/gmmx/_kernels/*.pyx; do
+    GENERATED+=("--exclude=gmmx/_kernels/$(basename "${pyx%.pyx}").c")
+done
 tar -C "$ROOT" --exclude=./build --exclude=./dist --exclude=./wheelhouse \
     --exclude='*.so' --exclude='*.pyd' --exclude='./.git' --exclude='./.asv' \
-    --exclude='gmmx/_kernels/*.c' -cf - . | tar -C "$WORK/src" -xf -
+    "${GENERATED[@]}" -cf - . | tar -C "$WORK/src" -xf -
 
 "$PYTHON" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"

@@ -24,6 +24,7 @@ from .io import load
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .exceptions import ConvergenceWarning, NotFittedError
     from .hmm import GaussianHMM
+    from ._kernels.config import show_config
     from .mixture import (BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC,
                           StudentTMixture)
 
@@ -36,6 +37,7 @@ _LAZY_ATTRIBUTES = {
     "GaussianHMM": "gmmx.hmm",
     "ConvergenceWarning": "gmmx.exceptions",
     "NotFittedError": "gmmx.exceptions",
+    "show_config": "gmmx._kernels.config",
 }
 _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "impute", "mixture", "plotting",
                  "regimes", "sources", "streaming")
@@ -72,4 +74,5 @@ __all__ = [
     "SufficientStats",
     "__version__",
     "load",
+    "show_config",
 ]

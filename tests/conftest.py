@@ -1,4 +1,5 @@
 import contextlib
+import os
 import warnings
 
 import numpy as np
@@ -6,9 +7,45 @@ import pytest
 from scipy.special import logsumexp
 
 from gmmx import GaussianMixture as _GaussianMixture
+from gmmx._kernels import _simd
 from gmmx.core.stats import SufficientStats
 
 FITTED_PARAMS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+# Tests of the native kernels run once per SIMD target this machine can run
+# (baseline, AVX2, AVX-512 on x86-64), so a developer on either kind of CPU
+# tests every copy of the kernels it has. GMMX_TEST_SIMD_TARGETS=default runs
+# them on the default target only. A module that switches targets itself sets
+# SWITCHES_SIMD_TARGETS = True.
+SIMD_TARGET_TESTS = ("tests/kernels/", "tests/core/test_kernel.py", "tests/hmm/test_hmm_kernel.py")
+
+
+def simd_targets_to_test():
+    """The SIMD targets the kernel tests run on (see SIMD_TARGET_TESTS)."""
+    if os.environ.get("GMMX_TEST_SIMD_TARGETS", "all") == "default":
+        return [_simd.default_target()]
+    return _simd.runnable_targets()
+
+
+def pytest_generate_tests(metafunc):
+    path = metafunc.definition.path.as_posix()
+    if (any(part in path for part in SIMD_TARGET_TESTS)
+            and not getattr(metafunc.module, "SWITCHES_SIMD_TARGETS", False)):
+        metafunc.parametrize("simd_target", simd_targets_to_test(), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def simd_target(request):
+    """Run the test on SIMD target ``request.param`` (kernel tests), else as is."""
+    name = getattr(request, "param", None)
+    if name is None:
+        yield _simd.current_target()
+        return
+    previous = _simd._set_target(name)
+    try:
+        yield name
+    finally:
+        _simd._set_target(previous)
 
 
 def GaussianMixture(*args, **kwargs):

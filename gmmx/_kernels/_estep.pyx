@@ -79,6 +79,10 @@ from ._vmath cimport (gmmx_f32_logsumexp, gmmx_f32_sum_log, gmmx_f32_uni_logprob
                      gmmx_f32_uni_resp2, gmmx_f32_uni_stats, gmmx_f32_uni_stats2,
                      gmmx_f32_vexp, gmmx_f32_weighted_ll)
 from ._vmath cimport gmmx_add_const_finite, gmmx_center_sq_f32, gmmx_center_sq_f64
+from ._vmath cimport gmmx_simd_import
+
+# every kernel is called through the SIMD table of gmmx._kernels._simd
+gmmx_simd_import()
 
 cdef enum:
     K_FULL = 0
@@ -177,8 +181,7 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind,
 # faster: d=16 and d=32 still favour the loops, d=50 is about a tie (0.55
 # against 0.48 for triangular distances + blocked GEMM scatter). Without
 # AVX-512 the loops' 16 eight-lane accumulators do not fit in the registers:
-# blocked GEMMs then.
-cdef bint _wide_simd = gmmx_full_wide_simd() != 0
+# blocked GEMMs then. (Asked on every call: tests switch the SIMD target.)
 cdef Py_ssize_t _full_blocks_override = 0
 cdef int _full_tri_override = -1
 
@@ -202,7 +205,7 @@ def full_direct_scatter(Py_ssize_t n_features):
     """True when the full / tied kernel sums the scatter without BLAS (`gmmx_full_scatter_upper`)."""
     if _full_direct_scatter_override >= 0:
         return bool(_full_direct_scatter_override)
-    return _wide_simd
+    return gmmx_full_wide_simd() != 0
 
 
 cdef void _full_mirror(double *G, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
@@ -218,7 +221,7 @@ def full_tri_distances(Py_ssize_t n_features):
     """True when the full / tied kernel computes distances without BLAS (`gmmx_full_tri_logprob`)."""
     if _full_tri_override >= 0:
         return bool(_full_tri_override)
-    return _wide_simd
+    return gmmx_full_wide_simd() != 0
 
 
 def _set_full_blocks(Py_ssize_t n_blocks):

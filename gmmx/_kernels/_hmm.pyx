@@ -38,10 +38,10 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, exp, isfinite, log
 from libc.stdlib cimport free, malloc
 
-from ._vmath cimport gmmx_vexp
+from ._vmath cimport gmmx_simd_import, gmmx_vexp
 
 
-cdef extern from "_hmm_core.h" nogil:
+cdef extern from "_simd.h" nogil:  # _hmm_core.h, dispatched
     int gmmx_hmm_forward(double *B, Py_ssize_t L, Py_ssize_t K, const double *pi,
                          const double *A, double *alpha, double *scratch,
                          double *logs) noexcept
@@ -50,6 +50,9 @@ cdef extern from "_hmm_core.h" nogil:
     Py_ssize_t gmmx_hmm_shift(const double *lp, const double *w, Py_ssize_t L, Py_ssize_t K,
                               double *B, double *msum) noexcept
     void gmmx_hmm_normalise_rows(double *alpha, Py_ssize_t L, Py_ssize_t K) noexcept
+
+# every kernel is called through the SIMD table of gmmx._kernels._simd
+gmmx_simd_import()
 
 cdef enum:
     ST_OK = 0

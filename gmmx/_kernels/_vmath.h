@@ -3,9 +3,10 @@
  * exp and log follow fdlibm's reductions and polynomials (< 1 ulp on the
  * ranges used here) but are written without branches or table look-ups so
  * that the compiler vectorises the array loops at whatever SIMD width the
- * target has (SSE2, AVX2, NEON).  On x86-64 Linux/glibc the array functions
- * are also cloned for AVX2 and picked at load time.  No FMA contraction is
- * allowed (-ffp-contract=off), so every clone computes bit-identical results.
+ * target has (SSE2, AVX2, AVX-512, NEON).  _simd_kernels.c includes this
+ * header and is compiled once per SIMD target; the _simd module picks one
+ * copy at import (see _simd_dispatch.h).  No FMA contraction is allowed
+ * (-ffp-contract=off), so every copy computes bit-identical results.
  *
  * Reductions use eight fixed lanes combined in a fixed order: deterministic,
  * vectorisable, and independent of the SIMD width that runs them.
@@ -16,12 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && defined(__GLIBC__) && !defined(GMMX_NO_CLONES)
-#define GMMX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define GMMX_CLONES
-#endif
+#include "_simd_table.h"
 
 #if defined(_MSC_VER)
 #define GMMX_INLINE static __inline
@@ -34,19 +30,91 @@
 typedef union { double d; uint64_t u; int64_t i; } gmmx_bits;
 
 /* Fixed-order reductions use 16 lanes as two 8-wide accumulators. With GCC or
- * clang vector extensions they compile to whatever SIMD the clone targets;
+ * clang vector extensions they compile to whatever SIMD the copy targets;
  * elsewhere the scalar fallback performs the same additions in the same order,
- * so every build and every clone returns the same bits. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(GMMX_NO_VECEXT)
+ * so every build and every target's copy returns the same bits. */
+#if (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 9)) && !defined(GMMX_NO_VECEXT)
 #define GMMX_VECEXT 1
-typedef double gmmx_v8 __attribute__((vector_size(64)));
-#define GMMX_LOAD8(v, p) memcpy(&(v), (p), sizeof(gmmx_v8))
+/* An eight-lane vector is GMMX_VN native vectors of the target's width (one
+ * 512-bit, two 256-bit or four 128-bit registers): a 64-byte vector_size type
+ * is lowered through the stack by GCC where registers are narrower (measured
+ * on the AVX2 copy: every accumulator update stored and reloaded). The lanes,
+ * and so the order of every sum, are the same on every target. */
+#if defined(__AVX512F__)
+#define GMMX_VN 1
+typedef double gmmx_vn __attribute__((vector_size(64)));
+typedef float gmmx_fn __attribute__((vector_size(32)));
+#elif defined(__AVX__)
+#define GMMX_VN 2
+typedef double gmmx_vn __attribute__((vector_size(32)));
+typedef float gmmx_fn __attribute__((vector_size(16)));
+#else /* SSE2, NEON */
+#define GMMX_VN 4
+typedef double gmmx_vn __attribute__((vector_size(16)));
+typedef float gmmx_fn __attribute__((vector_size(8)));
+#endif
+#define GMMX_VW (8 / GMMX_VN) /* lanes per native vector */
+typedef struct { gmmx_vn p[GMMX_VN]; } gmmx_v8;
+
+#define GMMX_V8_OP(NAME, EXPR)                                         \
+    static inline __attribute__((always_inline)) gmmx_v8 NAME(gmmx_v8 a, gmmx_v8 b) \
+    {                                                                  \
+        int k_;                                                        \
+        for (k_ = 0; k_ < GMMX_VN; k_++) a.p[k_] = EXPR;               \
+        return a;                                                      \
+    }
+GMMX_V8_OP(gmmx_v8_add, a.p[k_] + b.p[k_])
+GMMX_V8_OP(gmmx_v8_sub, a.p[k_] - b.p[k_])
+GMMX_V8_OP(gmmx_v8_mul, a.p[k_] * b.p[k_])
+#define GMMX_V8_SOP(NAME, EXPR)                                        \
+    static inline __attribute__((always_inline)) gmmx_v8 NAME(gmmx_v8 a, double s) \
+    {                                                                  \
+        int k_;                                                        \
+        for (k_ = 0; k_ < GMMX_VN; k_++) a.p[k_] = EXPR;               \
+        return a;                                                      \
+    }
+GMMX_V8_SOP(gmmx_v8_subs, a.p[k_] - s)   /* a - s */
+GMMX_V8_SOP(gmmx_v8_muls, a.p[k_] * s)   /* a * s */
+GMMX_V8_SOP(gmmx_v8_rsubs, s - a.p[k_])  /* s - a */
+GMMX_V8_SOP(gmmx_v8_smul, s * a.p[k_])   /* s * a */
+
+static inline __attribute__((always_inline)) gmmx_v8 gmmx_v8_load(const double *p)
+{
+    gmmx_v8 r;
+    int k;
+    for (k = 0; k < GMMX_VN; k++) memcpy(&r.p[k], p + k * GMMX_VW, sizeof(gmmx_vn));
+    return r;
+}
+static inline __attribute__((always_inline)) void gmmx_v8_store(double *p, gmmx_v8 a)
+{
+    int k;
+    for (k = 0; k < GMMX_VN; k++) memcpy(p + k * GMMX_VW, &a.p[k], sizeof(gmmx_vn));
+}
+/* eight floats from p, widened to double (exact) */
+static inline __attribute__((always_inline)) gmmx_v8 gmmx_v8_widen(const float *p)
+{
+    gmmx_v8 r;
+    gmmx_fn f;
+    int k;
+    for (k = 0; k < GMMX_VN; k++) {
+        memcpy(&f, p + k * GMMX_VW, sizeof(gmmx_fn));
+        r.p[k] = __builtin_convertvector(f, gmmx_vn);
+    }
+    return r;
+}
+#define GMMX_LOAD8(v, ptr) ((v) = gmmx_v8_load(ptr))
+#define GMMX_LANE(a, i) ((a).p[(i) / GMMX_VW][(i) % GMMX_VW])
+#define GMMX_V8_ACC(acc, v) ((acc) = gmmx_v8_add((acc), (v)))
+#else
+#define GMMX_LANE(a, i) ((a)[i])
 #endif
 
 /* ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) of a + b, lane-wise. */
 #define GMMX_FOLD16(a, b) \
-    ((((a)[0] + (b)[0]) + ((a)[4] + (b)[4])) + (((a)[2] + (b)[2]) + ((a)[6] + (b)[6]))) + \
-    ((((a)[1] + (b)[1]) + ((a)[5] + (b)[5])) + (((a)[3] + (b)[3]) + ((a)[7] + (b)[7])))
+    (((GMMX_LANE(a, 0) + GMMX_LANE(b, 0)) + (GMMX_LANE(a, 4) + GMMX_LANE(b, 4))) + \
+     ((GMMX_LANE(a, 2) + GMMX_LANE(b, 2)) + (GMMX_LANE(a, 6) + GMMX_LANE(b, 6)))) + \
+    (((GMMX_LANE(a, 1) + GMMX_LANE(b, 1)) + (GMMX_LANE(a, 5) + GMMX_LANE(b, 5))) + \
+     ((GMMX_LANE(a, 3) + GMMX_LANE(b, 3)) + (GMMX_LANE(a, 7) + GMMX_LANE(b, 7))))
 
 GMMX_INLINE double gmmx_exp1(double x)
 {
@@ -119,29 +187,29 @@ GMMX_INLINE double gmmx_log1(double x)
 }
 
 /* a[i] = exp(a[i]) */
-GMMX_CLONES static void gmmx_vexp(double *GMMX_RESTRICT a, Py_ssize_t n)
+static void gmmx_vexp(double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) a[i] = gmmx_exp1(a[i]);
 }
 
 /* a[i] = log(a[i]) for positive normal a[i] */
-GMMX_CLONES static void gmmx_vlog(double *GMMX_RESTRICT a, Py_ssize_t n)
+static void gmmx_vlog(double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) a[i] = gmmx_log1(a[i]);
 }
 
 /* sum of a[0..n): sixteen lanes, fixed fold, sequential tail */
-GMMX_CLONES static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
+static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     double tail = 0.0;
 #ifdef GMMX_VECEXT
     gmmx_v8 s0 = {0}, s1 = {0}, v;
     for (; i + 16 <= n; i += 16) {
-        GMMX_LOAD8(v, a + i); s0 += v;
-        GMMX_LOAD8(v, a + i + 8); s1 += v;
+        GMMX_LOAD8(v, a + i); GMMX_V8_ACC(s0, v);
+        GMMX_LOAD8(v, a + i + 8); GMMX_V8_ACC(s1, v);
     }
 #else
     double s0[8] = {0}, s1[8] = {0};
@@ -154,7 +222,7 @@ GMMX_CLONES static double gmmx_sum(const double *GMMX_RESTRICT a, Py_ssize_t n)
 }
 
 /* sum of a[i] * b[i], same lanes and order as gmmx_sum */
-GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
+static double gmmx_dot(const double *GMMX_RESTRICT a, const double *GMMX_RESTRICT b,
                                    Py_ssize_t n)
 {
     Py_ssize_t i = 0;
@@ -162,8 +230,8 @@ GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *
 #ifdef GMMX_VECEXT
     gmmx_v8 s0 = {0}, s1 = {0}, u, v;
     for (; i + 16 <= n; i += 16) {
-        GMMX_LOAD8(u, a + i); GMMX_LOAD8(v, b + i); s0 += u * v;
-        GMMX_LOAD8(u, a + i + 8); GMMX_LOAD8(v, b + i + 8); s1 += u * v;
+        GMMX_LOAD8(u, a + i); GMMX_LOAD8(v, b + i); GMMX_V8_ACC(s0, gmmx_v8_mul(u, v));
+        GMMX_LOAD8(u, a + i + 8); GMMX_LOAD8(v, b + i + 8); GMMX_V8_ACC(s1, gmmx_v8_mul(u, v));
     }
 #else
     double s0[8] = {0}, s1[8] = {0};
@@ -181,7 +249,7 @@ GMMX_CLONES static double gmmx_dot(const double *GMMX_RESTRICT a, const double *
 /* Univariate statistics of one component over a chunk, centred at c:
  *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2
  * r already includes the sample weight. */
-GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
+static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT r,
                                        double c, Py_ssize_t n, double *GMMX_RESTRICT out)
 {
     Py_ssize_t i = 0;
@@ -190,11 +258,11 @@ GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const doub
     gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, xv, rv, dv, rdv;
     for (; i + 16 <= n; i += 16) {
         GMMX_LOAD8(xv, x + i); GMMX_LOAD8(rv, r + i);
-        dv = xv - c; rdv = rv * dv;
-        a0 += rv; a1 += rdv; a2 += rdv * dv;
+        dv = gmmx_v8_subs(xv, c); rdv = gmmx_v8_mul(rv, dv);
+        GMMX_V8_ACC(a0, rv); GMMX_V8_ACC(a1, rdv); GMMX_V8_ACC(a2, gmmx_v8_mul(rdv, dv));
         GMMX_LOAD8(xv, x + i + 8); GMMX_LOAD8(rv, r + i + 8);
-        dv = xv - c; rdv = rv * dv;
-        b0 += rv; b1 += rdv; b2 += rdv * dv;
+        dv = gmmx_v8_subs(xv, c); rdv = gmmx_v8_mul(rv, dv);
+        GMMX_V8_ACC(b0, rv); GMMX_V8_ACC(b1, rdv); GMMX_V8_ACC(b2, gmmx_v8_mul(rdv, dv));
     }
 #else
     double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, b0[8] = {0}, b1[8] = {0}, b2[8] = {0};
@@ -220,7 +288,7 @@ GMMX_CLONES static void gmmx_uni_stats(const double *GMMX_RESTRICT x, const doub
 }
 
 /* Univariate log-densities: lp[k*n + i] = cst[k] - ((x[i] - mu[k]) p[k])^2 / 2 */
-GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize_t n,
+static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize_t n,
                                          Py_ssize_t K, const double *cst, const double *mu,
                                          const double *p, double *GMMX_RESTRICT lp)
 {
@@ -247,7 +315,7 @@ GMMX_CLONES static void gmmx_uni_logprob(const double *GMMX_RESTRICT x, Py_ssize
  * log p(x_i) per row; otherwise, with unit weights, logs are taken of products
  * of 32 row sums (each in [1, K]) rather than of every row.
  * mx and ssum are scratch of length n. */
-GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize_t n,
+static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize_t n,
                                               Py_ssize_t K, const double *GMMX_RESTRICT sw,
                                               double *GMMX_RESTRICT mx,
                                               double *GMMX_RESTRICT ssum,
@@ -300,10 +368,11 @@ GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize
 #ifdef GMMX_VECEXT
             gmmx_v8 p, q;
             GMMX_LOAD8(p, ssum + start);
-            GMMX_LOAD8(q, ssum + start + 8); p *= q;
-            GMMX_LOAD8(q, ssum + start + 16); p *= q;
-            GMMX_LOAD8(q, ssum + start + 24); p *= q;
-            mx[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
+            GMMX_LOAD8(q, ssum + start + 8); p = gmmx_v8_mul(p, q);
+            GMMX_LOAD8(q, ssum + start + 16); p = gmmx_v8_mul(p, q);
+            GMMX_LOAD8(q, ssum + start + 24); p = gmmx_v8_mul(p, q);
+            mx[nb] = ((GMMX_LANE(p, 0) * GMMX_LANE(p, 4)) * (GMMX_LANE(p, 2) * GMMX_LANE(p, 6))) *
+                     ((GMMX_LANE(p, 1) * GMMX_LANE(p, 5)) * (GMMX_LANE(p, 3) * GMMX_LANE(p, 7)));
 #else
             double p[8];
             int j;
@@ -332,7 +401,7 @@ GMMX_CLONES static double gmmx_logsumexp_resp(double *GMMX_RESTRICT lp, Py_ssize
 
 /* acc[i] += ((row[i] - b) * scale)^2: one feature's contribution to the
  * Mahalanobis distances of a chunk (rows contiguous, so it vectorises). */
-GMMX_CLONES static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, double scale,
+static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, double scale,
                                     Py_ssize_t n, double *GMMX_RESTRICT acc)
 {
     Py_ssize_t i;
@@ -344,7 +413,7 @@ GMMX_CLONES static void gmmx_acc_sq(const double *GMMX_RESTRICT row, double b, d
 
 /* xc (n, d+1) = [X - ref | 1] for a chunk of float64 / float32 rows */
 #define GMMX_DEFINE_CENTER(NAME, T)                                               \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
+static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
                              Py_ssize_t n, Py_ssize_t d, double *GMMX_RESTRICT xc) \
 {                                                                                 \
     Py_ssize_t i, j;                                                              \
@@ -358,7 +427,7 @@ GMMX_DEFINE_CENTER(gmmx_center_f32, float)
 
 /* xt (d, n) = X^T for a chunk of float64 / float32 rows */
 #define GMMX_DEFINE_TRANSPOSE(NAME, T)                                            \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d,  \
+static void NAME(const T *GMMX_RESTRICT X, Py_ssize_t n, Py_ssize_t d,  \
                              double *GMMX_RESTRICT xt)                            \
 {                                                                                 \
     Py_ssize_t i, j;                                                              \
@@ -369,7 +438,7 @@ GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f64, double)
 GMMX_DEFINE_TRANSPOSE(gmmx_transpose_f32, float)
 
 /* 1 when every a[i] is finite, else 0 (a - a is 0 only for finite a) */
-GMMX_CLONES static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t n)
+static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     int ok = 1;
@@ -378,7 +447,7 @@ GMMX_CLONES static int gmmx_all_finite(const double *GMMX_RESTRICT a, Py_ssize_t
 }
 
 /* row[i] = c - row[i] / 2 */
-GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
+static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) row[i] = c - 0.5 * row[i];
@@ -394,12 +463,10 @@ GMMX_CLONES static void gmmx_finish_logprob(double *GMMX_RESTRICT row, double c,
 
 typedef union { float f; uint32_t u; } gmmx_bits32;
 
-#if defined(GMMX_VECEXT) && (defined(__clang__) || __GNUC__ >= 9)
+#if defined(GMMX_VECEXT)
 #define GMMX_F32_VECEXT 1
-typedef float gmmx_f8 __attribute__((vector_size(32)));
 /* eight floats from p, widened to a double vector (exact) */
-#define GMMX_F32_WIDEN8(v, p) do { gmmx_f8 f_; memcpy(&f_, (p), sizeof f_); \
-                                   (v) = __builtin_convertvector(f_, gmmx_v8); } while (0)
+#define GMMX_F32_WIDEN8(v, ptr) ((v) = gmmx_v8_widen(ptr))
 #endif
 
 /* exp(x) in float32 for x <= 0 (the log-sum-exp only needs those; larger x
@@ -442,22 +509,22 @@ GMMX_INLINE float gmmx_f32_exp1(float x)
 #define GMMX_F32_FLUSH 1e-37f
 
 /* a[i] = exp(a[i]) in float32 (a[i] <= 0; exposed for tests) */
-GMMX_CLONES static void gmmx_f32_vexp(float *GMMX_RESTRICT a, Py_ssize_t n)
+static void gmmx_f32_vexp(float *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i;
     for (i = 0; i < n; i++) a[i] = gmmx_f32_exp1(a[i]);
 }
 
 /* sum in double of float values a[0..n): lanes and order of gmmx_sum */
-GMMX_CLONES static double gmmx_f32_sum(const float *GMMX_RESTRICT a, Py_ssize_t n)
+static double gmmx_f32_sum(const float *GMMX_RESTRICT a, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     double tail = 0.0;
 #ifdef GMMX_F32_VECEXT
     gmmx_v8 s0 = {0}, s1 = {0}, v;
     for (; i + 16 <= n; i += 16) {
-        GMMX_F32_WIDEN8(v, a + i); s0 += v;
-        GMMX_F32_WIDEN8(v, a + i + 8); s1 += v;
+        GMMX_F32_WIDEN8(v, a + i); GMMX_V8_ACC(s0, v);
+        GMMX_F32_WIDEN8(v, a + i + 8); GMMX_V8_ACC(s1, v);
     }
 #else
     double s0[8] = {0}, s1[8] = {0};
@@ -479,7 +546,7 @@ GMMX_INLINE void gmmx_f32_split(double m, float *hi, float *lo)
 }
 
 /* Univariate log-densities in float32: lp[k*n + i] = cst[k] - (((x[i] - mu[k]) p[k])^2) / 2 */
-GMMX_CLONES static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ssize_t n,
+static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ssize_t n,
                                              Py_ssize_t K, const double *cst, const double *mu,
                                              const double *p, float *GMMX_RESTRICT lp)
 {
@@ -499,17 +566,24 @@ GMMX_CLONES static void gmmx_f32_uni_logprob(const float *GMMX_RESTRICT x, Py_ss
 /* sum_i log ssum[i] in double for row sums ssum[i] in [1, K]: the logs are
  * taken of products of 32 consecutive row sums (eight lanes folded in a fixed
  * order), then of the tail rows one by one.  dscr: n doubles of scratch. */
-GMMX_CLONES static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_ssize_t n,
+static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_ssize_t n,
                                            double *GMMX_RESTRICT dscr)
 {
     Py_ssize_t i, nb = 0, start;
     for (start = 0; start + 32 <= n; start += 32, nb++) {
+#ifdef GMMX_F32_VECEXT
+        gmmx_v8 p = gmmx_v8_mul(gmmx_v8_widen(ssum + start), gmmx_v8_widen(ssum + start + 8));
+        p = gmmx_v8_mul(p, gmmx_v8_widen(ssum + start + 16));
+        p = gmmx_v8_mul(p, gmmx_v8_widen(ssum + start + 24));
+#else
         double p[8];
         int j;
         for (j = 0; j < 8; j++)
             p[j] = (((double)ssum[start + j] * (double)ssum[start + 8 + j]) *
                     (double)ssum[start + 16 + j]) * (double)ssum[start + 24 + j];
-        dscr[nb] = ((p[0] * p[4]) * (p[2] * p[6])) * ((p[1] * p[5]) * (p[3] * p[7]));
+#endif
+        dscr[nb] = ((GMMX_LANE(p, 0) * GMMX_LANE(p, 4)) * (GMMX_LANE(p, 2) * GMMX_LANE(p, 6))) *
+                   ((GMMX_LANE(p, 1) * GMMX_LANE(p, 5)) * (GMMX_LANE(p, 3) * GMMX_LANE(p, 7)));
     }
     for (i = start; i < n; i++) dscr[nb + (i - start)] = (double)ssum[i];
     nb += n - start;
@@ -519,7 +593,7 @@ GMMX_CLONES static double gmmx_f32_sum_log(const float *GMMX_RESTRICT ssum, Py_s
 
 /* sum_i sw[i] (log ssum[i] + mx[i]) in double, a log per row.  dscr: n
  * doubles of scratch. */
-GMMX_CLONES static double gmmx_f32_weighted_ll(const float *GMMX_RESTRICT mx,
+static double gmmx_f32_weighted_ll(const float *GMMX_RESTRICT mx,
                                                const float *GMMX_RESTRICT ssum,
                                                const double *GMMX_RESTRICT sw, Py_ssize_t n,
                                                double *GMMX_RESTRICT dscr)
@@ -554,7 +628,7 @@ GMMX_INLINE void gmmx_f32_resp2_row(float a, float b, float *r0, float *r1, floa
  * NULL: unit weights); the logs are taken in double of products of 32 row
  * sums (unit weights) or of each row (weights).  mx, ssum (n floats) and
  * dscr (n doubles) are scratch. */
-GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
+static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
                                              const double *GMMX_RESTRICT sw,
                                              float *GMMX_RESTRICT mx, float *GMMX_RESTRICT ssum,
                                              double *GMMX_RESTRICT dscr)
@@ -596,12 +670,24 @@ GMMX_CLONES static double gmmx_f32_logsumexp(float *GMMX_RESTRICT lp, Py_ssize_t
     return ll + gmmx_f32_sum_log(ssum, n, dscr);
 }
 
+#ifdef GMMX_F32_VECEXT
+/* one statistics lane group: s0 += r, s1 += r (x - c), s2 += r (x - c)^2 */
+GMMX_INLINE void gmmx_f32_stats_lanes(gmmx_v8 xv, gmmx_v8 rv, double c, gmmx_v8 *s0,
+                                      gmmx_v8 *s1, gmmx_v8 *s2)
+{
+    gmmx_v8 dv = gmmx_v8_subs(xv, c), rdv = gmmx_v8_mul(rv, dv);
+    *s0 = gmmx_v8_add(*s0, rv);
+    *s1 = gmmx_v8_add(*s1, rdv);
+    *s2 = gmmx_v8_add(*s2, gmmx_v8_mul(rdv, dv));
+}
+#endif
+
 /* Univariate statistics of one component over a chunk of float32 rows x,
  * centred at c, from float32 responsibilities r times the sample weights sw
  * (NULL: unit weights), every term widened to double: as gmmx_uni_stats,
  * same sixteen lanes and fold,
  *   out[0] += sum r,  out[1] += sum r (x - c),  out[2] += sum r (x - c)^2 */
-GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
+static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
                                            const float *GMMX_RESTRICT r,
                                            const double *GMMX_RESTRICT sw, double c,
                                            Py_ssize_t n, double *GMMX_RESTRICT out)
@@ -609,25 +695,23 @@ GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
     Py_ssize_t i = 0;
     double t0 = 0.0, t1 = 0.0, t2 = 0.0, d, ri, rd;
 #ifdef GMMX_F32_VECEXT
-    gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, xv, rv, wv, dv, rdv;
+    gmmx_v8 a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, xv, rv, wv;
     if (sw != NULL) {
         for (; i + 16 <= n; i += 16) {
             GMMX_F32_WIDEN8(xv, x + i); GMMX_F32_WIDEN8(rv, r + i); GMMX_LOAD8(wv, sw + i);
-            rv = rv * wv; dv = xv - c; rdv = rv * dv;
-            a0 += rv; a1 += rdv; a2 += rdv * dv;
+            rv = gmmx_v8_mul(rv, wv);
+            gmmx_f32_stats_lanes(xv, rv, c, &a0, &a1, &a2);
             GMMX_F32_WIDEN8(xv, x + i + 8); GMMX_F32_WIDEN8(rv, r + i + 8);
             GMMX_LOAD8(wv, sw + i + 8);
-            rv = rv * wv; dv = xv - c; rdv = rv * dv;
-            b0 += rv; b1 += rdv; b2 += rdv * dv;
+            rv = gmmx_v8_mul(rv, wv);
+            gmmx_f32_stats_lanes(xv, rv, c, &b0, &b1, &b2);
         }
     } else {
         for (; i + 16 <= n; i += 16) {
             GMMX_F32_WIDEN8(xv, x + i); GMMX_F32_WIDEN8(rv, r + i);
-            dv = xv - c; rdv = rv * dv;
-            a0 += rv; a1 += rdv; a2 += rdv * dv;
+            gmmx_f32_stats_lanes(xv, rv, c, &a0, &a1, &a2);
             GMMX_F32_WIDEN8(xv, x + i + 8); GMMX_F32_WIDEN8(rv, r + i + 8);
-            dv = xv - c; rdv = rv * dv;
-            b0 += rv; b1 += rdv; b2 += rdv * dv;
+            gmmx_f32_stats_lanes(xv, rv, c, &b0, &b1, &b2);
         }
     }
 #else
@@ -676,7 +760,7 @@ GMMX_CLONES static void gmmx_f32_uni_stats(const float *GMMX_RESTRICT x,
  * each iteration takes a row from each half of the chunk, and the vectorised
  * loop then interleaves two independent chains (measured 0.73 -> 0.56 ns per
  * row on one AVX-512 core).  Each row's operations are unchanged. */
-GMMX_CLONES static void gmmx_f32_uni_resp2(const float *GMMX_RESTRICT x, Py_ssize_t n,
+static void gmmx_f32_uni_resp2(const float *GMMX_RESTRICT x, Py_ssize_t n,
                                            const double *cst, const double *mu,
                                            const double *p, float *GMMX_RESTRICT r0,
                                            float *GMMX_RESTRICT r1, float *GMMX_RESTRICT mx,
@@ -705,16 +789,7 @@ GMMX_CLONES static void gmmx_f32_uni_resp2(const float *GMMX_RESTRICT x, Py_ssiz
     }
 }
 
-#ifdef GMMX_F32_VECEXT
-/* one statistics lane group: s0 += r, s1 += r (x - c), s2 += r (x - c)^2 */
-GMMX_INLINE void gmmx_f32_stats_lanes(gmmx_v8 xv, gmmx_v8 rv, double c, gmmx_v8 *s0,
-                                      gmmx_v8 *s1, gmmx_v8 *s2)
-{
-    gmmx_v8 dv = xv - c, rdv = rv * dv;
-    *s0 += rv;
-    *s1 += rdv;
-    *s2 += rdv * dv;
-}
+#if defined(GMMX_F32_VECEXT) && GMMX_VN == 1
 
 /* The body of gmmx_f32_uni_stats2, specialised by the constant `weighted`. */
 GMMX_INLINE double gmmx_f32_uni_stats2_body(const float *GMMX_RESTRICT x,
@@ -732,16 +807,16 @@ GMMX_INLINE double gmmx_f32_uni_stats2_body(const float *GMMX_RESTRICT x,
     gmmx_v8 xv, u, v, wv, mv;
     for (; i + 16 <= n; i += 16) {
         GMMX_F32_WIDEN8(xv, x + i); GMMX_F32_WIDEN8(u, r0 + i); GMMX_F32_WIDEN8(v, r1 + i);
-        if (weighted) { GMMX_LOAD8(wv, sw + i); u = u * wv; v = v * wv; }
+        if (weighted) { GMMX_LOAD8(wv, sw + i); u = gmmx_v8_mul(u, wv); v = gmmx_v8_mul(v, wv); }
         gmmx_f32_stats_lanes(xv, u, c0, &a0, &a1, &a2);
         gmmx_f32_stats_lanes(xv, v, c1, &a3, &a4, &a5);
-        GMMX_F32_WIDEN8(mv, mx + i); am += mv;
+        GMMX_F32_WIDEN8(mv, mx + i); GMMX_V8_ACC(am, mv);
         GMMX_F32_WIDEN8(xv, x + i + 8); GMMX_F32_WIDEN8(u, r0 + i + 8);
         GMMX_F32_WIDEN8(v, r1 + i + 8);
-        if (weighted) { GMMX_LOAD8(wv, sw + i + 8); u = u * wv; v = v * wv; }
+        if (weighted) { GMMX_LOAD8(wv, sw + i + 8); u = gmmx_v8_mul(u, wv); v = gmmx_v8_mul(v, wv); }
         gmmx_f32_stats_lanes(xv, u, c0, &b0, &b1, &b2);
         gmmx_f32_stats_lanes(xv, v, c1, &b3, &b4, &b5);
-        GMMX_F32_WIDEN8(mv, mx + i + 8); bm += mv;
+        GMMX_F32_WIDEN8(mv, mx + i + 8); GMMX_V8_ACC(bm, mv);
     }
     for (; i < n; i++) {
         double xi = (double)x[i], ri, d, rd;
@@ -767,14 +842,16 @@ GMMX_INLINE double gmmx_f32_uni_stats2_body(const float *GMMX_RESTRICT x,
  * gmmx_f32_uni_stats(x, r0, sw, c0, n, out) and
  * gmmx_f32_uni_stats(x, r1, sw, c1, n, out + 3) add to out (6), and returns
  * gmmx_f32_sum(mx, n). */
-GMMX_CLONES static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
+static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
                                               const float *GMMX_RESTRICT r0,
                                               const float *GMMX_RESTRICT r1,
                                               const double *GMMX_RESTRICT sw, double c0,
                                               double c1, const float *GMMX_RESTRICT mx,
                                               Py_ssize_t n, double *GMMX_RESTRICT out)
 {
-#ifdef GMMX_F32_VECEXT
+#if defined(GMMX_F32_VECEXT) && GMMX_VN == 1
+    /* its 14 eight-lane accumulators fit 32 registers of 512 bits only;
+       narrower targets make the three passes (same bits) */
     if (sw != NULL) return gmmx_f32_uni_stats2_body(x, r0, r1, sw, c0, c1, mx, n, out, 1);
     return gmmx_f32_uni_stats2_body(x, r0, r1, sw, c0, c1, mx, n, out, 0);
 #else
@@ -793,7 +870,7 @@ GMMX_CLONES static double gmmx_f32_uni_stats2(const float *GMMX_RESTRICT x,
 
 /* W (n, K*d), blocked columns: W[i, (b, k, jj)] = r[k, i] * xc[i, jb[b] + jj],
  * xc with row stride d+1 */
-GMMX_CLONES static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
+static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
                                                 const double *GMMX_RESTRICT xc, Py_ssize_t n,
                                                 Py_ssize_t K, Py_ssize_t d,
                                                 const Py_ssize_t *jb, Py_ssize_t nb,
@@ -817,7 +894,7 @@ GMMX_CLONES static void gmmx_full_weighted_rows(const double *GMMX_RESTRICT r,
 /* row[i] = cst - 1/2 sum_j (Y[(b, p, jj)][i] - shift[j])^2 over j = 0..d-1 in
  * order, Y column-major (n, P*d) with blocked columns; p is the component's
  * precision block (k for full, 0 for tied). */
-GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
+static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
                                               Py_ssize_t P, Py_ssize_t p,
                                               const Py_ssize_t *jb, Py_ssize_t nb,
                                               const double *GMMX_RESTRICT shift, double cst,
@@ -840,31 +917,21 @@ GMMX_CLONES static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_
     for (i = 0; i < n; i++) row[i] = cst - 0.5 * row[i];
 }
 
-/* 1 when the CPU runs the AVX-512 clones. The full kernel's row-vectorised
- * loops keep 16 eight-lane accumulators in registers: they need 32 vector
- * registers, and are chosen over BLAS only then. */
+/* 1 in the copies built for AVX-512 with vector extensions. The full
+ * kernel's row-vectorised loops keep 16 eight-lane accumulators in registers:
+ * they need 32 vector registers, and are chosen over BLAS only then. */
 static int gmmx_full_wide_simd(void)
 {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && defined(__GLIBC__) && !defined(GMMX_NO_CLONES)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#if defined(GMMX_VECEXT) && defined(__AVX512F__)
+    return 1;
 #else
     return 0;
 #endif
 }
 
-/* d rounded up to a multiple of 4: rows of the transposed chunk */
-#define GMMX_FULL_PAD(d) (((d) + 3) / 4 * 4)
-
-/* Row stride of the transposed chunk: n rounded up to 8, plus 8, so that the
- * rows a tile reads together do not share cache sets (measured: d=50, K=10
- * took 1.3x longer with n=512 rows at a stride of exactly n). */
-#define GMMX_FULL_LD(n) (((n) + 7) / 8 * 8 + 8)
-
 /* xt (GMMX_FULL_PAD(d), n), row stride ld = the first d columns of xc
  * (n, d+1), transposed, then rows of zeros */
-GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
+static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
                                             Py_ssize_t d, Py_ssize_t ld,
                                             double *GMMX_RESTRICT xt)
 {
@@ -876,7 +943,7 @@ GMMX_CLONES static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_s
 }
 
 /* rx[j, i] = r[i] * xt[j, i] for the m rows of xt (row stride ld, both) */
-GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
+static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
                                              const double *GMMX_RESTRICT xt, Py_ssize_t n,
                                              Py_ssize_t m, Py_ssize_t ld,
                                              double *GMMX_RESTRICT rx)
@@ -886,8 +953,8 @@ GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
         for (i = 0; i < n; i++) rx[j * ld + i] = r[i] * xt[j * ld + i];
 }
 
-#define GMMX_FOLD8(a) ((((a)[0] + (a)[4]) + ((a)[2] + (a)[6])) + \
-                       (((a)[1] + (a)[5]) + ((a)[3] + (a)[7])))
+#define GMMX_FOLD8(a) (((GMMX_LANE(a, 0) + GMMX_LANE(a, 4)) + (GMMX_LANE(a, 2) + GMMX_LANE(a, 6))) + \
+                       ((GMMX_LANE(a, 1) + GMMX_LANE(a, 5)) + (GMMX_LANE(a, 3) + GMMX_LANE(a, 7))))
 
 /* One component's scatter about ref, upper triangle only, added to G
  * (column-major, leading dimension ldg):
@@ -896,7 +963,7 @@ GMMX_CLONES static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
  * xt and rx are (GMMX_FULL_PAD(d), n), row stride ld, with zero padding rows. Tiles of 4 x 4
  * pairs; every sum runs over eight fixed lanes of rows folded in a fixed
  * order, then the tail rows in order. */
-GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
+static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
                                                 const double *GMMX_RESTRICT rx, Py_ssize_t n,
                                                 Py_ssize_t d, Py_ssize_t ld,
                                                 double *GMMX_RESTRICT G,
@@ -912,7 +979,31 @@ GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
             const double *GMMX_RESTRICT x0 = xt + lt * ld, *GMMX_RESTRICT x1 = x0 + ld;
             const double *GMMX_RESTRICT x2 = x1 + ld, *GMMX_RESTRICT x3 = x2 + ld;
             i = 0;
-#ifdef GMMX_VECEXT
+#if defined(GMMX_VECEXT) && GMMX_VN > 1
+            /* 2 x 2 sub-tiles: four accumulators of 8 lanes fill half of the
+               16 registers of AVX2 (the 4 x 4 tile's sixteen would spill);
+               each output's sum is the same */
+            {
+                const double *rr[4] = {r0, r1, r2, r3}, *xx[4] = {x0, x1, x2, x3};
+                Py_ssize_t qq, tt;
+                for (qq = 0; qq < 4; qq += 2)
+                    for (tt = 0; tt < 4; tt += 2) {
+                        gmmx_v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, p0, p1, w0, w1;
+                        const double *GMMX_RESTRICT ra = rr[qq], *GMMX_RESTRICT rb = rr[qq + 1];
+                        const double *GMMX_RESTRICT xa = xx[tt], *GMMX_RESTRICT xb = xx[tt + 1];
+                        for (i = 0; i + 8 <= n; i += 8) {
+                            GMMX_LOAD8(p0, ra + i); GMMX_LOAD8(p1, rb + i);
+                            GMMX_LOAD8(w0, xa + i); GMMX_LOAD8(w1, xb + i);
+                            GMMX_V8_ACC(c00, gmmx_v8_mul(p0, w0));
+                            GMMX_V8_ACC(c01, gmmx_v8_mul(p0, w1));
+                            GMMX_V8_ACC(c10, gmmx_v8_mul(p1, w0));
+                            GMMX_V8_ACC(c11, gmmx_v8_mul(p1, w1));
+                        }
+                        out[qq][tt] = GMMX_FOLD8(c00); out[qq][tt + 1] = GMMX_FOLD8(c01);
+                        out[qq + 1][tt] = GMMX_FOLD8(c10); out[qq + 1][tt + 1] = GMMX_FOLD8(c11);
+                    }
+            }
+#elif defined(GMMX_VECEXT)
             {
                 gmmx_v8 a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0};
                 gmmx_v8 a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
@@ -924,10 +1015,16 @@ GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
                     GMMX_LOAD8(u2, r2 + i); GMMX_LOAD8(u3, r3 + i);
                     GMMX_LOAD8(v0, x0 + i); GMMX_LOAD8(v1, x1 + i);
                     GMMX_LOAD8(v2, x2 + i); GMMX_LOAD8(v3, x3 + i);
-                    a00 += u0 * v0; a01 += u0 * v1; a02 += u0 * v2; a03 += u0 * v3;
-                    a10 += u1 * v0; a11 += u1 * v1; a12 += u1 * v2; a13 += u1 * v3;
-                    a20 += u2 * v0; a21 += u2 * v1; a22 += u2 * v2; a23 += u2 * v3;
-                    a30 += u3 * v0; a31 += u3 * v1; a32 += u3 * v2; a33 += u3 * v3;
+#define GMMX_MAC(acc, x, y) GMMX_V8_ACC(acc, gmmx_v8_mul(x, y))
+                    GMMX_MAC(a00, u0, v0); GMMX_MAC(a01, u0, v1);
+                    GMMX_MAC(a02, u0, v2); GMMX_MAC(a03, u0, v3);
+                    GMMX_MAC(a10, u1, v0); GMMX_MAC(a11, u1, v1);
+                    GMMX_MAC(a12, u1, v2); GMMX_MAC(a13, u1, v3);
+                    GMMX_MAC(a20, u2, v0); GMMX_MAC(a21, u2, v1);
+                    GMMX_MAC(a22, u2, v2); GMMX_MAC(a23, u2, v3);
+                    GMMX_MAC(a30, u3, v0); GMMX_MAC(a31, u3, v1);
+                    GMMX_MAC(a32, u3, v2); GMMX_MAC(a33, u3, v3);
+#undef GMMX_MAC
                 }
                 out[0][0] = GMMX_FOLD8(a00); out[0][1] = GMMX_FOLD8(a01);
                 out[0][2] = GMMX_FOLD8(a02); out[0][3] = GMMX_FOLD8(a03);
@@ -974,7 +1071,7 @@ GMMX_CLONES static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
  * Each row's sums run in the same order (l, then j ascending) in the vector
  * and the scalar code, so a row's value does not depend on its position.
  * Entries below U's diagonal must be zero (they are read in groups of 4). */
-GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
+static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
                                               Py_ssize_t ld, Py_ssize_t d, const double *GMMX_RESTRICT U,
                                               Py_ssize_t ldu, const double *GMMX_RESTRICT shift,
                                               double cst, double *GMMX_RESTRICT row)
@@ -991,15 +1088,16 @@ GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py
                 const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
                 GMMX_LOAD8(x0, xt + l * ld + i);
                 GMMX_LOAD8(x1, xt + l * ld + i + 8);
-                a0 += x0 * u0; b0 += x1 * u0;
-                a1 += x0 * u1; b1 += x1 * u1;
-                a2 += x0 * u2; b2 += x1 * u2;
-                a3 += x0 * u3; b3 += x1 * u3;
+                GMMX_V8_ACC(a0, gmmx_v8_muls(x0, u0)); GMMX_V8_ACC(b0, gmmx_v8_muls(x1, u0));
+                GMMX_V8_ACC(a1, gmmx_v8_muls(x0, u1)); GMMX_V8_ACC(b1, gmmx_v8_muls(x1, u1));
+                GMMX_V8_ACC(a2, gmmx_v8_muls(x0, u2)); GMMX_V8_ACC(b2, gmmx_v8_muls(x1, u2));
+                GMMX_V8_ACC(a3, gmmx_v8_muls(x0, u3)); GMMX_V8_ACC(b3, gmmx_v8_muls(x1, u3));
             }
-            z = a0 - shift[j]; s0 += z * z; z = b0 - shift[j]; s1 += z * z;
-            z = a1 - shift[j + 1]; s0 += z * z; z = b1 - shift[j + 1]; s1 += z * z;
-            z = a2 - shift[j + 2]; s0 += z * z; z = b2 - shift[j + 2]; s1 += z * z;
-            z = a3 - shift[j + 3]; s0 += z * z; z = b3 - shift[j + 3]; s1 += z * z;
+#define GMMX_SQ_ACC(s, a, c) (z = gmmx_v8_subs(a, c), GMMX_V8_ACC(s, gmmx_v8_mul(z, z)))
+            GMMX_SQ_ACC(s0, a0, shift[j]); GMMX_SQ_ACC(s1, b0, shift[j]);
+            GMMX_SQ_ACC(s0, a1, shift[j + 1]); GMMX_SQ_ACC(s1, b1, shift[j + 1]);
+            GMMX_SQ_ACC(s0, a2, shift[j + 2]); GMMX_SQ_ACC(s1, b2, shift[j + 2]);
+            GMMX_SQ_ACC(s0, a3, shift[j + 3]); GMMX_SQ_ACC(s1, b3, shift[j + 3]);
         }
         for (; j < d; j++) {
             gmmx_v8 a0 = {0}, b0 = {0};
@@ -1007,14 +1105,15 @@ GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py
                 const double u0 = U[l * ldu + j];
                 GMMX_LOAD8(x0, xt + l * ld + i);
                 GMMX_LOAD8(x1, xt + l * ld + i + 8);
-                a0 += x0 * u0; b0 += x1 * u0;
+                GMMX_V8_ACC(a0, gmmx_v8_muls(x0, u0)); GMMX_V8_ACC(b0, gmmx_v8_muls(x1, u0));
             }
-            z = a0 - shift[j]; s0 += z * z; z = b0 - shift[j]; s1 += z * z;
+            GMMX_SQ_ACC(s0, a0, shift[j]); GMMX_SQ_ACC(s1, b0, shift[j]);
         }
-        s0 = cst - 0.5 * s0;
-        s1 = cst - 0.5 * s1;
-        memcpy(row + i, &s0, sizeof(gmmx_v8));
-        memcpy(row + i + 8, &s1, sizeof(gmmx_v8));
+#undef GMMX_SQ_ACC
+        s0 = gmmx_v8_rsubs(gmmx_v8_smul(s0, 0.5), cst);
+        s1 = gmmx_v8_rsubs(gmmx_v8_smul(s1, 0.5), cst);
+        gmmx_v8_store(row + i, s0);
+        gmmx_v8_store(row + i + 8, s1);
     }
 #endif
     for (; i < n; i++) {
@@ -1034,7 +1133,7 @@ GMMX_CLONES static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py
 /* A (n, 2d) = [X - ref | (X - ref)^2] for a chunk of float64 / float32 rows:
  * the operand of the diagonal models' GEMMs (log-densities and statistics). */
 #define GMMX_DEFINE_CENTER_SQ(NAME, T)                                            \
-GMMX_CLONES static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
+static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref, \
                              Py_ssize_t n, Py_ssize_t d, double *GMMX_RESTRICT A)  \
 {                                                                                 \
     Py_ssize_t i, j;                                                              \
@@ -1052,7 +1151,7 @@ GMMX_DEFINE_CENTER_SQ(gmmx_center_sq_f64, double)
 GMMX_DEFINE_CENTER_SQ(gmmx_center_sq_f32, float)
 
 /* row[i] += c; returns 1 when every row[i] was finite before, else 0 */
-GMMX_CLONES static int gmmx_add_const_finite(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
+static int gmmx_add_const_finite(double *GMMX_RESTRICT row, double c, Py_ssize_t n)
 {
     Py_ssize_t i;
     int ok = 1;

@@ -1,6 +1,10 @@
-cdef extern from "_vmath.h" nogil:
-    double gmmx_exp1(double x) noexcept
-    double gmmx_log1(double x) noexcept
+# The dispatched kernels (_vmath.h, compiled per SIMD target): each name is a
+# call through the table of the _simd module (_simd.h). A module that cimports
+# them calls gmmx_simd_import() at import, before any kernel runs.
+cdef extern from "_simd.h":
+    int gmmx_simd_import() except -1
+
+cdef extern from "_simd.h" nogil:
     void gmmx_vexp(double *a, Py_ssize_t n) noexcept
     void gmmx_vlog(double *a, Py_ssize_t n) noexcept
     double gmmx_sum(const double *a, Py_ssize_t n) noexcept
@@ -21,7 +25,6 @@ cdef extern from "_vmath.h" nogil:
     void gmmx_transpose_f32(const float *X, Py_ssize_t n, Py_ssize_t d, double *xt) noexcept
     void gmmx_finish_logprob(double *row, double c, Py_ssize_t n) noexcept
     int gmmx_all_finite(const double *a, Py_ssize_t n) noexcept
-    float gmmx_f32_exp1(float x) noexcept
     void gmmx_f32_vexp(float *a, Py_ssize_t n) noexcept
     double gmmx_f32_sum(const float *a, Py_ssize_t n) noexcept
     void gmmx_f32_uni_logprob(const float *x, Py_ssize_t n, Py_ssize_t K, const double *cst,
