@@ -22,7 +22,10 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, isfinite
 
 from ._openmp cimport gmmx_omp_thread_num
-from ._vmath cimport gmmx_vexp, gmmx_vlog
+from ._vmath cimport gmmx_simd_import, gmmx_vexp, gmmx_vlog
+
+# the vector math is called through the SIMD table of gmmx._kernels._simd
+gmmx_simd_import()
 
 cdef enum:
     CHUNK = 512
