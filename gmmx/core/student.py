@@ -8,10 +8,14 @@ which follows from the Gaussian log-density that kernel entry point 2
 (:func:`gmmx.core.kernel.log_densities`) computes, and the weight
 ``u = E[tau | x, k] = (nu + d) / (nu + delta)``.
 
-Per block, the arithmetic between the two kernel passes (t log-densities,
-responsibilities, ``u``, the per-component sums) is one fused native pass
-(:mod:`gmmx._kernels._student`); the predict paths and the HMM emissions do
-the same arithmetic in numpy (:func:`student_log_densities`).
+The mixture's E-step, ``log_prob_norm`` and ``responsibilities`` are one
+native pass over the rows (:func:`gmmx._kernels._estep.t_estep`): per
+cache-sized chunk, the Gaussian log-densities, the t arithmetic
+(t log-densities, responsibilities, ``u``, the per-component sums) and the
+statistics under r·u, so no (n, K) array is materialised.  The HMM
+emissions need the (n, K) t log-densities for the forward-backward pass and
+compute them with :func:`gmmx._kernels._student.t_block`-style numpy passes
+(:func:`student_log_densities`).
 
 The statistics of a pass are :class:`~gmmx.core.stats.SufficientStats`
 **under r·u** (``nk = sum w r u``, ``sk``, ``Mk`` from kernel entry point 3,
@@ -39,7 +43,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln, logsumexp
 
-from .._kernels import _student
+from .._kernels import _estep
 from . import kernel
 from .covariance import get_covariance
 from .stats import SufficientStats
@@ -57,10 +61,6 @@ DOF_MAX = 1000.0
 #: Smallest degrees of freedom an estimate takes (keeps log-densities finite).
 DOF_MIN = 1e-3
 
-# Values of the E-step's (rows, K) arrays per sub-block (16 MiB of doubles):
-# bounds the temporaries; larger blocks mean fewer kernel calls (measured at
-# N = 200k, d = 8, K = 4: 2^14 rows 159 ms, 2^16 154 ms, 2^18 134 ms per pass).
-_SUB_BLOCK_VALUES = 1 << 21
 _LOG_PI = math.log(math.pi)
 _LOG_2PI = math.log(2.0 * math.pi)
 _EMPTY = np.empty(0)
@@ -173,69 +173,55 @@ class StudentTEStep:
         return _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d,
                           self.log_weights)
 
-    @property
-    def _rows(self):
-        return max(4096, _SUB_BLOCK_VALUES // max(self.dof.shape[0], 1))
-
-    def _blocks(self, n):
-        return range(0, n, self._rows)
-
-    def log_prob_norm(self, X, n_threads):
-        """``log p(x_i)`` of every row."""
-        out = np.empty(X.shape[0], dtype=np.float64)
-        for s in self._blocks(X.shape[0]):
-            joint, _, _ = self._lattice(X[s:s + self._rows], n_threads)
-            out[s:s + self._rows] = logsumexp(joint, axis=1)
-        return out
-
-    def responsibilities(self, X, n_threads):
-        """Posterior component probabilities, (n, K)."""
-        out = np.empty((X.shape[0], self.dof.shape[0]), dtype=np.float64)
-        for s in self._blocks(X.shape[0]):
-            joint, _, _ = self._lattice(X[s:s + self._rows], n_threads)
-            out[s:s + self._rows] = _normalise(joint)[0]
-        return out
-
-    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
-        """Statistics under r·u plus ``extra`` (see the module docstring)."""
-        total = None
-        for s in self._blocks(X.shape[0]):
-            rows = X[s:s + self._rows]
-            w = None if sample_weight is None else sample_weight[s:s + self._rows]
-            part = self._accumulate_block(rows, w, n_threads, chunk_rows, where)
-            total = part if total is None else total + part
-        if total is None:  # no rows
-            total = SufficientStats.zeros(self.gauss.covariance_type, self.gauss.means)
-            total.extra = {name: np.zeros_like(self.dof)
-                           for name in ("resp", "log_u_minus_u", "entropy")}
-        return total
-
-    def _accumulate_block(self, X, w, n_threads, chunk_rows, where):
-        d = X.shape[1]
-        g = kernel.log_densities(X, self.gauss, n_threads)
+    def _tpar(self, d):
         nu = self.dof
         half = 0.5 * (nu + d)
         log_det = self.gauss.cst + 0.5 * d * _LOG_2PI
         c = (gammaln(half) - gammaln(0.5 * nu) - 0.5 * d * (np.log(nu) + _LOG_PI) + log_det
              + half * np.log(nu) + self.log_weights)
-        norm = np.empty(X.shape[0])
-        w64 = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
-        sums = _student.t_block(g, np.ascontiguousarray(self.gauss.cst), nu,
-                                np.ascontiguousarray(c), half,
-                                _EMPTY if w64 is None else w64, norm, int(n_threads))
-        if not np.all(np.isfinite(norm)):
-            row = int(np.flatnonzero(~np.isfinite(norm))[0])
-            raise kernel.NonFiniteChunkError(
-                f"{where}row {row} of the block has a non-finite t log-density: the row "
-                "contains NaN or infinity, or the model is degenerate. Remove non-finite "
-                "values or increase reg_covar", row=row)
-        # g now holds r * u: the statistics under it (entry point 3)
-        stats = kernel.accumulate_resp(X, w64, g, self.gauss, n_threads, chunk_rows, where)
-        stats.log_likelihood = float(sums[3, 0])
+        return np.ascontiguousarray(np.stack([nu, c, half]), dtype=np.float64)
+
+    def _pass(self, X, w, n_threads, chunk_rows=0, want_stats=True, out_norm=None,
+              out_resp=None, where=""):
+        """One fused native pass (:func:`gmmx._kernels._estep.t_estep`)."""
+        kp = self.gauss
+        w64 = kernel._weights_arg(w)
+        with kernel.blas_threads_for(kp.kind, n_threads, kernel.uses_blas(kp)) as threads:
+            flat, tsums, status, bad_chunk, used = _estep.t_estep(
+                X, w64, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind,
+                threads, self._tpar(X.shape[1]), chunk_rows, want_stats, out_norm, out_resp)
+        if status != _estep.STATUS_OK:
+            kernel._raise_status(status, bad_chunk, used, X, where, params=kp,
+                                 sample_weight=w)
+        return flat, tsums
+
+    def log_prob_norm(self, X, n_threads):
+        """``log p(x_i)`` of every row."""
+        out = np.empty(X.shape[0], dtype=np.float64)
+        self._pass(X, None, n_threads, want_stats=False, out_norm=out)
+        return out
+
+    def responsibilities(self, X, n_threads):
+        """Posterior component probabilities, (n, K)."""
+        out = np.empty((X.shape[0], self.dof.shape[0]), dtype=np.float64)
+        self._pass(X, None, n_threads, want_stats=False, out_resp=out)
+        return out
+
+    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+        """Statistics under r·u plus ``extra`` (see the module docstring).
+
+        One native pass: per cache-sized chunk of rows, the Gaussian
+        log-densities, the t arithmetic and the statistics under r·u.
+        """
+        flat, sums = self._pass(X, sample_weight, n_threads, chunk_rows, where=where)
+        stats = kernel.stats_from_kernel(flat, self.gauss, X.shape[0])
+        if X.shape[0] == 0:
+            stats = SufficientStats.zeros(self.gauss.covariance_type, self.gauss.means)
         resp = sums[0]
         # sum w r (log u - u) = log(nu + d) sum w r - sum w r log(nu + delta) - sum w r u
         stats.extra = {"resp": resp,
-                       "log_u_minus_u": np.log(nu + d) * resp - sums[1] - stats.nk,
+                       "log_u_minus_u": np.log(self.dof + X.shape[1]) * resp - sums[1]
+                       - stats.nk,
                        "entropy": sums[2]}
         return stats
 
