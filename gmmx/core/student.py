@@ -13,9 +13,9 @@ native pass over the rows (:func:`gmmx._kernels._estep.t_estep`): per
 cache-sized chunk, the Gaussian log-densities, the t arithmetic
 (t log-densities, responsibilities, ``u``, the per-component sums) and the
 statistics under r·u, so no (n, K) array is materialised.  The HMM
-emissions need the (n, K) t log-densities for the forward-backward pass and
-compute them with :func:`gmmx._kernels._student.t_block`-style numpy passes
-(:func:`student_log_densities`).
+emissions need the (n, K) t log-densities for the forward-backward pass:
+one native pass over the kernel's Gaussian log-densities
+(:func:`gmmx._kernels._student.t_lattice`, :func:`student_log_densities`).
 
 The statistics of a pass are :class:`~gmmx.core.stats.SufficientStats`
 **under r·u** (``nk = sum w r u``, ``sk``, ``Mk`` from kernel entry point 3,
@@ -41,9 +41,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import digamma, gammaln, logsumexp
+from scipy.special import digamma, gammaln
 
-from .._kernels import _estep
+from .._kernels import _estep, _student
 from . import kernel
 from .covariance import get_covariance
 from .stats import SufficientStats
@@ -63,7 +63,6 @@ DOF_MIN = 1e-3
 
 _LOG_PI = math.log(math.pi)
 _LOG_2PI = math.log(2.0 * math.pi)
-_EMPTY = np.empty(0)
 
 
 class StudentTParams(NamedTuple):
@@ -103,41 +102,31 @@ def student_log_densities(gauss, log_det, dof, n_features):
     return log_t, u
 
 
-def _t_lattice(g, log_det, dof, d, log_weights):
+def _t_constants(log_det, dof, d, log_weights):
+    """``c_k`` with ``log w_k + log t_k = c_k - half_k log(nu_k + delta)``, and ``half_k``."""
+    dof = np.asarray(dof, dtype=np.float64)
+    half = 0.5 * (dof + d)
+    # log(1 + delta/nu) = log(nu + delta) - log nu, the -log nu folded into c_k
+    c = (gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
+         + half * np.log(dof) + log_weights)
+    return np.ascontiguousarray(c, dtype=np.float64), np.ascontiguousarray(half)
+
+
+def _t_lattice(g, log_det, dof, d, log_weights, n_threads=1):
     """``(log w_k + log t_ik, u_ik, log(nu_k + delta_ik))``, overwriting ``g``.
 
     ``g`` holds the unit-weight Gaussian log-densities, from which
-    ``delta = 2 (log_det - d/2 log 2 pi - g)``; every (n, K) step is one numpy
-    pass, in place where it can be (measured: scipy's logsumexp and separate
-    log1p / log passes cost more than the kernel's log-densities).
+    ``delta = 2 (log_det - d/2 log 2 pi - g)``; one native pass
+    (:func:`gmmx._kernels._student.t_lattice`).
     """
-    dof = np.asarray(dof, dtype=np.float64)
-    np.subtract(log_det - 0.5 * d * _LOG_2PI, g, out=g)
-    g *= 2.0
-    np.maximum(g, 0.0, out=g)     # delta
-    g += dof                      # nu + delta
-    u = (dof + d) / g
-    np.log(g, out=g)              # L = log(nu + delta)
-    half = 0.5 * (dof + d)
-    # log t = c_k - half_k L, with log(1 + delta/nu) = L - log nu folded into c_k
-    c = (gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
-         + half * np.log(dof) + log_weights)
-    joint = g * -half
-    joint += c
-    return joint, u, g
-
-
-def _normalise(joint):
-    """Responsibilities and ``log p(x_i)`` of the joint log-densities (n, K), one exp pass."""
-    top = joint.max(axis=1)
-    with np.errstate(invalid="ignore"):
-        r = joint - top[:, None]
-    np.exp(r, out=r)
-    total = r.sum(axis=1)
-    r /= total[:, None]
-    with np.errstate(divide="ignore"):
-        norm = top + np.log(total)
-    return r, norm
+    dof = np.ascontiguousarray(dof, dtype=np.float64)
+    c, half = _t_constants(log_det, dof, d, log_weights)
+    gcst = np.ascontiguousarray(log_det - 0.5 * d * _LOG_2PI, dtype=np.float64)
+    gcst = np.broadcast_to(gcst, dof.shape).copy()
+    u = np.empty_like(g)
+    L = np.empty_like(g)
+    _student.t_lattice(g, gcst, dof, c, half, u, L, int(n_threads))
+    return g, u, L
 
 
 @dataclass
@@ -167,19 +156,10 @@ class StudentTEStep:
             logw = np.log(np.asarray(params.weights, dtype=np.float64))
         return cls(gauss, logw, np.asarray(params.dof, dtype=np.float64))
 
-    def _lattice(self, X, n_threads):
-        d = X.shape[1]
-        g = kernel.log_densities(X, self.gauss, n_threads)
-        return _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d,
-                          self.log_weights)
-
     def _tpar(self, d):
-        nu = self.dof
-        half = 0.5 * (nu + d)
-        log_det = self.gauss.cst + 0.5 * d * _LOG_2PI
-        c = (gammaln(half) - gammaln(0.5 * nu) - 0.5 * d * (np.log(nu) + _LOG_PI) + log_det
-             + half * np.log(nu) + self.log_weights)
-        return np.ascontiguousarray(np.stack([nu, c, half]), dtype=np.float64)
+        c, half = _t_constants(self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d,
+                               self.log_weights)
+        return np.ascontiguousarray(np.stack([self.dof, c, half]), dtype=np.float64)
 
     def _pass(self, X, w, n_threads, chunk_rows=0, want_stats=True, out_norm=None,
               out_resp=None, where=""):
@@ -254,7 +234,8 @@ class StudentTEmissions:
             raise ValueError("StudentTEmissions.bind(kernel_params) must be called first")
         d = X.shape[1]
         g = kernel.log_densities(X, self.gauss, n_threads)
-        log_t, u, log_s = _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d, 0.0)
+        log_t, u, log_s = _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d, 0.0,
+                                     n_threads)
         return log_t, (u, log_s)
 
     def statistics(self, X, w, resp, state, n_threads, where=""):
