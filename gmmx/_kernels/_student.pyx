@@ -15,6 +15,12 @@
 # Rows are cut into fixed chunks; each chunk writes its own row of partial
 # sums, added in order afterwards, so results do not depend on the number of
 # threads.
+#
+# StudentTMixture no longer uses t_block: its E-step is one pass of the
+# E-step kernel (_estep.t_estep, the same arithmetic per cache-sized chunk,
+# no (n, K) array).  t_block stays as the three-pass reference that
+# benchmarks/bench_student.py times against it.  t_lattice gives the HMM
+# emissions their (n, K) t log-densities, u and log(nu + delta) in one pass.
 
 import numpy as np
 
