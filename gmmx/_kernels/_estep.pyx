@@ -544,6 +544,102 @@ cdef void _diag_blas_stats(
             M[k * d + j] += T[k * 2 * d + d + j]
 
 
+cdef int _t_chunk(
+    double *lp,               # IN/OUT (K, n): log N(x_i | mu_k, Sigma_k) -> w_i r_ik u_ik
+    Py_ssize_t n,
+    Py_ssize_t K,
+    const double *cst,        # IN  (K,) unit-weight Gaussian constants (-1/2 log|S| - d/2 log 2pi)
+    const double *tpar,       # IN  (3K,) nu_k, c_k = log w_k + log t constant, half_k = (nu_k+d)/2
+    const double *sw,         # IN  (n,) sample weights or NULL
+    double *scr,              # SCRATCH (3 K n + 3 n)
+    double *tsum,             # OUT accumulated (3K,): sum w r, sum w r L, sum w r (norm - j)
+    double *out_norm,         # OUT (n,) log p(x_i) or NULL
+    double *out_resp,         # OUT (n, K) responsibilities or NULL
+    double *ll_out,           # OUT sum w log p(x_i)
+) noexcept nogil:
+    """Student-t E-step arithmetic on one chunk's Gaussian log-densities.
+
+    ``delta = max(2 (cst_k - lp), 0)``, ``L = log(nu + delta)``,
+    ``j = c_k - half_k L`` (``log w_k + log t``), ``norm = logsumexp_k j``,
+    ``r = exp(j - norm)`` (flushed to 0 below 1e-200), ``u = 2 half / (nu + delta)``.
+    Returns 1 when a distance or ``norm`` is not finite.
+    """
+    cdef:
+        const double *dof = tpar
+        const double *c = tpar + K
+        const double *half = tpar + 2 * K
+        double *A = scr
+        double *J = scr + K * n
+        double *E = J + K * n
+        double *MX = E + K * n
+        double *TT = MX + n
+        double *TL = TT + n
+        Py_ssize_t i, k, at
+        double delta, s, jk, nrm, r, rw, wi, v, ll = 0.0
+    for k in range(K):
+        for i in range(n):
+            at = k * n + i
+            delta = 2.0 * (cst[k] - lp[at])
+            if delta < 0.0:
+                delta = 0.0
+            if not isfinite(delta):
+                return 1
+            s = dof[k] + delta
+            A[at] = s
+            lp[at] = 2.0 * half[k] / s
+    gmmx_vlog(A, K * n)
+    for i in range(n):
+        MX[i] = -INFINITY
+    for k in range(K):
+        for i in range(n):
+            at = k * n + i
+            jk = c[k] - half[k] * A[at]
+            J[at] = jk
+            if jk > MX[i]:
+                MX[i] = jk
+    for k in range(K):
+        for i in range(n):
+            E[k * n + i] = J[k * n + i] - MX[i]
+    gmmx_vexp(E, K * n)
+    for i in range(n):
+        TT[i] = 0.0
+    for k in range(K):
+        for i in range(n):
+            TT[i] += E[k * n + i]
+    for i in range(n):
+        TL[i] = TT[i]
+    gmmx_vlog(TL, n)
+    for i in range(n):
+        nrm = MX[i] + TL[i]
+        if not isfinite(nrm):
+            return 1
+        TL[i] = nrm
+        if out_norm != NULL:
+            out_norm[i] = nrm
+        ll += (sw[i] if sw != NULL else 1.0) * nrm
+    for k in range(K):
+        for i in range(n):
+            at = k * n + i
+            r = E[at] / TT[i]
+            if r < 1e-200:
+                r = 0.0
+            if out_resp != NULL:
+                out_resp[i * K + k] = r
+            v = r * lp[at]
+            wi = 1.0
+            if sw != NULL:
+                wi = sw[i]
+                v = wi * v
+            lp[at] = v
+            if r > 0.0:
+                rw = wi * r
+                tsum[k] += rw
+                tsum[K + k] += rw * A[at]
+                tsum[2 * K + k] += rw * (TL[i] - J[at])
+    ll_out[0] = ll
+    return 0
+
+
 cdef int _chunk(
     const floating *X,        # IN  (n, d) rows of this chunk
     const double *sw,         # IN  (n,) sample weights or NULL
@@ -572,13 +668,18 @@ cdef int _chunk(
     bint want_stats,
     const double *resp_in,    # IN  (n, K) responsibilities given by the caller, or NULL
     double *out_lp,           # OUT (n, K) log-densities (then stop), or NULL
+    const double *tpar,       # IN  (3K) Student-t nu, c, half (see _t_chunk), or NULL
+    double *tscr,             # SCRATCH (3 K n + 3 n) [t]
+    double *tsum,             # OUT, accumulated (3K) t sums [t]
 ) noexcept nogil:
     """Process one chunk; return 0, or 1 when a non-finite value appeared.
 
     Three modes: the E-step (``resp_in`` and ``out_lp`` NULL); log-densities
     only (``out_lp``: the chunk stops before the log-sum-exp); statistics
     under the responsibilities ``resp_in`` (no log-densities; the
-    log-likelihood contributes 0).
+    log-likelihood contributes 0).  With ``tpar`` the E-step is the Student-t
+    one (:func:`t_estep`): ``cst`` are the unit-weight Gaussian constants and
+    the statistics are under ``r * u``.
     """
     cdef:
         Py_ssize_t i, j, k
@@ -593,7 +694,7 @@ cdef int _chunk(
 
     if floating is float:
         if (kind == K_DIAG and d == 1 and want_stats and resp_in == NULL and out_lp == NULL
-                and out_norm == NULL and out_resp == NULL):
+                and out_norm == NULL and out_resp == NULL and tpar == NULL):
             # float32 rows, E-step statistics only: float32 lanes, unless a
             # value overflows float32 (then the float64 code below decides)
             if _uni_estep_f32(X, sw, n, K, cst, means, prec, <float *> lp, <float *> mx,
@@ -665,12 +766,19 @@ cdef int _chunk(
                     out_lp[i * K + k] = lp[k * n + i]
             return 0
 
-        # ---- log-sum-exp; lp becomes w_i * responsibilities --------------
-        ll = gmmx_logsumexp_resp(lp, n, K, sw, mx, ssum, out_norm)
-        if not isfinite(ll):
-            return 1
+        if tpar != NULL:
+            # ---- Student-t: lp becomes w_i * r_ik * u_ik ------------------
+            if _t_chunk(lp, n, K, cst, tpar, sw, tscr, tsum, out_norm, out_resp, &ll) != 0:
+                return 1
+            if not isfinite(ll):
+                return 1
+        else:
+            # ---- log-sum-exp; lp becomes w_i * responsibilities ----------
+            ll = gmmx_logsumexp_resp(lp, n, K, sw, mx, ssum, out_norm)
+            if not isfinite(ll):
+                return 1
 
-        if out_resp != NULL:
+        if out_resp != NULL and tpar == NULL:
             for i in range(n):
                 for k in range(K):
                     out_resp[i * K + k] = lp[k * n + i]
@@ -792,8 +900,13 @@ cdef tuple _drive(
     double *out_resp,
     const double *resp_in,
     double *out_lp,
+    const double *tpar=NULL,
+    double *tsum=NULL,
 ):
     """The chunk loop of every entry point (pointers cover all ``n`` rows).
+
+    ``tpar``/``tsum``: the Student-t E-step; ``tsum`` is (MAX_GROUPS, 3K),
+    one row per group (added in order by the caller).
 
     Returns ``(stats, status, bad_chunk, chunk_rows)`` as :func:`estep`.
     """
@@ -837,6 +950,9 @@ cdef tuple _drive(
             fac = &ublk_view[0]
 
     scratch_size = K * B + xc_size + y_size + 2 * B
+    cdef Py_ssize_t t_at = scratch_size
+    if tpar != NULL:
+        scratch_size += 3 * K * B + 3 * B
 
     if n_chunks == 0:
         return gbuf_arr[0, :S].copy(), ST_OK, -1, B
@@ -870,7 +986,8 @@ cdef tuple _drive(
                             out_resp + start * K if out_resp != NULL else NULL,
                             want_stats,
                             resp_in + start * K if resp_in != NULL else NULL,
-                            out_lp + start * K if out_lp != NULL else NULL)
+                            out_lp + start * K if out_lp != NULL else NULL,
+                            tpar, sp + t_at, tsum + g * 3 * K if tsum != NULL else NULL)
                 if rc != 0:
                     gbuf[g, S] = ST_NONFINITE
                     gbuf[g, S + 1] = ci
@@ -1082,6 +1199,80 @@ def stats_given_resp(
     return _drive(X, _ptr1(sample_weight), K, 0, kind, NULL, &means[0, 0], NULL,
                   _ptr1(ref), NULL, n_threads, chunk_rows, True, NULL, NULL,
                   _cptr2(resp), NULL)
+
+
+def t_estep(
+    const floating[:, ::1] X,
+    const double[::1] sample_weight,
+    const double[::1] cst,
+    const double[:, ::1] means,
+    const double[::1] prec,
+    const double[::1] ref,
+    const double[:, ::1] shift,
+    Py_ssize_t n_blocks,
+    int kind,
+    int n_threads,
+    const double[:, ::1] tpar,
+    Py_ssize_t chunk_rows=0,
+    bint want_stats=True,
+    double[::1] out_norm=None,
+    double[:, ::1] out_resp=None,
+):
+    """The Student-t mixture's E-step in one pass (chunk by chunk, in cache).
+
+    Per chunk: the Gaussian log-densities under unit weights (``cst`` without
+    ``log w_k``), the t arithmetic of ``_t_chunk`` (t log-densities,
+    responsibilities ``r``, weights ``u = (nu + d) / (nu + delta)``), then the
+    statistics of :func:`estep` under ``w r u``.  Parameters as
+    :func:`estep`, plus
+
+    Parameters
+    ----------
+    tpar : ndarray of shape (3, K)
+        ``nu_k``; ``c_k`` (``log w_k`` plus the t log-density's constant,
+        so that ``log w_k t_k = c_k - half_k log(nu_k + delta)``);
+        ``half_k = (nu_k + d) / 2``.
+
+    Returns
+    -------
+    stats : ndarray
+        As :func:`estep`, under ``w r u``; its log-likelihood slot holds
+        ``sum w log p(x)``.
+    tsums : ndarray of shape (3, K)
+        ``sum w r``, ``sum w r log(nu + delta)``, ``sum w r (log p(x) - log w_k t_k)``.
+    status, bad_chunk, chunk_rows :
+        As :func:`estep`.
+
+    Per-group partial sums added in a fixed order: the result does not
+    depend on ``n_threads``.
+    """
+    cdef:
+        Py_ssize_t n = X.shape[0]
+        Py_ssize_t d = X.shape[1]
+        Py_ssize_t K = cst.shape[0]
+        double[:, ::1] tv
+
+    _check_params(K, d, n_blocks, kind, means, prec, ref, shift)
+    if tpar.shape[0] != 3 or tpar.shape[1] != K:
+        raise ValueError("tpar must have shape (3, n_components)")
+    if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
+        raise ValueError("sample_weight must have one entry per row")
+    if out_norm is not None and out_norm.shape[0] != n:
+        raise ValueError("out_norm must have one entry per row")
+    if out_resp is not None and (out_resp.shape[0] != n or out_resp.shape[1] != K):
+        raise ValueError("out_resp must have shape (n_samples, n_components)")
+    if kind == K_DIAG:
+        shift = _diag_coefficients(cst, means, prec, ref)
+    tbuf = np.zeros((MAX_GROUPS_, 3 * K), dtype=np.float64)
+    tv = tbuf
+    stats, status, bad_chunk, B = _drive(
+        X, _ptr1(sample_weight), K, n_blocks, kind, &cst[0], &means[0, 0], &prec[0],
+        _ptr1(ref), _cptr2(shift), n_threads, chunk_rows, want_stats,
+        <double *> _ptr1(out_norm), _ptr2(out_resp), NULL, NULL, &tpar[0, 0], &tv[0, 0])
+    tsums = tbuf[0].copy()
+    for g in range(1, MAX_GROUPS_):
+        tsums += tbuf[g]
+    return stats, tsums.reshape(3, K), status, bad_chunk, B
 
 
 def _vector_exp(double[::1] a):

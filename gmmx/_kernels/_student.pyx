@@ -15,6 +15,12 @@
 # Rows are cut into fixed chunks; each chunk writes its own row of partial
 # sums, added in order afterwards, so results do not depend on the number of
 # threads.
+#
+# StudentTMixture no longer uses t_block: its E-step is one pass of the
+# E-step kernel (_estep.t_estep, the same arithmetic per cache-sized chunk,
+# no (n, K) array).  t_block stays as the three-pass reference that
+# benchmarks/bench_student.py times against it.  t_lattice gives the HMM
+# emissions their (n, K) t log-densities, u and log(nu + delta) in one pass.
 
 import numpy as np
 
@@ -139,3 +145,48 @@ def t_block(double[:, ::1] g, const double[::1] gcst, const double[::1] dof,
     out[2] = sums[2 * K:3 * K]
     out[3, 0] = sums[3 * K]
     return out
+
+
+def t_lattice(double[:, ::1] g, const double[::1] gcst, const double[::1] dof,
+              const double[::1] c, const double[::1] half, double[:, ::1] u_out,
+              double[:, ::1] L_out, int n_threads):
+    """t log-densities, ``u`` and ``log(nu + delta)`` of a lattice, in one pass.
+
+    ``g`` (unit-weight Gaussian log-densities, (n, K)) is overwritten with
+    ``c_k - half_k log(nu_k + delta)`` (the t log-densities plus whatever
+    ``c`` adds); ``u_out`` receives ``2 half_k / (nu_k + delta)`` and
+    ``L_out`` ``log(nu_k + delta)``, with ``delta = max(2 (gcst_k - g), 0)``.
+    Row by row, so the result does not depend on ``n_threads``.
+    """
+    cdef Py_ssize_t n = g.shape[0], K = g.shape[1]
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef int threads = max(1, min(n_threads, max(n_chunks, 1)))
+    cdef Py_ssize_t ch, ii, k, lo, rows
+    cdef double delta, s
+    cdef double *row
+    cdef double *L
+    cdef double *U
+    if u_out.shape[0] != n or L_out.shape[0] != n or u_out.shape[1] != K \
+            or L_out.shape[1] != K:
+        raise ValueError("u_out and L_out must have the shape of g")
+    if n == 0:
+        return
+    with nogil:
+        for ch in prange(n_chunks, schedule='static', num_threads=threads):
+            lo = ch * CHUNK
+            rows = min(CHUNK, n - lo)
+            L = &L_out[lo, 0]
+            U = &u_out[lo, 0]
+            for ii in range(rows * K):
+                k = ii % K
+                delta = 2.0 * (gcst[k] - g[lo + ii // K, k])
+                if delta < 0.0:
+                    delta = 0.0
+                s = dof[k] + delta
+                L[ii] = s
+                U[ii] = 2.0 * half[k] / s
+            gmmx_vlog(L, rows * K)
+            for ii in range(rows):
+                row = &g[lo + ii, 0]
+                for k in range(K):
+                    row[k] = c[k] - half[k] * L[ii * K + k]

@@ -8,10 +8,14 @@ which follows from the Gaussian log-density that kernel entry point 2
 (:func:`gmmx.core.kernel.log_densities`) computes, and the weight
 ``u = E[tau | x, k] = (nu + d) / (nu + delta)``.
 
-Per block, the arithmetic between the two kernel passes (t log-densities,
-responsibilities, ``u``, the per-component sums) is one fused native pass
-(:mod:`gmmx._kernels._student`); the predict paths and the HMM emissions do
-the same arithmetic in numpy (:func:`student_log_densities`).
+The mixture's E-step, ``log_prob_norm`` and ``responsibilities`` are one
+native pass over the rows (:func:`gmmx._kernels._estep.t_estep`): per
+cache-sized chunk, the Gaussian log-densities, the t arithmetic
+(t log-densities, responsibilities, ``u``, the per-component sums) and the
+statistics under r·u, so no (n, K) array is materialised.  The HMM
+emissions need the (n, K) t log-densities for the forward-backward pass:
+one native pass over the kernel's Gaussian log-densities
+(:func:`gmmx._kernels._student.t_lattice`, :func:`student_log_densities`).
 
 The statistics of a pass are :class:`~gmmx.core.stats.SufficientStats`
 **under r·u** (``nk = sum w r u``, ``sk``, ``Mk`` from kernel entry point 3,
@@ -37,9 +41,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import digamma, gammaln, logsumexp
+from scipy.special import digamma, gammaln
 
-from .._kernels import _student
+from .._kernels import _estep, _student
 from . import kernel
 from .covariance import get_covariance
 from .stats import SufficientStats
@@ -57,13 +61,8 @@ DOF_MAX = 1000.0
 #: Smallest degrees of freedom an estimate takes (keeps log-densities finite).
 DOF_MIN = 1e-3
 
-# Values of the E-step's (rows, K) arrays per sub-block (16 MiB of doubles):
-# bounds the temporaries; larger blocks mean fewer kernel calls (measured at
-# N = 200k, d = 8, K = 4: 2^14 rows 159 ms, 2^16 154 ms, 2^18 134 ms per pass).
-_SUB_BLOCK_VALUES = 1 << 21
 _LOG_PI = math.log(math.pi)
 _LOG_2PI = math.log(2.0 * math.pi)
-_EMPTY = np.empty(0)
 
 
 class StudentTParams(NamedTuple):
@@ -103,41 +102,31 @@ def student_log_densities(gauss, log_det, dof, n_features):
     return log_t, u
 
 
-def _t_lattice(g, log_det, dof, d, log_weights):
+def _t_constants(log_det, dof, d, log_weights):
+    """``c_k`` with ``log w_k + log t_k = c_k - half_k log(nu_k + delta)``, and ``half_k``."""
+    dof = np.asarray(dof, dtype=np.float64)
+    half = 0.5 * (dof + d)
+    # log(1 + delta/nu) = log(nu + delta) - log nu, the -log nu folded into c_k
+    c = (gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
+         + half * np.log(dof) + log_weights)
+    return np.ascontiguousarray(c, dtype=np.float64), np.ascontiguousarray(half)
+
+
+def _t_lattice(g, log_det, dof, d, log_weights, n_threads=1):
     """``(log w_k + log t_ik, u_ik, log(nu_k + delta_ik))``, overwriting ``g``.
 
     ``g`` holds the unit-weight Gaussian log-densities, from which
-    ``delta = 2 (log_det - d/2 log 2 pi - g)``; every (n, K) step is one numpy
-    pass, in place where it can be (measured: scipy's logsumexp and separate
-    log1p / log passes cost more than the kernel's log-densities).
+    ``delta = 2 (log_det - d/2 log 2 pi - g)``; one native pass
+    (:func:`gmmx._kernels._student.t_lattice`).
     """
-    dof = np.asarray(dof, dtype=np.float64)
-    np.subtract(log_det - 0.5 * d * _LOG_2PI, g, out=g)
-    g *= 2.0
-    np.maximum(g, 0.0, out=g)     # delta
-    g += dof                      # nu + delta
-    u = (dof + d) / g
-    np.log(g, out=g)              # L = log(nu + delta)
-    half = 0.5 * (dof + d)
-    # log t = c_k - half_k L, with log(1 + delta/nu) = L - log nu folded into c_k
-    c = (gammaln(half) - gammaln(0.5 * dof) - 0.5 * d * (np.log(dof) + _LOG_PI) + log_det
-         + half * np.log(dof) + log_weights)
-    joint = g * -half
-    joint += c
-    return joint, u, g
-
-
-def _normalise(joint):
-    """Responsibilities and ``log p(x_i)`` of the joint log-densities (n, K), one exp pass."""
-    top = joint.max(axis=1)
-    with np.errstate(invalid="ignore"):
-        r = joint - top[:, None]
-    np.exp(r, out=r)
-    total = r.sum(axis=1)
-    r /= total[:, None]
-    with np.errstate(divide="ignore"):
-        norm = top + np.log(total)
-    return r, norm
+    dof = np.ascontiguousarray(dof, dtype=np.float64)
+    c, half = _t_constants(log_det, dof, d, log_weights)
+    gcst = np.ascontiguousarray(log_det - 0.5 * d * _LOG_2PI, dtype=np.float64)
+    gcst = np.broadcast_to(gcst, dof.shape).copy()
+    u = np.empty_like(g)
+    L = np.empty_like(g)
+    _student.t_lattice(g, gcst, dof, c, half, u, L, int(n_threads))
+    return g, u, L
 
 
 @dataclass
@@ -167,75 +156,52 @@ class StudentTEStep:
             logw = np.log(np.asarray(params.weights, dtype=np.float64))
         return cls(gauss, logw, np.asarray(params.dof, dtype=np.float64))
 
-    def _lattice(self, X, n_threads):
-        d = X.shape[1]
-        g = kernel.log_densities(X, self.gauss, n_threads)
-        return _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d,
-                          self.log_weights)
+    def _tpar(self, d):
+        c, half = _t_constants(self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d,
+                               self.log_weights)
+        return np.ascontiguousarray(np.stack([self.dof, c, half]), dtype=np.float64)
 
-    @property
-    def _rows(self):
-        return max(4096, _SUB_BLOCK_VALUES // max(self.dof.shape[0], 1))
-
-    def _blocks(self, n):
-        return range(0, n, self._rows)
+    def _pass(self, X, w, n_threads, chunk_rows=0, want_stats=True, out_norm=None,
+              out_resp=None, where=""):
+        """One fused native pass (:func:`gmmx._kernels._estep.t_estep`)."""
+        kp = self.gauss
+        w64 = kernel._weights_arg(w)
+        with kernel.blas_threads_for(kp.kind, n_threads, kernel.uses_blas(kp)) as threads:
+            flat, tsums, status, bad_chunk, used = _estep.t_estep(
+                X, w64, kp.cst, kp.means, kp.prec, kp.ref, kp.shift, kp.n_blocks, kp.kind,
+                threads, self._tpar(X.shape[1]), chunk_rows, want_stats, out_norm, out_resp)
+        if status != _estep.STATUS_OK:
+            kernel._raise_status(status, bad_chunk, used, X, where, params=kp,
+                                 sample_weight=w)
+        return flat, tsums
 
     def log_prob_norm(self, X, n_threads):
         """``log p(x_i)`` of every row."""
         out = np.empty(X.shape[0], dtype=np.float64)
-        for s in self._blocks(X.shape[0]):
-            joint, _, _ = self._lattice(X[s:s + self._rows], n_threads)
-            out[s:s + self._rows] = logsumexp(joint, axis=1)
+        self._pass(X, None, n_threads, want_stats=False, out_norm=out)
         return out
 
     def responsibilities(self, X, n_threads):
         """Posterior component probabilities, (n, K)."""
         out = np.empty((X.shape[0], self.dof.shape[0]), dtype=np.float64)
-        for s in self._blocks(X.shape[0]):
-            joint, _, _ = self._lattice(X[s:s + self._rows], n_threads)
-            out[s:s + self._rows] = _normalise(joint)[0]
+        self._pass(X, None, n_threads, want_stats=False, out_resp=out)
         return out
 
     def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
-        """Statistics under r·u plus ``extra`` (see the module docstring)."""
-        total = None
-        for s in self._blocks(X.shape[0]):
-            rows = X[s:s + self._rows]
-            w = None if sample_weight is None else sample_weight[s:s + self._rows]
-            part = self._accumulate_block(rows, w, n_threads, chunk_rows, where)
-            total = part if total is None else total + part
-        if total is None:  # no rows
-            total = SufficientStats.zeros(self.gauss.covariance_type, self.gauss.means)
-            total.extra = {name: np.zeros_like(self.dof)
-                           for name in ("resp", "log_u_minus_u", "entropy")}
-        return total
+        """Statistics under r·u plus ``extra`` (see the module docstring).
 
-    def _accumulate_block(self, X, w, n_threads, chunk_rows, where):
-        d = X.shape[1]
-        g = kernel.log_densities(X, self.gauss, n_threads)
-        nu = self.dof
-        half = 0.5 * (nu + d)
-        log_det = self.gauss.cst + 0.5 * d * _LOG_2PI
-        c = (gammaln(half) - gammaln(0.5 * nu) - 0.5 * d * (np.log(nu) + _LOG_PI) + log_det
-             + half * np.log(nu) + self.log_weights)
-        norm = np.empty(X.shape[0])
-        w64 = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
-        sums = _student.t_block(g, np.ascontiguousarray(self.gauss.cst), nu,
-                                np.ascontiguousarray(c), half,
-                                _EMPTY if w64 is None else w64, norm, int(n_threads))
-        if not np.all(np.isfinite(norm)):
-            row = int(np.flatnonzero(~np.isfinite(norm))[0])
-            raise kernel.NonFiniteChunkError(
-                f"{where}row {row} of the block has a non-finite t log-density: the row "
-                "contains NaN or infinity, or the model is degenerate. Remove non-finite "
-                "values or increase reg_covar", row=row)
-        # g now holds r * u: the statistics under it (entry point 3)
-        stats = kernel.accumulate_resp(X, w64, g, self.gauss, n_threads, chunk_rows, where)
-        stats.log_likelihood = float(sums[3, 0])
+        One native pass: per cache-sized chunk of rows, the Gaussian
+        log-densities, the t arithmetic and the statistics under r·u.
+        """
+        flat, sums = self._pass(X, sample_weight, n_threads, chunk_rows, where=where)
+        stats = kernel.stats_from_kernel(flat, self.gauss, X.shape[0])
+        if X.shape[0] == 0:
+            stats = SufficientStats.zeros(self.gauss.covariance_type, self.gauss.means)
         resp = sums[0]
         # sum w r (log u - u) = log(nu + d) sum w r - sum w r log(nu + delta) - sum w r u
         stats.extra = {"resp": resp,
-                       "log_u_minus_u": np.log(nu + d) * resp - sums[1] - stats.nk,
+                       "log_u_minus_u": np.log(self.dof + X.shape[1]) * resp - sums[1]
+                       - stats.nk,
                        "entropy": sums[2]}
         return stats
 
@@ -268,7 +234,8 @@ class StudentTEmissions:
             raise ValueError("StudentTEmissions.bind(kernel_params) must be called first")
         d = X.shape[1]
         g = kernel.log_densities(X, self.gauss, n_threads)
-        log_t, u, log_s = _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d, 0.0)
+        log_t, u, log_s = _t_lattice(g, self.gauss.cst + 0.5 * d * _LOG_2PI, self.dof, d, 0.0,
+                                     n_threads)
         return log_t, (u, log_s)
 
     def statistics(self, X, w, resp, state, n_threads, where=""):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import integrate, linalg, optimize, special, stats
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
@@ -266,18 +266,24 @@ class UnivariateTMixture:
         ``E[R 1{R <= q}] = sum_k w_k (mu_k F_nu_k(z_k) - s_k (nu_k + z_k^2) /
         (nu_k - 1) f_nu_k(z_k))`` and ``ES = -E[R 1{R <= q}] / alpha``.
 
-        Infinite when some ``nu_k <= 1`` (the tail has no mean).  With
-        ``log_returns=True`` and a position ES is not available: a t tail has
-        no exponential moment.
+        Infinite when some ``nu_k <= 1`` (the tail has no mean).
+
+        With ``log_returns=True`` and a position the currency loss is
+        ``V (1 - exp(R))`` (long) or ``V (exp(R) - 1)`` (short).  For a long,
+        ``E[exp(R) 1{R <= q}] = sum_k w_k integral_{-inf}^{z_k} exp(mu_k + s_k t)
+        f_nu_k(t) dt`` is finite (``exp(R) <= exp(q)`` there) and is computed by
+        adaptive quadrature per component (no closed form).  For a short the
+        upper tail of ``exp(R)`` has no mean under a t component
+        (``E[exp(T)] = inf`` for every ν), so the ES is ``inf``.
         """
         a = _check_alpha(alpha)
-        if log_returns and position is not None:
-            raise ValueError(
-                "expected_shortfall with log_returns=True needs E[exp(R)] over the tail, "
-                "which a Student-t tail does not have in closed form (and not at all for a "
-                "short); fit simple returns (np.expm1 of log returns) instead")
         short = position is not None and position < 0
         q = self.isf(a) if short else self.ppf(a)
+        if log_returns and position is not None:
+            v = abs(float(position))
+            if short:
+                return _scalar_or_array(np.full(np.shape(q), np.inf), a)
+            return _scalar_or_array(v * (1.0 - self._tail_exp_mean(q) / a), a)
         nu, mu, s = self.dof, self.locs, self.scales
         z = (np.asarray(q)[..., None] - mu) / s
         if np.any(nu[self.weights > 0] <= 1):
@@ -291,6 +297,28 @@ class UnivariateTMixture:
                 tail_mean = (mu * stats.t.cdf(z, nu) - spread) @ self.weights / a
         v = 1.0 if position is None else abs(float(position))
         return _scalar_or_array(v * (tail_mean if short else -tail_mean), a)
+
+
+    def _tail_exp_mean(self, q):
+        """``E[exp(R) 1{R <= q}]`` for each entry of ``q``, by quadrature per component.
+
+        Each term is ``exp(mu_k + s_k z_k) integral_{-inf}^{z_k} exp(s_k (t - z_k))
+        f_nu(t) dt``: the integrand is at most ``f_nu`` and decays on the left.
+        """
+        q = np.asarray(q, dtype=np.float64)
+        out = np.zeros(q.shape)
+        for idx in np.ndindex(q.shape):
+            total = 0.0
+            for w, mu, s, nu in zip(self.weights, self.locs, self.scales, self.dof):
+                if w == 0:
+                    continue
+                z = (q[idx] - mu) / s
+                value, _ = integrate.quad(
+                    lambda t, s=s, z=z, nu=nu: np.exp(s * (t - z)) * stats.t.pdf(t, nu),
+                    -np.inf, z, epsabs=0.0, epsrel=1e-12, limit=200)
+                total += w * np.exp(mu + s * z) * value
+            out[idx] = total
+        return out
 
 
 class MultivariateTMixture(MultivariateMixture):
@@ -384,7 +412,68 @@ class MultivariateTMixture(MultivariateMixture):
         return out.reshape(tuple(np.atleast_1d(size)) + (self.n_features,))
 
     def conditional(self, features: Any, values: Any) -> Any:
-        """Not available for t mixtures (the conditional of a t is a t with other ν)."""
-        raise NotImplementedError(
-            "conditional distributions of a Student-t mixture are not implemented; use a "
-            "GaussianMixture's MultivariateMixture for scenario conditionals")
+        """The t mixture of the other features given ``x[features] = values``.
+
+        A t component conditioned on ``d_o`` observed coordinates is a t with
+        ``nu + d_o`` degrees of freedom, location
+        ``mu_m + Sigma_mo Sigma_oo^-1 (x_o - mu_o)`` and scale
+        ``(nu + delta_o) / (nu + d_o) (Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om)``
+        with ``delta_o = (x_o - mu_o)' Sigma_oo^-1 (x_o - mu_o)``; its weight
+        becomes ``pi_k t(x_o; mu_o, Sigma_oo, nu)`` renormalised.
+
+        Parameters
+        ----------
+        features : int, str or sequence of them
+            The conditioning features (positions or names); not all of them.
+        values : float or array_like
+            One finite value per conditioning feature, in the same order.
+
+        Returns
+        -------
+        UnivariateTMixture if one feature remains, else MultivariateTMixture
+            Over the remaining features in their original order (per-component ν).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`MultivariateMixture.conditional`.
+        """
+        a = self._feature_index(features)
+        if a.size == self.n_features:
+            raise ValueError(
+                "cannot condition on every feature: no feature would be left; condition on "
+                "fewer features (the density at a full point is pdf)")
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.size != a.size:
+            raise ValueError(
+                f"values must hold one value per conditioning feature ({a.size}), got {v.size}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"values contain NaN or inf ({v.tolist()}); pass finite values")
+        b = np.setdiff1d(np.arange(self.n_features), a)
+        K, do = self.n_components, a.size
+        log_w = np.empty(K)
+        means = np.empty((K, b.size))
+        scales = np.empty((K, b.size, b.size))
+        for k in range(K):
+            S, mu, nu = self.covariances[k], self.means[k], self.dof[k]
+            L = self._conditioning_cholesky(S[a[:, None], a], k, a)
+            z = linalg.solve_triangular(L, v - mu[a], lower=True, check_finite=False)
+            W = linalg.solve_triangular(L, S[a[:, None], b], lower=True, check_finite=False).T
+            delta = float(z @ z)
+            means[k] = mu[b] + W @ z
+            scales[k] = (nu + delta) / (nu + do) * (S[b[:, None], b] - W @ W.T)
+            log_w[k] = (self._logw[k] + special.gammaln(0.5 * (nu + do))
+                        - special.gammaln(0.5 * nu) - 0.5 * do * np.log(nu * np.pi)
+                        - np.sum(np.log(np.diag(L))) - 0.5 * (nu + do) * np.log1p(delta / nu))
+        norm = special.logsumexp(log_w)
+        if not np.isfinite(norm):
+            raise ValueError(f"values {v.tolist()} are too far out for every component to "
+                             "give them a positive density")
+        scales = 0.5 * (scales + np.swapaxes(scales, 1, 2))
+        self._check_conditional_covariances(scales, a)
+        weights = np.exp(log_w - norm)
+        dof = self.dof + do
+        if b.size == 1:
+            return UnivariateTMixture(weights, means[:, 0], np.sqrt(scales[:, 0, 0]), dof)
+        names = None if self.feature_names is None else [self.feature_names[j] for j in b]
+        return MultivariateTMixture(weights, means, scales, dof, feature_names=names)

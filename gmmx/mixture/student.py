@@ -1,8 +1,9 @@
 """The :class:`StudentTMixture` estimator: multivariate t components on the Gaussian kernel.
 
 A subclass of :class:`~gmmx.mixture.base.BaseMixture` on its hooks: the
-E-step is :class:`gmmx.core.student.StudentTEStep` (kernel entry points 2
-and 3 per block), the M-step :func:`gmmx.core.student.student_m_step`, so
+E-step is :class:`gmmx.core.student.StudentTEStep` (one native pass of the
+E-step kernel: Gaussian log-densities, t arithmetic and statistics under
+r·u per chunk of rows), the M-step :func:`gmmx.core.student.student_m_step`, so
 every driver (arrays, chunk sources, Dask, ``partial_fit``) fits it
 unchanged.
 """
@@ -107,13 +108,13 @@ callback, progress, step_exponent
 
     Notes
     -----
-    The E-step computes Gaussian log-densities with unit weights (kernel
-    entry point 2), the Mahalanobis distances ``delta`` from them, the t
-    log-densities, the responsibilities ``r`` and the weights
-    ``u = (nu + d) / (nu + delta)``, then the Gaussian statistics under
-    ``r * u`` (entry point 3); see :mod:`gmmx.core.student` for how the
-    statistics are laid out.  Each EM iteration therefore reads the data
-    twice per block, once for the log-densities and once for the statistics.
+    The E-step computes Gaussian log-densities with unit weights, the
+    Mahalanobis distances ``delta`` from them, the t log-densities, the
+    responsibilities ``r`` and the weights ``u = (nu + d) / (nu + delta)``,
+    then the Gaussian statistics under ``r * u``, all in one pass of the
+    E-step kernel over cache-sized chunks of rows (the data are read once
+    per iteration); see :mod:`gmmx.core.student` for how the statistics are
+    laid out.
     """
 
     def __init__(

@@ -51,6 +51,28 @@ def test_es_equals_the_numerical_tail_integral(dist, alpha):
                                                                          rel=1e-8)
 
 
+@pytest.mark.parametrize("alpha", [1e-4, 0.01, 0.05, 0.2])
+def test_log_return_es_equals_the_tail_integral_of_exp(dist, alpha):
+    """Long: V (1 - E[exp(R) | R <= q]) by quad over the mixture density."""
+    q = -dist.value_at_risk(alpha)
+    tail = integrate.quad(lambda x: np.exp(x) * dist.pdf(x), -np.inf, q, epsabs=0,
+                          epsrel=1e-13, limit=500)[0]
+    es = dist.expected_shortfall(alpha, position=1e6, log_returns=True)
+    assert es == pytest.approx(1e6 * (1.0 - tail / alpha), rel=1e-8)
+    assert np.isinf(dist.expected_shortfall(alpha, position=-1e6, log_returns=True))
+    arr = dist.expected_shortfall([alpha, 0.3], position=1e6, log_returns=True)
+    assert arr.shape == (2,) and arr[0] == pytest.approx(es, rel=1e-12)
+
+
+def test_log_return_es_tends_to_the_gaussian_one_as_nu_grows():
+    locs, scales = np.array([0.0005, -0.002]), np.array([0.01, 0.03])
+    t = UnivariateTMixture([0.8, 0.2], locs, scales, [1e8, 1e8])
+    got = expected_shortfall(t, 0.01, position=1e6, log_returns=True)
+    want = expected_shortfall(weights=[0.8, 0.2], means=locs, stds=scales, alpha=0.01,
+                              position=1e6, log_returns=True)
+    assert got == pytest.approx(want, rel=1e-6)
+
+
 def test_one_component_is_scipy_t():
     d = UnivariateTMixture([1.0], [0.001], [0.01], [4.0])
     assert d.value_at_risk(0.01) == pytest.approx(-stats.t.ppf(0.01, 4, 0.001, 0.01), rel=1e-12)
@@ -138,13 +160,12 @@ def test_bad_input():
         UnivariateTMixture([1.0], [0.0], [1.0], [0.0])
     with pytest.raises(ValueError, match="scales must be positive"):
         UnivariateTMixture([1.0], [0.0], [-1.0], [3.0])
-    with pytest.raises(ValueError, match="log_returns=True"):
-        UnivariateTMixture([1.0], [0.0], [0.01], [3.0]).expected_shortfall(
-            0.01, position=1e6, log_returns=True)
     with pytest.raises(ValueError, match="alpha"):
         UnivariateTMixture([1.0], [0.0], [0.01], [3.0]).value_at_risk(0.9)
-    with pytest.raises(NotImplementedError):
-        two_asset().conditional("a", 0.01)
+    with pytest.raises(ValueError, match="every feature"):
+        two_asset().conditional(["a", "b"], [0.0, 0.0])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        two_asset().conditional("a", np.nan)
 
 
 def test_gaussian_mixture_helpers_refuse_t_models():
@@ -153,3 +174,48 @@ def test_gaussian_mixture_helpers_refuse_t_models():
     m = StudentTMixture(1, n_threads=1).fit(x)
     with pytest.raises(ValueError, match="Student-t mixture, not a Gaussian one"):
         UnivariateMixture.from_model(m)
+
+
+def _grid_conditional(mv, a, value, grid):
+    """Brute force: the joint t-mixture density on a line x[a] = value, normalised."""
+    b = 1 - a
+    pts = np.empty((grid.size, 2))
+    pts[:, a], pts[:, b] = value, grid
+    dens = sum(w * stats.multivariate_t(mv.means[k], mv.covariances[k], df=mv.dof[k]).pdf(pts)
+               for k, w in enumerate(mv.weights))
+    return dens / integrate.trapezoid(dens, grid)
+
+
+@pytest.mark.parametrize("value", [-0.03, 0.0, 0.02])
+def test_conditional_equals_brute_force_conditioning(value):
+    mv = two_asset()
+    cond = mv.conditional("a", value)
+    assert isinstance(cond, UnivariateTMixture)
+    np.testing.assert_allclose(cond.dof, mv.dof + 1)
+    grid = np.linspace(-1.0, 1.0, 400_001)
+    np.testing.assert_allclose(cond.pdf(grid), _grid_conditional(mv, 0, value, grid),
+                               rtol=1e-6, atol=1e-6)
+    # component weights: pi_k times the marginal t density of the observed value
+    marg = np.array([w * stats.t.pdf(value, nu, m[0], np.sqrt(S[0, 0]))
+                     for w, m, S, nu in zip(mv.weights, mv.means, mv.covariances, mv.dof)])
+    np.testing.assert_allclose(cond.weights, marg / marg.sum(), rtol=1e-12)
+
+
+def test_conditional_of_three_features_equals_the_normalised_joint_on_a_grid():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(2, 3, 3))
+    scales = A @ np.swapaxes(A, 1, 2) + np.eye(3)
+    mv = MultivariateTMixture([0.6, 0.4], [[0.0, 1.0, -1.0], [1.0, 0.0, 0.5]], scales,
+                              [6.0, 9.0], feature_names=["x", "y", "z"])
+    cond = mv.conditional("y", 0.4)
+    assert isinstance(cond, MultivariateTMixture) and list(cond.feature_names) == ["x", "z"]
+    # the conditional of each component, by scipy's t density on a 2-D grid of (x, z)
+    g = np.linspace(-25, 25, 1001)
+    xx, zz = np.meshgrid(g, g, indexing="ij")
+    pts = np.stack([xx.ravel(), np.full(xx.size, 0.4), zz.ravel()], axis=1)
+    dens = sum(w * stats.multivariate_t(mv.means[k], mv.covariances[k], df=mv.dof[k]).pdf(pts)
+               for k, w in enumerate(mv.weights)).reshape(xx.shape)
+    mass = integrate.trapezoid(integrate.trapezoid(dens, g, axis=1), g)
+    got = cond.pdf(np.stack([xx.ravel(), zz.ravel()], axis=1)).reshape(xx.shape)
+    np.testing.assert_allclose(got, dens / mass, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(cond.dof, mv.dof + 1)

@@ -80,3 +80,20 @@ def test_non_finite_rows_are_flagged_and_empty_blocks_are_zero():
     assert not np.isfinite(norm[4]) and np.all(np.isfinite(np.delete(norm, 4)))
     sums = _student.t_block(np.empty((0, 3)), gcst, dof, c, half, np.empty(0), np.empty(0), 1)
     assert sums.shape == (4, 3) and not sums.any()
+
+
+def test_lattice_pass_equals_scipy_for_any_thread_count():
+    g, gcst, dof, c, half, joint, u, L = setup(n=5001)
+    outs = []
+    for threads in (1, 2, 3):
+        lt, uu, LL = g.copy(), np.empty_like(g), np.empty_like(g)
+        _student.t_lattice(lt, gcst, dof, c, half, uu, LL, threads)
+        outs.append((lt, uu, LL))
+    np.testing.assert_allclose(outs[0][0], joint, rtol=1e-12)
+    np.testing.assert_allclose(outs[0][1], u, rtol=1e-12)
+    np.testing.assert_allclose(outs[0][2], L, rtol=1e-12)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="shape of g"):
+        _student.t_lattice(g.copy(), gcst, dof, c, half, np.empty((3, 3)), np.empty_like(g), 1)
