@@ -21,8 +21,9 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import (as_float_array, check_float, check_int, check_random_state,
-                           check_sample_weight, feature_names)
+from .._validation import (apply_nan_policy, as_float_array, check_float, check_int,
+                           check_nan_policy, check_random_state, check_sample_weight,
+                           feature_names)
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.em import run_em
@@ -33,7 +34,7 @@ from ..core.variational import (PRIOR_TYPES, VariationalParams, VariationalPrior
                                 log_weight_terms, lower_bound, prior_moments,
                                 responsibility_entropy_sum, scaled_stats,
                                 variational_m_step, weights_from_concentration)
-from ..drivers import ArrayDriver
+from ..drivers import ArrayDriver, warn_omitted
 from ..exceptions import IllDefinedCovarianceError
 from .base import BaseMixture
 from .gaussian import GaussianMixture, _check_saved_covariances
@@ -59,8 +60,9 @@ class _MomentsStep:
     lose no digits.
     """
 
-    def __init__(self, covariance_type):
+    def __init__(self, covariance_type, marginalize=False):
         self.covariance_type = "full" if get_covariance(covariance_type).is_matrix else "diag"
+        self.marginalizes_nan = bool(marginalize)
 
     def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
         """The block's ``SufficientStats`` under one component."""
@@ -70,10 +72,13 @@ class _MomentsStep:
             w = (np.ones(x.shape[0]) if sample_weight is None
                  else np.asarray(sample_weight[start:start + _MOMENT_ROWS], dtype=np.float64))
             if not np.all(np.isfinite(x)):
-                row = start + int(np.flatnonzero(~np.all(np.isfinite(x), axis=1))[0])
-                raise kernel.NonFiniteChunkError(
-                    f"{where}row {row} contains NaN or infinity; remove or impute "
-                    "non-finite values before fitting", row=row)
+                bad = np.isinf(x) if self.marginalizes_nan else ~np.isfinite(x)
+                if bad.any():
+                    row = start + int(np.flatnonzero(bad.any(axis=1))[0])
+                    raise kernel.NonFiniteChunkError(
+                        f"{where}row {row} contains NaN or infinity; remove or impute "
+                        "non-finite values before fitting", row=row)
+                x = _filled_by_column_means(x, w)
             n = float(w.sum())
             centre = (w @ x) / n if n > 0 else np.zeros(x.shape[1])
             y = x - centre
@@ -90,6 +95,21 @@ class _MomentsStep:
     def responsibilities(self, X, n_threads):  # pragma: no cover - never predicts
         """Not a model: no responsibilities."""
         raise NotImplementedError
+
+
+def _filled_by_column_means(x, w):
+    """``x`` with each NaN replaced by its column's weighted mean over the observed rows.
+
+    Only for the prior's data-dependent defaults (``nan_policy='marginalize'``):
+    the block's mean of the observed entries, and the scatter of the filled
+    block (mean imputation: a proper covariance, shrunk by the missing share).
+    """
+    nan = np.isnan(x)
+    obs_w = (~nan) * w[:, None]
+    total = obs_w.sum(axis=0)
+    means = np.where(total > 0, (np.where(nan, 0.0, x) * obs_w).sum(axis=0)
+                     / np.where(total > 0, total, 1.0), 0.0)
+    return np.where(nan, means, x)
 
 
 class _StochasticVI(OnlineEM):
@@ -208,6 +228,21 @@ default='dirichlet_process'
     total_samples : float > 0 or None, default=None
         Size ``N`` of the data set that :meth:`partial_fit` streams; None
         uses the weight seen so far (the posterior given the stream up to now).
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        What missing values (NaN, or masked entries) mean, as for
+        :class:`~gmmx.GaussianMixture`.  Under ``'marginalize'`` the missing
+        entries are latent in the mean-field family: ``q(z, x_m) q(pi, mu,
+        Lambda)``.  The optimal ``q(x_m | z = k)`` is Gaussian with the
+        regression on ``Lambda_bar = E[Lambda_k] = nu_k W_k``
+        (mean ``m_km - Lambda_bar_mm^-1 Lambda_bar_mo (x_o - m_ko)``,
+        covariance ``Lambda_bar_mm^-1``), the E-step's log-weights are those of
+        the observed block (``E[log pi_k] + (E[log|Lambda_k|] - log|Lambda_bar_mm|)/2
+        - d/(2 beta_k) - delta_o/2 - d_o/2 log 2 pi``), and the conjugate M-step
+        takes the expected statistics; ``lower_bound_`` then includes the entropy
+        of ``q(x_m | z)`` (a valid evidence lower bound, increasing every
+        iteration).  The prior's data-dependent defaults (``mean_prior``,
+        ``covariance_prior``) come from the data with each block's NaN filled
+        by its observed column means.
 
     Attributes
     ----------
@@ -271,6 +306,7 @@ degrees_of_freedom_prior_, covariance_prior_
         learning_offset: float = 10.0,
         learning_decay: float = 0.7,
         total_samples: Optional[float] = None,
+        nan_policy: str = "raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -296,6 +332,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
         self.total_samples = total_samples
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
@@ -323,6 +360,7 @@ degrees_of_freedom_prior_, covariance_prior_
                              f"are (t + learning_offset) ** -learning_decay), got {d!r}")
         if self.total_samples is not None:
             check_float(self.total_samples, "total_samples", 0.0, inclusive=False)
+        check_nan_policy(self.nan_policy)
         self._check_priors(n_features)
 
     def _check_priors(self, d):
@@ -379,7 +417,8 @@ degrees_of_freedom_prior_, covariance_prior_
     def _fit_driver(self, driver, warm=None, max_iter=None, names=None, tol=None):
         """Resolve the prior from one pass over the data, then fit (see BaseMixture)."""
         self._check_parameters(driver.n_features)
-        self._resolve_prior(driver.accumulate(_MomentsStep(self.covariance_type)))
+        self._resolve_prior(driver.accumulate(
+            _MomentsStep(self.covariance_type, self._nan_policy() == "marginalize")))
         return super()._fit_driver(driver, warm=warm, max_iter=max_iter, names=names, tol=tol)
 
     def _resolve_prior(self, moments):
@@ -543,8 +582,13 @@ degrees_of_freedom_prior_, covariance_prior_
         fitted = hasattr(self, "precisions_cholesky_")
         if fitted:
             self._check_feature_names(X)
-        rows = as_float_array(X, ensure_min_samples=1)
+        policy = self._nan_policy()
+        rows = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
         w = check_sample_weight(sample_weight, rows.shape[0])
+        rows, w, dropped = apply_nan_policy(rows, w, policy)
+        warn_omitted(dropped, "the batch")
+        if rows.shape[0] == 0:
+            raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
         d = rows.shape[1]
         if fitted and d != self.n_features_in_:
             raise ValueError(
@@ -563,7 +607,7 @@ degrees_of_freedom_prior_, covariance_prior_
         params = VariationalParams(*(np.asarray(p, dtype=np.float64)
                                      for p in self._get_parameters()))
         with kernel.blas_held_to_one_thread():
-            stats = kernel.accumulate(rows, w, self._kernel_params(params), n_threads,
+            stats = kernel.accumulate(rows, w, self._estep_params(params), n_threads,
                                       where="partial_fit batch: ")
         entropy = responsibility_entropy_sum(stats, params, self.weight_concentration_prior_type)
         running = state.update(stats, float(self.learning_decay))
@@ -603,7 +647,7 @@ degrees_of_freedom_prior_, covariance_prior_
         with kernel.blas_held_to_one_thread():
             params = self._merge_moves(ArrayDriver(sub, sw, n_threads), params)
             self._set_parameters(params)
-            stats = kernel.accumulate(rows, w, self._kernel_params(params), n_threads,
+            stats = kernel.accumulate(rows, w, self._estep_params(params), n_threads,
                                       where="partial_fit batch: ")
         entropy = responsibility_entropy_sum(stats, params, self.weight_concentration_prior_type)
         state = _StochasticVI(stats.scaled(1.0 / stats.weight_sum), 1, stats.weight_sum,
@@ -636,7 +680,7 @@ degrees_of_freedom_prior_, covariance_prior_
         merged = True
         while merged:
             merged = False
-            stats = driver.accumulate(self._kernel_params(current))
+            stats = driver.accumulate(self._estep_params(current))
             occupied = np.flatnonzero(stats.nk > MERGE_MIN_WEIGHT * stats.weight_sum)
             for a, j in enumerate(occupied):
                 for l in occupied[a + 1:]:
