@@ -40,9 +40,9 @@ from scipy.special import digamma
 from . import kernel
 from .missing import MissingEStep, _renumbered
 from .stats import SufficientStats
-from .student import StudentTEStep
+from .student import StudentTEmissions, StudentTEStep
 
-__all__ = ["StudentTMissingEStep"]
+__all__ = ["StudentTMissingEStep", "StudentTMissingEmissions"]
 
 _EXTRAS = ("resp", "log_u_minus_u", "entropy")
 
@@ -221,3 +221,89 @@ class StudentTMissingEStep:
                 block[:, pat.mis] = cond[idx, comp][:, pat.mis] + noise / np.sqrt(tau)[:, None]
                 out[draw][idx] = block
         return out
+
+
+class StudentTMissingEmissions:
+    """t emissions of a hidden Markov model that marginalize NaN entries (an HMM emission family).
+
+    As :class:`~gmmx.core.student.StudentTEmissions` (``bind``,
+    ``log_densities``, ``statistics``), a row's emission density being the t
+    marginal of its observed entries, its statistics the expected
+    complete-data ones of :mod:`gmmx.core.student_missing` under
+    ``gamma * u`` with the conditional covariance weighted by ``gamma``.
+
+    Parameters
+    ----------
+    dof : ndarray of shape (K,)
+    gauss : KernelParams, optional
+    """
+
+    #: NaN in a block is data for these emissions, not an error.
+    marginalizes_nan = True
+
+    def __init__(self, dof, gauss=None):
+        self.dof = np.asarray(dof, dtype=np.float64)
+        self.gauss = gauss
+        self.missing = None if gauss is None else MissingEStep(gauss)
+
+    def bind(self, kp):
+        """These emissions on the Gaussian parameters ``kp`` (unit weights)."""
+        return StudentTMissingEmissions(self.dof, kp)
+
+    def log_densities(self, X, n_threads):
+        """``(log t(x_o,i | k) (n, K), state)`` (state: ``u``, ``log(nu + delta_o)``,
+        ``d_o`` per row and the pattern groups)."""
+        if self.gauss is None:
+            raise ValueError("StudentTMissingEmissions.bind(kernel_params) must be called first")
+        n, d = X.shape
+        K = self.dof.shape[0]
+        split = self.missing._groups(X)
+        if split is None:
+            log_t, (u, log_s) = StudentTEmissions(self.dof, self.gauss).log_densities(
+                X, n_threads)
+            return log_t, (u, log_s, np.full(n, d), [])
+        complete, groups = split
+        log_t, u, log_s = np.empty((n, K)), np.empty((n, K)), np.empty((n, K))
+        d_o = np.full(n, d)
+        if complete.size:
+            try:
+                lt, (uu, ls) = StudentTEmissions(self.dof, self.gauss).log_densities(
+                    np.ascontiguousarray(X[complete]), n_threads)
+            except kernel.NonFiniteChunkError as exc:
+                raise _renumbered(exc, complete) from None
+            log_t[complete], u[complete], log_s[complete] = lt, uu, ls
+        for idx, pat in groups:
+            xo = MissingEStep._observed(X, idx, pat)
+            try:
+                lt, (uu, ls) = StudentTEmissions(self.dof, pat.marginal).log_densities(
+                    xo, n_threads)
+            except kernel.NonFiniteChunkError as exc:
+                raise _renumbered(exc, idx) from None
+            log_t[idx], u[idx], log_s[idx] = lt, uu, ls
+            d_o[idx] = pat.obs.size
+        return log_t, (u, log_s, d_o, groups)
+
+    def statistics(self, X, w, resp, state, n_threads, where=""):
+        """Expected complete-data statistics under ``resp * u`` (the conditional
+        covariance under ``resp``) plus ``extra["resp"]`` and ``extra["log_u_minus_u"]``."""
+        u, log_s, d_o, groups = state
+        if not groups:  # no NaN: the complete-data emissions' statistics, same bits
+            return StudentTEmissions(self.dof, self.gauss).statistics(
+                X, w, resp, (u, log_s), n_threads, where)
+        d = X.shape[1]
+        ru = resp * u
+        stats = self.missing.accumulate_resp(X, w, ru, n_threads, where=where)
+        wr = resp if w is None else resp * np.asarray(w, dtype=np.float64)[:, None]
+        for idx, pat in groups:
+            wru = wr[idx] * u[idx]
+            StudentTMissingEStep._add_correction(stats, pat, wr[idx].sum(axis=0)
+                                                 - wru.sum(axis=0))
+        total = wr.sum(axis=0)
+        dof = self.dof
+        # per row: log u = log(nu + d_o) - log(nu + delta_o), plus E[log tau] - log u
+        # relative to the complete-row term the nu update adds itself
+        per_row = (np.log(dof[None, :] + d_o[:, None]) - log_s
+                   + _dof_term(dof[None, :], d_o[:, None]) - _dof_term(dof, d)[None, :])
+        stats.extra = {"resp": total,
+                       "log_u_minus_u": np.einsum("ik,ik->k", wr, per_row) - stats.nk}
+        return stats
