@@ -205,3 +205,29 @@ def test_partial_fit_applies_nan_policy():
     assert np.all(np.isfinite(model.means_))
     with pytest.raises(ValueError, match="nan_policy"):
         BayesianGaussianMixture(n_components=3).partial_fit(X)
+
+
+def test_chunk_source_and_dask_equal_in_memory():
+    da = pytest.importorskip("dask.array")
+    import copy
+
+    import dask
+
+    from gmmx.sources import ArraySource
+
+    X = with_missing(blobs(300, 3, 3, seed=6)[0], 0.2, seed=6)
+    # the prior given (its data defaults fill NaN per block), the same start (warm starts)
+    start = _fit(X, "full", 1, mean_prior=np.zeros(3), covariance_prior=np.eye(3))
+    start.set_params(warm_start=True, max_iter=4)
+    fits = []
+    for data in (X, ArraySource(X, chunk_size=64), da.from_array(X, chunks=(70, 3))):
+        model = copy.deepcopy(start)
+        with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(model.fit(data))
+    ref = fits[0]
+    for other in fits[1:]:
+        for name in ("means_", "covariances_", "mean_precision_", "degrees_of_freedom_"):
+            np.testing.assert_allclose(getattr(other, name), getattr(ref, name), rtol=1e-10,
+                                       atol=1e-12)
+        np.testing.assert_allclose(other.lower_bounds_, ref.lower_bounds_, rtol=1e-10)

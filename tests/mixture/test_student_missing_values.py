@@ -225,3 +225,22 @@ def test_impute_and_sample_missing_are_the_t_conditionals():
     # the t conditional has heavier tails than the Gaussian one: compare the mean only
     se = draws[:, row, col].std() / np.sqrt(4000)
     assert abs(draws[:, row, col].mean() - expected[row, col]) < 5 * se
+
+
+def test_dask_and_partial_fit_marginalize():
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X = with_missing(_t_data(n=300, seed=9), 0.2, seed=9)
+    init, _ = _start("diag", seed=9)
+    kw = dict(covariance_type="diag", max_iter=3, tol=0, nan_policy="marginalize", **init)
+    ref = T(3, **kw).fit(X)
+    with dask.config.set(scheduler="synchronous"):
+        dsk = T(3, **kw).fit(da.from_array(X, chunks=(70, 4)))
+    for name in ("weights_", "means_", "scales_", "degrees_of_freedom_"):
+        np.testing.assert_allclose(getattr(dsk, name), getattr(ref, name), rtol=1e-10,
+                                   atol=1e-12)
+    online = T(3, **kw)
+    online.partial_fit(X[:150])
+    online.partial_fit(X[150:])
+    assert np.all(np.isfinite(online.means_)) and np.all(np.isfinite(online.scales_))
