@@ -242,7 +242,8 @@ default='dirichlet_process'
         of ``q(x_m | z)`` (a valid evidence lower bound, increasing every
         iteration).  The prior's data-dependent defaults (``mean_prior``,
         ``covariance_prior``) come from the data with each block's NaN filled
-        by its observed column means.
+        by its observed column means (so they depend slightly on the blocks:
+        give both for fits that equal in memory, out of core and on Dask).
 
     Attributes
     ----------
