@@ -49,7 +49,7 @@ def _data(m, n=300, seed=0):
     return with_missing(X, 0.2, seed=seed)
 
 
-@pytest.mark.parametrize("cov", ["full", "diag"])
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
 def test_log_likelihood_equals_forward_recursion_over_observed(cov):
     m = _model(cov, nan_policy="marginalize")
     X = _data(m)
@@ -63,7 +63,7 @@ def test_log_likelihood_equals_forward_recursion_over_observed(cov):
     np.testing.assert_allclose(m.predict_proba(X, [120, 180]), gamma, atol=1e-10)
 
 
-@pytest.mark.parametrize("cov", ["full", "diag"])
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
 def test_one_iteration_equals_brute_force_ecm(cov):
     m = _model(cov, seed=1, nan_policy="marginalize", n_iter=1, params="mcn", means_weight=0,
                covars_prior=0.0)
@@ -75,12 +75,14 @@ def test_one_iteration_equals_brute_force_ecm(cov):
     u = np.array([[p[1] for p in row] for row in post])
     d = X.shape[1]
     want_means, want_scales, want_dof = np.zeros((3, d)), np.zeros((3, d, d)), np.zeros(3)
+    scatter = np.zeros((3, d, d))
     for k in range(3):
         xh = np.array([row[k][3] for row in post])
         want_means[k] = (g[:, k] * u[:, k]) @ xh / (g[:, k] @ u[:, k])
         dev = xh - want_means[k]
         S = np.einsum("n,ni,nj->ij", g[:, k] * u[:, k], dev, dev)
         S += np.einsum("n,nij->ij", g[:, k], np.array([row[k][4] for row in post]))
+        scatter[k] = S
         want_scales[k] = S / g[:, k].sum()
         a = sum(g[i, k] * (np.log(u[i, k]) + post[i][k][2] - u[i, k])
                 for i in range(len(X))) / g[:, k].sum()
@@ -90,6 +92,10 @@ def test_one_iteration_equals_brute_force_ecm(cov):
     np.testing.assert_allclose(m.means_, want_means, atol=1e-9)
     if cov == "diag":
         want_scales = np.array([np.diag(np.diag(s)) for s in want_scales])
+    elif cov == "tied":
+        want_scales = np.broadcast_to(scatter.sum(axis=0) / g.sum(), (3, d, d))
+    elif cov == "spherical":
+        want_scales = np.array([np.eye(d) * np.trace(s) / d for s in want_scales])
     np.testing.assert_allclose(m.scales_, want_scales, atol=1e-9)
     np.testing.assert_allclose(m.degrees_of_freedom_, want_dof, rtol=1e-9)
 
