@@ -65,12 +65,25 @@ class _MomentsStep:
         self.marginalizes_nan = bool(marginalize)
 
     def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
-        """The block's ``SufficientStats`` under one component."""
+        """The block's ``SufficientStats`` under one component.
+
+        Marginalizing NaN, ``extra`` also holds the pairwise sums of
+        :func:`_observed_moments` (``pair_n``, ``pair_x``, ``pair_xx``) and the
+        number of missing entries (``n_missing``).
+        """
         total = None
         for start in range(0, X.shape[0], _MOMENT_ROWS):
             x = np.asarray(X[start:start + _MOMENT_ROWS], dtype=np.float64)
             w = (np.ones(x.shape[0]) if sample_weight is None
                  else np.asarray(sample_weight[start:start + _MOMENT_ROWS], dtype=np.float64))
+            extra = {}
+            if self.marginalizes_nan:
+                nan = np.isnan(x)
+                o = (~nan).astype(np.float64)
+                xz = np.where(nan, 0.0, x)
+                extra = {"pair_n": (o * w[:, None]).T @ o, "pair_x": (xz * w[:, None]).T @ o,
+                         "pair_xx": (xz * w[:, None]).T @ xz,
+                         "n_missing": np.array([float(nan.sum())])}
             if not np.all(np.isfinite(x)):
                 bad = np.isinf(x) if self.marginalizes_nan else ~np.isfinite(x)
                 if bad.any():
@@ -78,13 +91,13 @@ class _MomentsStep:
                     raise kernel.NonFiniteChunkError(
                         f"{where}row {row} contains NaN or infinity; remove or impute "
                         "non-finite values before fitting", row=row)
-                x = _filled_by_column_means(x, w)
+                x = _filled_by_column_means(x, w)  # (the prior then uses ``extra``)
             n = float(w.sum())
             centre = (w @ x) / n if n > 0 else np.zeros(x.shape[1])
             y = x - centre
             M = (y * w[:, None]).T @ y if self.covariance_type == "full" else w @ (y * y)
             st = SufficientStats(self.covariance_type, centre[None].copy(), np.array([n]),
-                                 (w @ y)[None], M[None], 0.0, n, x.shape[0])
+                                 (w @ y)[None], M[None], 0.0, n, x.shape[0], extra)
             total = st if total is None else total + st
         return total
 
@@ -98,18 +111,45 @@ class _MomentsStep:
 
 
 def _filled_by_column_means(x, w):
-    """``x`` with each NaN replaced by its column's weighted mean over the observed rows.
-
-    Only for the prior's data-dependent defaults (``nan_policy='marginalize'``):
-    the block's mean of the observed entries, and the scatter of the filled
-    block (mean imputation: a proper covariance, shrunk by the missing share).
-    """
+    """``x`` with each NaN replaced by its column's weighted mean over the observed rows
+    (a block's finite stand-in; with NaN the prior uses :func:`_observed_moments`)."""
     nan = np.isnan(x)
     obs_w = (~nan) * w[:, None]
     total = obs_w.sum(axis=0)
     means = np.where(total > 0, (np.where(nan, 0.0, x) * obs_w).sum(axis=0)
                      / np.where(total > 0, total, 1.0), 0.0)
     return np.where(nan, means, x)
+
+
+def _observed_moments(moments, covariance_type):
+    """Mean and covariance of data with missing entries, from the pairwise sums.
+
+    With ``o`` the observed indicator, ``N = sum w o o^T``,
+    ``P_jl = sum w o_j o_l x_j`` and ``M = sum w (o x)(o x)^T``: the mean of each
+    column's observed entries ``m_j = P_jj / N_jj``; the scatter of the
+    mean-imputed rows ``S = M - m P^T - P m^T + (m m^T) * N``, positive
+    semi-definite; the covariance has each column's unbiased observed
+    variance ``S_jj / (N_jj - 1)`` on the diagonal and the correlations of
+    ``S``.  Independent of how the rows are split into blocks.
+    """
+    N, P, M = (moments.extra[k] for k in ("pair_n", "pair_x", "pair_xx"))
+    nj = np.diagonal(N).copy()
+    if np.any(~(nj > 0)):
+        col = int(np.flatnonzero(~(nj > 0))[0])
+        raise ValueError(f"column {col} has no observed value (every entry is NaN or has "
+                         "zero weight): drop the column")
+    mean = np.diagonal(P) / nj
+    S = M - mean[:, None] * P.T - P * mean[None, :] + np.outer(mean, mean) * N
+    sjj = np.maximum(np.diagonal(S), 0.0)
+    var = sjj / np.where(nj > 1.0, nj - 1.0, nj)
+    if covariance_type != "full":
+        return mean, var
+    scale = np.sqrt(sjj)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(scale, scale) > 0, S / np.outer(scale, scale), 0.0)
+    np.fill_diagonal(corr, 1.0)
+    sd = np.sqrt(var)
+    return mean, corr * np.outer(sd, sd)
 
 
 class _StochasticVI(OnlineEM):
@@ -241,9 +281,9 @@ default='dirichlet_process'
         takes the expected statistics; ``lower_bound_`` then includes the entropy
         of ``q(x_m | z)`` (a valid evidence lower bound, increasing every
         iteration).  The prior's data-dependent defaults (``mean_prior``,
-        ``covariance_prior``) come from the data with each block's NaN filled
-        by its observed column means (so they depend slightly on the blocks:
-        give both for fits that equal in memory, out of core and on Dask).
+        ``covariance_prior``) come from the observed entries: each column's
+        mean and variance over its observed entries, the correlations of
+        the mean-imputed rows.
 
     Attributes
     ----------
@@ -428,7 +468,10 @@ degrees_of_freedom_prior_, covariance_prior_
         if not moments.weight_sum > 0 or not np.isfinite(moments.weight_sum):
             raise ValueError("the data carry no weight (no rows, or every sample weight is "
                              "zero); the prior's defaults need the data's mean and covariance")
-        mean, covariance = prior_moments(moments)
+        if moments.extra.get("n_missing", np.zeros(1))[0] > 0:
+            mean, covariance = _observed_moments(moments, moments.covariance_type)
+        else:
+            mean, covariance = prior_moments(moments)
         self._total_weight = float(moments.weight_sum)
         self.weight_concentration_prior_ = (1.0 / self.n_components
                                             if self.weight_concentration_prior is None

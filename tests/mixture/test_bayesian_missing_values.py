@@ -216,8 +216,8 @@ def test_chunk_source_and_dask_equal_in_memory():
     from gmmx.sources import ArraySource
 
     X = with_missing(blobs(300, 3, 3, seed=6)[0], 0.2, seed=6)
-    # the prior given (its data defaults fill NaN per block), the same start (warm starts)
-    start = _fit(X, "full", 1, mean_prior=np.zeros(3), covariance_prior=np.eye(3))
+    # the same start for every source (warm starts); the prior's data defaults per pass
+    start = _fit(X, "full", 1)
     start.set_params(warm_start=True, max_iter=4)
     fits = []
     for data in (X, ArraySource(X, chunk_size=64), da.from_array(X, chunks=(70, 3))):
@@ -231,3 +231,40 @@ def test_chunk_source_and_dask_equal_in_memory():
             np.testing.assert_allclose(getattr(other, name), getattr(ref, name), rtol=1e-10,
                                        atol=1e-12)
         np.testing.assert_allclose(other.lower_bounds_, ref.lower_bounds_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cov", ["full", "diag"])
+def test_prior_defaults_from_the_observed_entries(cov):
+    X = with_missing(blobs(300, 3, 3, seed=7)[0], 0.2, seed=7)
+    w = np.random.default_rng(7).uniform(0.5, 2.0, X.shape[0])
+    model = BayesianGaussianMixture(n_components=2, covariance_type=cov, max_iter=1,
+                                    nan_policy="marginalize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, sample_weight=w)
+    o = ~np.isnan(X)
+    mean = np.array([np.average(X[o[:, j], j], weights=w[o[:, j]]) for j in range(3)])
+    var = np.array([np.sum(w[o[:, j]] * (X[o[:, j], j] - mean[j]) ** 2) / (w[o[:, j]].sum() - 1)
+                    for j in range(3)])
+    filled = np.where(o, X, mean)
+    c = np.cov(filled.T, aweights=w)
+    corr = c / np.sqrt(np.outer(np.diag(c), np.diag(c)))
+    np.testing.assert_allclose(model.mean_prior_, mean, rtol=1e-12)
+    want = corr * np.sqrt(np.outer(var, var)) if cov == "full" else var
+    np.testing.assert_allclose(model.covariance_prior_, want, rtol=1e-10)
+    # the same from a chunk source of several blocks
+    from gmmx.sources import ArraySource
+
+    chunked = BayesianGaussianMixture(n_components=2, covariance_type=cov, max_iter=1,
+                                      nan_policy="marginalize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chunked.fit(ArraySource(X, chunk_size=64))
+    unweighted = BayesianGaussianMixture(n_components=2, covariance_type=cov, max_iter=1,
+                                         nan_policy="marginalize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unweighted.fit(X)
+    np.testing.assert_allclose(chunked.mean_prior_, unweighted.mean_prior_, rtol=1e-12)
+    np.testing.assert_allclose(chunked.covariance_prior_, unweighted.covariance_prior_,
+                               rtol=1e-12)
