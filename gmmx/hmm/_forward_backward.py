@@ -73,10 +73,11 @@ def emission_kernel_params(params):
     kp = kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
                               params.covariance_type)
     if params.emissions is not None:
-        if params.nan_policy == "marginalize":
+        if params.nan_policy == "marginalize" and not getattr(params.emissions,
+                                                              "marginalizes_nan", False):
             raise ValueError(
-                "nan_policy='marginalize' is implemented for Gaussian emissions only; "
-                "use GaussianHMM, or nan_policy='raise' with complete rows"
+                "nan_policy='marginalize' is not implemented for these emissions; "
+                "use GaussianHMM or StudentTHMM, or nan_policy='raise' with complete rows"
             )
         return params.emissions.bind(kp)
     return MissingEStep(kp) if params.nan_policy == "marginalize" else kp
@@ -184,7 +185,7 @@ def emission_log_densities(X, kp, n_threads, where="", with_state=False):
     except kernel.NonFiniteChunkError as exc:
         row = exc.row
         if row is not None and (not np.all(np.isfinite(X[row]))
-                                or isinstance(kp, MissingEStep)):
+                                or getattr(kp, "marginalizes_nan", False)):
             raise ValueError(f"{where}{exc}") from None
         raise ValueError(
             f"{where}the emission log-densities from row {row} on are not finite although "

@@ -25,6 +25,7 @@ from .._validation import check_int, check_random_state
 from ..core.covariance import get_covariance
 from ..core.student import DOF_MAX, StudentTEmissions, dof_update, t_covariances, \
     u_weighted_scales
+from ..core.student_missing import StudentTMissingEmissions
 from ..exceptions import DegreesOfFreedomWarning, warn_user
 from .gaussian import GaussianHMM
 
@@ -63,6 +64,11 @@ class StudentTHMM(GaussianHMM):
     **other parameters
         As :class:`GaussianHMM`.  ``covars_prior`` / ``covars_weight`` enter
         the ``u``-weighted scatter of the scales.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        As :class:`GaussianHMM`; under ``'marginalize'`` a row's emission
+        density is the t marginal of its observed entries and the emission
+        statistics are the expected complete-data ones of the t with missing
+        data (:mod:`gmmx.core.student_missing`).
 
     Attributes
     ----------
@@ -92,12 +98,12 @@ class StudentTHMM(GaussianHMM):
                  implementation: str = "log", *, degrees_of_freedom: Optional[float] = None,
                  dof_init: float = 10.0, dof_max: float = DOF_MAX,
                  n_threads: Optional[int] = None, chunk_size: Optional[int] = None,
-                 progress: bool = False) -> None:
+                 progress: bool = False, nan_policy: str = "raise") -> None:
         super().__init__(n_components, covariance_type, min_covar, startprob_prior,
                          transmat_prior, means_prior, means_weight, covars_prior,
                          covars_weight, algorithm, random_state, n_iter, tol, verbose,
                          params, init_params, implementation, n_threads=n_threads,
-                         chunk_size=chunk_size, progress=progress)
+                         chunk_size=chunk_size, progress=progress, nan_policy=nan_policy)
         self.degrees_of_freedom = degrees_of_freedom
         self.dof_init = dof_init
         self.dof_max = dof_max
@@ -144,6 +150,8 @@ class StudentTHMM(GaussianHMM):
 
     def _model_params(self):
         p = super()._model_params()
+        if self._nan_policy() == "marginalize":
+            return p._replace(emissions=StudentTMissingEmissions(self.degrees_of_freedom_))
         return p._replace(emissions=StudentTEmissions(self.degrees_of_freedom_))
 
     def _get_n_fit_scalars_per_param(self):

@@ -21,8 +21,9 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import (as_float_array, check_float, check_int, check_random_state,
-                           check_sample_weight, feature_names)
+from .._validation import (apply_nan_policy, as_float_array, check_float, check_int,
+                           check_nan_policy, check_random_state, check_sample_weight,
+                           feature_names)
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.em import run_em
@@ -33,7 +34,7 @@ from ..core.variational import (PRIOR_TYPES, VariationalParams, VariationalPrior
                                 log_weight_terms, lower_bound, prior_moments,
                                 responsibility_entropy_sum, scaled_stats,
                                 variational_m_step, weights_from_concentration)
-from ..drivers import ArrayDriver
+from ..drivers import ArrayDriver, warn_omitted
 from ..exceptions import IllDefinedCovarianceError
 from .base import BaseMixture
 from .gaussian import GaussianMixture, _check_saved_covariances, sample_gaussian_components
@@ -59,27 +60,44 @@ class _MomentsStep:
     lose no digits.
     """
 
-    def __init__(self, covariance_type):
+    def __init__(self, covariance_type, marginalize=False):
         self.covariance_type = "full" if get_covariance(covariance_type).is_matrix else "diag"
+        self.marginalizes_nan = bool(marginalize)
 
     def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
-        """The block's ``SufficientStats`` under one component."""
+        """The block's ``SufficientStats`` under one component.
+
+        Marginalizing NaN, ``extra`` also holds the pairwise sums of
+        :func:`_observed_moments` (``pair_n``, ``pair_x``, ``pair_xx``) and the
+        number of missing entries (``n_missing``).
+        """
         total = None
         for start in range(0, X.shape[0], _MOMENT_ROWS):
             x = np.asarray(X[start:start + _MOMENT_ROWS], dtype=np.float64)
             w = (np.ones(x.shape[0]) if sample_weight is None
                  else np.asarray(sample_weight[start:start + _MOMENT_ROWS], dtype=np.float64))
+            extra = {}
+            if self.marginalizes_nan:
+                nan = np.isnan(x)
+                o = (~nan).astype(np.float64)
+                xz = np.where(nan, 0.0, x)
+                extra = {"pair_n": (o * w[:, None]).T @ o, "pair_x": (xz * w[:, None]).T @ o,
+                         "pair_xx": (xz * w[:, None]).T @ xz,
+                         "n_missing": np.array([float(nan.sum())])}
             if not np.all(np.isfinite(x)):
-                row = start + int(np.flatnonzero(~np.all(np.isfinite(x), axis=1))[0])
-                raise kernel.NonFiniteChunkError(
-                    f"{where}row {row} contains NaN or infinity; remove or impute "
-                    "non-finite values before fitting", row=row)
+                bad = np.isinf(x) if self.marginalizes_nan else ~np.isfinite(x)
+                if bad.any():
+                    row = start + int(np.flatnonzero(bad.any(axis=1))[0])
+                    raise kernel.NonFiniteChunkError(
+                        f"{where}row {row} contains NaN or infinity; remove or impute "
+                        "non-finite values before fitting", row=row)
+                x = _filled_by_column_means(x, w)  # (the prior then uses ``extra``)
             n = float(w.sum())
             centre = (w @ x) / n if n > 0 else np.zeros(x.shape[1])
             y = x - centre
             M = (y * w[:, None]).T @ y if self.covariance_type == "full" else w @ (y * y)
             st = SufficientStats(self.covariance_type, centre[None].copy(), np.array([n]),
-                                 (w @ y)[None], M[None], 0.0, n, x.shape[0])
+                                 (w @ y)[None], M[None], 0.0, n, x.shape[0], extra)
             total = st if total is None else total + st
         return total
 
@@ -90,6 +108,48 @@ class _MomentsStep:
     def responsibilities(self, X, n_threads):  # pragma: no cover - never predicts
         """Not a model: no responsibilities."""
         raise NotImplementedError
+
+
+def _filled_by_column_means(x, w):
+    """``x`` with each NaN replaced by its column's weighted mean over the observed rows
+    (a block's finite stand-in; with NaN the prior uses :func:`_observed_moments`)."""
+    nan = np.isnan(x)
+    obs_w = (~nan) * w[:, None]
+    total = obs_w.sum(axis=0)
+    means = np.where(total > 0, (np.where(nan, 0.0, x) * obs_w).sum(axis=0)
+                     / np.where(total > 0, total, 1.0), 0.0)
+    return np.where(nan, means, x)
+
+
+def _observed_moments(moments, covariance_type):
+    """Mean and covariance of data with missing entries, from the pairwise sums.
+
+    With ``o`` the observed indicator, ``N = sum w o o^T``,
+    ``P_jl = sum w o_j o_l x_j`` and ``M = sum w (o x)(o x)^T``: the mean of each
+    column's observed entries ``m_j = P_jj / N_jj``; the scatter of the
+    mean-imputed rows ``S = M - m P^T - P m^T + (m m^T) * N``, positive
+    semi-definite; the covariance has each column's unbiased observed
+    variance ``S_jj / (N_jj - 1)`` on the diagonal and the correlations of
+    ``S``.  Independent of how the rows are split into blocks.
+    """
+    N, P, M = (moments.extra[k] for k in ("pair_n", "pair_x", "pair_xx"))
+    nj = np.diagonal(N).copy()
+    if np.any(~(nj > 0)):
+        col = int(np.flatnonzero(~(nj > 0))[0])
+        raise ValueError(f"column {col} has no observed value (every entry is NaN or has "
+                         "zero weight): drop the column")
+    mean = np.diagonal(P) / nj
+    S = M - mean[:, None] * P.T - P * mean[None, :] + np.outer(mean, mean) * N
+    sjj = np.maximum(np.diagonal(S), 0.0)
+    var = sjj / np.where(nj > 1.0, nj - 1.0, nj)
+    if covariance_type != "full":
+        return mean, var
+    scale = np.sqrt(sjj)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(scale, scale) > 0, S / np.outer(scale, scale), 0.0)
+    np.fill_diagonal(corr, 1.0)
+    sd = np.sqrt(var)
+    return mean, corr * np.outer(sd, sd)
 
 
 class _StochasticVI(OnlineEM):
@@ -208,6 +268,22 @@ default='dirichlet_process'
     total_samples : float > 0 or None, default=None
         Size ``N`` of the data set that :meth:`partial_fit` streams; None
         uses the weight seen so far (the posterior given the stream up to now).
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        What missing values (NaN, or masked entries) mean, as for
+        :class:`~gmmx.GaussianMixture`.  Under ``'marginalize'`` the missing
+        entries are latent in the mean-field family: ``q(z, x_m) q(pi, mu,
+        Lambda)``.  The optimal ``q(x_m | z = k)`` is Gaussian with the
+        regression on ``Lambda_bar = E[Lambda_k] = nu_k W_k``
+        (mean ``m_km - Lambda_bar_mm^-1 Lambda_bar_mo (x_o - m_ko)``,
+        covariance ``Lambda_bar_mm^-1``), the E-step's log-weights are those of
+        the observed block (``E[log pi_k] + (E[log|Lambda_k|] - log|Lambda_bar_mm|)/2
+        - d/(2 beta_k) - delta_o/2 - d_o/2 log 2 pi``), and the conjugate M-step
+        takes the expected statistics; ``lower_bound_`` then includes the entropy
+        of ``q(x_m | z)`` (a valid evidence lower bound, increasing every
+        iteration).  The prior's data-dependent defaults (``mean_prior``,
+        ``covariance_prior``) come from the observed entries: each column's
+        mean and variance over its observed entries, the correlations of
+        the mean-imputed rows.
 
     Attributes
     ----------
@@ -271,6 +347,7 @@ degrees_of_freedom_prior_, covariance_prior_
         learning_offset: float = 10.0,
         learning_decay: float = 0.7,
         total_samples: Optional[float] = None,
+        nan_policy: str = "raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -296,6 +373,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
         self.total_samples = total_samples
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
@@ -323,6 +401,7 @@ degrees_of_freedom_prior_, covariance_prior_
                              f"are (t + learning_offset) ** -learning_decay), got {d!r}")
         if self.total_samples is not None:
             check_float(self.total_samples, "total_samples", 0.0, inclusive=False)
+        check_nan_policy(self.nan_policy)
         self._check_priors(n_features)
 
     def _check_priors(self, d):
@@ -379,7 +458,8 @@ degrees_of_freedom_prior_, covariance_prior_
     def _fit_driver(self, driver, warm=None, max_iter=None, names=None, tol=None):
         """Resolve the prior from one pass over the data, then fit (see BaseMixture)."""
         self._check_parameters(driver.n_features)
-        self._resolve_prior(driver.accumulate(_MomentsStep(self.covariance_type)))
+        self._resolve_prior(driver.accumulate(
+            _MomentsStep(self.covariance_type, self._nan_policy() == "marginalize")))
         return super()._fit_driver(driver, warm=warm, max_iter=max_iter, names=names, tol=tol)
 
     def _resolve_prior(self, moments):
@@ -388,7 +468,10 @@ degrees_of_freedom_prior_, covariance_prior_
         if not moments.weight_sum > 0 or not np.isfinite(moments.weight_sum):
             raise ValueError("the data carry no weight (no rows, or every sample weight is "
                              "zero); the prior's defaults need the data's mean and covariance")
-        mean, covariance = prior_moments(moments)
+        if moments.extra.get("n_missing", np.zeros(1))[0] > 0:
+            mean, covariance = _observed_moments(moments, moments.covariance_type)
+        else:
+            mean, covariance = prior_moments(moments)
         self._total_weight = float(moments.weight_sum)
         self.weight_concentration_prior_ = (1.0 / self.n_components
                                             if self.weight_concentration_prior is None
@@ -543,8 +626,13 @@ degrees_of_freedom_prior_, covariance_prior_
         fitted = hasattr(self, "precisions_cholesky_")
         if fitted:
             self._check_feature_names(X)
-        rows = as_float_array(X, ensure_min_samples=1)
+        policy = self._nan_policy()
+        rows = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
         w = check_sample_weight(sample_weight, rows.shape[0])
+        rows, w, dropped = apply_nan_policy(rows, w, policy)
+        warn_omitted(dropped, "the batch")
+        if rows.shape[0] == 0:
+            raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
         d = rows.shape[1]
         if fitted and d != self.n_features_in_:
             raise ValueError(
@@ -563,7 +651,7 @@ degrees_of_freedom_prior_, covariance_prior_
         params = VariationalParams(*(np.asarray(p, dtype=np.float64)
                                      for p in self._get_parameters()))
         with kernel.blas_held_to_one_thread():
-            stats = kernel.accumulate(rows, w, self._kernel_params(params), n_threads,
+            stats = kernel.accumulate(rows, w, self._estep_params(params), n_threads,
                                       where="partial_fit batch: ")
         entropy = responsibility_entropy_sum(stats, params, self.weight_concentration_prior_type)
         running = state.update(stats, float(self.learning_decay))
@@ -603,7 +691,7 @@ degrees_of_freedom_prior_, covariance_prior_
         with kernel.blas_held_to_one_thread():
             params = self._merge_moves(ArrayDriver(sub, sw, n_threads), params)
             self._set_parameters(params)
-            stats = kernel.accumulate(rows, w, self._kernel_params(params), n_threads,
+            stats = kernel.accumulate(rows, w, self._estep_params(params), n_threads,
                                       where="partial_fit batch: ")
         entropy = responsibility_entropy_sum(stats, params, self.weight_concentration_prior_type)
         state = _StochasticVI(stats.scaled(1.0 / stats.weight_sum), 1, stats.weight_sum,
@@ -636,7 +724,7 @@ degrees_of_freedom_prior_, covariance_prior_
         merged = True
         while merged:
             merged = False
-            stats = driver.accumulate(self._kernel_params(current))
+            stats = driver.accumulate(self._estep_params(current))
             occupied = np.flatnonzero(stats.nk > MERGE_MIN_WEIGHT * stats.weight_sum)
             for a, j in enumerate(occupied):
                 for l in occupied[a + 1:]:

@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import as_float_array, check_int, check_random_state, check_sample_weight
+from .._validation import (apply_nan_policy, as_float_array, check_int, check_nan_policy,
+                           check_random_state, check_sample_weight)
 from ..core import kernel
 from ..core.covariance import COVARIANCE_TYPES, get_covariance
 from ..core.criteria import criteria as ic_values
 from ..core.criteria import entropy as stats_entropy
+from ..core.stats import SufficientStats
 from ..drivers import ArrayDriver, DriverOptions, accumulate_many, make_driver
 from ..drivers.array import is_in_memory
 from ..exceptions import ConvergenceWarning, NotFittedError
@@ -65,6 +67,43 @@ class _Run:
     converged: bool = False
     stats: object = None
     error: Optional[Exception] = None
+
+
+class _EntropyStep:
+    """A :class:`~gmmx.core.kernel.BlockEStep` whose statistics carry only the
+    weight and ``extra["entropy"] = -sum_i w_i r_ik log r_ik`` of the wrapped E-step.
+
+    Under ``nan_policy='marginalize'`` the entropy a pass's expected
+    statistics imply (:func:`gmmx.core.criteria.entropy`) also holds that of
+    the missing entries given the observed ones; ICL needs the posteriors'
+    alone, so it takes one more pass with this step.
+    """
+
+    marginalizes_nan = True
+
+    def __init__(self, inner, covariance_type, means):
+        self.inner, self.covariance_type, self.means = inner, covariance_type, means
+
+    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+        """Zero statistics plus the block's posterior entropy per component."""
+        r = kernel.responsibilities(X, self.inner, n_threads)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rlogr = np.where(r > 0, r * np.log(r), 0.0)
+        if sample_weight is not None:
+            rlogr = rlogr * np.asarray(sample_weight, dtype=np.float64)[:, None]
+        st = SufficientStats.zeros(self.covariance_type, self.means)
+        st.weight_sum = float(X.shape[0] if sample_weight is None else np.sum(sample_weight))
+        st.n_samples = X.shape[0]
+        st.extra = {"entropy": -rlogr.sum(axis=0)}
+        return st
+
+    def log_prob_norm(self, X, n_threads):
+        """The wrapped E-step's."""
+        return kernel.log_prob_norm(X, self.inner, n_threads)
+
+    def responsibilities(self, X, n_threads):
+        """The wrapped E-step's."""
+        return kernel.responsibilities(X, self.inner, n_threads)
 
 
 class _SharedInit:
@@ -150,7 +189,10 @@ class GaussianMixtureIC:
         every candidate, with GaussianMixture's defaults except
         ``init_params='hierarchical'``: R mclust's start, deterministic, one
         tree for the whole grid (on Old Faithful it reaches optima that 20
-        k-means restarts miss).
+        k-means restarts miss).  ``nan_policy`` (``'raise'``, ``'omit'``,
+        ``'marginalize'``) is given to every candidate of every family and
+        applies to the fits, the criteria and ``criterion='cv'``; under
+        ``'marginalize'`` ICL's posterior entropy takes one more pass.
 
     Attributes
     ----------
@@ -249,7 +291,7 @@ class GaussianMixtureIC:
 
         tags = BaseEstimator.__sklearn_tags__(self)
         tags.estimator_type = "density_estimator"
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.nan_policy != "raise"
         return tags
 
     def _grid(self):
@@ -278,6 +320,7 @@ class GaussianMixtureIC:
         if self.warm_start:
             raise ValueError("warm_start=True is not supported by GaussianMixtureIC; every "
                              "candidate is fitted from scratch")
+        check_nan_policy(self.nan_policy)
         return self._grid()
 
     def _candidates(self, grid, seed):
@@ -348,19 +391,23 @@ class GaussianMixtureIC:
         options = DriverOptions(
             n_threads=self.n_threads, n_components=min(c.n_components for c in candidates),
             chunk_size=self.chunk_size, progress=bool(self.progress),
-            max_passes=self.max_iter + 1 if isinstance(self.max_iter, int) else None)
+            max_passes=self.max_iter + 1 if isinstance(self.max_iter, int) else None,
+            nan_policy=self.nan_policy)
         driver = _SharedInit(make_driver(X, sample_weight, options))
         try:
             with kernel.blas_held_to_one_thread():
                 runs = _lockstep(candidates, driver)
+                entropies = _posterior_entropies(candidates, runs, driver)
         finally:
             driver.close()
-        return _results(candidates, runs), driver.passes
+        return _results(candidates, runs, entropies), driver.passes
 
     def _cross_validate(self, grid, seed, X, sample_weight):
         """Held-out deviance ``-2 sum_folds sum_test w log p(x)`` of every candidate."""
-        X = as_float_array(X)
+        X = as_float_array(X, nan_policy=self.nan_policy)
         w = check_sample_weight(sample_weight, X.shape[0])
+        if self.nan_policy == "omit":  # the folds split the rows that are kept
+            X, w, _ = apply_nan_policy(X, w, "omit")
         total = np.zeros(len(grid))
         for train, test in self._folds(X, seed):
             cands = self._candidates(grid, seed)
@@ -457,7 +504,7 @@ def _lockstep(candidates, driver):
         rs = check_random_state(cand.random_state)
         for _ in range(cand.n_init):
             try:
-                runs.append(_Run(index, cand._initial_params(driver, rs)))
+                runs.append(_Run(index, cand._initial_params(cand._init_driver(driver), rs)))
             except ValueError as exc:  # e.g. a singular initial covariance
                 runs.append(_Run(index, None, error=exc))
     active = [r for r in runs if r.error is None]
@@ -505,14 +552,28 @@ def _advance(cand, run, stats):
     return True
 
 
-def _results(candidates, runs):
+def _posterior_entropies(candidates, runs, driver):
+    """ICL's entropies of the Gaussian candidates fitted with ``nan_policy='marginalize'``
+    (one more pass; see :class:`_EntropyStep`): candidate index -> entropy."""
+    todo = [(i, r) for i, (c, r) in enumerate(zip(candidates, runs))
+            if r.error is None and r.stats is not None and not hasattr(c, "_stats_entropy")
+            and c._nan_policy() == "marginalize"]
+    if not todo:
+        return {}
+    steps = [_EntropyStep(candidates[i]._estep_params(r.params), candidates[i].covariance_type,
+                          r.params[1]) for i, r in todo]
+    stats = driver.accumulate_many(steps)
+    return {i: float(st.extra["entropy"].sum()) for (i, _), st in zip(todo, stats)}
+
+
+def _results(candidates, runs, entropies=None):
     """Set every candidate's fitted state from its best run; the results columns."""
     cols = {k: [] for k in ("candidate", "family", "n_components", "covariance_type", "bic",
                             "aic",
                             "icl", "log_likelihood", "n_parameters", "converged", "n_iter",
                             "lower_bound", "error")}
     unconverged = []
-    for cand, run in zip(candidates, runs):
+    for index, (cand, run) in enumerate(zip(candidates, runs)):
         family = next(f for f, cls in FAMILIES.items() if type(cand) is cls)
         name = f"K={cand.n_components} {cand.covariance_type}"
         name += "" if family == "gaussian" else f" {family}"
@@ -532,7 +593,8 @@ def _results(candidates, runs):
             st = run.stats
             ll, n_params = float(st.log_likelihood), int(cand._n_parameters())
             own_entropy = getattr(cand, "_stats_entropy", None)
-            en = (own_entropy(st) if own_entropy is not None else
+            en = (entropies[index] if entropies and index in entropies else
+                  own_entropy(st) if own_entropy is not None else
                   stats_entropy(st, run.params[0], run.params[1], run.params[3],
                                 cand.covariance_type))
             vals = ic_values(ll, st.weight_sum, n_params, en)

@@ -25,6 +25,7 @@ from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.init import initial_parameters
 from ..core.student import (DOF_MAX, StudentTEStep, StudentTParams, student_m_step,
                             t_covariances)
+from ..core.student_missing import StudentTMissingEStep
 from ..exceptions import DegreesOfFreedomWarning, warn_user
 from .base import BaseMixture
 from .gaussian import GaussianMixture, _check_saved_covariances
@@ -85,6 +86,13 @@ default='kmeans'
     random_state, warm_start, verbose, verbose_interval, n_threads, chunk_size, \
 callback, progress, step_exponent
         As for :class:`~gmmx.GaussianMixture`.
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        What missing values (NaN, or masked entries) mean, as for
+        :class:`~gmmx.GaussianMixture`.  Under ``'marginalize'`` each row's
+        density is the t marginal of its observed entries (same ν, location
+        ``mu_o``, scale ``Sigma_oo``), ``u = (nu + d_o) / (nu + delta_o)``, and
+        the M-step takes the expected complete-data statistics (Liu & Rubin
+        1995; see :mod:`gmmx.core.student_missing`).
 
     Attributes
     ----------
@@ -142,6 +150,7 @@ callback, progress, step_exponent
         callback: Optional[Callable[[int, float], Any]] = None,
         progress: bool = False,
         step_exponent: float = 0.6,
+        nan_policy: str = "raise",
     ):
         self.n_components = n_components
         self.degrees_of_freedom = degrees_of_freedom
@@ -165,6 +174,7 @@ callback, progress, step_exponent
         self.callback = callback
         self.progress = progress
         self.step_exponent = step_exponent
+        self.nan_policy = nan_policy
 
     # The Gaussian-only regularisation, fixed off (GaussianMixture's checks read them).
     prior = None
@@ -227,7 +237,15 @@ callback, progress, step_exponent
             t_covariances(scales, dof, cov.name), dtype=dtype)
 
     def _kernel_params(self, params):
-        return StudentTEStep.from_params(params, self.covariance_type)
+        step = StudentTEStep.from_params(params, self.covariance_type)
+        if self._nan_policy() == "marginalize":
+            return StudentTMissingEStep(step)
+        return step
+
+    def _missing_step(self):
+        """The fitted model's :class:`~gmmx.core.student_missing.StudentTMissingEStep`."""
+        return StudentTMissingEStep(StudentTEStep.from_params(self._get_parameters(),
+                                                              self.covariance_type))
 
     def _m_step(self, stats, params):
         return student_m_step(stats, self.reg_covar, params, _check_dof(self.degrees_of_freedom),
