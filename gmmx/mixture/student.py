@@ -116,6 +116,13 @@ callback, progress, step_exponent
     twice per block, once for the log-densities and once for the statistics.
     """
 
+    # Fitted attributes (set by fit / partial_fit), beside BaseMixture's.
+    scales_: NDArray[np.floating[Any]]
+    degrees_of_freedom_: NDArray[np.floating[Any]]
+    covariances_: NDArray[np.floating[Any]]
+    precisions_: NDArray[np.floating[Any]]
+    precisions_cholesky_: NDArray[np.floating[Any]]
+
     def __init__(
         self,
         n_components: int = 1,
