@@ -46,6 +46,8 @@ def _public_callables(obj):
     for name, member in vars(obj).items():
         if name.startswith("_") and name != "__init__":
             continue
+        if getattr(member, "__module__", None) == "typing":  # a Protocol's placeholder __init__
+            continue
         if isinstance(member, property):
             for accessor in (member.fget, member.fset):
                 if accessor is not None:

@@ -46,7 +46,8 @@ class Dataset:
         ``--header`` / ``--no-header`` of a delimited text file.
     """
 
-    def __init__(self, path: Any, columns: Any, sep: str | None = None, decimal: str | None = None, header: Any = "infer") -> None:
+    def __init__(self, path: Any, columns: Any, sep: str | None = None, decimal: str | None = None,
+                 header: Any = "infer") -> None:
         from ..sources import CSVSource, find_format
 
         self.path = os.fspath(path)

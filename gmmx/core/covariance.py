@@ -146,16 +146,19 @@ class CovarianceType:
         raise NotImplementedError
 
     # -- kernel packing ----------------------------------------------------
-    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int,
+                        n_features: int) -> NDArray[Any]:
         """(P, d, d) stack of factors for the BLAS layout (P = K, or 1 when shared)."""
         raise NotImplementedError(f"{self.name} covariances have no matrix layout")
 
-    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         """(K, d) square roots of the precisions for the direct (diagonal) layout."""
         raise NotImplementedError
 
     # -- validation, expansion, sampling ------------------------------------
-    def check_precisions(self, precisions: NDArray[Any], n_components: int, n_features: int, name: str = "precisions_init") -> NDArray[Any]:
+    def check_precisions(self, precisions: NDArray[Any], n_components: int, n_features: int,
+                         name: str = "precisions_init") -> NDArray[Any]:
         """Validate user-given precisions; return them as float64.
 
         Raises
@@ -181,11 +184,13 @@ class CovarianceType:
             raise ValueError(f"'{self.name} precision' should be positive: {name} must be "
                              "strictly positive")
 
-    def to_full(self, covariances: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         """Covariances expanded to shape (K, d, d)."""
         raise NotImplementedError
 
-    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any], counts: NDArray[Any]) -> NDArray[Any]:
+    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any],
+               counts: NDArray[Any]) -> NDArray[Any]:
         """``counts[k]`` draws from each component, stacked in component order."""
         K, d = means.shape
         sd = np.sqrt(np.asarray(covariances, dtype=np.float64))
@@ -196,7 +201,9 @@ class CovarianceType:
         ])
 
     # -- M-step --------------------------------------------------------------
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any], empty: NDArray[Any], reg_covar: float, prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
+    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         """The covariance part of the M-step (scikit-learn's estimates).
 
         Parameters
@@ -280,10 +287,12 @@ class FullCovariance(CovarianceType):
     def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)
 
-    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int,
+                        n_features: int) -> NDArray[Any]:
         return prec_chol
 
-    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return prec_chol.reshape(n_components, 1)  # d == 1 only
 
     def _check_precision_values(self, p, name):
@@ -297,15 +306,19 @@ class FullCovariance(CovarianceType):
                 raise ValueError(f"'{self.name} precision' should be symmetric, "
                                  f"positive-definite: {name}{what} has an eigenvalue <= 0")
 
-    def to_full(self, covariances: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return covariances.copy()
 
-    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any], counts: NDArray[Any]) -> NDArray[Any]:
+    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any],
+               counts: NDArray[Any]) -> NDArray[Any]:
         return np.vstack([
             rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, covariances, counts)
         ])
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any], empty: NDArray[Any], reg_covar: float, prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
+    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         d = stats.n_features
         corr = 2.0 - stats.nk / nk_g
         outer = delta[:, :, None] * delta[:, None, :]
@@ -343,21 +356,27 @@ class TiedCovariance(FullCovariance):
     def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return np.sum(np.log(np.diag(prec_chol)))
 
-    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int,
+                        n_features: int) -> NDArray[Any]:
         return prec_chol[None]
 
-    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return np.broadcast_to(prec_chol.reshape(1, 1), (n_components, 1))
 
-    def to_full(self, covariances: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return np.repeat(covariances[None], n_components, axis=0)
 
-    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any], counts: NDArray[Any]) -> NDArray[Any]:
+    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any],
+               counts: NDArray[Any]) -> NDArray[Any]:
         return np.vstack([
             rng.multivariate_normal(m, covariances, int(s)) for m, s in zip(means, counts)
         ])
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any], empty: NDArray[Any], reg_covar: float, prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
+    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         d = stats.n_features
         outer = delta[:, :, None] * delta[:, None, :]
         scatter = stats.Mk - (2.0 * nk_g - stats.nk)[:, None, None] * outer
@@ -381,13 +400,17 @@ class DiagCovariance(CovarianceType):
     def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return np.sum(np.log(prec_chol), axis=1)
 
-    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return prec_chol
 
-    def to_full(self, covariances: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return np.stack([np.diag(c) for c in covariances])
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any], empty: NDArray[Any], reg_covar: float, prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
+    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         return self._diagonal_m_step(stats, nk_g, delta, empty, reg_covar, prev_covariances)
 
 
@@ -405,13 +428,17 @@ class SphericalCovariance(CovarianceType):
     def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return n_features * np.log(prec_chol)
 
-    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return np.repeat(prec_chol[:, None], n_features, axis=1)
 
-    def to_full(self, covariances: NDArray[Any], n_components: int, n_features: int) -> NDArray[Any]:
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return covariances[:, None, None] * np.eye(n_features)[None]
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any], empty: NDArray[Any], reg_covar: float, prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
+    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         cov = self._diagonal_m_step(stats, nk_g, delta, empty, reg_covar, prev_covariances)
         return cov.mean(axis=1)
 
@@ -424,7 +451,8 @@ COVARIANCES = {
 COVARIANCE_TYPES = tuple(COVARIANCES)
 
 
-def n_mixture_parameters(covariance_type: str | CovarianceType, n_components: int, n_features: int) -> int:
+def n_mixture_parameters(covariance_type: str | CovarianceType, n_components: int,
+                         n_features: int) -> int:
     """Free parameters of a Gaussian mixture: weights, means and covariances."""
     K, d = n_components, n_features
     return int(get_covariance(covariance_type).n_parameters(K, d) + K * d + K - 1)

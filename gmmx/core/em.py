@@ -79,8 +79,9 @@ def em_step(accumulate: Any, steps: Any, params: Any, absorb: Any = None) -> Any
     return steps.m_step(running, params), stats, lower_bound
 
 
-def run_em(accumulate: Any, steps: Any, params: Any, lower_bound: float, *, max_iter: int, tol: float, callback: Any = None,
-           verbose: int = 0, verbose_interval: int = 10, on_abort: Any = None) -> Any:
+def run_em(accumulate: Any, steps: Any, params: Any, lower_bound: float, *, max_iter: int,
+           tol: float, callback: Any = None, verbose: int = 0, verbose_interval: int = 10,
+           on_abort: Any = None) -> Any:
     """EM iterations from ``params`` until the lower bound changes by less than ``tol``.
 
     If the M-step finds a covariance that is no longer positive definite (a

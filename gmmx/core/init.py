@@ -75,7 +75,9 @@ def _relative_weights(sample_weight):
     return w if top <= 0 else np.ldexp(w, -np.frexp(top)[1])
 
 
-def kmeans_plusplus(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any, n_threads: int | None = 1, scale: Any = None) -> tuple[NDArray[Any], NDArray[Any]]:
+def kmeans_plusplus(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
+                    random_state: Any, n_threads: int | None = 1,
+                    scale: Any = None) -> tuple[NDArray[Any], NDArray[Any]]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, as scikit-learn).
 
     Parameters
@@ -125,7 +127,9 @@ def kmeans_plusplus(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clust
     return centers, indices
 
 
-def kmeans(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any, n_threads: int | None = 1, max_iter: int = 300, tol: float = 1e-4) -> tuple[NDArray[Any], NDArray[Any]]:
+def kmeans(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any,
+           n_threads: int | None = 1, max_iter: int = 300,
+           tol: float = 1e-4) -> tuple[NDArray[Any], NDArray[Any]]:
     """Lloyd's k-means from k-means++ seeds.
 
     Returns
@@ -143,7 +147,8 @@ def kmeans(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
     return centers, labels
 
 
-def kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any, n_threads: int | None = 1, max_iter: int = 300,
+def kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
+                   random_state: Any, n_threads: int | None = 1, max_iter: int = 300,
                    tol: float = 1e-4) -> NDArray[Any]:
     """Centres of Lloyd's k-means from k-means++ seeds (no final labelling pass).
 
@@ -198,7 +203,8 @@ def _lloyd(X, sample_weight, n_clusters, random_state, n_threads, max_iter, tol,
     return centers, inertia
 
 
-def best_kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any, n_threads: int | None = 1, n_init: int = 1,
+def best_kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
+                        random_state: Any, n_threads: int | None = 1, n_init: int = 1,
                         max_iter: int = 300, tol: float = 1e-4) -> NDArray[Any]:
     """Centres of the run of lowest inertia among ``n_init`` k-means runs.
 
@@ -216,7 +222,8 @@ def best_kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_c
     return best  # type: ignore[return-value]  # n_init >= 1
 
 
-def stats_from_labels(X: NDArray[Any], sample_weight: NDArray[Any] | None, labels: NDArray[Any], n_components: int, covariance_type: str) -> SufficientStats:
+def stats_from_labels(X: NDArray[Any], sample_weight: NDArray[Any] | None, labels: NDArray[Any],
+                      n_components: int, covariance_type: str) -> SufficientStats:
     """Sufficient statistics of a hard assignment (one-hot responsibilities).
 
     A component that receives no row is centred at the data's (weighted) mean,
@@ -250,7 +257,9 @@ def stats_from_labels(X: NDArray[Any], sample_weight: NDArray[Any] | None, label
     return st
 
 
-def nearest_center_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, centers: NDArray[Any], covariance_type: str, n_threads: int | None = 1, scale: Any = 1.0) -> SufficientStats:
+def nearest_center_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, centers: NDArray[Any],
+                         covariance_type: str, n_threads: int | None = 1,
+                         scale: Any = 1.0) -> SufficientStats:
     """Statistics of the partition of all rows by their nearest centre, in one native pass.
 
     The same statistics as :func:`stats_from_labels` of the nearest-centre
@@ -276,7 +285,9 @@ def nearest_center_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, ce
                                n_threads, scale)
 
 
-def given_label_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, centers: NDArray[Any], labels: NDArray[Any], covariance_type: str, n_threads: int | None = 1) -> SufficientStats:
+def given_label_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, centers: NDArray[Any],
+                      labels: NDArray[Any], covariance_type: str,
+                      n_threads: int | None = 1) -> SufficientStats:
     """:func:`stats_from_labels` in one native pass, without copying any row.
 
     Parameters
@@ -331,7 +342,8 @@ def kmeans_sample_size(n: int, n_clusters: int) -> int:
     return min(n, cap, KMEANS_MAX_ROWS)
 
 
-def stats_from_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any], covariance_type: str) -> SufficientStats:
+def stats_from_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any],
+                    covariance_type: str) -> SufficientStats:
     """Sufficient statistics of soft responsibilities ``resp`` (n, K)."""
     X64 = np.asarray(X, dtype=np.float64)
     r = resp if sample_weight is None else resp * sample_weight[:, None]
@@ -352,10 +364,9 @@ def stats_from_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: N
     return st
 
 
-def initial_parameters(
-    X: NDArray[Any], sample_weight: NDArray[Any] | None, n_components: int, covariance_type: str, init_params: str, regularisation: Any,
-    random_state: Any, n_threads: int | None = 1, cache: Any = None,
-) -> Any:
+def initial_parameters(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_components: int,
+                       covariance_type: str, init_params: str, regularisation: Any,
+                       random_state: Any, n_threads: int | None = 1, cache: Any = None) -> Any:
     """Initial ``(weights, means, covariances, precisions_cholesky)``.
 
     The M-step (with ``regularisation``: a :class:`Regularisation` or a float
@@ -366,10 +377,9 @@ def initial_parameters(
     return m_step(st, regularisation)
 
 
-def initial_stats(
-    X: NDArray[Any], sample_weight: NDArray[Any] | None, n_components: int, covariance_type: str, init_params: str, random_state: Any,
-    n_threads: int | None = 1, cache: Any = None,
-) -> SufficientStats:
+def initial_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_components: int,
+                  covariance_type: str, init_params: str, random_state: Any,
+                  n_threads: int | None = 1, cache: Any = None) -> SufficientStats:
     """Sufficient statistics of the initial responsibilities.
 
     Mirrors scikit-learn's schemes; ``kmeans`` runs gmmx's native k-means on

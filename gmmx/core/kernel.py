@@ -190,7 +190,8 @@ def blas_held_to_one_thread() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def blas_threads_for(kind: str, n_threads: int | None, uses_blas: bool | None = None) -> Iterator[int | None]:
+def blas_threads_for(kind: str, n_threads: int | None,
+                     uses_blas: bool | None = None) -> Iterator[int | None]:
     """Run a kernel call without oversubscribing the cores; yields the thread count.
 
     Full and tied kernels, and diagonal ones packed for the GEMM formulation
@@ -258,7 +259,8 @@ class BlockEStep(Protocol):
     workers) and must not hold the estimator.
     """
 
-    def accumulate(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, n_threads: int | None, chunk_rows: int | None, where: Any) -> SufficientStats:
+    def accumulate(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, n_threads: int | None,
+                   chunk_rows: int | None, where: Any) -> SufficientStats:
         """``SufficientStats`` of the block ``X`` (as :func:`accumulate`)."""
 
     def log_prob_norm(self, X: NDArray[Any], n_threads: int | None) -> NDArray[Any]:
@@ -296,7 +298,8 @@ def uses_blas(params: Any) -> bool:
     return params.kind == _estep.KIND_FULL or params.ref.shape[0] > 0
 
 
-def kernel_params(weights: NDArray[Any], means: NDArray[Any], precisions_cholesky: NDArray[Any], covariance_type: str, diag_gemm: bool | None = None,
+def kernel_params(weights: NDArray[Any], means: NDArray[Any], precisions_cholesky: NDArray[Any],
+                  covariance_type: str, diag_gemm: bool | None = None,
                   log_weights: NDArray[Any] | None = None) -> KernelParams:
     """Pack sklearn-style parameters into the kernel's arrays.
 
@@ -446,7 +449,9 @@ def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None, params=Non
     )
 
 
-def accumulate(X: NDArray[Any], sample_weight: NDArray[Any] | None, params: Any, n_threads: int | None = 1, chunk_rows: int | None = 0, where: Any = "") -> SufficientStats:
+def accumulate(X: NDArray[Any], sample_weight: NDArray[Any] | None, params: Any,
+               n_threads: int | None = 1, chunk_rows: int | None = 0,
+               where: Any = "") -> SufficientStats:
     """Sufficient statistics of the rows of ``X`` under ``params``.
 
     Parameters
@@ -523,7 +528,9 @@ def log_densities(X: NDArray[Any], params: Any, n_threads: int | None = 1) -> ND
     return out
 
 
-def accumulate_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any], params: Any, n_threads: int | None = 1, chunk_rows: int | None = 0, where: Any = "") -> SufficientStats:
+def accumulate_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any],
+                    params: Any, n_threads: int | None = 1, chunk_rows: int | None = 0,
+                    where: Any = "") -> SufficientStats:
     """Sufficient statistics of ``X`` under responsibilities ``resp`` (n, K).
 
     As :func:`accumulate` (statistics centred at ``params.means``) but with

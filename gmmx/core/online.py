@@ -56,7 +56,8 @@ class OnlineEM:
         Total weight absorbed so far (MAP steps scale by it).
     """
 
-    def __init__(self, stats: SufficientStats | None = None, n_updates: int = 0, weight_seen: float = 0.0) -> None:
+    def __init__(self, stats: SufficientStats | None = None, n_updates: int = 0,
+                 weight_seen: float = 0.0) -> None:
         self.stats = stats
         self.n_updates = int(n_updates)
         self.weight_seen = float(weight_seen)
@@ -68,7 +69,8 @@ class OnlineEM:
         """Step for the next batch: ``(n_updates + 1) ** -kappa``."""
         return float((self.n_updates + 1) ** -kappa)
 
-    def update(self, batch_stats: SufficientStats, kappa: float, as_totals: bool = False, average: Any = False) -> SufficientStats:
+    def update(self, batch_stats: SufficientStats, kappa: float, as_totals: bool = False,
+               average: Any = False) -> SufficientStats:
         """Absorb the statistics of one batch; returns the new running stats.
 
         With ``as_totals`` the per-row running statistics come back scaled
@@ -136,7 +138,8 @@ class OnlineEM:
         return out
 
     @classmethod
-    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any], prefix: str = "online_") -> OnlineEM:
+    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any],
+                    prefix: str = "online_") -> OnlineEM:
         """Inverse of :meth:`to_arrays`."""
         n = int(np.asarray(arrays[prefix + "n_updates"]).reshape(-1)[0])
         seen = 0.0

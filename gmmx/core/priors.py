@@ -97,7 +97,8 @@ def moments_from_stats(stats: Any) -> DataMoments:
     return DataMoments(n, mean, scatter)
 
 
-def moments_from_data(X: NDArray[Any], sample_weight: NDArray[Any] | None = None, full: bool = True) -> DataMoments:
+def moments_from_data(X: NDArray[Any], sample_weight: NDArray[Any] | None = None,
+                      full: bool = True) -> DataMoments:
     """The moments of rows ``X`` (optionally weighted), in float64."""
     X = np.asarray(X, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
@@ -419,7 +420,8 @@ class ResolvedPrior:
                 prefix + "mean": self.mean, prefix + "scale": self.scale}
 
     @classmethod
-    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any], prefix: str, spec: Any) -> ResolvedPrior:
+    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any], prefix: str,
+                    spec: Any) -> ResolvedPrior:
         """Inverse of :meth:`to_arrays`."""
         sc = np.asarray(arrays[prefix + "scalars"], dtype=np.float64).reshape(-1)
         return cls(covariance_type, float(sc[0]), np.asarray(arrays[prefix + "mean"], float),

@@ -32,7 +32,8 @@ class ArrayDriver:
     progress : PassProgress or None
     """
 
-    def __init__(self, X: Any, sample_weight: NDArray[Any] | None = None, n_threads: int | None = 1, chunk_rows: int | None = 0, progress: Any = None) -> None:
+    def __init__(self, X: Any, sample_weight: NDArray[Any] | None = None, n_threads: int | None = 1,
+                 chunk_rows: int | None = 0, progress: Any = None) -> None:
         self.X = X
         self.sample_weight = sample_weight
         self.n_threads = n_threads

@@ -277,7 +277,8 @@ class DaskDriver:
         self.progress.end_pass(total[0].log_likelihood / total[0].weight_sum)
         return total
 
-    def init_sample(self, random_state: Any, capacity: int = INIT_SAMPLE_ROWS) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    def init_sample(self, random_state: Any,
+                    capacity: int = INIT_SAMPLE_ROWS) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """A bounded sample for initialisation: per-block reservoirs merged in a tree."""
         delayed = self.dask.delayed
         seeds: Any = np.random.SeedSequence(int(random_state.randint(np.iinfo(np.int32).max)))

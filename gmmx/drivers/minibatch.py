@@ -28,7 +28,8 @@ MAX_RUN_ROWS = 256
 MIN_RUNS_PER_BATCH = 32
 
 
-def minibatches(driver: Any, rng: np.random.Generator, batch_size: int, window: int, shuffle: bool) -> Iterator[Any]:
+def minibatches(driver: Any, rng: np.random.Generator, batch_size: int, window: int,
+                shuffle: bool) -> Iterator[Any]:
     """One epoch of mini-batches ``(where, X, w)`` over ``driver``'s source.
 
     Parameters

@@ -34,7 +34,8 @@ class Reservoir:
     random_state : numpy RandomState, optional
     """
 
-    def __init__(self, capacity: int = INIT_SAMPLE_ROWS, seed: Any = None, random_state: Any = None) -> None:
+    def __init__(self, capacity: int = INIT_SAMPLE_ROWS, seed: Any = None,
+                 random_state: Any = None) -> None:
         self.capacity = int(capacity)
         self._seed = seed
         self._random_state = random_state

@@ -170,7 +170,8 @@ class SourceDriver:
             self.progress.end_pass(totals[0].log_likelihood / totals[0].weight_sum)
         return totals
 
-    def init_sample(self, random_state: Any, capacity: int = INIT_SAMPLE_ROWS) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    def init_sample(self, random_state: Any,
+                    capacity: int = INIT_SAMPLE_ROWS) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """A bounded sample for initialisation, from one pass (see :class:`Reservoir`).
 
         The sample is drawn once and reused by further initialisations
@@ -209,7 +210,8 @@ class SourceDriver:
         self.progress.close()
 
 
-def chunk_statistics(X: NDArray[Any], w: NDArray[Any] | None, params: Any, n_threads: int | None, index: int, first_row: int, label: str | None = None) -> SufficientStats:
+def chunk_statistics(X: NDArray[Any], w: NDArray[Any] | None, params: Any, n_threads: int | None,
+                     index: int, first_row: int, label: str | None = None) -> SufficientStats:
     """Sufficient statistics of one chunk; its failures are :class:`ChunkValueError`.
 
     NaN or infinity in the chunk, or a value too large for float64

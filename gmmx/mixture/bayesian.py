@@ -285,7 +285,7 @@ degrees_of_freedom_prior_, covariance_prior_
         learning_offset: float = 10.0,
         learning_decay: float = 0.7,
         total_samples: Optional[float] = None,
-    ):
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
