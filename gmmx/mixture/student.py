@@ -148,7 +148,7 @@ callback, progress, step_exponent
         callback: Optional[Callable[[int, float], Any]] = None,
         progress: bool = False,
         step_exponent: float = 0.6,
-    ):
+    ) -> None:
         self.n_components = n_components
         self.degrees_of_freedom = degrees_of_freedom
         self.covariance_type = covariance_type
