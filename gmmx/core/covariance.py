@@ -22,8 +22,6 @@ from ..exceptions import IllDefinedCovarianceError
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import NDArray
 
-    from .stats import SufficientStats
-
 __all__ = [
     "COVARIANCES",
     "COVARIANCE_TYPES",
@@ -201,7 +199,7 @@ class CovarianceType:
         ])
 
     # -- M-step --------------------------------------------------------------
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
                empty: NDArray[Any], reg_covar: float,
                prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         """The covariance part of the M-step (scikit-learn's estimates).
@@ -316,7 +314,7 @@ class FullCovariance(CovarianceType):
             rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, covariances, counts)
         ])
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
                empty: NDArray[Any], reg_covar: float,
                prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         d = stats.n_features
@@ -374,7 +372,7 @@ class TiedCovariance(FullCovariance):
             rng.multivariate_normal(m, covariances, int(s)) for m, s in zip(means, counts)
         ])
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
                empty: NDArray[Any], reg_covar: float,
                prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         d = stats.n_features
@@ -408,7 +406,7 @@ class DiagCovariance(CovarianceType):
                 n_features: int) -> NDArray[Any]:
         return np.stack([np.diag(c) for c in covariances])
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
                empty: NDArray[Any], reg_covar: float,
                prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         return self._diagonal_m_step(stats, nk_g, delta, empty, reg_covar, prev_covariances)
@@ -436,7 +434,7 @@ class SphericalCovariance(CovarianceType):
                 n_features: int) -> NDArray[Any]:
         return covariances[:, None, None] * np.eye(n_features)[None]
 
-    def m_step(self, stats: SufficientStats, nk_g: NDArray[Any], delta: NDArray[Any],
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
                empty: NDArray[Any], reg_covar: float,
                prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         cov = self._diagonal_m_step(stats, nk_g, delta, empty, reg_covar, prev_covariances)
