@@ -58,7 +58,7 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
                  reg_covar: float = 1e-6, tol: float = 1e-3, max_iter: int = 100,
                  n_init: int = 1, init_params: str = "kmeans",
                  random_state: Union[None, int, np.random.RandomState] = None,
-                 n_threads: Optional[int] = None):
+                 n_threads: Optional[int] = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar

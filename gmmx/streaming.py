@@ -27,6 +27,8 @@ Scoring
 
 from __future__ import annotations
 
+from typing import Any
+
 from .core.online import OnlineEM, check_step_exponent  # noqa: F401
 from .drivers.sampling import INIT_SAMPLE_ROWS, Reservoir  # noqa: F401
 from .drivers.source import SourceDriver
@@ -68,12 +70,12 @@ __all__ = [
 ]
 
 
-def partial_fit(model, X, sample_weight=None):
+def partial_fit(model: Any, X: Any, sample_weight: Any = None) -> Any:
     """Stepwise-EM update of ``model`` with one batch (same as ``model.partial_fit``)."""
     return model.partial_fit(X, sample_weight=sample_weight)
 
 
-def score(model, X):
+def score(model: Any, X: Any) -> float:
     """Mean (weighted) log-likelihood per row of any data a fit accepts.
 
     Same as ``model.score_data(X)``: one kernel pass over ``X`` (an array, a

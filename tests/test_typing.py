@@ -46,6 +46,8 @@ def _public_callables(obj):
     for name, member in vars(obj).items():
         if name.startswith("_") and name != "__init__":
             continue
+        if getattr(member, "__module__", None) == "typing":  # a Protocol's placeholder __init__
+            continue
         if isinstance(member, property):
             for accessor in (member.fget, member.fset):
                 if accessor is not None:
@@ -84,7 +86,8 @@ def test_finance_plotting_hmm_and_cli_public_api_is_annotated():
 _CORRECT_USE = '''
 import numpy as np
 import gmmx
-from gmmx import GaussianHMM, GaussianMixture, GaussianMixtureIC
+from gmmx import (BayesianGaussianMixture, GaussianHMM, GaussianMixture, GaussianMixtureIC,
+                  StudentTMixture)
 
 X = np.zeros((10, 2))
 gm = GaussianMixture(2).fit(X)
@@ -99,6 +102,14 @@ hmm: GaussianHMM = GaussianHMM(2).fit(X)
 transmat: np.ndarray = hmm.transmat_
 best: GaussianMixture = GaussianMixtureIC().fit(X).best_estimator_
 loaded: GaussianMixture = gmmx.load("model.npz", GaussianMixture)
+bgm: BayesianGaussianMixture = BayesianGaussianMixture(n_components=2).fit(X)
+bgm_online: BayesianGaussianMixture = BayesianGaussianMixture(n_components=2).partial_fit(X)
+mean_precision: np.ndarray = bgm.mean_precision_
+bgm_weights: np.ndarray = bgm.weights_
+tm: StudentTMixture = StudentTMixture(2).fit(X)
+scales: np.ndarray = tm.scales_
+dofs: np.ndarray = tm.degrees_of_freedom_
+tm_iter: int = tm.n_iter_
 '''
 
 _MISTAKES = {
@@ -107,6 +118,25 @@ _MISTAKES = {
     "wrong_type": ("s: str = gm.n_iter_",
                    r'Incompatible types in assignment \(expression has type "int", variable '
                    r'has type "str"\)'),
+}
+
+# The same mistakes on the other mixture families (their fitted attributes are
+# declared too, and fit / partial_fit return the estimator's own type).
+_FAMILY_MISTAKES = {
+    "bgm_misspelled_attribute": ("BayesianGaussianMixture", "m.wieghts_",
+                                 r'"BayesianGaussianMixture" has no attribute "wieghts_"'),
+    "bgm_misspelled_fitted": ("BayesianGaussianMixture", "m.mean_precison_",
+                              r'"BayesianGaussianMixture" has no attribute "mean_precison_"'),
+    "bgm_wrong_type": ("BayesianGaussianMixture", "s: str = m.mean_precision_",
+                       r'Incompatible types in assignment \(expression has type "ndarray'),
+    "bgm_partial_fit_type": ("BayesianGaussianMixture", "m.partial_fit(X).wieghts_",
+                             r'"BayesianGaussianMixture" has no attribute "wieghts_"'),
+    "t_misspelled_attribute": ("StudentTMixture", "m.scale_",
+                               r'"StudentTMixture" has no attribute "scale_"'),
+    "t_misspelled_method": ("StudentTMixture", "m.fitt(X)",
+                            r'"StudentTMixture" has no attribute "fitt"'),
+    "t_wrong_type": ("StudentTMixture", "s: str = m.degrees_of_freedom_",
+                     r'Incompatible types in assignment \(expression has type "ndarray'),
 }
 
 
@@ -124,11 +154,15 @@ def test_mypy_accepts_correct_use_and_reports_each_mistake(tmp_path):
              "X = np.zeros((10, 2))\ngm = GaussianMixture(2).fit(X)\n"
     for name, (line, _) in _MISTAKES.items():
         (tmp_path / f"{name}.py").write_text(prefix + line + "\n")
+    for name, (cls, line, _) in _FAMILY_MISTAKES.items():
+        (tmp_path / f"{name}.py").write_text(
+            f"import numpy as np\nfrom gmmx import {cls}\nX = np.zeros((10, 2))\n"
+            f"m = {cls}(n_components=2).fit(X)\n{line}\n")
     home = Path(gmmx.__file__).resolve().parents[1]
     env = dict(os.environ)
     if home.name not in ("site-packages", "dist-packages"):  # an in-place build
         env["MYPYPATH"] = str(home)
-    files = ["correct_use.py", *(f"{name}.py" for name in _MISTAKES)]
+    files = ["correct_use.py", *(f"{name}.py" for name in [*_MISTAKES, *_FAMILY_MISTAKES])]
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--follow-imports=silent",
          "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), *files],
@@ -136,6 +170,9 @@ def test_mypy_accepts_correct_use_and_reports_each_mistake(tmp_path):
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
     assert not [e for e in errors if e.startswith("correct_use.py")], proc.stdout
     for name, (_, message) in _MISTAKES.items():
+        mine = [e for e in errors if e.startswith(f"{name}.py:5:")]
+        assert len(mine) == 1 and re.search(message, mine[0]), (name, proc.stdout, proc.stderr)
+    for name, (_, _, message) in _FAMILY_MISTAKES.items():
         mine = [e for e in errors if e.startswith(f"{name}.py:5:")]
         assert len(mine) == 1 and re.search(message, mine[0]), (name, proc.stdout, proc.stderr)
 
@@ -168,3 +205,93 @@ def test_estimators_sources_io_and_exceptions_public_api_is_annotated():
     missing = {name: gaps for name, func in apis
                if (gaps := _unannotated(func)) and name != "fit_minibatch"}
     assert missing == {}
+
+
+def _public_modules():
+    """Names of gmmx's public modules (no component starting with ``_``)."""
+    import pkgutil
+
+    yield "gmmx"
+    for info in pkgutil.walk_packages(gmmx.__path__, "gmmx."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            yield info.name
+
+
+def test_every_public_module_is_annotated():
+    """Every public function, and every public method and property of a public class,
+    defined in a public module of gmmx (the core algebra and kernels, the drivers, the
+    estimators of every family, the CLI commands, ...) carries annotations."""
+    apis = []
+    for module_name in _public_modules():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # an optional dependency (dask, matplotlib) is missing
+            continue
+        for name, obj in vars(module).items():
+            if (not name.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+                    and obj.__module__ == module_name):
+                apis.extend(_public_callables(obj))
+    names = {name for name, _ in apis}
+    # The walk reaches the modules typed last: the covariance algebra, the kernel entry
+    # points, the drivers, initialisation, online EM, the new families, the CLI commands.
+    assert {"CovarianceType.m_step", "get_covariance", "accumulate", "kernel_params",
+            "ArrayDriver.accumulate_many", "SourceDriver.init_sample", "Reservoir.add",
+            "kmeans_plusplus", "OnlineEM.update", "run_em", "BayesianGaussianMixture.partial_fit",
+            "StudentTMixture.__init__", "fit_minibatch", "cmd_fit"} <= names
+    missing = {name: gaps for name, func in apis if (gaps := _unannotated(func))}
+    assert missing == {}
+
+
+def _public_definitions(path):
+    """Line -> name of the public functions and public classes' public methods of a file."""
+    import ast
+
+    found = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if not node.name.startswith("_"):
+                found[node.lineno] = node.name
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for sub in node.body:
+                if (isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        and (not sub.name.startswith("_") or sub.name == "__init__")):
+                    found[sub.lineno] = f"{node.name}.{sub.name}"
+    return found
+
+
+def test_mypy_strict_finds_no_untyped_public_function(tmp_path):
+    """``mypy --strict gmmx`` reports no public function or method (of a public module)
+    whose parameters or return are unannotated (issue 22, item 5)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    pytest.importorskip("mypy")
+    package = Path(gmmx.__file__).resolve().parent
+    env = dict(os.environ)
+    env.pop("MYPYPATH", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports",
+         "--no-error-summary", "--cache-dir", str(tmp_path / "cache"), package.name],
+        cwd=package.parent, env=env, capture_output=True, text=True, timeout=1200)
+    assert "error: " in proc.stdout or proc.returncode == 0, (proc.stdout, proc.stderr)
+    untyped = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: Function is missing a "
+                         r"(return )?type annotation|^(?P<file2>[^:]+):(?P<line2>\d+): error: "
+                         r".*missing a type annotation for one or more arguments")
+    public = {}
+    offenders = []
+    for line in proc.stdout.splitlines():
+        m = untyped.match(line)
+        if not m:
+            continue
+        file, lineno = m["file"] or m["file2"], int(m["line"] or m["line2"])
+        path = package.parent / file
+        if any(part.startswith("_") and part != "__init__.py"
+               for part in path.relative_to(package.parent).parts):
+            continue
+        if path not in public:
+            public[path] = _public_definitions(path)
+        if lineno in public[path]:
+            offenders.append(f"{file}:{lineno} {public[path][lineno]}")
+    assert offenders == []

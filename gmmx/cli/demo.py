@@ -10,6 +10,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import NDArray
+    import argparse
 
 from ._common import EXIT_OK, CLIError, _g
 from .fitting import _auto_reg_covar, _fit_all
@@ -58,9 +59,9 @@ def simulate_regime_returns(
                              "stds": sigma.tolist()}
 
 
-def cmd_demo(args):
+def cmd_demo(args: argparse.Namespace) -> int:
     """``gmmx demo``: simulate regime-switching tick returns, fit, print, plot."""
-    notes = []
+    notes: list[str] = []
     t0 = time.perf_counter()
     r, states, truth = simulate_regime_returns(args.n_samples, args.seed)
     sim_seconds = time.perf_counter() - t0

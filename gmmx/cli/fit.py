@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import time
 
@@ -14,8 +16,11 @@ from .printing import _emit, _format_selection, format_summary, summarize_model
 from .reading import (Dataset, _check_cache_dir_option, _drop_note, _finite_prices,
                       _finite_rows, _reservoir)
 
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
 
-def cmd_fit(args):
+
+def cmd_fit(args: argparse.Namespace) -> int:
     """``gmmx fit PATH``: read, fit (K by BIC), print, save, plot."""
     notes = []
     data = Dataset(args.path, args.columns, getattr(args, "sep", None),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 
 from ._common import EXIT_OK, CLIError, _clip, _message
 from .printing import _emit, format_summary, summarize_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
 
 
 def _load_model(path):
@@ -26,7 +31,7 @@ def _load_model(path):
     return model, meta
 
 
-def cmd_info(args):
+def cmd_info(args: argparse.Namespace) -> int:
     """``gmmx info MODEL``: describe a saved model."""
     model, meta = _load_model(args.model)
     if not hasattr(model, "means_"):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import os
 
 import numpy as np
 
 from ._common import CLIError, _names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 
 def _split_columns(text):
@@ -41,7 +46,8 @@ class Dataset:
         ``--header`` / ``--no-header`` of a delimited text file.
     """
 
-    def __init__(self, path, columns, sep=None, decimal=None, header="infer"):
+    def __init__(self, path: Any, columns: Any, sep: str | None = None, decimal: str | None = None,
+                 header: Any = "infer") -> None:
         from ..sources import CSVSource, find_format
 
         self.path = os.fspath(path)
@@ -67,7 +73,7 @@ class Dataset:
         elif sep is not None or decimal is not None or header != "infer":
             raise CLIError("--sep, --decimal, --header and --no-header apply to delimited "
                            "text files only")
-        self.skipped = []
+        self.skipped: list[str] = []
         self.columns, self.indices = self._resolve(_split_columns(columns))
         self.headerless_inferred = False
         if self.kind == "csv" and header == "infer":
@@ -104,7 +110,7 @@ class Dataset:
             indices.append(j)
         return [names[j] for j in indices], indices
 
-    def load(self):
+    def load(self) -> NDArray[Any]:
         """Read the selected columns into memory as float64 (NaN kept).
 
         Returns
@@ -114,7 +120,7 @@ class Dataset:
         X, _ = self.source().read_all(dtype=np.float64)
         return X
 
-    def source(self, chunk_size=None, cache_dir=None):
+    def source(self, chunk_size: int | None = None, cache_dir: Any = None) -> Any:
         """A chunk source over the selected columns.
 
         Parameters

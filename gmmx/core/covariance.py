@@ -12,11 +12,15 @@ new subclass registered in :data:`COVARIANCES`.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import linalg
 
 from ..exceptions import IllDefinedCovarianceError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 __all__ = [
     "COVARIANCES",
@@ -96,21 +100,21 @@ class CovarianceType:
         return f"<covariance {self.name!r}>"
 
     # -- shapes and counts ------------------------------------------------
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         """Shape of ``covariances_``, ``precisions_`` and ``precisions_cholesky_``."""
         raise NotImplementedError
 
-    def stats_shape(self, n_components, n_features):
+    def stats_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         """Shape of the second-moment statistic ``M`` of :class:`SufficientStats`."""
         K, d = n_components, n_features
         return (K, d, d) if self.is_matrix else (K, d)
 
-    def n_parameters(self, n_components, n_features):
+    def n_parameters(self, n_components: int, n_features: int) -> float:
         """Number of free covariance parameters."""
         raise NotImplementedError
 
     # -- conversions -------------------------------------------------------
-    def precision_cholesky(self, covariances):
+    def precision_cholesky(self, covariances: NDArray[Any]) -> NDArray[Any]:
         """Upper-triangular factors ``U`` with ``U U^T = Sigma^-1``.
 
         Raises
@@ -123,33 +127,36 @@ class CovarianceType:
             raise IllDefinedCovarianceError(ILL_DEFINED_COVARIANCE)
         return 1.0 / np.sqrt(covariances)
 
-    def precision_cholesky_from_precisions(self, precisions):
+    def precision_cholesky_from_precisions(self, precisions: NDArray[Any]) -> NDArray[Any]:
         """Cholesky factors of given precisions (``precisions_init``)."""
         return np.sqrt(np.asarray(precisions, dtype=np.float64))
 
-    def covariances_from_cholesky(self, prec_chol):
+    def covariances_from_cholesky(self, prec_chol: NDArray[Any]) -> NDArray[Any]:
         """Covariances implied by precision Cholesky factors."""
         return 1.0 / prec_chol**2
 
-    def precisions_from_cholesky(self, prec_chol):
+    def precisions_from_cholesky(self, prec_chol: NDArray[Any]) -> NDArray[Any]:
         """``P = U U^T`` for every component."""
         return prec_chol**2
 
-    def log_det_cholesky(self, prec_chol, n_features):
+    def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         """``log det U`` per component (a scalar for tied)."""
         raise NotImplementedError
 
     # -- kernel packing ----------------------------------------------------
-    def cholesky_blocks(self, prec_chol, n_components, n_features):
+    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int,
+                        n_features: int) -> NDArray[Any]:
         """(P, d, d) stack of factors for the BLAS layout (P = K, or 1 when shared)."""
         raise NotImplementedError(f"{self.name} covariances have no matrix layout")
 
-    def diagonal_factors(self, prec_chol, n_components, n_features):
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         """(K, d) square roots of the precisions for the direct (diagonal) layout."""
         raise NotImplementedError
 
     # -- validation, expansion, sampling ------------------------------------
-    def check_precisions(self, precisions, n_components, n_features, name="precisions_init"):
+    def check_precisions(self, precisions: NDArray[Any], n_components: int, n_features: int,
+                         name: str = "precisions_init") -> NDArray[Any]:
         """Validate user-given precisions; return them as float64.
 
         Raises
@@ -175,11 +182,13 @@ class CovarianceType:
             raise ValueError(f"'{self.name} precision' should be positive: {name} must be "
                              "strictly positive")
 
-    def to_full(self, covariances, n_components, n_features):
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         """Covariances expanded to shape (K, d, d)."""
         raise NotImplementedError
 
-    def sample(self, rng, means, covariances, counts):
+    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any],
+               counts: NDArray[Any]) -> NDArray[Any]:
         """``counts[k]`` draws from each component, stacked in component order."""
         K, d = means.shape
         sd = np.sqrt(np.asarray(covariances, dtype=np.float64))
@@ -190,7 +199,9 @@ class CovarianceType:
         ])
 
     # -- M-step --------------------------------------------------------------
-    def m_step(self, stats, nk_g, delta, empty, reg_covar, prev_covariances):
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         """The covariance part of the M-step (scikit-learn's estimates).
 
         Parameters
@@ -248,36 +259,38 @@ class FullCovariance(CovarianceType):
     name = "full"
     is_matrix = True
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features, n_features)
 
-    def n_parameters(self, n_components, n_features):
+    def n_parameters(self, n_components: int, n_features: int) -> float:
         return n_components * n_features * (n_features + 1) / 2.0
 
-    def precision_cholesky(self, covariances):
+    def precision_cholesky(self, covariances: NDArray[Any]) -> NDArray[Any]:
         K, d, _ = covariances.shape
         out = np.empty((K, d, d))
         for k in range(K):
             out[k] = _prec_chol_one(covariances[k])
         return out
 
-    def precision_cholesky_from_precisions(self, precisions):
+    def precision_cholesky_from_precisions(self, precisions: NDArray[Any]) -> NDArray[Any]:
         P = np.asarray(precisions, dtype=np.float64)
         return np.stack([_chol_of_precision(Pk) for Pk in P])
 
-    def covariances_from_cholesky(self, prec_chol):
+    def covariances_from_cholesky(self, prec_chol: NDArray[Any]) -> NDArray[Any]:
         return np.stack([_cov_from_chol(U) for U in prec_chol])
 
-    def precisions_from_cholesky(self, prec_chol):
+    def precisions_from_cholesky(self, prec_chol: NDArray[Any]) -> NDArray[Any]:
         return np.einsum("kij,klj->kil", prec_chol, prec_chol)
 
-    def log_det_cholesky(self, prec_chol, n_features):
+    def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)
 
-    def cholesky_blocks(self, prec_chol, n_components, n_features):
+    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int,
+                        n_features: int) -> NDArray[Any]:
         return prec_chol
 
-    def diagonal_factors(self, prec_chol, n_components, n_features):
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return prec_chol.reshape(n_components, 1)  # d == 1 only
 
     def _check_precision_values(self, p, name):
@@ -291,15 +304,19 @@ class FullCovariance(CovarianceType):
                 raise ValueError(f"'{self.name} precision' should be symmetric, "
                                  f"positive-definite: {name}{what} has an eigenvalue <= 0")
 
-    def to_full(self, covariances, n_components, n_features):
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return covariances.copy()
 
-    def sample(self, rng, means, covariances, counts):
+    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any],
+               counts: NDArray[Any]) -> NDArray[Any]:
         return np.vstack([
             rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, covariances, counts)
         ])
 
-    def m_step(self, stats, nk_g, delta, empty, reg_covar, prev_covariances):
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         d = stats.n_features
         corr = 2.0 - stats.nk / nk_g
         outer = delta[:, :, None] * delta[:, None, :]
@@ -316,42 +333,48 @@ class TiedCovariance(FullCovariance):
 
     name = "tied"
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_features, n_features)
 
-    def n_parameters(self, n_components, n_features):
+    def n_parameters(self, n_components: int, n_features: int) -> float:
         return n_features * (n_features + 1) / 2.0
 
-    def precision_cholesky(self, covariances):
+    def precision_cholesky(self, covariances: NDArray[Any]) -> NDArray[Any]:
         return _prec_chol_one(covariances)
 
-    def precision_cholesky_from_precisions(self, precisions):
+    def precision_cholesky_from_precisions(self, precisions: NDArray[Any]) -> NDArray[Any]:
         return _chol_of_precision(np.asarray(precisions, dtype=np.float64))
 
-    def covariances_from_cholesky(self, prec_chol):
+    def covariances_from_cholesky(self, prec_chol: NDArray[Any]) -> NDArray[Any]:
         return _cov_from_chol(prec_chol)
 
-    def precisions_from_cholesky(self, prec_chol):
+    def precisions_from_cholesky(self, prec_chol: NDArray[Any]) -> NDArray[Any]:
         return prec_chol @ prec_chol.T
 
-    def log_det_cholesky(self, prec_chol, n_features):
+    def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return np.sum(np.log(np.diag(prec_chol)))
 
-    def cholesky_blocks(self, prec_chol, n_components, n_features):
+    def cholesky_blocks(self, prec_chol: NDArray[Any], n_components: int,
+                        n_features: int) -> NDArray[Any]:
         return prec_chol[None]
 
-    def diagonal_factors(self, prec_chol, n_components, n_features):
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return np.broadcast_to(prec_chol.reshape(1, 1), (n_components, 1))
 
-    def to_full(self, covariances, n_components, n_features):
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return np.repeat(covariances[None], n_components, axis=0)
 
-    def sample(self, rng, means, covariances, counts):
+    def sample(self, rng: np.random.Generator, means: NDArray[Any], covariances: NDArray[Any],
+               counts: NDArray[Any]) -> NDArray[Any]:
         return np.vstack([
             rng.multivariate_normal(m, covariances, int(s)) for m, s in zip(means, counts)
         ])
 
-    def m_step(self, stats, nk_g, delta, empty, reg_covar, prev_covariances):
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         d = stats.n_features
         outer = delta[:, :, None] * delta[:, None, :]
         scatter = stats.Mk - (2.0 * nk_g - stats.nk)[:, None, None] * outer
@@ -366,22 +389,26 @@ class DiagCovariance(CovarianceType):
 
     name = "diag"
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features)
 
-    def n_parameters(self, n_components, n_features):
+    def n_parameters(self, n_components: int, n_features: int) -> float:
         return n_components * n_features
 
-    def log_det_cholesky(self, prec_chol, n_features):
+    def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return np.sum(np.log(prec_chol), axis=1)
 
-    def diagonal_factors(self, prec_chol, n_components, n_features):
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return prec_chol
 
-    def to_full(self, covariances, n_components, n_features):
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return np.stack([np.diag(c) for c in covariances])
 
-    def m_step(self, stats, nk_g, delta, empty, reg_covar, prev_covariances):
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         return self._diagonal_m_step(stats, nk_g, delta, empty, reg_covar, prev_covariances)
 
 
@@ -390,22 +417,26 @@ class SphericalCovariance(CovarianceType):
 
     name = "spherical"
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components,)
 
-    def n_parameters(self, n_components, n_features):
+    def n_parameters(self, n_components: int, n_features: int) -> float:
         return n_components
 
-    def log_det_cholesky(self, prec_chol, n_features):
+    def log_det_cholesky(self, prec_chol: NDArray[Any], n_features: int) -> Any:
         return n_features * np.log(prec_chol)
 
-    def diagonal_factors(self, prec_chol, n_components, n_features):
+    def diagonal_factors(self, prec_chol: NDArray[Any], n_components: int,
+                         n_features: int) -> NDArray[Any]:
         return np.repeat(prec_chol[:, None], n_features, axis=1)
 
-    def to_full(self, covariances, n_components, n_features):
+    def to_full(self, covariances: NDArray[Any], n_components: int,
+                n_features: int) -> NDArray[Any]:
         return covariances[:, None, None] * np.eye(n_features)[None]
 
-    def m_step(self, stats, nk_g, delta, empty, reg_covar, prev_covariances):
+    def m_step(self, stats: Any, nk_g: NDArray[Any], delta: NDArray[Any],
+               empty: NDArray[Any], reg_covar: float,
+               prev_covariances: NDArray[Any] | None) -> NDArray[Any]:
         cov = self._diagonal_m_step(stats, nk_g, delta, empty, reg_covar, prev_covariances)
         return cov.mean(axis=1)
 
@@ -418,13 +449,14 @@ COVARIANCES = {
 COVARIANCE_TYPES = tuple(COVARIANCES)
 
 
-def n_mixture_parameters(covariance_type, n_components, n_features):
+def n_mixture_parameters(covariance_type: str | CovarianceType, n_components: int,
+                         n_features: int) -> int:
     """Free parameters of a Gaussian mixture: weights, means and covariances."""
     K, d = n_components, n_features
     return int(get_covariance(covariance_type).n_parameters(K, d) + K * d + K - 1)
 
 
-def get_covariance(covariance_type):
+def get_covariance(covariance_type: str | CovarianceType) -> CovarianceType:
     """The :class:`CovarianceType` object for a name (or the object itself).
 
     Raises

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ..exceptions import IllDefinedCovarianceError
 
@@ -49,13 +49,13 @@ class EMResult:
     collapsed: str = ""
 
 
-def e_step(accumulate, steps, params):
+def e_step(accumulate: Any, steps: Any, params: Any) -> Any:
     """Statistics of the data under ``params`` and the lower bound of ``params``."""
     stats = accumulate(steps.kernel_params(params))
     return stats, steps.lower_bound(stats, params)
 
 
-def em_step(accumulate, steps, params, absorb=None):
+def em_step(accumulate: Any, steps: Any, params: Any, absorb: Any = None) -> Any:
     """One E-step and M-step from ``params``.
 
     Parameters
@@ -79,8 +79,9 @@ def em_step(accumulate, steps, params, absorb=None):
     return steps.m_step(running, params), stats, lower_bound
 
 
-def run_em(accumulate, steps, params, lower_bound, *, max_iter, tol, callback=None,
-           verbose=0, verbose_interval=10, on_abort=None):
+def run_em(accumulate: Any, steps: Any, params: Any, lower_bound: float, *, max_iter: int,
+           tol: float, callback: Any = None, verbose: int = 0, verbose_interval: int = 10,
+           on_abort: Any = None) -> Any:
     """EM iterations from ``params`` until the lower bound changes by less than ``tol``.
 
     If the M-step finds a covariance that is no longer positive definite (a

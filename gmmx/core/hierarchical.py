@@ -28,9 +28,14 @@ No pass over the data is needed: the rows come from the initialisation sample.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .._kernels import _hier
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 __all__ = [
     "HC_MAX_ROWS",
@@ -48,7 +53,7 @@ HC_MAX_ROWS = 2000
 _EPS = np.finfo(np.float64).eps
 
 
-def svd_transform(X, sample_weight=None):
+def svd_transform(X: NDArray[Any], sample_weight: NDArray[Any] | None = None) -> NDArray[Any]:
     """mclust's ``hcUse = "SVD"`` coordinates.
 
     Centre, scale every column to unit variance (``n - 1``), drop constant
@@ -71,7 +76,7 @@ def svd_transform(X, sample_weight=None):
     return (S @ Vt[ok].T) / np.sqrt(sv[ok])
 
 
-def hc_vvv(Z, sample_weight=None, alpha=1.0, beta=1.0):
+def hc_vvv(Z: NDArray[Any], sample_weight: NDArray[Any] | None = None, alpha: float = 1.0, beta: float = 1.0) -> NDArray[Any]:
     """Agglomerative hierarchical clustering under mclust's VVV criterion.
 
     Parameters
@@ -101,7 +106,7 @@ def hc_vvv(Z, sample_weight=None, alpha=1.0, beta=1.0):
                                float(beta))
 
 
-def partition(merges, n_rows, n_clusters):
+def partition(merges: NDArray[Any], n_rows: int, n_clusters: int) -> NDArray[Any]:
     """Labels 0..K-1 (numbered by first appearance) of the tree cut at ``n_clusters``."""
     labels = list(range(n_rows))
     # In reverse, a merged row takes the final label of the row it merged into.
@@ -112,7 +117,7 @@ def partition(merges, n_rows, n_clusters):
     return order[inverse].astype(np.int32)
 
 
-def quantile_classes(x, n_classes, sample_weight=None):
+def quantile_classes(x: NDArray[Any], n_classes: int, sample_weight: NDArray[Any] | None = None) -> NDArray[Any]:
     """mclust's ``qclass``: K classes of a 1-D sample between (unique) quantiles.
 
     Labels are 0..K-1 in increasing order of ``x``.
@@ -139,7 +144,7 @@ def quantile_classes(x, n_classes, sample_weight=None):
     return np.clip(np.searchsorted(q, x, side="right") - 1, 0, k - 1).astype(np.int32)
 
 
-def max_rows_for(n_features, n_clusters=1):
+def max_rows_for(n_features: int, n_clusters: int = 1) -> int:
     """Rows the agglomeration uses: :data:`HC_MAX_ROWS`, fewer above 16 features.
 
     The tree costs ``O(m^2 d^3)``; from 17 features on ``m`` shrinks as
@@ -160,8 +165,8 @@ def _subsample(n, m, random_state):
     return idx
 
 
-def hierarchical_labels(X, sample_weight, n_clusters, random_state, max_rows=None,
-                        cache=None):
+def hierarchical_labels(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any, max_rows: int | None = None,
+                        cache: Any = None) -> tuple[NDArray[Any] | None, NDArray[Any]]:
     """The starting partition of ``init_params="hierarchical"``.
 
     Parameters

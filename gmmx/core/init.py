@@ -3,12 +3,17 @@ other scikit-learn ``init_params`` schemes and mclust's hierarchical start."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .._kernels import _kmeans
 from .hierarchical import hierarchical_labels
 from .mstep import m_step
 from .stats import SufficientStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 
@@ -39,7 +44,7 @@ def _w(sample_weight):
                                                                      dtype=np.float64)
 
 
-def distance_scale(X):
+def distance_scale(X: NDArray[Any]) -> float:
     """Power of two by which k-means multiplies ``x - c`` before squaring.
 
     Squared distances of data at the 1e-200 scale underflow to 0 (every row
@@ -70,7 +75,9 @@ def _relative_weights(sample_weight):
     return w if top <= 0 else np.ldexp(w, -np.frexp(top)[1])
 
 
-def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1, scale=None):
+def kmeans_plusplus(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
+                    random_state: Any, n_threads: int | None = 1,
+                    scale: Any = None) -> tuple[NDArray[Any], NDArray[Any]]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, as scikit-learn).
 
     Parameters
@@ -120,7 +127,9 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads=1, sca
     return centers, indices
 
 
-def kmeans(X, sample_weight, n_clusters, random_state, n_threads=1, max_iter=300, tol=1e-4):
+def kmeans(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int, random_state: Any,
+           n_threads: int | None = 1, max_iter: int = 300,
+           tol: float = 1e-4) -> tuple[NDArray[Any], NDArray[Any]]:
     """Lloyd's k-means from k-means++ seeds.
 
     Returns
@@ -138,8 +147,9 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads=1, max_iter=300
     return centers, labels
 
 
-def kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1, max_iter=300,
-                   tol=1e-4):
+def kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
+                   random_state: Any, n_threads: int | None = 1, max_iter: int = 300,
+                   tol: float = 1e-4) -> NDArray[Any]:
     """Centres of Lloyd's k-means from k-means++ seeds (no final labelling pass).
 
     Returns
@@ -193,8 +203,9 @@ def _lloyd(X, sample_weight, n_clusters, random_state, n_threads, max_iter, tol,
     return centers, inertia
 
 
-def best_kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1, n_init=1,
-                        max_iter=300, tol=1e-4):
+def best_kmeans_centers(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_clusters: int,
+                        random_state: Any, n_threads: int | None = 1, n_init: int = 1,
+                        max_iter: int = 300, tol: float = 1e-4) -> NDArray[Any]:
     """Centres of the run of lowest inertia among ``n_init`` k-means runs.
 
     Returns
@@ -208,10 +219,11 @@ def best_kmeans_centers(X, sample_weight, n_clusters, random_state, n_threads=1,
                                   max_iter, tol, geometry)
         if best is None or inertia < best_inertia:
             best, best_inertia = centers, inertia
-    return best
+    return best  # type: ignore[return-value]  # n_init >= 1
 
 
-def stats_from_labels(X, sample_weight, labels, n_components, covariance_type):
+def stats_from_labels(X: NDArray[Any], sample_weight: NDArray[Any] | None, labels: NDArray[Any],
+                      n_components: int, covariance_type: str) -> SufficientStats:
     """Sufficient statistics of a hard assignment (one-hot responsibilities).
 
     A component that receives no row is centred at the data's (weighted) mean,
@@ -245,7 +257,9 @@ def stats_from_labels(X, sample_weight, labels, n_components, covariance_type):
     return st
 
 
-def nearest_center_stats(X, sample_weight, centers, covariance_type, n_threads=1, scale=1.0):
+def nearest_center_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, centers: NDArray[Any],
+                         covariance_type: str, n_threads: int | None = 1,
+                         scale: Any = 1.0) -> SufficientStats:
     """Statistics of the partition of all rows by their nearest centre, in one native pass.
 
     The same statistics as :func:`stats_from_labels` of the nearest-centre
@@ -271,7 +285,9 @@ def nearest_center_stats(X, sample_weight, centers, covariance_type, n_threads=1
                                n_threads, scale)
 
 
-def given_label_stats(X, sample_weight, centers, labels, covariance_type, n_threads=1):
+def given_label_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, centers: NDArray[Any],
+                      labels: NDArray[Any], covariance_type: str,
+                      n_threads: int | None = 1) -> SufficientStats:
     """:func:`stats_from_labels` in one native pass, without copying any row.
 
     Parameters
@@ -319,14 +335,15 @@ def _label_means(st):
     return np.where((nk > 0)[:, None], full, overall[None])
 
 
-def kmeans_sample_size(n, n_clusters):
+def kmeans_sample_size(n: int, n_clusters: int) -> int:
     """Rows the ``kmeans`` initialisation clusters: all of them, up to
     ``max(KMEANS_MIN_ROWS, KMEANS_ROWS_PER_CLUSTER * K)`` (and ``KMEANS_MAX_ROWS``)."""
     cap = max(KMEANS_MIN_ROWS, KMEANS_ROWS_PER_CLUSTER * n_clusters)
     return min(n, cap, KMEANS_MAX_ROWS)
 
 
-def stats_from_resp(X, sample_weight, resp, covariance_type):
+def stats_from_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any],
+                    covariance_type: str) -> SufficientStats:
     """Sufficient statistics of soft responsibilities ``resp`` (n, K)."""
     X64 = np.asarray(X, dtype=np.float64)
     r = resp if sample_weight is None else resp * sample_weight[:, None]
@@ -347,10 +364,9 @@ def stats_from_resp(X, sample_weight, resp, covariance_type):
     return st
 
 
-def initial_parameters(
-    X, sample_weight, n_components, covariance_type, init_params, regularisation,
-    random_state, n_threads=1, cache=None,
-):
+def initial_parameters(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_components: int,
+                       covariance_type: str, init_params: str, regularisation: Any,
+                       random_state: Any, n_threads: int | None = 1, cache: Any = None) -> Any:
     """Initial ``(weights, means, covariances, precisions_cholesky)``.
 
     The M-step (with ``regularisation``: a :class:`Regularisation` or a float
@@ -361,10 +377,9 @@ def initial_parameters(
     return m_step(st, regularisation)
 
 
-def initial_stats(
-    X, sample_weight, n_components, covariance_type, init_params, random_state,
-    n_threads=1, cache=None,
-):
+def initial_stats(X: NDArray[Any], sample_weight: NDArray[Any] | None, n_components: int,
+                  covariance_type: str, init_params: str, random_state: Any,
+                  n_threads: int | None = 1, cache: Any = None) -> SufficientStats:
     """Sufficient statistics of the initial responsibilities.
 
     Mirrors scikit-learn's schemes; ``kmeans`` runs gmmx's native k-means on

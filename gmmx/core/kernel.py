@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from .. import _kernels
 from .._kernels import _estep, layout
 from .covariance import get_covariance
 from .stats import SufficientStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _EMPTY = np.empty(0, dtype=np.float64)
@@ -37,12 +40,12 @@ _EMPTY2 = np.empty((0, 0), dtype=np.float64)
 class NonFiniteChunkError(ValueError):
     """A block of rows produced a non-finite log-likelihood."""
 
-    def __init__(self, message, row=None):
+    def __init__(self, message: str, row: int | None = None) -> None:
         super().__init__(message)
         self.row = row
 
 
-def available_cpus():
+def available_cpus() -> int:
     """Cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -59,7 +62,7 @@ MIN_WORK_PER_THREAD = 250_000
 MAX_THREADS = _estep.MAX_GROUPS
 
 
-def resolve_n_threads(n_threads, work=None):
+def resolve_n_threads(n_threads: int | None, work: int | None = None) -> int:
     """Number of OpenMP threads for a kernel call.
 
     ``None`` means all usable cores, capped by ``OMP_NUM_THREADS`` and, when
@@ -168,7 +171,7 @@ if hasattr(os, "register_at_fork"):
 
 
 @contextlib.contextmanager
-def blas_held_to_one_thread():
+def blas_held_to_one_thread() -> Iterator[None]:
     """Hold BLAS to one thread for a whole fit (re-entrant, thread-safe).
 
     Limiting BLAS around every kernel call is not enough: restoring its
@@ -187,7 +190,8 @@ def blas_held_to_one_thread():
 
 
 @contextlib.contextmanager
-def blas_threads_for(kind, n_threads, uses_blas=None):
+def blas_threads_for(kind: str, n_threads: int | None,
+                     uses_blas: bool | None = None) -> Iterator[int | None]:
     """Run a kernel call without oversubscribing the cores; yields the thread count.
 
     Full and tied kernels, and diagonal ones packed for the GEMM formulation
@@ -255,24 +259,25 @@ class BlockEStep(Protocol):
     workers) and must not hold the estimator.
     """
 
-    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+    def accumulate(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, n_threads: int | None,
+                   chunk_rows: int | None, where: Any) -> SufficientStats:
         """``SufficientStats`` of the block ``X`` (as :func:`accumulate`)."""
 
-    def log_prob_norm(self, X, n_threads):
+    def log_prob_norm(self, X: NDArray[Any], n_threads: int | None) -> NDArray[Any]:
         """``log p(x_i)`` of every row (as :func:`log_prob_norm`)."""
 
-    def responsibilities(self, X, n_threads):
+    def responsibilities(self, X: NDArray[Any], n_threads: int | None) -> NDArray[Any]:
         """Posterior component probabilities ``(n, K)`` (as :func:`responsibilities`)."""
 
 
-def mixture_mean(weights, means):
+def mixture_mean(weights: NDArray[Any], means: NDArray[Any]) -> NDArray[Any]:
     """``sum_k w_k mu_k`` (equal weights when they sum to zero)."""
     K = means.shape[0]
     w = weights / weights.sum() if weights.sum() > 0 else np.full(K, 1.0 / K)
     return np.ascontiguousarray(w @ means)
 
 
-def diag_gemm_suits(means, prec, ref):
+def diag_gemm_suits(means: NDArray[Any], prec: NDArray[Any], ref: NDArray[Any]) -> bool:
     """True when the GEMM formulation of a diagonal model is faster and exact enough.
 
     ``prec`` (K, d) square roots of the precisions, ``ref`` the centring point.
@@ -288,13 +293,14 @@ def diag_gemm_suits(means, prec, ref):
     return bool(np.all(dist2 <= DIAG_GEMM_MAX_DIST2))
 
 
-def uses_blas(params):
+def uses_blas(params: Any) -> bool:
     """True when the kernel calls BLAS for these :class:`KernelParams`."""
     return params.kind == _estep.KIND_FULL or params.ref.shape[0] > 0
 
 
-def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gemm=None,
-                  log_weights=None):
+def kernel_params(weights: NDArray[Any], means: NDArray[Any], precisions_cholesky: NDArray[Any],
+                  covariance_type: str, diag_gemm: bool | None = None,
+                  log_weights: NDArray[Any] | None = None) -> KernelParams:
     """Pack sklearn-style parameters into the kernel's arrays.
 
     Full and tied models are centred at the mixture mean ``ref``; their
@@ -343,7 +349,7 @@ def kernel_params(weights, means, precisions_cholesky, covariance_type, diag_gem
                         cov.name)
 
 
-def stats_from_kernel(flat, kp, n_samples):
+def stats_from_kernel(flat: NDArray[Any], kp: Any, n_samples: int) -> SufficientStats:
     """SufficientStats centred at the means from the kernel's flat vector."""
     covariance_type = kp.covariance_type
     K, d = kp.means.shape
@@ -443,7 +449,9 @@ def _raise_status(status, bad_chunk, chunk_rows, X, where, resp=None, params=Non
     )
 
 
-def accumulate(X, sample_weight, params, n_threads=1, chunk_rows=0, where=""):
+def accumulate(X: NDArray[Any], sample_weight: NDArray[Any] | None, params: Any,
+               n_threads: int | None = 1, chunk_rows: int | None = 0,
+               where: Any = "") -> SufficientStats:
     """Sufficient statistics of the rows of ``X`` under ``params``.
 
     Parameters
@@ -481,7 +489,7 @@ def _run(X, w, kp, n_threads, chunk_rows, want_stats, out_norm, out_resp):
         )
 
 
-def log_prob_norm(X, params, n_threads=1):
+def log_prob_norm(X: NDArray[Any], params: Any, n_threads: int | None = 1) -> NDArray[Any]:
     """``log p(x_i)`` for every row."""
     if not isinstance(params, KernelParams):
         return params.log_prob_norm(X, n_threads)
@@ -492,7 +500,7 @@ def log_prob_norm(X, params, n_threads=1):
     return out
 
 
-def responsibilities(X, params, n_threads=1):
+def responsibilities(X: NDArray[Any], params: Any, n_threads: int | None = 1) -> NDArray[Any]:
     """Posterior component probabilities ``(n, K)``."""
     if not isinstance(params, KernelParams):
         return params.responsibilities(X, n_threads)
@@ -503,7 +511,7 @@ def responsibilities(X, params, n_threads=1):
     return resp
 
 
-def log_densities(X, params, n_threads=1):
+def log_densities(X: NDArray[Any], params: Any, n_threads: int | None = 1) -> NDArray[Any]:
     """Component log-densities ``cst_k - ||(x_i - mu_k) U_k||^2 / 2``, shape (n, K).
 
     ``log w_k + log N(x_i | k)`` for :func:`kernel_params`' output; pack the
@@ -520,7 +528,9 @@ def log_densities(X, params, n_threads=1):
     return out
 
 
-def accumulate_resp(X, sample_weight, resp, params, n_threads=1, chunk_rows=0, where=""):
+def accumulate_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any],
+                    params: Any, n_threads: int | None = 1, chunk_rows: int | None = 0,
+                    where: Any = "") -> SufficientStats:
     """Sufficient statistics of ``X`` under responsibilities ``resp`` (n, K).
 
     As :func:`accumulate` (statistics centred at ``params.means``) but with

@@ -25,12 +25,17 @@ entries, and their statistics about ``mu_ko`` map to the complete-data ones
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from scipy import linalg
 
 from .._kernels import _estep
 from . import kernel
 from .stats import SufficientStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 __all__ = ["MissingEStep"]
 
@@ -74,7 +79,7 @@ class MissingEStep:
     #: NaN in a block is data for this E-step, not an error (drivers read this).
     marginalizes_nan = True
 
-    def __init__(self, kp):
+    def __init__(self, kp: Any) -> None:
         self.kp = kp
         K, d = kp.means.shape
         self.matrix = kp.kind == _estep.KIND_FULL
@@ -90,7 +95,7 @@ class MissingEStep:
             self.var = 1.0 / (prec * prec)
             logdet = np.sum(np.log(prec), axis=1)
         self.log_weights = kp.cst - logdet + 0.5 * d * _LOG_2PI
-        self._cache = {}
+        self._cache: dict[Any, Any] = {}
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -227,7 +232,7 @@ class MissingEStep:
         except kernel.NonFiniteChunkError as exc:
             raise _renumbered(exc, complete, where) from None
 
-    def accumulate(self, X, sample_weight, n_threads=1, chunk_rows=0, where=""):
+    def accumulate(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, n_threads: int | None = 1, chunk_rows: int | None = 0, where: str = "") -> SufficientStats:
         """Expected complete-data ``SufficientStats`` of the block ``X`` (NaN = missing).
 
         Per pattern, one native E-step call on the observed block with the
@@ -249,7 +254,7 @@ class MissingEStep:
             self._expand(stats, st, pat)
         return stats
 
-    def accumulate_resp(self, X, sample_weight, resp, n_threads=1, chunk_rows=0, where=""):
+    def accumulate_resp(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any], n_threads: int | None = 1, chunk_rows: int | None = 0, where: str = "") -> SufficientStats:
         """Expected complete-data statistics under given responsibilities ``resp`` (n, K)."""
         split = self._groups(X, where)
         if split is None:
@@ -291,19 +296,19 @@ class MissingEStep:
             out[idx] = values
         return out
 
-    def log_densities(self, X, n_threads=1):
+    def log_densities(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """``log w_k + log N(x_o | k)`` of every row's observed entries, (n, K)."""
         return self._per_row(kernel.log_densities, X, (self.kp.means.shape[0],), n_threads)
 
-    def log_prob_norm(self, X, n_threads=1):
+    def log_prob_norm(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """``log p(x_o)`` of every row (the observed entries' marginal)."""
         return self._per_row(kernel.log_prob_norm, X, (), n_threads)
 
-    def responsibilities(self, X, n_threads=1):
+    def responsibilities(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """Posterior component probabilities given the observed entries, (n, K)."""
         return self._per_row(kernel.responsibilities, X, (self.kp.means.shape[0],), n_threads)
 
-    def conditional_components(self, X, n_threads=1):
+    def conditional_components(self, X: NDArray[Any], n_threads: int | None = 1) -> Any:
         """Per-row posteriors and per-component conditional means of the missing entries.
 
         Returns
@@ -321,7 +326,7 @@ class MissingEStep:
         resp = self.responsibilities(X, n_threads)
         cond = np.repeat(X[:, None, :], K, axis=1)
         split = self._groups(X)
-        groups = []
+        groups: list[Any] = []
         if split is None:
             return resp, cond, groups
         for idx, pat in split[1]:
@@ -335,7 +340,7 @@ class MissingEStep:
             groups.append((idx, pat))
         return resp, cond, groups
 
-    def impute(self, X, n_threads=1):
+    def impute(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """``E[x_m | x_o]`` under the mixture at the NaN entries of ``X`` (others kept)."""
         resp, cond, _ = self.conditional_components(X, n_threads)
         out = np.array(X, dtype=np.float64)
@@ -344,7 +349,7 @@ class MissingEStep:
         out[nan] = mixed[nan]
         return out
 
-    def sample_missing(self, X, rng, n_draws=1, n_threads=1):
+    def sample_missing(self, X: NDArray[Any], rng: np.random.RandomState, n_draws: int = 1, n_threads: int | None = 1) -> NDArray[Any]:
         """Draws of the missing entries of ``X`` given its observed ones, (n_draws, n, d).
 
         Each draw picks a component from the row's posterior given its

@@ -8,19 +8,24 @@ Cappe & Moulines propose) removes most of the noise of small steps.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numbers
 
 import numpy as np
 
 from .stats import SufficientStats
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
 __all__ = ["OnlineEM", "check_step_exponent"]
 
 
-def check_step_exponent(kappa):
+def check_step_exponent(kappa: Any) -> float:
     """``step_exponent`` must be in (0.5, 1]."""
     if (isinstance(kappa, bool) or not isinstance(kappa, numbers.Real)
-            or not np.isfinite(kappa) or not 0.5 < kappa <= 1.0):
+            or not np.isfinite(kappa) or not 0.5 < kappa <= 1.0):  # type: ignore[call-overload, operator]
         raise ValueError(
             f"step_exponent must be a number in (0.5, 1] (the step sizes are "
             f"(t + 2) ** -step_exponent), got {kappa!r}"
@@ -51,19 +56,21 @@ class OnlineEM:
         Total weight absorbed so far (MAP steps scale by it).
     """
 
-    def __init__(self, stats=None, n_updates=0, weight_seen=0.0):
+    def __init__(self, stats: SufficientStats | None = None, n_updates: int = 0,
+                 weight_seen: float = 0.0) -> None:
         self.stats = stats
         self.n_updates = int(n_updates)
         self.weight_seen = float(weight_seen)
-        self._anchor = None
-        self._mean = None
+        self._anchor: tuple[NDArray[Any], NDArray[Any]] | None = None
+        self._mean: SufficientStats | None = None
         self.n_averaged = 0
 
-    def step_size(self, kappa):
+    def step_size(self, kappa: float) -> float:
         """Step for the next batch: ``(n_updates + 1) ** -kappa``."""
         return float((self.n_updates + 1) ** -kappa)
 
-    def update(self, batch_stats, kappa, as_totals=False, average=False):
+    def update(self, batch_stats: SufficientStats, kappa: float, as_totals: bool = False,
+               average: Any = False) -> SufficientStats:
         """Absorb the statistics of one batch; returns the new running stats.
 
         With ``as_totals`` the per-row running statistics come back scaled
@@ -98,7 +105,7 @@ class OnlineEM:
             return self.stats.scaled(self.weight_seen)
         return self.stats
 
-    def end_average(self, as_totals=False):
+    def end_average(self, as_totals: bool = False) -> SufficientStats | None:
         """Make the mean of the averaged running statistics the running statistics.
 
         Returns the new running statistics (scaled by the weight seen with
@@ -110,11 +117,11 @@ class OnlineEM:
         self.stats = mean
         return mean.scaled(self.weight_seen) if as_totals else mean
 
-    def anchor(self, weights, means):
+    def anchor(self, weights: NDArray[Any], means: NDArray[Any]) -> None:
         """Remember the parameters this state produced (to detect a refit)."""
         self._anchor = (np.array(weights, copy=True), np.array(means, copy=True))
 
-    def matches(self, weights, means):
+    def matches(self, weights: NDArray[Any] | None, means: NDArray[Any] | None) -> bool:
         """True if ``weights`` and ``means`` are the ones this state produced."""
         if self._anchor is None or weights is None or means is None:
             return False
@@ -122,7 +129,7 @@ class OnlineEM:
         return (w.shape == weights.shape and m.shape == means.shape
                 and np.array_equal(w, weights) and np.array_equal(m, means))
 
-    def to_arrays(self, prefix="online_"):
+    def to_arrays(self, prefix: str = "online_") -> dict[str, NDArray[Any]]:
         """Plain arrays for :mod:`gmmx.io`."""
         out = {prefix + "n_updates": np.array([self.n_updates], dtype=np.int64),
                prefix + "weight_seen": np.array([self.weight_seen])}
@@ -131,7 +138,8 @@ class OnlineEM:
         return out
 
     @classmethod
-    def from_arrays(cls, covariance_type, arrays, prefix="online_"):
+    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any],
+                    prefix: str = "online_") -> OnlineEM:
         """Inverse of :meth:`to_arrays`."""
         n = int(np.asarray(arrays[prefix + "n_updates"]).reshape(-1)[0])
         seen = 0.0

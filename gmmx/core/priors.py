@@ -31,7 +31,7 @@ exactly mclust's ``msvvvp``, ``mseeep``, ``msvvip`` and ``msviip`` (its
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import numbers
 from dataclasses import dataclass
@@ -40,6 +40,9 @@ import numpy as np
 from scipy.special import gammaln, multigammaln
 
 from .covariance import get_covariance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 __all__ = [
     "ConjugatePrior",
@@ -70,12 +73,12 @@ class DataMoments:
     mean: np.ndarray
     scatter: np.ndarray
 
-    def variance(self):
+    def variance(self) -> NDArray[Any]:
         """Sample (co)variance with the ``n - 1`` denominator, as R's ``var``."""
         return self.scatter / max(self.weight - 1.0, np.finfo(float).tiny)
 
 
-def moments_from_stats(stats):
+def moments_from_stats(stats: Any) -> DataMoments:
     """The data's moments from one pass's :class:`SufficientStats` (pooled over components)."""
     nk = stats.nk
     n = float(nk.sum())
@@ -94,7 +97,8 @@ def moments_from_stats(stats):
     return DataMoments(n, mean, scatter)
 
 
-def moments_from_data(X, sample_weight=None, full=True):
+def moments_from_data(X: NDArray[Any], sample_weight: NDArray[Any] | None = None,
+                      full: bool = True) -> DataMoments:
     """The moments of rows ``X`` (optionally weighted), in float64."""
     X = np.asarray(X, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
@@ -339,7 +343,7 @@ class ResolvedPrior:
     spec: Optional[ConjugatePrior] = None
 
     # ------------------------------------------------------------------ MAP
-    def map_estimates(self, stats):
+    def map_estimates(self, stats: Any) -> tuple[NDArray[Any], NDArray[Any]]:
         """MAP means and covariances from one pass's statistics (module docstring).
 
         Returns
@@ -377,7 +381,7 @@ class ResolvedPrior:
         return means, (self.scale + B) / denom[:, None]
 
     # ------------------------------------------------------------------ density
-    def log_density(self, means, precisions_cholesky):
+    def log_density(self, means: NDArray[Any], precisions_cholesky: NDArray[Any]) -> float:
         """Log prior density of the parameters (normalised; for the lower bound)."""
         cov_type = get_covariance(self.covariance_type)
         K, d = means.shape
@@ -410,20 +414,21 @@ class ResolvedPrior:
         return total
 
     # ------------------------------------------------------------------ archive
-    def to_arrays(self, prefix):
+    def to_arrays(self, prefix: str) -> dict[str, NDArray[Any]]:
         """Plain arrays (fitted state of a model)."""
         return {prefix + "scalars": np.array([self.shrinkage, self.dof]),
                 prefix + "mean": self.mean, prefix + "scale": self.scale}
 
     @classmethod
-    def from_arrays(cls, covariance_type, arrays, prefix, spec):
+    def from_arrays(cls, covariance_type: str, arrays: Mapping[str, Any], prefix: str,
+                    spec: Any) -> ResolvedPrior:
         """Inverse of :meth:`to_arrays`."""
         sc = np.asarray(arrays[prefix + "scalars"], dtype=np.float64).reshape(-1)
         return cls(covariance_type, float(sc[0]), np.asarray(arrays[prefix + "mean"], float),
                    float(sc[1]), np.asarray(arrays[prefix + "scale"], float), spec)
 
 
-def log_dirichlet(weights, concentration):
+def log_dirichlet(weights: NDArray[Any], concentration: float) -> float:
     """Log density of the symmetric Dirichlet(``concentration``) at ``weights``."""
     alpha = float(concentration)
     K = weights.shape[0]

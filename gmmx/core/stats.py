@@ -17,7 +17,7 @@ import numpy as np
 from .covariance import get_covariance
 
 
-def m_shape(covariance_type, n_components, n_features):
+def m_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
     """Shape of the second-moment statistic ``M`` for a covariance type."""
     return get_covariance(covariance_type).stats_shape(n_components, n_features)
 

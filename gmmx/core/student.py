@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 import numpy as np
 from scipy.optimize import brentq
@@ -47,6 +47,9 @@ from .._kernels import _estep, _student
 from . import kernel
 from .covariance import get_covariance
 from .stats import SufficientStats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
 
 __all__ = ["DOF_MAX", "DOF_MIN", "StudentTEStep", "StudentTEmissions", "StudentTParams",
            "dof_update", "u_weighted_scales",
@@ -79,7 +82,7 @@ class StudentTParams(NamedTuple):
     dof: np.ndarray
 
 
-def student_log_densities(gauss, log_det, dof, n_features):
+def student_log_densities(gauss: Any, log_det: Any, dof: Any, n_features: int) -> tuple[NDArray[Any], NDArray[Any]]:
     """t log-densities and weights ``u`` from unit-weight Gaussian log-densities.
 
     Parameters
@@ -147,7 +150,7 @@ class StudentTEStep:
     dof: np.ndarray
 
     @classmethod
-    def from_params(cls, params, covariance_type):
+    def from_params(cls, params: Any, covariance_type: str) -> StudentTEStep:
         """The E-step for :class:`StudentTParams`."""
         K = params.means.shape[0]
         gauss = kernel.kernel_params(np.ones(K), params.means, params.precisions_cholesky,
@@ -175,19 +178,21 @@ class StudentTEStep:
                                  sample_weight=w)
         return flat, tsums
 
-    def log_prob_norm(self, X, n_threads):
+    def log_prob_norm(self, X: NDArray[Any], n_threads: int | None) -> NDArray[Any]:
         """``log p(x_i)`` of every row."""
         out = np.empty(X.shape[0], dtype=np.float64)
         self._pass(X, None, n_threads, want_stats=False, out_norm=out)
         return out
 
-    def responsibilities(self, X, n_threads):
+    def responsibilities(self, X: NDArray[Any], n_threads: int | None) -> NDArray[Any]:
         """Posterior component probabilities, (n, K)."""
         out = np.empty((X.shape[0], self.dof.shape[0]), dtype=np.float64)
         self._pass(X, None, n_threads, want_stats=False, out_resp=out)
         return out
 
-    def accumulate(self, X, sample_weight, n_threads, chunk_rows, where):
+    def accumulate(self, X: NDArray[Any], sample_weight: NDArray[Any] | None,
+                   n_threads: int | None, chunk_rows: int | None,
+                   where: str) -> SufficientStats:
         """Statistics under r·u plus ``extra`` (see the module docstring).
 
         One native pass: per cache-sized chunk of rows, the Gaussian
@@ -224,11 +229,11 @@ class StudentTEmissions:
     dof: np.ndarray
     gauss: Optional[kernel.KernelParams] = None
 
-    def bind(self, kp):
+    def bind(self, kp: Any) -> StudentTEmissions:
         """These emissions on the Gaussian parameters ``kp``."""
         return StudentTEmissions(np.asarray(self.dof, dtype=np.float64), kp)
 
-    def log_densities(self, X, n_threads):
+    def log_densities(self, X: NDArray[Any], n_threads: int | None) -> Any:
         """``(log t(x_i | k) (n, K), (u, log(nu + delta)))``."""
         if self.gauss is None:
             raise ValueError("StudentTEmissions.bind(kernel_params) must be called first")
@@ -238,7 +243,7 @@ class StudentTEmissions:
                                      n_threads)
         return log_t, (u, log_s)
 
-    def statistics(self, X, w, resp, state, n_threads, where=""):
+    def statistics(self, X: NDArray[Any], w: NDArray[Any] | None, resp: NDArray[Any], state: Any, n_threads: int | None, where: str = "") -> SufficientStats:
         """Statistics of ``X`` under ``resp * u`` plus ``extra["resp"]`` and
         ``extra["log_u_minus_u"]``."""
         u, log_s = state
@@ -251,7 +256,7 @@ class StudentTEmissions:
         return stats
 
 
-def u_weighted_scales(scales, resp, nk_u, covariance_type, guard=0.0):
+def u_weighted_scales(scales: NDArray[Any], resp: NDArray[Any], nk_u: NDArray[Any], covariance_type: str, guard: float = 0.0) -> NDArray[Any]:
     """Scales estimated with ``sum r u`` as denominator, moved to ``sum r``.
 
     The Gaussian M-step on statistics under r·u divides the scatter by
@@ -265,7 +270,7 @@ def u_weighted_scales(scales, resp, nk_u, covariance_type, guard=0.0):
     return scales * factor.reshape((-1,) + (1,) * (scales.ndim - 1))
 
 
-def dof_update(resp, log_u_minus_u, dof, n_features, dof_max=DOF_MAX):
+def dof_update(resp: NDArray[Any], log_u_minus_u: NDArray[Any], dof: Any, n_features: int, dof_max: float = DOF_MAX) -> NDArray[Any]:
     """New degrees of freedom per component (the CM-step of ECM for ν).
 
     Solves, for each component with weight, Peel & McLachlan's (2000) eq. (30)
@@ -304,7 +309,7 @@ def dof_update(resp, log_u_minus_u, dof, n_features, dof_max=DOF_MAX):
     return new
 
 
-def student_m_step(stats, reg_covar, prev, fixed_dof=None, dof_max=DOF_MAX):
+def student_m_step(stats: SufficientStats, reg_covar: float, prev: Any, fixed_dof: Any = None, dof_max: float = DOF_MAX) -> StudentTParams:
     """New :class:`StudentTParams` from statistics under r·u (see the module docstring).
 
     Locations ``sum w r u x / sum w r u`` and scales
@@ -367,7 +372,7 @@ def _plus_diagonal(scales, name, value):
     return scales + value
 
 
-def t_covariances(scales, dof, covariance_type):
+def t_covariances(scales: NDArray[Any], dof: Any, covariance_type: str) -> NDArray[Any]:
     """Covariances ``nu / (nu - 2) Sigma`` (infinite where ``nu <= 2``).
 
     Shape as ``covariances_`` of a Gaussian mixture of the type, except tied:

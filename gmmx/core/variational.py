@@ -19,12 +19,16 @@ scikit-learn's evidence lower bound, whose entropy term
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from .covariance import get_covariance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+    from .stats import SufficientStats
 
 __all__ = ["PRIOR_TYPES", "VariationalParams", "VariationalPrior", "expected_log_weights",
            "log_weight_terms", "lower_bound", "responsibility_entropy_sum",
@@ -73,7 +77,7 @@ class VariationalParams(NamedTuple):
     precisions_cholesky: np.ndarray
 
 
-def expected_log_weights(weight_concentration, prior_type):
+def expected_log_weights(weight_concentration: ArrayLike, prior_type: str) -> NDArray[Any]:
     """``E[log pi_k]`` under the posterior on the weights."""
     wc = np.asarray(weight_concentration, dtype=np.float64)
     if prior_type == "dirichlet_process":
@@ -83,7 +87,7 @@ def expected_log_weights(weight_concentration, prior_type):
     return digamma(wc) - digamma(np.sum(wc))
 
 
-def weights_from_concentration(weight_concentration, prior_type):
+def weights_from_concentration(weight_concentration: ArrayLike, prior_type: str) -> NDArray[Any]:
     """Posterior mean weights, as scikit-learn's ``weights_``."""
     wc = np.asarray(weight_concentration, dtype=np.float64)
     if prior_type == "dirichlet_process":
@@ -99,7 +103,7 @@ def _log_lambda(degrees_of_freedom, d):
     return d * math.log(2.0) + np.sum(digamma(0.5 * (nu - np.arange(d)[:, None])), axis=0)
 
 
-def log_weight_terms(params, prior_type):
+def log_weight_terms(params: Any, prior_type: str) -> NDArray[Any]:
     """Per-component terms that take the place of ``log w_k`` in the kernel's constants.
 
     With the kernel's precision factor ``sqrt(nu_k) chol(W_k)`` its constant
@@ -142,7 +146,7 @@ def _gaussian_estimates(stats, reg_covar):
     return nk, xk, sk
 
 
-def variational_m_step(stats, prior, reg_covar):
+def variational_m_step(stats: Any, prior: Any, reg_covar: float) -> Any:
     """The conjugate update of the posterior from statistics of one pass.
 
     Matches scikit-learn's ``BayesianGaussianMixture._m_step`` (its ``10 * eps``
@@ -194,7 +198,7 @@ def variational_m_step(stats, prior, reg_covar):
     return VariationalParams(wc, beta, means, nu, covariances, prec_chol)
 
 
-def responsibility_entropy_sum(stats, params, prior_type):
+def responsibility_entropy_sum(stats: Any, params: Any, prior_type: str) -> float:
     """``sum_i w_i sum_k r_ik log r_ik`` of the E-step under ``params``, from its statistics.
 
     ``log r_ik = log rho_ik - log Z_i`` with ``log rho_ik = c_k - q_ik / 2``
@@ -228,7 +232,7 @@ def _log_wishart_norm(nu, log_det_chol, d):
              + np.sum(gammaln(0.5 * (nu - np.arange(d)[:, None])), axis=0))
 
 
-def lower_bound(entropy_sum, params, prior_type, covariance_type):
+def lower_bound(entropy_sum: float, params: Any, prior_type: str, covariance_type: str) -> float:
     """scikit-learn's evidence lower bound (up to its constant): not per sample.
 
     Parameters
@@ -257,7 +261,7 @@ def lower_bound(entropy_sum, params, prior_type, covariance_type):
             - 0.5 * d * float(np.sum(np.log(params.mean_precision))))
 
 
-def prior_moments(stats):
+def prior_moments(stats: Any) -> tuple[NDArray[Any], NDArray[Any]]:
     """Mean and unbiased covariance (full, or per feature) of one-component statistics.
 
     ``stats`` are those of every row under a single component (``r_i = 1``);
@@ -276,7 +280,7 @@ def prior_moments(stats):
     return mean, covariance
 
 
-def scaled_stats(stats, factor):
+def scaled_stats(stats: Any, factor: float) -> SufficientStats:
     """``stats`` with every additive statistic times ``factor`` and ``n_samples`` too."""
     out = stats.scaled(factor)
     out.n_samples = int(round(stats.n_samples * factor)) if factor != 1.0 else stats.n_samples

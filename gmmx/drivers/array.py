@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
 
 from .. import _progress
@@ -9,6 +11,10 @@ from .._validation import (apply_nan_policy, as_float_array, check_int, check_sa
                            is_sparse)
 from ..core import kernel
 from .base import register_driver, warn_omitted
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+    from ..core.stats import SufficientStats
 
 __all__ = ["ArrayDriver", "is_in_memory"]
 
@@ -26,7 +32,8 @@ class ArrayDriver:
     progress : PassProgress or None
     """
 
-    def __init__(self, X, sample_weight=None, n_threads=1, chunk_rows=0, progress=None):
+    def __init__(self, X: Any, sample_weight: NDArray[Any] | None = None, n_threads: int | None = 1,
+                 chunk_rows: int | None = 0, progress: Any = None) -> None:
         self.X = X
         self.sample_weight = sample_weight
         self.n_threads = n_threads
@@ -37,7 +44,7 @@ class ArrayDriver:
         self.progress = progress
 
     @classmethod
-    def from_input(cls, X, sample_weight, options):
+    def from_input(cls, X: Any, sample_weight: Any, options: Any) -> ArrayDriver:
         """Validate user data and build the driver (``make_driver``'s factory).
 
         ``options.nan_policy`` applies: under ``"omit"`` rows with NaN (or
@@ -67,11 +74,11 @@ class ArrayDriver:
         return cls(X, sample_weight, kernel.resolve_n_threads(options.n_threads, work),
                    progress=progress)
 
-    def accumulate(self, params):
+    def accumulate(self, params: Any) -> SufficientStats:
         """Sufficient statistics of all rows under ``params``."""
         return self.accumulate_many([params])[0]
 
-    def accumulate_many(self, params_list):
+    def accumulate_many(self, params_list: Sequence[Any]) -> list[SufficientStats]:
         """Statistics of all rows under each of ``params_list`` (one kernel call each)."""
         out = [kernel.accumulate(self.X, self.sample_weight, params, self.n_threads,
                                  self.chunk_rows)
@@ -82,12 +89,12 @@ class ArrayDriver:
             self.progress.end_pass(out[0].log_likelihood / out[0].weight_sum)
         return out
 
-    def close(self):
+    def close(self) -> None:
         """Close the progress bar, if any."""
         if self.progress is not None:
             self.progress.close()
 
-    def init_sample(self, random_state):
+    def init_sample(self, random_state: Any) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """Rows (and weights) used to initialise: all of them."""
         return self.X, self.sample_weight
 
@@ -99,7 +106,7 @@ def _is_block(item):
     return getattr(item, "ndim", 0) == 2
 
 
-def is_in_memory(X):
+def is_in_memory(X: object) -> bool:
     """True for arrays, array-likes and lists of rows (not lists of 2-D blocks).
 
     A list or tuple is a chunk source only if every item is a 2-D block or a

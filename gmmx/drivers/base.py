@@ -84,7 +84,7 @@ class Driver(Protocol):
         """Release resources (progress bars, files)."""
 
 
-def warn_omitted(n_dropped, what="X"):
+def warn_omitted(n_dropped: int, what: str = "X") -> None:
     """Say how many rows ``nan_policy='omit'`` dropped (nothing when none)."""
     if n_dropped:
         warn_user(

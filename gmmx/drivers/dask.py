@@ -17,6 +17,8 @@ only here; :func:`gmmx.drivers.make_driver` dispatches dask inputs to this modul
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
 
 from .. import _progress
@@ -26,6 +28,10 @@ from ..sources import ChunkError, as_block
 from ..sources.base import ChunkValueError, _chunk_error, check_block_finite
 from .base import PassCheck, register_driver, stats_finite, warn_omitted
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+    from ..core.stats import SufficientStats
 
 __all__ = ["DaskDriver"]
 
@@ -218,7 +224,7 @@ class DaskDriver:
         dask already runs one task per worker thread).
     """
 
-    def __init__(self, X, sample_weight, options):
+    def __init__(self, X: Any, sample_weight: Any, options: Any) -> None:
         self.dask, _ = _import_dask()
         X = _as_dask_array(X, "X")
         self.n_features = int(X.shape[1])
@@ -233,7 +239,7 @@ class DaskDriver:
         n_rows = X.shape[0]
         self.n_rows = None if np.isnan(n_rows) else int(n_rows)
         sizes = X.chunks[0]
-        self.block_starts = [None] * len(sizes)
+        self.block_starts: list[int | None] = [None] * len(sizes)
         if not any(np.isnan(c) for c in sizes):
             self.block_starts = [int(v) for v in np.concatenate(([0], np.cumsum(sizes)[:-1]))]
         self.pass_check = PassCheck("the dask collection")
@@ -245,11 +251,11 @@ class DaskDriver:
     def _wblock(self, i):
         return None if self.weight_blocks is None else self.weight_blocks[i]
 
-    def accumulate(self, params):
+    def accumulate(self, params: Any) -> SufficientStats:
         """Statistics of all blocks, reduced on the cluster; one ``compute``."""
         return self.accumulate_many([params])[0]
 
-    def accumulate_many(self, params_list):
+    def accumulate_many(self, params_list: Sequence[Any]) -> list[SufficientStats]:
         """Statistics under each of ``params_list``: ONE ``compute`` (each block read once)."""
         delayed = self.dask.delayed
         p = delayed(list(params_list), pure=True, traverse=False)
@@ -271,10 +277,11 @@ class DaskDriver:
         self.progress.end_pass(total[0].log_likelihood / total[0].weight_sum)
         return total
 
-    def init_sample(self, random_state, capacity=INIT_SAMPLE_ROWS):
+    def init_sample(self, random_state: Any,
+                    capacity: int = INIT_SAMPLE_ROWS) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """A bounded sample for initialisation: per-block reservoirs merged in a tree."""
         delayed = self.dask.delayed
-        seeds = np.random.SeedSequence(int(random_state.randint(np.iinfo(np.int32).max)))
+        seeds: Any = np.random.SeedSequence(int(random_state.randint(np.iinfo(np.int32).max)))
         seeds = [int(s.generate_state(1)[0]) for s in seeds.spawn(len(self.blocks))]
         parts = [
             delayed(_block_reservoir, pure=True)(b, self._wblock(i), capacity, seeds[i], i,
@@ -288,12 +295,12 @@ class DaskDriver:
             raise ValueError("the dask collection has no rows")
         return Xs, ws
 
-    def close(self):
+    def close(self) -> None:
         """Close the progress bar."""
         self.progress.close()
 
 
-def is_dask_collection(X):
+def is_dask_collection(X: object) -> bool:
     """True for dask arrays, DataFrames and Series (without importing dask)."""
     return (type(X).__module__ or "").startswith("dask")
 

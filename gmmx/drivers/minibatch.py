@@ -13,6 +13,8 @@ pool of millions of rows costs more than the E-step of its rows.
 
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 import numpy as np
 
 from ..sources.base import check_block_finite, chunk_label
@@ -26,7 +28,8 @@ MAX_RUN_ROWS = 256
 MIN_RUNS_PER_BATCH = 32
 
 
-def minibatches(driver, rng, batch_size, window, shuffle):
+def minibatches(driver: Any, rng: np.random.Generator, batch_size: int, window: int,
+                shuffle: bool) -> Iterator[Any]:
     """One epoch of mini-batches ``(where, X, w)`` over ``driver``'s source.
 
     Parameters

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
 import numpy as np
 
 __all__ = ["FilledInitSample", "INIT_SAMPLE_ROWS", "Reservoir", "fill_for_init"]
@@ -29,15 +34,16 @@ class Reservoir:
     random_state : numpy RandomState, optional
     """
 
-    def __init__(self, capacity=INIT_SAMPLE_ROWS, seed=None, random_state=None):
+    def __init__(self, capacity: int = INIT_SAMPLE_ROWS, seed: Any = None,
+                 random_state: Any = None) -> None:
         self.capacity = int(capacity)
         self._seed = seed
         self._random_state = random_state
         self._rng = None
-        self.X = None
+        self.X: Any = None
         self.w = None  # None until a weighted block is seen
         self.order = np.empty(0, dtype=np.int64)
-        self.keys = None
+        self.keys: Any = None
         self.weighted = False
         self.n_seen = 0
 
@@ -47,7 +53,7 @@ class Reservoir:
         return state
 
     @property
-    def size(self):
+    def size(self) -> int:
         return 0 if self.X is None else self.X.shape[0]
 
     def _gen(self):
@@ -97,7 +103,7 @@ class Reservoir:
             if self.w is not None:
                 self.w = self.w[keep]
 
-    def add(self, X, w=None, start=0):
+    def add(self, X: NDArray[Any], w: NDArray[Any] | None = None, start: int = 0) -> None:
         """Offer the rows of block ``X`` (global row index ``start + i``)."""
         n = X.shape[0]
         if n == 0:
@@ -121,7 +127,7 @@ class Reservoir:
         self._append(np.array(X), None if w is None else np.array(w, dtype=np.float64), order, keys)
         self._truncate()
 
-    def merge(self, other):
+    def merge(self, other: Reservoir | None) -> Reservoir:
         """Combine with another reservoir (``self`` is updated and returned)."""
         if other is None or other.size == 0:
             return self
@@ -135,7 +141,7 @@ class Reservoir:
         self._truncate()
         return self
 
-    def result(self):
+    def result(self) -> tuple[NDArray[Any] | None, NDArray[Any] | None]:
         """``(X_sample, w_sample)`` in source order; weights are None once
         rows were sampled (the sampling already accounts for them)."""
         if self.X is None:
@@ -148,7 +154,7 @@ class Reservoir:
         return np.ascontiguousarray(X), w
 
 
-def fill_for_init(X):
+def fill_for_init(X: NDArray[Any]) -> NDArray[Any]:
     """``X`` with each NaN replaced by its column's mean over the observed entries.
 
     For the initialisation of a model fitted with ``nan_policy='marginalize'``
@@ -186,13 +192,13 @@ class FilledInitSample:
     driver : Driver
     """
 
-    def __init__(self, driver):
+    def __init__(self, driver: Any) -> None:
         self._driver = driver
 
     def __getattr__(self, name):
         return getattr(self._driver, name)
 
-    def init_sample(self, random_state):
+    def init_sample(self, random_state: Any) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """The wrapped driver's sample, NaN filled by column means."""
         X, w = self._driver.init_sample(random_state)
         return fill_for_init(X), w

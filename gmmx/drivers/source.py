@@ -8,6 +8,8 @@ Initialisation uses one sampling pass (a bounded reservoir of at most
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
 import numpy as np
 
 from .. import _progress
@@ -24,6 +26,10 @@ from ..sources.base import (
 )
 from .base import PassCheck, register_driver, stats_finite, warn_omitted
 from .sampling import INIT_SAMPLE_ROWS, Reservoir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+    from ..core.stats import SufficientStats
 
 __all__ = ["SourceDriver", "chunk_label", "chunk_statistics"]
 
@@ -44,7 +50,7 @@ class SourceDriver:
         ``chunk_size``, ``n_threads``, ``progress`` and ``max_passes``.
     """
 
-    def __init__(self, X, options):
+    def __init__(self, X: Any, options: Any) -> None:
         self.source = as_source(X, chunk_size=options.chunk_size)
         self.n_threads = kernel.resolve_n_threads(options.n_threads)
         self._n_features = self.source.n_features
@@ -52,14 +58,14 @@ class SourceDriver:
         enabled = _progress.progress_enabled(options.progress)
         self.progress = _progress.PassProgress(enabled, options.max_passes, self.n_rows)
         self.pass_check = PassCheck(f"the source {short_repr(self.source)}")
-        self._sample = None
+        self._sample: tuple[int, tuple[NDArray[Any], NDArray[Any] | None]] | None = None
         self._float32 = None  # whether every block read so far was float32
         self.nan_policy = options.nan_policy
         self._dropped = 0  # rows dropped by nan_policy='omit' in the current pass
         self._warned = False
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         """float32 when every block read so far was float32, else float64."""
         return np.dtype(np.float32 if self._float32 else np.float64)
 
@@ -68,7 +74,7 @@ class SourceDriver:
         return X
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         """Columns of the source (read from its first block if not declared)."""
         if self._n_features is None:
             for _, _, X, _ in self.blocks():
@@ -78,7 +84,7 @@ class SourceDriver:
                 raise ValueError(f"the source {short_repr(self.source)} yielded no rows")
         return self._n_features
 
-    def blocks(self, order=None):
+    def blocks(self, order: Any = None) -> Iterator[Any]:
         """Validated non-empty blocks ``(index, first_row, X, w)`` of one pass.
 
         ``order``: chunk indices to read with ``read_chunk`` (random-access
@@ -138,16 +144,16 @@ class SourceDriver:
             self._warned = True
         self._dropped = 0
 
-    def accumulate(self, params):
+    def accumulate(self, params: Any) -> SufficientStats:
         """Sufficient statistics of one full pass over the source."""
         return self.accumulate_many([params])[0]
 
-    def accumulate_many(self, params_list):
+    def accumulate_many(self, params_list: Sequence[Any]) -> list[SufficientStats]:
         """Statistics under each of ``params_list`` from ONE pass over the source.
 
         Each chunk, once read, goes through the kernel once per parameter set.
         """
-        totals = [None] * len(params_list)
+        totals: list[Any] = [None] * len(params_list)
         n = 0
         self.progress.start_pass()
         for i, first_row, X, w in self.blocks():
@@ -164,7 +170,8 @@ class SourceDriver:
             self.progress.end_pass(totals[0].log_likelihood / totals[0].weight_sum)
         return totals
 
-    def init_sample(self, random_state, capacity=INIT_SAMPLE_ROWS):
+    def init_sample(self, random_state: Any,
+                    capacity: int = INIT_SAMPLE_ROWS) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """A bounded sample for initialisation, from one pass (see :class:`Reservoir`).
 
         The sample is drawn once and reused by further initialisations
@@ -194,16 +201,17 @@ class SourceDriver:
         return Xs, ws
 
     @property
-    def cached_sample(self):
+    def cached_sample(self) -> tuple[NDArray[Any], NDArray[Any] | None] | None:
         """``(X, w)`` of the last :meth:`init_sample`, or None if none was drawn."""
         return None if self._sample is None else self._sample[1]
 
-    def close(self):
+    def close(self) -> None:
         """Close the progress bars."""
         self.progress.close()
 
 
-def chunk_statistics(X, w, params, n_threads, index, first_row, label=None):
+def chunk_statistics(X: NDArray[Any], w: NDArray[Any] | None, params: Any, n_threads: int | None,
+                     index: int, first_row: int, label: str | None = None) -> SufficientStats:
     """Sufficient statistics of one chunk; its failures are :class:`ChunkValueError`.
 
     NaN or infinity in the chunk, or a value too large for float64

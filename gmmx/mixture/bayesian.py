@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
+    from typing_extensions import Self
 
 import numbers
 
@@ -320,6 +321,19 @@ degrees_of_freedom_prior_, covariance_prior_
     variational quantity ``log sum_k exp(E[log pi_k] + E[log N(x | k)])``.
     """
 
+    # Fitted attributes (set by fit / partial_fit), beside BaseMixture's.
+    weight_concentration_: Union[NDArray[np.floating[Any]], tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]]
+    mean_precision_: NDArray[np.floating[Any]]
+    degrees_of_freedom_: Union[NDArray[np.floating[Any]], float]
+    covariances_: NDArray[np.floating[Any]]
+    precisions_: NDArray[np.floating[Any]]
+    precisions_cholesky_: NDArray[np.floating[Any]]
+    weight_concentration_prior_: float
+    mean_precision_prior_: float
+    mean_prior_: NDArray[np.floating[Any]]
+    degrees_of_freedom_prior_: float
+    covariance_prior_: Union[NDArray[np.floating[Any]], float]
+
     def __init__(
         self,
         *,
@@ -348,7 +362,7 @@ degrees_of_freedom_prior_, covariance_prior_
         learning_decay: float = 0.7,
         total_samples: Optional[float] = None,
         nan_policy: str = "raise",
-    ):
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -595,7 +609,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     # ------------------------------------------------------------------ online
     def partial_fit(self, X: ArrayLike, y: Any = None,
-                    sample_weight: Optional[ArrayLike] = None) -> "BayesianGaussianMixture":
+                    sample_weight: Optional[ArrayLike] = None) -> Self:
         """One step of stochastic variational inference on a batch of rows.
 
         After :meth:`fit`, the first call continues from the fitted posterior

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numbers
 
 import numpy as np
@@ -21,8 +23,8 @@ __all__ = ["fit_minibatch"]
 SAMPLE_TOL = 1e-6
 
 
-def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent="auto",
-                  average="auto", polish_iter=0, shuffle=True, shuffle_buffer=8):
+def fit_minibatch(model: Any, X: Any, *, n_epochs: int = 1, batch_size: int = 16384, step_exponent: Any = "auto",
+                  average: Any = "auto", polish_iter: int = 0, shuffle: bool = True, shuffle_buffer: int = 8) -> Any:
     """Fit ``model`` by mini-batch (stepwise) EM over a source, then optionally
     polish with exact EM passes.
 
@@ -91,7 +93,7 @@ def fit_minibatch(model, X, *, n_epochs=1, batch_size=16384, step_exponent="auto
     if batch_size is not None:
         _check_count("batch_size", batch_size, 1)
     if not _is_auto(average) and (isinstance(average, bool) or not isinstance(average, numbers.Real)
-                                  or not 0 <= average <= 1):
+                                  or not 0 <= average <= 1):  # type: ignore[operator]
         raise ValueError(f"average must be a number in [0, 1] (the fraction of the last "
                          f"epoch that is averaged) or 'auto', got {average!r}")
     if step_exponent is None:

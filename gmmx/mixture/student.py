@@ -125,6 +125,13 @@ callback, progress, step_exponent
     laid out.
     """
 
+    # Fitted attributes (set by fit / partial_fit), beside BaseMixture's.
+    scales_: NDArray[np.floating[Any]]
+    degrees_of_freedom_: NDArray[np.floating[Any]]
+    covariances_: NDArray[np.floating[Any]]
+    precisions_: NDArray[np.floating[Any]]
+    precisions_cholesky_: NDArray[np.floating[Any]]
+
     def __init__(
         self,
         n_components: int = 1,
@@ -151,7 +158,7 @@ callback, progress, step_exponent
         progress: bool = False,
         step_exponent: float = 0.6,
         nan_policy: str = "raise",
-    ):
+    ) -> None:
         self.n_components = n_components
         self.degrees_of_freedom = degrees_of_freedom
         self.covariance_type = covariance_type

@@ -28,7 +28,7 @@ class MappedRows:
         ``np.memmap``); for any other array the methods do nothing.
     """
 
-    def __init__(self, array: Any):
+    def __init__(self, array: Any) -> None:
         mm: Any = getattr(array, "_mmap", None)
         offset: Any = getattr(array, "offset", None)
         strides: Any = getattr(array, "strides", None)

@@ -133,7 +133,7 @@ class SpillCache:
     """
 
     def __init__(self, directory: str, files: Sequence[str], label: str,
-                 expected_bytes: Optional[int] = None):
+                 expected_bytes: Optional[int] = None) -> None:
         self.directory = directory
         self.files = list(files)
         self.label = label
