@@ -17,11 +17,100 @@
 # the squared Cholesky pivots (0 when W / n is not positive definite), as
 # mclust's formula reads (the NumPy version it replaced took logaddexp of a
 # slogdet: the same value up to rounding; tests compare the two trees).
+#
+# The costs of one row are computed in three vectorisable passes over its
+# active columns: the log arguments (closed-form 2 x 2 Cholesky at d = 2),
+# one batch of logarithms (gmmx_vlog: bit-identical on every SIMD path), and
+# the differences.  The initial matrix is built from its upper triangle and a
+# blocked transpose; the search for the cheapest merge runs over the active
+# rows only.
 
 import numpy as np
 
-from libc.math cimport INFINITY, log, sqrt
-from libc.stdlib cimport free, malloc
+from libc.math cimport INFINITY, sqrt
+from libc.string cimport memmove
+
+from ._vmath cimport gmmx_log1
+
+
+cdef extern from *:
+    """
+    #include <math.h>
+    #include "_vmath.h"
+
+    /* The statistics of the active clusters at d = 2, one row each of
+     * HC_NSTAT x stride: count, mean (2), scatter W[0,0], W[1,0], W[1,1],
+     * trace, cost term. */
+    #define HC_NSTAT 8
+
+    /* out[k] = cost of cluster A (its HC_NSTAT statistics) merged with the
+     * cluster at column k of S, k < n: the operations of _chol_det and _term
+     * in the same order, branch-free so that they vectorise (setup.py builds
+     * this module with -fno-math-errno: sqrt sets no errno). */
+    GMMX_CLONES static void hc_costs2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+        Py_ssize_t k;
+        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride;
+        const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride;
+        const double *term = S + 7 * stride;
+        const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5];
+        const double ta = A[6], terma = A[7];
+        for (k = 0; k < n; k++) {
+            double nj = cnt[k], nn = ni + nj;
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1;
+            double dd = d0 * d0 + d1 * d1;
+            double c = ni * nj / nn;
+            double t = ta + tr[k] + c * dd;
+            double b00 = ((wa0 + w0[k]) + c * d0 * d0) / nn;
+            double b10 = ((wa1 + w1[k]) + c * d1 * d0) / nn;
+            double b11 = ((wa3 + w3[k]) + c * d1 * d1) / nn;
+            double l10 = b10 / sqrt(b00 > 0.0 ? b00 : 1.0);
+            double s1 = b11 - l10 * l10;
+            double det = ((b00 > 0.0) & (s1 > 0.0)) ? b00 * s1 : 0.0;
+            double q = beta * (t + alpha) / nn;
+            double x = nn > 2.0 ? det + q : q;
+            out[k] = (nn * gmmx_log1(x) - terma) - term[k];
+        }
+    }
+
+    /* out[k] = (nij[k] log(x[k]) - ta) - term[cols[k]] */
+    GMMX_CLONES static void hc_row_finish(
+        const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT nij,
+        const double *GMMX_RESTRICT term, const Py_ssize_t *GMMX_RESTRICT cols,
+        Py_ssize_t n, double ta, double *GMMX_RESTRICT out)
+    {
+        Py_ssize_t k;
+        for (k = 0; k < n; k++) out[k] = (nij[k] * gmmx_log1(x[k]) - ta) - term[cols[k]];
+    }
+
+    /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
+     * minimum, then a scan for it. */
+    GMMX_CLONES static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    {
+        Py_ssize_t j, q = n - n % 8;
+        double v0[8], v = INFINITY;
+        for (j = 0; j < 8; j++) v0[j] = INFINITY;
+        for (j = 0; j < q; j += 8) {
+            int l;
+            for (l = 0; l < 8; l++) v0[l] = a[j + l] < v0[l] ? a[j + l] : v0[l];
+        }
+        for (j = 0; j < 8; j++) v = v0[j] < v ? v0[j] : v;
+        for (j = q; j < n; j++) v = a[j] < v ? a[j] : v;
+        for (j = 0; j < n; j++)
+            if (a[j] == v) return j;
+        return 0;
+    }
+    """
+    const int HC_NSTAT
+    void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                   double alpha, double beta, double* out) noexcept nogil
+    void hc_row_finish(const double* x, const double* nij, const double* term,
+                       const Py_ssize_t* cols, Py_ssize_t n, double ta,
+                       double* out) noexcept nogil
+    Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
 
 
 cdef inline double _term(double cnt, double tr, double det, double alpha, double beta,
@@ -29,8 +118,8 @@ cdef inline double _term(double cnt, double tr, double det, double alpha, double
     """``cnt log(det + beta (tr + alpha) / cnt)``; ``det`` counts only when ``cnt > d``."""
     cdef double q = beta * (tr + alpha) / cnt
     if cnt > d:
-        return cnt * log(det + q)
-    return cnt * log(q)
+        return cnt * gmmx_log1(det + q)
+    return cnt * gmmx_log1(q)
 
 
 cdef inline double _chol_det(double* A, int d) noexcept nogil:
@@ -65,6 +154,10 @@ cdef class _Tree:
     cdef double* W        # (m, d, d) scatters
     cdef double* buf      # d x d scratch
     cdef double* delta    # d scratch
+    cdef double* xbuf     # (m,) log arguments of one row
+    cdef double* nbuf     # (m,) merged counts of one row
+    cdef double* S        # (HC_NSTAT, m) statistics of the active clusters (d = 2)
+    cdef double* A        # (HC_NSTAT,) one cluster's statistics (d = 2)
 
     def __cinit__(self, double[:, ::1] Z, double[::1] w, double alpha, double beta):
         self.m, self.d = Z.shape[0], Z.shape[1]
@@ -75,7 +168,9 @@ cdef class _Tree:
         tr = np.zeros(self.m)
         term = np.empty(self.m)
         scratch = np.empty(self.d * self.d + self.d)
-        self._arrays = (cnt, mean, W, tr, term, scratch)
+        rowbuf = np.empty(2 * self.m + HC_NSTAT)
+        S = np.empty(HC_NSTAT * self.m if self.d == 2 else 1)
+        self._arrays = (cnt, mean, W, tr, term, scratch, rowbuf, S)
         cdef double[::1] v
         v = cnt
         self.cnt = &v[0]
@@ -90,9 +185,54 @@ cdef class _Tree:
         v = scratch
         self.buf = &v[0]
         self.delta = &v[self.d * self.d]
+        v = rowbuf
+        self.xbuf = &v[0]
+        self.nbuf = &v[self.m]
+        self.A = &v[2 * self.m]
+        v = S
+        self.S = &v[0]
         cdef int i
         for i in range(self.m):
             self.term[i] = _term(self.cnt[i], 0.0, 0.0, alpha, beta, self.d)
+            if self.d == 2:
+                self.compact_set(i, i)
+
+    cdef void stats2(self, int i, double* out) noexcept nogil:
+        """The HC_NSTAT statistics of cluster ``i`` (d = 2)."""
+        out[0] = self.cnt[i]
+        out[1] = self.mean[2 * i]
+        out[2] = self.mean[2 * i + 1]
+        out[3] = self.W[4 * i]
+        out[4] = self.W[4 * i + 2]
+        out[5] = self.W[4 * i + 3]
+        out[6] = self.tr[i]
+        out[7] = self.term[i]
+
+    cdef void compact_set(self, Py_ssize_t pos, int i) noexcept nogil:
+        """Column ``pos`` of S holds cluster ``i`` (d = 2)."""
+        cdef int s
+        self.stats2(i, self.A)
+        for s in range(HC_NSTAT):
+            self.S[s * self.m + pos] = self.A[s]
+
+    cdef void compact_remove(self, Py_ssize_t pos, Py_ssize_t n) noexcept nogil:
+        """Drop column ``pos`` of the first ``n`` columns of S (d = 2)."""
+        cdef int s
+        for s in range(HC_NSTAT):
+            memmove(self.S + s * self.m + pos, self.S + s * self.m + pos + 1,
+                    (n - pos - 1) * sizeof(double))
+
+    cdef void costs(self, int a, const Py_ssize_t* cols, Py_ssize_t lo, Py_ssize_t n,
+                    double* out) noexcept nogil:
+        """``out[k - lo] = cost(a, cols[k])`` for ``lo <= k < n``, ``cols`` the active
+        clusters in the order of S's columns."""
+        if n <= lo:
+            return
+        if self.d == 2:
+            self.stats2(a, self.A)
+            hc_costs2(self.S + lo, self.m, n - lo, self.A, self.alpha, self.beta, out)
+        else:
+            self.row_costs(a, cols + lo, n - lo, out)
 
     cdef double merged_term(self, int i, int j, double* c_out, double* tr_out) noexcept nogil:
         """Cost term of ``i`` merged with ``j`` (delta left in self.delta)."""
@@ -121,9 +261,43 @@ cdef class _Tree:
         tr_out[0] = tr
         return _term(nij, tr, det, self.alpha, self.beta, d)
 
-    cdef inline double cost(self, int i, int j) noexcept nogil:
-        cdef double c, tr
-        return self.merged_term(i, j, &c, &tr) - self.term[i] - self.term[j]
+    cdef void row_costs(self, int a, const Py_ssize_t* cols, Py_ssize_t n,
+                        double* out) noexcept nogil:
+        """``out[k] = cost(a, cols[k])`` with one batch of logarithms."""
+        cdef Py_ssize_t k
+        cdef int j, d = self.d, l, p
+        cdef double ni, nij, c, dd, q, det
+        cdef const double* ma
+        cdef const double* mj
+        cdef const double* Wa
+        cdef const double* Wj
+        if n <= 0:
+            return
+        ni = self.cnt[a]
+        ma = self.mean + a * d
+        Wa = self.W + a * d * d
+        for k in range(n):
+            j = <int>cols[k]
+            mj = self.mean + j * d
+            nij = ni + self.cnt[j]
+            dd = 0.0
+            for l in range(d):
+                self.delta[l] = mj[l] - ma[l]
+                dd = dd + self.delta[l] * self.delta[l]
+            c = ni * self.cnt[j] / nij
+            q = self.beta * ((self.tr[a] + self.tr[j] + c * dd) + self.alpha) / nij
+            if nij > d:
+                Wj = self.W + j * d * d
+                for l in range(d):
+                    for p in range(d):
+                        self.buf[l * d + p] = ((Wa[l * d + p] + Wj[l * d + p])
+                                               + c * self.delta[l] * self.delta[p]) / nij
+                det = _chol_det(self.buf, d)
+                self.xbuf[k] = det + q
+            else:
+                self.xbuf[k] = q
+            self.nbuf[k] = nij
+        hc_row_finish(self.xbuf, self.nbuf, self.term, cols, n, self.term[a], out)
 
     cdef void merge(self, int a, int b) noexcept nogil:
         """Merge cluster ``b`` into ``a``."""
@@ -143,30 +317,6 @@ cdef class _Tree:
         self.cnt[a] = nij
         self.tr[a] = tr
         self.term[a] = t
-
-
-cdef inline Py_ssize_t _argmin(const double* row, Py_ssize_t n) noexcept nogil:
-    """An index of the minimum of ``row[:n]`` (0 for an all-inf row).
-
-    Which of tied columns is returned does not matter: the merge order depends
-    only on the row minima and, among exact ties, on the slots.
-    """
-    cdef Py_ssize_t j, q = n - n % 4
-    cdef double v0 = INFINITY, v1 = INFINITY, v2 = INFINITY, v3 = INFINITY, v
-    for j in range(0, q, 4):  # four independent minima: vectorised
-        v0 = row[j] if row[j] < v0 else v0
-        v1 = row[j + 1] if row[j + 1] < v1 else v1
-        v2 = row[j + 2] if row[j + 2] < v2 else v2
-        v3 = row[j + 3] if row[j + 3] < v3 else v3
-    v = v0 if v0 < v1 else v1
-    v = v2 if v2 < v else v
-    v = v3 if v3 < v else v
-    for j in range(q, n):
-        v = row[j] if row[j] < v else v
-    for j in range(n):
-        if row[j] == v:
-            return j
-    return 0
 
 
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
@@ -199,7 +349,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] rowarg = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
-    cdef char[::1] active = np.ones(m, dtype=np.int8)
+    cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows, ascending
+    cdef double[::1] vals = np.empty(m)
     cdef char[::1] exact = np.ones(m, dtype=np.int8)
     # Rows are updated lazily: step t recomputes row a_t only; row j catches up
     # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
@@ -208,35 +359,36 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] synced = np.zeros(m, dtype=np.intp)
     cdef Py_ssize_t[::1] log_a = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] log_b = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t i, j, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
-    cdef Py_ssize_t best_hi, best_lo
+    cdef Py_ssize_t i, j, k, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
+    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, first, pa, pb
     cdef double v, best
     cdef int n_rows_at_best, n_cols_at_best
     with nogil:
-        for i in range(m):
+        for i in range(m):  # upper triangle, then a blocked transpose
             D[i, i] = INFINITY
-            for j in range(i + 1, m):
-                v = cl.cost(i, j)
-                D[i, j] = v
-                D[j, i] = v
+            cl.costs(<int>i, &act[0], i + 1, m, &D[i, i + 1])
+        for i0 in range(0, m, 64):
+            for j0 in range(0, i0 + 1, 64):
+                for i in range(i0, min(i0 + 64, m)):
+                    for j in range(j0, min(j0 + 64, i)):
+                        D[i, j] = D[j, i]
         for i in range(m):
-            rowarg[i] = _argmin(&D[i, 0], m)
+            rowarg[i] = hc_argmin(&D[i, 0], m)
             rowmin[i] = D[i, rowarg[i]]
         for step in range(m - 1):
             # the cheapest merge; among exact ties, mclust's choice: the pair with
             # the largest (higher slot, lower slot)
             # rowmin[r] is a lower bound unless exact[r]: rescan the rows whose
-            # bound reaches the minimum until the minimum is exact
+            # bound reaches the minimum until the minimum is exact (rowmin is
+            # inf at the inactive rows; first is the first row at the minimum)
             while True:
-                best = INFINITY
-                for r in range(m):
-                    if rowmin[r] < best:
-                        best = rowmin[r]
+                first = hc_argmin(&rowmin[0], m)
+                best = rowmin[first]
                 n_rows_at_best = 0
-                for r in range(m):
+                for r in range(first, m):
                     if rowmin[r] == best and not exact[r]:
                         _sync(D, r, synced, log_a, log_b, step)
-                        rowarg[r] = _argmin(&D[r, 0], m)
+                        rowarg[r] = hc_argmin(&D[r, 0], m)
                         rowmin[r] = D[r, rowarg[r]]
                         exact[r] = 1
                         n_rows_at_best += 1
@@ -244,7 +396,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     break
             bi = bj = -1
             n_rows_at_best = 0
-            for r in range(m):
+            for r in range(first, m):
                 if rowmin[r] == best:
                     n_rows_at_best += 1
                     bi = r
@@ -257,7 +409,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         bj = j
             if n_rows_at_best != 1 or n_cols_at_best != 1:
                 best_hi = best_lo = -1
-                for r in range(m):
+                for r in range(first, m):
                     if rowmin[r] != best:
                         continue
                     _sync(D, r, synced, log_a, log_b, step)
@@ -285,22 +437,41 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 a, b = b, a
                 slot[a] = slot[b]
                 at_slot[slot[a]] = a
-            cl.merge(a, b)
-            active[b] = 0
+            cl.merge(<int>a, <int>b)
             rowmin[b] = INFINITY
             log_a[step] = a
             log_b[step] = b
             if step == m - 2:
                 break
-            for j in range(m):
-                D[a, j] = cl.cost(a, j) if active[j] and j != a else INFINITY
-            synced[a] = step + 1
-            rowarg[a] = _argmin(&D[a, 0], m)
-            rowmin[a] = D[a, rowarg[a]]
-            for j in range(m):
-                if not active[j] or j == a:
+            # drop b from the active list (ascending: a < b keeps its position)
+            pa = pb = 0
+            while act[pa] != a:
+                pa += 1
+            pb = pa
+            while act[pb] != b:
+                pb += 1
+            if cl.d == 2:
+                cl.compact_remove(pb, n_act)
+            n_act -= 1
+            for k in range(pb, n_act):
+                act[k] = act[k + 1]
+            if cl.d == 2:
+                cl.compact_set(pa, <int>a)
+            # row a anew: its inactive columns from the log, the active ones computed
+            _sync(D, a, synced, log_a, log_b, step + 1)
+            cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
+            vals[pa] = INFINITY
+            for k in range(n_act):
+                D[a, act[k]] = vals[k]
+            k = hc_argmin(&vals[0], n_act)
+            rowarg[a] = act[k]
+            rowmin[a] = vals[k]
+            exact[a] = 1
+            for k in range(n_act):
+                if k == pa:
                     continue
-                v = D[a, j]  # = D[j, a] once row j is synced
+                j = act[k]
+                v = vals[k]  # = D[j, a] once row j is synced
                 if v < rowmin[j] or (v == rowmin[j] and exact[j]):
                     # the new minimum (the other entries did not move)
                     rowarg[j] = a
