@@ -18,17 +18,22 @@
 # mclust's formula reads (the NumPy version it replaced took logaddexp of a
 # slogdet: the same value up to rounding; tests compare the two trees).
 #
-# The costs of one row are computed in three vectorisable passes over its
-# active columns: the log arguments (closed-form 2 x 2 Cholesky at d = 2),
-# one batch of logarithms (gmmx_vlog: bit-identical on every SIMD path), and
-# the differences.  The initial matrix is built from its upper triangle and a
-# blocked transpose; the search for the cheapest merge runs over the active
-# rows only.
+# The costs of one row are computed in one vectorised pass over the active
+# clusters: at d = 2 their statistics are kept in contiguous columns (S) and
+# the 2 x 2 Cholesky is written out in the same operations as _chol_det;
+# wider data gather the arguments, then take the logarithms in one batch.
+# Logarithms are gmmx_log1 (fdlibm's, bit-identical on every SIMD path; it
+# replaced libm's log, so costs can differ from the earlier kernel's in the
+# last bit: merges of mathematically equal cost reached by different
+# arithmetic may then come in another order, as they already could between
+# the NumPy version, this kernel and mclust's Fortran).  The initial matrix is
+# built from its upper triangle and a blocked transpose; the row minima are
+# kept with per-block minima, so the cheapest merge is found without a pass
+# over all rows.
 
 import numpy as np
 
 from libc.math cimport INFINITY, sqrt
-from libc.string cimport memmove
 
 from ._vmath cimport gmmx_log1
 
@@ -87,21 +92,34 @@ cdef extern from *:
     }
 
     /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
-     * minimum, then a scan for it. */
+     * minimum, then a search for it eight at a time. */
     GMMX_CLONES static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
     {
         Py_ssize_t j, q = n - n % 8;
         double v0[8], v = INFINITY;
-        for (j = 0; j < 8; j++) v0[j] = INFINITY;
-        for (j = 0; j < q; j += 8) {
-            int l;
+        int l;
+        for (l = 0; l < 8; l++) v0[l] = INFINITY;
+        for (j = 0; j < q; j += 8)
             for (l = 0; l < 8; l++) v0[l] = a[j + l] < v0[l] ? a[j + l] : v0[l];
-        }
-        for (j = 0; j < 8; j++) v = v0[j] < v ? v0[j] : v;
+        for (l = 0; l < 8; l++) v = v0[l] < v ? v0[l] : v;
         for (j = q; j < n; j++) v = a[j] < v ? a[j] : v;
-        for (j = 0; j < n; j++)
+        for (j = 0; j < q; j += 8) {
+            int hit = 0;
+            for (l = 0; l < 8; l++) hit |= a[j + l] == v;
+            if (hit) break;
+        }
+        for (; j < n; j++)
             if (a[j] == v) return j;
         return 0;
+    }
+
+    /* How many of a[0..n) equal v */
+    GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
+                                              double v)
+    {
+        Py_ssize_t j, c = 0;
+        for (j = 0; j < n; j++) c += a[j] == v;
+        return c;
     }
     """
     const int HC_NSTAT
@@ -111,6 +129,30 @@ cdef extern from *:
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
+
+
+# rowmin is kept with the minimum of each block of _BLOCK rows, so that the
+# cheapest merge is found in O(m / _BLOCK + _BLOCK) instead of O(m) a step.
+cdef enum:
+    _BLOCK = 64
+
+
+cdef inline void _set_rowmin(double* rowmin, double* blockmin, Py_ssize_t r, double v,
+                             Py_ssize_t m) noexcept nogil:
+    """``rowmin[r] = v``, keeping ``blockmin`` the minimum of each block."""
+    cdef Py_ssize_t blk = r // _BLOCK, lo, hi, i
+    cdef double old = rowmin[r], bm
+    rowmin[r] = v
+    if v <= blockmin[blk]:
+        blockmin[blk] = v
+    elif old == blockmin[blk]:  # it may have been the block's minimum
+        lo = blk * _BLOCK
+        hi = lo + _BLOCK if lo + _BLOCK < m else m
+        bm = INFINITY
+        for i in range(lo, hi):
+            bm = rowmin[i] if rowmin[i] < bm else bm
+        blockmin[blk] = bm
 
 
 cdef inline double _term(double cnt, double tr, double det, double alpha, double beta,
@@ -215,12 +257,11 @@ cdef class _Tree:
         for s in range(HC_NSTAT):
             self.S[s * self.m + pos] = self.A[s]
 
-    cdef void compact_remove(self, Py_ssize_t pos, Py_ssize_t n) noexcept nogil:
-        """Drop column ``pos`` of the first ``n`` columns of S (d = 2)."""
+    cdef void compact_move(self, Py_ssize_t src, Py_ssize_t dst) noexcept nogil:
+        """Column ``src`` of S to column ``dst`` (d = 2)."""
         cdef int s
         for s in range(HC_NSTAT):
-            memmove(self.S + s * self.m + pos, self.S + s * self.m + pos + 1,
-                    (n - pos - 1) * sizeof(double))
+            self.S[s * self.m + dst] = self.S[s * self.m + src]
 
     cdef void costs(self, int a, const Py_ssize_t* cols, Py_ssize_t lo, Py_ssize_t n,
                     double* out) noexcept nogil:
@@ -349,8 +390,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] rowarg = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
-    cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows, ascending
+    cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
     cdef double[::1] vals = np.empty(m)
+    cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
+    cdef double[::1] blockmin = np.empty(nblk)
+    cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
     cdef char[::1] exact = np.ones(m, dtype=np.int8)
     # Rows are updated lazily: step t recomputes row a_t only; row j catches up
     # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
@@ -360,9 +404,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] log_a = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] log_b = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t i, j, k, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
-    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, first, pa, pb
+    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, pa, pb, n_cand
     cdef double v, best
-    cdef int n_rows_at_best, n_cols_at_best
+    cdef Py_ssize_t n_rows_at_best
+    cdef bint unique
     with nogil:
         for i in range(m):  # upper triangle, then a blocked transpose
             D[i, i] = INFINITY
@@ -375,43 +420,55 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         for i in range(m):
             rowarg[i] = hc_argmin(&D[i, 0], m)
             rowmin[i] = D[i, rowarg[i]]
+        for i in range(nblk):
+            blockmin[i] = INFINITY
+        for i in range(m):
+            if rowmin[i] < blockmin[i // _BLOCK]:
+                blockmin[i // _BLOCK] = rowmin[i]
         for step in range(m - 1):
             # the cheapest merge; among exact ties, mclust's choice: the pair with
             # the largest (higher slot, lower slot)
             # rowmin[r] is a lower bound unless exact[r]: rescan the rows whose
             # bound reaches the minimum until the minimum is exact (rowmin is
-            # inf at the inactive rows; first is the first row at the minimum)
+            # inf at the inactive rows); cand: the rows at the minimum, ascending
             while True:
-                first = hc_argmin(&rowmin[0], m)
-                best = rowmin[first]
+                best = INFINITY
+                for i in range(nblk):
+                    if blockmin[i] < best:
+                        best = blockmin[i]
+                n_cand = 0
+                for i in range(nblk):
+                    if blockmin[i] != best:
+                        continue
+                    for r in range(i * _BLOCK, min(i * _BLOCK + _BLOCK, m)):
+                        if rowmin[r] == best:
+                            cand[n_cand] = r
+                            n_cand += 1
                 n_rows_at_best = 0
-                for r in range(first, m):
-                    if rowmin[r] == best and not exact[r]:
+                for k in range(n_cand):
+                    r = cand[k]
+                    if not exact[r]:
                         _sync(D, r, synced, log_a, log_b, step)
                         rowarg[r] = hc_argmin(&D[r, 0], m)
-                        rowmin[r] = D[r, rowarg[r]]
+                        _set_rowmin(&rowmin[0], &blockmin[0], r, D[r, rowarg[r]], m)
                         exact[r] = 1
                         n_rows_at_best += 1
                 if n_rows_at_best == 0:
                     break
-            bi = bj = -1
-            n_rows_at_best = 0
-            for r in range(first, m):
-                if rowmin[r] == best:
-                    n_rows_at_best += 1
-                    bi = r
-            n_cols_at_best = 0
-            if n_rows_at_best == 1:
-                _sync(D, bi, synced, log_a, log_b, step)
-                for j in range(m):
-                    if D[bi, j] == best:
-                        n_cols_at_best += 1
-                        bj = j
-            if n_rows_at_best != 1 or n_cols_at_best != 1:
+            # one pair at the minimum (its two rows, each with one entry there):
+            # no tie to break
+            unique = 0
+            if n_cand == 2:
+                bi, bj = cand[0], cand[1]
+                if rowarg[bi] == bj and rowarg[bj] == bi:
+                    _sync(D, bi, synced, log_a, log_b, step)
+                    _sync(D, bj, synced, log_a, log_b, step)
+                    unique = (D[bi, bj] == best and hc_count_eq(&D[bi, 0], m, best) == 1
+                              and hc_count_eq(&D[bj, 0], m, best) == 1)
+            if not unique:
                 best_hi = best_lo = -1
-                for r in range(first, m):
-                    if rowmin[r] != best:
-                        continue
+                for k in range(n_cand):
+                    r = cand[k]
                     _sync(D, r, synced, log_a, log_b, step)
                     for j in range(m):
                         if D[r, j] != best:
@@ -438,25 +495,27 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 slot[a] = slot[b]
                 at_slot[slot[a]] = a
             cl.merge(<int>a, <int>b)
-            rowmin[b] = INFINITY
+            _set_rowmin(&rowmin[0], &blockmin[0], b, INFINITY, m)
             log_a[step] = a
             log_b[step] = b
             if step == m - 2:
                 break
-            # drop b from the active list (ascending: a < b keeps its position)
-            pa = pb = 0
+            # drop b from the active list (the last takes its place)
+            pa = 0
             while act[pa] != a:
                 pa += 1
-            pb = pa
+            pb = 0
             while act[pb] != b:
                 pb += 1
-            if cl.d == 2:
-                cl.compact_remove(pb, n_act)
             n_act -= 1
-            for k in range(pb, n_act):
-                act[k] = act[k + 1]
+            act[pb] = act[n_act]
             if cl.d == 2:
+                cl.compact_move(n_act, pb)
+                if pa == n_act:
+                    pa = pb
                 cl.compact_set(pa, <int>a)
+            elif pa == n_act:
+                pa = pb
             # row a anew: its inactive columns from the log, the active ones computed
             _sync(D, a, synced, log_a, log_b, step + 1)
             cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
@@ -465,7 +524,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 D[a, act[k]] = vals[k]
             k = hc_argmin(&vals[0], n_act)
             rowarg[a] = act[k]
-            rowmin[a] = vals[k]
+            _set_rowmin(&rowmin[0], &blockmin[0], a, vals[k], m)
             exact[a] = 1
             for k in range(n_act):
                 if k == pa:
@@ -475,7 +534,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 if v < rowmin[j] or (v == rowmin[j] and exact[j]):
                     # the new minimum (the other entries did not move)
                     rowarg[j] = a
-                    rowmin[j] = v
+                    _set_rowmin(&rowmin[0], &blockmin[0], j, v, m)
                     exact[j] = 1
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned
