@@ -222,6 +222,9 @@ class BuildExt(build_ext):
             if ext.name == "gmmx._kernels._simd":
                 self._build_simd_objects(ext, base)
             ext.extra_compile_args = base + omp_c + list(ext.extra_compile_args)
+            if ctype != "msvc" and ext.name == "gmmx._kernels._hier":
+                # sqrt without errno (never set there) vectorises the merge costs
+                ext.extra_compile_args.append("-fno-math-errno")
             ext.extra_link_args = omp_l + list(ext.extra_link_args)
         super().build_extensions()
 

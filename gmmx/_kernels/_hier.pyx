@@ -17,11 +17,142 @@
 # the squared Cholesky pivots (0 when W / n is not positive definite), as
 # mclust's formula reads (the NumPy version it replaced took logaddexp of a
 # slogdet: the same value up to rounding; tests compare the two trees).
+#
+# The costs of one row are computed in one vectorised pass over the active
+# clusters: at d = 2 their statistics are kept in contiguous columns (S) and
+# the 2 x 2 Cholesky is written out in the same operations as _chol_det;
+# wider data gather the arguments, then take the logarithms in one batch.
+# Logarithms are gmmx_log1 (fdlibm's, bit-identical on every SIMD path; it
+# replaced libm's log, so costs can differ from the earlier kernel's in the
+# last bit: merges of mathematically equal cost reached by different
+# arithmetic may then come in another order, as they already could between
+# the NumPy version, this kernel and mclust's Fortran).  The initial matrix is
+# built from its upper triangle and a blocked transpose; the row minima are
+# kept with per-block minima, so the cheapest merge is found without a pass
+# over all rows.
 
 import numpy as np
 
-from libc.math cimport INFINITY, log, sqrt
-from libc.stdlib cimport free, malloc
+from libc.math cimport INFINITY, sqrt
+
+from ._vmath cimport gmmx_log1
+
+
+cdef extern from *:
+    """
+    #include <math.h>
+    #include "_vmath.h"
+
+    /* The statistics of the active clusters at d = 2, one row each of
+     * HC_NSTAT x stride: count, mean (2), scatter W[0,0], W[1,0], W[1,1],
+     * trace, cost term. */
+    #define HC_NSTAT 8
+
+    /* out[k] = cost of cluster A (its HC_NSTAT statistics) merged with the
+     * cluster at column k of S, k < n: the operations of _chol_det and _term
+     * in the same order, branch-free so that they vectorise (setup.py builds
+     * this module with -fno-math-errno: sqrt sets no errno). */
+    GMMX_CLONES static void hc_costs2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+        Py_ssize_t k;
+        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride;
+        const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride;
+        const double *term = S + 7 * stride;
+        const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5];
+        const double ta = A[6], terma = A[7];
+        for (k = 0; k < n; k++) {
+            double nj = cnt[k], nn = ni + nj;
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1;
+            double dd = d0 * d0 + d1 * d1;
+            double c = ni * nj / nn;
+            double t = ta + tr[k] + c * dd;
+            double b00 = ((wa0 + w0[k]) + c * d0 * d0) / nn;
+            double b10 = ((wa1 + w1[k]) + c * d1 * d0) / nn;
+            double b11 = ((wa3 + w3[k]) + c * d1 * d1) / nn;
+            double l10 = b10 / sqrt(b00 > 0.0 ? b00 : 1.0);
+            double s1 = b11 - l10 * l10;
+            double det = ((b00 > 0.0) & (s1 > 0.0)) ? b00 * s1 : 0.0;
+            double q = beta * (t + alpha) / nn;
+            double x = nn > 2.0 ? det + q : q;
+            out[k] = (nn * gmmx_log1(x) - terma) - term[k];
+        }
+    }
+
+    /* out[k] = (nij[k] log(x[k]) - ta) - term[cols[k]] */
+    GMMX_CLONES static void hc_row_finish(
+        const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT nij,
+        const double *GMMX_RESTRICT term, const Py_ssize_t *GMMX_RESTRICT cols,
+        Py_ssize_t n, double ta, double *GMMX_RESTRICT out)
+    {
+        Py_ssize_t k;
+        for (k = 0; k < n; k++) out[k] = (nij[k] * gmmx_log1(x[k]) - ta) - term[cols[k]];
+    }
+
+    /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
+     * minimum, then a search for it eight at a time. */
+    GMMX_CLONES static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    {
+        Py_ssize_t j, q = n - n % 8;
+        double v0[8], v = INFINITY;
+        int l;
+        for (l = 0; l < 8; l++) v0[l] = INFINITY;
+        for (j = 0; j < q; j += 8)
+            for (l = 0; l < 8; l++) v0[l] = a[j + l] < v0[l] ? a[j + l] : v0[l];
+        for (l = 0; l < 8; l++) v = v0[l] < v ? v0[l] : v;
+        for (j = q; j < n; j++) v = a[j] < v ? a[j] : v;
+        for (j = 0; j < q; j += 8) {
+            int hit = 0;
+            for (l = 0; l < 8; l++) hit |= a[j + l] == v;
+            if (hit) break;
+        }
+        for (; j < n; j++)
+            if (a[j] == v) return j;
+        return 0;
+    }
+
+    /* How many of a[0..n) equal v */
+    GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
+                                              double v)
+    {
+        Py_ssize_t j, c = 0;
+        for (j = 0; j < n; j++) c += a[j] == v;
+        return c;
+    }
+    """
+    const int HC_NSTAT
+    void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                   double alpha, double beta, double* out) noexcept nogil
+    void hc_row_finish(const double* x, const double* nij, const double* term,
+                       const Py_ssize_t* cols, Py_ssize_t n, double ta,
+                       double* out) noexcept nogil
+    Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
+
+
+# rowmin is kept with the minimum of each block of _BLOCK rows, so that the
+# cheapest merge is found in O(m / _BLOCK + _BLOCK) instead of O(m) a step.
+cdef enum:
+    _BLOCK = 64
+
+
+cdef inline void _set_rowmin(double* rowmin, double* blockmin, Py_ssize_t r, double v,
+                             Py_ssize_t m) noexcept nogil:
+    """``rowmin[r] = v``, keeping ``blockmin`` the minimum of each block."""
+    cdef Py_ssize_t blk = r // _BLOCK, lo, hi, i
+    cdef double old = rowmin[r], bm
+    rowmin[r] = v
+    if v <= blockmin[blk]:
+        blockmin[blk] = v
+    elif old == blockmin[blk]:  # it may have been the block's minimum
+        lo = blk * _BLOCK
+        hi = lo + _BLOCK if lo + _BLOCK < m else m
+        bm = INFINITY
+        for i in range(lo, hi):
+            bm = rowmin[i] if rowmin[i] < bm else bm
+        blockmin[blk] = bm
 
 
 cdef inline double _term(double cnt, double tr, double det, double alpha, double beta,
@@ -29,8 +160,8 @@ cdef inline double _term(double cnt, double tr, double det, double alpha, double
     """``cnt log(det + beta (tr + alpha) / cnt)``; ``det`` counts only when ``cnt > d``."""
     cdef double q = beta * (tr + alpha) / cnt
     if cnt > d:
-        return cnt * log(det + q)
-    return cnt * log(q)
+        return cnt * gmmx_log1(det + q)
+    return cnt * gmmx_log1(q)
 
 
 cdef inline double _chol_det(double* A, int d) noexcept nogil:
@@ -65,6 +196,10 @@ cdef class _Tree:
     cdef double* W        # (m, d, d) scatters
     cdef double* buf      # d x d scratch
     cdef double* delta    # d scratch
+    cdef double* xbuf     # (m,) log arguments of one row
+    cdef double* nbuf     # (m,) merged counts of one row
+    cdef double* S        # (HC_NSTAT, m) statistics of the active clusters (d = 2)
+    cdef double* A        # (HC_NSTAT,) one cluster's statistics (d = 2)
 
     def __cinit__(self, double[:, ::1] Z, double[::1] w, double alpha, double beta):
         self.m, self.d = Z.shape[0], Z.shape[1]
@@ -75,7 +210,9 @@ cdef class _Tree:
         tr = np.zeros(self.m)
         term = np.empty(self.m)
         scratch = np.empty(self.d * self.d + self.d)
-        self._arrays = (cnt, mean, W, tr, term, scratch)
+        rowbuf = np.empty(2 * self.m + HC_NSTAT)
+        S = np.empty(HC_NSTAT * self.m if self.d == 2 else 1)
+        self._arrays = (cnt, mean, W, tr, term, scratch, rowbuf, S)
         cdef double[::1] v
         v = cnt
         self.cnt = &v[0]
@@ -90,9 +227,53 @@ cdef class _Tree:
         v = scratch
         self.buf = &v[0]
         self.delta = &v[self.d * self.d]
+        v = rowbuf
+        self.xbuf = &v[0]
+        self.nbuf = &v[self.m]
+        self.A = &v[2 * self.m]
+        v = S
+        self.S = &v[0]
         cdef int i
         for i in range(self.m):
             self.term[i] = _term(self.cnt[i], 0.0, 0.0, alpha, beta, self.d)
+            if self.d == 2:
+                self.compact_set(i, i)
+
+    cdef void stats2(self, int i, double* out) noexcept nogil:
+        """The HC_NSTAT statistics of cluster ``i`` (d = 2)."""
+        out[0] = self.cnt[i]
+        out[1] = self.mean[2 * i]
+        out[2] = self.mean[2 * i + 1]
+        out[3] = self.W[4 * i]
+        out[4] = self.W[4 * i + 2]
+        out[5] = self.W[4 * i + 3]
+        out[6] = self.tr[i]
+        out[7] = self.term[i]
+
+    cdef void compact_set(self, Py_ssize_t pos, int i) noexcept nogil:
+        """Column ``pos`` of S holds cluster ``i`` (d = 2)."""
+        cdef int s
+        self.stats2(i, self.A)
+        for s in range(HC_NSTAT):
+            self.S[s * self.m + pos] = self.A[s]
+
+    cdef void compact_move(self, Py_ssize_t src, Py_ssize_t dst) noexcept nogil:
+        """Column ``src`` of S to column ``dst`` (d = 2)."""
+        cdef int s
+        for s in range(HC_NSTAT):
+            self.S[s * self.m + dst] = self.S[s * self.m + src]
+
+    cdef void costs(self, int a, const Py_ssize_t* cols, Py_ssize_t lo, Py_ssize_t n,
+                    double* out) noexcept nogil:
+        """``out[k - lo] = cost(a, cols[k])`` for ``lo <= k < n``, ``cols`` the active
+        clusters in the order of S's columns."""
+        if n <= lo:
+            return
+        if self.d == 2:
+            self.stats2(a, self.A)
+            hc_costs2(self.S + lo, self.m, n - lo, self.A, self.alpha, self.beta, out)
+        else:
+            self.row_costs(a, cols + lo, n - lo, out)
 
     cdef double merged_term(self, int i, int j, double* c_out, double* tr_out) noexcept nogil:
         """Cost term of ``i`` merged with ``j`` (delta left in self.delta)."""
@@ -121,9 +302,43 @@ cdef class _Tree:
         tr_out[0] = tr
         return _term(nij, tr, det, self.alpha, self.beta, d)
 
-    cdef inline double cost(self, int i, int j) noexcept nogil:
-        cdef double c, tr
-        return self.merged_term(i, j, &c, &tr) - self.term[i] - self.term[j]
+    cdef void row_costs(self, int a, const Py_ssize_t* cols, Py_ssize_t n,
+                        double* out) noexcept nogil:
+        """``out[k] = cost(a, cols[k])`` with one batch of logarithms."""
+        cdef Py_ssize_t k
+        cdef int j, d = self.d, l, p
+        cdef double ni, nij, c, dd, q, det
+        cdef const double* ma
+        cdef const double* mj
+        cdef const double* Wa
+        cdef const double* Wj
+        if n <= 0:
+            return
+        ni = self.cnt[a]
+        ma = self.mean + a * d
+        Wa = self.W + a * d * d
+        for k in range(n):
+            j = <int>cols[k]
+            mj = self.mean + j * d
+            nij = ni + self.cnt[j]
+            dd = 0.0
+            for l in range(d):
+                self.delta[l] = mj[l] - ma[l]
+                dd = dd + self.delta[l] * self.delta[l]
+            c = ni * self.cnt[j] / nij
+            q = self.beta * ((self.tr[a] + self.tr[j] + c * dd) + self.alpha) / nij
+            if nij > d:
+                Wj = self.W + j * d * d
+                for l in range(d):
+                    for p in range(d):
+                        self.buf[l * d + p] = ((Wa[l * d + p] + Wj[l * d + p])
+                                               + c * self.delta[l] * self.delta[p]) / nij
+                det = _chol_det(self.buf, d)
+                self.xbuf[k] = det + q
+            else:
+                self.xbuf[k] = q
+            self.nbuf[k] = nij
+        hc_row_finish(self.xbuf, self.nbuf, self.term, cols, n, self.term[a], out)
 
     cdef void merge(self, int a, int b) noexcept nogil:
         """Merge cluster ``b`` into ``a``."""
@@ -143,30 +358,6 @@ cdef class _Tree:
         self.cnt[a] = nij
         self.tr[a] = tr
         self.term[a] = t
-
-
-cdef inline Py_ssize_t _argmin(const double* row, Py_ssize_t n) noexcept nogil:
-    """An index of the minimum of ``row[:n]`` (0 for an all-inf row).
-
-    Which of tied columns is returned does not matter: the merge order depends
-    only on the row minima and, among exact ties, on the slots.
-    """
-    cdef Py_ssize_t j, q = n - n % 4
-    cdef double v0 = INFINITY, v1 = INFINITY, v2 = INFINITY, v3 = INFINITY, v
-    for j in range(0, q, 4):  # four independent minima: vectorised
-        v0 = row[j] if row[j] < v0 else v0
-        v1 = row[j + 1] if row[j + 1] < v1 else v1
-        v2 = row[j + 2] if row[j + 2] < v2 else v2
-        v3 = row[j + 3] if row[j + 3] < v3 else v3
-    v = v0 if v0 < v1 else v1
-    v = v2 if v2 < v else v
-    v = v3 if v3 < v else v
-    for j in range(q, n):
-        v = row[j] if row[j] < v else v
-    for j in range(n):
-        if row[j] == v:
-            return j
-    return 0
 
 
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
@@ -199,7 +390,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] rowarg = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
-    cdef char[::1] active = np.ones(m, dtype=np.int8)
+    cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
+    cdef double[::1] vals = np.empty(m)
+    cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
+    cdef double[::1] blockmin = np.empty(nblk)
+    cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
     cdef char[::1] exact = np.ones(m, dtype=np.int8)
     # Rows are updated lazily: step t recomputes row a_t only; row j catches up
     # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
@@ -208,58 +403,72 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] synced = np.zeros(m, dtype=np.intp)
     cdef Py_ssize_t[::1] log_a = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] log_b = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t i, j, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
-    cdef Py_ssize_t best_hi, best_lo
+    cdef Py_ssize_t i, j, k, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
+    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, pa, pb, n_cand
     cdef double v, best
-    cdef int n_rows_at_best, n_cols_at_best
+    cdef Py_ssize_t n_rows_at_best
+    cdef bint unique
     with nogil:
-        for i in range(m):
+        for i in range(m):  # upper triangle, then a blocked transpose
             D[i, i] = INFINITY
-            for j in range(i + 1, m):
-                v = cl.cost(i, j)
-                D[i, j] = v
-                D[j, i] = v
+            cl.costs(<int>i, &act[0], i + 1, m, &D[i, i + 1])
+        for i0 in range(0, m, 64):
+            for j0 in range(0, i0 + 1, 64):
+                for i in range(i0, min(i0 + 64, m)):
+                    for j in range(j0, min(j0 + 64, i)):
+                        D[i, j] = D[j, i]
         for i in range(m):
-            rowarg[i] = _argmin(&D[i, 0], m)
+            rowarg[i] = hc_argmin(&D[i, 0], m)
             rowmin[i] = D[i, rowarg[i]]
+        for i in range(nblk):
+            blockmin[i] = INFINITY
+        for i in range(m):
+            if rowmin[i] < blockmin[i // _BLOCK]:
+                blockmin[i // _BLOCK] = rowmin[i]
         for step in range(m - 1):
             # the cheapest merge; among exact ties, mclust's choice: the pair with
             # the largest (higher slot, lower slot)
             # rowmin[r] is a lower bound unless exact[r]: rescan the rows whose
-            # bound reaches the minimum until the minimum is exact
+            # bound reaches the minimum until the minimum is exact (rowmin is
+            # inf at the inactive rows); cand: the rows at the minimum, ascending
             while True:
                 best = INFINITY
-                for r in range(m):
-                    if rowmin[r] < best:
-                        best = rowmin[r]
+                for i in range(nblk):
+                    if blockmin[i] < best:
+                        best = blockmin[i]
+                n_cand = 0
+                for i in range(nblk):
+                    if blockmin[i] != best:
+                        continue
+                    for r in range(i * _BLOCK, min(i * _BLOCK + _BLOCK, m)):
+                        if rowmin[r] == best:
+                            cand[n_cand] = r
+                            n_cand += 1
                 n_rows_at_best = 0
-                for r in range(m):
-                    if rowmin[r] == best and not exact[r]:
+                for k in range(n_cand):
+                    r = cand[k]
+                    if not exact[r]:
                         _sync(D, r, synced, log_a, log_b, step)
-                        rowarg[r] = _argmin(&D[r, 0], m)
-                        rowmin[r] = D[r, rowarg[r]]
+                        rowarg[r] = hc_argmin(&D[r, 0], m)
+                        _set_rowmin(&rowmin[0], &blockmin[0], r, D[r, rowarg[r]], m)
                         exact[r] = 1
                         n_rows_at_best += 1
                 if n_rows_at_best == 0:
                     break
-            bi = bj = -1
-            n_rows_at_best = 0
-            for r in range(m):
-                if rowmin[r] == best:
-                    n_rows_at_best += 1
-                    bi = r
-            n_cols_at_best = 0
-            if n_rows_at_best == 1:
-                _sync(D, bi, synced, log_a, log_b, step)
-                for j in range(m):
-                    if D[bi, j] == best:
-                        n_cols_at_best += 1
-                        bj = j
-            if n_rows_at_best != 1 or n_cols_at_best != 1:
+            # one pair at the minimum (its two rows, each with one entry there):
+            # no tie to break
+            unique = 0
+            if n_cand == 2:
+                bi, bj = cand[0], cand[1]
+                if rowarg[bi] == bj and rowarg[bj] == bi:
+                    _sync(D, bi, synced, log_a, log_b, step)
+                    _sync(D, bj, synced, log_a, log_b, step)
+                    unique = (D[bi, bj] == best and hc_count_eq(&D[bi, 0], m, best) == 1
+                              and hc_count_eq(&D[bj, 0], m, best) == 1)
+            if not unique:
                 best_hi = best_lo = -1
-                for r in range(m):
-                    if rowmin[r] != best:
-                        continue
+                for k in range(n_cand):
+                    r = cand[k]
                     _sync(D, r, synced, log_a, log_b, step)
                     for j in range(m):
                         if D[r, j] != best:
@@ -285,26 +494,47 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 a, b = b, a
                 slot[a] = slot[b]
                 at_slot[slot[a]] = a
-            cl.merge(a, b)
-            active[b] = 0
-            rowmin[b] = INFINITY
+            cl.merge(<int>a, <int>b)
+            _set_rowmin(&rowmin[0], &blockmin[0], b, INFINITY, m)
             log_a[step] = a
             log_b[step] = b
             if step == m - 2:
                 break
-            for j in range(m):
-                D[a, j] = cl.cost(a, j) if active[j] and j != a else INFINITY
-            synced[a] = step + 1
-            rowarg[a] = _argmin(&D[a, 0], m)
-            rowmin[a] = D[a, rowarg[a]]
-            for j in range(m):
-                if not active[j] or j == a:
+            # drop b from the active list (the last takes its place)
+            pa = 0
+            while act[pa] != a:
+                pa += 1
+            pb = 0
+            while act[pb] != b:
+                pb += 1
+            n_act -= 1
+            act[pb] = act[n_act]
+            if cl.d == 2:
+                cl.compact_move(n_act, pb)
+                if pa == n_act:
+                    pa = pb
+                cl.compact_set(pa, <int>a)
+            elif pa == n_act:
+                pa = pb
+            # row a anew: its inactive columns from the log, the active ones computed
+            _sync(D, a, synced, log_a, log_b, step + 1)
+            cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
+            vals[pa] = INFINITY
+            for k in range(n_act):
+                D[a, act[k]] = vals[k]
+            k = hc_argmin(&vals[0], n_act)
+            rowarg[a] = act[k]
+            _set_rowmin(&rowmin[0], &blockmin[0], a, vals[k], m)
+            exact[a] = 1
+            for k in range(n_act):
+                if k == pa:
                     continue
-                v = D[a, j]  # = D[j, a] once row j is synced
+                j = act[k]
+                v = vals[k]  # = D[j, a] once row j is synced
                 if v < rowmin[j] or (v == rowmin[j] and exact[j]):
                     # the new minimum (the other entries did not move)
                     rowarg[j] = a
-                    rowmin[j] = v
+                    _set_rowmin(&rowmin[0], &blockmin[0], j, v, m)
                     exact[j] = 1
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned

@@ -110,6 +110,33 @@ def test_native_tree_breaks_exact_ties_as_mclust(rng):
     np.testing.assert_array_equal(hc_vvv(Z), hc_vvv_python(Z, np.ones(Z.shape[0]), alpha))
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("m", [2, 3, 9, 150])
+def test_native_tree_equals_the_numpy_implementation_at_every_width(rng, d, m):
+    # d = 2 runs the vectorised closed-form path, the other widths the
+    # Cholesky one; m = 2, 3 the smallest trees
+    from hc_python import hc_vvv_python
+
+    X = rng.normal(size=(m, d)) + 3 * (np.arange(m) % 2)[:, None]
+    Z = svd_transform(X) if m > d else X
+    centred = Z - Z.mean(axis=0)
+    alpha = max(float(np.einsum("ij,ij->", centred, centred)) / (m * Z.shape[1]),
+                np.finfo(float).eps)
+    np.testing.assert_array_equal(hc_vvv(Z), hc_vvv_python(Z, np.ones(m), alpha))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_native_tree_breaks_ties_of_coincident_groups_as_mclust(rng, d):
+    # groups of coincident rows: merges within a group all cost the same
+    from hc_python import hc_vvv_python
+
+    X = np.repeat(np.round(rng.normal(size=(30, d)), 1), 4, axis=0)
+    Z = svd_transform(X)
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * d)
+    np.testing.assert_array_equal(hc_vvv(Z), hc_vvv_python(Z, np.ones(Z.shape[0]), alpha))
+
+
 def test_partition_equals_relabelling_merge_by_merge(rng):
     Z = rng.normal(size=(80, 2))
     merges = hc_vvv(Z)
