@@ -24,7 +24,7 @@ import textwrap
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_estep", "_kmeans", "_hmm", "_student"]
+KERNELS = ["_estep", "_kmeans", "_hmm", "_student", "_missing"]
 
 
 def _macos_libomp_prefix():
