@@ -12,7 +12,13 @@ model family gets marginalization by handing the drivers a
 
 Rows without NaN go through the native kernel exactly as without missing
 values (a block without NaN is one unchanged kernel call: the same bits).
-Rows with gaps are grouped by missingness pattern; per pattern the observed
+Rows with gaps take one native pass in place (:mod:`gmmx._kernels._missing`,
+``d <= 64``): each row's pattern id indexes a table of per-pattern factors
+(:class:`_PatternTable`, built once per model, batched over the patterns
+with the same number of observed entries).  The reference below serves
+``d > 64`` and names the row when one is not finite.
+
+Reference path: rows with gaps are grouped by missingness pattern; per pattern the observed
 block's factor and the regression of the missing on the observed entries
 are computed once per pass (cached across the blocks of a pass), and the
 pattern's observed block goes through the kernel's own entry points
