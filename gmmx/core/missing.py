@@ -265,10 +265,11 @@ class MissingEStep:
         t = self._table
         wa = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
         sums = t.G * self.kp.means.shape[0] <= _PATTERN_SUMS_MAX
-        with kernel.blas_held_to_one_thread():
+        # without threadpoolctl the pass runs on one thread (BLAS keeps its own)
+        with kernel.blas_threads_for(_estep.KIND_FULL, _threads(n_threads)) as nt:
             res = _missing.missing_pass(
                 Xd, wa, gap, pid, t.cols, t.n_obs, self.kp.means, t.U, t.B, t.cst, out, norm,
-                mode, want_stats, sums and want_stats, _threads(n_threads))
+                mode, want_stats, sums and want_stats, nt)
         return res, sums
 
     def _native_stats(self, Xd, w, gap, pid, resp, n_threads):
