@@ -52,6 +52,29 @@ def nan_keys(const double[:, ::1] X, uint64_t[::1] keys, int n_threads):
     return gaps
 
 
+def count_keys(const uint64_t[::1] keys, int64_t[::1] counts):
+    """``counts[key] += 1`` for every key (each below ``counts.shape[0]``)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(keys.shape[0]):
+            counts[keys[i]] += 1
+
+
+def split_rows(const uint64_t[::1] keys, const int32_t[::1] lut, int64_t[::1] complete,
+               int64_t[::1] gap, int32_t[::1] pid):
+    """Rows with key 0 into ``complete``, the others into ``gap`` with ``pid = lut[key]``."""
+    cdef Py_ssize_t i, nc = 0, ng = 0
+    with nogil:
+        for i in range(keys.shape[0]):
+            if keys[i] == 0:
+                complete[nc] = i
+                nc += 1
+            else:
+                gap[ng] = i
+                pid[ng] = lut[keys[i]]
+                ng += 1
+
+
 def missing_pass(const double[:, ::1] X, const double[::1] w, const int64_t[::1] rows,
                  const int32_t[::1] pid, const int32_t[:, ::1] cols, const int32_t[::1] n_obs,
                  const double[:, ::1] means, const double[:, :, :, ::1] U,

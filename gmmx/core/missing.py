@@ -236,29 +236,39 @@ class MissingEStep:
             return False
         Xd = np.ascontiguousarray(X, dtype=np.float64)
         keys = np.empty(X.shape[0], dtype=np.uint64)
-        if _missing.nan_keys(Xd, keys, _threads(n_threads)) == 0:
+        n_gap = _missing.nan_keys(Xd, keys, _threads(n_threads))
+        if n_gap == 0:
             return None
+        full = (1 << d) - 1
+        if d <= 20:  # patterns by counting, rows split in one native pass
+            counts = np.zeros(1 << d, dtype=np.int64)
+            _missing.count_keys(keys, counts)
+            if counts[full]:
+                self._no_observed(keys == np.uint64(full), where)
+            uniq = np.flatnonzero(counts[1:]).astype(np.uint64) + np.uint64(1)
+            lut = np.zeros(1 << d, dtype=np.int32)
+            lut[uniq.astype(np.intp)] = self._table.ids(uniq, self)
+            complete = np.empty(X.shape[0] - n_gap, dtype=np.int64)
+            gap = np.empty(n_gap, dtype=np.int64)
+            pid = np.empty(n_gap, dtype=np.int32)
+            _missing.split_rows(keys, lut, complete, gap, pid)
+            return Xd, complete, gap, pid
         gap_mask = keys != 0
         gap = np.flatnonzero(gap_mask)
         gkeys = keys[gap]
-        full = np.uint64((1 << d) - 1)
-        empty = np.flatnonzero(gkeys == full)
-        if empty.size:
-            row = int(gap[empty[0]])
-            raise kernel.NonFiniteChunkError(
-                f"{where}row {row} has no observed value (every entry is NaN): "
-                "drop it, or pass nan_policy='omit'", row=row)
-        if d <= 20:
-            present = np.bincount(gkeys.astype(np.intp), minlength=1 << d)
-            uniq = np.flatnonzero(present).astype(np.uint64)
-            lut = np.zeros(1 << d, dtype=np.int32)
-            lut[uniq.astype(np.intp)] = np.arange(uniq.size, dtype=np.int32)
-            local = lut[gkeys.astype(np.intp)]
-        else:
-            uniq, local = np.unique(gkeys, return_inverse=True)
+        if np.any(gkeys == np.uint64(full)):
+            self._no_observed(keys == np.uint64(full), where)
+        uniq, local = np.unique(gkeys, return_inverse=True)
         ids = self._table.ids(uniq, self)
         pid = np.ascontiguousarray(ids[local], dtype=np.int32)
         return Xd, np.flatnonzero(~gap_mask), gap.astype(np.int64), pid
+
+    @staticmethod
+    def _no_observed(empty, where):
+        row = int(np.flatnonzero(empty)[0])
+        raise kernel.NonFiniteChunkError(
+            f"{where}row {row} has no observed value (every entry is NaN): "
+            "drop it, or pass nan_policy='omit'", row=row)
 
     def _native(self, Xd, w, gap, pid, mode, want_stats, out, norm, n_threads):
         """One :func:`gmmx._kernels._missing.missing_pass` over the rows ``gap``."""
