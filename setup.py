@@ -34,7 +34,7 @@ import textwrap
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_simd", "_estep", "_kmeans", "_hmm", "_student", "_hier"]
+KERNELS = ["_simd", "_estep", "_kmeans", "_hmm", "_student", "_hier", "_missing"]
 SIMD_SOURCE = "gmmx/_kernels/_simd_kernels.c"
 SIMD_DEPENDS = [
     f"gmmx/_kernels/{name}"

@@ -209,11 +209,14 @@ def missing_rows(arr, nan_policy="raise", name="X", offset=0, where=""):
             f"infinite value in column {int(col)}. Infinities are never missing values (under "
             f"any nan_policy); remove, winsorise or replace them by NaN"
         )
-    has_nan = nan.any(axis=1)
+    # NaN per row as one float32 GEMV: exact counts (d < 2**24), several times
+    # faster than boolean any/all along a short row
+    count = nan.astype(np.float32) @ np.ones(arr.shape[1], dtype=np.float32)
+    has_nan = count > 0
     if not has_nan.any():  # the sum overflowed; the values are finite
         return None
     if nan_policy == "marginalize" or nan_policy == "omit":
-        empty = nan.all(axis=1)
+        empty = count == arr.shape[1]
         if nan_policy == "marginalize" and empty.any():
             row = int(np.flatnonzero(empty)[0]) + offset
             raise ValueError(

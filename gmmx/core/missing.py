@@ -12,7 +12,13 @@ model family gets marginalization by handing the drivers a
 
 Rows without NaN go through the native kernel exactly as without missing
 values (a block without NaN is one unchanged kernel call: the same bits).
-Rows with gaps are grouped by missingness pattern; per pattern the observed
+Rows with gaps take one native pass in place (:mod:`gmmx._kernels._missing`,
+``d <= 64``): each row's pattern id indexes a table of per-pattern factors
+(:class:`_PatternTable`, built once per model, batched over the patterns
+with the same number of observed entries).  The reference below serves
+``d > 64`` and names the row when one is not finite.
+
+Reference path: rows with gaps are grouped by missingness pattern; per pattern the observed
 block's factor and the regression of the missing on the observed entries
 are computed once per pass (cached across the blocks of a pass), and the
 pattern's observed block goes through the kernel's own entry points
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import linalg
 
-from .._kernels import _estep
+from .._kernels import _estep, _missing
 from . import kernel
 from .stats import SufficientStats
 
@@ -40,6 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MissingEStep"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
+#: Largest (patterns x components) whose per-pattern sums the native pass keeps
+#: per row group; past it they come from the rows' responsibilities.
+_PATTERN_SUMS_MAX = 1 << 15
 
 
 class _Pattern:
@@ -96,10 +105,12 @@ class MissingEStep:
             logdet = np.sum(np.log(prec), axis=1)
         self.log_weights = kp.cst - logdet + 0.5 * d * _LOG_2PI
         self._cache: dict[Any, Any] = {}
+        self._table = _PatternTable(K, d)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_cache"] = {}
+        state["_table"] = _PatternTable(*self.kp.means.shape)
         return state
 
     # ------------------------------------------------------------ patterns
@@ -221,6 +232,151 @@ class MissingEStep:
             except kernel.NonFiniteChunkError as exc:
                 raise _renumbered(exc, idx, where) from None
 
+    # ------------------------------------------------------------ native pass
+    def _native_split(self, X, n_threads, where=""):
+        """``(X as float64, complete rows, gap rows, their pattern ids)`` for the
+        native kernel; None when nothing is NaN, or when the block does not suit it."""
+        d = X.shape[1]
+        if d > 64 or X.ndim != 2:
+            return False
+        Xd = np.ascontiguousarray(X, dtype=np.float64)
+        keys = np.empty(X.shape[0], dtype=np.uint64)
+        n_gap = _missing.nan_keys(Xd, keys, _threads(n_threads))
+        if n_gap == 0:
+            return None
+        full = (1 << d) - 1
+        if d <= 20:  # patterns by counting, rows split in one native pass
+            counts = np.zeros(1 << d, dtype=np.int64)
+            _missing.count_keys(keys, counts)
+            if counts[full]:
+                self._no_observed(keys == np.uint64(full), where)
+            uniq = np.flatnonzero(counts[1:]).astype(np.uint64) + np.uint64(1)
+            lut = np.zeros(1 << d, dtype=np.int32)
+            lut[uniq.astype(np.intp)] = self._table.ids(uniq, self)
+            complete = np.empty(X.shape[0] - n_gap, dtype=np.int64)
+            gap = np.empty(n_gap, dtype=np.int64)
+            pid = np.empty(n_gap, dtype=np.int32)
+            _missing.split_rows(keys, lut, complete, gap, pid)
+            return Xd, complete, gap, pid
+        gap_mask = keys != 0
+        gap = np.flatnonzero(gap_mask)
+        gkeys = keys[gap]
+        if np.any(gkeys == np.uint64(full)):
+            self._no_observed(keys == np.uint64(full), where)
+        uniq, local = np.unique(gkeys, return_inverse=True)
+        ids = self._table.ids(uniq, self)
+        pid = np.ascontiguousarray(ids[local], dtype=np.int32)
+        return Xd, np.flatnonzero(~gap_mask), gap.astype(np.int64), pid
+
+    @staticmethod
+    def _no_observed(empty, where):
+        row = int(np.flatnonzero(empty)[0])
+        raise kernel.NonFiniteChunkError(
+            f"{where}row {row} has no observed value (every entry is NaN): "
+            "drop it, or pass nan_policy='omit'", row=row)
+
+    def _native(self, Xd, w, gap, pid, mode, want_stats, out, norm, n_threads):
+        """One :func:`gmmx._kernels._missing.missing_pass` over the rows ``gap``."""
+        t = self._table
+        wa = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        sums = t.G * self.kp.means.shape[0] <= _PATTERN_SUMS_MAX
+        # without threadpoolctl the pass runs on one thread (BLAS keeps its own)
+        with kernel.blas_threads_for(_estep.KIND_FULL, _threads(n_threads)) as nt:
+            res = _missing.missing_pass(
+                Xd, wa, gap, pid, t.cols, t.n_obs, self.kp.means, t.U, t.B, t.cst, out, norm,
+                mode, want_stats, sums and want_stats, nt)
+        return res, sums
+
+    def _native_stats(self, Xd, w, gap, pid, resp, n_threads):
+        """Expected complete-data statistics of the rows ``gap`` (None: some row is
+        not finite, the caller's reference path reports it)."""
+        K, d = self.kp.means.shape
+        mode = 0 if resp is None else 1
+        if resp is None:
+            out = np.empty((0, K))
+        else:
+            out = np.ascontiguousarray(resp[gap], dtype=np.float64)
+        (nk, sk, Mk, ll, wsum, bad, per), sums = self._native(
+            Xd, w, gap, pid, mode, True, out, np.empty(0), n_threads)
+        if bad >= 0:
+            return None
+        if not sums:  # many patterns: per-pattern sums from the rows' responsibilities
+            if resp is None:
+                out = np.empty((gap.size, K))
+                self._native(Xd, w, gap, pid, 0, False, out, np.empty(0), n_threads)
+            wr = out if w is None else out * np.asarray(w, dtype=np.float64)[gap, None]
+            per = np.stack([np.bincount(pid, weights=wr[:, k], minlength=self._table.G)
+                            for k in range(K)], axis=1)
+        Mk = 0.5 * (Mk + Mk.transpose(0, 2, 1))
+        Mk += np.einsum("gk,gkij->kij", per, self._table.C)
+        if not (np.all(np.isfinite(Mk)) and np.all(np.isfinite(sk)) and np.isfinite(ll)):
+            return None
+        if self.kp.covariance_type in ("diag", "spherical") or not self.matrix:
+            Mk = np.ascontiguousarray(np.diagonal(Mk, axis1=1, axis2=2))
+        return SufficientStats(self.kp.covariance_type, self.kp.means.copy(), nk, sk, Mk,
+                               ll if mode == 0 else 0.0, wsum, int(gap.size))
+
+    def _fast_accumulate(self, X, sample_weight, resp, n_threads, chunk_rows, where):
+        """Native statistics of a block with gaps; None: the reference path decides."""
+        split = self._native_split(X, n_threads, where)
+        if split is None:
+            return None if resp is not None else kernel.accumulate(
+                X, sample_weight, self.kp, n_threads, chunk_rows, where)
+        if split is False:
+            return None
+        Xd, complete, gap, pid = split
+        gst = self._native_stats(Xd, sample_weight, gap, pid, resp, n_threads)
+        if gst is None:
+            return None
+        w = sample_weight
+        if complete.size == 0:
+            stats = SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
+        else:
+            wc = None if w is None else np.ascontiguousarray(w[complete])
+            try:
+                if resp is None:
+                    stats = kernel.accumulate(np.ascontiguousarray(X[complete]), wc, self.kp,
+                                              n_threads, chunk_rows, where)
+                else:
+                    stats = kernel.accumulate_resp(
+                        np.ascontiguousarray(X[complete]), wc, resp[complete], self.kp,
+                        n_threads, chunk_rows, where)
+            except kernel.NonFiniteChunkError as exc:
+                raise _renumbered(exc, complete, where) from None
+        stats.nk += gst.nk
+        stats.sk += gst.sk
+        stats.Mk += gst.Mk
+        stats.log_likelihood += gst.log_likelihood
+        stats.weight_sum += gst.weight_sum
+        stats.n_samples += gst.n_samples
+        return stats
+
+    def _fast_per_row(self, fn, X, mode, n_threads):
+        """``fn``'s per-row output with the rows with gaps done natively (None: the
+        reference path decides)."""
+        split = self._native_split(X, n_threads)
+        if split is None:
+            return fn(X, self.kp, n_threads)
+        if split is False:
+            return None
+        Xd, complete, gap, pid = split
+        K = self.kp.means.shape[0]
+        part_out = np.empty((0, K)) if mode == "norm" else np.empty((gap.size, K))
+        part_norm = np.empty(gap.size) if mode == "norm" else np.empty(0)
+        kmode = 2 if mode == "logd" else 0
+        (_, _, _, _, _, bad, _), _ = self._native(Xd, None, gap, pid, kmode, False, part_out,
+                                                  part_norm, n_threads)
+        if bad >= 0 or (kmode == 2 and not np.all(np.isfinite(part_out.max(axis=1)))):
+            return None
+        out = np.empty((X.shape[0],) + (() if mode == "norm" else (K,)))
+        if complete.size:
+            try:
+                out[complete] = fn(np.ascontiguousarray(X[complete]), self.kp, n_threads)
+            except kernel.NonFiniteChunkError as exc:
+                raise _renumbered(exc, complete) from None
+        out[gap] = part_norm if mode == "norm" else part_out
+        return out
+
     # ------------------------------------------------------------ statistics
     def _complete_stats(self, X, w, complete, n_threads, chunk_rows, where):
         if complete.size == 0:
@@ -235,10 +391,16 @@ class MissingEStep:
     def accumulate(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, n_threads: int | None = 1, chunk_rows: int | None = 0, where: str = "") -> SufficientStats:
         """Expected complete-data ``SufficientStats`` of the block ``X`` (NaN = missing).
 
-        Per pattern, one native E-step call on the observed block with the
-        marginal parameters (its responsibilities are the posteriors given the
-        observed entries), expanded to the complete-data statistics.
+        Complete rows take one unchanged kernel call; the rows with gaps one
+        native pass in place (:mod:`gmmx._kernels._missing`) with each pattern's
+        marginal parameters (responsibilities are the posteriors given the
+        observed entries) and expected complete-data statistics.  The reference
+        (per pattern, one kernel call on the observed block, expanded) runs
+        when a row is not finite, to name it, or when ``d > 64``.
         """
+        fast = self._fast_accumulate(X, sample_weight, None, n_threads, chunk_rows, where)
+        if fast is not None:
+            return fast
         split = self._groups(X, where)
         if split is None:
             return kernel.accumulate(X, sample_weight, self.kp, n_threads, chunk_rows, where)
@@ -256,6 +418,10 @@ class MissingEStep:
 
     def accumulate_resp(self, X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: NDArray[Any], n_threads: int | None = 1, chunk_rows: int | None = 0, where: str = "") -> SufficientStats:
         """Expected complete-data statistics under given responsibilities ``resp`` (n, K)."""
+        fast = self._fast_accumulate(X, sample_weight, np.asarray(resp, dtype=np.float64),
+                                     n_threads, chunk_rows, where)
+        if fast is not None:
+            return fast
         split = self._groups(X, where)
         if split is None:
             return kernel.accumulate_resp(X, sample_weight, resp, self.kp, n_threads,
@@ -280,7 +446,11 @@ class MissingEStep:
         return stats
 
     # ------------------------------------------------------------ inference
-    def _per_row(self, fn, X, shape, n_threads):
+    def _per_row(self, fn, X, shape, n_threads, mode=None):
+        if mode is not None:
+            fast = self._fast_per_row(fn, X, mode, n_threads)
+            if fast is not None:
+                return fast
         split = self._groups(X)
         if split is None:
             return fn(X, self.kp, n_threads)
@@ -298,15 +468,17 @@ class MissingEStep:
 
     def log_densities(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """``log w_k + log N(x_o | k)`` of every row's observed entries, (n, K)."""
-        return self._per_row(kernel.log_densities, X, (self.kp.means.shape[0],), n_threads)
+        return self._per_row(kernel.log_densities, X, (self.kp.means.shape[0],), n_threads,
+                             "logd")
 
     def log_prob_norm(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """``log p(x_o)`` of every row (the observed entries' marginal)."""
-        return self._per_row(kernel.log_prob_norm, X, (), n_threads)
+        return self._per_row(kernel.log_prob_norm, X, (), n_threads, "norm")
 
     def responsibilities(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """Posterior component probabilities given the observed entries, (n, K)."""
-        return self._per_row(kernel.responsibilities, X, (self.kp.means.shape[0],), n_threads)
+        return self._per_row(kernel.responsibilities, X, (self.kp.means.shape[0],), n_threads,
+                             "resp")
 
     def conditional_components(self, X: NDArray[Any], n_threads: int | None = 1) -> Any:
         """Per-row posteriors and per-component conditional means of the missing entries.
@@ -380,6 +552,117 @@ class MissingEStep:
                 block[:, pat.mis] = vals
                 out[draw][idx] = block
         return out
+
+
+def _threads(n_threads):
+    """Threads for the native pass (one in a forked child: see ``gmmx._kernels``)."""
+    return 1 if _estep.single_threaded() else max(1, int(n_threads))
+
+
+class _PatternTable:
+    """Every missingness pattern met under one model, packed for the native pass.
+
+    Patterns are added as blocks bring them (once each; a pass over a chunked
+    source meets most of them in its first block) and computed together,
+    batched over the patterns with the same number of observed entries.
+
+    Attributes
+    ----------
+    cols : ndarray of shape (G, d), int32
+        Observed columns, then missing ones.
+    n_obs : ndarray of shape (G,), int32
+    U, B, C : ndarray of shape (G, K, d, d)
+        Upper factor of the observed block's precision (top-left d_o x d_o),
+        regression of the missing on the observed entries (top-left d_m x d_o),
+        conditional covariance of the missing entries in full coordinates.
+    cst : ndarray of shape (G, K)
+        ``log w_k + log det U - d_o/2 log 2 pi``.
+    """
+
+    def __init__(self, K, d):
+        self.K, self.d = K, d
+        self.index = {}
+        self.cols = np.zeros((0, d), dtype=np.int32)
+        self.n_obs = np.zeros(0, dtype=np.int32)
+        self.U = np.zeros((0, K, d, d))
+        self.B = np.zeros((0, K, d, d))
+        self.C = np.zeros((0, K, d, d))
+        self.cst = np.zeros((0, K))
+
+    @property
+    def G(self):
+        """Number of patterns in the table."""
+        return self.n_obs.size
+
+    def ids(self, keys, step):
+        """Table rows of the patterns ``keys`` (uint64 NaN bit masks), adding new ones."""
+        new = np.array([k for k in keys.tolist() if k not in self.index], dtype=np.uint64)
+        if new.size:
+            self._add(new, step)
+        return np.array([self.index[k] for k in keys.tolist()], dtype=np.int32)
+
+    def _add(self, keys, step):
+        K, d = self.K, self.d
+        missing = ((keys[:, None] >> np.arange(d, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+        n_mis = missing.sum(axis=1)
+        G = keys.size
+        cols = np.zeros((G, d), dtype=np.int32)
+        U = np.zeros((G, K, d, d))
+        B = np.zeros((G, K, d, d))
+        C = np.zeros((G, K, d, d))
+        cst = np.zeros((G, K))
+        for dm in np.unique(n_mis):
+            sel = np.flatnonzero(n_mis == dm)
+            do = d - int(dm)
+            m = missing[sel]
+            obs = np.nonzero(~m)[1].reshape(sel.size, do)
+            mis = np.nonzero(m)[1].reshape(sel.size, int(dm))
+            cols[sel] = np.concatenate([obs, mis], axis=1)
+            g = np.arange(sel.size)[:, None, None]
+            if step.matrix:
+                S = step.sigma[None]  # (1, P, d, d)
+                p = np.arange(S.shape[1])[None, :, None, None]
+                o_r, o_c = obs[:, None, :, None], obs[:, None, None, :]
+                m_r, m_c = mis[:, None, :, None], mis[:, None, None, :]
+                Soo = S[0][p, o_r, o_c]  # (n, P, do, do)
+                Som = S[0][p, o_r, m_c]
+                Smm = S[0][p, m_r, m_c]
+                L = np.linalg.cholesky(Soo)
+                pc = np.triu(np.swapaxes(np.linalg.inv(L), -1, -2))
+                Bm = np.swapaxes(np.linalg.solve(Soo, Som), -1, -2)  # (n, P, dm, do)
+                Cm = Smm - Bm @ Som
+                logdet = np.sum(np.log(np.diagonal(pc, axis1=-2, axis2=-1)), axis=-1)
+                shape = (sel.size, K)
+                pc = np.broadcast_to(pc, shape + pc.shape[2:])
+                Bm = np.broadcast_to(Bm, shape + Bm.shape[2:])
+                Cm = np.broadcast_to(Cm, shape + Cm.shape[2:])
+                logdet = np.broadcast_to(logdet, shape)
+            else:
+                prec = step.kp.prec.reshape(K, d)
+                po = np.swapaxes(prec[:, obs], 0, 1)  # (n, K, do)
+                pc = po[..., :, None] * np.eye(do)
+                Bm = np.zeros((sel.size, K, int(dm), do))
+                Cm = np.swapaxes(step.var[:, mis], 0, 1)[..., :, None] * np.eye(int(dm))
+                logdet = np.sum(np.log(po), axis=-1)
+            Ug = np.zeros((sel.size, K, d, d))
+            Ug[:, :, :do, :do] = pc
+            Bg = np.zeros((sel.size, K, d, d))
+            Bg[:, :, :int(dm), :do] = Bm
+            Cg = np.zeros((sel.size, K, d, d))
+            # advanced indices around a slice go first: (n, dm, dm, K)
+            Cg[g, :, mis[:, :, None], mis[:, None, :]] = np.moveaxis(Cm, 1, -1)
+            U[sel], B[sel], C[sel] = Ug, Bg, Cg
+            cst[sel] = step.log_weights + logdet - 0.5 * do * _LOG_2PI
+        start = self.G
+        for i, k in enumerate(keys.tolist()):
+            self.index[k] = start + i
+        self.cols = np.ascontiguousarray(np.concatenate([self.cols, cols]))
+        self.n_obs = np.ascontiguousarray(
+            np.concatenate([self.n_obs, (d - n_mis).astype(np.int32)]))
+        self.U = np.ascontiguousarray(np.concatenate([self.U, U]))
+        self.B = np.ascontiguousarray(np.concatenate([self.B, B]))
+        self.C = np.ascontiguousarray(np.concatenate([self.C, C]))
+        self.cst = np.ascontiguousarray(np.concatenate([self.cst, cst]))
 
 
 def _pack_matrix(means, pc, log_weights):

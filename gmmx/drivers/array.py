@@ -53,7 +53,9 @@ class ArrayDriver:
         policy = options.nan_policy
         X = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        X, sample_weight, dropped = apply_nan_policy(X, sample_weight, policy)
+        dropped = 0  # as_float_array applied the other policies to X already
+        if policy == "omit":
+            X, sample_weight, dropped = apply_nan_policy(X, sample_weight, policy)
         warn_omitted(dropped)
         if dropped and sample_weight is not None and not np.any(sample_weight > 0):
             raise ValueError("nan_policy='omit' left no row with positive sample_weight")
