@@ -35,13 +35,15 @@ import numpy as np
 
 from libc.math cimport INFINITY, sqrt
 
-from ._vmath cimport gmmx_log1
-
 
 cdef extern from *:
     """
     #include <math.h>
     #include "_vmath.h"
+
+    /* Built at the baseline target (not dispatched): the tree is a start,
+     * run once per fit, and the merges must not depend on the CPU. */
+    #define GMMX_CLONES
 
     /* The statistics of the active clusters at d = 2, one row each of
      * HC_NSTAT x stride: count, mean (2), scatter W[0,0], W[1,0], W[1,1],
@@ -123,6 +125,7 @@ cdef extern from *:
     }
     """
     const int HC_NSTAT
+    double gmmx_log1(double x) noexcept nogil
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
     void hc_row_finish(const double* x, const double* nij, const double* term,
