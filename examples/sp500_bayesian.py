@@ -9,12 +9,16 @@ negligible weight; the script prints the components it keeps (weight, mean,
 annualised volatility), how the count moves with the concentration prior, and
 the number of components BIC picks over a grid of maximum-likelihood fits,
 for comparison.  Returns are in percent, so the default ``reg_covar`` is
-negligible against their variance.
+negligible against their variance.  It saves the weights of the components
+beside the returns' histogram and the fitted density.
 
-    python examples/sp500_bayesian.py
+Run it with::
+
+    python examples/sp500_bayesian.py [--out DIR] [--show]
 """
 
 import argparse
+import os
 import warnings
 
 import numpy as np
@@ -36,7 +40,9 @@ def fit(r, concentration, n_init=3):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument("--out", default=".", help="directory for the figure")
+    parser.add_argument("--show", action="store_true", help="show the figure")
+    args = parser.parse_args(argv)
 
     from arch.data import sp500
 
@@ -65,6 +71,29 @@ def main(argv=None):
         bic[k] = gm.bic(r)
     print("BIC over K = 1..6:", ", ".join(f"{k}: {v:,.0f}" for k, v in bic.items()))
     print(f"BIC picks K = {min(bic, key=bic.get)}")
+    plot(r, model, order, os.path.join(args.out, "sp500_bayesian.png"), args.show)
+
+
+def plot(r, model, order, path, show):
+    """Component weights (bars) and the fitted density over the histogram (log scale)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    w = model.weights_[order]
+    left.bar(np.arange(len(w)), w, color=["C0" if x > KEEP else "0.7" for x in w])
+    left.axhline(KEEP, color="k", lw=0.8, ls="--")
+    left.set(xlabel="component (by weight)", ylabel="weight",
+             title="Dirichlet process: weights kept")
+    grid = np.linspace(np.percentile(r, 0.05), np.percentile(r, 99.95), 600)[:, None]
+    right.hist(r[:, 0], bins=150, density=True, color="0.8")
+    right.plot(grid[:, 0], np.exp(model.score_samples(grid)), color="C3")
+    right.set(yscale="log", xlabel="S&P 500 daily log return, %", ylabel="density",
+              title="fitted variational mixture")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"saved {os.path.basename(path)}")
+    if show:
+        plt.show()
 
 
 if __name__ == "__main__":

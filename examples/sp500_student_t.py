@@ -8,6 +8,8 @@ prints, for each, the BIC and the one-day 1 % value at risk and expected
 shortfall of a long position beside the historical (empirical) figures.
 It saves the fitted densities on a log scale, where the tails differ.
 
+Run it with::
+
     python examples/sp500_student_t.py [--out DIR] [--show]
 """
 
@@ -75,7 +77,7 @@ def main(argv=None):
         title="S&P 500: Gaussian vs Student-t mixture, log scale")
     path = os.path.join(args.out, "sp500_student_t.png")
     ax.figure.savefig(path, dpi=110, bbox_inches="tight")
-    print(f"saved {path}")
+    print(f"saved {os.path.basename(path)}")
     if args.show:
         plt.show()
 

@@ -14,7 +14,8 @@ if not README.is_file():  # e.g. tests run from an installed wheel
 
 def _layer_diagram(text):
     """The fenced block that starts with the shell layer."""
-    found = re.findall(r"^```\n( cli\.py, plotting\.py .*?)^```", text, flags=re.S | re.M)
+    found = re.findall(r"^```\n( cli(?:\.py|/), plotting\.py .*?)^```", text,
+                       flags=re.S | re.M)
     assert len(found) == 1, "expected one layer diagram"
     return found[0]
 

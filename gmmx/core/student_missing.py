@@ -34,6 +34,11 @@ pattern's observed block runs the unchanged t E-step
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
 import numpy as np
 from scipy.special import digamma
 
@@ -64,10 +69,10 @@ class StudentTMissingEStep:
     #: NaN in a block is data for this E-step, not an error (drivers read this).
     marginalizes_nan = True
 
-    def __init__(self, step):
+    def __init__(self, step: StudentTEStep) -> None:
         self.step = step
         self.missing = MissingEStep(step.gauss)
-        self._steps = {}
+        self._steps: dict[Any, Any] = {}
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -93,7 +98,9 @@ class StudentTMissingEStep:
                 raise _renumbered(exc, idx, where) from None
 
     # ------------------------------------------------------------ statistics
-    def accumulate(self, X, sample_weight, n_threads=1, chunk_rows=0, where=""):
+    def accumulate(self, X: NDArray[Any], sample_weight: Optional[NDArray[Any]],
+                   n_threads: Optional[int] = 1, chunk_rows: Optional[int] = 0,
+                   where: str = "") -> SufficientStats:
         """Expected complete-data statistics under r·u of the block ``X`` plus the t
         ``extra`` sums (NaN = missing; see the module docstring)."""
         split = self.missing._groups(X, where)
@@ -159,15 +166,15 @@ class StudentTMissingEStep:
             out[idx] = values
         return out
 
-    def log_prob_norm(self, X, n_threads=1):
+    def log_prob_norm(self, X: NDArray[Any], n_threads: Optional[int] = 1) -> NDArray[Any]:
         """``log p(x_o)`` of every row (the observed entries' marginal t mixture)."""
         return self._per_row("log_prob_norm", X, (), n_threads)
 
-    def responsibilities(self, X, n_threads=1):
+    def responsibilities(self, X: NDArray[Any], n_threads: Optional[int] = 1) -> NDArray[Any]:
         """Posterior component probabilities given the observed entries, (n, K)."""
         return self._per_row("responsibilities", X, (self.step.dof.shape[0],), n_threads)
 
-    def impute(self, X, n_threads=1):
+    def impute(self, X: NDArray[Any], n_threads: Optional[int] = 1) -> NDArray[Any]:
         """``E[x_m | x_o]`` under the t mixture at the NaN entries of ``X`` (others kept).
 
         A t component's conditional mean is the Gaussian regression
@@ -183,7 +190,8 @@ class StudentTMissingEStep:
         out[nan] = mixed[nan]
         return out
 
-    def sample_missing(self, X, rng, n_draws=1, n_threads=1):
+    def sample_missing(self, X: NDArray[Any], rng: Any, n_draws: int = 1,
+                       n_threads: Optional[int] = 1) -> NDArray[Any]:
         """Draws of the missing entries of ``X`` given its observed ones, (n_draws, n, d).
 
         Each draw picks a component from the row's t posterior, then
@@ -241,19 +249,19 @@ class StudentTMissingEmissions:
     #: NaN in a block is data for these emissions, not an error.
     marginalizes_nan = True
 
-    def __init__(self, dof, gauss=None):
+    def __init__(self, dof: NDArray[Any], gauss: Any = None) -> None:
         self.dof = np.asarray(dof, dtype=np.float64)
         self.gauss = gauss
         self.missing = None if gauss is None else MissingEStep(gauss)
 
-    def bind(self, kp):
+    def bind(self, kp: Any) -> StudentTMissingEmissions:
         """These emissions on the Gaussian parameters ``kp`` (unit weights)."""
         return StudentTMissingEmissions(self.dof, kp)
 
-    def log_densities(self, X, n_threads):
+    def log_densities(self, X: NDArray[Any], n_threads: Optional[int]) -> tuple[Any, Any]:
         """``(log t(x_o,i | k) (n, K), state)`` (state: ``u``, ``log(nu + delta_o)``,
         ``d_o`` per row and the pattern groups)."""
-        if self.gauss is None:
+        if self.gauss is None or self.missing is None:
             raise ValueError("StudentTMissingEmissions.bind(kernel_params) must be called first")
         n, d = X.shape
         K = self.dof.shape[0]
@@ -283,7 +291,8 @@ class StudentTMissingEmissions:
             d_o[idx] = pat.obs.size
         return log_t, (u, log_s, d_o, groups)
 
-    def statistics(self, X, w, resp, state, n_threads, where=""):
+    def statistics(self, X: NDArray[Any], w: Optional[NDArray[Any]], resp: NDArray[Any],
+                   state: Any, n_threads: Optional[int], where: str = "") -> SufficientStats:
         """Expected complete-data statistics under ``resp * u`` (the conditional
         covariance under ``resp``) plus ``extra["resp"]`` and ``extra["log_u_minus_u"]``."""
         u, log_s, d_o, groups = state
@@ -292,6 +301,7 @@ class StudentTMissingEmissions:
                 X, w, resp, (u, log_s), n_threads, where)
         d = X.shape[1]
         ru = resp * u
+        assert self.missing is not None  # bound: log_densities made the state
         stats = self.missing.accumulate_resp(X, w, ru, n_threads, where=where)
         wr = resp if w is None else resp * np.asarray(w, dtype=np.float64)[:, None]
         for idx, pat in groups:
