@@ -24,9 +24,13 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
+import gmmx  # noqa: E402
+
 PRIVATE = ("test_log_dirichlet_norm", "test_log_wishart_norm", "test_compare_covar_type")
 IMPORT = "from sklearn.mixture import BayesianGaussianMixture\n"
-ROOT = Path(__file__).resolve().parents[2]
+# the gmmx these tests import: the installed package in CI, the source tree in an
+# in-place build (a checkout's unbuilt gmmx/ must not shadow the installed one)
+GMMX_HOME = Path(gmmx.__file__).resolve().parents[1]
 
 # float32 variant: the estimator sees float32 data (scikit-learn's file has no
 # dtype parametrisation of its own)
@@ -83,7 +87,7 @@ def _run(tmp_path, module, float32):
     path = tmp_path / f"test_bgm_{module.replace('.', '_')}_{'32' if float32 else '64'}.py"
     path.write_text(_source().replace(IMPORT, swap))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        [str(GMMX_HOME)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     deselect = " and ".join(f"not {name}" for name in PRIVATE)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA",
