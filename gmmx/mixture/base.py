@@ -11,7 +11,8 @@ A subclass fills in the model:
 ``_n_parameters()``
     free parameters, for BIC and AIC;
 
-plus ``_check_parameters``, ``_initial_params``, ``_get_parameters`` /
+plus ``_check_parameters`` (which calls ``_check_common_parameters`` for the
+parameters every family shares), ``_initial_params``, ``_get_parameters`` /
 ``_set_parameters`` and the archive hooks ``_archive_arrays`` /
 ``_restore_arrays``.  The EM loop itself is :func:`gmmx.core.em.run_em`; the
 data reach it through a driver (:func:`gmmx.drivers.make_driver`).
@@ -33,10 +34,12 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_int, check_nan_policy,
-                           check_not_sparse, check_random_state, check_sample_weight,
-                           feature_names, missing_rows)
+from .._validation import (apply_nan_policy, as_float_array, check_float, check_int,
+                           check_nan_policy, check_not_sparse, check_random_state,
+                           check_sample_weight, feature_names, missing_rows)
 from ..core import kernel
+from ..core.covariance import get_covariance
+from ..core.init import INIT_PARAMS
 from ..core.missing import MissingEStep
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
@@ -123,6 +126,26 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ hooks
+    def _check_common_parameters(self):
+        """Check the constructor parameters every family shares (EM, init, threads, callback)."""
+        check_int(self.n_components, "n_components", 1)
+        get_covariance(self.covariance_type)
+        check_float(self.tol, "tol", 0.0)
+        check_float(self.reg_covar, "reg_covar", 0.0)
+        check_int(self.max_iter, "max_iter", 0)
+        check_int(self.n_init, "n_init", 1)
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
+        check_int(self.verbose_interval, "verbose_interval", 1)
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", 1)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", -(10**6))
+            if self.n_threads == 0:
+                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+
     def _em_steps(self):
         return EMSteps(self._estep_params, self._m_step, self._lower_bound)
 

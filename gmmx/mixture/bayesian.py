@@ -22,13 +22,13 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_float, check_int,
+from .._validation import (apply_nan_policy, as_float_array, check_float,
                            check_nan_policy, check_random_state, check_sample_weight,
                            feature_names)
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.em import run_em
-from ..core.init import INIT_PARAMS, initial_stats
+from ..core.init import initial_stats
 from ..core.online import OnlineEM
 from ..core.stats import SufficientStats
 from ..core.variational import (PRIOR_TYPES, VariationalParams, VariationalPrior,
@@ -391,23 +391,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
-        check_int(self.n_components, "n_components", 1)
-        get_covariance(self.covariance_type)
-        check_float(self.tol, "tol", 0.0)
-        check_float(self.reg_covar, "reg_covar", 0.0)
-        check_int(self.max_iter, "max_iter", 0)
-        check_int(self.n_init, "n_init", 1)
-        if self.init_params not in INIT_PARAMS:
-            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
-        check_int(self.verbose_interval, "verbose_interval", 1)
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", 1)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", -(10**6))
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+        self._check_common_parameters()
         check_float(self.learning_offset, "learning_offset", 0.0)
         d = self.learning_decay
         if (isinstance(d, bool) or not isinstance(d, numbers.Real) or not 0.5 < d <= 1.0):
