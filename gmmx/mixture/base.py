@@ -383,6 +383,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         self
         """
+        rows, w, names = self._partial_fit_batch(X, sample_weight)
+        return self._online_step(rows, w, names=names)
+
+    def _partial_fit_batch(self, X, sample_weight):
+        """``(rows, weights, column names)`` of a ``partial_fit`` batch, validated
+        (column names checked against the fit's, ``nan_policy`` applied)."""
         names = feature_names(X)
         if hasattr(self, "precisions_cholesky_"):
             self._check_feature_names(X)
@@ -393,7 +399,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         warn_omitted(dropped, "the batch")
         if rows.shape[0] == 0:
             raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
-        return self._online_step(rows, w, names=names)
+        return rows, w, names
 
     def _online_state_for_step(self, X, w, where, random_state, n_threads, names=None):
         """The running state and current parameters; initialises an unfitted model."""

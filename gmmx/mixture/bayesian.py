@@ -22,9 +22,7 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_float,
-                           check_nan_policy, check_random_state, check_sample_weight,
-                           feature_names)
+from .._validation import check_float, check_nan_policy, check_random_state
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.em import run_em
@@ -35,7 +33,7 @@ from ..core.variational import (PRIOR_TYPES, VariationalParams, VariationalPrior
                                 log_weight_terms, lower_bound, prior_moments,
                                 responsibility_entropy_sum, scaled_stats,
                                 variational_m_step, weights_from_concentration)
-from ..drivers import ArrayDriver, warn_omitted
+from ..drivers import ArrayDriver
 from ..exceptions import IllDefinedCovarianceError
 from .base import BaseMixture
 from .gaussian import GaussianMixture, _check_saved_covariances, sample_gaussian_components
@@ -620,17 +618,8 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         self
         """
-        names = feature_names(X)
         fitted = hasattr(self, "precisions_cholesky_")
-        if fitted:
-            self._check_feature_names(X)
-        policy = self._nan_policy()
-        rows = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
-        w = check_sample_weight(sample_weight, rows.shape[0])
-        rows, w, dropped = apply_nan_policy(rows, w, policy)
-        warn_omitted(dropped, "the batch")
-        if rows.shape[0] == 0:
-            raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
+        rows, w, names = self._partial_fit_batch(X, sample_weight)
         d = rows.shape[1]
         if fitted and d != self.n_features_in_:
             raise ValueError(
