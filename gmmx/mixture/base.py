@@ -146,6 +146,17 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.callback is not None and not callable(self.callback):
             raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
 
+    def _init_sample(self, driver, random_state):
+        """The driver's initialisation sample ``(X, weights)``; at least n_components rows."""
+        K = self.n_components
+        Xs, ws = driver.init_sample(random_state)
+        if Xs.shape[0] < K:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {K}, "
+                f"n_samples = {Xs.shape[0]}"
+            )
+        return Xs, ws
+
     def _em_steps(self):
         return EMSteps(self._estep_params, self._m_step, self._lower_bound)
 

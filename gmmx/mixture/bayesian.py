@@ -501,12 +501,7 @@ degrees_of_freedom_prior_, covariance_prior_
     def _initial_params(self, driver, random_state):
         """The first M-step from initial responsibilities (scikit-learn's ``_initialize``)."""
         K = self.n_components
-        Xs, ws = driver.init_sample(random_state)
-        if Xs.shape[0] < K:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = {K}, "
-                f"n_samples = {Xs.shape[0]}"
-            )
+        Xs, ws = self._init_sample(driver, random_state)
         GaussianMixture._warn_reg_covar(self, Xs)
         st = initial_stats(Xs, ws, K, self.covariance_type, self.init_params, random_state,
                            driver.n_threads, cache=getattr(driver, "init_cache", None))

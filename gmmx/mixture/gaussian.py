@@ -296,12 +296,7 @@ default='kmeans'
             self.weights_init is None or self.means_init is None or self.precisions_init is None
         )
         if need_data:
-            Xs, ws = driver.init_sample(random_state)
-            if Xs.shape[0] < K:
-                raise ValueError(
-                    f"Expected n_samples >= n_components but got n_components = {K}, "
-                    f"n_samples = {Xs.shape[0]}"
-                )
+            Xs, ws = self._init_sample(driver, random_state)
             self._warn_reg_covar(Xs)
             weights, means, covariances, prec_chol = initial_parameters(
                 Xs, ws, K, self.covariance_type, self.init_params,
