@@ -832,10 +832,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.weights_ = weights_from_concentration(wc, self.weight_concentration_prior_type)
         self.n_features_in_ = d
 
-    def _online_archive_shapes(self):
-        K, d = self.means_.shape
-        return {"centers": (K, d), "nk": (K,), "sk": (K, d),
-                "Mk": get_covariance(self.covariance_type).stats_shape(K, d), "scalars": (3,)}
+    _online_archive_shapes = GaussianMixture._online_archive_shapes
 
     def _check_online_stats(self, stats, path):
         for name, shape in self._online_archive_shapes().items():
