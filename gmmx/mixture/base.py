@@ -463,6 +463,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
             accumulate, self._em_steps(), params,
             absorb=lambda stats: state.update(stats, kappa, totals, average=average))
         self._set_parameters(new)
+        self._record_online(state, lower_bound)
+        return self
+
+    def _record_online(self, state, lower_bound):
+        """After an online step to the parameters now set: its bound, the count of
+        steps, the running ``state`` anchored at them, then the callback."""
         self.lower_bound_ = lower_bound
         bounds = getattr(self, "lower_bounds_", None)
         if not isinstance(bounds, list):
@@ -476,7 +482,6 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._online_state = state
         if self.callback is not None:
             self.callback(state.n_updates, lower_bound)
-        return self
 
     # ------------------------------------------------------------ inference
     def _check_is_fitted(self):

@@ -731,16 +731,6 @@ degrees_of_freedom_prior_, covariance_prior_
             a[l] = 0.0
         return variational_m_step(st, self._prior(), self.reg_covar)
 
-    def _record_online(self, state, lb):
-        self.lower_bound_ = lb
-        self.lower_bounds_ = (list(getattr(self, "lower_bounds_", [])) + [lb])[-10_000:]
-        self.n_iter_ = state.n_updates
-        self.converged_ = False
-        state.anchor(self.weights_, self.means_)
-        self._online_state = state
-        if self.callback is not None:
-            self.callback(state.n_updates, lb)
-
     # ------------------------------------------------------------------ sampling
     def sample(self, n_samples: int = 1) -> tuple[NDArray, NDArray]:
         """Draw samples from the mixture of posterior means (``weights_``, ``means_``,
