@@ -544,6 +544,15 @@ class GaussianHMM(ParamsMixin):
         X : ndarray of shape (n_samples, n_features)
         state_sequence : ndarray of shape (n_samples,)
         """
+        states, counts, rs = self._sample_states(n_samples, random_state, currstate)
+        draws = get_covariance(self.covariance_type).sample(rs, self.means_, self._covars_, counts)
+        X = np.empty_like(draws)
+        X[np.argsort(states, kind="stable")] = draws
+        return X, states.astype(int)
+
+    def _sample_states(self, n_samples, random_state, currstate):
+        """The state sequence of :meth:`sample`, its state counts and the random state
+        that draws the emissions next (arguments checked as :meth:`sample` documents)."""
         self._check()
         check_int(n_samples, "n_samples", 1)
         K = self.n_components
@@ -554,10 +563,7 @@ class GaussianHMM(ParamsMixin):
                                     rs.random_sample(n_samples),
                                     -1 if currstate is None else int(currstate))
         counts = np.bincount(states, minlength=K)
-        draws = get_covariance(self.covariance_type).sample(rs, self.means_, self._covars_, counts)
-        X = np.empty_like(draws)
-        X[np.argsort(states, kind="stable")] = draws
-        return X, states.astype(int)
+        return states, counts, rs
 
     def get_stationary_distribution(self) -> NDArray[np.float64]:
         """Stationary distribution of the states (left eigenvector of ``transmat_``)."""
