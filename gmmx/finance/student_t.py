@@ -438,18 +438,7 @@ class MultivariateTMixture(MultivariateMixture):
         ValueError
             As :meth:`MultivariateMixture.conditional`.
         """
-        a = self._feature_index(features)
-        if a.size == self.n_features:
-            raise ValueError(
-                "cannot condition on every feature: no feature would be left; condition on "
-                "fewer features (the density at a full point is pdf)")
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
-        if v.size != a.size:
-            raise ValueError(
-                f"values must hold one value per conditioning feature ({a.size}), got {v.size}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"values contain NaN or inf ({v.tolist()}); pass finite values")
-        b = np.setdiff1d(np.arange(self.n_features), a)
+        a, b, v = self._conditioning_split(features, values)
         K, do = self.n_components, a.size
         log_w = np.empty(K)
         means = np.empty((K, b.size))
@@ -465,13 +454,9 @@ class MultivariateTMixture(MultivariateMixture):
             log_w[k] = (self._logw[k] + special.gammaln(0.5 * (nu + do))
                         - special.gammaln(0.5 * nu) - 0.5 * do * np.log(nu * np.pi)
                         - np.sum(np.log(np.diag(L))) - 0.5 * (nu + do) * np.log1p(delta / nu))
-        norm = special.logsumexp(log_w)
-        if not np.isfinite(norm):
-            raise ValueError(f"values {v.tolist()} are too far out for every component to "
-                             "give them a positive density")
+        weights = self._conditional_weights(log_w, v)
         scales = 0.5 * (scales + np.swapaxes(scales, 1, 2))
         self._check_conditional_covariances(scales, a)
-        weights = np.exp(log_w - norm)
         dof = self.dof + do
         if b.size == 1:
             return UnivariateTMixture(weights, means[:, 0], np.sqrt(scales[:, 0, 0]), dof)
