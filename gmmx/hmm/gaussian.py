@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 from .. import io
 from .._params import ParamsMixin
 from .._kernels import _hmm
-from .._validation import (as_float_array, check_float, check_int, check_nan_policy,
-                           check_random_state, check_sample_weight)
+from .._validation import (as_float_array, check_chunk_size_and_threads, check_float,
+                           check_int, check_nan_policy, check_random_state, check_sample_weight)
 from ..core import kernel
 from ..core.covariance import COVARIANCE_TYPES, get_covariance
 from ..core.init import KMEANS_MAX_ROWS, kmeans
@@ -227,12 +227,7 @@ class GaussianHMM(ParamsMixin):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string of letters from 'stmc', "
                                  f"got {getattr(self, name)!r}")
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", 1)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", -(10**6))
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+        check_chunk_size_and_threads(self.chunk_size, self.n_threads)
         K = self.n_components
         self._nan_policy()
         check_prior(self.startprob_prior, "startprob_prior", (K,))

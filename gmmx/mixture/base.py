@@ -34,9 +34,10 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_float, check_int,
-                           check_nan_policy, check_not_sparse, check_random_state,
-                           check_sample_weight, feature_names, missing_rows)
+from .._validation import (apply_nan_policy, as_float_array, check_chunk_size_and_threads,
+                           check_float, check_int, check_nan_policy, check_not_sparse,
+                           check_random_state, check_sample_weight, feature_names,
+                           missing_rows)
 from ..core import kernel
 from ..core.covariance import get_covariance
 from ..core.init import INIT_PARAMS
@@ -137,12 +138,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.init_params not in INIT_PARAMS:
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
         check_int(self.verbose_interval, "verbose_interval", 1)
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", 1)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", -(10**6))
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+        check_chunk_size_and_threads(self.chunk_size, self.n_threads)
         if self.callback is not None and not callable(self.callback):
             raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
 
