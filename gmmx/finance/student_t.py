@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
 from ._models import _check_weights, full_covariances
-from ._tail_risk import _check_alpha, _scalar_or_array
+from ._tail_risk import _check_alpha, _loss_at_quantile, _scalar_or_array
 from .multivariate import MultivariateMixture
 
 __all__ = ["MultivariateTMixture", "UnivariateTMixture", "is_t_model"]
@@ -247,14 +247,7 @@ class UnivariateTMixture:
         a = _check_alpha(alpha)
         short = position is not None and position < 0
         q = self.isf(a) if short else self.ppf(a)
-        if position is None:
-            return _scalar_or_array(-q, a)
-        v = abs(float(position))
-        if log_returns:
-            out = v * (np.expm1(q) if short else -np.expm1(q))
-        else:
-            out = v * (q if short else -q)
-        return _scalar_or_array(out, a)
+        return _scalar_or_array(_loss_at_quantile(q, short, position, log_returns), a)
 
     def expected_shortfall(self, alpha: ArrayLike = 0.05, position: Optional[float] = None,
                            log_returns: bool = False) -> Any:
