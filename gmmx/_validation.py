@@ -355,6 +355,17 @@ def check_float(value, name, minimum=0.0, inclusive=True):
     return float(value)
 
 
+def check_chunk_size_and_threads(chunk_size, n_threads):
+    """An estimator's ``chunk_size`` (int >= 1 or None) and ``n_threads`` (nonzero
+    int or None)."""
+    if chunk_size is not None:
+        check_int(chunk_size, "chunk_size", 1)
+    if n_threads is not None:
+        check_int(n_threads, "n_threads", -(10**6))
+        if n_threads == 0:
+            raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+
+
 def check_random_state(seed):
     """``None``, an int or a ``numpy.random.RandomState`` to a RandomState."""
     if seed is None or seed is np.random:

@@ -515,11 +515,7 @@ class MissingEStep:
     def impute(self, X: NDArray[Any], n_threads: int | None = 1) -> NDArray[Any]:
         """``E[x_m | x_o]`` under the mixture at the NaN entries of ``X`` (others kept)."""
         resp, cond, _ = self.conditional_components(X, n_threads)
-        out = np.array(X, dtype=np.float64)
-        nan = np.isnan(out)
-        mixed = np.einsum("nk,nkd->nd", resp, np.nan_to_num(cond))
-        out[nan] = mixed[nan]
-        return out
+        return _filled(X, resp, cond)
 
     def sample_missing(self, X: NDArray[Any], rng: np.random.RandomState, n_draws: int = 1, n_threads: int | None = 1) -> NDArray[Any]:
         """Draws of the missing entries of ``X`` given its observed ones, (n_draws, n, d).
@@ -698,3 +694,13 @@ def _renumbered(exc, rows, where=""):
     body = text[len(head):].replace(f"row {exc.row}", f"row {row}", 1)
     body = body.replace(f"rows {exc.row}..", f"rows from {row}..", 1)
     return kernel.NonFiniteChunkError(head + body, row)
+
+
+def _filled(X, resp, cond):
+    """``X`` with its NaN entries replaced by the ``resp``-weighted conditional means
+    ``cond`` (n, K, d) of the components."""
+    out = np.array(X, dtype=np.float64)
+    nan = np.isnan(out)
+    mixed = np.einsum("nk,nkd->nd", resp, np.nan_to_num(cond))
+    out[nan] = mixed[nan]
+    return out

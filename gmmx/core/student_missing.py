@@ -43,7 +43,7 @@ import numpy as np
 from scipy.special import digamma
 
 from . import kernel
-from .missing import MissingEStep, _renumbered
+from .missing import MissingEStep, _filled, _renumbered
 from .stats import SufficientStats
 from .student import StudentTEmissions, StudentTEStep
 
@@ -184,11 +184,7 @@ class StudentTMissingEStep:
         X = np.asarray(X, dtype=np.float64)
         resp = self.responsibilities(X, n_threads)
         _, cond, _ = self.missing.conditional_components(X, n_threads)
-        out = np.array(X, dtype=np.float64)
-        nan = np.isnan(out)
-        mixed = np.einsum("nk,nkd->nd", resp, np.nan_to_num(cond))
-        out[nan] = mixed[nan]
-        return out
+        return _filled(X, resp, cond)
 
     def sample_missing(self, X: NDArray[Any], rng: Any, n_draws: int = 1,
                        n_threads: Optional[int] = 1) -> NDArray[Any]:

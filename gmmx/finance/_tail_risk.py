@@ -46,15 +46,18 @@ def _tail(dist, alpha, position):
 def _value_at_risk(dist, a, position, log_returns):
     """VaR of ``dist`` at the checked tail probabilities ``a`` (see value_at_risk)."""
     q, _, short = _tail(dist, a, position)
+    return _scalar_or_array(_loss_at_quantile(q, short, position, log_returns), a)
+
+
+def _loss_at_quantile(q, short, position, log_returns):
+    """The VaR of return quantile ``q``: ``-q`` per unit, or the loss of ``position``
+    (``short``: a negative one, whose loss is at the upper quantile)."""
     if position is None:
-        out = -q
-    else:
-        v = abs(float(position))
-        if log_returns:
-            out = v * (np.expm1(q) if short else -np.expm1(q))
-        else:
-            out = v * (q if short else -q)
-    return _scalar_or_array(out, a)
+        return -q
+    v = abs(float(position))
+    if log_returns:
+        return v * (np.expm1(q) if short else -np.expm1(q))
+    return v * (q if short else -q)
 
 
 def _expected_shortfall(dist, a, position, log_returns):

@@ -449,20 +449,7 @@ class MultivariateMixture:
             singular conditioning block (a conditioning feature that is a
             linear combination of the others in some component).
         """
-        a = self._feature_index(features)
-        if a.size == self.n_features:
-            raise ValueError(
-                "cannot condition on every feature: no feature would be left; condition on "
-                "fewer features (the density at a full point is pdf)"
-            )
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
-        if v.size != a.size:
-            raise ValueError(
-                f"values must hold one value per conditioning feature ({a.size}), got {v.size}"
-            )
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"values contain NaN or inf ({v.tolist()}); pass finite values")
-        b = np.setdiff1d(np.arange(self.n_features), a)
+        a, b, v = self._conditioning_split(features, values)
         K = self.n_components
         log_w = np.empty(K)
         means = np.empty((K, b.size))
@@ -476,13 +463,37 @@ class MultivariateMixture:
             covs[k] = S[b[:, None], b] - W @ W.T
             log_w[k] = (self._logw[k] - 0.5 * (a.size * _LOG_2PI + z @ z)
                         - np.sum(np.log(np.diag(L))))
+        weights = self._conditional_weights(log_w, v)
+        covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))
+        self._check_conditional_covariances(covs, a)
+        return self._subset(weights, means, covs, b)
+
+    def _conditioning_split(self, features, values):
+        """The conditioning positions ``a``, the remaining ones ``b`` and the values
+        ``v`` of :meth:`conditional`, validated."""
+        a = self._feature_index(features)
+        if a.size == self.n_features:
+            raise ValueError(
+                "cannot condition on every feature: no feature would be left; condition on "
+                "fewer features (the density at a full point is pdf)"
+            )
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.size != a.size:
+            raise ValueError(
+                f"values must hold one value per conditioning feature ({a.size}), got {v.size}"
+            )
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"values contain NaN or inf ({v.tolist()}); pass finite values")
+        return a, np.setdiff1d(np.arange(self.n_features), a), v
+
+    @staticmethod
+    def _conditional_weights(log_w, v):
+        """Normalised conditional weights from their logs; refuses values no component reaches."""
         norm = special.logsumexp(log_w)
         if not np.isfinite(norm):
             raise ValueError(f"values {v.tolist()} are too far out for every component to "
                              "give them a positive density")
-        covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))
-        self._check_conditional_covariances(covs, a)
-        return self._subset(np.exp(log_w - norm), means, covs, b)
+        return np.exp(log_w - norm)
 
     def _conditioning_cholesky(self, S_aa, k, a):
         """Lower Cholesky factor of a conditioning block, refusing (near-)singular ones."""

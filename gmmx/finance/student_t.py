@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
 from ._models import _check_weights, full_covariances
-from ._tail_risk import _check_alpha, _scalar_or_array
+from ._tail_risk import _check_alpha, _loss_at_quantile, _scalar_or_array
 from .multivariate import MultivariateMixture
 
 __all__ = ["MultivariateTMixture", "UnivariateTMixture", "is_t_model"]
@@ -247,14 +247,7 @@ class UnivariateTMixture:
         a = _check_alpha(alpha)
         short = position is not None and position < 0
         q = self.isf(a) if short else self.ppf(a)
-        if position is None:
-            return _scalar_or_array(-q, a)
-        v = abs(float(position))
-        if log_returns:
-            out = v * (np.expm1(q) if short else -np.expm1(q))
-        else:
-            out = v * (q if short else -q)
-        return _scalar_or_array(out, a)
+        return _scalar_or_array(_loss_at_quantile(q, short, position, log_returns), a)
 
     def expected_shortfall(self, alpha: ArrayLike = 0.05, position: Optional[float] = None,
                            log_returns: bool = False) -> Any:
@@ -438,18 +431,7 @@ class MultivariateTMixture(MultivariateMixture):
         ValueError
             As :meth:`MultivariateMixture.conditional`.
         """
-        a = self._feature_index(features)
-        if a.size == self.n_features:
-            raise ValueError(
-                "cannot condition on every feature: no feature would be left; condition on "
-                "fewer features (the density at a full point is pdf)")
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
-        if v.size != a.size:
-            raise ValueError(
-                f"values must hold one value per conditioning feature ({a.size}), got {v.size}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"values contain NaN or inf ({v.tolist()}); pass finite values")
-        b = np.setdiff1d(np.arange(self.n_features), a)
+        a, b, v = self._conditioning_split(features, values)
         K, do = self.n_components, a.size
         log_w = np.empty(K)
         means = np.empty((K, b.size))
@@ -465,13 +447,9 @@ class MultivariateTMixture(MultivariateMixture):
             log_w[k] = (self._logw[k] + special.gammaln(0.5 * (nu + do))
                         - special.gammaln(0.5 * nu) - 0.5 * do * np.log(nu * np.pi)
                         - np.sum(np.log(np.diag(L))) - 0.5 * (nu + do) * np.log1p(delta / nu))
-        norm = special.logsumexp(log_w)
-        if not np.isfinite(norm):
-            raise ValueError(f"values {v.tolist()} are too far out for every component to "
-                             "give them a positive density")
+        weights = self._conditional_weights(log_w, v)
         scales = 0.5 * (scales + np.swapaxes(scales, 1, 2))
         self._check_conditional_covariances(scales, a)
-        weights = np.exp(log_w - norm)
         dof = self.dof + do
         if b.size == 1:
             return UnivariateTMixture(weights, means[:, 0], np.sqrt(scales[:, 0, 0]), dof)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 from .. import io
 from .._params import ParamsMixin
 from .._kernels import _hmm
-from .._validation import (as_float_array, check_float, check_int, check_nan_policy,
-                           check_random_state, check_sample_weight)
+from .._validation import (as_float_array, check_chunk_size_and_threads, check_float,
+                           check_int, check_nan_policy, check_random_state, check_sample_weight)
 from ..core import kernel
 from ..core.covariance import COVARIANCE_TYPES, get_covariance
 from ..core.init import KMEANS_MAX_ROWS, kmeans
@@ -227,12 +227,7 @@ class GaussianHMM(ParamsMixin):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string of letters from 'stmc', "
                                  f"got {getattr(self, name)!r}")
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", 1)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", -(10**6))
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
+        check_chunk_size_and_threads(self.chunk_size, self.n_threads)
         K = self.n_components
         self._nan_policy()
         check_prior(self.startprob_prior, "startprob_prior", (K,))
@@ -544,6 +539,15 @@ class GaussianHMM(ParamsMixin):
         X : ndarray of shape (n_samples, n_features)
         state_sequence : ndarray of shape (n_samples,)
         """
+        states, counts, rs = self._sample_states(n_samples, random_state, currstate)
+        draws = get_covariance(self.covariance_type).sample(rs, self.means_, self._covars_, counts)
+        X = np.empty_like(draws)
+        X[np.argsort(states, kind="stable")] = draws
+        return X, states.astype(int)
+
+    def _sample_states(self, n_samples, random_state, currstate):
+        """The state sequence of :meth:`sample`, its state counts and the random state
+        that draws the emissions next (arguments checked as :meth:`sample` documents)."""
         self._check()
         check_int(n_samples, "n_samples", 1)
         K = self.n_components
@@ -554,10 +558,7 @@ class GaussianHMM(ParamsMixin):
                                     rs.random_sample(n_samples),
                                     -1 if currstate is None else int(currstate))
         counts = np.bincount(states, minlength=K)
-        draws = get_covariance(self.covariance_type).sample(rs, self.means_, self._covars_, counts)
-        X = np.empty_like(draws)
-        X[np.argsort(states, kind="stable")] = draws
-        return X, states.astype(int)
+        return states, counts, rs
 
     def get_stationary_distribution(self) -> NDArray[np.float64]:
         """Stationary distribution of the states (left eigenvector of ``transmat_``)."""

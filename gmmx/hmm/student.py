@@ -20,8 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
 from .. import io
-from .._kernels import _hmm
-from .._validation import check_int, check_random_state
 from ..core.covariance import get_covariance
 from ..core.student import DOF_MAX, StudentTEmissions, dof_update, t_covariances, \
     u_weighted_scales
@@ -193,16 +191,7 @@ class StudentTHMM(GaussianHMM):
 
         Parameters and returns as :meth:`GaussianHMM.sample`.
         """
-        self._check()
-        check_int(n_samples, "n_samples", 1)
-        K = self.n_components
-        if currstate is not None and not (0 <= int(currstate) < K):
-            raise ValueError(f"currstate must be a state in [0, {K}), got {currstate!r}")
-        rs = check_random_state(self.random_state if random_state is None else random_state)
-        states = _hmm.sample_states(self.startprob_, np.ascontiguousarray(self.transmat_),
-                                    rs.random_sample(n_samples),
-                                    -1 if currstate is None else int(currstate))
-        counts = np.bincount(states, minlength=K)
+        states, counts, rs = self._sample_states(n_samples, random_state, currstate)
         z = get_covariance(self.covariance_type).sample(
             rs, np.zeros_like(self.means_), self._covars_, counts)
         order = np.argsort(states, kind="stable")

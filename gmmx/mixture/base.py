@@ -11,7 +11,8 @@ A subclass fills in the model:
 ``_n_parameters()``
     free parameters, for BIC and AIC;
 
-plus ``_check_parameters``, ``_initial_params``, ``_get_parameters`` /
+plus ``_check_parameters`` (which calls ``_check_common_parameters`` for the
+parameters every family shares), ``_initial_params``, ``_get_parameters`` /
 ``_set_parameters`` and the archive hooks ``_archive_arrays`` /
 ``_restore_arrays``.  The EM loop itself is :func:`gmmx.core.em.run_em`; the
 data reach it through a driver (:func:`gmmx.drivers.make_driver`).
@@ -33,10 +34,13 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_int, check_nan_policy,
-                           check_not_sparse, check_random_state, check_sample_weight,
-                           feature_names, missing_rows)
+from .._validation import (apply_nan_policy, as_float_array, check_chunk_size_and_threads,
+                           check_float, check_int, check_nan_policy, check_not_sparse,
+                           check_random_state, check_sample_weight, feature_names,
+                           missing_rows)
 from ..core import kernel
+from ..core.covariance import get_covariance
+from ..core.init import INIT_PARAMS
 from ..core.missing import MissingEStep
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
@@ -123,6 +127,32 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ hooks
+    def _check_common_parameters(self):
+        """Check the constructor parameters every family shares (EM, init, threads, callback)."""
+        check_int(self.n_components, "n_components", 1)
+        get_covariance(self.covariance_type)
+        check_float(self.tol, "tol", 0.0)
+        check_float(self.reg_covar, "reg_covar", 0.0)
+        check_int(self.max_iter, "max_iter", 0)
+        check_int(self.n_init, "n_init", 1)
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
+        check_int(self.verbose_interval, "verbose_interval", 1)
+        check_chunk_size_and_threads(self.chunk_size, self.n_threads)
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+
+    def _init_sample(self, driver, random_state):
+        """The driver's initialisation sample ``(X, weights)``; at least n_components rows."""
+        K = self.n_components
+        Xs, ws = driver.init_sample(random_state)
+        if Xs.shape[0] < K:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {K}, "
+                f"n_samples = {Xs.shape[0]}"
+            )
+        return Xs, ws
+
     def _em_steps(self):
         return EMSteps(self._estep_params, self._m_step, self._lower_bound)
 
@@ -360,6 +390,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         self
         """
+        rows, w, names = self._partial_fit_batch(X, sample_weight)
+        return self._online_step(rows, w, names=names)
+
+    def _partial_fit_batch(self, X, sample_weight):
+        """``(rows, weights, column names)`` of a ``partial_fit`` batch, validated
+        (column names checked against the fit's, ``nan_policy`` applied)."""
         names = feature_names(X)
         if hasattr(self, "precisions_cholesky_"):
             self._check_feature_names(X)
@@ -370,7 +406,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         warn_omitted(dropped, "the batch")
         if rows.shape[0] == 0:
             raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
-        return self._online_step(rows, w, names=names)
+        return rows, w, names
 
     def _online_state_for_step(self, X, w, where, random_state, n_threads, names=None):
         """The running state and current parameters; initialises an unfitted model."""
@@ -423,6 +459,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
             accumulate, self._em_steps(), params,
             absorb=lambda stats: state.update(stats, kappa, totals, average=average))
         self._set_parameters(new)
+        self._record_online(state, lower_bound)
+        return self
+
+    def _record_online(self, state, lower_bound):
+        """After an online step to the parameters now set: its bound, the count of
+        steps, the running ``state`` anchored at them, then the callback."""
         self.lower_bound_ = lower_bound
         bounds = getattr(self, "lower_bounds_", None)
         if not isinstance(bounds, list):
@@ -436,7 +478,6 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._online_state = state
         if self.callback is not None:
             self.callback(state.n_updates, lower_bound)
-        return self
 
     # ------------------------------------------------------------ inference
     def _check_is_fitted(self):

@@ -22,20 +22,18 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import (apply_nan_policy, as_float_array, check_float, check_int,
-                           check_nan_policy, check_random_state, check_sample_weight,
-                           feature_names)
+from .._validation import check_float, check_nan_policy, check_random_state
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.em import run_em
-from ..core.init import INIT_PARAMS, initial_stats
+from ..core.init import initial_stats
 from ..core.online import OnlineEM
 from ..core.stats import SufficientStats
 from ..core.variational import (PRIOR_TYPES, VariationalParams, VariationalPrior,
                                 log_weight_terms, lower_bound, prior_moments,
                                 responsibility_entropy_sum, scaled_stats,
                                 variational_m_step, weights_from_concentration)
-from ..drivers import ArrayDriver, warn_omitted
+from ..drivers import ArrayDriver
 from ..exceptions import IllDefinedCovarianceError
 from .base import BaseMixture
 from .gaussian import GaussianMixture, _check_saved_covariances, sample_gaussian_components
@@ -391,23 +389,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
-        check_int(self.n_components, "n_components", 1)
-        get_covariance(self.covariance_type)
-        check_float(self.tol, "tol", 0.0)
-        check_float(self.reg_covar, "reg_covar", 0.0)
-        check_int(self.max_iter, "max_iter", 0)
-        check_int(self.n_init, "n_init", 1)
-        if self.init_params not in INIT_PARAMS:
-            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
-        check_int(self.verbose_interval, "verbose_interval", 1)
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", 1)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", -(10**6))
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+        self._check_common_parameters()
         check_float(self.learning_offset, "learning_offset", 0.0)
         d = self.learning_decay
         if (isinstance(d, bool) or not isinstance(d, numbers.Real) or not 0.5 < d <= 1.0):
@@ -519,12 +501,7 @@ degrees_of_freedom_prior_, covariance_prior_
     def _initial_params(self, driver, random_state):
         """The first M-step from initial responsibilities (scikit-learn's ``_initialize``)."""
         K = self.n_components
-        Xs, ws = driver.init_sample(random_state)
-        if Xs.shape[0] < K:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = {K}, "
-                f"n_samples = {Xs.shape[0]}"
-            )
+        Xs, ws = self._init_sample(driver, random_state)
         GaussianMixture._warn_reg_covar(self, Xs)
         st = initial_stats(Xs, ws, K, self.covariance_type, self.init_params, random_state,
                            driver.n_threads, cache=getattr(driver, "init_cache", None))
@@ -636,17 +613,8 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         self
         """
-        names = feature_names(X)
         fitted = hasattr(self, "precisions_cholesky_")
-        if fitted:
-            self._check_feature_names(X)
-        policy = self._nan_policy()
-        rows = as_float_array(X, ensure_min_samples=1, nan_policy=policy)
-        w = check_sample_weight(sample_weight, rows.shape[0])
-        rows, w, dropped = apply_nan_policy(rows, w, policy)
-        warn_omitted(dropped, "the batch")
-        if rows.shape[0] == 0:
-            raise ValueError("nan_policy='omit' dropped every row of the batch; nothing to fit")
+        rows, w, names = self._partial_fit_batch(X, sample_weight)
         d = rows.shape[1]
         if fitted and d != self.n_features_in_:
             raise ValueError(
@@ -763,16 +731,6 @@ degrees_of_freedom_prior_, covariance_prior_
             a[l] = 0.0
         return variational_m_step(st, self._prior(), self.reg_covar)
 
-    def _record_online(self, state, lb):
-        self.lower_bound_ = lb
-        self.lower_bounds_ = (list(getattr(self, "lower_bounds_", [])) + [lb])[-10_000:]
-        self.n_iter_ = state.n_updates
-        self.converged_ = False
-        state.anchor(self.weights_, self.means_)
-        self._online_state = state
-        if self.callback is not None:
-            self.callback(state.n_updates, lb)
-
     # ------------------------------------------------------------------ sampling
     def sample(self, n_samples: int = 1) -> tuple[NDArray, NDArray]:
         """Draw samples from the mixture of posterior means (``weights_``, ``means_``,
@@ -864,10 +822,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.weights_ = weights_from_concentration(wc, self.weight_concentration_prior_type)
         self.n_features_in_ = d
 
-    def _online_archive_shapes(self):
-        K, d = self.means_.shape
-        return {"centers": (K, d), "nk": (K,), "sk": (K, d),
-                "Mk": get_covariance(self.covariance_type).stats_shape(K, d), "scalars": (3,)}
+    _online_archive_shapes = GaussianMixture._online_archive_shapes
 
     def _check_online_stats(self, stats, path):
         for name, shape in self._online_archive_shapes().items():

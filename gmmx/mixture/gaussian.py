@@ -18,10 +18,10 @@ import numbers
 import numpy as np
 
 from .. import io
-from .._validation import check_float, check_int, check_nan_policy, check_random_state
+from .._validation import check_float, check_nan_policy, check_random_state
 from ..core import kernel
 from ..core.covariance import get_covariance, n_mixture_parameters
-from ..core.init import INIT_PARAMS, initial_parameters
+from ..core.init import initial_parameters
 from ..core.mstep import Params, Regularisation, m_step
 from ..core.priors import (ConjugatePrior, ResolvedPrior, log_dirichlet, moments_from_data,
                            moments_from_stats)
@@ -224,23 +224,7 @@ default='kmeans'
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self, n_features):
-        check_int(self.n_components, "n_components", 1)
-        get_covariance(self.covariance_type)
-        check_float(self.tol, "tol", 0.0)
-        check_float(self.reg_covar, "reg_covar", 0.0)
-        check_int(self.max_iter, "max_iter", 0)
-        check_int(self.n_init, "n_init", 1)
-        if self.init_params not in INIT_PARAMS:
-            raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
-        check_int(self.verbose_interval, "verbose_interval", 1)
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", 1)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", -(10**6))
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be a positive integer, -1 or None, got 0")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError("callback must be callable as callback(n_iter, lower_bound)")
+        self._check_common_parameters()
         self._check_regularisation(n_features)
         self._check_init_arrays(n_features)
         check_nan_policy(self.nan_policy)
@@ -312,12 +296,7 @@ default='kmeans'
             self.weights_init is None or self.means_init is None or self.precisions_init is None
         )
         if need_data:
-            Xs, ws = driver.init_sample(random_state)
-            if Xs.shape[0] < K:
-                raise ValueError(
-                    f"Expected n_samples >= n_components but got n_components = {K}, "
-                    f"n_samples = {Xs.shape[0]}"
-                )
+            Xs, ws = self._init_sample(driver, random_state)
             self._warn_reg_covar(Xs)
             weights, means, covariances, prec_chol = initial_parameters(
                 Xs, ws, K, self.covariance_type, self.init_params,

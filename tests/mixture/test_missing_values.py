@@ -12,7 +12,7 @@ import pytest
 from scipy.special import logsumexp
 
 from conftest import (GaussianMixture, blobs, brute_force_marginal_log_densities,
-                      random_model, with_missing)
+                      covariance_from_scatter, random_model, with_missing)
 
 COVS = ["full", "tied", "diag", "spherical"]
 pytestmark = pytest.mark.filterwarnings("ignore::gmmx.ConvergenceWarning")
@@ -65,18 +65,7 @@ def reference_em(X, weights, means, full, cov_type, n_iter, reg, w=None):
                 dev = filled[k][i][0] - new_means[k]
                 E[k] += r[i, k] * (np.outer(dev, dev) + filled[k][i][1])
             E[k] /= nk[k]
-        if cov_type == "full":
-            cov = E + reg * np.eye(d)
-            full = cov
-        elif cov_type == "tied":
-            cov = np.einsum("k,kij->ij", nk, E) / nk.sum() + reg * np.eye(d)
-            full = np.broadcast_to(cov, (K, d, d))
-        elif cov_type == "diag":
-            cov = np.diagonal(E, axis1=1, axis2=2) + reg
-            full = np.array([np.diag(c) for c in cov])
-        else:
-            cov = np.diagonal(E, axis1=1, axis2=2).mean(axis=1) + reg
-            full = np.array([np.eye(d) * c for c in cov])
+        cov, full = covariance_from_scatter(E, nk, reg, cov_type)
         weights, means = nk / nk.sum(), new_means
     return weights, means, cov, np.array(full)
 

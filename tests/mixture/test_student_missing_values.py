@@ -12,11 +12,10 @@ root of ``-psi(v/2) + log(v/2) + 1 + sum r E[log tau - tau] / sum r = 0``.
 
 import numpy as np
 import pytest
-from scipy import stats
-from scipy.optimize import brentq
-from scipy.special import digamma, logsumexp
+from scipy.special import logsumexp
 
-from conftest import random_model, with_missing
+from conftest import (covariance_from_scatter, random_model, t_dof_root, t_row_posterior,
+                      with_missing)
 from gmmx import StudentTMixture
 from gmmx.sources import ArraySource
 
@@ -46,30 +45,6 @@ def _start(cov_type, K=3, d=4, seed=1):
     return init, (weights, means * 3, np.array(full), dof)
 
 
-def _row_posterior(x, mean, S, nu):
-    """log t(x_o), u, E[log tau] - log u, filled row, conditional covariance of one row."""
-    o, m = ~np.isnan(x), np.isnan(x)
-    d_o = int(o.sum())
-    Soo = S[np.ix_(o, o)]
-    dev = x[o] - mean[o]
-    delta = dev @ np.linalg.solve(Soo, dev)
-    log_t = stats.multivariate_t(mean[o], Soo, df=nu).logpdf(x[o])
-    u = (nu + d_o) / (nu + delta)
-    log_tau_shift = digamma(0.5 * (nu + d_o)) - np.log(0.5 * (nu + d_o))
-    xhat, C = x.copy(), np.zeros((x.size, x.size))
-    if m.any():
-        B = S[np.ix_(m, o)] @ np.linalg.inv(Soo)
-        xhat[m] = mean[m] + B @ dev
-        C[np.ix_(m, m)] = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
-    return log_t, u, log_tau_shift, xhat, C
-
-
-def _nu_root(a):
-    def f(v):
-        return -digamma(0.5 * v) + np.log(0.5 * v) + 1.0 + a
-    return brentq(f, 1e-3, 1e3, xtol=1e-13, rtol=1e-15)
-
-
 def reference_t_em(X, weights, means, full, dof, cov_type, n_iter, reg, w=None,
                    fixed_dof=None):
     """Brute-force t EM with missing entries: every row, every component, explicitly."""
@@ -77,7 +52,7 @@ def reference_t_em(X, weights, means, full, dof, cov_type, n_iter, reg, w=None,
     K = len(weights)
     w = np.ones(n) if w is None else w
     for _ in range(n_iter):
-        post = [[_row_posterior(X[i], means[k], full[k], dof[k]) for k in range(K)]
+        post = [[t_row_posterior(X[i], means[k], full[k], dof[k]) for k in range(K)]
                 for i in range(n)]
         lp = np.array([[np.log(weights[k]) + post[i][k][0] for k in range(K)]
                        for i in range(n)])
@@ -94,25 +69,14 @@ def reference_t_em(X, weights, means, full, dof, cov_type, n_iter, reg, w=None,
             # E[log tau - tau | x_o] = log u + (psi((nu+d_o)/2) - log((nu+d_o)/2)) - u
             a = sum(r[i, k] * (np.log(u[i, k]) + post[i][k][2] - u[i, k])
                     for i in range(n)) / nr[k]
-            new_dof[k] = _nu_root(a) if fixed_dof is None else fixed_dof
-        if cov_type == "full":
-            cov = E + reg * np.eye(d)
-            full = cov
-        elif cov_type == "tied":
-            cov = np.einsum("k,kij->ij", nr, E) / nr.sum() + reg * np.eye(d)
-            full = np.broadcast_to(cov, (K, d, d))
-        elif cov_type == "diag":
-            cov = np.diagonal(E, axis1=1, axis2=2) + reg
-            full = np.array([np.diag(c) for c in cov])
-        else:
-            cov = np.diagonal(E, axis1=1, axis2=2).mean(axis=1) + reg
-            full = np.array([np.eye(d) * c for c in cov])
+            new_dof[k] = t_dof_root(a) if fixed_dof is None else fixed_dof
+        cov, full = covariance_from_scatter(E, nr, reg, cov_type)
         weights, means, dof = nr / nr.sum(), new_means, new_dof
     return weights, means, cov, np.array(full), dof
 
 
 def _marginal_lp(X, weights, means, full, dof):
-    return np.array([[np.log(weights[k]) + _row_posterior(x, means[k], full[k], dof[k])[0]
+    return np.array([[np.log(weights[k]) + t_row_posterior(x, means[k], full[k], dof[k])[0]
                       for k in range(len(weights))] for x in X])
 
 
@@ -213,7 +177,7 @@ def test_impute_and_sample_missing_are_the_t_conditionals():
     resp = np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
     expected = X.copy()
     for i in np.flatnonzero(np.isnan(X).any(axis=1)):
-        fills = [_row_posterior(X[i], model.means_[k], full[k], model.degrees_of_freedom_[k])[3]
+        fills = [t_row_posterior(X[i], model.means_[k], full[k], model.degrees_of_freedom_[k])[3]
                  for k in range(K)]
         expected[i] = resp[i] @ np.array(fills)
     _close(model.impute(X), expected)

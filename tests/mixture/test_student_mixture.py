@@ -10,6 +10,7 @@ from scipy.special import logsumexp
 import gmmx
 from gmmx import DegreesOfFreedomWarning, StudentTMixture
 from gmmx.core.student import dof_update
+from conftest import check_estimator_statuses
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 # short fits on purpose (fixed iteration counts compared across sources)
@@ -270,16 +271,8 @@ def test_float32_input_fits_like_its_float64_values():
 
 
 def test_sklearn_check_estimator():
-    from sklearn.utils.estimator_checks import check_estimator
-    from gmmx.mixture import expected_failed_checks
     est = StudentTMixture(n_components=2, random_state=0, n_threads=1)
-    expected = expected_failed_checks(est)
-    results = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check_estimator(est, expected_failed_checks=expected, on_fail=None,
-                        callback=lambda **kw: results.append(kw))
-    status = {r["check_name"]: r["status"] for r in results}
+    status, expected = check_estimator_statuses(est)
     assert len(status) > 40
     assert [n for n, s in status.items() if s == "failed"] == []
 
