@@ -22,7 +22,6 @@ import numpy as np
 from .. import io
 from .._validation import check_float, check_random_state
 from ..core.covariance import get_covariance, n_mixture_parameters
-from ..core.init import initial_parameters
 from ..core.student import (DOF_MAX, StudentTEStep, StudentTParams, student_m_step,
                             t_covariances)
 from ..core.student_missing import StudentTMissingEStep

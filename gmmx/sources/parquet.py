@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
-
-if TYPE_CHECKING:  # pragma: no cover
-    from numpy.typing import NDArray
-
-    from .base import ColumnInfo
+from typing import Any, Iterator, Optional
 
 import os
 
