@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
 
 from .._kernels import _estep, _student
@@ -288,6 +287,7 @@ def dof_update(resp: NDArray[Any], log_u_minus_u: NDArray[Any], dof: Any, n_feat
     -------
     ndarray of shape (K,)
     """
+    from scipy.optimize import brentq  # on use: the CLI's import path stays light
     new = np.array(dof, dtype=np.float64, copy=True)
     d = n_features
     for k in range(new.shape[0]):

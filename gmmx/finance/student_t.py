@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
-from scipy import integrate, linalg, optimize, special, stats
+# scipy.stats, .optimize and .integrate are imported where used: scipy.stats alone
+# costs ~0.5 s, and the CLI imports gmmx.finance for its printing
+from scipy import linalg, special
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
@@ -120,6 +122,7 @@ class UnivariateTMixture:
 
     def logpdf(self, x: ArrayLike) -> Any:
         """Log-density."""
+        from scipy import stats
         z = self._z(x)
         return special.logsumexp(self._logw + stats.t.logpdf(z, self.dof) - np.log(self.scales),
                                  axis=-1)
@@ -130,10 +133,12 @@ class UnivariateTMixture:
 
     def logcdf(self, x: ArrayLike) -> Any:
         """Log of the distribution function (accurate in the lower tail)."""
+        from scipy import stats
         return special.logsumexp(self._logw + stats.t.logcdf(self._z(x), self.dof), axis=-1)
 
     def logsf(self, x: ArrayLike) -> Any:
         """Log of the survival function (accurate in the upper tail)."""
+        from scipy import stats
         return special.logsumexp(self._logw + stats.t.logsf(self._z(x), self.dof), axis=-1)
 
     def cdf(self, x: ArrayLike) -> Any:
@@ -146,6 +151,7 @@ class UnivariateTMixture:
 
     def _root(self, p, upper):
         """x with F(x) = p (``upper``: 1 - F(x) = p), by Brent's method on log F (log S)."""
+        from scipy import optimize, stats
         zq = stats.t.isf(p, self.dof) if upper else stats.t.ppf(p, self.dof)
         comp = self.locs + self.scales * zq
         live = self.weights > 0
@@ -269,6 +275,7 @@ class UnivariateTMixture:
         upper tail of ``exp(R)`` has no mean under a t component
         (``E[exp(T)] = inf`` for every ν), so the ES is ``inf``.
         """
+        from scipy import stats
         a = _check_alpha(alpha)
         short = position is not None and position < 0
         q = self.isf(a) if short else self.ppf(a)
@@ -298,6 +305,7 @@ class UnivariateTMixture:
         Each term is ``exp(mu_k + s_k z_k) integral_{-inf}^{z_k} exp(s_k (t - z_k))
         f_nu(t) dt``: the integrand is at most ``f_nu`` and decays on the left.
         """
+        from scipy import integrate, stats
         q = np.asarray(q, dtype=np.float64)
         out = np.zeros(q.shape)
         for idx in np.ndindex(q.shape):
@@ -378,6 +386,7 @@ class MultivariateTMixture(MultivariateMixture):
 
     def _component_logpdf(self, x):
         """(n, K) array of ``log pi_k + log t(x_i; mu_k, Sigma_k, nu_k)``."""
+        from scipy import stats
         return self._logw + np.column_stack([
             stats.multivariate_t(self.means[k], self.covariances[k], df=self.dof[k])
             .logpdf(x).reshape(-1) for k in range(self.n_components)])
