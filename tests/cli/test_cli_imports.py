@@ -1,5 +1,5 @@
 """The gmmx command imports what it uses only: a plain CSV fit loads neither
-scikit-learn nor pandas, pyarrow or matplotlib (counted, not timed)."""
+scikit-learn nor pandas, pyarrow, matplotlib, scipy.stats or scipy.optimize (counted, not timed)."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-HEAVY = ("sklearn", "pandas", "pyarrow", "matplotlib")
+HEAVY = ("sklearn", "pandas", "pyarrow", "matplotlib", "scipy.stats", "scipy.optimize")
 
 
 def test_plain_csv_fit_imports_no_heavy_module(tmp_path):
