@@ -1,5 +1,5 @@
 """A ragged panel: S&P 500, NASDAQ and WTI crude on calendar dates, holidays left missing
-=====================================================================================
+======================================================================================
 
 The three daily price series that ship with the ``arch`` package (``pip install
 gmmx-em[examples]``) do not cover the same days: the oil series starts in 1986,

@@ -33,3 +33,12 @@ def test_sphinx_does_not_turn_double_hyphens_into_dashes():
               for t in node.targets if isinstance(t, ast.Name)
               and isinstance(node.value, ast.Constant)}
     assert "D" not in values.get("smartquotes_action", "qDe")
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+def test_example_title_underline_is_long_enough(script):
+    # sphinx-gallery's title: reST refuses (a warning, an error under -W) an
+    # underline shorter than its title
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")), clean=False)
+    title, underline = doc.split("\n")[:2]
+    assert set(underline) == {"="} and len(underline) >= len(title.strip())
