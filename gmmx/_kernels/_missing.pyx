@@ -1,34 +1,39 @@
-# E-step of the rows with missing entries (NaN), in one pass over them in place.
+# E-step of the rows with missing entries (NaN), in one pass over a copy of them
+# grouped by missingness pattern (split_rows: one sequential read of the block).
 #
 # The caller (gmmx/core/missing.py) computes per missingness pattern g and
 # component k, once per pass:
-#   cols[g]      the observed columns, then the missing ones (n_obs[g] observed)
-#   U[g, k]      upper factor of the observed block's precision (d_o x d_o in
-#                the top-left corner): S_oo^-1 = U U^T
-#   B[g, k]      regression of the missing on the observed entries (d_m x d_o
-#                in the top-left corner): E[x_m | x_o, k] = mu_km + B (x_o - mu_ko)
-#   cst[g, k]    log w_k + log det U - d_o/2 log 2 pi
-# and per row, its pattern id.  For every row, with y = (x_o - mu_ko):
-#   log-density   cst - ||y U||^2 / 2
+#   cols[g]       the observed columns, then the missing ones (n_obs[g] observed)
+#   Ucat[g]       the upper factors U_k of the observed blocks' precisions side by
+#                 side (S_oo^-1 = U U^T), shift[g, k] = (mu_ko - ref_o) U_k
+#   B[g, k]       regression of the missing on the observed entries (d_m x d_o
+#                 in the top-left corner): E[x_m | x_o, k] = mu_km + B (x_o - mu_ko)
+#   C[g, k]       conditional covariance of the missing entries (full coordinates)
+#   cst[g, k]     log w_k + log det U - d_o/2 log 2 pi
+# and hands a copy of the rows grouped by pattern, cut into chunks of one
+# pattern each (chunk_starts).  Per chunk, with Y = x_o - ref_o of its rows
+# (ref: the mean of the means):
+#   log-densities   cst - ||Y U_k - shift_k||^2 / 2  (one GEMM for all k)
 #   log-sum-exp, responsibilities r_k, log p(x_o)
-#   e_k = E[x | x_o, k] - mu_k  (y on the observed columns, B y on the missing)
-#   statistics    n_k += w r_k,  s_k += w r_k e_k,  M_k += w r_k e_k e_k^T
-# (the conditional covariance term, sum_g (sum of w r_k over the pattern) C_gk,
-# is added by the caller from the responsibilities this kernel returns).
+#   scatters about ref, Y^T diag(w r_k) Y side by side (one GEMM for all k),
+#   moved to mu_k; then n_k = sum w r_k, s_o, M_o about mu_ko are expanded to
+#   the expected complete-data statistics with A = [I on the observed columns,
+#   B^T on the missing]: s_k += A^T s_o, M_k += A^T M_o A + n_k C.
 #
-# Rows are cut into fixed chunks; the chunks into a fixed number of groups of
-# consecutive chunks, each with its own partial sums, added in group order:
-# results are identical bit for bit whatever the number of threads.  M_k of a
-# chunk is one GEMM per component over the chunk's e and w r e rows.
+# The chunks are cut into a fixed number of groups of consecutive chunks,
+# each with its own partial sums, added in group order: results are
+# identical bit for bit whatever the number of threads.
 
 import numpy as np
 
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, isfinite, log
 from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport gmmx_omp_thread_num
+
 
 cdef enum:
     CHUNK = 256
@@ -39,16 +44,16 @@ def nan_keys(const double[:, ::1] X, uint64_t[::1] keys, int n_threads):
     """Bit ``j`` of ``keys[i]`` set when ``X[i, j]`` is NaN (d <= 64); returns the gap count."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
     cdef uint64_t key
+    cdef const double *x
     cdef Py_ssize_t gaps = 0
     with nogil:
         for i in prange(n, schedule='static', num_threads=max(1, n_threads)):
+            x = &X[i, 0]
             key = 0
-            for j in range(d):
-                if X[i, j] != X[i, j]:
-                    key = key | ((<uint64_t> 1) << j)
+            for j in range(d):  # branch-free: a NaN's place is not predictable
+                key = key | ((<uint64_t> (x[j] != x[j])) << j)
             keys[i] = key
-            if key != 0:
-                gaps += 1
+            gaps += key != 0
     return gaps
 
 
@@ -60,133 +65,177 @@ def count_keys(const uint64_t[::1] keys, int64_t[::1] counts):
             counts[keys[i]] += 1
 
 
-def split_rows(const uint64_t[::1] keys, const int32_t[::1] lut, int64_t[::1] complete,
-               int64_t[::1] gap, int32_t[::1] pid):
-    """Rows with key 0 into ``complete``, the others into ``gap`` with ``pid = lut[key]``."""
-    cdef Py_ssize_t i, nc = 0, ng = 0
+def split_rows(const double[:, ::1] X, const uint64_t[::1] keys, const int32_t[::1] lut,
+               int64_t[::1] offsets, int64_t[::1] complete, int64_t[::1] gap,
+               int32_t[::1] pid, double[:, ::1] Xc, double[:, ::1] Xg):
+    """Rows with key 0 into ``complete`` and ``Xc``; the others into ``gap`` and
+    ``Xg``, grouped by key, in one sequential read of ``X``.
+
+    A counting sort: ``offsets[key]`` is where the rows of ``key`` start in
+    ``gap`` (advanced as rows are placed, so rows keep their order within a
+    key); ``pid`` takes ``lut[key]``.  ``Xc`` / ``Xg`` receive copies of the
+    rows (either may have no rows: then only the indices are written).
+    """
+    cdef Py_ssize_t i, nc = 0, at
+    cdef size_t row_bytes = X.shape[1] * sizeof(double)
+    cdef uint64_t key
+    cdef bint copy_c = Xc.shape[0] > 0, copy_g = Xg.shape[0] > 0
     with nogil:
         for i in range(keys.shape[0]):
-            if keys[i] == 0:
+            key = keys[i]
+            if key == 0:
                 complete[nc] = i
+                if copy_c:
+                    memcpy(&Xc[nc, 0], &X[i, 0], row_bytes)
                 nc += 1
             else:
-                gap[ng] = i
-                pid[ng] = lut[keys[i]]
-                ng += 1
+                at = offsets[key]
+                offsets[key] = at + 1
+                gap[at] = i
+                pid[at] = lut[key]
+                if copy_g:
+                    memcpy(&Xg[at, 0], &X[i, 0], row_bytes)
 
 
-def missing_pass(const double[:, ::1] X, const double[::1] w, const int64_t[::1] rows,
-                 const int32_t[::1] pid, const int32_t[:, ::1] cols, const int32_t[::1] n_obs,
-                 const double[:, ::1] means, const double[:, :, :, ::1] U,
-                 const double[:, :, :, ::1] B, const double[:, ::1] cst,
-                 double[:, ::1] out, double[::1] norm, int mode, bint want_stats,
-                 bint pattern_sums, int n_threads):
-    """One pass over the rows ``rows`` of ``X`` (see the module comment).
+def chunk_starts(const int32_t[::1] pid):
+    """Start positions of the pass's chunks, and the end: runs of one pattern id
+    cut into pieces of at most ``CHUNK`` rows."""
+    cdef Py_ssize_t m = pid.shape[0], i, n = 0, lo = 0
+    starts = np.empty(m + 1, dtype=np.int64)
+    cdef int64_t[::1] s = starts
+    with nogil:
+        for i in range(m):
+            if i == lo or pid[i] != pid[i - 1] or i - s[n - 1] == CHUNK:
+                s[n] = i
+                n += 1
+        s[n] = m
+    return starts[:n + 1].copy()
 
-    ``mode``: 0 computes responsibilities (written to ``out`` (m, K) if it has
-    rows) and ``log p(x_o)`` (to ``norm`` if it has rows); 1 takes the
-    responsibilities from ``out``; 2 writes the component log-densities to
-    ``out`` and stops there.  ``w`` empty means unit weights.
 
-    ``pattern_sums``: also sum ``w r_k`` per pattern (returned as ``(G, K)``,
-    else None).
+def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1] pid,
+                 const int64_t[::1] starts, const int32_t[:, ::1] cols,
+                 const int32_t[::1] n_obs, const double[:, ::1] means, const double[::1] ref,
+                 const double[:, :, ::1] Ucat, const double[:, :, ::1] shift,
+                 const double[:, :, :, ::1] B, const double[:, :, :, ::1] C,
+                 const double[:, ::1] cst, double[:, ::1] out, double[::1] norm, int mode,
+                 bint want_stats, int n_threads):
+    """One pass over the rows of ``X`` (see the module comment).
 
-    Returns ``(nk, sk, Mk, log_likelihood, weight_sum, bad, per_pattern)``: statistics
-    about the means (zeros unless ``want_stats``), and the first position in
-    ``rows`` whose log-likelihood (or, mode 1, weighted responsibility) is
-    not finite, -1 if none.
+    The rows are grouped by pattern id ``pid`` (``w``, their weights, in the
+    same order); ``starts`` are the chunk starts and the end
+    (:func:`chunk_starts`).  ``mode``: 0 computes responsibilities (written
+    to ``out`` (m, K) if it has rows) and ``log p(x_o)`` (to ``norm`` if it
+    has rows); 1 takes the responsibilities from ``out``; 2 writes the
+    component log-densities to ``out`` and stops there.  ``w`` empty means
+    unit weights.
+
+    Returns ``(nk, sk, Mk, log_likelihood, weight_sum, bad)``: expected
+    complete-data statistics about the means (zeros unless ``want_stats``;
+    ``Mk`` includes the conditional covariances), and the first row whose
+    log-likelihood (or, mode 1, weighted responsibility) is not finite, -1
+    if none.
     """
-    cdef Py_ssize_t m = rows.shape[0], d = X.shape[1], K = means.shape[0]
-    cdef Py_ssize_t n_chunks = (m + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t m = X.shape[0], d = X.shape[1], K = means.shape[0]
+    cdef Py_ssize_t n_chunks = starts.shape[0] - 1
     cdef Py_ssize_t n_groups = max(1, min(<Py_ssize_t> MAX_GROUPS, n_chunks))
-    cdef Py_ssize_t per_group = (n_chunks + n_groups - 1) // n_groups if n_chunks else 0
+    cdef Py_ssize_t per_group = (n_chunks + n_groups - 1) // n_groups if n_chunks > 0 else 0
     cdef int threads = <int> max(1, min(<Py_ssize_t> n_threads, n_groups))
-    cdef Py_ssize_t G = U.shape[0]
     cdef Py_ssize_t base = K + K * d + K * d * d + 2
-    cdef Py_ssize_t stride = base + (G * K if pattern_sums else 0)
-    cdef double[:, ::1] part = np.zeros((n_groups, stride))
+    cdef double[:, ::1] part = np.zeros((n_groups, base))
     cdef int64_t[::1] first_bad = np.full(n_groups, -1, dtype=np.int64)
-    # per-thread scratch: e rows and w r e rows (K x CHUNK x d each), log-densities
-    # / responsibilities (CHUNK x K), y (d), yU (d)
-    cdef Py_ssize_t ed = K * CHUNK * d
-    cdef double[:, ::1] scratch = np.zeros((threads, 2 * ed + CHUNK * K + 2 * d))
+    # per-thread scratch: x_o - ref (CHUNK x d), Z = (x_o - ref) [U_1 .. U_K] and
+    # the rows w r_k (x_o - ref) side by side (CHUNK x K d each), responsibilities
+    # (CHUNK x K), the scatters side by side (K d x d), M_o and M_o A (d x d
+    # each), s_o and delta (d each), n_k of the chunk (K)
+    cdef Py_ssize_t kd = K * d
+    cdef Py_ssize_t width = CHUNK * d + 2 * CHUNK * kd + CHUNK * K + kd * d + 2 * d * d + 2 * d + K
+    cdef double[:, ::1] scratch = np.zeros((threads, width))
     cdef bint weighted = w.shape[0] > 0
     cdef bint write_out = out.shape[0] > 0
     cdef bint write_norm = norm.shape[0] > 0
-    cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, i, k, j, t, g, do, dm, pk
-    cdef double *E
-    cdef double *WE
+    cdef bint stats_pass = want_stats and mode != 2
+    cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, k, j, a, b_, t, g, do, dm, ci, cj, kdo
+    cdef double *XO
+    cdef double *Z
+    cdef double *WY
     cdef double *R
-    cdef double *Y
-    cdef double *YU
+    cdef double *MC
+    cdef double *MO
+    cdef double *TT
+    cdef double *SO
+    cdef double *DL
+    cdef double *NKC
     cdef double *P
-    cdef double *er
-    cdef double *wer
-    cdef const double *u
-    cdef const double *b
-    cdef const double *mu
+    cdef double *Mk
+    cdef double *zr
+    cdef const double *bm
+    cdef const double *cm
+    cdef const double *sh
     cdef const double *x
     cdef const int32_t *cg
-    cdef double acc, q, mx, tot, nrm, r, wi, wr
-    cdef int dd = <int> d, nrows, one_i = 1
-    cdef double one = 1.0
-    if m == 0:
-        return (np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d)), 0.0, 0.0, -1,
-                np.zeros((G, K)) if pattern_sums else None)
+    cdef double acc, q, v, mx, tot, nrm, wi, wr, n_
+    cdef int ido, inr, ikdo, ild = <int> kd
+    cdef double one = 1.0, zero = 0.0
+    if m == 0 or n_chunks <= 0:
+        return (np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d)), 0.0, 0.0, -1)
     with nogil:
         for grp in prange(n_groups, schedule='dynamic', chunksize=1, num_threads=threads):
             t = gmmx_omp_thread_num()
-            E = &scratch[t, 0]
-            WE = E + ed
-            R = WE + ed
-            Y = R + CHUNK * K
-            YU = Y + d
+            XO = &scratch[t, 0]
+            Z = XO + CHUNK * d
+            WY = Z + CHUNK * kd
+            R = WY + CHUNK * kd
+            MC = R + CHUNK * K
+            MO = MC + kd * d
+            TT = MO + d * d
+            SO = TT + d * d
+            DL = SO + d
+            NKC = DL + d
             P = &part[grp, 0]
             c0 = grp * per_group
             c1 = min(c0 + per_group, n_chunks)
             for ch in range(c0, c1):
-                lo = ch * CHUNK
-                nr = min(<Py_ssize_t> CHUNK, m - lo)
+                lo = starts[ch]
+                nr = starts[ch + 1] - lo
+                g = pid[lo]
+                cg = &cols[g, 0]
+                do = n_obs[g]
+                dm = d - do
+                kdo = K * do
+                ido = <int> do
+                inr = <int> nr
+                ikdo = <int> kdo
                 for ii in range(nr):
-                    i = rows[lo + ii]
-                    x = &X[i, 0]
-                    g = pid[lo + ii]
-                    cg = &cols[g, 0]
-                    do = n_obs[g]
-                    dm = d - do
-                    wi = w[i] if weighted else 1.0
-                    mx = -INFINITY
-                    for k in range(K):
-                        mu = &means[k, 0]
-                        for j in range(do):
-                            Y[j] = x[cg[j]] - mu[cg[j]]
-                        if mode != 1:
-                            u = &U[g, k, 0, 0]
+                    x = &X[lo + ii, 0]
+                    for j in range(do):
+                        XO[ii * do + j] = x[cg[j]] - ref[cg[j]]
+                if mode != 1:
+                    # Z (nr x K do, row-major) = XO Ucat[g]: column-major Z^T = Ucat^T XO^T
+                    dgemm(b"N", b"N", &ikdo, &inr, &ido, &one, &Ucat[g, 0, 0], &ild, XO,
+                          &ido, &zero, Z, &ikdo)
+                    for ii in range(nr):
+                        zr = Z + ii * kdo
+                        for k in range(K):
+                            sh = &shift[g, k, 0]
                             q = 0.0
                             for j in range(do):
-                                acc = 0.0
-                                for pk in range(j + 1):
-                                    acc = acc + Y[pk] * u[pk * d + j]
-                                q = q + acc * acc
-                            q = cst[g, k] - 0.5 * q
-                            R[ii * K + k] = q
-                            if q > mx:
-                                mx = q
-                        if want_stats and mode != 2:
-                            er = E + (k * CHUNK + ii) * d
-                            for j in range(do):
-                                er[cg[j]] = Y[j]
-                            b = &B[g, k, 0, 0]
-                            for j in range(dm):
-                                acc = 0.0
-                                for pk in range(do):
-                                    acc = acc + b[j * d + pk] * Y[pk]
-                                er[cg[do + j]] = acc
-                    if mode == 2:
+                                v = zr[k * do + j] - sh[j]
+                                q = q + v * v
+                            R[ii * K + k] = cst[g, k] - 0.5 * q
+                if mode == 2:
+                    for ii in range(nr):
                         for k in range(K):
                             out[lo + ii, k] = R[ii * K + k]
-                        continue
+                    continue
+                for k in range(K):
+                    NKC[k] = 0.0
+                for ii in range(nr):
+                    wi = w[lo + ii] if weighted else 1.0
                     if mode == 0:
+                        mx = -INFINITY
+                        for k in range(K):
+                            if R[ii * K + k] > mx:
+                                mx = R[ii * K + k]
                         tot = 0.0
                         if isfinite(mx):
                             for k in range(K):
@@ -220,28 +269,73 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int64_t[::1]
                             if not isfinite(wi * R[ii * K + k]) and first_bad[grp] < 0:
                                 first_bad[grp] = lo + ii
                     P[base - 1] += wi
-                    if want_stats:
+                    if stats_pass:
                         for k in range(K):
-                            wr = wi * R[ii * K + k]
-                            P[k] += wr
-                            if pattern_sums:
-                                P[base + g * K + k] += wr
-                            er = E + (k * CHUNK + ii) * d
-                            wer = WE + (k * CHUNK + ii) * d
-                            for j in range(d):
-                                wer[j] = wr * er[j]
-                                P[K + k * d + j] += wer[j]
-                if want_stats and mode != 2:
-                    nrows = <int> nr
+                            R[ii * K + k] = wi * R[ii * K + k]
+                            NKC[k] += R[ii * K + k]
+                if not stats_pass:
+                    continue
+                for ii in range(nr):
+                    zr = WY + ii * kdo
                     for k in range(K):
-                        # M_k (column-major d x d, symmetric) += WE_k^T E_k
-                        dgemm(b"N", b"T", &dd, &dd, &nrows, &one, WE + k * CHUNK * d, &dd,
-                              E + k * CHUNK * d, &dd, &one, P + K + K * d + k * d * d, &dd)
-    sums = np.zeros(stride)
+                        wr = R[ii * K + k]
+                        for j in range(do):
+                            zr[k * do + j] = wr * XO[ii * do + j]
+                # MC (K do x do, column-major) = WY^T XO: the scatters about ref
+                dgemm(b"N", b"T", &ikdo, &ido, &inr, &one, WY, &ikdo, XO, &ido, &zero, MC,
+                      &ikdo)
+                for k in range(K):
+                    n_ = NKC[k]
+                    P[k] += n_
+                    # s about ref, then about mu_k: s_o = s - n delta,
+                    # M_o = M - s delta^T - delta s^T + n delta delta^T
+                    for j in range(do):
+                        DL[j] = means[k, cg[j]] - ref[cg[j]]
+                        acc = 0.0
+                        for ii in range(nr):
+                            acc = acc + WY[ii * kdo + k * do + j]
+                        SO[j] = acc
+                    for a in range(do):
+                        for b_ in range(do):
+                            MO[a * do + b_] = (MC[b_ * kdo + k * do + a] - SO[a] * DL[b_]
+                                               - DL[a] * SO[b_] + n_ * DL[a] * DL[b_])
+                    for j in range(do):
+                        SO[j] = SO[j] - n_ * DL[j]
+                    bm = &B[g, k, 0, 0]
+                    cm = &C[g, k, 0, 0]
+                    Mk = P + K + K * d + k * d * d
+                    # TT = M_o A (do x d), then M_k += A^T TT + n_k C, s_k += A^T s_o
+                    for a in range(do):
+                        for b_ in range(do):
+                            TT[a * d + cg[b_]] = MO[a * do + b_]
+                        for j in range(dm):
+                            acc = 0.0
+                            for b_ in range(do):
+                                acc = acc + MO[a * do + b_] * bm[j * d + b_]
+                            TT[a * d + cg[do + j]] = acc
+                    for a in range(do):
+                        ci = cg[a]
+                        P[K + k * d + ci] += SO[a]
+                        for j in range(d):
+                            Mk[ci * d + j] += TT[a * d + j]
+                    for b_ in range(dm):
+                        ci = cg[do + b_]
+                        acc = 0.0
+                        for a in range(do):
+                            acc = acc + bm[b_ * d + a] * SO[a]
+                        P[K + k * d + ci] += acc
+                        for j in range(d):
+                            acc = 0.0
+                            for a in range(do):
+                                acc = acc + bm[b_ * d + a] * TT[a * d + j]
+                            Mk[ci * d + j] += acc
+                        for a in range(dm):
+                            cj = cg[do + a]
+                            Mk[ci * d + cj] += n_ * cm[ci * d + cj]
+    sums = np.zeros(base)
     for grp in range(n_groups):
         sums += np.asarray(part[grp])
     bad = [int(b_) for b_ in np.asarray(first_bad) if b_ >= 0]
     return (sums[:K].copy(), sums[K:K + K * d].reshape(K, d).copy(),
             sums[K + K * d:K + K * d + K * d * d].reshape(K, d, d).copy(),
-            float(sums[base - 2]), float(sums[base - 1]), min(bad) if bad else -1,
-            sums[base:].reshape(G, K).copy() if pattern_sums else None)
+            float(sums[base - 2]), float(sums[base - 1]), min(bad) if bad else -1)

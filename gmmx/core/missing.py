@@ -46,9 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MissingEStep"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
-#: Largest (patterns x components) whose per-pattern sums the native pass keeps
-#: per row group; past it they come from the rows' responsibilities.
-_PATTERN_SUMS_MAX = 1 << 15
 
 
 class _Pattern:
@@ -105,12 +102,12 @@ class MissingEStep:
             logdet = np.sum(np.log(prec), axis=1)
         self.log_weights = kp.cst - logdet + 0.5 * d * _LOG_2PI
         self._cache: dict[Any, Any] = {}
-        self._table = _PatternTable(K, d)
+        self._table = _PatternTable(kp.means)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_cache"] = {}
-        state["_table"] = _PatternTable(*self.kp.means.shape)
+        state["_table"] = _PatternTable(self.kp.means)
         return state
 
     # ------------------------------------------------------------ patterns
@@ -233,82 +230,83 @@ class MissingEStep:
                 raise _renumbered(exc, idx, where) from None
 
     # ------------------------------------------------------------ native pass
-    def _native_split(self, X, n_threads, where=""):
-        """``(X as float64, complete rows, gap rows, their pattern ids)`` for the
-        native kernel; None when nothing is NaN, or when the block does not suit it."""
+    def _native_split(self, X, n_threads, where="", offset=0):
+        """``(complete rows, their copy, gap rows, their copy, pattern ids, chunk starts)``
+        for the native kernel, the rows with gaps grouped by pattern; None when
+        nothing is NaN.  ``offset`` is added to row numbers in messages."""
         d = X.shape[1]
-        if d > 64 or X.ndim != 2:
-            return False
         Xd = np.ascontiguousarray(X, dtype=np.float64)
         keys = np.empty(X.shape[0], dtype=np.uint64)
         n_gap = _missing.nan_keys(Xd, keys, _threads(n_threads))
         if n_gap == 0:
             return None
         full = (1 << d) - 1
-        if d <= 20:  # patterns by counting, rows split in one native pass
+        n_complete = X.shape[0] - n_gap
+        if d <= 20:  # patterns by counting; rows split, grouped and copied in one pass
             counts = np.zeros(1 << d, dtype=np.int64)
             _missing.count_keys(keys, counts)
             if counts[full]:
-                self._no_observed(keys == np.uint64(full), where)
+                self._no_observed(keys == np.uint64(full), where, offset)
             uniq = np.flatnonzero(counts[1:]).astype(np.uint64) + np.uint64(1)
             lut = np.zeros(1 << d, dtype=np.int32)
             lut[uniq.astype(np.intp)] = self._table.ids(uniq, self)
-            complete = np.empty(X.shape[0] - n_gap, dtype=np.int64)
+            offsets = np.cumsum(counts) - counts - counts[0]
+            complete = np.empty(n_complete, dtype=np.int64)
             gap = np.empty(n_gap, dtype=np.int64)
             pid = np.empty(n_gap, dtype=np.int32)
-            _missing.split_rows(keys, lut, complete, gap, pid)
-            return Xd, complete, gap, pid
-        gap_mask = keys != 0
-        gap = np.flatnonzero(gap_mask)
-        gkeys = keys[gap]
-        if np.any(gkeys == np.uint64(full)):
-            self._no_observed(keys == np.uint64(full), where)
-        uniq, local = np.unique(gkeys, return_inverse=True)
-        ids = self._table.ids(uniq, self)
-        pid = np.ascontiguousarray(ids[local], dtype=np.int32)
-        return Xd, np.flatnonzero(~gap_mask), gap.astype(np.int64), pid
+            # the complete rows keep X's dtype: they go through the kernel as given
+            Xc = np.empty((n_complete if X.dtype == np.float64 else 0, d))
+            Xg = np.empty((n_gap, d))
+            _missing.split_rows(Xd, keys, lut, offsets, complete, gap, pid, Xc, Xg)
+            if X.dtype != np.float64:
+                Xc = X.take(complete, axis=0)
+        else:
+            gap_mask = keys != 0
+            gap = np.flatnonzero(gap_mask)
+            gkeys = keys[gap]
+            if np.any(gkeys == np.uint64(full)):
+                self._no_observed(keys == np.uint64(full), where, offset)
+            uniq, local = np.unique(gkeys, return_inverse=True)
+            order = np.argsort(local, kind="stable")
+            ids = self._table.ids(uniq, self)
+            pid = np.ascontiguousarray(ids[local[order]], dtype=np.int32)
+            gap = gap[order].astype(np.int64)
+            complete = np.flatnonzero(~gap_mask)
+            Xc, Xg = X.take(complete, axis=0), Xd.take(gap, axis=0)
+        return complete, Xc, gap, Xg, pid, _missing.chunk_starts(pid)
 
     @staticmethod
-    def _no_observed(empty, where):
-        row = int(np.flatnonzero(empty)[0])
+    def _no_observed(empty, where, offset=0):
+        row = int(np.flatnonzero(empty)[0]) + offset
         raise kernel.NonFiniteChunkError(
             f"{where}row {row} has no observed value (every entry is NaN): "
             "drop it, or pass nan_policy='omit'", row=row)
 
-    def _native(self, Xd, w, gap, pid, mode, want_stats, out, norm, n_threads):
-        """One :func:`gmmx._kernels._missing.missing_pass` over the rows ``gap``."""
+    def _native(self, Xg, w, gap, pid, starts, mode, want_stats, out, norm, n_threads):
+        """One :func:`gmmx._kernels._missing.missing_pass` over the rows ``gap``
+        (copied to ``Xg``) of a block weighted by ``w``."""
         t = self._table
-        wa = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-        sums = t.G * self.kp.means.shape[0] <= _PATTERN_SUMS_MAX
+        wa = np.empty(0) if w is None else np.ascontiguousarray(
+            np.take(np.asarray(w, dtype=np.float64), gap))
         # without threadpoolctl the pass runs on one thread (BLAS keeps its own)
         with kernel.blas_threads_for(_estep.KIND_FULL, _threads(n_threads)) as nt:
-            res = _missing.missing_pass(
-                Xd, wa, gap, pid, t.cols, t.n_obs, self.kp.means, t.U, t.B, t.cst, out, norm,
-                mode, want_stats, sums and want_stats, nt)
-        return res, sums
+            return _missing.missing_pass(
+                Xg, wa, pid, starts, t.cols, t.n_obs, self.kp.means, t.ref, t.Ucat, t.shift,
+                t.B, t.C, t.cst,
+                out, norm, mode, want_stats, nt)
 
-    def _native_stats(self, Xd, w, gap, pid, resp, n_threads):
+    def _native_stats(self, Xg, w, gap, pid, starts, resp, n_threads):
         """Expected complete-data statistics of the rows ``gap`` (None: some row is
         not finite, the caller's reference path reports it)."""
-        K, d = self.kp.means.shape
+        K = self.kp.means.shape[0]
         mode = 0 if resp is None else 1
-        if resp is None:
-            out = np.empty((0, K))
-        else:
-            out = np.ascontiguousarray(resp[gap], dtype=np.float64)
-        (nk, sk, Mk, ll, wsum, bad, per), sums = self._native(
-            Xd, w, gap, pid, mode, True, out, np.empty(0), n_threads)
+        out = np.empty((0, K)) if resp is None else np.ascontiguousarray(
+            resp.take(gap, axis=0), dtype=np.float64)
+        nk, sk, Mk, ll, wsum, bad = self._native(Xg, w, gap, pid, starts, mode, True, out,
+                                                 np.empty(0), n_threads)
         if bad >= 0:
             return None
-        if not sums:  # many patterns: per-pattern sums from the rows' responsibilities
-            if resp is None:
-                out = np.empty((gap.size, K))
-                self._native(Xd, w, gap, pid, 0, False, out, np.empty(0), n_threads)
-            wr = out if w is None else out * np.asarray(w, dtype=np.float64)[gap, None]
-            per = np.stack([np.bincount(pid, weights=wr[:, k], minlength=self._table.G)
-                            for k in range(K)], axis=1)
         Mk = 0.5 * (Mk + Mk.transpose(0, 2, 1))
-        Mk += np.einsum("gk,gkij->kij", per, self._table.C)
         if not (np.all(np.isfinite(Mk)) and np.all(np.isfinite(sk)) and np.isfinite(ll)):
             return None
         if self.kp.covariance_type in ("diag", "spherical") or not self.matrix:
@@ -317,73 +315,97 @@ class MissingEStep:
                                ll if mode == 0 else 0.0, wsum, int(gap.size))
 
     def _fast_accumulate(self, X, sample_weight, resp, n_threads, chunk_rows, where):
-        """Native statistics of a block with gaps; None: the reference path decides."""
-        split = self._native_split(X, n_threads, where)
-        if split is None:
+        """Native statistics of a block with gaps; None: the reference path decides.
+
+        A block without NaN is one unchanged kernel call; otherwise the block
+        goes by slices of :func:`_slice_rows` rows (their copies stay in cache).
+        """
+        blocks = _slices(X)
+        if blocks is None:
+            return None
+        if not blocks:
             return None if resp is not None else kernel.accumulate(
                 X, sample_weight, self.kp, n_threads, chunk_rows, where)
-        if split is False:
-            return None
-        Xd, complete, gap, pid = split
-        gst = self._native_stats(Xd, sample_weight, gap, pid, resp, n_threads)
-        if gst is None:
-            return None
-        w = sample_weight
-        if complete.size == 0:
-            stats = SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
-        else:
-            wc = None if w is None else np.ascontiguousarray(w[complete])
+        total = None
+        for lo, hi in blocks:
+            wb = None if sample_weight is None else sample_weight[lo:hi]
+            rb = None if resp is None else resp[lo:hi]
+            st = self._fast_slice(X[lo:hi], wb, rb, n_threads, chunk_rows, where, lo)
+            if st is None:
+                return None
+            total = st if total is None else _add_stats(total, st)
+        return total
+
+    def _fast_slice(self, X, w, resp, n_threads, chunk_rows, where, offset):
+        split = self._native_split(X, n_threads, where, offset)
+        if split is None:  # no NaN in this slice
             try:
                 if resp is None:
-                    stats = kernel.accumulate(np.ascontiguousarray(X[complete]), wc, self.kp,
-                                              n_threads, chunk_rows, where)
-                else:
-                    stats = kernel.accumulate_resp(
-                        np.ascontiguousarray(X[complete]), wc, resp[complete], self.kp,
-                        n_threads, chunk_rows, where)
+                    return kernel.accumulate(X, w, self.kp, n_threads, chunk_rows, where)
+                return kernel.accumulate_resp(X, w, resp, self.kp, n_threads, chunk_rows,
+                                              where)
             except kernel.NonFiniteChunkError as exc:
-                raise _renumbered(exc, complete, where) from None
-        stats.nk += gst.nk
-        stats.sk += gst.sk
-        stats.Mk += gst.Mk
-        stats.log_likelihood += gst.log_likelihood
-        stats.weight_sum += gst.weight_sum
-        stats.n_samples += gst.n_samples
-        return stats
+                raise _renumbered(exc, np.arange(offset, offset + X.shape[0]), where) from None
+        complete, Xc, gap, Xg, pid, starts = split
+        gst = self._native_stats(Xg, w, gap, pid, starts, resp, n_threads)
+        if gst is None:
+            return None
+        if complete.size == 0:
+            return gst
+        wc = None if w is None else np.ascontiguousarray(np.take(w, complete))
+        try:
+            if resp is None:
+                stats = kernel.accumulate(Xc, wc, self.kp, n_threads, chunk_rows, where)
+            else:
+                stats = kernel.accumulate_resp(Xc, wc, resp.take(complete, axis=0), self.kp,
+                                               n_threads, chunk_rows, where)
+        except kernel.NonFiniteChunkError as exc:
+            raise _renumbered(exc, complete + offset, where) from None
+        return _add_stats(stats, gst)
 
     def _fast_per_row(self, fn, X, mode, n_threads):
         """``fn``'s per-row output with the rows with gaps done natively (None: the
         reference path decides)."""
-        split = self._native_split(X, n_threads)
-        if split is None:
+        blocks = _slices(X)
+        if blocks is None:
+            return None
+        if not blocks:
             return fn(X, self.kp, n_threads)
-        if split is False:
-            return None
-        Xd, complete, gap, pid = split
         K = self.kp.means.shape[0]
-        part_out = np.empty((0, K)) if mode == "norm" else np.empty((gap.size, K))
-        part_norm = np.empty(gap.size) if mode == "norm" else np.empty(0)
-        kmode = 2 if mode == "logd" else 0
-        (_, _, _, _, _, bad, _), _ = self._native(Xd, None, gap, pid, kmode, False, part_out,
-                                                  part_norm, n_threads)
-        if bad >= 0 or (kmode == 2 and not np.all(np.isfinite(part_out.max(axis=1)))):
-            return None
         out = np.empty((X.shape[0],) + (() if mode == "norm" else (K,)))
-        if complete.size:
-            try:
-                out[complete] = fn(np.ascontiguousarray(X[complete]), self.kp, n_threads)
-            except kernel.NonFiniteChunkError as exc:
-                raise _renumbered(exc, complete) from None
-        out[gap] = part_norm if mode == "norm" else part_out
+        for lo, hi in blocks:
+            Xb = X[lo:hi]
+            split = self._native_split(Xb, n_threads, "", lo)
+            if split is None:
+                try:
+                    out[lo:hi] = fn(Xb, self.kp, n_threads)
+                except kernel.NonFiniteChunkError as exc:
+                    raise _renumbered(exc, np.arange(lo, hi)) from None
+                continue
+            complete, Xc, gap, Xg, pid, starts = split
+            part_out = np.empty((0, K)) if mode == "norm" else np.empty((gap.size, K))
+            part_norm = np.empty(gap.size) if mode == "norm" else np.empty(0)
+            kmode = 2 if mode == "logd" else 0
+            bad = self._native(Xg, None, gap, pid, starts, kmode, False, part_out, part_norm,
+                               n_threads)[5]
+            if bad >= 0 or (kmode == 2 and not np.all(np.isfinite(part_out.max(axis=1)))):
+                return None
+            view = out[lo:hi]
+            if complete.size:
+                try:
+                    view[complete] = fn(Xc, self.kp, n_threads)
+                except kernel.NonFiniteChunkError as exc:
+                    raise _renumbered(exc, complete + lo) from None
+            view[gap] = part_norm if mode == "norm" else part_out
         return out
 
     # ------------------------------------------------------------ statistics
     def _complete_stats(self, X, w, complete, n_threads, chunk_rows, where):
         if complete.size == 0:
             return SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
-        wc = None if w is None else np.ascontiguousarray(w[complete])
+        wc = None if w is None else np.ascontiguousarray(np.take(w, complete))
         try:
-            return kernel.accumulate(np.ascontiguousarray(X[complete]), wc, self.kp, n_threads,
+            return kernel.accumulate(np.ascontiguousarray(X.take(complete, axis=0)), wc, self.kp, n_threads,
                                      chunk_rows, where)
         except kernel.NonFiniteChunkError as exc:
             raise _renumbered(exc, complete, where) from None
@@ -430,8 +452,8 @@ class MissingEStep:
         resp = np.asarray(resp, dtype=np.float64)
         w = sample_weight
         if complete.size:
-            wc = None if w is None else np.ascontiguousarray(w[complete])
-            stats = kernel.accumulate_resp(np.ascontiguousarray(X[complete]), wc,
+            wc = None if w is None else np.ascontiguousarray(np.take(w, complete))
+            stats = kernel.accumulate_resp(np.ascontiguousarray(X.take(complete, axis=0)), wc,
                                            resp[complete], self.kp, n_threads, chunk_rows, where)
         else:
             stats = SufficientStats.zeros(self.kp.covariance_type, self.kp.means)
@@ -458,7 +480,7 @@ class MissingEStep:
         out = np.empty((X.shape[0],) + shape)
         if complete.size:
             try:
-                out[complete] = fn(np.ascontiguousarray(X[complete]), self.kp, n_threads)
+                out[complete] = fn(X.take(complete, axis=0), self.kp, n_threads)
             except kernel.NonFiniteChunkError as exc:
                 raise _renumbered(exc, complete) from None
         for idx, _, values in self._run_groups(
@@ -567,20 +589,29 @@ class _PatternTable:
     cols : ndarray of shape (G, d), int32
         Observed columns, then missing ones.
     n_obs : ndarray of shape (G,), int32
-    U, B, C : ndarray of shape (G, K, d, d)
-        Upper factor of the observed block's precision (top-left d_o x d_o),
-        regression of the missing on the observed entries (top-left d_m x d_o),
+    ref : ndarray of shape (d,)
+        The mean of the means, about which the native pass centres the rows.
+    Ucat : ndarray of shape (G, d, K d)
+        The upper factors ``U_k`` of the observed blocks' precisions side by
+        side (row ``a`` holds ``U_1[a, :d_o], ..., U_K[a, :d_o]``).
+    shift : ndarray of shape (G, K, d)
+        ``(mu_ko - ref_o) U_k`` (first d_o entries).
+    B, C : ndarray of shape (G, K, d, d)
+        Regression of the missing on the observed entries (top-left d_m x d_o),
         conditional covariance of the missing entries in full coordinates.
     cst : ndarray of shape (G, K)
         ``log w_k + log det U - d_o/2 log 2 pi``.
     """
 
-    def __init__(self, K, d):
+    def __init__(self, means):
+        K, d = means.shape
         self.K, self.d = K, d
         self.index = {}
         self.cols = np.zeros((0, d), dtype=np.int32)
         self.n_obs = np.zeros(0, dtype=np.int32)
-        self.U = np.zeros((0, K, d, d))
+        self.ref = np.ascontiguousarray(means.mean(axis=0))
+        self.Ucat = np.zeros((0, d, K * d))
+        self.shift = np.zeros((0, K, d))
         self.B = np.zeros((0, K, d, d))
         self.C = np.zeros((0, K, d, d))
         self.cst = np.zeros((0, K))
@@ -603,7 +634,8 @@ class _PatternTable:
         n_mis = missing.sum(axis=1)
         G = keys.size
         cols = np.zeros((G, d), dtype=np.int32)
-        U = np.zeros((G, K, d, d))
+        Ucat = np.zeros((G, d, K * d))
+        shift = np.zeros((G, K, d))
         B = np.zeros((G, K, d, d))
         C = np.zeros((G, K, d, d))
         cst = np.zeros((G, K))
@@ -640,14 +672,16 @@ class _PatternTable:
                 Bm = np.zeros((sel.size, K, int(dm), do))
                 Cm = np.swapaxes(step.var[:, mis], 0, 1)[..., :, None] * np.eye(int(dm))
                 logdet = np.sum(np.log(po), axis=-1)
-            Ug = np.zeros((sel.size, K, d, d))
-            Ug[:, :, :do, :do] = pc
+            pc = np.broadcast_to(pc, (sel.size, K, do, do))
+            Ucat[sel, :do, :K * do] = pc.transpose(0, 2, 1, 3).reshape(sel.size, do, K * do)
+            delta = (step.kp.means - self.ref)[:, obs].transpose(1, 0, 2)  # (n, K, do)
+            shift[sel, :, :do] = np.einsum("nka,nkaj->nkj", delta, pc)
             Bg = np.zeros((sel.size, K, d, d))
             Bg[:, :, :int(dm), :do] = Bm
             Cg = np.zeros((sel.size, K, d, d))
             # advanced indices around a slice go first: (n, dm, dm, K)
             Cg[g, :, mis[:, :, None], mis[:, None, :]] = np.moveaxis(Cm, 1, -1)
-            U[sel], B[sel], C[sel] = Ug, Bg, Cg
+            B[sel], C[sel] = Bg, Cg
             cst[sel] = step.log_weights + logdet - 0.5 * do * _LOG_2PI
         start = self.G
         for i, k in enumerate(keys.tolist()):
@@ -655,7 +689,8 @@ class _PatternTable:
         self.cols = np.ascontiguousarray(np.concatenate([self.cols, cols]))
         self.n_obs = np.ascontiguousarray(
             np.concatenate([self.n_obs, (d - n_mis).astype(np.int32)]))
-        self.U = np.ascontiguousarray(np.concatenate([self.U, U]))
+        self.Ucat = np.ascontiguousarray(np.concatenate([self.Ucat, Ucat]))
+        self.shift = np.ascontiguousarray(np.concatenate([self.shift, shift]))
         self.B = np.ascontiguousarray(np.concatenate([self.B, B]))
         self.C = np.ascontiguousarray(np.concatenate([self.C, C]))
         self.cst = np.ascontiguousarray(np.concatenate([self.cst, cst]))
@@ -682,6 +717,34 @@ def _pack_matrix(means, pc, log_weights):
     shift = np.ascontiguousarray(np.einsum("kj,kjl->kl", means - ref, Uk))
     return kernel.KernelParams(cst, means, ucat, ref, shift, P, _estep.KIND_FULL,
                                "full" if P == K else "tied")
+
+
+#: Bytes of a slice of rows that the native path splits and copies at a time.
+_SLICE_BYTES = 1 << 24
+
+
+def _slices(X):
+    """Row slices ``[(lo, hi), ...]`` of ``X`` for the native path; ``[]`` when ``X``
+    holds no NaN (one unchanged kernel call), None when it does not suit it."""
+    if X.ndim != 2 or X.shape[1] > 64:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isnan(np.add.reduce(X, axis=None, dtype=np.float64)):
+            return []
+    n = X.shape[0]
+    step = max(1024, _SLICE_BYTES // (8 * X.shape[1]))
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
+def _add_stats(stats, other):
+    """``stats`` with the additive statistics of ``other`` added in place."""
+    stats.nk += other.nk
+    stats.sk += other.sk
+    stats.Mk += other.Mk
+    stats.log_likelihood += other.log_likelihood
+    stats.weight_sum += other.weight_sum
+    stats.n_samples += other.n_samples
+    return stats
 
 
 def _renumbered(exc, rows, where=""):
