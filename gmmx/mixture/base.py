@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 import time
 
 import numpy as np
-from scipy.special import xlogy
 
 from .. import io
 from .._validation import (apply_nan_policy, as_float_array, check_chunk_size_and_threads,
@@ -684,6 +683,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
+        from scipy.special import xlogy  # on use: off the CLI's import path
+
         resp = self.predict_proba(X)
         ent = -np.sum(xlogy(resp, resp), axis=1)
         if sample_weight is not None:
