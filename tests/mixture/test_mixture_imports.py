@@ -65,3 +65,15 @@ def test_saved_model_loads_in_a_fresh_process(tmp_path, cls):
     name, means = json.loads(out.stdout)
     assert name == cls
     np.testing.assert_array_equal(means, model.means_)
+
+
+def test_families_map_each_name_to_its_estimator_class():
+    from gmmx.mixture.gaussian import GaussianMixture
+    from gmmx.mixture.selection import FAMILIES
+    from gmmx.mixture.student import StudentTMixture
+
+    assert dict(FAMILIES) == {"gaussian": GaussianMixture, "student_t": StudentTMixture}
+    assert list(FAMILIES) == ["gaussian", "student_t"] and len(FAMILIES) == 2
+    assert "student_t" in FAMILIES and "t" not in FAMILIES
+    with pytest.raises(KeyError):
+        FAMILIES["t"]
