@@ -13,6 +13,7 @@ HEAVY = ("sklearn", "pandas", "pyarrow", "matplotlib", "scipy.stats", "scipy.opt
          "scipy.special",
          # estimators and tools the command does not use on a Gaussian fit of a table
          "gmmx.mixture.bayesian", "gmmx.core.variational", "gmmx.mixture.minibatch",
+         "gmmx.mixture.student", "gmmx.core.student", "gmmx.core.missing",
          "gmmx.finance.distributions", "gmmx.finance.risk", "gmmx.finance.multivariate",
          "gmmx.finance.student_t", "gmmx.finance.gm2", "gmmx.hmm", "gmmx.plotting")
 
