@@ -34,16 +34,22 @@ _LAZY_ATTRIBUTES = {
 }
 
 
+# Submodules the package used to import eagerly: still attributes of it.
+_SUBMODULES = ("base", "bayesian", "gaussian", "minibatch", "selection", "student")
+
+
 def __getattr__(name: str) -> object:
     if name in _LAZY_ATTRIBUTES:
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | set(_SUBMODULES))
 
 
 __all__ = [
