@@ -42,10 +42,10 @@ _LAZY_ATTRIBUTES = {
 _LAZY_MODULES = ("core", "dask", "drivers", "finance", "hmm", "impute", "mixture", "plotting",
                  "regimes", "sources", "streaming")
 # Saved models name their class; gmmx.io imports the module that registers it.
-io.register_model_module("GaussianMixture", "gmmx.mixture")
-io.register_model_module("BayesianGaussianMixture", "gmmx.mixture")
+io.register_model_module("GaussianMixture", "gmmx.mixture.gaussian")
+io.register_model_module("BayesianGaussianMixture", "gmmx.mixture.bayesian")
 io.register_model_module("GaussianHMM", "gmmx.hmm")
-io.register_model_module("StudentTMixture", "gmmx.mixture")
+io.register_model_module("StudentTMixture", "gmmx.mixture.student")
 io.register_model_module("StudentTHMM", "gmmx.hmm")
 
 

@@ -37,7 +37,6 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln, multigammaln
 
 from .covariance import get_covariance
 
@@ -383,6 +382,8 @@ class ResolvedPrior:
     # ------------------------------------------------------------------ density
     def log_density(self, means: NDArray[Any], precisions_cholesky: NDArray[Any]) -> float:
         """Log prior density of the parameters (normalised; for the lower bound)."""
+        from scipy.special import gammaln, multigammaln  # on use: off the CLI's import path
+
         cov_type = get_covariance(self.covariance_type)
         K, d = means.shape
         kappa, nu, S = self.shrinkage, self.dof, self.scale
@@ -430,6 +431,8 @@ class ResolvedPrior:
 
 def log_dirichlet(weights: NDArray[Any], concentration: float) -> float:
     """Log density of the symmetric Dirichlet(``concentration``) at ``weights``."""
+    from scipy.special import gammaln  # on use: off the CLI's import path
+
     alpha = float(concentration)
     K = weights.shape[0]
     if alpha == 1.0:

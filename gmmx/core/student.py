@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 import numpy as np
-from scipy.special import digamma, gammaln
 
 from .._kernels import _estep, _student
 from . import kernel
@@ -106,6 +105,8 @@ def student_log_densities(gauss: Any, log_det: Any, dof: Any, n_features: int) -
 
 def _t_constants(log_det, dof, d, log_weights):
     """``c_k`` with ``log w_k + log t_k = c_k - half_k log(nu_k + delta)``, and ``half_k``."""
+    from scipy.special import gammaln  # on use: off the CLI's import path
+
     dof = np.asarray(dof, dtype=np.float64)
     half = 0.5 * (dof + d)
     # log(1 + delta/nu) = log(nu + delta) - log nu, the -log nu folded into c_k
@@ -288,6 +289,7 @@ def dof_update(resp: NDArray[Any], log_u_minus_u: NDArray[Any], dof: Any, n_feat
     ndarray of shape (K,)
     """
     from scipy.optimize import brentq  # on use: the CLI's import path stays light
+    from scipy.special import digamma
     new = np.array(dof, dtype=np.float64, copy=True)
     d = n_features
     for k in range(new.shape[0]):

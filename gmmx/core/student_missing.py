@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import NDArray
 
 import numpy as np
-from scipy.special import digamma
 
 from . import kernel
 from .missing import MissingEStep, _filled, _renumbered
@@ -53,6 +52,8 @@ _EXTRAS = ("resp", "log_u_minus_u", "entropy")
 
 
 def _dof_term(dof, d):
+    from scipy.special import digamma  # on use: off the CLI's import path
+
     return digamma(0.5 * (dof + d)) - np.log(0.5 * (dof + d))
 
 

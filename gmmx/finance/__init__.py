@@ -16,18 +16,63 @@ and two-component fits), :mod:`~gmmx.finance.student_t` (Student-t mixtures:
 :mod:`gmmx.finance.regimes` (also importable as :mod:`gmmx.regimes`).
 """
 
-from ._models import full_covariances
-from .distributions import (
-    MixtureMoments,
-    UnivariateMixture,
-    mixture_mean_covariance,
-    mixture_moments,
-)
-from .multivariate import MultivariateMixture
-from .gm2 import StructuredGM2, fit_gm2, gm2_from_moments, structured_gm2
-from .returns import log_returns
-from .risk import expected_shortfall, value_at_risk
-from .student_t import MultivariateTMixture, UnivariateTMixture
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._models import full_covariances
+    from .distributions import (
+        MixtureMoments,
+        UnivariateMixture,
+        mixture_mean_covariance,
+        mixture_moments,
+    )
+    from .multivariate import MultivariateMixture
+    from .gm2 import StructuredGM2, fit_gm2, gm2_from_moments, structured_gm2
+    from .returns import log_returns
+    from .risk import expected_shortfall, value_at_risk
+    from .student_t import MultivariateTMixture, UnivariateTMixture
+
+# The names load on first use (PEP 562): the gmmx command imports
+# gmmx.finance._models only, and scipy.special (distributions, risk, Student-t)
+# would cost it more than its fit.  name -> module that defines it
+_LAZY_ATTRIBUTES = {
+    "full_covariances": "_models",
+    "MixtureMoments": "distributions",
+    "UnivariateMixture": "distributions",
+    "mixture_mean_covariance": "distributions",
+    "mixture_moments": "distributions",
+    "MultivariateMixture": "multivariate",
+    "StructuredGM2": "gm2",
+    "fit_gm2": "gm2",
+    "gm2_from_moments": "gm2",
+    "structured_gm2": "gm2",
+    "log_returns": "returns",
+    "expected_shortfall": "risk",
+    "value_at_risk": "risk",
+    "MultivariateTMixture": "student_t",
+    "UnivariateTMixture": "student_t",
+}
+
+
+# Submodules the package used to import eagerly: still attributes of it.
+_SUBMODULES = ("_models", "_tail_risk", "distributions", "gm2", "multivariate", "returns", "risk",
+               "student_t")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | set(_SUBMODULES))
+
 
 __all__ = [
     "UnivariateMixture",

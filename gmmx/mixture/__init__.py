@@ -7,14 +7,50 @@
 keeps the best.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ..exceptions import ConvergenceWarning, RegCovarWarning
 from ._sklearn import expected_failed_checks
-from .base import BaseMixture
-from .bayesian import BayesianGaussianMixture
-from .gaussian import GaussianMixture
-from .minibatch import fit_minibatch
-from .selection import GaussianMixtureIC
-from .student import StudentTMixture
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .base import BaseMixture
+    from .bayesian import BayesianGaussianMixture
+    from .gaussian import GaussianMixture
+    from .minibatch import fit_minibatch
+    from .selection import GaussianMixtureIC
+    from .student import StudentTMixture
+
+# The estimators load on first use (PEP 562): the gmmx command needs
+# GaussianMixtureIC only, not the variational or mini-batch code (nor the
+# scipy.special they import).  name -> module that defines it
+_LAZY_ATTRIBUTES = {
+    "BaseMixture": "base",
+    "BayesianGaussianMixture": "bayesian",
+    "GaussianMixture": "gaussian",
+    "fit_minibatch": "minibatch",
+    "GaussianMixtureIC": "selection",
+    "StudentTMixture": "student",
+}
+
+
+# Submodules the package used to import eagerly: still attributes of it.
+_SUBMODULES = ("base", "bayesian", "gaussian", "minibatch", "selection", "student")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | set(_SUBMODULES))
+
 
 __all__ = [
     "BaseMixture",

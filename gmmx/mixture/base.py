@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 import time
 
 import numpy as np
-from scipy.special import xlogy
 
 from .. import io
 from .._validation import (apply_nan_policy, as_float_array, check_chunk_size_and_threads,
@@ -41,7 +40,6 @@ from .._validation import (apply_nan_policy, as_float_array, check_chunk_size_an
 from ..core import kernel
 from ..core.covariance import get_covariance
 from ..core.init import INIT_PARAMS
-from ..core.missing import MissingEStep
 from ..core.em import EMSteps, em_step, run_em
 from ..core.online import OnlineEM, check_step_exponent
 from ..drivers import ArrayDriver, DriverOptions, FilledInitSample, make_driver, warn_omitted
@@ -173,6 +171,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self._nan_policy() != "marginalize":
             return kp
         if isinstance(kp, kernel.KernelParams):
+            from ..core.missing import MissingEStep  # on use: off the CLI's import path
+
             return MissingEStep(kp)
         if not getattr(kp, "marginalizes_nan", False):
             raise ValueError(
@@ -573,6 +573,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """The fitted model's :class:`~gmmx.core.missing.MissingEStep` (any ``nan_policy``)."""
         kp = self._kernel_params(self._get_parameters())
         if isinstance(kp, kernel.KernelParams):
+            from ..core.missing import MissingEStep  # on use: off the CLI's import path
+
             return MissingEStep(kp)
         if getattr(kp, "marginalizes_nan", False) and hasattr(kp, "impute"):
             return kp
@@ -684,6 +686,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
+        from scipy.special import xlogy  # on use: off the CLI's import path
+
         resp = self.predict_proba(X)
         ent = -np.sum(xlogy(resp, resp), axis=1)
         if sample_weight is not None:

@@ -21,8 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
     from typing_extensions import Self
 
+import importlib
 import numbers
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,14 +40,42 @@ from ..drivers import ArrayDriver, DriverOptions, accumulate_many, make_driver
 from ..drivers.array import is_in_memory
 from ..exceptions import ConvergenceWarning, NotFittedError
 from .gaussian import GaussianMixture
-from .student import StudentTMixture
 
 __all__ = ["CRITERIA", "FAMILIES", "GaussianMixtureIC"]
 
 #: Selection criteria (lower is better).
 CRITERIA = ("bic", "aic", "icl", "cv")
+
+
+class _Families(Mapping):
+    """Family name -> estimator class, each class imported on first lookup.
+
+    The gmmx command fits Gaussian grids only; the Student-t code (and its
+    kernels) then stays unimported.
+    """
+
+    _HOMES = {"gaussian": "gmmx.mixture.gaussian:GaussianMixture",
+              "student_t": "gmmx.mixture.student:StudentTMixture"}
+
+    def __getitem__(self, name: str) -> type:
+        module, cls = self._HOMES[name].split(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._HOMES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._HOMES)
+
+    def __len__(self) -> int:
+        return len(self._HOMES)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 #: Model families a grid may hold: name -> estimator class.
-FAMILIES = {"gaussian": GaussianMixture, "student_t": StudentTMixture}
+FAMILIES: Mapping[str, type] = _Families()
 
 _OWN_PARAMS = ("n_components", "covariance_type", "criterion", "cv", "family")
 _GM_PARAMS = tuple(p for p in GaussianMixture._get_param_names()
