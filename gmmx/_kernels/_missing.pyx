@@ -26,6 +26,7 @@
 
 import numpy as np
 
+from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, isfinite, log
 from libc.stdint cimport int32_t, int64_t, uint64_t
@@ -40,11 +41,11 @@ cdef enum:
     MAX_GROUPS = 64
 
 
-def nan_keys(const double[:, ::1] X, uint64_t[::1] keys, int n_threads):
+def nan_keys(const floating[:, ::1] X, uint64_t[::1] keys, int n_threads):
     """Bit ``j`` of ``keys[i]`` set when ``X[i, j]`` is NaN (d <= 64); returns the gap count."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
     cdef uint64_t key
-    cdef const double *x
+    cdef const floating *x
     cdef Py_ssize_t gaps = 0
     with nogil:
         for i in prange(n, schedule='static', num_threads=max(1, n_threads)):

@@ -230,26 +230,52 @@ class MissingEStep:
                 raise _renumbered(exc, idx, where) from None
 
     # ------------------------------------------------------------ native pass
-    def _native_split(self, X, n_threads, where="", offset=0):
-        """``(complete rows, their copy, gap rows, their copy, pattern ids, chunk starts)``
-        for the native kernel, the rows with gaps grouped by pattern; None when
-        nothing is NaN.  ``offset`` is added to row numbers in messages."""
-        d = X.shape[1]
-        Xd = np.ascontiguousarray(X, dtype=np.float64)
-        keys = np.empty(X.shape[0], dtype=np.uint64)
-        n_gap = _missing.nan_keys(Xd, keys, _threads(n_threads))
-        if n_gap == 0:
+    def _plan(self, X, n_threads, where=""):
+        """``(keys, lut, slices)`` of a block for the native path: every row's NaN bit
+        mask, the map from masks to pattern-table rows (every pattern of the block
+        is in the table after this call), and the row slices; ``[]`` when nothing
+        is NaN, None when the block does not suit the native path."""
+        slices = _slices(X)
+        if slices is None:
             return None
-        full = (1 << d) - 1
-        n_complete = X.shape[0] - n_gap
-        if d <= 20:  # patterns by counting; rows split, grouped and copied in one pass
+        d = X.shape[1]
+        Xk = X if X.flags.c_contiguous and X.dtype in (np.float32, np.float64) else \
+            np.ascontiguousarray(X, dtype=np.float64)
+        keys = np.empty(X.shape[0], dtype=np.uint64)
+        if _missing.nan_keys(Xk, keys, _threads(n_threads)) == 0:
+            return []
+        full = np.uint64((1 << d) - 1)
+        if d <= 20:  # patterns by counting
             counts = np.zeros(1 << d, dtype=np.int64)
             _missing.count_keys(keys, counts)
-            if counts[full]:
-                self._no_observed(keys == np.uint64(full), where, offset)
+            if counts[int(full)]:
+                self._no_observed(keys == full, where)
             uniq = np.flatnonzero(counts[1:]).astype(np.uint64) + np.uint64(1)
             lut = np.zeros(1 << d, dtype=np.int32)
             lut[uniq.astype(np.intp)] = self._table.ids(uniq, self)
+        else:
+            gkeys = keys[keys != 0]
+            if np.any(gkeys == full):
+                self._no_observed(keys == full, where)
+            uniq = np.unique(gkeys)
+            lut = (uniq, self._table.ids(uniq, self))
+        return keys, lut, slices
+
+    @staticmethod
+    def _native_split(X, keys, lut):
+        """``(complete rows, their copy, gap rows, their copy, pattern ids, chunk starts)``
+        of a slice for the native kernel, the rows with gaps grouped by pattern
+        (``keys``, ``lut``: the slice's part of :meth:`_plan`); None when nothing
+        in it is NaN."""
+        n_gap = int(np.count_nonzero(keys))
+        if n_gap == 0:
+            return None
+        d = X.shape[1]
+        Xd = np.ascontiguousarray(X, dtype=np.float64)
+        n_complete = X.shape[0] - n_gap
+        if not isinstance(lut, tuple):  # counting sort: split, grouped and copied in one pass
+            counts = np.zeros(1 << d, dtype=np.int64)
+            _missing.count_keys(keys, counts)
             offsets = np.cumsum(counts) - counts - counts[0]
             complete = np.empty(n_complete, dtype=np.int64)
             gap = np.empty(n_gap, dtype=np.int64)
@@ -261,14 +287,11 @@ class MissingEStep:
             if X.dtype != np.float64:
                 Xc = X.take(complete, axis=0)
         else:
+            uniq, ids = lut
             gap_mask = keys != 0
             gap = np.flatnonzero(gap_mask)
-            gkeys = keys[gap]
-            if np.any(gkeys == np.uint64(full)):
-                self._no_observed(keys == np.uint64(full), where, offset)
-            uniq, local = np.unique(gkeys, return_inverse=True)
+            local = np.searchsorted(uniq, keys[gap])
             order = np.argsort(local, kind="stable")
-            ids = self._table.ids(uniq, self)
             pid = np.ascontiguousarray(ids[local[order]], dtype=np.int32)
             gap = gap[order].astype(np.int64)
             complete = np.flatnonzero(~gap_mask)
@@ -318,26 +341,28 @@ class MissingEStep:
         """Native statistics of a block with gaps; None: the reference path decides.
 
         A block without NaN is one unchanged kernel call; otherwise the block
-        goes by slices of :func:`_slice_rows` rows (their copies stay in cache).
+        goes by the slices of :func:`_slices` (their copies stay in cache).
         """
-        blocks = _slices(X)
-        if blocks is None:
+        plan = self._plan(X, n_threads, where)
+        if plan is None:
             return None
-        if not blocks:
+        if not plan:
             return None if resp is not None else kernel.accumulate(
                 X, sample_weight, self.kp, n_threads, chunk_rows, where)
+        keys, lut, slices = plan
         total = None
-        for lo, hi in blocks:
+        for lo, hi in slices:
             wb = None if sample_weight is None else sample_weight[lo:hi]
             rb = None if resp is None else resp[lo:hi]
-            st = self._fast_slice(X[lo:hi], wb, rb, n_threads, chunk_rows, where, lo)
+            st = self._fast_slice(X[lo:hi], keys[lo:hi], lut, wb, rb, n_threads, chunk_rows,
+                                  where, lo)
             if st is None:
                 return None
             total = st if total is None else _add_stats(total, st)
         return total
 
-    def _fast_slice(self, X, w, resp, n_threads, chunk_rows, where, offset):
-        split = self._native_split(X, n_threads, where, offset)
+    def _fast_slice(self, X, keys, lut, w, resp, n_threads, chunk_rows, where, offset):
+        split = self._native_split(X, keys, lut)
         if split is None:  # no NaN in this slice
             try:
                 if resp is None:
@@ -366,16 +391,17 @@ class MissingEStep:
     def _fast_per_row(self, fn, X, mode, n_threads):
         """``fn``'s per-row output with the rows with gaps done natively (None: the
         reference path decides)."""
-        blocks = _slices(X)
-        if blocks is None:
+        plan = self._plan(X, n_threads)
+        if plan is None:
             return None
-        if not blocks:
+        if not plan:
             return fn(X, self.kp, n_threads)
+        keys, lut, slices = plan
         K = self.kp.means.shape[0]
         out = np.empty((X.shape[0],) + (() if mode == "norm" else (K,)))
-        for lo, hi in blocks:
+        for lo, hi in slices:
             Xb = X[lo:hi]
-            split = self._native_split(Xb, n_threads, "", lo)
+            split = self._native_split(Xb, keys[lo:hi], lut)
             if split is None:
                 try:
                     out[lo:hi] = fn(Xb, self.kp, n_threads)
@@ -724,13 +750,10 @@ _SLICE_BYTES = 1 << 24
 
 
 def _slices(X):
-    """Row slices ``[(lo, hi), ...]`` of ``X`` for the native path; ``[]`` when ``X``
-    holds no NaN (one unchanged kernel call), None when it does not suit it."""
+    """Row slices ``[(lo, hi), ...]`` of ``X`` for the native path; None when ``X``
+    does not suit it (``d > 64``)."""
     if X.ndim != 2 or X.shape[1] > 64:
         return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        if not np.isnan(np.add.reduce(X, axis=None, dtype=np.float64)):
-            return []
     n = X.shape[0]
     step = max(1024, _SLICE_BYTES // (8 * X.shape[1]))
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
