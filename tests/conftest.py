@@ -429,3 +429,16 @@ def check_estimator_statuses(est):
         check_estimator(est, expected_failed_checks=expected, on_fail=None,
                         callback=lambda **kw: results.append(kw))
     return {r["check_name"]: r["status"] for r in results}, expected
+
+
+def submodule_names_after_import(package, modules):
+    """``getattr(package, m).__name__`` for ``modules``, right after a fresh process
+    imports ``package`` (a package whose names load on first use)."""
+    import subprocess
+    import sys
+
+    code = (f"import json, {package} as p\n"
+            f"print(json.dumps([getattr(p, m).__name__ for m in {modules!r}]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)

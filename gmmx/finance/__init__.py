@@ -16,8 +16,9 @@ and two-component fits), :mod:`~gmmx.finance.student_t` (Student-t mixtures:
 :mod:`gmmx.finance.regimes` (also importable as :mod:`gmmx.regimes`).
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._models import full_covariances
@@ -60,18 +61,7 @@ _SUBMODULES = ("_models", "_tail_risk", "distributions", "gm2", "multivariate", 
                "student_t")
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY_ATTRIBUTES:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY_ATTRIBUTES, _SUBMODULES)
 
 
 __all__ = [

@@ -7,8 +7,9 @@
 keeps the best.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 from ..exceptions import ConvergenceWarning, RegCovarWarning
 from ._sklearn import expected_failed_checks
@@ -38,18 +39,7 @@ _LAZY_ATTRIBUTES = {
 _SUBMODULES = ("base", "bayesian", "gaussian", "minibatch", "selection", "student")
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY_ATTRIBUTES:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY_ATTRIBUTES, _SUBMODULES)
 
 
 __all__ = [
