@@ -11,7 +11,9 @@
 # clusters keeps it as a lower bound and is rescanned only when that bound is
 # the cheapest merge (Muellner's generic algorithm), so the merges are those
 # of exact minima.  Ties and slot bookkeeping follow mclust (see
-# gmmx.core.hierarchical.hc_vvv).  Single-threaded: the tree is sequential.
+# gmmx.core.hierarchical.hc_vvv); a flag per row says whether its minimum may
+# be reached twice, so a merge without a tie is recognised without reading
+# the two rows.  Single-threaded: the tree is sequential.
 #
 # One logarithm per merge cost: n log(det(W / n) + q) with det the product of
 # the squared Cholesky pivots (0 when W / n is not positive definite), as
@@ -27,9 +29,11 @@
 # last bit: merges of mathematically equal cost reached by different
 # arithmetic may then come in another order, as they already could between
 # the NumPy version, this kernel and mclust's Fortran).  The initial matrix is
-# built from its upper triangle and a blocked transpose; the row minima are
+# built from its upper triangle and a blocked transpose (between singletons
+# of unit weight by a shorter route to the same bits); the row minima are
 # kept with per-block minima, so the cheapest merge is found without a pass
-# over all rows.
+# over all rows.  The cost loops also run as AVX2 without FMA: the same bits
+# on every CPU.
 
 import numpy as np
 
@@ -41,8 +45,6 @@ cdef extern from *:
     #include <math.h>
     #include "_vmath.h"
 
-    /* Built at the baseline target (not dispatched): the tree is a start,
-     * run once per fit, and the merges must not depend on the CPU. */
     #define GMMX_CLONES
 
     /* The statistics of the active clusters at d = 2, one row each of
@@ -50,37 +52,147 @@ cdef extern from *:
      * trace, cost term. */
     #define HC_NSTAT 8
 
+    /* The two hot loops below are compiled twice on x86 with GCC or clang:
+     * at the baseline and for AVX2 *without* FMA (setup.py also turns FMA
+     * contraction off), chosen at run time.  Both do the same IEEE
+     * operations (+ - * / sqrt and bit manipulation, each correctly
+     * rounded), so the costs, and the merges, are the same bits on every
+     * CPU; AVX2 only does four at a time. */
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    #define HC_HAVE_AVX2 1
+    #define HC_AVX2 __attribute__((target("avx2")))
+    static int hc_avx2_cached = -1;
+    static int hc_use_avx2(void)
+    {
+        if (hc_avx2_cached < 0) {
+            __builtin_cpu_init();
+            hc_avx2_cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+        }
+        return hc_avx2_cached;
+    }
+    #endif
+
+    /* For the tests: 0 runs the baseline loops, 1 AVX2 where the CPU has it;
+     * returns whether AVX2 runs. */
+    static int hc_set_avx2(int on)
+    {
+    #ifdef HC_HAVE_AVX2
+        hc_avx2_cached = -1;
+        if (hc_use_avx2() && !on) hc_avx2_cached = 0;
+        return hc_avx2_cached;
+    #else
+        (void)on;
+        return 0;
+    #endif
+    }
+
     /* out[k] = cost of cluster A (its HC_NSTAT statistics) merged with the
      * cluster at column k of S, k < n: the operations of _chol_det and _term
      * in the same order, branch-free so that they vectorise (setup.py builds
      * this module with -fno-math-errno: sqrt sets no errno). */
-    GMMX_CLONES static void hc_costs2(
+    #define HC_COSTS2_BODY \
+        Py_ssize_t k; \
+        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride; \
+        const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride; \
+        const double *term = S + 7 * stride; \
+        const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5]; \
+        const double ta = A[6], terma = A[7]; \
+        for (k = 0; k < n; k++) { \
+            double nj = cnt[k], nn = ni + nj; \
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
+            double dd = d0 * d0 + d1 * d1; \
+            double c = ni * nj / nn; \
+            double t = ta + tr[k] + c * dd; \
+            double b00 = ((wa0 + w0[k]) + c * d0 * d0) / nn; \
+            double b10 = ((wa1 + w1[k]) + c * d1 * d0) / nn; \
+            double b11 = ((wa3 + w3[k]) + c * d1 * d1) / nn; \
+            double l10 = b10 / sqrt(b00 > 0.0 ? b00 : 1.0); \
+            double s1 = b11 - l10 * l10; \
+            double det = ((b00 > 0.0) & (s1 > 0.0)) ? b00 * s1 : 0.0; \
+            double q = beta * (t + alpha) / nn; \
+            double x = nn > 2.0 ? det + q : q; \
+            out[k] = (nn * gmmx_log1(x) - terma) - term[k]; \
+        }
+
+    static void hc_costs2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
         double *GMMX_RESTRICT out)
     {
-        Py_ssize_t k;
-        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride;
-        const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride;
-        const double *term = S + 7 * stride;
-        const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5];
-        const double ta = A[6], terma = A[7];
-        for (k = 0; k < n; k++) {
-            double nj = cnt[k], nn = ni + nj;
-            double d0 = m0[k] - ma0, d1 = m1[k] - ma1;
-            double dd = d0 * d0 + d1 * d1;
-            double c = ni * nj / nn;
-            double t = ta + tr[k] + c * dd;
-            double b00 = ((wa0 + w0[k]) + c * d0 * d0) / nn;
-            double b10 = ((wa1 + w1[k]) + c * d1 * d0) / nn;
-            double b11 = ((wa3 + w3[k]) + c * d1 * d1) / nn;
-            double l10 = b10 / sqrt(b00 > 0.0 ? b00 : 1.0);
-            double s1 = b11 - l10 * l10;
-            double det = ((b00 > 0.0) & (s1 > 0.0)) ? b00 * s1 : 0.0;
-            double q = beta * (t + alpha) / nn;
-            double x = nn > 2.0 ? det + q : q;
-            out[k] = (nn * gmmx_log1(x) - terma) - term[k];
+        HC_COSTS2_BODY
+    }
+
+    /* Costs of two singletons of unit weight (nn = 2 <= d: no determinant):
+     * the operations of hc_costs2 and _Tree.row_costs with ni = nj = 1 and
+     * zero traces, whose intermediate results are exact (c = 1 * 1 / 2 = 0.5,
+     * 0 + 0 + y = y), so the same bits at a fraction of the work.  M holds
+     * the d coordinates of the rows in d rows of ``stride``; dd is scratch. */
+    #define HC_UNIT_BODY \
+        Py_ssize_t k; \
+        int l; \
+        for (k = 0; k < n; k++) { \
+            double e = M[k] - a[0]; \
+            dd[k] = e * e; \
+        } \
+        for (l = 1; l < d; l++) \
+            for (k = 0; k < n; k++) { \
+                double e = M[l * stride + k] - a[l]; \
+                dd[k] = dd[k] + e * e; \
+            } \
+        for (k = 0; k < n; k++) { \
+            double q = beta * (0.5 * dd[k] + alpha) / 2.0; \
+            out[k] = (2.0 * gmmx_log1(q) - t0) - t0; \
         }
+
+    static void hc_costs_unit_base(
+        const double *GMMX_RESTRICT M, Py_ssize_t stride, int d, Py_ssize_t n,
+        const double *GMMX_RESTRICT a, double alpha, double beta, double t0,
+        double *GMMX_RESTRICT dd, double *GMMX_RESTRICT out)
+    {
+        HC_UNIT_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_costs2_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+        HC_COSTS2_BODY
+    }
+
+    HC_AVX2 static void hc_costs_unit_avx2(
+        const double *GMMX_RESTRICT M, Py_ssize_t stride, int d, Py_ssize_t n,
+        const double *GMMX_RESTRICT a, double alpha, double beta, double t0,
+        double *GMMX_RESTRICT dd, double *GMMX_RESTRICT out)
+    {
+        HC_UNIT_BODY
+    }
+    #endif
+
+    static void hc_costs2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_costs2_avx2(S, stride, n, A, alpha, beta, out); return; }
+    #endif
+        hc_costs2_base(S, stride, n, A, alpha, beta, out);
+    }
+
+    static void hc_costs_unit(
+        const double *GMMX_RESTRICT M, Py_ssize_t stride, int d, Py_ssize_t n,
+        const double *GMMX_RESTRICT a, double alpha, double beta, double t0,
+        double *GMMX_RESTRICT dd, double *GMMX_RESTRICT out)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) {
+            hc_costs_unit_avx2(M, stride, d, n, a, alpha, beta, t0, dd, out);
+            return;
+        }
+    #endif
+        hc_costs_unit_base(M, stride, d, n, a, alpha, beta, t0, dd, out);
     }
 
     /* out[k] = (nij[k] log(x[k]) - ta) - term[cols[k]] */
@@ -128,10 +240,14 @@ cdef extern from *:
     double gmmx_log1(double x) noexcept nogil
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
+    void hc_costs_unit(const double* M, Py_ssize_t stride, int d, Py_ssize_t n,
+                       const double* a, double alpha, double beta, double t0, double* dd,
+                       double* out) noexcept nogil
     void hc_row_finish(const double* x, const double* nij, const double* term,
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    int hc_set_avx2(int on) noexcept nogil
     Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
 
 
@@ -363,8 +479,15 @@ cdef class _Tree:
         self.term[a] = t
 
 
+def _set_simd(bint on):
+    """Run the merge costs' AVX2 loops (``on``, where the CPU has AVX2) or the
+    baseline ones; returns whether AVX2 runs.  For the tests: both give the
+    same bits."""
+    return bool(hc_set_avx2(on))
+
+
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
-                  double beta):
+                  double beta, *, bint unit_costs=True):
     """The merges of mclust's VVV agglomeration of the rows of ``Z``.
 
     Parameters
@@ -374,6 +497,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         Row weights (counts).
     alpha, beta : float
         ``alpha`` already scaled (see gmmx.core.hierarchical.hc_vvv).
+    unit_costs : bool
+        Compute the initial costs of unit-weight rows by the shorter route
+        (the same bits; False for the tests).
 
     Returns
     -------
@@ -399,6 +525,14 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef double[::1] blockmin = np.empty(nblk)
     cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
     cdef char[::1] exact = np.ones(m, dtype=np.int8)
+    # multi[r]: row r's minimum may be reached more than once (0: certainly
+    # once, when exact[r]); the cheap test for a tie at the cheapest merge
+    cdef char[::1] multi = np.zeros(m, dtype=np.int8)
+    # singletons of unit weight: their costs by the cheaper route (same bits)
+    cdef bint unit = unit_costs and cl.d >= 2 and bool(np.all(np.asarray(w) == 1.0))
+    cdef double[:, ::1] Mt = np.ascontiguousarray(np.asarray(Z).T) if unit else Z
+    cdef double[::1] ddbuf = np.empty(m)
+    cdef double t0 = cl.term[0]
     # Rows are updated lazily: step t recomputes row a_t only; row j catches up
     # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
     # away) when it is read whole.  Writing column a_t of every row at every
@@ -414,7 +548,13 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     with nogil:
         for i in range(m):  # upper triangle, then a blocked transpose
             D[i, i] = INFINITY
-            cl.costs(<int>i, &act[0], i + 1, m, &D[i, i + 1])
+            if i + 1 >= m:
+                pass
+            elif unit:
+                hc_costs_unit(&Mt[0, i + 1], m, cl.d, m - i - 1, &Z[i, 0], cl.alpha, cl.beta,
+                              t0, &ddbuf[0], &D[i, i + 1])
+            else:
+                cl.costs(<int>i, &act[0], i + 1, m, &D[i, i + 1])
         for i0 in range(0, m, 64):
             for j0 in range(0, i0 + 1, 64):
                 for i in range(i0, min(i0 + 64, m)):
@@ -423,6 +563,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         for i in range(m):
             rowarg[i] = hc_argmin(&D[i, 0], m)
             rowmin[i] = D[i, rowarg[i]]
+            multi[i] = hc_count_eq(&D[i, 0], m, rowmin[i]) > 1
         for i in range(nblk):
             blockmin[i] = INFINITY
         for i in range(m):
@@ -454,20 +595,18 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         _sync(D, r, synced, log_a, log_b, step)
                         rowarg[r] = hc_argmin(&D[r, 0], m)
                         _set_rowmin(&rowmin[0], &blockmin[0], r, D[r, rowarg[r]], m)
+                        multi[r] = hc_count_eq(&D[r, 0], m, rowmin[r]) > 1
                         exact[r] = 1
                         n_rows_at_best += 1
                 if n_rows_at_best == 0:
                     break
             # one pair at the minimum (its two rows, each with one entry there):
-            # no tie to break
+            # no tie to break (the rows at the minimum are exact here)
             unique = 0
             if n_cand == 2:
                 bi, bj = cand[0], cand[1]
-                if rowarg[bi] == bj and rowarg[bj] == bi:
-                    _sync(D, bi, synced, log_a, log_b, step)
-                    _sync(D, bj, synced, log_a, log_b, step)
-                    unique = (D[bi, bj] == best and hc_count_eq(&D[bi, 0], m, best) == 1
-                              and hc_count_eq(&D[bj, 0], m, best) == 1)
+                unique = (rowarg[bi] == bj and rowarg[bj] == bi and not multi[bi]
+                          and not multi[bj])
             if not unique:
                 best_hi = best_lo = -1
                 for k in range(n_cand):
@@ -519,8 +658,14 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 cl.compact_set(pa, <int>a)
             elif pa == n_act:
                 pa = pb
-            # row a anew: its inactive columns from the log, the active ones computed
-            _sync(D, a, synced, log_a, log_b, step + 1)
+            # row a anew: its inactive columns inf (from the log when few steps
+            # behind, else by a fill), the active ones computed
+            if 16 * (step + 1 - synced[a]) < m:
+                _sync(D, a, synced, log_a, log_b, step + 1)
+            else:
+                for j in range(m):
+                    D[a, j] = INFINITY
+                synced[a] = step + 1
             cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
             vals[pa] = INFINITY
             for k in range(n_act):
@@ -528,17 +673,24 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             k = hc_argmin(&vals[0], n_act)
             rowarg[a] = act[k]
             _set_rowmin(&rowmin[0], &blockmin[0], a, vals[k], m)
+            multi[a] = hc_count_eq(&vals[0], n_act, vals[k]) > 1
             exact[a] = 1
             for k in range(n_act):
                 if k == pa:
                     continue
                 j = act[k]
                 v = vals[k]  # = D[j, a] once row j is synced
-                if v < rowmin[j] or (v == rowmin[j] and exact[j]):
-                    # the new minimum (the other entries did not move)
+                if v < rowmin[j]:
+                    # the new minimum, reached once (the other entries did not
+                    # move, and rowmin[j] is at most each of them)
                     rowarg[j] = a
                     _set_rowmin(&rowmin[0], &blockmin[0], j, v, m)
                     exact[j] = 1
+                    multi[j] = 0
+                elif v == rowmin[j] and exact[j]:
+                    # the minimum again: perhaps twice now
+                    rowarg[j] = a
+                    multi[j] = 1
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned
                     # only if it ever reaches the cheapest merge

@@ -161,3 +161,29 @@ def test_wide_data_use_fewer_rows():
     assert max_rows_for(2) == max_rows_for(16) == HC_MAX_ROWS
     assert max_rows_for(32) == 707 and max_rows_for(64) == 250
     assert max_rows_for(500) == 200 and max_rows_for(500, n_clusters=150) == 300
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_native_shortcuts_give_the_same_merges(rng, d):
+    # The AVX2 loops (without FMA) and the unit-weight route for the initial
+    # costs do the baseline's IEEE operations, so the merges, ties included,
+    # are the same; ties from coincident rows, near-ties from a fine grid.
+    from gmmx._kernels import _hier
+
+    X = np.r_[np.repeat(np.round(rng.normal(size=(60, d)), 1), 3, axis=0),
+              np.round(rng.normal(size=(300, d)) + 4, 2)]
+    Z = np.ascontiguousarray(svd_transform(X))
+    w = np.ones(Z.shape[0])
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * d)
+    try:
+        _hier._set_simd(False)
+        want = _hier.hc_vvv_merges(Z, w, alpha, 1.0, unit_costs=False)
+        assert want.shape == (Z.shape[0] - 1, 2)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+        _hier._set_simd(True)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0, unit_costs=False),
+                                      want)
+    finally:
+        _hier._set_simd(True)
