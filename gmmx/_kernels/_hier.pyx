@@ -29,8 +29,9 @@
 # last bit: merges of mathematically equal cost reached by different
 # arithmetic may then come in another order, as they already could between
 # the NumPy version, this kernel and mclust's Fortran).  The initial matrix is
-# built from its upper triangle and a blocked transpose (between singletons
-# of unit weight by a shorter route to the same bits); the row minima are
+# built by tiles of its upper triangle, each copied to the lower one while
+# in cache, with the rows' minima on the way (between singletons of unit
+# weight by a shorter route to the same bits); the row minima are then
 # kept with per-block minima, so the cheapest merge is found without a pass
 # over all rows.  The cost loops also run as AVX2 without FMA: the same bits
 # on every CPU.
@@ -227,6 +228,31 @@ cdef extern from *:
         return 0;
     }
 
+    /* Fold a[0..n), columns off.., into a row's minimum so far (*rmin, at
+     * the first column *rarg, reached *rcnt times). */
+    static void hc_seg_min(const double *GMMX_RESTRICT a, Py_ssize_t n, Py_ssize_t off,
+                           double *rmin, Py_ssize_t *rarg, Py_ssize_t *rcnt)
+    {
+        Py_ssize_t j, arg = -1, c = 0;
+        double v = INFINITY;
+        for (j = 0; j < n; j++) v = a[j] < v ? a[j] : v;
+        if (v > *rmin) return;
+        for (j = 0; j < n; j++)
+            if (a[j] == v) {
+                if (arg < 0) arg = j;
+                c++;
+            }
+        if (c == 0) return;
+        if (v < *rmin) {
+            *rmin = v;
+            *rarg = off + arg;
+            *rcnt = c;
+        } else if (v == *rmin) {
+            if (off + arg < *rarg) *rarg = off + arg;
+            *rcnt += c;
+        }
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -247,6 +273,8 @@ cdef extern from *:
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    void hc_seg_min(const double* a, Py_ssize_t n, Py_ssize_t off, double* rmin,
+                    Py_ssize_t* rarg, Py_ssize_t* rcnt) noexcept nogil
     int hc_set_avx2(int on) noexcept nogil
     Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
 
@@ -255,6 +283,7 @@ cdef extern from *:
 # cheapest merge is found in O(m / _BLOCK + _BLOCK) instead of O(m) a step.
 cdef enum:
     _BLOCK = 64
+    _TILE = 64  # of the initial matrix
 
 
 cdef inline void _set_rowmin(double* rowmin, double* blockmin, Py_ssize_t r, double v,
@@ -520,6 +549,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
+    cdef Py_ssize_t[::1] pos = np.arange(m, dtype=np.intp)  # act[pos[r]] == r
     cdef double[::1] vals = np.empty(m)
     cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
     cdef double[::1] blockmin = np.empty(nblk)
@@ -541,29 +571,43 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] log_a = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] log_b = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t i, j, k, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
-    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, pa, pb, n_cand
+    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, i1, j1, pa, pb, n_cand
     cdef double v, best
     cdef Py_ssize_t n_rows_at_best
     cdef bint unique
     with nogil:
-        for i in range(m):  # upper triangle, then a blocked transpose
-            D[i, i] = INFINITY
-            if i + 1 >= m:
-                pass
-            elif unit:
-                hc_costs_unit(&Mt[0, i + 1], m, cl.d, m - i - 1, &Z[i, 0], cl.alpha, cl.beta,
-                              t0, &ddbuf[0], &D[i, i + 1])
-            else:
-                cl.costs(<int>i, &act[0], i + 1, m, &D[i, i + 1])
-        for i0 in range(0, m, 64):
-            for j0 in range(0, i0 + 1, 64):
-                for i in range(i0, min(i0 + 64, m)):
-                    for j in range(j0, min(j0 + 64, i)):
-                        D[i, j] = D[j, i]
+        # the upper triangle by tiles, each copied to the lower one while it is
+        # in cache, the rows' minima (first column) and their counts on the way
         for i in range(m):
-            rowarg[i] = hc_argmin(&D[i, 0], m)
-            rowmin[i] = D[i, rowarg[i]]
-            multi[i] = hc_count_eq(&D[i, 0], m, rowmin[i]) > 1
+            D[i, i] = INFINITY
+            rowmin[i] = INFINITY
+            rowarg[i] = i
+            cand[i] = 1  # the count of the minimum, for now
+        for bi in range((m + _TILE - 1) // _TILE):
+            i0 = bi * _TILE
+            i1 = min(i0 + _TILE, m)
+            for bj in range(bi, (m + _TILE - 1) // _TILE):
+                j0 = bj * _TILE
+                j1 = min(j0 + _TILE, m)
+                for i in range(i0, i1):
+                    k = max(j0, i + 1)
+                    if k >= j1:
+                        continue
+                    if unit:
+                        hc_costs_unit(&Mt[0, k], m, cl.d, j1 - k, &Z[i, 0], cl.alpha, cl.beta,
+                                      t0, &ddbuf[0], &D[i, k])
+                    else:
+                        cl.costs(<int>i, &act[0], k, j1, &D[i, k])
+                    hc_seg_min(&D[i, k], j1 - k, k, &rowmin[i], &rowarg[i], &cand[i])
+                for j in range(j0, j1):
+                    k = min(i1, j)
+                    if k <= i0:
+                        continue
+                    for i in range(i0, k):
+                        D[j, i] = D[i, j]
+                    hc_seg_min(&D[j, i0], k - i0, i0, &rowmin[j], &rowarg[j], &cand[j])
+        for i in range(m):
+            multi[i] = cand[i] > 1
         for i in range(nblk):
             blockmin[i] = INFINITY
         for i in range(m):
@@ -643,14 +687,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             if step == m - 2:
                 break
             # drop b from the active list (the last takes its place)
-            pa = 0
-            while act[pa] != a:
-                pa += 1
-            pb = 0
-            while act[pb] != b:
-                pb += 1
+            pa = pos[a]
+            pb = pos[b]
             n_act -= 1
             act[pb] = act[n_act]
+            pos[act[pb]] = pb
             if cl.d == 2:
                 cl.compact_move(n_act, pb)
                 if pa == n_act:
