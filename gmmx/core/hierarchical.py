@@ -157,11 +157,17 @@ def max_rows_for(n_features: int, n_clusters: int = 1) -> int:
     return min(HC_MAX_ROWS, max(int(HC_MAX_ROWS * (16.0 / d) ** 1.5), 200, 2 * int(n_clusters)))
 
 
+def _sorted_distinct(x):
+    """``np.unique(x)`` of an int array by a sort (np.unique took 0.25 ms on 2,000 values)."""
+    s = np.sort(x)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))] if s.size else s
+
+
 def _subsample(n, m, random_state):
     """``m`` distinct sorted row indices out of ``n`` in O(m) memory."""
-    idx = np.unique(random_state.randint(0, n, m))
+    idx = _sorted_distinct(random_state.randint(0, n, m))
     while idx.size < m:
-        idx = np.unique(np.concatenate([idx, random_state.randint(0, n, m - idx.size)]))
+        idx = _sorted_distinct(np.concatenate([idx, random_state.randint(0, n, m - idx.size)]))
     return idx
 
 

@@ -187,3 +187,16 @@ def test_native_shortcuts_give_the_same_merges(rng, d):
                                       want)
     finally:
         _hier._set_simd(True)
+
+
+@pytest.mark.parametrize("n, m", [(5000, 2000), (2001, 2000), (10**6, 300)])
+def test_subset_rows_are_the_distinct_draws_of_the_random_state(n, m):
+    # the subset mclust's start runs on: the sorted distinct values of
+    # successive randint draws, topped up to m (as np.unique of the draws)
+    rs = np.random.RandomState(3)
+    idx = np.unique(rs.randint(0, n, m))
+    while idx.size < m:
+        idx = np.unique(np.concatenate([idx, rs.randint(0, n, m - idx.size)]))
+    got = hierarchical._subsample(n, m, np.random.RandomState(3))
+    np.testing.assert_array_equal(got, idx)
+    assert got.dtype == idx.dtype
