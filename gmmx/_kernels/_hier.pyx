@@ -4,37 +4,40 @@
 # A cluster of n rows (weighted count) with scatter W costs
 #     term(n, W) = n log( det(W / n) + beta (tr W + alpha) / n )   (n > d)
 #     term(n, W) = n log( beta (tr W + alpha) / n )                 (n <= d)
-# and each step merges the pair whose merge increases the total cost least.
-# The pairwise merge costs are held in one m x m matrix D (inf off the active
-# clusters and on the diagonal) with each row's minimum and its column; a
-# merge recomputes one row; a row whose minimum pointed at the two merged
-# clusters keeps it as a lower bound and is rescanned only when that bound is
-# the cheapest merge (Muellner's generic algorithm), so the merges are those
-# of exact minima.  Ties and slot bookkeeping follow mclust (see
+# and each step merges the pair whose merge increases the total cost least,
+# cost(i, j) = term(i + j) - (term(i) + term(j)) as mclust's Fortran writes
+# it: the same bits whichever of the two is the row.
+#
+# No matrix of costs is kept (it was 32 MB at 2,000 rows, and writing and
+# transposing it cost more than recomputing the few rows that are read
+# again): each active row has its minimum and the column where it is first
+# reached; a merge recomputes the merged cluster's row, which updates every
+# other row's minimum; a row whose minimum pointed at the two merged
+# clusters keeps it as a lower bound and is recomputed only when that bound
+# is the cheapest merge (Muellner's generic algorithm), so the merges are
+# those of exact minima.  Ties and slot bookkeeping follow mclust (see
 # gmmx.core.hierarchical.hc_vvv); a flag per row says whether its minimum may
-# be reached twice, so a merge without a tie is recognised without reading
-# the two rows.  Single-threaded: the tree is sequential.
+# be reached twice, so a merge without a tie is recognised without
+# recomputing the two rows.  Single-threaded: the tree is sequential.
 #
-# One logarithm per merge cost: n log(det(W / n) + q) with det the product of
-# the squared Cholesky pivots (0 when W / n is not positive definite), as
-# mclust's formula reads (the NumPy version it replaced took logaddexp of a
-# slogdet: the same value up to rounding; tests compare the two trees).
-#
-# The costs of one row are computed in one vectorised pass over the active
-# clusters: at d = 2 their statistics are kept in contiguous columns (S) and
-# the 2 x 2 Cholesky is written out in the same operations as _chol_det;
-# wider data gather the arguments, then take the logarithms in one batch.
-# Logarithms are gmmx_log1 (fdlibm's, bit-identical on every SIMD path; it
-# replaced libm's log, so costs can differ from the earlier kernel's in the
-# last bit: merges of mathematically equal cost reached by different
-# arithmetic may then come in another order, as they already could between
-# the NumPy version, this kernel and mclust's Fortran).  The initial matrix is
-# built by tiles of its upper triangle, each copied to the lower one while
-# in cache, with the rows' minima on the way (between singletons of unit
-# weight by a shorter route to the same bits); the row minima are then
-# kept with per-block minima, so the cheapest merge is found without a pass
-# over all rows.  The cost loops also run as AVX2 without FMA: the same bits
-# on every CPU.
+# One logarithm per merge cost: n log(det(W / n) + q), det 0 when W / n is
+# not positive definite, as mclust's formula reads (the NumPy version it
+# replaced took logaddexp of a slogdet: the same value up to rounding; tests
+# compare the two trees).  At d = 2 the statistics of the active clusters
+# are kept in contiguous columns (S), det is the closed form of the 2 x 2
+# determinant with one division per cost (1 / n) besides the logarithm's;
+# wider data use a Cholesky and take the logarithms in one batch.
+# Logarithms are gmmx_log1 (fdlibm's, bit-identical on every SIMD path).
+# Costs can differ from an earlier kernel's in the last bits: merges of
+# mathematically equal cost reached by different arithmetic may then come in
+# another order, as they already could between the NumPy version, this
+# kernel and mclust's Fortran.  The cost loops also run as AVX2 without FMA:
+# the same bits on every CPU.  The initial minima of singletons of unit
+# weight (a cost is then a function of the distance) come from a sweep in
+# the order of the first coordinate, with the logarithm only near the
+# minimum; other rows by tiles of the upper triangle, folded into the minima
+# of their rows and columns.  The row minima are kept with per-block minima,
+# so the cheapest merge is found without a pass over all rows.
 
 import numpy as np
 
@@ -99,20 +102,19 @@ cdef extern from *:
         const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5]; \
         const double ta = A[6], terma = A[7]; \
         for (k = 0; k < n; k++) { \
-            double nj = cnt[k], nn = ni + nj; \
+            double nj = cnt[k], nn = ni + nj, rn = 1.0 / nn; \
             double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
             double dd = d0 * d0 + d1 * d1; \
-            double c = ni * nj / nn; \
+            double c = ni * nj * rn; \
             double t = ta + tr[k] + c * dd; \
-            double b00 = ((wa0 + w0[k]) + c * d0 * d0) / nn; \
-            double b10 = ((wa1 + w1[k]) + c * d1 * d0) / nn; \
-            double b11 = ((wa3 + w3[k]) + c * d1 * d1) / nn; \
-            double l10 = b10 / sqrt(b00 > 0.0 ? b00 : 1.0); \
-            double s1 = b11 - l10 * l10; \
-            double det = ((b00 > 0.0) & (s1 > 0.0)) ? b00 * s1 : 0.0; \
-            double q = beta * (t + alpha) / nn; \
+            double x00 = (wa0 + w0[k]) + c * d0 * d0; \
+            double x10 = (wa1 + w1[k]) + c * d1 * d0; \
+            double x11 = (wa3 + w3[k]) + c * d1 * d1; \
+            double g = x00 * x11 - x10 * x10; \
+            double det = ((x00 > 0.0) & (g > 0.0)) ? g * (rn * rn) : 0.0; \
+            double q = beta * (t + alpha) * rn; \
             double x = nn > 2.0 ? det + q : q; \
-            out[k] = (nn * gmmx_log1(x) - terma) - term[k]; \
+            out[k] = nn * gmmx_log1(x) - (terma + term[k]); \
         }
 
     static void hc_costs2_base(
@@ -121,36 +123,6 @@ cdef extern from *:
         double *GMMX_RESTRICT out)
     {
         HC_COSTS2_BODY
-    }
-
-    /* Costs of two singletons of unit weight (nn = 2 <= d: no determinant):
-     * the operations of hc_costs2 and _Tree.row_costs with ni = nj = 1 and
-     * zero traces, whose intermediate results are exact (c = 1 * 1 / 2 = 0.5,
-     * 0 + 0 + y = y), so the same bits at a fraction of the work.  M holds
-     * the d coordinates of the rows in d rows of ``stride``; dd is scratch. */
-    #define HC_UNIT_BODY \
-        Py_ssize_t k; \
-        int l; \
-        for (k = 0; k < n; k++) { \
-            double e = M[k] - a[0]; \
-            dd[k] = e * e; \
-        } \
-        for (l = 1; l < d; l++) \
-            for (k = 0; k < n; k++) { \
-                double e = M[l * stride + k] - a[l]; \
-                dd[k] = dd[k] + e * e; \
-            } \
-        for (k = 0; k < n; k++) { \
-            double q = beta * (0.5 * dd[k] + alpha) / 2.0; \
-            out[k] = (2.0 * gmmx_log1(q) - t0) - t0; \
-        }
-
-    static void hc_costs_unit_base(
-        const double *GMMX_RESTRICT M, Py_ssize_t stride, int d, Py_ssize_t n,
-        const double *GMMX_RESTRICT a, double alpha, double beta, double t0,
-        double *GMMX_RESTRICT dd, double *GMMX_RESTRICT out)
-    {
-        HC_UNIT_BODY
     }
 
     #ifdef HC_HAVE_AVX2
@@ -162,13 +134,6 @@ cdef extern from *:
         HC_COSTS2_BODY
     }
 
-    HC_AVX2 static void hc_costs_unit_avx2(
-        const double *GMMX_RESTRICT M, Py_ssize_t stride, int d, Py_ssize_t n,
-        const double *GMMX_RESTRICT a, double alpha, double beta, double t0,
-        double *GMMX_RESTRICT dd, double *GMMX_RESTRICT out)
-    {
-        HC_UNIT_BODY
-    }
     #endif
 
     static void hc_costs2(
@@ -182,28 +147,14 @@ cdef extern from *:
         hc_costs2_base(S, stride, n, A, alpha, beta, out);
     }
 
-    static void hc_costs_unit(
-        const double *GMMX_RESTRICT M, Py_ssize_t stride, int d, Py_ssize_t n,
-        const double *GMMX_RESTRICT a, double alpha, double beta, double t0,
-        double *GMMX_RESTRICT dd, double *GMMX_RESTRICT out)
-    {
-    #ifdef HC_HAVE_AVX2
-        if (hc_use_avx2()) {
-            hc_costs_unit_avx2(M, stride, d, n, a, alpha, beta, t0, dd, out);
-            return;
-        }
-    #endif
-        hc_costs_unit_base(M, stride, d, n, a, alpha, beta, t0, dd, out);
-    }
-
-    /* out[k] = (nij[k] log(x[k]) - ta) - term[cols[k]] */
+    /* out[k] = nij[k] log(x[k]) - (ta + term[cols[k]]) */
     GMMX_CLONES static void hc_row_finish(
         const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT nij,
         const double *GMMX_RESTRICT term, const Py_ssize_t *GMMX_RESTRICT cols,
         Py_ssize_t n, double ta, double *GMMX_RESTRICT out)
     {
         Py_ssize_t k;
-        for (k = 0; k < n; k++) out[k] = (nij[k] * gmmx_log1(x[k]) - ta) - term[cols[k]];
+        for (k = 0; k < n; k++) out[k] = nij[k] * gmmx_log1(x[k]) - (ta + term[cols[k]]);
     }
 
     /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
@@ -253,6 +204,94 @@ cdef extern from *:
         }
     }
 
+    /* The minimum *v of a[0..n), the least id[k] where it is reached (*arg)
+     * and how many times (*cnt); *v = inf, *arg = -1, *cnt = 0 if none. */
+    static void hc_min_by_id(const double *GMMX_RESTRICT a, const Py_ssize_t *GMMX_RESTRICT id,
+                             Py_ssize_t n, double *v, Py_ssize_t *arg, Py_ssize_t *cnt)
+    {
+        Py_ssize_t j, c = 0, best = -1;
+        double mn = a[0 < n ? hc_argmin(a, n) : 0];
+        if (n == 0 || !(mn <= INFINITY)) { *v = INFINITY; *arg = -1; *cnt = 0; return; }
+        for (j = 0; j < n; j++)
+            if (a[j] == mn) {
+                if (best < 0 || id[j] < best) best = id[j];
+                c++;
+            }
+        *v = mn;
+        *arg = best;
+        *cnt = c;
+    }
+
+    /* The minimum cost of row i among m singletons of unit weight (the
+     * operations of hc_costs_unit), its first column and its count, without
+     * the other m - 1 logarithms: a cost is an increasing function of
+     * q = beta (dd / 2 + alpha) / 2 (dd the squared distance), so the rows
+     * are scanned outwards in the order of the first coordinate (order,
+     * rank) until that coordinate alone puts q above the bound, and only
+     * the rows with q within a factor 1 + 1e-9 of the least take the
+     * logarithm: the rest have q larger by a factor the < 1-ulp error of
+     * gmmx_log1 (and the rounding of the two subtractions, at most 4.5e-13
+     * on costs under 3,000 in size) cannot bridge, so their costs are
+     * strictly larger.  M: the coordinates in d rows of stride m; cq, ci:
+     * scratch of m. */
+    static void hc_unit_row_min(const double *GMMX_RESTRICT M, Py_ssize_t m, int d,
+                                const Py_ssize_t *GMMX_RESTRICT order,
+                                const Py_ssize_t *GMMX_RESTRICT rank, Py_ssize_t i,
+                                double alpha, double beta, double t0,
+                                double *GMMX_RESTRICT cq, Py_ssize_t *GMMX_RESTRICT ci,
+                                double *rmin, Py_ssize_t *rarg, Py_ssize_t *rcnt)
+    {
+        const double x0 = M[i];
+        double qmin = INFINITY, thr = INFINITY, v = INFINITY;
+        Py_ssize_t p, k, n = 0, dir, best = -1, c = 0;
+        int l;
+        for (dir = -1; dir <= 1; dir += 2) {
+            for (p = rank[i] + dir; p >= 0 && p < m; p += dir) {
+                double e, dd, q;
+                k = order[p];
+                e = M[k] - x0;
+                dd = e * e;
+                q = beta * (0.5 * dd + alpha) / 2.0;
+                if (q > thr) break;  /* q only grows with dd, dd >= this one */
+                for (l = 1; l < d; l++) {
+                    e = M[l * m + k] - M[l * m + i];
+                    dd = dd + e * e;
+                }
+                q = beta * (0.5 * dd + alpha) / 2.0;
+                if (q > thr) continue;
+                cq[n] = q;
+                ci[n] = k;
+                n++;
+                if (q < qmin) {
+                    qmin = q;
+                    thr = qmin * (1.0 + 1e-9);
+                }
+            }
+        }
+        for (p = 0; p < n; p++) {
+            double cost;
+            if (cq[p] > thr) continue;
+            cost = 2.0 * gmmx_log1(cq[p]) - (t0 + t0);
+            if (cost < v) {
+                v = cost;
+                best = ci[p];
+                c = 1;
+            } else if (cost == v) {
+                if (ci[p] < best) best = ci[p];
+                c++;
+            }
+        }
+        if (c == 0) return;
+        if (v < *rmin) {
+            *rmin = v;
+            *rarg = best;
+            *rcnt = c;
+        } else if (v == *rmin) {
+            if (best < *rarg) *rarg = best;
+            *rcnt += c;
+        }
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -266,13 +305,16 @@ cdef extern from *:
     double gmmx_log1(double x) noexcept nogil
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
-    void hc_costs_unit(const double* M, Py_ssize_t stride, int d, Py_ssize_t n,
-                       const double* a, double alpha, double beta, double t0, double* dd,
-                       double* out) noexcept nogil
     void hc_row_finish(const double* x, const double* nij, const double* term,
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    void hc_min_by_id(const double* a, const Py_ssize_t* id, Py_ssize_t n, double* v,
+                      Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
+    void hc_unit_row_min(const double* M, Py_ssize_t m, int d, const Py_ssize_t* order,
+                         const Py_ssize_t* rank, Py_ssize_t i, double alpha, double beta,
+                         double t0, double* cq, Py_ssize_t* ci, double* rmin,
+                         Py_ssize_t* rarg, Py_ssize_t* rcnt) noexcept nogil
     void hc_seg_min(const double* a, Py_ssize_t n, Py_ssize_t off, double* rmin,
                     Py_ssize_t* rarg, Py_ssize_t* rcnt) noexcept nogil
     int hc_set_avx2(int on) noexcept nogil
@@ -527,8 +569,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     alpha, beta : float
         ``alpha`` already scaled (see gmmx.core.hierarchical.hc_vvv).
     unit_costs : bool
-        Compute the initial costs of unit-weight rows by the shorter route
-        (the same bits; False for the tests).
+        Find the initial minima of unit-weight rows by the shorter route
+        (the same minima; False for the tests).
 
     Returns
     -------
@@ -542,10 +584,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         return merges_arr
     cdef long long[:, ::1] merges = merges_arr
     cdef _Tree cl = _Tree(Z, w, alpha, beta)
-    D_arr = np.empty((m, m))
-    cdef double[:, ::1] D = D_arr
     cdef double[::1] rowmin = np.empty(m)
     cdef Py_ssize_t[::1] rowarg = np.empty(m, dtype=np.intp)
+    cdef Py_ssize_t[::1] rowcnt = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
@@ -558,56 +599,56 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     # multi[r]: row r's minimum may be reached more than once (0: certainly
     # once, when exact[r]); the cheap test for a tie at the cheapest merge
     cdef char[::1] multi = np.zeros(m, dtype=np.int8)
-    # singletons of unit weight: their costs by the cheaper route (same bits)
     cdef bint unit = unit_costs and cl.d >= 2 and bool(np.all(np.asarray(w) == 1.0))
-    cdef double[:, ::1] Mt = np.ascontiguousarray(np.asarray(Z).T) if unit else Z
-    cdef double[::1] ddbuf = np.empty(m)
-    cdef double t0 = cl.term[0]
-    # Rows are updated lazily: step t recomputes row a_t only; row j catches up
-    # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
-    # away) when it is read whole.  Writing column a_t of every row at every
-    # step would miss the cache m times per step.
-    cdef Py_ssize_t[::1] synced = np.zeros(m, dtype=np.intp)
-    cdef Py_ssize_t[::1] log_a = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t[::1] log_b = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t i, j, k, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
-    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, i1, j1, pa, pb, n_cand
+    cdef double[:, ::1] Mt = np.ascontiguousarray(np.asarray(Z).T)
+    cdef double[:, ::1] tile = np.empty((2 * _TILE, _TILE))
+    order_arr = np.argsort(Mt[0], kind="stable").astype(np.intp)
+    rank_arr = np.empty(m, dtype=np.intp)
+    rank_arr[order_arr] = np.arange(m)
+    cdef Py_ssize_t[::1] order = order_arr
+    cdef Py_ssize_t[::1] rank = rank_arr
+    cdef Py_ssize_t i, j, k, a, b, step, last, r, bi, bj, si, sj, key_hi, key_lo
+    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, i1, j1, pa, pb, n_cand, tb, tj, moved
     cdef double v, best
     cdef Py_ssize_t n_rows_at_best
     cdef bint unique
     with nogil:
-        # the upper triangle by tiles, each copied to the lower one while it is
-        # in cache, the rows' minima (first column) and their counts on the way
         for i in range(m):
-            D[i, i] = INFINITY
             rowmin[i] = INFINITY
             rowarg[i] = i
-            cand[i] = 1  # the count of the minimum, for now
-        for bi in range((m + _TILE - 1) // _TILE):
-            i0 = bi * _TILE
-            i1 = min(i0 + _TILE, m)
-            for bj in range(bi, (m + _TILE - 1) // _TILE):
-                j0 = bj * _TILE
-                j1 = min(j0 + _TILE, m)
-                for i in range(i0, i1):
-                    k = max(j0, i + 1)
-                    if k >= j1:
-                        continue
-                    if unit:
-                        hc_costs_unit(&Mt[0, k], m, cl.d, j1 - k, &Z[i, 0], cl.alpha, cl.beta,
-                                      t0, &ddbuf[0], &D[i, k])
-                    else:
-                        cl.costs(<int>i, &act[0], k, j1, &D[i, k])
-                    hc_seg_min(&D[i, k], j1 - k, k, &rowmin[i], &rowarg[i], &cand[i])
-                for j in range(j0, j1):
-                    k = min(i1, j)
-                    if k <= i0:
-                        continue
-                    for i in range(i0, k):
-                        D[j, i] = D[i, j]
-                    hc_seg_min(&D[j, i0], k - i0, i0, &rowmin[j], &rowarg[j], &cand[j])
+            rowcnt[i] = 1  # the diagonal, inf
+        if unit:
+            # singletons of unit weight: a cost is a function of the distance
+            # only, so each row's minimum is among its nearest rows
+            for i in range(m):
+                hc_unit_row_min(&Mt[0, 0], m, cl.d, &order[0], &rank[0], i, cl.alpha,
+                                cl.beta, cl.term[0], &vals[0], &cand[0], &rowmin[i],
+                                &rowarg[i], &rowcnt[i])
+        else:
+            # the upper triangle by tiles, folded into the minima of their rows
+            # and (transposed) of their columns
+            for tb in range((m + _TILE - 1) // _TILE):
+                i0 = tb * _TILE
+                i1 = min(i0 + _TILE, m)
+                for tj in range(tb, (m + _TILE - 1) // _TILE):
+                    j0 = tj * _TILE
+                    j1 = min(j0 + _TILE, m)
+                    for i in range(i0, i1):
+                        k = max(j0, i + 1)
+                        if k >= j1:
+                            continue
+                        cl.costs(<int>i, &act[0], k, j1, &tile[0, k - j0])
+                        hc_seg_min(&tile[0, k - j0], j1 - k, k, &rowmin[i], &rowarg[i],
+                                   &rowcnt[i])
+                        for j in range(k, j1):
+                            tile[_TILE + j - j0, i - i0] = tile[0, j - j0]
+                    for j in range(j0, j1):
+                        k = min(i1, j)
+                        if k > i0:
+                            hc_seg_min(&tile[_TILE + j - j0, 0], k - i0, i0, &rowmin[j],
+                                       &rowarg[j], &rowcnt[j])
         for i in range(m):
-            multi[i] = cand[i] > 1
+            multi[i] = rowcnt[i] > 1
         for i in range(nblk):
             blockmin[i] = INFINITY
         for i in range(m):
@@ -636,10 +677,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 for k in range(n_cand):
                     r = cand[k]
                     if not exact[r]:
-                        _sync(D, r, synced, log_a, log_b, step)
-                        rowarg[r] = hc_argmin(&D[r, 0], m)
-                        _set_rowmin(&rowmin[0], &blockmin[0], r, D[r, rowarg[r]], m)
-                        multi[r] = hc_count_eq(&D[r, 0], m, rowmin[r]) > 1
+                        _row_costs(cl, r, act, pos, n_act, vals)
+                        v = INFINITY
+                        hc_min_by_id(&vals[0], &act[0], n_act, &v, &rowarg[r], &rowcnt[r])
+                        _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
+                        multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
                 if n_rows_at_best == 0:
@@ -655,10 +697,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 best_hi = best_lo = -1
                 for k in range(n_cand):
                     r = cand[k]
-                    _sync(D, r, synced, log_a, log_b, step)
-                    for j in range(m):
-                        if D[r, j] != best:
+                    _row_costs(cl, r, act, pos, n_act, vals)
+                    for i in range(n_act):
+                        if vals[i] != best:
                             continue
+                        j = act[i]
                         si, sj = slot[r], slot[j]
                         key_hi = si if si > sj else sj
                         key_lo = sj if si > sj else si
@@ -682,8 +725,6 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 at_slot[slot[a]] = a
             cl.merge(<int>a, <int>b)
             _set_rowmin(&rowmin[0], &blockmin[0], b, INFINITY, m)
-            log_a[step] = a
-            log_b[step] = b
             if step == m - 2:
                 break
             # drop b from the active list (the last takes its place)
@@ -699,18 +740,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 cl.compact_set(pa, <int>a)
             elif pa == n_act:
                 pa = pb
-            # row a anew: its inactive columns inf (from the log when few steps
-            # behind, else by a fill), the active ones computed
-            if 16 * (step + 1 - synced[a]) < m:
-                _sync(D, a, synced, log_a, log_b, step + 1)
-            else:
-                for j in range(m):
-                    D[a, j] = INFINITY
-                synced[a] = step + 1
+            # row a anew
             cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
             vals[pa] = INFINITY
-            for k in range(n_act):
-                D[a, act[k]] = vals[k]
             k = hc_argmin(&vals[0], n_act)
             rowarg[a] = act[k]
             _set_rowmin(&rowmin[0], &blockmin[0], a, vals[k], m)
@@ -720,7 +752,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 if k == pa:
                     continue
                 j = act[k]
-                v = vals[k]  # = D[j, a] once row j is synced
+                v = vals[k]  # cost(j, a): the costs are symmetric
                 if v < rowmin[j]:
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
@@ -739,15 +771,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     return merges_arr
 
 
-cdef inline void _sync(double[:, ::1] D, Py_ssize_t j, Py_ssize_t[::1] synced,
-                       Py_ssize_t[::1] log_a, Py_ssize_t[::1] log_b,
-                       Py_ssize_t n_log) noexcept nogil:
-    """Bring row ``j`` of D up to date with the first ``n_log`` steps."""
-    cdef Py_ssize_t t
-    for t in range(synced[j], n_log):
-        D[j, log_a[t]] = D[log_a[t], j]
-        D[j, log_b[t]] = INFINITY
-    synced[j] = n_log
+cdef inline void _row_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act, Py_ssize_t[::1] pos,
+                            Py_ssize_t n_act, double[::1] out) noexcept nogil:
+    """``out[k]`` = the cost of ``r`` with ``act[k]`` (inf at ``r`` itself)."""
+    cl.costs(<int>r, &act[0], 0, n_act, &out[0])
+    out[pos[r]] = INFINITY
 
 
 def _after_fork_in_child():

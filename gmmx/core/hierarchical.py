@@ -19,10 +19,10 @@ partition per K:
 
 One-dimensional data use mclust's quantile classes (``qclass``) instead, as
 ``Mclust`` does.  The tree is built natively (``gmmx._kernels._hier``).
-Cost: the pairwise merge costs of the (at most 2,000) subset rows are held
-in one ``m x m`` matrix (32 MB); each merge recomputes one row (``m``
-``d x d`` log-determinants), so the whole tree is ``O(m^2 d^3)``; above 16
-features the subset shrinks as ``(16/d)^1.5`` to stay near the cost at 16.
+Cost: each merge recomputes the merge costs of the new cluster (``m``
+``d x d`` log-determinants; the (at most 2,000) subset rows keep only their
+cheapest merge, ``O(m)`` memory), so the whole tree is ``O(m^2 d^3)``; above
+16 features the subset shrinks as ``(16/d)^1.5`` to stay near the cost at 16.
 No pass over the data is needed: the rows come from the initialisation sample.
 """
 
