@@ -55,6 +55,7 @@ cdef extern from *:
      * HC_NSTAT x stride: count, mean (2), scatter W[0,0], W[1,0], W[1,1],
      * trace, cost term. */
     #define HC_NSTAT 8
+    static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n);
 
     /* The two hot loops below are compiled twice on x86 with GCC or clang:
      * at the baseline and for AVX2 *without* FMA (setup.py also turns FMA
@@ -94,14 +95,15 @@ cdef extern from *:
      * cluster at column k of S, k < n: the operations of _chol_det and _term
      * in the same order, branch-free so that they vectorise (setup.py builds
      * this module with -fno-math-errno: sqrt sets no errno). */
-    #define HC_COSTS2_BODY \
+    #define HC_COSTS2_HEAD \
         Py_ssize_t k; \
         const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride; \
         const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride; \
         const double *term = S + 7 * stride; \
         const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5]; \
-        const double ta = A[6], terma = A[7]; \
-        for (k = 0; k < n; k++) { \
+        const double ta = A[6], terma = A[7];
+    /* nn and x (the logarithm's argument) of the merge with column k */
+    #define HC_X2 \
             double nj = cnt[k], nn = ni + nj, rn = 1.0 / nn; \
             double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
             double dd = d0 * d0 + d1 * d1; \
@@ -113,9 +115,122 @@ cdef extern from *:
             double g = x00 * x11 - x10 * x10; \
             double det = ((x00 > 0.0) & (g > 0.0)) ? g * (rn * rn) : 0.0; \
             double q = beta * (t + alpha) * rn; \
-            double x = nn > 2.0 ? det + q : q; \
+            double x = nn > 2.0 ? det + q : q;
+    #define HC_COSTS2_BODY \
+        HC_COSTS2_HEAD \
+        for (k = 0; k < n; k++) { \
+            HC_X2 \
             out[k] = nn * gmmx_log1(x) - (terma + term[k]); \
         }
+    /* lb[k] <= the cost (HC_COSTS2_BODY's bits) and xs[k] = its x */
+    #define HC_LB2_BODY \
+        HC_COSTS2_HEAD \
+        for (k = 0; k < n; k++) { \
+            HC_X2 \
+            xs[k] = x; \
+            lb[k] = nn * hc_log_lo(x) - (terma + term[k]); \
+        }
+
+    /* A lower bound of log(x), x positive and normal, without a division:
+     * gmmx_log1's reduction to 2^k (1 + f), f in [sqrt(1/2) - 1, sqrt(2) - 1),
+     * a degree-8 fit of log1p(f) (error under 6.3e-8 there, checked on every
+     * binade), minus 1e-6.  A cost n log(x) - T computed from it is below the
+     * cost from gmmx_log1 by at least n 9e-7 minus the rounding of both
+     * (under n 1e-12): a strict lower bound. */
+    static inline double hc_log_lo(double x)
+    {
+        gmmx_bits b, kb;
+        double f, k, p;
+        b.d = x;
+        b.u += 0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL;
+        kb.u = (b.u >> 52) | 0x4330000000000000ULL;
+        k = (kb.d - 4503599627370496.0) - 1023.0;
+        b.u = (b.u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;
+        f = b.d - 1.0;
+        p = -0.098423535385797206;
+        p = p * f + 0.1636587995551583;
+        p = p * f - 0.17405911832449039;
+        p = p * f + 0.19882802594250626;
+        p = p * f - 0.24952128487725481;
+        p = p * f + 0.33335709737476055;
+        p = p * f - 0.50000945285001164;
+        p = p * f + 0.99999985715996531;
+        return (k * 6.93147180559945286e-01 + p * f) - 1e-6;
+    }
+
+    static void hc_lb2_base(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb, double *GMMX_RESTRICT xs)
+    {
+        HC_LB2_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_lb2_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb, double *GMMX_RESTRICT xs)
+    {
+        HC_LB2_BODY
+    }
+    #endif
+
+    /* lb[k] (a strict lower bound of the cost with column k of S) and xs[k] */
+    static void hc_lb2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb, double *GMMX_RESTRICT xs)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_lb2_avx2(S, stride, n, A, alpha, beta, lb, xs); return; }
+    #endif
+        hc_lb2_base(S, stride, n, A, alpha, beta, lb, xs);
+    }
+
+    /* The cost with column k of S from its x (hc_costs2's bits) */
+    static inline double hc_exact2(const double *S, Py_ssize_t stride, Py_ssize_t k,
+                                   const double *A, const double *xs)
+    {
+        double nn = A[0] + S[k];
+        return nn * gmmx_log1(xs[k]) - (A[7] + S[7 * stride + k]);
+    }
+
+    /* v[0..n) holds lower bounds (xs their x): replace them by the costs
+     * wherever the bound does not exceed the least cost found so far, so
+     * that every entry equal to the least cost is a cost (the others exceed
+     * it); that minimum, the least id[k] where it is reached and how many
+     * times go to *vmin, *arg, *cnt (inf, -1, 0 if none); skip is left
+     * alone (inf). */
+    static void hc_refine_min2(const double *S, Py_ssize_t stride, Py_ssize_t n,
+                               const double *A, const double *xs, double *v,
+                               Py_ssize_t skip, const Py_ssize_t *id, double *vmin,
+                               Py_ssize_t *arg, Py_ssize_t *cnt)
+    {
+        Py_ssize_t k, best = -1, c = 0;
+        double thr, e;
+        *vmin = INFINITY; *arg = -1; *cnt = 0;
+        if (n == 0) return;
+        k = hc_argmin(v, n);
+        if (k == skip || !(v[k] < INFINITY)) return;
+        thr = hc_exact2(S, stride, k, A, xs);
+        for (k = 0; k < n; k++) {
+            if (!(v[k] <= thr) || k == skip) continue;
+            e = hc_exact2(S, stride, k, A, xs);
+            v[k] = e;
+            if (e < thr) {
+                thr = e;
+                best = id[k];
+                c = 1;
+            } else if (e == thr) {
+                if (best < 0 || id[k] < best) best = id[k];
+                c++;
+            }
+        }
+        *vmin = thr;
+        *arg = best;
+        *cnt = c;
+    }
 
     static void hc_costs2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
@@ -159,7 +274,7 @@ cdef extern from *:
 
     /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
      * minimum, then a search for it eight at a time. */
-    GMMX_CLONES static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
     {
         Py_ssize_t j, q = n - n % 8;
         double v0[8], v = INFINITY;
@@ -305,6 +420,13 @@ cdef extern from *:
     double gmmx_log1(double x) noexcept nogil
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
+    void hc_lb2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                double alpha, double beta, double* lb, double* xs) noexcept nogil
+    double hc_exact2(const double* S, Py_ssize_t stride, Py_ssize_t k, const double* A,
+                     const double* xs) noexcept nogil
+    void hc_refine_min2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                        const double* xs, double* v, Py_ssize_t skip, const Py_ssize_t* id,
+                        double* vmin, Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     void hc_row_finish(const double* x, const double* nij, const double* term,
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
@@ -592,6 +714,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
     cdef Py_ssize_t[::1] pos = np.arange(m, dtype=np.intp)  # act[pos[r]] == r
     cdef double[::1] vals = np.empty(m)
+    cdef double[::1] xs = np.empty(m)
     cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
     cdef double[::1] blockmin = np.empty(nblk)
     cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
@@ -677,9 +800,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 for k in range(n_cand):
                     r = cand[k]
                     if not exact[r]:
-                        _row_costs(cl, r, act, pos, n_act, vals)
-                        v = INFINITY
-                        hc_min_by_id(&vals[0], &act[0], n_act, &v, &rowarg[r], &rowcnt[r])
+                        _row_min_costs(cl, r, act, pos, n_act, vals, xs, &v, &rowarg[r],
+                                       &rowcnt[r])
                         _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
@@ -740,19 +862,19 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 cl.compact_set(pa, <int>a)
             elif pa == n_act:
                 pa = pb
-            # row a anew
-            cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
-            vals[pa] = INFINITY
-            k = hc_argmin(&vals[0], n_act)
-            rowarg[a] = act[k]
-            _set_rowmin(&rowmin[0], &blockmin[0], a, vals[k], m)
-            multi[a] = hc_count_eq(&vals[0], n_act, vals[k]) > 1
+            # row a anew (at d = 2 only where the costs can matter: elsewhere
+            # vals holds lower bounds above the minima they are compared with)
+            _row_min_costs(cl, a, act, pos, n_act, vals, xs, &v, &rowarg[a], &rowcnt[a])
+            _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
+            multi[a] = rowcnt[a] > 1
             exact[a] = 1
             for k in range(n_act):
                 if k == pa:
                     continue
                 j = act[k]
                 v = vals[k]  # cost(j, a): the costs are symmetric
+                if cl.d == 2 and v <= rowmin[j]:
+                    v = hc_exact2(cl.S, m, k, cl.A, &xs[0])
                 if v < rowmin[j]:
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
@@ -769,6 +891,24 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     # only if it ever reaches the cheapest merge
                     exact[j] = 0
     return merges_arr
+
+
+cdef inline void _row_min_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act,
+                                Py_ssize_t[::1] pos, Py_ssize_t n_act, double[::1] out,
+                                double[::1] xs, double* vmin, Py_ssize_t* arg,
+                                Py_ssize_t* cnt) noexcept nogil:
+    """``out[k]``: the cost of ``r`` with ``act[k]`` (inf at ``r`` itself), at d = 2
+    only where it is at most the least cost (a lower bound above it elsewhere;
+    ``cl.A`` and ``xs`` are left for hc_exact2); the row's minimum, its first
+    column and its count to ``vmin``, ``arg``, ``cnt``."""
+    if cl.d != 2:
+        _row_costs(cl, r, act, pos, n_act, out)
+        hc_min_by_id(&out[0], &act[0], n_act, vmin, arg, cnt)
+        return
+    cl.stats2(<int>r, cl.A)
+    hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &out[0], &xs[0])
+    out[pos[r]] = INFINITY
+    hc_refine_min2(cl.S, cl.m, n_act, cl.A, &xs[0], &out[0], pos[r], &act[0], vmin, arg, cnt)
 
 
 cdef inline void _row_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act, Py_ssize_t[::1] pos,
