@@ -97,6 +97,8 @@ cdef extern from *:
      * this module with -fno-math-errno: sqrt sets no errno). */
     #define HC_COSTS2_HEAD \
         Py_ssize_t k; \
+        HC_COSTS2_VARS
+    #define HC_COSTS2_VARS \
         const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride; \
         const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride; \
         const double *term = S + 7 * stride; \
@@ -122,13 +124,20 @@ cdef extern from *:
             HC_X2 \
             out[k] = nn * gmmx_log1(x) - (terma + term[k]); \
         }
-    /* lb[k] <= the cost (HC_COSTS2_BODY's bits) and xs[k] = its x */
+    /* lb[k] < the cost (HC_COSTS2_BODY's bits): the logarithm of q alone
+     * (x = det + q, det >= 0) with 1 / nn in single precision (relative
+     * error under 1.2e-7, so q's under 2.5e-7, well inside hc_log_lo's
+     * 1e-6): no double division. */
     #define HC_LB2_BODY \
         HC_COSTS2_HEAD \
         for (k = 0; k < n; k++) { \
-            HC_X2 \
-            xs[k] = x; \
-            lb[k] = nn * hc_log_lo(x) - (terma + term[k]); \
+            double nj = cnt[k], nn = ni + nj; \
+            double rn = (double)(1.0f / (float)nn); \
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
+            double dd = d0 * d0 + d1 * d1; \
+            double t = ta + tr[k] + (ni * nj * rn) * dd; \
+            double q = beta * (t + alpha) * rn; \
+            lb[k] = nn * hc_log_lo(q) - (terma + term[k]); \
         }
 
     /* A lower bound of log(x), x positive and normal, without a division:
@@ -161,7 +170,7 @@ cdef extern from *:
     static void hc_lb2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT lb, double *GMMX_RESTRICT xs)
+        double *GMMX_RESTRICT lb)
     {
         HC_LB2_BODY
     }
@@ -170,40 +179,41 @@ cdef extern from *:
     HC_AVX2 static void hc_lb2_avx2(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT lb, double *GMMX_RESTRICT xs)
+        double *GMMX_RESTRICT lb)
     {
         HC_LB2_BODY
     }
     #endif
 
-    /* lb[k] (a strict lower bound of the cost with column k of S) and xs[k] */
+    /* lb[k]: a strict lower bound of the cost with column k of S */
     static void hc_lb2(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT lb, double *GMMX_RESTRICT xs)
+        double *GMMX_RESTRICT lb)
     {
     #ifdef HC_HAVE_AVX2
-        if (hc_use_avx2()) { hc_lb2_avx2(S, stride, n, A, alpha, beta, lb, xs); return; }
+        if (hc_use_avx2()) { hc_lb2_avx2(S, stride, n, A, alpha, beta, lb); return; }
     #endif
-        hc_lb2_base(S, stride, n, A, alpha, beta, lb, xs);
+        hc_lb2_base(S, stride, n, A, alpha, beta, lb);
     }
 
-    /* The cost with column k of S from its x (hc_costs2's bits) */
+    /* The cost with column k of S (hc_costs2's bits) */
     static inline double hc_exact2(const double *S, Py_ssize_t stride, Py_ssize_t k,
-                                   const double *A, const double *xs)
+                                   const double *A, double alpha, double beta)
     {
-        double nn = A[0] + S[k];
-        return nn * gmmx_log1(xs[k]) - (A[7] + S[7 * stride + k]);
+        HC_COSTS2_VARS
+        HC_X2
+        return nn * gmmx_log1(x) - (terma + term[k]);
     }
 
-    /* v[0..n) holds lower bounds (xs their x): replace them by the costs
+    /* v[0..n) holds lower bounds: replace them by the costs
      * wherever the bound does not exceed the least cost found so far, so
      * that every entry equal to the least cost is a cost (the others exceed
      * it); that minimum, the least id[k] where it is reached and how many
      * times go to *vmin, *arg, *cnt (inf, -1, 0 if none); skip is left
      * alone (inf). */
     static void hc_refine_min2(const double *S, Py_ssize_t stride, Py_ssize_t n,
-                               const double *A, const double *xs, double *v,
+                               const double *A, double alpha, double beta, double *v,
                                Py_ssize_t skip, const Py_ssize_t *id, double *vmin,
                                Py_ssize_t *arg, Py_ssize_t *cnt)
     {
@@ -213,10 +223,10 @@ cdef extern from *:
         if (n == 0) return;
         k = hc_argmin(v, n);
         if (k == skip || !(v[k] < INFINITY)) return;
-        thr = hc_exact2(S, stride, k, A, xs);
+        thr = hc_exact2(S, stride, k, A, alpha, beta);
         for (k = 0; k < n; k++) {
             if (!(v[k] <= thr) || k == skip) continue;
-            e = hc_exact2(S, stride, k, A, xs);
+            e = hc_exact2(S, stride, k, A, alpha, beta);
             v[k] = e;
             if (e < thr) {
                 thr = e;
@@ -421,11 +431,11 @@ cdef extern from *:
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
     void hc_lb2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
-                double alpha, double beta, double* lb, double* xs) noexcept nogil
+                double alpha, double beta, double* lb) noexcept nogil
     double hc_exact2(const double* S, Py_ssize_t stride, Py_ssize_t k, const double* A,
-                     const double* xs) noexcept nogil
+                     double alpha, double beta) noexcept nogil
     void hc_refine_min2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
-                        const double* xs, double* v, Py_ssize_t skip, const Py_ssize_t* id,
+                        double alpha, double beta, double* v, Py_ssize_t skip, const Py_ssize_t* id,
                         double* vmin, Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     void hc_row_finish(const double* x, const double* nij, const double* term,
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
@@ -714,7 +724,6 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
     cdef Py_ssize_t[::1] pos = np.arange(m, dtype=np.intp)  # act[pos[r]] == r
     cdef double[::1] vals = np.empty(m)
-    cdef double[::1] xs = np.empty(m)
     cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
     cdef double[::1] blockmin = np.empty(nblk)
     cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
@@ -800,8 +809,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 for k in range(n_cand):
                     r = cand[k]
                     if not exact[r]:
-                        _row_min_costs(cl, r, act, pos, n_act, vals, xs, &v, &rowarg[r],
-                                       &rowcnt[r])
+                        _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r], &rowcnt[r])
                         _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
@@ -864,7 +872,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 pa = pb
             # row a anew (at d = 2 only where the costs can matter: elsewhere
             # vals holds lower bounds above the minima they are compared with)
-            _row_min_costs(cl, a, act, pos, n_act, vals, xs, &v, &rowarg[a], &rowcnt[a])
+            _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
             _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
@@ -874,7 +882,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 j = act[k]
                 v = vals[k]  # cost(j, a): the costs are symmetric
                 if cl.d == 2 and v <= rowmin[j]:
-                    v = hc_exact2(cl.S, m, k, cl.A, &xs[0])
+                    v = hc_exact2(cl.S, m, k, cl.A, cl.alpha, cl.beta)
                 if v < rowmin[j]:
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
@@ -895,20 +903,21 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
 
 cdef inline void _row_min_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act,
                                 Py_ssize_t[::1] pos, Py_ssize_t n_act, double[::1] out,
-                                double[::1] xs, double* vmin, Py_ssize_t* arg,
+                                double* vmin, Py_ssize_t* arg,
                                 Py_ssize_t* cnt) noexcept nogil:
     """``out[k]``: the cost of ``r`` with ``act[k]`` (inf at ``r`` itself), at d = 2
     only where it is at most the least cost (a lower bound above it elsewhere;
-    ``cl.A`` and ``xs`` are left for hc_exact2); the row's minimum, its first
+    ``cl.A`` is left for hc_exact2); the row's minimum, its first
     column and its count to ``vmin``, ``arg``, ``cnt``."""
     if cl.d != 2:
         _row_costs(cl, r, act, pos, n_act, out)
         hc_min_by_id(&out[0], &act[0], n_act, vmin, arg, cnt)
         return
     cl.stats2(<int>r, cl.A)
-    hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &out[0], &xs[0])
+    hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &out[0])
     out[pos[r]] = INFINITY
-    hc_refine_min2(cl.S, cl.m, n_act, cl.A, &xs[0], &out[0], pos[r], &act[0], vmin, arg, cnt)
+    hc_refine_min2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &out[0], pos[r], &act[0], vmin,
+                   arg, cnt)
 
 
 cdef inline void _row_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act, Py_ssize_t[::1] pos,
