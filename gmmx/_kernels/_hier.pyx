@@ -417,6 +417,28 @@ cdef extern from *:
         }
     }
 
+    /* The k < n (ascending, into hits; their number returned) where
+     * v[k] <= pmin[k] or parg[k] is a or b: eight at a time, most eights
+     * have none. */
+    static Py_ssize_t hc_hits(const double *GMMX_RESTRICT v, const double *GMMX_RESTRICT pmin,
+                              const Py_ssize_t *GMMX_RESTRICT parg, Py_ssize_t n,
+                              Py_ssize_t a, Py_ssize_t b, Py_ssize_t *GMMX_RESTRICT hits)
+    {
+        Py_ssize_t k0, k, h = 0, q = n - n % 8;
+        int l, any;
+        for (k0 = 0; k0 < q; k0 += 8) {
+            any = 0;
+            for (l = 0; l < 8; l++)
+                any |= (v[k0 + l] <= pmin[k0 + l]) | (parg[k0 + l] == a) | (parg[k0 + l] == b);
+            if (!any) continue;
+            for (k = k0; k < k0 + 8; k++)
+                if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
+        }
+        for (k = q; k < n; k++)
+            if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
+        return h;
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -441,6 +463,8 @@ cdef extern from *:
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
+                       Py_ssize_t n, Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits) noexcept nogil
     void hc_min_by_id(const double* a, const Py_ssize_t* id, Py_ssize_t n, double* v,
                       Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     void hc_unit_row_min(const double* M, Py_ssize_t m, int d, const Py_ssize_t* order,
@@ -724,6 +748,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
     cdef Py_ssize_t[::1] pos = np.arange(m, dtype=np.intp)  # act[pos[r]] == r
     cdef double[::1] vals = np.empty(m)
+    # rowmin and rowarg of the active rows in the order of act, for a scan of
+    # the rows a merge may change
+    cdef double[::1] pmin = np.empty(m)
+    cdef Py_ssize_t[::1] parg = np.empty(m, dtype=np.intp)
+    cdef Py_ssize_t n_hit, h
     cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
     cdef double[::1] blockmin = np.empty(nblk)
     cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
@@ -781,6 +810,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                                        &rowarg[j], &rowcnt[j])
         for i in range(m):
             multi[i] = rowcnt[i] > 1
+            pmin[i] = rowmin[i]
+            parg[i] = rowarg[i]
         for i in range(nblk):
             blockmin[i] = INFINITY
         for i in range(m):
@@ -811,6 +842,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     if not exact[r]:
                         _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r], &rowcnt[r])
                         _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
+                        pmin[pos[r]] = v
+                        parg[pos[r]] = rowarg[r]
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
@@ -863,6 +896,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             n_act -= 1
             act[pb] = act[n_act]
             pos[act[pb]] = pb
+            pmin[pb] = pmin[n_act]
+            parg[pb] = parg[n_act]
             if cl.d == 2:
                 cl.compact_move(n_act, pb)
                 if pa == n_act:
@@ -874,9 +909,15 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             # vals holds lower bounds above the minima they are compared with)
             _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
             _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
+            pmin[pa] = v
+            parg[pa] = rowarg[a]
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
-            for k in range(n_act):
+            # the other rows: only those whose minimum the new costs can reach
+            # or that pointed at a or b change
+            n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
+            for h in range(n_hit):
+                k = cand[h]
                 if k == pa:
                     continue
                 j = act[k]
@@ -890,10 +931,13 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     _set_rowmin(&rowmin[0], &blockmin[0], j, v, m)
                     exact[j] = 1
                     multi[j] = 0
+                    pmin[k] = v
+                    parg[k] = a
                 elif v == rowmin[j] and exact[j]:
                     # the minimum again: perhaps twice now
                     rowarg[j] = a
                     multi[j] = 1
+                    parg[k] = a
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned
                     # only if it ever reaches the cheapest merge
