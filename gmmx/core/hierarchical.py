@@ -108,10 +108,24 @@ def hc_vvv(Z: NDArray[Any], sample_weight: NDArray[Any] | None = None, alpha: fl
 
 def partition(merges: NDArray[Any], n_rows: int, n_clusters: int) -> NDArray[Any]:
     """Labels 0..K-1 (numbered by first appearance) of the tree cut at ``n_clusters``."""
+    steps = np.asarray(merges)[: n_rows - n_clusters]
+    a, b = steps[:, 0].astype(np.intp), steps[:, 1].astype(np.intp)
+    parent = np.arange(n_rows)
+    parent[b] = a
+    if np.all(a < b) and np.count_nonzero(parent != np.arange(n_rows)) == b.size:
+        # hc_vvv's trees: b joins a < b and is never merged again, so each
+        # row's label is the root of its parent chain, the lowest row of its
+        # cluster; labels numbered by first appearance = by root
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+        return (np.cumsum(parent == np.arange(n_rows)) - 1)[parent].astype(np.int32)
     labels = list(range(n_rows))
     # In reverse, a merged row takes the final label of the row it merged into.
-    for a, b in reversed(np.asarray(merges)[: n_rows - n_clusters].tolist()):
-        labels[b] = labels[a]
+    for i, j in reversed(steps.tolist()):
+        labels[j] = labels[i]
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))
     return order[inverse].astype(np.int32)

@@ -200,3 +200,16 @@ def test_subset_rows_are_the_distinct_draws_of_the_random_state(n, m):
     got = hierarchical._subsample(n, m, np.random.RandomState(3))
     np.testing.assert_array_equal(got, idx)
     assert got.dtype == idx.dtype
+
+
+def test_partition_of_any_merge_list_follows_each_row_to_its_last_merge(rng):
+    # merges not in hc_vvv's form (the higher row joining the lower, once)
+    # take partition's general path; both paths give each row the label of
+    # the row it merged into, in reverse order, numbered by first appearance
+    merges = hc_vvv(rng.normal(size=(60, 2)))
+    for m in (merges, merges[:, ::-1], np.r_[merges[:30], merges[:30]]):
+        for k in (1, 3, 10, 60):
+            labels = list(range(60))
+            for a, b in reversed(m[: 60 - k].tolist()):
+                labels[b] = labels[a]
+            np.testing.assert_array_equal(partition(m, 60, k), _relabel(np.array(labels)))
