@@ -474,6 +474,7 @@ cdef extern from *:
     void hc_seg_min(const double* a, Py_ssize_t n, Py_ssize_t off, double* rmin,
                     Py_ssize_t* rarg, Py_ssize_t* rcnt) noexcept nogil
     int hc_set_avx2(int on) noexcept nogil
+    double hc_log_lo(double x) noexcept nogil
     Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
 
 
@@ -969,6 +970,19 @@ cdef inline void _row_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act, Py_ssiz
     """``out[k]`` = the cost of ``r`` with ``act[k]`` (inf at ``r`` itself)."""
     cl.costs(<int>r, &act[0], 0, n_act, &out[0])
     out[pos[r]] = INFINITY
+
+
+def _log_lower_bound(double[::1] x not None):
+    """``(hc_log_lo(x), gmmx_log1(x))`` elementwise, for the tests: the bound
+    the lower bounds of the merge costs take."""
+    lo = np.empty(x.shape[0])
+    ref = np.empty(x.shape[0])
+    cdef double[::1] lo_v = lo, ref_v = ref
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        lo_v[i] = hc_log_lo(x[i])
+        ref_v[i] = gmmx_log1(x[i])
+    return lo, ref
 
 
 def _after_fork_in_child():

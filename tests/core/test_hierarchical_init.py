@@ -213,3 +213,18 @@ def test_partition_of_any_merge_list_follows_each_row_to_its_last_merge(rng):
             for a, b in reversed(m[: 60 - k].tolist()):
                 labels[b] = labels[a]
             np.testing.assert_array_equal(partition(m, 60, k), _relabel(np.array(labels)))
+
+
+def test_the_logarithm_bound_of_the_merge_costs_is_strictly_below_by_a_margin(rng):
+    # the kernel takes a cost's logarithm only where a bound from this one
+    # reaches the row's least cost: it must stay below log by more than the
+    # rounding of n log(x) - T (under n 1e-12), and close enough to prune
+    from gmmx._kernels import _hier
+
+    x = np.r_[np.exp(rng.uniform(-700, 700, 200_000)), 2.0 ** np.arange(-1000, 1000),
+              np.nextafter(2.0 ** np.arange(-1000, 1000), 0), 1.0, np.sqrt(2.0), np.sqrt(0.5),
+              np.finfo(float).tiny, np.finfo(float).max]
+    lo, ref = _hier._log_lower_bound(np.ascontiguousarray(x))
+    np.testing.assert_allclose(ref, np.log(x), rtol=1e-15, atol=1e-15)
+    gap = np.log(x) - lo
+    assert gap.min() > 9e-7 and gap.max() < 1.1e-6
