@@ -649,43 +649,69 @@ cdef class _Tree:
         tr_out[0] = tr
         return _term(nij, tr, det, self.alpha, self.beta, d)
 
+    cdef double pair_x(self, int a, int j, double* nij_out) noexcept nogil:
+        """The logarithm's argument of the cost of ``a`` merged with ``j`` (its
+        count to ``nij_out``)."""
+        cdef int d = self.d, l, p
+        cdef double ni = self.cnt[a], nij, c, dd = 0.0, q
+        cdef const double* ma = self.mean + a * d
+        cdef const double* mj = self.mean + j * d
+        cdef const double* Wa
+        cdef const double* Wj
+        nij = ni + self.cnt[j]
+        for l in range(d):
+            self.delta[l] = mj[l] - ma[l]
+            dd = dd + self.delta[l] * self.delta[l]
+        c = ni * self.cnt[j] / nij
+        q = self.beta * ((self.tr[a] + self.tr[j] + c * dd) + self.alpha) / nij
+        nij_out[0] = nij
+        if nij > d:
+            Wa = self.W + a * d * d
+            Wj = self.W + j * d * d
+            for l in range(d):
+                for p in range(d):
+                    self.buf[l * d + p] = ((Wa[l * d + p] + Wj[l * d + p])
+                                           + c * self.delta[l] * self.delta[p]) / nij
+            return _chol_det(self.buf, d) + q
+        return q
+
+    cdef double pair_cost(self, int a, int j) noexcept nogil:
+        """The cost of ``a`` merged with ``j``: row_costs's bits."""
+        cdef double nij
+        cdef double x = self.pair_x(a, j, &nij)
+        return nij * gmmx_log1(x) - (self.term[a] + self.term[j])
+
     cdef void row_costs(self, int a, const Py_ssize_t* cols, Py_ssize_t n,
                         double* out) noexcept nogil:
         """``out[k] = cost(a, cols[k])`` with one batch of logarithms."""
         cdef Py_ssize_t k
-        cdef int j, d = self.d, l, p
-        cdef double ni, nij, c, dd, q, det
-        cdef const double* ma
-        cdef const double* mj
-        cdef const double* Wa
-        cdef const double* Wj
         if n <= 0:
             return
-        ni = self.cnt[a]
-        ma = self.mean + a * d
-        Wa = self.W + a * d * d
+        for k in range(n):
+            self.xbuf[k] = self.pair_x(a, <int>cols[k], &self.nbuf[k])
+        hc_row_finish(self.xbuf, self.nbuf, self.term, cols, n, self.term[a], out)
+
+    cdef void row_lb(self, int a, const Py_ssize_t* cols, Py_ssize_t n,
+                     double* out) noexcept nogil:
+        """``out[k]`` < cost(a, cols[k]): from q alone (det >= 0), with 1 / n in
+        single precision (as hc_lb2), no determinant."""
+        cdef Py_ssize_t k
+        cdef int j, d = self.d, l
+        cdef double ni = self.cnt[a], nij, rn, dd, e, q
+        cdef const double* ma = self.mean + a * d
+        cdef const double* mj
         for k in range(n):
             j = <int>cols[k]
             mj = self.mean + j * d
             nij = ni + self.cnt[j]
+            rn = <double>(1.0 / <float>nij)
             dd = 0.0
             for l in range(d):
-                self.delta[l] = mj[l] - ma[l]
-                dd = dd + self.delta[l] * self.delta[l]
-            c = ni * self.cnt[j] / nij
-            q = self.beta * ((self.tr[a] + self.tr[j] + c * dd) + self.alpha) / nij
-            if nij > d:
-                Wj = self.W + j * d * d
-                for l in range(d):
-                    for p in range(d):
-                        self.buf[l * d + p] = ((Wa[l * d + p] + Wj[l * d + p])
-                                               + c * self.delta[l] * self.delta[p]) / nij
-                det = _chol_det(self.buf, d)
-                self.xbuf[k] = det + q
-            else:
-                self.xbuf[k] = q
-            self.nbuf[k] = nij
-        hc_row_finish(self.xbuf, self.nbuf, self.term, cols, n, self.term[a], out)
+                e = mj[l] - ma[l]
+                dd = dd + e * e
+            q = self.beta * ((self.tr[a] + self.tr[j] + (ni * self.cnt[j] * rn) * dd)
+                             + self.alpha) * rn
+            out[k] = nij * hc_log_lo(q) - (self.term[a] + self.term[j])
 
     cdef void merge(self, int a, int b) noexcept nogil:
         """Merge cluster ``b`` into ``a``."""
@@ -923,8 +949,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     continue
                 j = act[k]
                 v = vals[k]  # cost(j, a): the costs are symmetric
-                if cl.d == 2 and v <= rowmin[j]:
-                    v = hc_exact2(cl.S, m, k, cl.A, cl.alpha, cl.beta)
+                if v <= rowmin[j]:
+                    v = (hc_exact2(cl.S, m, k, cl.A, cl.alpha, cl.beta) if cl.d == 2
+                         else cl.pair_cost(<int>a, <int>j))
                 if v < rowmin[j]:
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
@@ -954,8 +981,21 @@ cdef inline void _row_min_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act,
     only where it is at most the least cost (a lower bound above it elsewhere;
     ``cl.A`` is left for hc_exact2); the row's minimum, its first
     column and its count to ``vmin``, ``arg``, ``cnt``."""
+    cdef Py_ssize_t k, k0
+    cdef double thr
     if cl.d != 2:
-        _row_costs(cl, r, act, pos, n_act, out)
+        # lower bounds, then the costs where a bound reaches the least cost
+        cl.row_lb(<int>r, &act[0], n_act, &out[0])
+        out[pos[r]] = INFINITY
+        k0 = hc_argmin(&out[0], n_act)
+        if k0 != pos[r] and out[k0] < INFINITY:
+            thr = out[k0] = cl.pair_cost(<int>r, <int>act[k0])
+            for k in range(n_act):
+                if k == pos[r] or k == k0 or not out[k] <= thr:
+                    continue
+                out[k] = cl.pair_cost(<int>r, <int>act[k])
+                if out[k] < thr:
+                    thr = out[k]
         hc_min_by_id(&out[0], &act[0], n_act, vmin, arg, cnt)
         return
     cl.stats2(<int>r, cl.A)
