@@ -4,32 +4,40 @@
 # A cluster of n rows (weighted count) with scatter W costs
 #     term(n, W) = n log( det(W / n) + beta (tr W + alpha) / n )   (n > d)
 #     term(n, W) = n log( beta (tr W + alpha) / n )                 (n <= d)
-# and each step merges the pair whose merge increases the total cost least.
-# The pairwise merge costs are held in one m x m matrix D (inf off the active
-# clusters and on the diagonal) with each row's minimum and its column; a
-# merge recomputes one row; a row whose minimum pointed at the two merged
-# clusters keeps it as a lower bound and is rescanned only when that bound is
-# the cheapest merge (Muellner's generic algorithm), so the merges are those
-# of exact minima.  Ties and slot bookkeeping follow mclust (see
-# gmmx.core.hierarchical.hc_vvv).  Single-threaded: the tree is sequential.
+# and each step merges the pair whose merge increases the total cost least,
+# cost(i, j) = term(i + j) - (term(i) + term(j)) as mclust's Fortran writes
+# it: the same bits whichever of the two is the row.
 #
-# One logarithm per merge cost: n log(det(W / n) + q) with det the product of
-# the squared Cholesky pivots (0 when W / n is not positive definite), as
-# mclust's formula reads (the NumPy version it replaced took logaddexp of a
-# slogdet: the same value up to rounding; tests compare the two trees).
+# No matrix of costs is kept (it was 32 MB at 2,000 rows, and writing and
+# transposing it cost more than recomputing the few rows that are read
+# again): each active row has its minimum and the column where it is first
+# reached; a merge recomputes the merged cluster's row, which updates every
+# other row's minimum; a row whose minimum pointed at the two merged
+# clusters keeps it as a lower bound and is recomputed only when that bound
+# is the cheapest merge (Muellner's generic algorithm), so the merges are
+# those of exact minima.  Ties and slot bookkeeping follow mclust (see
+# gmmx.core.hierarchical.hc_vvv); a flag per row says whether its minimum may
+# be reached twice, so a merge without a tie is recognised without
+# recomputing the two rows.  Single-threaded: the tree is sequential.
 #
-# The costs of one row are computed in one vectorised pass over the active
-# clusters: at d = 2 their statistics are kept in contiguous columns (S) and
-# the 2 x 2 Cholesky is written out in the same operations as _chol_det;
-# wider data gather the arguments, then take the logarithms in one batch.
-# Logarithms are gmmx_log1 (fdlibm's, bit-identical on every SIMD path; it
-# replaced libm's log, so costs can differ from the earlier kernel's in the
-# last bit: merges of mathematically equal cost reached by different
-# arithmetic may then come in another order, as they already could between
-# the NumPy version, this kernel and mclust's Fortran).  The initial matrix is
-# built from its upper triangle and a blocked transpose; the row minima are
-# kept with per-block minima, so the cheapest merge is found without a pass
-# over all rows.
+# One logarithm per merge cost: n log(det(W / n) + q), det 0 when W / n is
+# not positive definite, as mclust's formula reads (the NumPy version it
+# replaced took logaddexp of a slogdet: the same value up to rounding; tests
+# compare the two trees).  At d = 2 the statistics of the active clusters
+# are kept in contiguous columns (S), det is the closed form of the 2 x 2
+# determinant with one division per cost (1 / n) besides the logarithm's;
+# wider data use a Cholesky and take the logarithms in one batch.
+# Logarithms are gmmx_log1 (fdlibm's, bit-identical on every SIMD path).
+# Costs can differ from an earlier kernel's in the last bits: merges of
+# mathematically equal cost reached by different arithmetic may then come in
+# another order, as they already could between the NumPy version, this
+# kernel and mclust's Fortran.  The cost loops also run as AVX2 without FMA:
+# the same bits on every CPU.  The initial minima of singletons of unit
+# weight (a cost is then a function of the distance) come from a sweep in
+# the order of the first coordinate, with the logarithm only near the
+# minimum; other rows by tiles of the upper triangle, folded into the minima
+# of their rows and columns.  The row minima are kept with per-block minima,
+# so the cheapest merge is found without a pass over all rows.
 
 import numpy as np
 
@@ -41,61 +49,242 @@ cdef extern from *:
     #include <math.h>
     #include "_vmath.h"
 
-    /* Built at the baseline target (not dispatched): the tree is a start,
-     * run once per fit, and the merges must not depend on the CPU. */
     #define GMMX_CLONES
 
     /* The statistics of the active clusters at d = 2, one row each of
      * HC_NSTAT x stride: count, mean (2), scatter W[0,0], W[1,0], W[1,1],
      * trace, cost term. */
     #define HC_NSTAT 8
+    static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n);
+
+    /* The two hot loops below are compiled twice on x86 with GCC or clang:
+     * at the baseline and for AVX2 *without* FMA (setup.py also turns FMA
+     * contraction off), chosen at run time.  Both do the same IEEE
+     * operations (+ - * / sqrt and bit manipulation, each correctly
+     * rounded), so the costs, and the merges, are the same bits on every
+     * CPU; AVX2 only does four at a time. */
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    #define HC_HAVE_AVX2 1
+    #define HC_AVX2 __attribute__((target("avx2")))
+    static int hc_avx2_cached = -1;
+    static int hc_use_avx2(void)
+    {
+        if (hc_avx2_cached < 0) {
+            __builtin_cpu_init();
+            hc_avx2_cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+        }
+        return hc_avx2_cached;
+    }
+    #endif
+
+    /* For the tests: 0 runs the baseline loops, 1 AVX2 where the CPU has it;
+     * returns whether AVX2 runs. */
+    static int hc_set_avx2(int on)
+    {
+    #ifdef HC_HAVE_AVX2
+        hc_avx2_cached = -1;
+        if (hc_use_avx2() && !on) hc_avx2_cached = 0;
+        return hc_avx2_cached;
+    #else
+        (void)on;
+        return 0;
+    #endif
+    }
 
     /* out[k] = cost of cluster A (its HC_NSTAT statistics) merged with the
      * cluster at column k of S, k < n: the operations of _chol_det and _term
      * in the same order, branch-free so that they vectorise (setup.py builds
      * this module with -fno-math-errno: sqrt sets no errno). */
-    GMMX_CLONES static void hc_costs2(
+    #define HC_COSTS2_HEAD \
+        Py_ssize_t k; \
+        HC_COSTS2_VARS
+    #define HC_COSTS2_VARS \
+        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride; \
+        const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride; \
+        const double *term = S + 7 * stride; \
+        const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5]; \
+        const double ta = A[6], terma = A[7];
+    /* nn and x (the logarithm's argument) of the merge with column k */
+    #define HC_X2 \
+            double nj = cnt[k], nn = ni + nj, rn = 1.0 / nn; \
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
+            double dd = d0 * d0 + d1 * d1; \
+            double c = ni * nj * rn; \
+            double t = ta + tr[k] + c * dd; \
+            double x00 = (wa0 + w0[k]) + c * d0 * d0; \
+            double x10 = (wa1 + w1[k]) + c * d1 * d0; \
+            double x11 = (wa3 + w3[k]) + c * d1 * d1; \
+            double g = x00 * x11 - x10 * x10; \
+            double det = ((x00 > 0.0) & (g > 0.0)) ? g * (rn * rn) : 0.0; \
+            double q = beta * (t + alpha) * rn; \
+            double x = nn > 2.0 ? det + q : q;
+    #define HC_COSTS2_BODY \
+        HC_COSTS2_HEAD \
+        for (k = 0; k < n; k++) { \
+            HC_X2 \
+            out[k] = nn * gmmx_log1(x) - (terma + term[k]); \
+        }
+    /* lb[k] < the cost (HC_COSTS2_BODY's bits): the logarithm of q alone
+     * (x = det + q, det >= 0) with 1 / nn in single precision (relative
+     * error under 1.2e-7, so q's under 2.5e-7, well inside hc_log_lo's
+     * 1e-6): no double division. */
+    #define HC_LB2_BODY \
+        HC_COSTS2_HEAD \
+        for (k = 0; k < n; k++) { \
+            double nj = cnt[k], nn = ni + nj; \
+            double rn = (double)(1.0f / (float)nn); \
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
+            double dd = d0 * d0 + d1 * d1; \
+            double t = ta + tr[k] + (ni * nj * rn) * dd; \
+            double q = beta * (t + alpha) * rn; \
+            lb[k] = nn * hc_log_lo(q) - (terma + term[k]); \
+        }
+
+    /* A lower bound of log(x), x positive and normal, without a division:
+     * gmmx_log1's reduction to 2^k (1 + f), f in [sqrt(1/2) - 1, sqrt(2) - 1),
+     * a degree-8 fit of log1p(f) (error under 6.3e-8 there, checked on every
+     * binade), minus 1e-6.  A cost n log(x) - T computed from it is below the
+     * cost from gmmx_log1 by at least n 9e-7 minus the rounding of both
+     * (under n 1e-12): a strict lower bound. */
+    static inline double hc_log_lo(double x)
+    {
+        gmmx_bits b, kb;
+        double f, k, p;
+        b.d = x;
+        b.u += 0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL;
+        kb.u = (b.u >> 52) | 0x4330000000000000ULL;
+        k = (kb.d - 4503599627370496.0) - 1023.0;
+        b.u = (b.u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;
+        f = b.d - 1.0;
+        p = -0.098423535385797206;
+        p = p * f + 0.1636587995551583;
+        p = p * f - 0.17405911832449039;
+        p = p * f + 0.19882802594250626;
+        p = p * f - 0.24952128487725481;
+        p = p * f + 0.33335709737476055;
+        p = p * f - 0.50000945285001164;
+        p = p * f + 0.99999985715996531;
+        return (k * 6.93147180559945286e-01 + p * f) - 1e-6;
+    }
+
+    static void hc_lb2_base(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+        HC_LB2_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_lb2_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+        HC_LB2_BODY
+    }
+    #endif
+
+    /* lb[k]: a strict lower bound of the cost with column k of S */
+    static void hc_lb2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_lb2_avx2(S, stride, n, A, alpha, beta, lb); return; }
+    #endif
+        hc_lb2_base(S, stride, n, A, alpha, beta, lb);
+    }
+
+    /* The cost with column k of S (hc_costs2's bits) */
+    static inline double hc_exact2(const double *S, Py_ssize_t stride, Py_ssize_t k,
+                                   const double *A, double alpha, double beta)
+    {
+        HC_COSTS2_VARS
+        HC_X2
+        return nn * gmmx_log1(x) - (terma + term[k]);
+    }
+
+    /* v[0..n) holds lower bounds: replace them by the costs
+     * wherever the bound does not exceed the least cost found so far, so
+     * that every entry equal to the least cost is a cost (the others exceed
+     * it); that minimum, the least id[k] where it is reached and how many
+     * times go to *vmin, *arg, *cnt (inf, -1, 0 if none); skip is left
+     * alone (inf). */
+    static void hc_refine_min2(const double *S, Py_ssize_t stride, Py_ssize_t n,
+                               const double *A, double alpha, double beta, double *v,
+                               Py_ssize_t skip, const Py_ssize_t *id, double *vmin,
+                               Py_ssize_t *arg, Py_ssize_t *cnt)
+    {
+        Py_ssize_t k, best = -1, c = 0;
+        double thr, e;
+        *vmin = INFINITY; *arg = -1; *cnt = 0;
+        if (n == 0) return;
+        k = hc_argmin(v, n);
+        if (k == skip || !(v[k] < INFINITY)) return;
+        thr = hc_exact2(S, stride, k, A, alpha, beta);
+        for (k = 0; k < n; k++) {
+            if (!(v[k] <= thr) || k == skip) continue;
+            e = hc_exact2(S, stride, k, A, alpha, beta);
+            v[k] = e;
+            if (e < thr) {
+                thr = e;
+                best = id[k];
+                c = 1;
+            } else if (e == thr) {
+                if (best < 0 || id[k] < best) best = id[k];
+                c++;
+            }
+        }
+        *vmin = thr;
+        *arg = best;
+        *cnt = c;
+    }
+
+    static void hc_costs2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
         double *GMMX_RESTRICT out)
     {
-        Py_ssize_t k;
-        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *w0 = S + 3 * stride;
-        const double *w1 = S + 4 * stride, *w3 = S + 5 * stride, *tr = S + 6 * stride;
-        const double *term = S + 7 * stride;
-        const double ni = A[0], ma0 = A[1], ma1 = A[2], wa0 = A[3], wa1 = A[4], wa3 = A[5];
-        const double ta = A[6], terma = A[7];
-        for (k = 0; k < n; k++) {
-            double nj = cnt[k], nn = ni + nj;
-            double d0 = m0[k] - ma0, d1 = m1[k] - ma1;
-            double dd = d0 * d0 + d1 * d1;
-            double c = ni * nj / nn;
-            double t = ta + tr[k] + c * dd;
-            double b00 = ((wa0 + w0[k]) + c * d0 * d0) / nn;
-            double b10 = ((wa1 + w1[k]) + c * d1 * d0) / nn;
-            double b11 = ((wa3 + w3[k]) + c * d1 * d1) / nn;
-            double l10 = b10 / sqrt(b00 > 0.0 ? b00 : 1.0);
-            double s1 = b11 - l10 * l10;
-            double det = ((b00 > 0.0) & (s1 > 0.0)) ? b00 * s1 : 0.0;
-            double q = beta * (t + alpha) / nn;
-            double x = nn > 2.0 ? det + q : q;
-            out[k] = (nn * gmmx_log1(x) - terma) - term[k];
-        }
+        HC_COSTS2_BODY
     }
 
-    /* out[k] = (nij[k] log(x[k]) - ta) - term[cols[k]] */
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_costs2_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+        HC_COSTS2_BODY
+    }
+
+    #endif
+
+    static void hc_costs2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
+        const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_costs2_avx2(S, stride, n, A, alpha, beta, out); return; }
+    #endif
+        hc_costs2_base(S, stride, n, A, alpha, beta, out);
+    }
+
+    /* out[k] = nij[k] log(x[k]) - (ta + term[cols[k]]) */
     GMMX_CLONES static void hc_row_finish(
         const double *GMMX_RESTRICT x, const double *GMMX_RESTRICT nij,
         const double *GMMX_RESTRICT term, const Py_ssize_t *GMMX_RESTRICT cols,
         Py_ssize_t n, double ta, double *GMMX_RESTRICT out)
     {
         Py_ssize_t k;
-        for (k = 0; k < n; k++) out[k] = (nij[k] * gmmx_log1(x[k]) - ta) - term[cols[k]];
+        for (k = 0; k < n; k++) out[k] = nij[k] * gmmx_log1(x[k]) - (ta + term[cols[k]]);
     }
 
     /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
      * minimum, then a search for it eight at a time. */
-    GMMX_CLONES static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
     {
         Py_ssize_t j, q = n - n % 8;
         double v0[8], v = INFINITY;
@@ -115,6 +304,141 @@ cdef extern from *:
         return 0;
     }
 
+    /* Fold a[0..n), columns off.., into a row's minimum so far (*rmin, at
+     * the first column *rarg, reached *rcnt times). */
+    static void hc_seg_min(const double *GMMX_RESTRICT a, Py_ssize_t n, Py_ssize_t off,
+                           double *rmin, Py_ssize_t *rarg, Py_ssize_t *rcnt)
+    {
+        Py_ssize_t j, arg = -1, c = 0;
+        double v = INFINITY;
+        for (j = 0; j < n; j++) v = a[j] < v ? a[j] : v;
+        if (v > *rmin) return;
+        for (j = 0; j < n; j++)
+            if (a[j] == v) {
+                if (arg < 0) arg = j;
+                c++;
+            }
+        if (c == 0) return;
+        if (v < *rmin) {
+            *rmin = v;
+            *rarg = off + arg;
+            *rcnt = c;
+        } else if (v == *rmin) {
+            if (off + arg < *rarg) *rarg = off + arg;
+            *rcnt += c;
+        }
+    }
+
+    /* The minimum *v of a[0..n), the least id[k] where it is reached (*arg)
+     * and how many times (*cnt); *v = inf, *arg = -1, *cnt = 0 if none. */
+    static void hc_min_by_id(const double *GMMX_RESTRICT a, const Py_ssize_t *GMMX_RESTRICT id,
+                             Py_ssize_t n, double *v, Py_ssize_t *arg, Py_ssize_t *cnt)
+    {
+        Py_ssize_t j, c = 0, best = -1;
+        double mn = a[0 < n ? hc_argmin(a, n) : 0];
+        if (n == 0 || !(mn <= INFINITY)) { *v = INFINITY; *arg = -1; *cnt = 0; return; }
+        for (j = 0; j < n; j++)
+            if (a[j] == mn) {
+                if (best < 0 || id[j] < best) best = id[j];
+                c++;
+            }
+        *v = mn;
+        *arg = best;
+        *cnt = c;
+    }
+
+    /* The minimum cost of row i among m singletons of unit weight (the
+     * operations of hc_costs_unit), its first column and its count, without
+     * the other m - 1 logarithms: a cost is an increasing function of
+     * q = beta (dd / 2 + alpha) / 2 (dd the squared distance), so the rows
+     * are scanned outwards in the order of the first coordinate (order,
+     * rank) until that coordinate alone puts q above the bound, and only
+     * the rows with q within a factor 1 + 1e-9 of the least take the
+     * logarithm: the rest have q larger by a factor the < 1-ulp error of
+     * gmmx_log1 (and the rounding of the two subtractions, at most 4.5e-13
+     * on costs under 3,000 in size) cannot bridge, so their costs are
+     * strictly larger.  M: the coordinates in d rows of stride m; cq, ci:
+     * scratch of m. */
+    static void hc_unit_row_min(const double *GMMX_RESTRICT M, Py_ssize_t m, int d,
+                                const Py_ssize_t *GMMX_RESTRICT order,
+                                const Py_ssize_t *GMMX_RESTRICT rank, Py_ssize_t i,
+                                double alpha, double beta, double t0,
+                                double *GMMX_RESTRICT cq, Py_ssize_t *GMMX_RESTRICT ci,
+                                double *rmin, Py_ssize_t *rarg, Py_ssize_t *rcnt)
+    {
+        const double x0 = M[i];
+        double qmin = INFINITY, thr = INFINITY, v = INFINITY;
+        Py_ssize_t p, k, n = 0, dir, best = -1, c = 0;
+        int l;
+        for (dir = -1; dir <= 1; dir += 2) {
+            for (p = rank[i] + dir; p >= 0 && p < m; p += dir) {
+                double e, dd, q;
+                k = order[p];
+                e = M[k] - x0;
+                dd = e * e;
+                q = beta * (0.5 * dd + alpha) / 2.0;
+                if (q > thr) break;  /* q only grows with dd, dd >= this one */
+                for (l = 1; l < d; l++) {
+                    e = M[l * m + k] - M[l * m + i];
+                    dd = dd + e * e;
+                }
+                q = beta * (0.5 * dd + alpha) / 2.0;
+                if (q > thr) continue;
+                cq[n] = q;
+                ci[n] = k;
+                n++;
+                if (q < qmin) {
+                    qmin = q;
+                    thr = qmin * (1.0 + 1e-9);
+                }
+            }
+        }
+        for (p = 0; p < n; p++) {
+            double cost;
+            if (cq[p] > thr) continue;
+            cost = 2.0 * gmmx_log1(cq[p]) - (t0 + t0);
+            if (cost < v) {
+                v = cost;
+                best = ci[p];
+                c = 1;
+            } else if (cost == v) {
+                if (ci[p] < best) best = ci[p];
+                c++;
+            }
+        }
+        if (c == 0) return;
+        if (v < *rmin) {
+            *rmin = v;
+            *rarg = best;
+            *rcnt = c;
+        } else if (v == *rmin) {
+            if (best < *rarg) *rarg = best;
+            *rcnt += c;
+        }
+    }
+
+    /* The k < n (ascending, into hits; their number returned) where
+     * v[k] <= pmin[k] or parg[k] is a or b: eight at a time, most eights
+     * have none. */
+    static Py_ssize_t hc_hits(const double *GMMX_RESTRICT v, const double *GMMX_RESTRICT pmin,
+                              const Py_ssize_t *GMMX_RESTRICT parg, Py_ssize_t n,
+                              Py_ssize_t a, Py_ssize_t b, Py_ssize_t *GMMX_RESTRICT hits)
+    {
+        Py_ssize_t k0, k, h = 0, q = n - n % 8;
+        int l, any;
+        for (k0 = 0; k0 < q; k0 += 8) {
+            any = 0;
+            for (l = 0; l < 8; l++)
+                any |= (v[k0 + l] <= pmin[k0 + l]) | (parg[k0 + l] == a) | (parg[k0 + l] == b);
+            if (!any) continue;
+            for (k = k0; k < k0 + 8; k++)
+                if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
+        }
+        for (k = q; k < n; k++)
+            if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
+        return h;
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -128,10 +452,29 @@ cdef extern from *:
     double gmmx_log1(double x) noexcept nogil
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
+    void hc_lb2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                double alpha, double beta, double* lb) noexcept nogil
+    double hc_exact2(const double* S, Py_ssize_t stride, Py_ssize_t k, const double* A,
+                     double alpha, double beta) noexcept nogil
+    void hc_refine_min2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                        double alpha, double beta, double* v, Py_ssize_t skip, const Py_ssize_t* id,
+                        double* vmin, Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     void hc_row_finish(const double* x, const double* nij, const double* term,
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
+                       Py_ssize_t n, Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits) noexcept nogil
+    void hc_min_by_id(const double* a, const Py_ssize_t* id, Py_ssize_t n, double* v,
+                      Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
+    void hc_unit_row_min(const double* M, Py_ssize_t m, int d, const Py_ssize_t* order,
+                         const Py_ssize_t* rank, Py_ssize_t i, double alpha, double beta,
+                         double t0, double* cq, Py_ssize_t* ci, double* rmin,
+                         Py_ssize_t* rarg, Py_ssize_t* rcnt) noexcept nogil
+    void hc_seg_min(const double* a, Py_ssize_t n, Py_ssize_t off, double* rmin,
+                    Py_ssize_t* rarg, Py_ssize_t* rcnt) noexcept nogil
+    int hc_set_avx2(int on) noexcept nogil
+    double hc_log_lo(double x) noexcept nogil
     Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
 
 
@@ -139,6 +482,7 @@ cdef extern from *:
 # cheapest merge is found in O(m / _BLOCK + _BLOCK) instead of O(m) a step.
 cdef enum:
     _BLOCK = 64
+    _TILE = 64  # of the initial matrix
 
 
 cdef inline void _set_rowmin(double* rowmin, double* blockmin, Py_ssize_t r, double v,
@@ -305,43 +649,69 @@ cdef class _Tree:
         tr_out[0] = tr
         return _term(nij, tr, det, self.alpha, self.beta, d)
 
+    cdef double pair_x(self, int a, int j, double* nij_out) noexcept nogil:
+        """The logarithm's argument of the cost of ``a`` merged with ``j`` (its
+        count to ``nij_out``)."""
+        cdef int d = self.d, l, p
+        cdef double ni = self.cnt[a], nij, c, dd = 0.0, q
+        cdef const double* ma = self.mean + a * d
+        cdef const double* mj = self.mean + j * d
+        cdef const double* Wa
+        cdef const double* Wj
+        nij = ni + self.cnt[j]
+        for l in range(d):
+            self.delta[l] = mj[l] - ma[l]
+            dd = dd + self.delta[l] * self.delta[l]
+        c = ni * self.cnt[j] / nij
+        q = self.beta * ((self.tr[a] + self.tr[j] + c * dd) + self.alpha) / nij
+        nij_out[0] = nij
+        if nij > d:
+            Wa = self.W + a * d * d
+            Wj = self.W + j * d * d
+            for l in range(d):
+                for p in range(d):
+                    self.buf[l * d + p] = ((Wa[l * d + p] + Wj[l * d + p])
+                                           + c * self.delta[l] * self.delta[p]) / nij
+            return _chol_det(self.buf, d) + q
+        return q
+
+    cdef double pair_cost(self, int a, int j) noexcept nogil:
+        """The cost of ``a`` merged with ``j``: row_costs's bits."""
+        cdef double nij
+        cdef double x = self.pair_x(a, j, &nij)
+        return nij * gmmx_log1(x) - (self.term[a] + self.term[j])
+
     cdef void row_costs(self, int a, const Py_ssize_t* cols, Py_ssize_t n,
                         double* out) noexcept nogil:
         """``out[k] = cost(a, cols[k])`` with one batch of logarithms."""
         cdef Py_ssize_t k
-        cdef int j, d = self.d, l, p
-        cdef double ni, nij, c, dd, q, det
-        cdef const double* ma
-        cdef const double* mj
-        cdef const double* Wa
-        cdef const double* Wj
         if n <= 0:
             return
-        ni = self.cnt[a]
-        ma = self.mean + a * d
-        Wa = self.W + a * d * d
+        for k in range(n):
+            self.xbuf[k] = self.pair_x(a, <int>cols[k], &self.nbuf[k])
+        hc_row_finish(self.xbuf, self.nbuf, self.term, cols, n, self.term[a], out)
+
+    cdef void row_lb(self, int a, const Py_ssize_t* cols, Py_ssize_t n,
+                     double* out) noexcept nogil:
+        """``out[k]`` < cost(a, cols[k]): from q alone (det >= 0), with 1 / n in
+        single precision (as hc_lb2), no determinant."""
+        cdef Py_ssize_t k
+        cdef int j, d = self.d, l
+        cdef double ni = self.cnt[a], nij, rn, dd, e, q
+        cdef const double* ma = self.mean + a * d
+        cdef const double* mj
         for k in range(n):
             j = <int>cols[k]
             mj = self.mean + j * d
             nij = ni + self.cnt[j]
+            rn = <double>(1.0 / <float>nij)
             dd = 0.0
             for l in range(d):
-                self.delta[l] = mj[l] - ma[l]
-                dd = dd + self.delta[l] * self.delta[l]
-            c = ni * self.cnt[j] / nij
-            q = self.beta * ((self.tr[a] + self.tr[j] + c * dd) + self.alpha) / nij
-            if nij > d:
-                Wj = self.W + j * d * d
-                for l in range(d):
-                    for p in range(d):
-                        self.buf[l * d + p] = ((Wa[l * d + p] + Wj[l * d + p])
-                                               + c * self.delta[l] * self.delta[p]) / nij
-                det = _chol_det(self.buf, d)
-                self.xbuf[k] = det + q
-            else:
-                self.xbuf[k] = q
-            self.nbuf[k] = nij
-        hc_row_finish(self.xbuf, self.nbuf, self.term, cols, n, self.term[a], out)
+                e = mj[l] - ma[l]
+                dd = dd + e * e
+            q = self.beta * ((self.tr[a] + self.tr[j] + (ni * self.cnt[j] * rn) * dd)
+                             + self.alpha) * rn
+            out[k] = nij * hc_log_lo(q) - (self.term[a] + self.term[j])
 
     cdef void merge(self, int a, int b) noexcept nogil:
         """Merge cluster ``b`` into ``a``."""
@@ -363,8 +733,15 @@ cdef class _Tree:
         self.term[a] = t
 
 
+def _set_simd(bint on):
+    """Run the merge costs' AVX2 loops (``on``, where the CPU has AVX2) or the
+    baseline ones; returns whether AVX2 runs.  For the tests: both give the
+    same bits."""
+    return bool(hc_set_avx2(on))
+
+
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
-                  double beta):
+                  double beta, *, bint unit_costs=True):
     """The merges of mclust's VVV agglomeration of the rows of ``Z``.
 
     Parameters
@@ -374,6 +751,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         Row weights (counts).
     alpha, beta : float
         ``alpha`` already scaled (see gmmx.core.hierarchical.hc_vvv).
+    unit_costs : bool
+        Find the initial minima of unit-weight rows by the shorter route
+        (the same minima; False for the tests).
 
     Returns
     -------
@@ -387,42 +767,78 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         return merges_arr
     cdef long long[:, ::1] merges = merges_arr
     cdef _Tree cl = _Tree(Z, w, alpha, beta)
-    D_arr = np.empty((m, m))
-    cdef double[:, ::1] D = D_arr
     cdef double[::1] rowmin = np.empty(m)
     cdef Py_ssize_t[::1] rowarg = np.empty(m, dtype=np.intp)
+    cdef Py_ssize_t[::1] rowcnt = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] at_slot = np.arange(m, dtype=np.intp)
     cdef Py_ssize_t[::1] act = np.arange(m, dtype=np.intp)  # active rows (S's order)
+    cdef Py_ssize_t[::1] pos = np.arange(m, dtype=np.intp)  # act[pos[r]] == r
     cdef double[::1] vals = np.empty(m)
+    # rowmin and rowarg of the active rows in the order of act, for a scan of
+    # the rows a merge may change
+    cdef double[::1] pmin = np.empty(m)
+    cdef Py_ssize_t[::1] parg = np.empty(m, dtype=np.intp)
+    cdef Py_ssize_t n_hit, h
     cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
     cdef double[::1] blockmin = np.empty(nblk)
     cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
     cdef char[::1] exact = np.ones(m, dtype=np.int8)
-    # Rows are updated lazily: step t recomputes row a_t only; row j catches up
-    # on the columns changed since synced[j] (log_a: recomputed, log_b: merged
-    # away) when it is read whole.  Writing column a_t of every row at every
-    # step would miss the cache m times per step.
-    cdef Py_ssize_t[::1] synced = np.zeros(m, dtype=np.intp)
-    cdef Py_ssize_t[::1] log_a = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t[::1] log_b = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t i, j, k, a, b, step, last, moved, r, bi, bj, si, sj, key_hi, key_lo
-    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, pa, pb, n_cand
+    # multi[r]: row r's minimum may be reached more than once (0: certainly
+    # once, when exact[r]); the cheap test for a tie at the cheapest merge
+    cdef char[::1] multi = np.zeros(m, dtype=np.int8)
+    cdef bint unit = unit_costs and cl.d >= 2 and bool(np.all(np.asarray(w) == 1.0))
+    cdef double[:, ::1] Mt = np.ascontiguousarray(np.asarray(Z).T)
+    cdef double[:, ::1] tile = np.empty((2 * _TILE, _TILE))
+    order_arr = np.argsort(Mt[0], kind="stable").astype(np.intp)
+    rank_arr = np.empty(m, dtype=np.intp)
+    rank_arr[order_arr] = np.arange(m)
+    cdef Py_ssize_t[::1] order = order_arr
+    cdef Py_ssize_t[::1] rank = rank_arr
+    cdef Py_ssize_t i, j, k, a, b, step, last, r, bi, bj, si, sj, key_hi, key_lo
+    cdef Py_ssize_t best_hi, best_lo, n_act = m, i0, j0, i1, j1, pa, pb, n_cand, tb, tj, moved
     cdef double v, best
     cdef Py_ssize_t n_rows_at_best
     cdef bint unique
     with nogil:
-        for i in range(m):  # upper triangle, then a blocked transpose
-            D[i, i] = INFINITY
-            cl.costs(<int>i, &act[0], i + 1, m, &D[i, i + 1])
-        for i0 in range(0, m, 64):
-            for j0 in range(0, i0 + 1, 64):
-                for i in range(i0, min(i0 + 64, m)):
-                    for j in range(j0, min(j0 + 64, i)):
-                        D[i, j] = D[j, i]
         for i in range(m):
-            rowarg[i] = hc_argmin(&D[i, 0], m)
-            rowmin[i] = D[i, rowarg[i]]
+            rowmin[i] = INFINITY
+            rowarg[i] = i
+            rowcnt[i] = 1  # the diagonal, inf
+        if unit:
+            # singletons of unit weight: a cost is a function of the distance
+            # only, so each row's minimum is among its nearest rows
+            for i in range(m):
+                hc_unit_row_min(&Mt[0, 0], m, cl.d, &order[0], &rank[0], i, cl.alpha,
+                                cl.beta, cl.term[0], &vals[0], &cand[0], &rowmin[i],
+                                &rowarg[i], &rowcnt[i])
+        else:
+            # the upper triangle by tiles, folded into the minima of their rows
+            # and (transposed) of their columns
+            for tb in range((m + _TILE - 1) // _TILE):
+                i0 = tb * _TILE
+                i1 = min(i0 + _TILE, m)
+                for tj in range(tb, (m + _TILE - 1) // _TILE):
+                    j0 = tj * _TILE
+                    j1 = min(j0 + _TILE, m)
+                    for i in range(i0, i1):
+                        k = max(j0, i + 1)
+                        if k >= j1:
+                            continue
+                        cl.costs(<int>i, &act[0], k, j1, &tile[0, k - j0])
+                        hc_seg_min(&tile[0, k - j0], j1 - k, k, &rowmin[i], &rowarg[i],
+                                   &rowcnt[i])
+                        for j in range(k, j1):
+                            tile[_TILE + j - j0, i - i0] = tile[0, j - j0]
+                    for j in range(j0, j1):
+                        k = min(i1, j)
+                        if k > i0:
+                            hc_seg_min(&tile[_TILE + j - j0, 0], k - i0, i0, &rowmin[j],
+                                       &rowarg[j], &rowcnt[j])
+        for i in range(m):
+            multi[i] = rowcnt[i] > 1
+            pmin[i] = rowmin[i]
+            parg[i] = rowarg[i]
         for i in range(nblk):
             blockmin[i] = INFINITY
         for i in range(m):
@@ -451,31 +867,31 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 for k in range(n_cand):
                     r = cand[k]
                     if not exact[r]:
-                        _sync(D, r, synced, log_a, log_b, step)
-                        rowarg[r] = hc_argmin(&D[r, 0], m)
-                        _set_rowmin(&rowmin[0], &blockmin[0], r, D[r, rowarg[r]], m)
+                        _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r], &rowcnt[r])
+                        _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
+                        pmin[pos[r]] = v
+                        parg[pos[r]] = rowarg[r]
+                        multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
                 if n_rows_at_best == 0:
                     break
             # one pair at the minimum (its two rows, each with one entry there):
-            # no tie to break
+            # no tie to break (the rows at the minimum are exact here)
             unique = 0
             if n_cand == 2:
                 bi, bj = cand[0], cand[1]
-                if rowarg[bi] == bj and rowarg[bj] == bi:
-                    _sync(D, bi, synced, log_a, log_b, step)
-                    _sync(D, bj, synced, log_a, log_b, step)
-                    unique = (D[bi, bj] == best and hc_count_eq(&D[bi, 0], m, best) == 1
-                              and hc_count_eq(&D[bj, 0], m, best) == 1)
+                unique = (rowarg[bi] == bj and rowarg[bj] == bi and not multi[bi]
+                          and not multi[bj])
             if not unique:
                 best_hi = best_lo = -1
                 for k in range(n_cand):
                     r = cand[k]
-                    _sync(D, r, synced, log_a, log_b, step)
-                    for j in range(m):
-                        if D[r, j] != best:
+                    _row_costs(cl, r, act, pos, n_act, vals)
+                    for i in range(n_act):
+                        if vals[i] != best:
                             continue
+                        j = act[i]
                         si, sj = slot[r], slot[j]
                         key_hi = si if si > sj else sj
                         key_lo = sj if si > sj else si
@@ -499,19 +915,16 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 at_slot[slot[a]] = a
             cl.merge(<int>a, <int>b)
             _set_rowmin(&rowmin[0], &blockmin[0], b, INFINITY, m)
-            log_a[step] = a
-            log_b[step] = b
             if step == m - 2:
                 break
             # drop b from the active list (the last takes its place)
-            pa = 0
-            while act[pa] != a:
-                pa += 1
-            pb = 0
-            while act[pb] != b:
-                pb += 1
+            pa = pos[a]
+            pb = pos[b]
             n_act -= 1
             act[pb] = act[n_act]
+            pos[act[pb]] = pb
+            pmin[pb] = pmin[n_act]
+            parg[pb] = parg[n_act]
             if cl.d == 2:
                 cl.compact_move(n_act, pb)
                 if pa == n_act:
@@ -519,26 +932,40 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 cl.compact_set(pa, <int>a)
             elif pa == n_act:
                 pa = pb
-            # row a anew: its inactive columns from the log, the active ones computed
-            _sync(D, a, synced, log_a, log_b, step + 1)
-            cl.costs(<int>a, &act[0], 0, n_act, &vals[0])
-            vals[pa] = INFINITY
-            for k in range(n_act):
-                D[a, act[k]] = vals[k]
-            k = hc_argmin(&vals[0], n_act)
-            rowarg[a] = act[k]
-            _set_rowmin(&rowmin[0], &blockmin[0], a, vals[k], m)
+            # row a anew (at d = 2 only where the costs can matter: elsewhere
+            # vals holds lower bounds above the minima they are compared with)
+            _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
+            _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
+            pmin[pa] = v
+            parg[pa] = rowarg[a]
+            multi[a] = rowcnt[a] > 1
             exact[a] = 1
-            for k in range(n_act):
+            # the other rows: only those whose minimum the new costs can reach
+            # or that pointed at a or b change
+            n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
+            for h in range(n_hit):
+                k = cand[h]
                 if k == pa:
                     continue
                 j = act[k]
-                v = vals[k]  # = D[j, a] once row j is synced
-                if v < rowmin[j] or (v == rowmin[j] and exact[j]):
-                    # the new minimum (the other entries did not move)
+                v = vals[k]  # cost(j, a): the costs are symmetric
+                if v <= rowmin[j]:
+                    v = (hc_exact2(cl.S, m, k, cl.A, cl.alpha, cl.beta) if cl.d == 2
+                         else cl.pair_cost(<int>a, <int>j))
+                if v < rowmin[j]:
+                    # the new minimum, reached once (the other entries did not
+                    # move, and rowmin[j] is at most each of them)
                     rowarg[j] = a
                     _set_rowmin(&rowmin[0], &blockmin[0], j, v, m)
                     exact[j] = 1
+                    multi[j] = 0
+                    pmin[k] = v
+                    parg[k] = a
+                elif v == rowmin[j] and exact[j]:
+                    # the minimum again: perhaps twice now
+                    rowarg[j] = a
+                    multi[j] = 1
+                    parg[k] = a
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned
                     # only if it ever reaches the cheapest merge
@@ -546,15 +973,56 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     return merges_arr
 
 
-cdef inline void _sync(double[:, ::1] D, Py_ssize_t j, Py_ssize_t[::1] synced,
-                       Py_ssize_t[::1] log_a, Py_ssize_t[::1] log_b,
-                       Py_ssize_t n_log) noexcept nogil:
-    """Bring row ``j`` of D up to date with the first ``n_log`` steps."""
-    cdef Py_ssize_t t
-    for t in range(synced[j], n_log):
-        D[j, log_a[t]] = D[log_a[t], j]
-        D[j, log_b[t]] = INFINITY
-    synced[j] = n_log
+cdef inline void _row_min_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act,
+                                Py_ssize_t[::1] pos, Py_ssize_t n_act, double[::1] out,
+                                double* vmin, Py_ssize_t* arg,
+                                Py_ssize_t* cnt) noexcept nogil:
+    """``out[k]``: the cost of ``r`` with ``act[k]`` (inf at ``r`` itself), at d = 2
+    only where it is at most the least cost (a lower bound above it elsewhere;
+    ``cl.A`` is left for hc_exact2); the row's minimum, its first
+    column and its count to ``vmin``, ``arg``, ``cnt``."""
+    cdef Py_ssize_t k, k0
+    cdef double thr
+    if cl.d != 2:
+        # lower bounds, then the costs where a bound reaches the least cost
+        cl.row_lb(<int>r, &act[0], n_act, &out[0])
+        out[pos[r]] = INFINITY
+        k0 = hc_argmin(&out[0], n_act)
+        if k0 != pos[r] and out[k0] < INFINITY:
+            thr = out[k0] = cl.pair_cost(<int>r, <int>act[k0])
+            for k in range(n_act):
+                if k == pos[r] or k == k0 or not out[k] <= thr:
+                    continue
+                out[k] = cl.pair_cost(<int>r, <int>act[k])
+                if out[k] < thr:
+                    thr = out[k]
+        hc_min_by_id(&out[0], &act[0], n_act, vmin, arg, cnt)
+        return
+    cl.stats2(<int>r, cl.A)
+    hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &out[0])
+    out[pos[r]] = INFINITY
+    hc_refine_min2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &out[0], pos[r], &act[0], vmin,
+                   arg, cnt)
+
+
+cdef inline void _row_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act, Py_ssize_t[::1] pos,
+                            Py_ssize_t n_act, double[::1] out) noexcept nogil:
+    """``out[k]`` = the cost of ``r`` with ``act[k]`` (inf at ``r`` itself)."""
+    cl.costs(<int>r, &act[0], 0, n_act, &out[0])
+    out[pos[r]] = INFINITY
+
+
+def _log_lower_bound(double[::1] x not None):
+    """``(hc_log_lo(x), gmmx_log1(x))`` elementwise, for the tests: the bound
+    the lower bounds of the merge costs take."""
+    lo = np.empty(x.shape[0])
+    ref = np.empty(x.shape[0])
+    cdef double[::1] lo_v = lo, ref_v = ref
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        lo_v[i] = hc_log_lo(x[i])
+        ref_v[i] = gmmx_log1(x[i])
+    return lo, ref
 
 
 def _after_fork_in_child():

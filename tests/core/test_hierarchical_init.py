@@ -161,3 +161,70 @@ def test_wide_data_use_fewer_rows():
     assert max_rows_for(2) == max_rows_for(16) == HC_MAX_ROWS
     assert max_rows_for(32) == 707 and max_rows_for(64) == 250
     assert max_rows_for(500) == 200 and max_rows_for(500, n_clusters=150) == 300
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_native_shortcuts_give_the_same_merges(rng, d):
+    # The AVX2 loops (without FMA) and the unit-weight route for the initial
+    # costs do the baseline's IEEE operations, so the merges, ties included,
+    # are the same; ties from coincident rows, near-ties from a fine grid.
+    from gmmx._kernels import _hier
+
+    X = np.r_[np.repeat(np.round(rng.normal(size=(60, d)), 1), 3, axis=0),
+              np.round(rng.normal(size=(300, d)) + 4, 2)]
+    Z = np.ascontiguousarray(svd_transform(X))
+    w = np.ones(Z.shape[0])
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * d)
+    try:
+        _hier._set_simd(False)
+        want = _hier.hc_vvv_merges(Z, w, alpha, 1.0, unit_costs=False)
+        assert want.shape == (Z.shape[0] - 1, 2)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+        _hier._set_simd(True)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0, unit_costs=False),
+                                      want)
+    finally:
+        _hier._set_simd(True)
+
+
+@pytest.mark.parametrize("n, m", [(5000, 2000), (2001, 2000), (10**6, 300)])
+def test_subset_rows_are_the_distinct_draws_of_the_random_state(n, m):
+    # the subset mclust's start runs on: the sorted distinct values of
+    # successive randint draws, topped up to m (as np.unique of the draws)
+    rs = np.random.RandomState(3)
+    idx = np.unique(rs.randint(0, n, m))
+    while idx.size < m:
+        idx = np.unique(np.concatenate([idx, rs.randint(0, n, m - idx.size)]))
+    got = hierarchical._subsample(n, m, np.random.RandomState(3))
+    np.testing.assert_array_equal(got, idx)
+    assert got.dtype == idx.dtype
+
+
+def test_partition_of_any_merge_list_follows_each_row_to_its_last_merge(rng):
+    # merges not in hc_vvv's form (the higher row joining the lower, once)
+    # take partition's general path; both paths give each row the label of
+    # the row it merged into, in reverse order, numbered by first appearance
+    merges = hc_vvv(rng.normal(size=(60, 2)))
+    for m in (merges, merges[:, ::-1], np.r_[merges[:30], merges[:30]]):
+        for k in (1, 3, 10, 60):
+            labels = list(range(60))
+            for a, b in reversed(m[: 60 - k].tolist()):
+                labels[b] = labels[a]
+            np.testing.assert_array_equal(partition(m, 60, k), _relabel(np.array(labels)))
+
+
+def test_the_logarithm_bound_of_the_merge_costs_is_strictly_below_by_a_margin(rng):
+    # the kernel takes a cost's logarithm only where a bound from this one
+    # reaches the row's least cost: it must stay below log by more than the
+    # rounding of n log(x) - T (under n 1e-12), and close enough to prune
+    from gmmx._kernels import _hier
+
+    x = np.r_[np.exp(rng.uniform(-700, 700, 200_000)), 2.0 ** np.arange(-1000, 1000),
+              np.nextafter(2.0 ** np.arange(-1000, 1000), 0), 1.0, np.sqrt(2.0), np.sqrt(0.5),
+              np.finfo(float).tiny, np.finfo(float).max]
+    lo, ref = _hier._log_lower_bound(np.ascontiguousarray(x))
+    np.testing.assert_allclose(ref, np.log(x), rtol=1e-15, atol=1e-15)
+    gap = np.log(x) - lo
+    assert gap.min() > 9e-7 and gap.max() < 1.1e-6
