@@ -32,7 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._kernels import _hier
+from .._kernels import _hier, _simd
+
+# The merge costs' AVX2 loops (same bits as the baseline's) follow the kernels'
+# target choice, so GMMX_DISABLE_CPU_FEATURES=AVX2 turns them off too.
+_HC_AVX2 = _hier._set_simd(_simd.default_target() != "baseline")
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import NDArray

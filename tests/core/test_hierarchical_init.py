@@ -228,3 +228,22 @@ def test_the_logarithm_bound_of_the_merge_costs_is_strictly_below_by_a_margin(rn
     np.testing.assert_allclose(ref, np.log(x), rtol=1e-15, atol=1e-15)
     gap = np.log(x) - lo
     assert gap.min() > 9e-7 and gap.max() < 1.1e-6
+
+
+def test_disabling_avx2_in_the_environment_turns_the_merge_loops_to_baseline():
+    import os
+    import subprocess
+    import sys
+
+    from gmmx._kernels import _simd
+
+    code = "import gmmx.core.hierarchical as h; print(h._HC_AVX2)"
+    runs = {}
+    for disabled in ("", "AVX2 AVX512F"):
+        env = dict(os.environ, GMMX_DISABLE_CPU_FEATURES=disabled)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, env=env)
+        runs[disabled] = out.stdout.strip()
+    assert runs["AVX2 AVX512F"] == "False"
+    if "AVX2" in _simd.runnable_targets():
+        assert runs[""] == "True"
