@@ -28,12 +28,17 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, exp, isfinite, log
+from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport gmmx_omp_thread_num
+from ._vmath cimport (gmmx_all_finite, gmmx_dot, gmmx_full_logprob_row, gmmx_full_weighted_rows,
+                     gmmx_logsumexp_resp, gmmx_simd_import, gmmx_sum)
+
+# the vector loops are called through the SIMD table of gmmx._kernels._simd
+gmmx_simd_import()
 
 
 cdef enum:
@@ -134,7 +139,7 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     complete-data statistics about the means (zeros unless ``want_stats``;
     ``Mk`` includes the conditional covariances), and the first row whose
     log-likelihood (or, mode 1, weighted responsibility) is not finite, -1
-    if none.
+    if none (the statistics are then not to be used).
     """
     cdef Py_ssize_t m = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t n_chunks = starts.shape[0] - 1
@@ -144,22 +149,29 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef Py_ssize_t base = K + K * d + K * d * d + 2
     cdef double[:, ::1] part = np.zeros((n_groups, base))
     cdef int64_t[::1] first_bad = np.full(n_groups, -1, dtype=np.int64)
-    # per-thread scratch: x_o - ref (CHUNK x d), Z = (x_o - ref) [U_1 .. U_K] and
-    # the rows w r_k (x_o - ref) side by side (CHUNK x K d each), responsibilities
-    # (CHUNK x K), the scatters side by side (K d x d), M_o and M_o A (d x d
-    # each), s_o and delta (d each), n_k of the chunk (K)
+    # per-thread scratch: x_o - ref and a 1 per row (CHUNK x (d+1)); Z = (x_o - ref)
+    # [U_1 .. U_K] (column-major, CHUNK x K d); the rows r_k (x_o - ref) side by
+    # side (CHUNK x K d); log-densities / responsibilities (K x CHUNK); three
+    # row scratches (CHUNK); the scatters and sums side by side (K d x (d+1));
+    # M_o and M_o A (d x d each); s_o and delta (d each); n_k of the chunk (K)
     cdef Py_ssize_t kd = K * d
-    cdef Py_ssize_t width = CHUNK * d + 2 * CHUNK * kd + CHUNK * K + kd * d + 2 * d * d + 2 * d + K
+    cdef Py_ssize_t width = (CHUNK * (d + 1) + 2 * CHUNK * kd + CHUNK * K + 3 * CHUNK
+                             + kd * (d + 1) + 2 * d * d + 2 * d + K)
     cdef double[:, ::1] scratch = np.zeros((threads, width))
     cdef bint weighted = w.shape[0] > 0
     cdef bint write_out = out.shape[0] > 0
     cdef bint write_norm = norm.shape[0] > 0
     cdef bint stats_pass = want_stats and mode != 2
-    cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, k, j, a, b_, t, g, do, dm, ci, cj, kdo
+    cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, k, j, a, b_, t, g, do, dm, ci, cj, kdo, do1
+    cdef Py_ssize_t[:, ::1] jbs = np.zeros((threads, 2), dtype=np.intp)
+    cdef Py_ssize_t *jb
     cdef double *XO
     cdef double *Z
-    cdef double *WY
-    cdef double *R
+    cdef double *W
+    cdef double *LP
+    cdef double *MX
+    cdef double *SS
+    cdef double *LN
     cdef double *MC
     cdef double *MO
     cdef double *TT
@@ -168,14 +180,14 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef double *NKC
     cdef double *P
     cdef double *Mk
-    cdef double *zr
+    cdef double *xr
+    cdef const double *wc
     cdef const double *bm
     cdef const double *cm
-    cdef const double *sh
     cdef const double *x
     cdef const int32_t *cg
-    cdef double acc, q, v, mx, tot, nrm, wi, wr, n_
-    cdef int ido, inr, ikdo, ild = <int> kd
+    cdef double acc, ll, n_
+    cdef int ido, ido1, inr, ikdo, ild = <int> kd
     cdef double one = 1.0, zero = 0.0
     if m == 0 or n_chunks <= 0:
         return (np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d)), 0.0, 0.0, -1)
@@ -183,16 +195,20 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
         for grp in prange(n_groups, schedule='dynamic', chunksize=1, num_threads=threads):
             t = gmmx_omp_thread_num()
             XO = &scratch[t, 0]
-            Z = XO + CHUNK * d
-            WY = Z + CHUNK * kd
-            R = WY + CHUNK * kd
-            MC = R + CHUNK * K
-            MO = MC + kd * d
+            Z = XO + CHUNK * (d + 1)
+            W = Z + CHUNK * kd
+            LP = W + CHUNK * kd
+            MX = LP + CHUNK * K
+            SS = MX + CHUNK
+            LN = SS + CHUNK
+            MC = LN + CHUNK
+            MO = MC + kd * (d + 1)
             TT = MO + d * d
             SO = TT + d * d
             DL = SO + d
             NKC = DL + d
             P = &part[grp, 0]
+            jb = &jbs[t, 0]  # the feature block of the vector loops: all observed columns
             c0 = grp * per_group
             c1 = min(c0 + per_group, n_chunks)
             for ch in range(c0, c1):
@@ -201,101 +217,84 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                 g = pid[lo]
                 cg = &cols[g, 0]
                 do = n_obs[g]
+                do1 = do + 1
                 dm = d - do
                 kdo = K * do
                 ido = <int> do
+                ido1 = <int> do1
                 inr = <int> nr
                 ikdo = <int> kdo
+                jb[0] = 0
+                jb[1] = do
+                wc = &w[lo] if weighted else NULL
                 for ii in range(nr):
                     x = &X[lo + ii, 0]
+                    xr = XO + ii * do1
                     for j in range(do):
-                        XO[ii * do + j] = x[cg[j]] - ref[cg[j]]
+                        xr[j] = x[cg[j]] - ref[cg[j]]
+                    xr[do] = 1.0
                 if mode != 1:
-                    # Z (nr x K do, row-major) = XO Ucat[g]: column-major Z^T = Ucat^T XO^T
-                    dgemm(b"N", b"N", &ikdo, &inr, &ido, &one, &Ucat[g, 0, 0], &ild, XO,
-                          &ido, &zero, Z, &ikdo)
-                    for ii in range(nr):
-                        zr = Z + ii * kdo
-                        for k in range(K):
-                            sh = &shift[g, k, 0]
-                            q = 0.0
-                            for j in range(do):
-                                v = zr[k * do + j] - sh[j]
-                                q = q + v * v
-                            R[ii * K + k] = cst[g, k] - 0.5 * q
+                    # Z (column-major nr x K do) = XO Ucat[g]
+                    dgemm(b"T", b"T", &inr, &ikdo, &ido, &one, XO, &ido1, &Ucat[g, 0, 0], &ild,
+                          &zero, Z, &inr)
+                    for k in range(K):
+                        gmmx_full_logprob_row(Z, nr, K, k, jb, 1, &shift[g, k, 0], cst[g, k],
+                                              LP + k * nr)
                 if mode == 2:
                     for ii in range(nr):
                         for k in range(K):
-                            out[lo + ii, k] = R[ii * K + k]
+                            out[lo + ii, k] = LP[k * nr + ii]
                     continue
-                for k in range(K):
-                    NKC[k] = 0.0
-                for ii in range(nr):
-                    wi = w[lo + ii] if weighted else 1.0
-                    if mode == 0:
-                        mx = -INFINITY
-                        for k in range(K):
-                            if R[ii * K + k] > mx:
-                                mx = R[ii * K + k]
-                        tot = 0.0
-                        if isfinite(mx):
+                if mode == 0:
+                    ll = gmmx_logsumexp_resp(LP, nr, K, NULL, MX, SS, LN)
+                    if not gmmx_all_finite(LN, nr):
+                        for ii in range(nr):
+                            if not isfinite(LN[ii]):
+                                if first_bad[grp] < 0 or lo + ii < first_bad[grp]:
+                                    first_bad[grp] = lo + ii
+                                break
+                    if weighted:
+                        ll = gmmx_dot(wc, LN, nr)
+                    P[base - 2] += ll
+                    if write_norm:
+                        for ii in range(nr):
+                            norm[lo + ii] = LN[ii]
+                    if write_out:
+                        for ii in range(nr):
                             for k in range(K):
-                                R[ii * K + k] = exp(R[ii * K + k] - mx)
-                                tot = tot + R[ii * K + k]
-                            nrm = mx + log(tot)
-                        else:
-                            nrm = mx
-                        if not isfinite(nrm) or not isfinite(wi * nrm):
-                            if first_bad[grp] < 0:
-                                first_bad[grp] = lo + ii
-                            for k in range(K):
-                                R[ii * K + k] = 0.0
-                            if write_norm:
-                                norm[lo + ii] = nrm
-                            if write_out:
-                                for k in range(K):
-                                    out[lo + ii, k] = 0.0
-                            continue
+                                out[lo + ii, k] = LP[k * nr + ii]
+                else:
+                    for ii in range(nr):
                         for k in range(K):
-                            R[ii * K + k] = R[ii * K + k] / tot
-                        if write_norm:
-                            norm[lo + ii] = nrm
-                        if write_out:
-                            for k in range(K):
-                                out[lo + ii, k] = R[ii * K + k]
-                        P[base - 2] += wi * nrm
-                    else:
-                        for k in range(K):
-                            R[ii * K + k] = out[lo + ii, k]
-                            if not isfinite(wi * R[ii * K + k]) and first_bad[grp] < 0:
-                                first_bad[grp] = lo + ii
-                    P[base - 1] += wi
-                    if stats_pass:
-                        for k in range(K):
-                            R[ii * K + k] = wi * R[ii * K + k]
-                            NKC[k] += R[ii * K + k]
+                            LP[k * nr + ii] = out[lo + ii, k]
+                P[base - 1] += gmmx_sum(wc, nr) if weighted else <double> nr
                 if not stats_pass:
                     continue
-                for ii in range(nr):
-                    zr = WY + ii * kdo
+                if weighted:
                     for k in range(K):
-                        wr = R[ii * K + k]
-                        for j in range(do):
-                            zr[k * do + j] = wr * XO[ii * do + j]
-                # MC (K do x do, column-major) = WY^T XO: the scatters about ref
-                dgemm(b"N", b"T", &ikdo, &ido, &inr, &one, WY, &ikdo, XO, &ido, &zero, MC,
+                        for ii in range(nr):
+                            LP[k * nr + ii] = LP[k * nr + ii] * wc[ii]
+                if mode == 1 and not gmmx_all_finite(LP, K * nr):
+                    for ii in range(nr):
+                        for k in range(K):
+                            if not isfinite(LP[k * nr + ii]):
+                                if first_bad[grp] < 0:
+                                    first_bad[grp] = lo + ii
+                for k in range(K):
+                    NKC[k] = gmmx_sum(LP + k * nr, nr)
+                gmmx_full_weighted_rows(LP, XO, nr, K, do, jb, 1, W)
+                # MC (K do x (do + 1), column-major) = W^T [XO 1]: the scatters about
+                # ref, and in the last column the sums
+                dgemm(b"N", b"T", &ikdo, &ido1, &inr, &one, W, &ikdo, XO, &ido1, &zero, MC,
                       &ikdo)
                 for k in range(K):
                     n_ = NKC[k]
                     P[k] += n_
-                    # s about ref, then about mu_k: s_o = s - n delta,
-                    # M_o = M - s delta^T - delta s^T + n delta delta^T
+                    # about mu_k: s_o = s - n delta, M_o = M - s delta^T - delta s^T
+                    # + n delta delta^T
                     for j in range(do):
                         DL[j] = means[k, cg[j]] - ref[cg[j]]
-                        acc = 0.0
-                        for ii in range(nr):
-                            acc = acc + WY[ii * kdo + k * do + j]
-                        SO[j] = acc
+                        SO[j] = MC[do * kdo + k * do + j]
                     for a in range(do):
                         for b_ in range(do):
                             MO[a * do + b_] = (MC[b_ * kdo + k * do + a] - SO[a] * DL[b_]
