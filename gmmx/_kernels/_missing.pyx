@@ -72,34 +72,41 @@ def count_keys(const uint64_t[::1] keys, int64_t[::1] counts):
 
 
 def split_rows(const double[:, ::1] X, const uint64_t[::1] keys, const int32_t[::1] lut,
-               int64_t[::1] offsets, int64_t[::1] complete, int64_t[::1] gap,
-               int32_t[::1] pid, double[:, ::1] Xc, double[:, ::1] Xg):
+               int64_t[:, ::1] offsets, const int64_t[::1] first_complete,
+               int64_t[::1] complete, int64_t[::1] gap, int32_t[::1] pid, double[:, ::1] Xc,
+               double[:, ::1] Xg):
     """Rows with key 0 into ``complete`` and ``Xc``; the others into ``gap`` and
     ``Xg``, grouped by key, in one sequential read of ``X``.
 
-    A counting sort: ``offsets[key]`` is where the rows of ``key`` start in
-    ``gap`` (advanced as rows are placed, so rows keep their order within a
-    key); ``pid`` takes ``lut[key]``.  ``Xc`` / ``Xg`` receive copies of the
-    rows (either may have no rows: then only the indices are written).
+    A counting sort, by ``T = offsets.shape[0]`` threads, thread ``t`` taking
+    the ``t``-th of ``T`` equal runs of rows: ``offsets[t, key]`` is where
+    its rows of ``key`` start in ``gap`` (advanced as rows are placed, so rows
+    keep their order within a key), ``first_complete[t]`` where its complete
+    rows start; ``pid`` takes ``lut[key]``.  ``Xc`` / ``Xg`` receive copies of
+    the rows (``Xc`` may have no rows: then only the indices are written).
+    The result does not depend on ``T``.
     """
-    cdef Py_ssize_t i, nc = 0, at
+    cdef Py_ssize_t n = keys.shape[0], T = offsets.shape[0], t, i, i0, i1, nc, at
     cdef size_t row_bytes = X.shape[1] * sizeof(double)
     cdef uint64_t key
-    cdef bint copy_c = Xc.shape[0] > 0, copy_g = Xg.shape[0] > 0
+    cdef bint copy_c = Xc.shape[0] > 0
     with nogil:
-        for i in range(keys.shape[0]):
-            key = keys[i]
-            if key == 0:
-                complete[nc] = i
-                if copy_c:
-                    memcpy(&Xc[nc, 0], &X[i, 0], row_bytes)
-                nc += 1
-            else:
-                at = offsets[key]
-                offsets[key] = at + 1
-                gap[at] = i
-                pid[at] = lut[key]
-                if copy_g:
+        for t in prange(T, schedule='static', chunksize=1, num_threads=<int> T):
+            i0 = t * n // T
+            i1 = (t + 1) * n // T
+            nc = first_complete[t]
+            for i in range(i0, i1):
+                key = keys[i]
+                if key == 0:
+                    complete[nc] = i
+                    if copy_c:
+                        memcpy(&Xc[nc, 0], &X[i, 0], row_bytes)
+                    nc = nc + 1
+                else:
+                    at = offsets[t, key]
+                    offsets[t, key] = at + 1
+                    gap[at] = i
+                    pid[at] = lut[key]
                     memcpy(&Xg[at, 0], &X[i, 0], row_bytes)
 
 

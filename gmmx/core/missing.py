@@ -245,7 +245,7 @@ class MissingEStep:
         if _missing.nan_keys(Xk, keys, _threads(n_threads)) == 0:
             return []
         full = np.uint64((1 << d) - 1)
-        if d <= 20:  # patterns by counting
+        if d <= _COUNTING_MAX_FEATURES:  # patterns by counting
             counts = np.zeros(1 << d, dtype=np.int64)
             _missing.count_keys(keys, counts)
             if counts[int(full)]:
@@ -262,11 +262,12 @@ class MissingEStep:
         return keys, lut, slices
 
     @staticmethod
-    def _native_split(X, keys, lut):
+    def _native_split(X, keys, lut, n_threads=1, buffers=None):
         """``(complete rows, their copy, gap rows, their copy, pattern ids, chunk starts)``
         of a slice for the native kernel, the rows with gaps grouped by pattern
         (``keys``, ``lut``: the slice's part of :meth:`_plan`); None when nothing
-        in it is NaN."""
+        in it is NaN.  ``buffers``: a :class:`_Buffers` for the copies (the
+        copies are then views of it, valid until the next slice)."""
         n_gap = int(np.count_nonzero(keys))
         if n_gap == 0:
             return None
@@ -274,16 +275,22 @@ class MissingEStep:
         Xd = np.ascontiguousarray(X, dtype=np.float64)
         n_complete = X.shape[0] - n_gap
         if not isinstance(lut, tuple):  # counting sort: split, grouped and copied in one pass
-            counts = np.zeros(1 << d, dtype=np.int64)
-            _missing.count_keys(keys, counts)
-            offsets = np.cumsum(counts) - counts - counts[0]
-            complete = np.empty(n_complete, dtype=np.int64)
-            gap = np.empty(n_gap, dtype=np.int64)
-            pid = np.empty(n_gap, dtype=np.int32)
+            T = max(1, min(_threads(n_threads), X.shape[0] // 4096))
+            counts = np.zeros((T, 1 << d), dtype=np.int64)
+            bounds = np.arange(T + 1) * X.shape[0] // T
+            for t in range(T):
+                _missing.count_keys(keys[bounds[t]:bounds[t + 1]], counts[t])
+            total = counts.sum(axis=0)
+            # thread t's rows of a key follow those of the threads before it
+            offsets = (np.cumsum(total) - total - total[0]) + (np.cumsum(counts, axis=0) - counts)
+            first_complete = np.ascontiguousarray(offsets[:, 0] + total[0])
+            buf = buffers if buffers is not None else _Buffers(X.shape[0], d)
+            complete, gap, pid = buf.complete[:n_complete], buf.gap[:n_gap], buf.pid[:n_gap]
             # the complete rows keep X's dtype: they go through the kernel as given
-            Xc = np.empty((n_complete if X.dtype == np.float64 else 0, d))
-            Xg = np.empty((n_gap, d))
-            _missing.split_rows(Xd, keys, lut, offsets, complete, gap, pid, Xc, Xg)
+            Xc = buf.Xc[:n_complete if X.dtype == np.float64 else 0]
+            Xg = buf.Xg[:n_gap]
+            _missing.split_rows(Xd, keys, lut, np.ascontiguousarray(offsets), first_complete,
+                                complete, gap, pid, Xc, Xg)
             if X.dtype != np.float64:
                 Xc = X.take(complete, axis=0)
         else:
@@ -350,19 +357,22 @@ class MissingEStep:
             return None if resp is not None else kernel.accumulate(
                 X, sample_weight, self.kp, n_threads, chunk_rows, where)
         keys, lut, slices = plan
+        buffers = None if isinstance(lut, tuple) else _Buffers(
+            max(hi - lo for lo, hi in slices), X.shape[1])
         total = None
         for lo, hi in slices:
             wb = None if sample_weight is None else sample_weight[lo:hi]
             rb = None if resp is None else resp[lo:hi]
             st = self._fast_slice(X[lo:hi], keys[lo:hi], lut, wb, rb, n_threads, chunk_rows,
-                                  where, lo)
+                                  where, lo, buffers)
             if st is None:
                 return None
             total = st if total is None else _add_stats(total, st)
         return total
 
-    def _fast_slice(self, X, keys, lut, w, resp, n_threads, chunk_rows, where, offset):
-        split = self._native_split(X, keys, lut)
+    def _fast_slice(self, X, keys, lut, w, resp, n_threads, chunk_rows, where, offset,
+                    buffers):
+        split = self._native_split(X, keys, lut, n_threads, buffers)
         if split is None:  # no NaN in this slice
             try:
                 if resp is None:
@@ -397,11 +407,13 @@ class MissingEStep:
         if not plan:
             return fn(X, self.kp, n_threads)
         keys, lut, slices = plan
+        buffers = None if isinstance(lut, tuple) else _Buffers(
+            max(hi - lo for lo, hi in slices), X.shape[1])
         K = self.kp.means.shape[0]
         out = np.empty((X.shape[0],) + (() if mode == "norm" else (K,)))
         for lo, hi in slices:
             Xb = X[lo:hi]
-            split = self._native_split(Xb, keys[lo:hi], lut)
+            split = self._native_split(Xb, keys[lo:hi], lut, n_threads, buffers)
             if split is None:
                 try:
                     out[lo:hi] = fn(Xb, self.kp, n_threads)
@@ -747,6 +759,18 @@ def _pack_matrix(means, pc, log_weights):
 
 #: Bytes of a slice of rows that the native path splits and copies at a time.
 _SLICE_BYTES = 1 << 24
+#: Up to this many features the rows are grouped by a counting sort (a table
+#: of 2**d counts per thread), beyond it by a sort of their NaN masks.
+_COUNTING_MAX_FEATURES = 16
+
+
+class _Buffers:
+    """The copies and indices of one slice, allocated once per block."""
+
+    def __init__(self, rows, d):
+        self.Xc, self.Xg = np.empty((rows, d)), np.empty((rows, d))
+        self.complete, self.gap = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
+        self.pid = np.empty(rows, dtype=np.int32)
 
 
 def _slices(X):
