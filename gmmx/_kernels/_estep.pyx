@@ -179,9 +179,15 @@ def default_chunk_rows(Py_ssize_t n_features, Py_ssize_t n_components, int kind,
 # (d=50, K=10), 0.51 (d=128, K=4), 0.54 (d=256, K=2), about 0.5 for d=2..8,
 # K=2..4 and 0.6 for tied. With OpenBLAS's own AVX-512 kernels the GEMMs are
 # faster: d=16 and d=32 still favour the loops, d=50 is about a tie (0.55
-# against 0.48 for triangular distances + blocked GEMM scatter). Without
-# AVX-512 the loops' 16 eight-lane accumulators do not fit in the registers:
-# blocked GEMMs then. (Asked on every call: tests switch the SIMD target.)
+# against 0.48 for triangular distances + blocked GEMM scatter). On AVX2 (2-core
+# AMD EPYC without AVX-512, OpenBLAS Haswell kernels, two threads, wall time of
+# one pass relative to BLAS) the loops' 2 x 2 sub-tiles win for full models:
+# 0.59-0.67 (d=4, K=4), 0.72-0.76 (d=8, K=4), 0.85-0.89 (d=16, K=8), 0.84-0.97
+# (d=32, K=16), 0.87-0.95 (d=50, K=10); for tied ones they lose (d=16, K=8:
+# 1.17-1.20: their distances are one GEMM for all components), so they keep
+# BLAS distances and sum the scatter with the loops (0.96-1.09, a tie, which
+# keeps one chunk size for both kinds). Without vector extensions: blocked GEMMs.
+# (Asked on every call: tests switch the SIMD target.)
 cdef Py_ssize_t _full_blocks_override = 0
 cdef int _full_tri_override = -1
 
@@ -202,10 +208,11 @@ def _set_full_direct_scatter(int use):
 
 
 def full_direct_scatter(Py_ssize_t n_features):
-    """True when the full / tied kernel sums the scatter without BLAS (`gmmx_full_scatter_upper`)."""
+    """True when the full / tied kernel sums the scatter without BLAS
+    (`gmmx_full_scatter_upper`) on the SIMD target that runs."""
     if _full_direct_scatter_override >= 0:
         return bool(_full_direct_scatter_override)
-    return gmmx_full_wide_simd() != 0
+    return gmmx_full_wide_simd() >= 1
 
 
 cdef void _full_mirror(double *G, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
@@ -217,11 +224,13 @@ cdef void _full_mirror(double *G, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
                 G[l * Kd + k * d + j] = G[j * Kd + k * d + l]
 
 
-def full_tri_distances(Py_ssize_t n_features):
-    """True when the full / tied kernel computes distances without BLAS (`gmmx_full_tri_logprob`)."""
+def full_tri_distances(Py_ssize_t n_features, bint tied=False):
+    """True when the full (``tied``: tied) kernel computes distances without BLAS
+    (`gmmx_full_tri_logprob`) on the SIMD target that runs."""
     if _full_tri_override >= 0:
         return bool(_full_tri_override)
-    return gmmx_full_wide_simd() != 0
+    cdef int level = gmmx_full_wide_simd()
+    return level >= 2 or (level == 1 and not tied)
 
 
 def _set_full_blocks(Py_ssize_t n_blocks):
@@ -939,7 +948,7 @@ cdef tuple _drive(
     if kind == K_FULL:
         nb = full_blocks(d)
         blk_size = _full_block_bounds(d, nb, jb)
-        tri = full_tri_distances(d)
+        tri = full_tri_distances(d, P != K)
         direct = full_direct_scatter(d)
         if tri or direct:  # xt, and rx beside it
             y_size = max(y_size, 2 * GMMX_FULL_LD(B) * GMMX_FULL_PAD(d))
