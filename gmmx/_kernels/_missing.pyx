@@ -34,8 +34,10 @@ from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm
 
 from ._openmp cimport gmmx_omp_thread_num
-from ._vmath cimport (gmmx_all_finite, gmmx_dot, gmmx_full_logprob_row, gmmx_full_weighted_rows,
-                     gmmx_logsumexp_resp, gmmx_simd_import, gmmx_sum)
+from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_all_finite, gmmx_dot,
+                     gmmx_full_logprob_row, gmmx_full_scale_rows, gmmx_full_scatter_upper,
+                     gmmx_full_transpose, gmmx_full_tri_logprob, gmmx_full_weighted_rows,
+                     gmmx_full_wide_simd, gmmx_logsumexp_resp, gmmx_simd_import, gmmx_sum)
 
 # the vector loops are called through the SIMD table of gmmx._kernels._simd
 gmmx_simd_import()
@@ -160,10 +162,16 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     # [U_1 .. U_K] (column-major, CHUNK x K d); the rows r_k (x_o - ref) side by
     # side (CHUNK x K d); log-densities / responsibilities (K x CHUNK); three
     # row scratches (CHUNK); the scatters and sums side by side (K d x (d+1));
-    # M_o and M_o A (d x d each); s_o and delta (d each); n_k of the chunk (K)
+    # M_o and M_o A (d x d each); s_o and delta (d each); n_k of the chunk (K);
+    # the chunk transposed and its rows times r_k (padded, for the own loops)
     cdef Py_ssize_t kd = K * d
+    cdef Py_ssize_t ldt = GMMX_FULL_LD(CHUNK)
     cdef Py_ssize_t width = (CHUNK * (d + 1) + 2 * CHUNK * kd + CHUNK * K + 3 * CHUNK
-                             + kd * (d + 1) + 2 * d * d + 2 * d + K)
+                             + kd * (d + 1) + 2 * d * d + 2 * d + K
+                             + 2 * GMMX_FULL_PAD(d) * ldt)
+    # the full kernel's own loops where the target picks them over BLAS (AVX2,
+    # AVX-512 with vector extensions): triangular distances, direct scatter
+    cdef bint own = gmmx_full_wide_simd() >= 1
     cdef double[:, ::1] scratch = np.zeros((threads, width))
     cdef bint weighted = w.shape[0] > 0
     cdef bint write_out = out.shape[0] > 0
@@ -185,6 +193,8 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef double *SO
     cdef double *DL
     cdef double *NKC
+    cdef double *XT
+    cdef double *RX
     cdef double *P
     cdef double *Mk
     cdef double *xr
@@ -214,6 +224,8 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
             SO = TT + d * d
             DL = SO + d
             NKC = DL + d
+            XT = NKC + K
+            RX = XT + GMMX_FULL_PAD(d) * ldt
             P = &part[grp, 0]
             jb = &jbs[t, 0]  # the feature block of the vector loops: all observed columns
             c0 = grp * per_group
@@ -240,7 +252,13 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                     for j in range(do):
                         xr[j] = x[cg[j]] - ref[cg[j]]
                     xr[do] = 1.0
-                if mode != 1:
+                if own:
+                    gmmx_full_transpose(XO, nr, do, ldt, XT)
+                if mode != 1 and own:
+                    for k in range(K):
+                        gmmx_full_tri_logprob(XT, nr, ldt, do, &Ucat[g, 0, k * do], kd,
+                                              &shift[g, k, 0], cst[g, k], LP + k * nr)
+                elif mode != 1:
                     # Z (column-major nr x K do) = XO Ucat[g]
                     dgemm(b"T", b"T", &inr, &ikdo, &ido, &one, XO, &ido1, &Ucat[g, 0, 0], &ild,
                           &zero, Z, &inr)
@@ -289,11 +307,18 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                                     first_bad[grp] = lo + ii
                 for k in range(K):
                     NKC[k] = gmmx_sum(LP + k * nr, nr)
-                gmmx_full_weighted_rows(LP, XO, nr, K, do, jb, 1, W)
-                # MC (K do x (do + 1), column-major) = W^T [XO 1]: the scatters about
-                # ref, and in the last column the sums
-                dgemm(b"N", b"T", &ikdo, &ido1, &inr, &one, W, &ikdo, XO, &ido1, &zero, MC,
-                      &ikdo)
+                # MC (K do x (do + 1), column-major): the scatters about ref (the upper
+                # triangle at least), and in the last column the sums
+                if own:
+                    for j in range(kdo * do1):
+                        MC[j] = 0.0
+                    for k in range(K):
+                        gmmx_full_scale_rows(LP + k * nr, XT, nr, GMMX_FULL_PAD(do), ldt, RX)
+                        gmmx_full_scatter_upper(XT, RX, nr, do, ldt, MC + k * do, kdo)
+                else:
+                    gmmx_full_weighted_rows(LP, XO, nr, K, do, jb, 1, W)
+                    dgemm(b"N", b"T", &ikdo, &ido1, &inr, &one, W, &ikdo, XO, &ido1, &zero,
+                          MC, &ikdo)
                 for k in range(K):
                     n_ = NKC[k]
                     P[k] += n_
@@ -303,9 +328,10 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                         DL[j] = means[k, cg[j]] - ref[cg[j]]
                         SO[j] = MC[do * kdo + k * do + j]
                     for a in range(do):
-                        for b_ in range(do):
+                        for b_ in range(a, do):
                             MO[a * do + b_] = (MC[b_ * kdo + k * do + a] - SO[a] * DL[b_]
                                                - DL[a] * SO[b_] + n_ * DL[a] * DL[b_])
+                            MO[b_ * do + a] = MO[a * do + b_]
                     for j in range(do):
                         SO[j] = SO[j] - n_ * DL[j]
                     bm = &B[g, k, 0, 0]

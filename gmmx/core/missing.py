@@ -284,7 +284,7 @@ class MissingEStep:
             # thread t's rows of a key follow those of the threads before it
             offsets = (np.cumsum(total) - total - total[0]) + (np.cumsum(counts, axis=0) - counts)
             first_complete = np.ascontiguousarray(offsets[:, 0] + total[0])
-            buf = buffers if buffers is not None else _Buffers(X.shape[0], d)
+            buf = buffers if buffers is not None else _Buffers(keys, [(0, X.shape[0])], d)
             complete, gap, pid = buf.complete[:n_complete], buf.gap[:n_gap], buf.pid[:n_gap]
             # the complete rows keep X's dtype: they go through the kernel as given
             Xc = buf.Xc[:n_complete if X.dtype == np.float64 else 0]
@@ -357,8 +357,7 @@ class MissingEStep:
             return None if resp is not None else kernel.accumulate(
                 X, sample_weight, self.kp, n_threads, chunk_rows, where)
         keys, lut, slices = plan
-        buffers = None if isinstance(lut, tuple) else _Buffers(
-            max(hi - lo for lo, hi in slices), X.shape[1])
+        buffers = None if isinstance(lut, tuple) else _Buffers(keys, slices, X.shape[1])
         total = None
         for lo, hi in slices:
             wb = None if sample_weight is None else sample_weight[lo:hi]
@@ -407,8 +406,7 @@ class MissingEStep:
         if not plan:
             return fn(X, self.kp, n_threads)
         keys, lut, slices = plan
-        buffers = None if isinstance(lut, tuple) else _Buffers(
-            max(hi - lo for lo, hi in slices), X.shape[1])
+        buffers = None if isinstance(lut, tuple) else _Buffers(keys, slices, X.shape[1])
         K = self.kp.means.shape[0]
         out = np.empty((X.shape[0],) + (() if mode == "norm" else (K,)))
         for lo, hi in slices:
@@ -765,12 +763,16 @@ _COUNTING_MAX_FEATURES = 16
 
 
 class _Buffers:
-    """The copies and indices of one slice, allocated once per block."""
+    """The copies and indices of one slice, allocated once per block for the
+    largest numbers of complete rows and of rows with gaps in a slice."""
 
-    def __init__(self, rows, d):
-        self.Xc, self.Xg = np.empty((rows, d)), np.empty((rows, d))
-        self.complete, self.gap = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
-        self.pid = np.empty(rows, dtype=np.int32)
+    def __init__(self, keys, slices, d):
+        gaps = [int(np.count_nonzero(keys[lo:hi])) for lo, hi in slices]
+        n_gap = max(gaps)
+        n_complete = max(hi - lo - g for (lo, hi), g in zip(slices, gaps))
+        self.Xc, self.Xg = np.empty((n_complete, d)), np.empty((n_gap, d))
+        self.complete = np.empty(n_complete, dtype=np.int64)
+        self.gap, self.pid = np.empty(n_gap, dtype=np.int64), np.empty(n_gap, dtype=np.int32)
 
 
 def _slices(X):
