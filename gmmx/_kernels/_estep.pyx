@@ -1024,6 +1024,24 @@ cdef tuple _drive(
     return total, status, bad_chunk, B
 
 
+cdef _check_pass_args(Py_ssize_t n, Py_ssize_t K, Py_ssize_t d, Py_ssize_t n_blocks, int kind,
+                      const double[:, ::1] means, const double[::1] prec,
+                      const double[::1] ref, const double[:, ::1] shift,
+                      const double[::1] sample_weight, double[::1] out_norm,
+                      double[:, ::1] out_resp, const double[:, ::1] tpar=None):
+    """The checks of an E-step pass's arguments (:func:`estep`; :func:`t_estep`
+    with its ``tpar``)."""
+    _check_params(K, d, n_blocks, kind, means, prec, ref, shift)
+    if tpar is not None and (tpar.shape[0] != 3 or tpar.shape[1] != K):
+        raise ValueError("tpar must have shape (3, n_components)")
+    if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
+        raise ValueError("sample_weight must have one entry per row")
+    if out_norm is not None and out_norm.shape[0] != n:
+        raise ValueError("out_norm must have one entry per row")
+    if out_resp is not None and (out_resp.shape[0] != n or out_resp.shape[1] != K):
+        raise ValueError("out_resp must have shape (n_samples, n_components)")
+
+
 def estep(
     const floating[:, ::1] X,
     const double[::1] sample_weight,
@@ -1092,13 +1110,8 @@ def estep(
         Py_ssize_t d = X.shape[1]
         Py_ssize_t K = cst.shape[0]
 
-    _check_params(K, d, n_blocks, kind, means, prec, ref, shift)
-    if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
-        raise ValueError("sample_weight must have one entry per row")
-    if out_norm is not None and out_norm.shape[0] != n:
-        raise ValueError("out_norm must have one entry per row")
-    if out_resp is not None and (out_resp.shape[0] != n or out_resp.shape[1] != K):
-        raise ValueError("out_resp must have shape (n_samples, n_components)")
+    _check_pass_args(n, K, d, n_blocks, kind, means, prec, ref, shift, sample_weight, out_norm,
+                     out_resp)
     if kind == K_DIAG:
         shift = _diag_coefficients(cst, means, prec, ref)
     return _drive(X, _ptr1(sample_weight), K, n_blocks, kind, &cst[0], &means[0, 0],
@@ -1261,15 +1274,8 @@ def t_estep(
         Py_ssize_t K = cst.shape[0]
         double[:, ::1] tv
 
-    _check_params(K, d, n_blocks, kind, means, prec, ref, shift)
-    if tpar.shape[0] != 3 or tpar.shape[1] != K:
-        raise ValueError("tpar must have shape (3, n_components)")
-    if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
-        raise ValueError("sample_weight must have one entry per row")
-    if out_norm is not None and out_norm.shape[0] != n:
-        raise ValueError("out_norm must have one entry per row")
-    if out_resp is not None and (out_resp.shape[0] != n or out_resp.shape[1] != K):
-        raise ValueError("out_resp must have shape (n_samples, n_components)")
+    _check_pass_args(n, K, d, n_blocks, kind, means, prec, ref, shift, sample_weight, out_norm,
+                     out_resp, tpar)
     if kind == K_DIAG:
         shift = _diag_coefficients(cst, means, prec, ref)
     tbuf = np.zeros((MAX_GROUPS_, 3 * K), dtype=np.float64)
