@@ -18,7 +18,7 @@ FITTED_PARAMS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 # them on the default target only. A module that switches targets itself sets
 # SWITCHES_SIMD_TARGETS = True.
 SIMD_TARGET_TESTS = ("tests/kernels/", "tests/core/test_kernel.py", "tests/hmm/test_hmm_kernel.py",
-                     "tests/core/test_missing_kernel.py")
+                     "tests/core/test_missing_kernel.py", "tests/core/test_student_estep.py")
 
 
 def simd_targets_to_test():

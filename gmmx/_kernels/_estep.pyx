@@ -78,7 +78,7 @@ from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite,
 from ._vmath cimport (gmmx_f32_logsumexp, gmmx_f32_sum_log, gmmx_f32_uni_logprob,
                      gmmx_f32_uni_resp2, gmmx_f32_uni_stats, gmmx_f32_uni_stats2,
                      gmmx_f32_vexp, gmmx_f32_weighted_ll)
-from ._vmath cimport gmmx_add_const_finite, gmmx_center_sq_f32, gmmx_center_sq_f64
+from ._vmath cimport gmmx_add_const_finite, gmmx_center_sq_f32, gmmx_center_sq_f64, gmmx_t_resp
 from ._vmath cimport gmmx_simd_import
 
 # every kernel is called through the SIMD table of gmmx._kernels._simd
@@ -553,102 +553,6 @@ cdef void _diag_blas_stats(
             M[k * d + j] += T[k * 2 * d + d + j]
 
 
-cdef int _t_chunk(
-    double *lp,               # IN/OUT (K, n): log N(x_i | mu_k, Sigma_k) -> w_i r_ik u_ik
-    Py_ssize_t n,
-    Py_ssize_t K,
-    const double *cst,        # IN  (K,) unit-weight Gaussian constants (-1/2 log|S| - d/2 log 2pi)
-    const double *tpar,       # IN  (3K,) nu_k, c_k = log w_k + log t constant, half_k = (nu_k+d)/2
-    const double *sw,         # IN  (n,) sample weights or NULL
-    double *scr,              # SCRATCH (3 K n + 3 n)
-    double *tsum,             # OUT accumulated (3K,): sum w r, sum w r L, sum w r (norm - j)
-    double *out_norm,         # OUT (n,) log p(x_i) or NULL
-    double *out_resp,         # OUT (n, K) responsibilities or NULL
-    double *ll_out,           # OUT sum w log p(x_i)
-) noexcept nogil:
-    """Student-t E-step arithmetic on one chunk's Gaussian log-densities.
-
-    ``delta = max(2 (cst_k - lp), 0)``, ``L = log(nu + delta)``,
-    ``j = c_k - half_k L`` (``log w_k + log t``), ``norm = logsumexp_k j``,
-    ``r = exp(j - norm)`` (flushed to 0 below 1e-200), ``u = 2 half / (nu + delta)``.
-    Returns 1 when a distance or ``norm`` is not finite.
-    """
-    cdef:
-        const double *dof = tpar
-        const double *c = tpar + K
-        const double *half = tpar + 2 * K
-        double *A = scr
-        double *J = scr + K * n
-        double *E = J + K * n
-        double *MX = E + K * n
-        double *TT = MX + n
-        double *TL = TT + n
-        Py_ssize_t i, k, at
-        double delta, s, jk, nrm, r, rw, wi, v, ll = 0.0
-    for k in range(K):
-        for i in range(n):
-            at = k * n + i
-            delta = 2.0 * (cst[k] - lp[at])
-            if delta < 0.0:
-                delta = 0.0
-            if not isfinite(delta):
-                return 1
-            s = dof[k] + delta
-            A[at] = s
-            lp[at] = 2.0 * half[k] / s
-    gmmx_vlog(A, K * n)
-    for i in range(n):
-        MX[i] = -INFINITY
-    for k in range(K):
-        for i in range(n):
-            at = k * n + i
-            jk = c[k] - half[k] * A[at]
-            J[at] = jk
-            if jk > MX[i]:
-                MX[i] = jk
-    for k in range(K):
-        for i in range(n):
-            E[k * n + i] = J[k * n + i] - MX[i]
-    gmmx_vexp(E, K * n)
-    for i in range(n):
-        TT[i] = 0.0
-    for k in range(K):
-        for i in range(n):
-            TT[i] += E[k * n + i]
-    for i in range(n):
-        TL[i] = TT[i]
-    gmmx_vlog(TL, n)
-    for i in range(n):
-        nrm = MX[i] + TL[i]
-        if not isfinite(nrm):
-            return 1
-        TL[i] = nrm
-        if out_norm != NULL:
-            out_norm[i] = nrm
-        ll += (sw[i] if sw != NULL else 1.0) * nrm
-    for k in range(K):
-        for i in range(n):
-            at = k * n + i
-            r = E[at] / TT[i]
-            if r < 1e-200:
-                r = 0.0
-            if out_resp != NULL:
-                out_resp[i * K + k] = r
-            v = r * lp[at]
-            wi = 1.0
-            if sw != NULL:
-                wi = sw[i]
-                v = wi * v
-            lp[at] = v
-            if r > 0.0:
-                rw = wi * r
-                tsum[k] += rw
-                tsum[K + k] += rw * A[at]
-                tsum[2 * K + k] += rw * (TL[i] - J[at])
-    ll_out[0] = ll
-    return 0
-
-
 cdef int _chunk(
     const floating *X,        # IN  (n, d) rows of this chunk
     const double *sw,         # IN  (n,) sample weights or NULL
@@ -677,7 +581,7 @@ cdef int _chunk(
     bint want_stats,
     const double *resp_in,    # IN  (n, K) responsibilities given by the caller, or NULL
     double *out_lp,           # OUT (n, K) log-densities (then stop), or NULL
-    const double *tpar,       # IN  (3K) Student-t nu, c, half (see _t_chunk), or NULL
+    const double *tpar,       # IN  (3K) Student-t nu, c, half (see gmmx_t_resp in _vmath.h), or NULL
     double *tscr,             # SCRATCH (3 K n + 3 n) [t]
     double *tsum,             # OUT, accumulated (3K) t sums [t]
 ) noexcept nogil:
@@ -777,7 +681,7 @@ cdef int _chunk(
 
         if tpar != NULL:
             # ---- Student-t: lp becomes w_i * r_ik * u_ik ------------------
-            if _t_chunk(lp, n, K, cst, tpar, sw, tscr, tsum, out_norm, out_resp, &ll) != 0:
+            if gmmx_t_resp(lp, n, K, cst, tpar, sw, tscr, tsum, out_norm, out_resp, &ll) != 0:
                 return 1
             if not isfinite(ll):
                 return 1
@@ -1243,7 +1147,7 @@ def t_estep(
     """The Student-t mixture's E-step in one pass (chunk by chunk, in cache).
 
     Per chunk: the Gaussian log-densities under unit weights (``cst`` without
-    ``log w_k``), the t arithmetic of ``_t_chunk`` (t log-densities,
+    ``log w_k``), the t arithmetic of ``gmmx_t_resp`` (_vmath.h) (t log-densities,
     responsibilities ``r``, weights ``u = (nu + d) / (nu + delta)``), then the
     statistics of :func:`estep` under ``w r u``.  Parameters as
     :func:`estep`, plus

@@ -25,7 +25,7 @@
 
 /* Version of the table layout: the Cython modules refuse a _simd module
  * built from another list. Bump it whenever GMMX_SIMD_FUNCS changes. */
-#define GMMX_SIMD_ABI 1
+#define GMMX_SIMD_ABI 2
 
 #define GMMX_SIMD_FUNCS(X)                                                                \
     /* E-step: vector math and the array loops of _vmath.h */                              \
@@ -92,6 +92,9 @@
     X(void, gmmx_center_sq_f32, (const float *X, const double *ref, Py_ssize_t n,         \
                                  Py_ssize_t d, double *A))                                \
     X(int, gmmx_add_const_finite, (double *row, double c, Py_ssize_t n))                  \
+    X(int, gmmx_t_resp, (double *lp, Py_ssize_t n, Py_ssize_t K, const double *cst,       \
+                         const double *tpar, const double *sw, double *scr, double *tsum, \
+                         double *out_norm, double *out_resp, double *ll_out))             \
     /* k-means: _kmeans_core.h */                                                         \
     X(void, kmx_distances_f64, (const double *X, Py_ssize_t n, Py_ssize_t d,              \
                                 const double *cb, Py_ssize_t nb, double scale,            \

@@ -1168,4 +1168,105 @@ static int gmmx_add_const_finite(double *GMMX_RESTRICT row, double c, Py_ssize_t
     return ok;
 }
 
+/* Student-t E-step arithmetic on one chunk, in place (StudentTMixture's pass,
+ * _estep.t_estep).  lp holds K rows of n unit-weight Gaussian log-densities;
+ * tpar is (nu_k, c_k, half_k) for k < K with c_k = log w_k + the t constant and
+ * half_k = (nu_k + d) / 2.  Per row and component:
+ *     delta = max(2 (cst_k - lp), 0),  L = log(nu_k + delta),  j = c_k - half_k L,
+ *     norm = log sum_k exp(j),  r = exp(j - norm) (0 below GMMX_FLUSH),
+ *     u = 2 half_k / (nu_k + delta),  lp <- w r u.
+ * tsum (3K) accumulates sum w r, sum w r L and sum w r (norm - j); ll_out gets
+ * sum w norm; out_norm (n) and out_resp (n, K, row-major) are optional.
+ * scr is 3 K n + 3 n doubles.  Returns 1, with tsum unchanged, when a distance
+ * or a row's norm is not finite. */
+static int gmmx_t_resp(double *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
+                       const double *cst, const double *tpar, const double *sw,
+                       double *GMMX_RESTRICT scr, double *tsum, double *out_norm,
+                       double *out_resp, double *ll_out)
+{
+    const double *dof = tpar, *c = tpar + K, *half = tpar + 2 * K;
+    double *GMMX_RESTRICT A = scr;          /* log(nu + delta) */
+    double *GMMX_RESTRICT J = scr + K * n;  /* j, then norm - j */
+    double *GMMX_RESTRICT E = J + K * n;    /* exp(j - max), then w r */
+    double *GMMX_RESTRICT MX = E + K * n;
+    double *GMMX_RESTRICT TT = MX + n;
+    double *GMMX_RESTRICT TL = TT + n;
+    Py_ssize_t i, k;
+    int ok = 1;
+
+    for (k = 0; k < K; k++) {
+        const double ck = cst[k], nu = dof[k], hk = half[k], cc = c[k], twoh = 2.0 * hk;
+        double *GMMX_RESTRICT row = lp + k * n;
+        double *GMMX_RESTRICT a = A + k * n;
+        double *GMMX_RESTRICT jr = J + k * n;
+        for (i = 0; i < n; i++) {
+            double delta = 2.0 * (ck - row[i]), s, L;
+            delta = delta < 0.0 ? 0.0 : delta;
+            ok &= (delta - delta) == 0.0;  /* false for inf and NaN */
+            s = nu + delta;
+            L = gmmx_log1(s);
+            a[i] = L;
+            jr[i] = cc - hk * L;
+            row[i] = twoh / s;
+        }
+    }
+    if (!ok) return 1;
+    memcpy(MX, J, (size_t)n * sizeof(double));
+    for (k = 1; k < K; k++) {
+        const double *GMMX_RESTRICT jr = J + k * n;
+        for (i = 0; i < n; i++) MX[i] = jr[i] > MX[i] ? jr[i] : MX[i];
+    }
+    for (k = 0; k < K; k++) {
+        const double *GMMX_RESTRICT jr = J + k * n;
+        double *GMMX_RESTRICT e = E + k * n;
+        for (i = 0; i < n; i++) e[i] = gmmx_exp1(jr[i] - MX[i]);
+    }
+    memcpy(TT, E, (size_t)n * sizeof(double));
+    for (k = 1; k < K; k++) {
+        const double *GMMX_RESTRICT e = E + k * n;
+        for (i = 0; i < n; i++) TT[i] = TT[i] + e[i];
+    }
+    for (i = 0; i < n; i++) {
+        double nrm = MX[i] + gmmx_log1(TT[i]);
+        ok &= (nrm - nrm) == 0.0;
+        TL[i] = nrm;
+    }
+    if (!ok) return 1;
+    if (out_norm != NULL) memcpy(out_norm, TL, (size_t)n * sizeof(double));
+    ll_out[0] = sw != NULL ? gmmx_dot(sw, TL, n) : gmmx_sum(TL, n);
+    if (out_resp != NULL) {
+        for (i = 0; i < n; i++)
+            for (k = 0; k < K; k++) {
+                double r = E[k * n + i] / TT[i];
+                out_resp[i * K + k] = r < GMMX_FLUSH ? 0.0 : r;
+            }
+    }
+    for (k = 0; k < K; k++) {
+        double *GMMX_RESTRICT row = lp + k * n;
+        double *GMMX_RESTRICT e = E + k * n;
+        double *GMMX_RESTRICT jr = J + k * n;
+        if (sw != NULL) {
+            for (i = 0; i < n; i++) {
+                double r = e[i] / TT[i];
+                r = r < GMMX_FLUSH ? 0.0 : r;
+                row[i] = sw[i] * (r * row[i]);
+                e[i] = sw[i] * r;
+                jr[i] = r > 0.0 ? TL[i] - jr[i] : 0.0;  /* j = -inf where w_k = 0 */
+            }
+        } else {
+            for (i = 0; i < n; i++) {
+                double r = e[i] / TT[i];
+                r = r < GMMX_FLUSH ? 0.0 : r;
+                row[i] = r * row[i];
+                e[i] = r;
+                jr[i] = r > 0.0 ? TL[i] - jr[i] : 0.0;
+            }
+        }
+        tsum[k] += gmmx_sum(e, n);
+        tsum[K + k] += gmmx_dot(e, A + k * n, n);
+        tsum[2 * K + k] += gmmx_dot(e, jr, n);
+    }
+    return 0;
+}
+
 #endif /* GMMX_VMATH_H */

@@ -66,3 +66,6 @@ cdef extern from "_simd.h" nogil:
     void gmmx_center_sq_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
                             double *A) noexcept
     int gmmx_add_const_finite(double *row, double c, Py_ssize_t n) noexcept
+    int gmmx_t_resp(double *lp, Py_ssize_t n, Py_ssize_t K, const double *cst,
+                    const double *tpar, const double *sw, double *scr, double *tsum,
+                    double *out_norm, double *out_resp, double *ll_out) noexcept
