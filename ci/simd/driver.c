@@ -82,6 +82,17 @@ int main(void)
         v = t->gmmx_f32_logsumexp(lpf, N, K, NULL, mxf, ssumf, dscr);
         PUTK(put, "f32_ll", &v, 1); PUTK(putf, "f32_resp", lpf, K * N);
     }
+    {   /* Student-t E-step arithmetic: 3 components, weighted, with responsibilities */
+        static double tscr[3 * 3 * N + 3 * N], resp[3 * N];
+        double tpar[9] = {4.0, 7.5, 30.0, -1.2, -0.9, -1.6, 2.5, 4.25, 15.5}, tsum[9] = {0};
+        int rc;
+        t->gmmx_uni_logprob(x, N, 3, cst, mu, p, lp);
+        rc = t->gmmx_t_resp(lp, N, 3, cst, tpar, y, tscr, tsum, lnorm, resp, &v);
+        if (rc == 0) {
+            put("t_ll", &v, 1); put("t_sums", tsum, 9); put("t_wru", lp, 3 * N);
+            put("t_norm", lnorm, N); put("t_resp", resp, 3 * N);
+        }
+    }
     t->gmmx_f32_uni_resp2(xf, N, cst, mu, p, r0f, r1f, mxf, ssumf);
     putf("f32_r0", r0f, N); putf("f32_r1", r1f, N);
     memset(out, 0, sizeof out);
