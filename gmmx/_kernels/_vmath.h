@@ -995,6 +995,7 @@ static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
                 for (qq = 0; qq < 4; qq += 2)
                     for (tt = 0; tt < 4; tt += 2) {
                         gmmx_v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, p0, p1, w0, w1;
+                        if (jt == lt && qq > tt) continue;  /* below the diagonal: never read */
                         const double *GMMX_RESTRICT ra = rr[qq], *GMMX_RESTRICT rb = rr[qq + 1];
                         const double *GMMX_RESTRICT xa = xx[tt], *GMMX_RESTRICT xb = xx[tt + 1];
                         for (i = 0; i + 8 <= n; i += 8) {
