@@ -439,6 +439,69 @@ cdef extern from *:
         return h;
     }
 
+    /* hc_refine_min2 and hc_hits in one pass over the row of a merged
+     * cluster (d = 2): v[0..n) holds lower bounds of its costs (inf at
+     * skip, its own column).  Wherever a bound does not exceed the least
+     * cost found so far it is replaced by the cost (hc_exact2's bits), so
+     * the minimum, the least id[k] where it is reached and how many times
+     * go to *vmin, *arg, *cnt exactly as hc_refine_min2 finds them.  The
+     * k != skip where v[k] <= pmin[k] or parg[k] is a or b go to hits
+     * (ascending; their number returned): v[k] is then a cost or a lower
+     * bound, so they include every k hc_hits finds after hc_refine_min2
+     * (the extra ones have costs above their row's minimum and rows that
+     * do not point at a or b: the caller leaves them alone). */
+    static Py_ssize_t hc_scan2(const double *S, Py_ssize_t stride, Py_ssize_t n,
+                               const double *A, double alpha, double beta, double *v,
+                               Py_ssize_t skip, const Py_ssize_t *id,
+                               const double *GMMX_RESTRICT pmin,
+                               const Py_ssize_t *GMMX_RESTRICT parg, Py_ssize_t a,
+                               Py_ssize_t b, Py_ssize_t *GMMX_RESTRICT hits,
+                               double *vmin, Py_ssize_t *arg, Py_ssize_t *cnt)
+    {
+        Py_ssize_t k0, k, h = 0, q = n - n % 8, best = -1, c = 0;
+        double thr = -INFINITY, e;
+        int l, any, refine = 0;
+        if (n > 0) {
+            k = hc_argmin(v, n);
+            if (k != skip && v[k] < INFINITY) {
+                thr = hc_exact2(S, stride, k, A, alpha, beta);
+                refine = 1;
+            }
+        }
+        for (k0 = 0; k0 < n; k0 += 8) {
+            Py_ssize_t k1 = k0 + 8 <= n ? k0 + 8 : n;
+            if (k0 < q) {
+                any = 0;
+                for (l = 0; l < 8; l++)
+                    any |= (v[k0 + l] <= thr) | (v[k0 + l] <= pmin[k0 + l])
+                           | (parg[k0 + l] == a) | (parg[k0 + l] == b);
+                if (!any) continue;
+            }
+            for (k = k0; k < k1; k++) {
+                if (k == skip) continue;
+                if (v[k] <= thr) {
+                    e = hc_exact2(S, stride, k, A, alpha, beta);
+                    v[k] = e;
+                    if (e < thr) {
+                        thr = e;
+                        best = id[k];
+                        c = 1;
+                    } else if (e == thr) {
+                        if (best < 0 || id[k] < best) best = id[k];
+                        c++;
+                    }
+                }
+                if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
+            }
+        }
+        if (refine) {
+            *vmin = thr; *arg = best; *cnt = c;
+        } else {
+            *vmin = INFINITY; *arg = -1; *cnt = 0;
+        }
+        return h;
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -463,6 +526,11 @@ cdef extern from *:
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    Py_ssize_t hc_scan2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                        double alpha, double beta, double* v, Py_ssize_t skip,
+                        const Py_ssize_t* id, const double* pmin, const Py_ssize_t* parg,
+                        Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits, double* vmin,
+                        Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
                        Py_ssize_t n, Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits) noexcept nogil
     void hc_min_by_id(const double* a, const Py_ssize_t* id, Py_ssize_t n, double* v,
@@ -934,7 +1002,16 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 pa = pb
             # row a anew (at d = 2 only where the costs can matter: elsewhere
             # vals holds lower bounds above the minima they are compared with)
-            _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
+            if cl.d == 2:
+                # the row's minimum and the other rows it may change in one pass
+                cl.stats2(<int>a, cl.A)
+                hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &vals[0])
+                vals[pa] = INFINITY
+                n_hit = hc_scan2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &vals[0], pa,
+                                 &act[0], &pmin[0], &parg[0], a, b, &cand[0], &v,
+                                 &rowarg[a], &rowcnt[a])
+            else:
+                _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
             _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
             pmin[pa] = v
             parg[pa] = rowarg[a]
@@ -942,7 +1019,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             exact[a] = 1
             # the other rows: only those whose minimum the new costs can reach
             # or that pointed at a or b change
-            n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
+            if cl.d != 2:
+                n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
             for h in range(n_hit):
                 k = cand[h]
                 if k == pa:
