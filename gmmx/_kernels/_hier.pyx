@@ -167,6 +167,48 @@ cdef extern from *:
         return (k * 6.93147180559945286e-01 + p * f) - 1e-6;
     }
 
+    /* hc_lb2 at the columns idx[0..n) of S, into lb[0..n) */
+    #define HC_LB2_IDX_BODY \
+        Py_ssize_t g; \
+        HC_COSTS2_VARS \
+        for (g = 0; g < n; g++) { \
+            Py_ssize_t k = idx[g]; \
+            double nj = cnt[k], nn = ni + nj; \
+            double rn = (double)(1.0f / (float)nn); \
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
+            double dd = d0 * d0 + d1 * d1; \
+            double t = ta + tr[k] + (ni * nj * rn) * dd; \
+            double q = beta * (t + alpha) * rn; \
+            lb[g] = nn * hc_log_lo(q) - (terma + term[k]); \
+        }
+
+    static void hc_lb2_idx_base(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
+        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+        HC_LB2_IDX_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_lb2_idx_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
+        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+        HC_LB2_IDX_BODY
+    }
+    #endif
+
+    static void hc_lb2_idx(const double *S, Py_ssize_t stride, const Py_ssize_t *idx,
+                           Py_ssize_t n, const double *A, double alpha, double beta, double *lb)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_lb2_idx_avx2(S, stride, idx, n, A, alpha, beta, lb); return; }
+    #endif
+        hc_lb2_idx_base(S, stride, idx, n, A, alpha, beta, lb);
+    }
+
     static void hc_lb2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
@@ -727,20 +769,33 @@ cdef extern from *:
                                      int want_hits, Py_ssize_t *hits, double *bthr,
                                      double *bhit, char *done, const Py_ssize_t *head,
                                      const Py_ssize_t *nxt, const char *grown,
-                                     const Py_ssize_t *glist, Py_ssize_t ng, double *vmin,
-                                     Py_ssize_t *arg, Py_ssize_t *cnt)
+                                     const Py_ssize_t *glist, Py_ssize_t ng, double *gv,
+                                     double *vmin, Py_ssize_t *arg, Py_ssize_t *cnt)
     {
         Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1;
         double thr = INFINITY, cmin = INFINITY, e, bmin = INFINITY;
         int l;
-        /* the clusters grown by merges, outside the blocks' statistics */
+        /* the clusters grown by merges, outside the blocks' statistics
+         * (gv: scratch of ng) */
+        hc_lb2_idx(S, stride, glist, ng, A, alpha, beta, gv);
         for (j = 0; j < ng; j++) {
             k = glist[j];
             if (k == skip) continue;
-            hc_lb2(S + k, stride, 1, A, alpha, beta, v + k);
-            h += hc_scan2_part(S, stride, k, k + 1, A, alpha, beta, v, skip, id, pmin, parg,
-                               a, b, want_hits, hits + h, NULL, &thr, &cmin, &best, &c);
-            if (want_hits && !(v[k] <= pmin[k]) && ((parg[k] == a) | (parg[k] == b)))
+            v[k] = gv[j];
+            if (v[k] <= thr) {
+                e = hc_exact2(S, stride, k, A, alpha, beta);
+                v[k] = e;
+                thr = e < thr ? e : thr;
+                if (e < cmin) {
+                    cmin = e;
+                    best = id[k];
+                    c = 1;
+                } else if (e == cmin) {
+                    if (best < 0 || id[k] < best) best = id[k];
+                    c++;
+                }
+            }
+            if (want_hits && ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)))
                 hits[h++] = k;
         }
         hc_blk_bounds(blk, nb, A, alpha, beta, bthr, bhit);
@@ -792,6 +847,37 @@ cdef extern from *:
         return h;
     }
 
+    /* The columns k != skip (into out, their number returned) where the cost
+     * of A equals best, the least cost of A's row: a column whose bound
+     * exceeds best is not one. */
+    static Py_ssize_t hc_row_eq2(const double *S, Py_ssize_t stride, Py_ssize_t m,
+                                 const double *blk, Py_ssize_t nb, const double *A,
+                                 double alpha, double beta, double best, double *v,
+                                 Py_ssize_t skip, const char *grown, const Py_ssize_t *glist,
+                                 Py_ssize_t ng, double *gv, double *bthr, double *bhit,
+                                 Py_ssize_t *out)
+    {
+        Py_ssize_t n = 0, g, i, k, k0, k1;
+        hc_lb2_idx(S, stride, glist, ng, A, alpha, beta, gv);
+        for (g = 0; g < ng; g++) {
+            k = glist[g];
+            if (k != skip && gv[g] <= best && hc_exact2(S, stride, k, A, alpha, beta) == best)
+                out[n++] = k;
+        }
+        hc_blk_bounds(blk, nb, A, alpha, beta, bthr, bhit);
+        for (i = 0; i < nb; i++) {
+            if (!(bthr[i] <= best)) continue;
+            k0 = i * HC_BLK;
+            k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
+            hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
+            for (k = k0; k < k1; k++)
+                if (k != skip && !grown[k] && v[k] <= best
+                    && hc_exact2(S, stride, k, A, alpha, beta) == best)
+                    out[n++] = k;
+        }
+        return n;
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -832,8 +918,13 @@ cdef extern from *:
                               Py_ssize_t b, int want_hits, Py_ssize_t* hits, double* bthr,
                               double* bhit, char* done, const Py_ssize_t* head,
                               const Py_ssize_t* nxt, const char* grown, const Py_ssize_t* glist,
-                              Py_ssize_t ng, double* vmin, Py_ssize_t* arg,
+                              Py_ssize_t ng, double* gv, double* vmin, Py_ssize_t* arg,
                               Py_ssize_t* cnt) noexcept nogil
+    Py_ssize_t hc_row_eq2(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* blk,
+                          Py_ssize_t nb, const double* A, double alpha, double beta, double best,
+                          double* v, Py_ssize_t skip, const char* grown, const Py_ssize_t* glist,
+                          Py_ssize_t ng, double* gv, double* bthr, double* bhit,
+                          Py_ssize_t* out) noexcept nogil
     void hc_plink(Py_ssize_t* parg, Py_ssize_t* head, Py_ssize_t* nxt, Py_ssize_t* prv,
                   Py_ssize_t k, Py_ssize_t t) noexcept nogil
     Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
@@ -1185,7 +1276,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef bint unique
     # d = 2: S's columns in spatially coherent blocks of HC_BLK (strips of
     # the first coordinate, each sorted by the second), retired in place
-    cdef bint blocks = cl.d == 2
+    # (unit weights: the blocks' bounds are tight where the rows have one count)
+    cdef bint blocks = cl.d == 2 and bool(np.all(np.asarray(w) == 1.0))
     cdef Py_ssize_t nb2 = (m + HC_BLK - 1) // HC_BLK
     cdef double[::1] blk = np.empty(nb2 * HC_BS)
     cdef double[::1] bthr = np.empty(nb2)
@@ -1202,6 +1294,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t[::1] glist = np.empty(m if blocks else 1, dtype=np.intp)
     cdef Py_ssize_t[::1] gpos = np.empty(m if blocks else 1, dtype=np.intp)
     cdef Py_ssize_t ng = 0
+    cdef double[::1] gvals = np.empty(m if blocks else 1)
+    cdef Py_ssize_t[::1] eqcols = np.empty(m, dtype=np.intp)
+    cdef Py_ssize_t n_eq
     if blocks:
         n_strip = max(1, int(round((nb2) ** 0.5)))
         strip = -(-nb2 // n_strip) * HC_BLK
@@ -1295,7 +1390,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                                            &vals[0], pos[r], &act[0], &pmin[0], &parg[0], -1,
                                            -1, 0, &cand[0], &bthr[0], &bhit[0],
                                            &bdone[0], &phead[0], &pnxt[0], &grown[0],
-                                           &glist[0], ng, &v, &rowarg[r], &rowcnt[r])
+                                           &glist[0], ng, &gvals[0], &v, &rowarg[r],
+                                           &rowcnt[r])
                         else:
                             _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r],
                                            &rowcnt[r])
@@ -1321,11 +1417,21 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 best_hi = best_lo = -1
                 for k in range(n_cand):
                     r = cand[k]
-                    _row_costs(cl, r, act, pos, n_act, vals)
-                    for i in range(n_act):
-                        if vals[i] != best:
-                            continue
-                        j = act[i]
+                    if blocks:
+                        # only the columns at the minimum
+                        cl.stats2(<int>r, cl.A)
+                        n_eq = hc_row_eq2(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
+                                          best, &vals[0], pos[r], &grown[0], &glist[0], ng,
+                                          &gvals[0], &bthr[0], &bhit[0], &eqcols[0])
+                    else:
+                        _row_costs(cl, r, act, pos, n_act, vals)
+                        n_eq = 0
+                        for i in range(n_act):
+                            if vals[i] == best:
+                                eqcols[n_eq] = i
+                                n_eq += 1
+                    for h in range(n_eq):
+                        j = act[eqcols[h]]
                         si, sj = slot[r], slot[j]
                         key_hi = si if si > sj else sj
                         key_lo = sj if si > sj else si
@@ -1378,17 +1484,30 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 pos[act[pb]] = pb
                 pmin[pb] = pmin[n_act]
                 parg[pb] = parg[n_act]
+                if cl.d == 2:
+                    cl.compact_move(n_act, pb)
                 if pa == n_act:
                     pa = pb
+                if cl.d == 2:
+                    cl.compact_set(pa, <int>a)
             # row a anew (at d = 2 only where the costs can matter: elsewhere
             # vals holds lower bounds above the minima they are compared with)
-            if cl.d == 2:
+            if cl.d == 2 and not blocks:
                 # the row's minimum and the other rows it may change in one pass
+                cl.stats2(<int>a, cl.A)
+                hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &vals[0])
+                vals[pa] = INFINITY
+                n_hit = hc_scan2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &vals[0], pa,
+                                 &act[0], &pmin[0], &parg[0], a, b, &cand[0], &v,
+                                 &rowarg[a], &rowcnt[a])
+            elif blocks:
+                # the same over the blocks the bounds leave in
                 cl.stats2(<int>a, cl.A)
                 n_hit = hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
                                        &vals[0], pa, &act[0], &pmin[0], &parg[0], a, b, 1,
                                        &cand[0], &bthr[0], &bhit[0], &bdone[0], &phead[0],
-                                       &pnxt[0], &grown[0], &glist[0], ng, &v, &rowarg[a],
+                                       &pnxt[0], &grown[0], &glist[0], ng, &gvals[0], &v,
+                                       &rowarg[a],
                                        &rowcnt[a])
             else:
                 _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
