@@ -38,6 +38,20 @@
 # minimum; other rows by tiles of the upper triangle, folded into the minima
 # of their rows and columns.  The row minima are kept with per-block minima,
 # so the cheapest merge is found without a pass over all rows.
+#
+# At d = 2 with unit weights the columns of S stay in place (a merged-away
+# cluster's column is retired, term -inf) in spatially coherent blocks of
+# HC_BLK rows (strips of the first coordinate, sorted by the second within a
+# strip).  Clusters grown by merges leave their block's statistics and are
+# scanned apart (few: the tree mostly grows a handful of clusters one row at
+# a time).  A block of never-merged rows has a strict lower bound of its
+# merge costs with a cluster from the distance of the cluster's mean to the
+# block's box (hc_blk_bounds), so a row's minimum, the rows a merge can
+# lower, and the pairs at a tie only cost the blocks whose bound reaches the
+# least cost found, or a row's own minimum; the rows pointing at each
+# cluster are kept in lists, so those pointing at the merged pair are found
+# without a pass.  The costs taken are hc_exact2's bits, so the merges are
+# the same as the full scan's.
 
 import numpy as np
 
@@ -629,20 +643,19 @@ cdef extern from *:
             double termhi = bs[3 * nb + i], khi = bs[4 * nb + i]; \
             double dx = bs[5 * nb + i] - ma0, dx2 = ma0 - bs[6 * nb + i]; \
             double dy = bs[7 * nb + i] - ma1, dy2 = ma1 - bs[8 * nb + i]; \
-            double dd, n1, n2, c, Q, x1, g1, g2, g, slack, th, hh; \
+            double dd, n1, c, Q, x1, g, slack, th, hh; \
             dx = dx > dx2 ? dx : dx2; \
             dy = dy > dy2 ? dy : dy2; \
             dx = dx > 0.0 ? dx : 0.0; \
             dy = dy > 0.0 ? dy : 0.0; \
             dd = dx * dx + dy * dy; \
             n1 = ni + nlo; \
-            n2 = ni + nhi; \
             c = ni * nlo / n1; \
             Q = beta * (ta + tlo + alpha + c * dd) * (1.0 - 1e-12); \
-            x1 = Q / n1 + ((n2 == n1 && n1 > 2.0) ? detA / (n1 * n1) : 0.0); \
-            g1 = n1 * hc_log_lo(x1); \
-            g2 = n2 * hc_log_lo(Q / n2); \
-            g = (n2 == n1 || g1 < g2) ? g1 : g2; \
+            x1 = Q / n1 + (n1 > 2.0 ? detA / (n1 * n1) : 0.0); \
+            g = n1 * hc_log_lo(x1); \
+            /* one count per block (unit weights): nhi == nlo */ \
+            g = nhi == nlo ? g : -INFINITY; \
             slack = 1e-9 * (fabs(g) + fabs(terma) + fabs(termhi)); \
             th = g - (terma + termhi) - slack; \
             hh = khi < INFINITY ? g - (terma + khi) - (slack + 1e-9 * fabs(khi)) : -INFINITY; \
@@ -770,9 +783,10 @@ cdef extern from *:
                                      double *bhit, char *done, const Py_ssize_t *head,
                                      const Py_ssize_t *nxt, const char *grown,
                                      const Py_ssize_t *glist, Py_ssize_t ng, double *gv,
-                                     double *vmin, Py_ssize_t *arg, Py_ssize_t *cnt)
+                                     Py_ssize_t *lst, double *vmin, Py_ssize_t *arg,
+                                     Py_ssize_t *cnt)
     {
-        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1;
+        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl;
         double thr = INFINITY, cmin = INFINITY, e, bmin = INFINITY;
         int l;
         /* the clusters grown by merges, outside the blocks' statistics
@@ -802,12 +816,23 @@ cdef extern from *:
         first = hc_argmin(bthr, nb);
         bmin = bthr[first];
         if (!(bmin < INFINITY)) first = -1;
-        for (j = -1; j < nb; j++) {
-            i = j < 0 ? first : j;
-            if (i < 0 || (j >= 0 && i == first)) continue;
+        for (i = 0; i < nb; i++) done[i] = 0;
+        /* the first block, then the list of those its least cost leaves in */
+        nl = 0;
+        if (first >= 0) lst[nl++] = first;
+        for (j = 0; j < 2; j++) {
+            if (j == 1) {
+                nl = 0;
+                for (i = 0; i < nb; i++) {
+                    lst[nl] = i;
+                    nl += (bthr[i] <= thr) | (want_hits & !(bhit[i] > 0.0));
+                }
+            }
+            for (g = 0; g < nl; g++) {
+            i = lst[g];
+            if (done[i] || (j == 1 && i == first)) continue;
             k0 = i * HC_BLK;
             k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
-            done[i] = 0;
             if (bthr[i] <= thr || (want_hits && !(bhit[i] > 0.0))) {
                 if (bthr[i] == INFINITY && bhit[i] == INFINITY) continue;  /* no active column */
                 hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
@@ -821,8 +846,7 @@ cdef extern from *:
                                    a, b, want_hits, hits + h, grown, &thr, &cmin, &best,
                                    &c);
                 done[i] = 1;
-            } else {
-                done[i] = 0;
+            }
             }
         }
         if (want_hits) {
@@ -918,7 +942,8 @@ cdef extern from *:
                               Py_ssize_t b, int want_hits, Py_ssize_t* hits, double* bthr,
                               double* bhit, char* done, const Py_ssize_t* head,
                               const Py_ssize_t* nxt, const char* grown, const Py_ssize_t* glist,
-                              Py_ssize_t ng, double* gv, double* vmin, Py_ssize_t* arg,
+                              Py_ssize_t ng, double* gv, Py_ssize_t* lst, double* vmin,
+                              Py_ssize_t* arg,
                               Py_ssize_t* cnt) noexcept nogil
     Py_ssize_t hc_row_eq2(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* blk,
                           Py_ssize_t nb, const double* A, double alpha, double beta, double best,
@@ -1282,6 +1307,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef double[::1] blk = np.empty(nb2 * HC_BS)
     cdef double[::1] bthr = np.empty(nb2)
     cdef double[::1] bhit = np.empty(nb2)
+    cdef Py_ssize_t[::1] blst = np.empty(nb2, dtype=np.intp)
     cdef char[::1] bdone = np.zeros(nb2, dtype=np.int8)
     cdef Py_ssize_t[::1] layout
     # d = 2: the columns whose parg is row t, linked from phead[t]
@@ -1390,7 +1416,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                                            &vals[0], pos[r], &act[0], &pmin[0], &parg[0], -1,
                                            -1, 0, &cand[0], &bthr[0], &bhit[0],
                                            &bdone[0], &phead[0], &pnxt[0], &grown[0],
-                                           &glist[0], ng, &gvals[0], &v, &rowarg[r],
+                                           &glist[0], ng, &gvals[0], &blst[0], &v,
+                                           &rowarg[r],
                                            &rowcnt[r])
                         else:
                             _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r],
@@ -1506,7 +1533,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 n_hit = hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
                                        &vals[0], pa, &act[0], &pmin[0], &parg[0], a, b, 1,
                                        &cand[0], &bthr[0], &bhit[0], &bdone[0], &phead[0],
-                                       &pnxt[0], &grown[0], &glist[0], ng, &gvals[0], &v,
+                                       &pnxt[0], &grown[0], &glist[0], ng, &gvals[0],
+                                       &blst[0], &v,
                                        &rowarg[a],
                                        &rowcnt[a])
             else:
