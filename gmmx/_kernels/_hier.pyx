@@ -1240,7 +1240,7 @@ def _set_simd(bint on):
 
 
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
-                  double beta, *, bint unit_costs=True):
+                  double beta, *, bint unit_costs=True, bint spatial=True):
     """The merges of mclust's VVV agglomeration of the rows of ``Z``.
 
     Parameters
@@ -1253,6 +1253,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     unit_costs : bool
         Find the initial minima of unit-weight rows by the shorter route
         (the same minima; False for the tests).
+    spatial : bool
+        At d = 2 with unit weights, cost only the spatial blocks of rows the
+        bounds leave in (the same merges; False for the tests: the
+        compacted full scan).
 
     Returns
     -------
@@ -1302,7 +1306,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     # d = 2: S's columns in spatially coherent blocks of HC_BLK (strips of
     # the first coordinate, each sorted by the second), retired in place
     # (unit weights: the blocks' bounds are tight where the rows have one count)
-    cdef bint blocks = cl.d == 2 and bool(np.all(np.asarray(w) == 1.0))
+    cdef bint blocks = spatial and cl.d == 2 and bool(np.all(np.asarray(w) == 1.0))
     cdef Py_ssize_t nb2 = (m + HC_BLK - 1) // HC_BLK
     cdef double[::1] blk = np.empty(nb2 * HC_BS)
     cdef double[::1] bthr = np.empty(nb2)
