@@ -182,7 +182,20 @@ def _sorted_distinct(x):
 
 
 def _subsample(n, m, random_state):
-    """``m`` distinct sorted row indices out of ``n`` in O(m) memory."""
+    """``m`` distinct sorted row indices out of ``n`` in O(m) memory.
+
+    The sorted distinct values of successive ``randint`` draws, topped up to
+    ``m``; up to ``64 m`` rows a mask of ``n`` bytes gathers them (the same
+    indices without a sort per draw).
+    """
+    if n <= 64 * m:
+        seen = np.zeros(n, dtype=bool)
+        seen[random_state.randint(0, n, m)] = True
+        count = int(np.count_nonzero(seen))
+        while count < m:
+            seen[random_state.randint(0, n, m - count)] = True
+            count = int(np.count_nonzero(seen))
+        return np.flatnonzero(seen)
     idx = _sorted_distinct(random_state.randint(0, n, m))
     while idx.size < m:
         idx = _sorted_distinct(np.concatenate([idx, random_state.randint(0, n, m - idx.size)]))
