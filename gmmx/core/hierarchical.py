@@ -23,6 +23,11 @@ Cost: each merge recomputes the merge costs of the new cluster (``m``
 ``d x d`` log-determinants; the (at most 2,000) subset rows keep only their
 cheapest merge, ``O(m)`` memory), so the whole tree is ``O(m^2 d^3)``; above
 16 features the subset shrinks as ``(16/d)^1.5`` to stay near the cost at 16.
+At two features with unit weights the kernel keeps the rows never merged in
+spatial blocks with lower bounds of their merge costs and costs only the
+blocks those bounds leave in (the same merges; on three blobs the tree mostly
+grows a few clusters a row at a time, and 2,000 rows take about 0.6 times
+the full scan's time).
 No pass over the data is needed: the rows come from the initialisation sample.
 """
 
