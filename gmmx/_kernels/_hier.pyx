@@ -1429,9 +1429,13 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
                         pmin[pos[r]] = v
                         _set_parg(blocks, parg, phead, pnxt, pprv, pos[r], rowarg[r])
-                        if blocks:
+                        if blocks and not grown[pos[r]]:
+                            # the block's largest term + pmin (grown rows are
+                            # outside the blocks' statistics)
                             i0 = pos[r] // HC_BLK
-                            hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i0, &blk[0], nb2)
+                            k = pos[r]
+                            if cl.S[7 * m + k] + v > blk[4 * nb2 + i0]:
+                                blk[4 * nb2 + i0] = cl.S[7 * m + k] + v
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
@@ -1491,7 +1495,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             pa = pos[a]
             pb = pos[b]
             if blocks:
-                # retire b's column in place
+                # retire b's column in place; the statistics of the blocks
+                # of a row that leaves them (b retired, a grown)
+                i0 = -1 if grown[pb] else pb // HC_BLK
+                i1 = -1 if grown[pa] else pa // HC_BLK
                 cl.S[7 * m + pb] = -INFINITY
                 pmin[pb] = -INFINITY
                 _set_parg(blocks, parg, phead, pnxt, pprv, pb, -1)
@@ -1506,8 +1513,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     glist[ng] = pa
                     gpos[pa] = ng
                     ng += 1
-                hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], pb // HC_BLK, &blk[0], nb2)
-                hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], pa // HC_BLK, &blk[0], nb2)
+                if i0 >= 0:
+                    hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i0, &blk[0], nb2)
+                if i1 >= 0 and i1 != i0:
+                    hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i1, &blk[0], nb2)
             else:
                 # drop b from the active list (the last takes its place)
                 n_act -= 1
@@ -1548,8 +1557,6 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             _set_parg(blocks, parg, phead, pnxt, pprv, pa, rowarg[a])
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
-            if blocks:
-                hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], pa // HC_BLK, &blk[0], nb2)
             # the other rows: only those whose minimum the new costs can reach
             # or that pointed at a or b change
             if cl.d != 2:
