@@ -974,12 +974,11 @@ cdef enum:
     _TILE = 64  # of the initial matrix
 
 
-cdef inline void _set_parg(bint blocks, Py_ssize_t[::1] parg, Py_ssize_t[::1] head,
-                           Py_ssize_t[::1] nxt, Py_ssize_t[::1] prv, Py_ssize_t k,
-                           Py_ssize_t t) noexcept nogil:
+cdef inline void _set_parg(bint blocks, Py_ssize_t* parg, Py_ssize_t* head, Py_ssize_t* nxt,
+                           Py_ssize_t* prv, Py_ssize_t k, Py_ssize_t t) noexcept nogil:
     """``parg[k] = t``, with the lists of the columns pointing at each row (d = 2)."""
     if blocks:
-        hc_plink(&parg[0], &head[0], &nxt[0], &prv[0], k, t)
+        hc_plink(parg, head, nxt, prv, k, t)
     else:
         parg[k] = t
 
@@ -1428,7 +1427,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                                            &rowcnt[r])
                         _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
                         pmin[pos[r]] = v
-                        _set_parg(blocks, parg, phead, pnxt, pprv, pos[r], rowarg[r])
+                        _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pos[r],
+                                  rowarg[r])
                         if blocks and not grown[pos[r]]:
                             # the block's largest term + pmin (grown rows are
                             # outside the blocks' statistics)
@@ -1501,7 +1501,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 i1 = -1 if grown[pa] else pa // HC_BLK
                 cl.S[7 * m + pb] = -INFINITY
                 pmin[pb] = -INFINITY
-                _set_parg(blocks, parg, phead, pnxt, pprv, pb, -1)
+                _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pb, -1)
                 if grown[pb]:
                     grown[pb] = 0
                     ng -= 1
@@ -1554,7 +1554,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
             _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
             pmin[pa] = v
-            _set_parg(blocks, parg, phead, pnxt, pprv, pa, rowarg[a])
+            _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pa, rowarg[a])
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
             # the other rows: only those whose minimum the new costs can reach
@@ -1578,12 +1578,12 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     exact[j] = 1
                     multi[j] = 0
                     pmin[k] = v
-                    _set_parg(blocks, parg, phead, pnxt, pprv, k, a)
+                    _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], k, a)
                 elif v == rowmin[j] and exact[j]:
                     # the minimum again: perhaps twice now
                     rowarg[j] = a
                     multi[j] = 1
-                    _set_parg(blocks, parg, phead, pnxt, pprv, k, a)
+                    _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], k, a)
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned
                     # only if it ever reaches the cheapest merge
