@@ -38,6 +38,20 @@
 # minimum; other rows by tiles of the upper triangle, folded into the minima
 # of their rows and columns.  The row minima are kept with per-block minima,
 # so the cheapest merge is found without a pass over all rows.
+#
+# At d = 2 with unit weights the columns of S stay in place (a merged-away
+# cluster's column is retired, term -inf) in spatially coherent blocks of
+# HC_BLK rows (strips of the first coordinate, sorted by the second within a
+# strip).  Clusters grown by merges leave their block's statistics and are
+# scanned apart (few: the tree mostly grows a handful of clusters one row at
+# a time).  A block of never-merged rows has a strict lower bound of its
+# merge costs with a cluster from the distance of the cluster's mean to the
+# block's box (hc_blk_bounds), so a row's minimum, the rows a merge can
+# lower, and the pairs at a tie only cost the blocks whose bound reaches the
+# least cost found, or a row's own minimum; the rows pointing at each
+# cluster are kept in lists, so those pointing at the merged pair are found
+# without a pass.  The costs taken are hc_exact2's bits, so the merges are
+# the same as the full scan's.
 
 import numpy as np
 
@@ -165,6 +179,48 @@ cdef extern from *:
         p = p * f - 0.50000945285001164;
         p = p * f + 0.99999985715996531;
         return (k * 6.93147180559945286e-01 + p * f) - 1e-6;
+    }
+
+    /* hc_lb2 at the columns idx[0..n) of S, into lb[0..n) */
+    #define HC_LB2_IDX_BODY \
+        Py_ssize_t g; \
+        HC_COSTS2_VARS \
+        for (g = 0; g < n; g++) { \
+            Py_ssize_t k = idx[g]; \
+            double nj = cnt[k], nn = ni + nj; \
+            double rn = (double)(1.0f / (float)nn); \
+            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
+            double dd = d0 * d0 + d1 * d1; \
+            double t = ta + tr[k] + (ni * nj * rn) * dd; \
+            double q = beta * (t + alpha) * rn; \
+            lb[g] = nn * hc_log_lo(q) - (terma + term[k]); \
+        }
+
+    static void hc_lb2_idx_base(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
+        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+        HC_LB2_IDX_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_lb2_idx_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
+        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT lb)
+    {
+        HC_LB2_IDX_BODY
+    }
+    #endif
+
+    static void hc_lb2_idx(const double *S, Py_ssize_t stride, const Py_ssize_t *idx,
+                           Py_ssize_t n, const double *A, double alpha, double beta, double *lb)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_lb2_idx_avx2(S, stride, idx, n, A, alpha, beta, lb); return; }
+    #endif
+        hc_lb2_idx_base(S, stride, idx, n, A, alpha, beta, lb);
     }
 
     static void hc_lb2_base(
@@ -439,6 +495,413 @@ cdef extern from *:
         return h;
     }
 
+    /* hc_refine_min2 and hc_hits in one pass over the row of a merged
+     * cluster (d = 2): v[0..n) holds lower bounds of its costs (inf at
+     * skip, its own column).  Wherever a bound does not exceed the least
+     * cost found so far it is replaced by the cost (hc_exact2's bits), so
+     * the minimum, the least id[k] where it is reached and how many times
+     * go to *vmin, *arg, *cnt exactly as hc_refine_min2 finds them.  The
+     * k != skip where v[k] <= pmin[k] or parg[k] is a or b go to hits
+     * (ascending; their number returned): v[k] is then a cost or a lower
+     * bound, so they include every k hc_hits finds after hc_refine_min2
+     * (the extra ones have costs above their row's minimum and rows that
+     * do not point at a or b: the caller leaves them alone). */
+    static Py_ssize_t hc_scan2(const double *S, Py_ssize_t stride, Py_ssize_t n,
+                               const double *A, double alpha, double beta, double *v,
+                               Py_ssize_t skip, const Py_ssize_t *id,
+                               const double *GMMX_RESTRICT pmin,
+                               const Py_ssize_t *GMMX_RESTRICT parg, Py_ssize_t a,
+                               Py_ssize_t b, Py_ssize_t *GMMX_RESTRICT hits,
+                               double *vmin, Py_ssize_t *arg, Py_ssize_t *cnt)
+    {
+        Py_ssize_t k0, k, h = 0, q = n - n % 8, best = -1, c = 0;
+        double thr = -INFINITY, e;
+        int l, any, refine = 0;
+        if (n > 0) {
+            k = hc_argmin(v, n);
+            if (k != skip && v[k] < INFINITY) {
+                thr = hc_exact2(S, stride, k, A, alpha, beta);
+                refine = 1;
+            }
+        }
+        for (k0 = 0; k0 < n; k0 += 8) {
+            Py_ssize_t k1 = k0 + 8 <= n ? k0 + 8 : n;
+            if (k0 < q) {
+                any = 0;
+                for (l = 0; l < 8; l++)
+                    any |= (v[k0 + l] <= thr) | (v[k0 + l] <= pmin[k0 + l])
+                           | (parg[k0 + l] == a) | (parg[k0 + l] == b);
+                if (!any) continue;
+            }
+            for (k = k0; k < k1; k++) {
+                if (k == skip) continue;
+                if (v[k] <= thr) {
+                    e = hc_exact2(S, stride, k, A, alpha, beta);
+                    v[k] = e;
+                    if (e < thr) {
+                        thr = e;
+                        best = id[k];
+                        c = 1;
+                    } else if (e == thr) {
+                        if (best < 0 || id[k] < best) best = id[k];
+                        c++;
+                    }
+                }
+                if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
+            }
+        }
+        if (refine) {
+            *vmin = thr; *arg = best; *cnt = c;
+        } else {
+            *vmin = INFINITY; *arg = -1; *cnt = 0;
+        }
+        return h;
+    }
+
+    /* Spatial pruning at d = 2.  The columns of S are laid out in blocks of
+     * HC_BLK, spatially coherent at the start (strips of the first
+     * coordinate, sorted by the second within a strip); a merged-away
+     * cluster's column is retired in place (term -inf, so its costs and
+     * bounds are +inf).  Per block: the least and largest count, the least
+     * trace, the largest term, the largest term + pmin, the bounding box of
+     * the means and the number of active columns (HC_BS doubles).  For a
+     * cluster A and every active column j of a block, with
+     * nn = nA + nj, c = nA nj / nn (increasing in nj) and dd >= the squared
+     * distance of A's mean to the box:
+     *     cost(A, j) >= nn log(beta (t + alpha) / nn) - termA - term_j
+     *               >= min over nn in [nA + nlo, nA + nhi] of nn log(Q / nn)
+     *                  - termA - term_j,
+     *     Q = beta (tA + tlo + alpha + c(nlo) dd_box) <= beta (t + alpha),
+     * the minimum of the concave nn log(Q / nn) at an end of the interval;
+     * hc_log_lo (1e-6 below the logarithm) and a relative slack keep it a
+     * strict bound of the computed costs.  Blocks whose bound exceeds the
+     * least cost found need no costs for the row's minimum; blocks whose
+     * bound exceeds every term_j + pmin_j hold no row whose minimum the
+     * merge can lower. */
+    /* A cheap lower bound of log(x), x positive and normal: with
+     * x = 2^e (1 + f), log2(1 + f) >= f + f (1 - f) / 4 on [0, 1) (the
+     * concave log2(1 + f) - f against a parabola through its ends; at most
+     * 0.03 below), minus 1e-9 for the rounding. */
+    static inline double hc_log_fast_lo(double x)
+    {
+        gmmx_bits b, mb;
+        double f;
+        long long e;
+        b.d = x;
+        e = (long long)(b.u >> 52) - 1023;
+        mb.u = (b.u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+        f = mb.d - 1.0;
+        return ((double)e + (f + 0.25 * f * (1.0 - f))) * 6.93147180559945286e-01 - 1e-9;
+    }
+
+    #define HC_BLK 32
+    #define HC_BS 10
+
+    static void hc_blk_stats(const double *S, Py_ssize_t stride, Py_ssize_t m,
+                             const double *pmin, const char *grown, Py_ssize_t blk,
+                             double *bs, Py_ssize_t nb)
+    {
+        const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *tr = S + 6 * stride;
+        const double *term = S + 7 * stride;
+        Py_ssize_t k, k0 = blk * HC_BLK, k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
+        double nlo = INFINITY, nhi = -INFINITY, tlo = INFINITY, termhi = -INFINITY;
+        double khi = -INFINITY, x0lo = INFINITY, x0hi = -INFINITY, x1lo = INFINITY;
+        double x1hi = -INFINITY, na = 0.0, kk;
+        for (k = k0; k < k1; k++) {
+            if (term[k] == -INFINITY || grown[k]) continue;
+            na += 1.0;
+            nlo = cnt[k] < nlo ? cnt[k] : nlo;
+            nhi = cnt[k] > nhi ? cnt[k] : nhi;
+            tlo = tr[k] < tlo ? tr[k] : tlo;
+            termhi = term[k] > termhi ? term[k] : termhi;
+            kk = term[k] + pmin[k];
+            khi = kk > khi ? kk : khi;
+            x0lo = m0[k] < x0lo ? m0[k] : x0lo;
+            x0hi = m0[k] > x0hi ? m0[k] : x0hi;
+            x1lo = m1[k] < x1lo ? m1[k] : x1lo;
+            x1hi = m1[k] > x1hi ? m1[k] : x1hi;
+        }
+        bs[blk] = nlo; bs[nb + blk] = nhi; bs[2 * nb + blk] = tlo;
+        bs[3 * nb + blk] = termhi; bs[4 * nb + blk] = khi; bs[5 * nb + blk] = x0lo;
+        bs[6 * nb + blk] = x0hi; bs[7 * nb + blk] = x1lo; bs[8 * nb + blk] = x1hi;
+        bs[9 * nb + blk] = na;
+    }
+
+    /* bthr[i]: a strict lower bound of block i's costs with A; bhit[i]: of
+     * cost(A, j) - pmin_j there (inf for a block without active columns).
+     * Branch-free, block statistics by field (bs[f nb + i]): vectorised. */
+    #define HC_BOUNDS_BODY \
+        const double ni = A[0], ma0 = A[1], ma1 = A[2], ta = A[6], terma = A[7]; \
+        double detA = A[3] * A[5] - A[4] * A[4]; \
+        Py_ssize_t i; \
+        /* one count (the block's rows never merged, of one weight): \
+         * det(W_A + c d d^T) >= det(W_A) where W_A is positive definite, \
+         * added only where its rounding cannot make the cost's det 0 */ \
+        detA = (A[3] > 0.0 && detA > 1e-6 * (A[3] * A[5])) ? detA * (1.0 - 1e-9) : 0.0; \
+        for (i = 0; i < nb; i++) { \
+            double nlo = bs[i], nhi = bs[nb + i], tlo = bs[2 * nb + i]; \
+            double termhi = bs[3 * nb + i], khi = bs[4 * nb + i]; \
+            double dx = bs[5 * nb + i] - ma0, dx2 = ma0 - bs[6 * nb + i]; \
+            double dy = bs[7 * nb + i] - ma1, dy2 = ma1 - bs[8 * nb + i]; \
+            double dd, n1, c, Q, x1, g, slack, th, hh; \
+            dx = dx > dx2 ? dx : dx2; \
+            dy = dy > dy2 ? dy : dy2; \
+            dx = dx > 0.0 ? dx : 0.0; \
+            dy = dy > 0.0 ? dy : 0.0; \
+            dd = dx * dx + dy * dy; \
+            n1 = ni + nlo; \
+            c = ni * nlo / n1; \
+            Q = beta * (ta + tlo + alpha + c * dd) * (1.0 - 1e-12); \
+            x1 = Q / n1 + (n1 > 2.0 ? detA / (n1 * n1) : 0.0); \
+            g = n1 * hc_log_lo(x1); \
+            /* one count per block (unit weights): nhi == nlo */ \
+            g = nhi == nlo ? g : -INFINITY; \
+            slack = 1e-9 * (fabs(g) + fabs(terma) + fabs(termhi)); \
+            th = g - (terma + termhi) - slack; \
+            hh = khi < INFINITY ? g - (terma + khi) - (slack + 1e-9 * fabs(khi)) : -INFINITY; \
+            bthr[i] = bs[9 * nb + i] > 0.0 ? th : INFINITY; \
+            bhit[i] = bs[9 * nb + i] > 0.0 ? hh : INFINITY; \
+        }
+
+    static void hc_blk_bounds_base(const double *GMMX_RESTRICT bs, Py_ssize_t nb,
+                                   const double *GMMX_RESTRICT A, double alpha, double beta,
+                                   double *GMMX_RESTRICT bthr, double *GMMX_RESTRICT bhit)
+    {
+        HC_BOUNDS_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_blk_bounds_avx2(const double *GMMX_RESTRICT bs, Py_ssize_t nb,
+                                           const double *GMMX_RESTRICT A, double alpha,
+                                           double beta, double *GMMX_RESTRICT bthr,
+                                           double *GMMX_RESTRICT bhit)
+    {
+        HC_BOUNDS_BODY
+    }
+    #endif
+
+    static void hc_blk_bounds(const double *bs, Py_ssize_t nb, const double *A, double alpha,
+                              double beta, double *bthr, double *bhit)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_blk_bounds_avx2(bs, nb, A, alpha, beta, bthr, bhit); return; }
+    #endif
+        hc_blk_bounds_base(bs, nb, A, alpha, beta, bthr, bhit);
+    }
+
+    /* The refinement and hit scan of hc_scan2 over columns [k0, k1): costs
+     * where a bound is at most *thr_io (a cost found, or inf), the least
+     * cost counted in *cmin_io, *best_io, *c_io, all carried across blocks */
+    static Py_ssize_t hc_scan2_part(const double *S, Py_ssize_t stride, Py_ssize_t k0,
+                                    Py_ssize_t k1, const double *A, double alpha,
+                                    double beta, double *v, Py_ssize_t skip,
+                                    const Py_ssize_t *id, const double *pmin,
+                                    const Py_ssize_t *parg, Py_ssize_t a, Py_ssize_t b,
+                                    int want_hits, Py_ssize_t *hits, const char *grown,
+                                    double *thr_io, double *cmin_io, Py_ssize_t *best_io,
+                                    Py_ssize_t *c_io)
+    {
+        Py_ssize_t k, j0, j1, h = 0, best = *best_io, c = *c_io;
+        double thr = *thr_io, cmin = *cmin_io, e;
+        int l, any;
+        for (j0 = k0; j0 < k1; j0 += 8) {
+            j1 = j0 + 8 <= k1 ? j0 + 8 : k1;
+            if (j1 - j0 == 8) {
+                any = 0;
+                if (want_hits)
+                    for (l = 0; l < 8; l++)
+                        any |= (v[j0 + l] <= thr) | (v[j0 + l] <= pmin[j0 + l]);
+                else
+                    for (l = 0; l < 8; l++) any |= v[j0 + l] <= thr;
+                if (!any) continue;
+            }
+            for (k = j0; k < j1; k++) {
+                if (k == skip || (grown != NULL && grown[k])) continue;
+                if (v[k] <= thr && v[k] < INFINITY) {
+                    e = hc_exact2(S, stride, k, A, alpha, beta);
+                    v[k] = e;
+                    thr = e < thr ? e : thr;
+                    if (e < cmin) {
+                        cmin = e;
+                        best = id[k];
+                        c = 1;
+                    } else if (e == cmin) {
+                        if (best < 0 || id[k] < best) best = id[k];
+                        c++;
+                    }
+                }
+                if (want_hits && v[k] <= pmin[k]) hits[h++] = k;
+            }
+        }
+        *thr_io = thr; *cmin_io = cmin; *best_io = best; *c_io = c;
+        return h;
+    }
+
+    /* parg[k] = t, keeping head[t] -> nxt -> ... the columns that point at
+     * row t (prv: the links back); t = -1 points nowhere */
+    static inline void hc_plink(Py_ssize_t *parg, Py_ssize_t *head, Py_ssize_t *nxt,
+                                Py_ssize_t *prv, Py_ssize_t k, Py_ssize_t t)
+    {
+        Py_ssize_t o = parg[k];
+        if (o == t) return;
+        if (o >= 0) {
+            if (prv[k] >= 0) nxt[prv[k]] = nxt[k]; else head[o] = nxt[k];
+            if (nxt[k] >= 0) prv[nxt[k]] = prv[k];
+        }
+        parg[k] = t;
+        if (t >= 0) {
+            prv[k] = -1;
+            nxt[k] = head[t];
+            if (head[t] >= 0) prv[head[t]] = k;
+            head[t] = k;
+        }
+    }
+
+    static void hc_blk_lb(const double *S, Py_ssize_t stride, Py_ssize_t m, Py_ssize_t i,
+                          const double *A, double alpha, double beta, double *v,
+                          Py_ssize_t skip)
+    {
+        Py_ssize_t k0 = i * HC_BLK, k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
+        hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
+        if (skip >= k0 && skip < k1) v[skip] = INFINITY;
+    }
+
+    /* hc_scan2 (want_hits) or hc_refine_min2 (not) over the m columns of S
+     * in blocks, skipping the blocks the bounds rule out: the same minimum,
+     * least id and count; the hits include every k != skip with
+     * cost <= pmin[k] or parg[k] in {a, b} (v[k] then a cost or a lower
+     * bound of it).  The block of least bound goes first, the others in
+     * order, each only if its bound reaches the least cost found so far
+     * (or, for the hits, every term_j + pmin_j): a block left out has all
+     * costs above the final minimum.  bthr, bhit: scratch of nb. */
+    static Py_ssize_t hc_row2_blocks(const double *S, Py_ssize_t stride, Py_ssize_t m,
+                                     const double *blk, Py_ssize_t nb, const double *A,
+                                     double alpha, double beta, double *v, Py_ssize_t skip,
+                                     const Py_ssize_t *id, const double *pmin,
+                                     const Py_ssize_t *parg, Py_ssize_t a, Py_ssize_t b,
+                                     int want_hits, Py_ssize_t *hits, double *bthr,
+                                     double *bhit, char *done, const Py_ssize_t *head,
+                                     const Py_ssize_t *nxt, const char *grown,
+                                     const Py_ssize_t *glist, Py_ssize_t ng, double *gv,
+                                     Py_ssize_t *lst, double *vmin, Py_ssize_t *arg,
+                                     Py_ssize_t *cnt)
+    {
+        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl;
+        double thr = INFINITY, cmin = INFINITY, e, bmin = INFINITY;
+        int l;
+        /* the clusters grown by merges, outside the blocks' statistics
+         * (gv: scratch of ng) */
+        hc_lb2_idx(S, stride, glist, ng, A, alpha, beta, gv);
+        for (j = 0; j < ng; j++) {
+            k = glist[j];
+            if (k == skip) continue;
+            v[k] = gv[j];
+            if (v[k] <= thr) {
+                e = hc_exact2(S, stride, k, A, alpha, beta);
+                v[k] = e;
+                thr = e < thr ? e : thr;
+                if (e < cmin) {
+                    cmin = e;
+                    best = id[k];
+                    c = 1;
+                } else if (e == cmin) {
+                    if (best < 0 || id[k] < best) best = id[k];
+                    c++;
+                }
+            }
+            if (want_hits && ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)))
+                hits[h++] = k;
+        }
+        hc_blk_bounds(blk, nb, A, alpha, beta, bthr, bhit);
+        first = hc_argmin(bthr, nb);
+        bmin = bthr[first];
+        if (!(bmin < INFINITY)) first = -1;
+        for (i = 0; i < nb; i++) done[i] = 0;
+        /* the first block, then the list of those its least cost leaves in */
+        nl = 0;
+        if (first >= 0) lst[nl++] = first;
+        for (j = 0; j < 2; j++) {
+            if (j == 1) {
+                nl = 0;
+                for (i = 0; i < nb; i++) {
+                    lst[nl] = i;
+                    nl += (bthr[i] <= thr) | (want_hits & !(bhit[i] > 0.0));
+                }
+            }
+            for (g = 0; g < nl; g++) {
+            i = lst[g];
+            if (done[i] || (j == 1 && i == first)) continue;
+            k0 = i * HC_BLK;
+            k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
+            if (bthr[i] <= thr || (want_hits && !(bhit[i] > 0.0))) {
+                if (bthr[i] == INFINITY && bhit[i] == INFINITY) continue;  /* no active column */
+                hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
+                if (skip >= k0 && skip < k1) v[skip] = INFINITY;
+                k = k0 + hc_argmin(v + k0, k1 - k0);
+                if (k != skip && v[k] < thr) {
+                    e = hc_exact2(S, stride, k, A, alpha, beta);
+                    if (e < thr) thr = e;
+                }
+                h += hc_scan2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, pmin, parg,
+                                   a, b, want_hits, hits + h, grown, &thr, &cmin, &best,
+                                   &c);
+                done[i] = 1;
+            }
+            }
+        }
+        if (want_hits) {
+            /* the rows pointing at a or b in the blocks left out */
+            for (l = 0; l < 2; l++)
+                for (k = head[l ? b : a]; k >= 0; k = nxt[k])
+                    if (k == skip || grown[k]) {
+                        continue;  /* grown: their pass took them */
+                    } else if (done[k / HC_BLK]) {
+                        /* v[k] is set: a hit already if v[k] <= pmin[k] */
+                        if (!(v[k] <= pmin[k])) hits[h++] = k;
+                    } else {
+                        hc_lb2(S + k, stride, 1, A, alpha, beta, v + k);
+                        hits[h++] = k;
+                    }
+        }
+        if (c > 0) {
+            *vmin = cmin; *arg = best; *cnt = c;
+        } else {
+            *vmin = INFINITY; *arg = -1; *cnt = 0;
+        }
+        return h;
+    }
+
+    /* The columns k != skip (into out, their number returned) where the cost
+     * of A equals best, the least cost of A's row: a column whose bound
+     * exceeds best is not one. */
+    static Py_ssize_t hc_row_eq2(const double *S, Py_ssize_t stride, Py_ssize_t m,
+                                 const double *blk, Py_ssize_t nb, const double *A,
+                                 double alpha, double beta, double best, double *v,
+                                 Py_ssize_t skip, const char *grown, const Py_ssize_t *glist,
+                                 Py_ssize_t ng, double *gv, double *bthr, double *bhit,
+                                 Py_ssize_t *out)
+    {
+        Py_ssize_t n = 0, g, i, k, k0, k1;
+        hc_lb2_idx(S, stride, glist, ng, A, alpha, beta, gv);
+        for (g = 0; g < ng; g++) {
+            k = glist[g];
+            if (k != skip && gv[g] <= best && hc_exact2(S, stride, k, A, alpha, beta) == best)
+                out[n++] = k;
+        }
+        hc_blk_bounds(blk, nb, A, alpha, beta, bthr, bhit);
+        for (i = 0; i < nb; i++) {
+            if (!(bthr[i] <= best)) continue;
+            k0 = i * HC_BLK;
+            k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
+            hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
+            for (k = k0; k < k1; k++)
+                if (k != skip && !grown[k] && v[k] <= best
+                    && hc_exact2(S, stride, k, A, alpha, beta) == best)
+                    out[n++] = k;
+        }
+        return n;
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -463,6 +926,32 @@ cdef extern from *:
                        const Py_ssize_t* cols, Py_ssize_t n, double ta,
                        double* out) noexcept nogil
     Py_ssize_t hc_argmin(const double* a, Py_ssize_t n) noexcept nogil
+    Py_ssize_t hc_scan2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
+                        double alpha, double beta, double* v, Py_ssize_t skip,
+                        const Py_ssize_t* id, const double* pmin, const Py_ssize_t* parg,
+                        Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits, double* vmin,
+                        Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
+    const int HC_BLK
+    const int HC_BS
+    void hc_blk_stats(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* pmin,
+                      const char* grown, Py_ssize_t blk, double* bs, Py_ssize_t nb) noexcept nogil
+    Py_ssize_t hc_row2_blocks(const double* S, Py_ssize_t stride, Py_ssize_t m,
+                              const double* blk, Py_ssize_t nb, const double* A, double alpha,
+                              double beta, double* v, Py_ssize_t skip, const Py_ssize_t* id,
+                              const double* pmin, const Py_ssize_t* parg, Py_ssize_t a,
+                              Py_ssize_t b, int want_hits, Py_ssize_t* hits, double* bthr,
+                              double* bhit, char* done, const Py_ssize_t* head,
+                              const Py_ssize_t* nxt, const char* grown, const Py_ssize_t* glist,
+                              Py_ssize_t ng, double* gv, Py_ssize_t* lst, double* vmin,
+                              Py_ssize_t* arg,
+                              Py_ssize_t* cnt) noexcept nogil
+    Py_ssize_t hc_row_eq2(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* blk,
+                          Py_ssize_t nb, const double* A, double alpha, double beta, double best,
+                          double* v, Py_ssize_t skip, const char* grown, const Py_ssize_t* glist,
+                          Py_ssize_t ng, double* gv, double* bthr, double* bhit,
+                          Py_ssize_t* out) noexcept nogil
+    void hc_plink(Py_ssize_t* parg, Py_ssize_t* head, Py_ssize_t* nxt, Py_ssize_t* prv,
+                  Py_ssize_t k, Py_ssize_t t) noexcept nogil
     Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
                        Py_ssize_t n, Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits) noexcept nogil
     void hc_min_by_id(const double* a, const Py_ssize_t* id, Py_ssize_t n, double* v,
@@ -483,6 +972,15 @@ cdef extern from *:
 cdef enum:
     _BLOCK = 64
     _TILE = 64  # of the initial matrix
+
+
+cdef inline void _set_parg(bint blocks, Py_ssize_t* parg, Py_ssize_t* head, Py_ssize_t* nxt,
+                           Py_ssize_t* prv, Py_ssize_t k, Py_ssize_t t) noexcept nogil:
+    """``parg[k] = t``, with the lists of the columns pointing at each row (d = 2)."""
+    if blocks:
+        hc_plink(parg, head, nxt, prv, k, t)
+    else:
+        parg[k] = t
 
 
 cdef inline void _set_rowmin(double* rowmin, double* blockmin, Py_ssize_t r, double v,
@@ -741,7 +1239,7 @@ def _set_simd(bint on):
 
 
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
-                  double beta, *, bint unit_costs=True):
+                  double beta, *, bint unit_costs=True, bint spatial=True):
     """The merges of mclust's VVV agglomeration of the rows of ``Z``.
 
     Parameters
@@ -754,6 +1252,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     unit_costs : bool
         Find the initial minima of unit-weight rows by the shorter route
         (the same minima; False for the tests).
+    spatial : bool
+        At d = 2 with unit weights, cost only the spatial blocks of rows the
+        bounds leave in (the same merges; False for the tests: the
+        compacted full scan).
 
     Returns
     -------
@@ -800,6 +1302,38 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef double v, best
     cdef Py_ssize_t n_rows_at_best
     cdef bint unique
+    # d = 2: S's columns in spatially coherent blocks of HC_BLK (strips of
+    # the first coordinate, each sorted by the second), retired in place
+    # (unit weights: the blocks' bounds are tight where the rows have one count)
+    cdef bint blocks = spatial and cl.d == 2 and bool(np.all(np.asarray(w) == 1.0))
+    cdef Py_ssize_t nb2 = (m + HC_BLK - 1) // HC_BLK
+    cdef double[::1] blk = np.empty(nb2 * HC_BS)
+    cdef double[::1] bthr = np.empty(nb2)
+    cdef double[::1] bhit = np.empty(nb2)
+    cdef Py_ssize_t[::1] blst = np.empty(nb2, dtype=np.intp)
+    cdef char[::1] bdone = np.zeros(nb2, dtype=np.int8)
+    cdef Py_ssize_t[::1] layout
+    # d = 2: the columns whose parg is row t, linked from phead[t]
+    cdef Py_ssize_t[::1] phead = np.full(m if blocks else 1, -1, dtype=np.intp)
+    cdef Py_ssize_t[::1] pnxt = np.full(m if blocks else 1, -1, dtype=np.intp)
+    cdef Py_ssize_t[::1] pprv = np.full(m if blocks else 1, -1, dtype=np.intp)
+    # d = 2: the columns of clusters grown by merges (glist[:ng], gpos their
+    # places there), outside the blocks' statistics
+    cdef char[::1] grown = np.zeros(m if blocks else 1, dtype=np.int8)
+    cdef Py_ssize_t[::1] glist = np.empty(m if blocks else 1, dtype=np.intp)
+    cdef Py_ssize_t[::1] gpos = np.empty(m if blocks else 1, dtype=np.intp)
+    cdef Py_ssize_t ng = 0
+    cdef double[::1] gvals = np.empty(m if blocks else 1)
+    cdef Py_ssize_t[::1] eqcols = np.empty(m, dtype=np.intp)
+    cdef Py_ssize_t n_eq
+    if blocks:
+        n_strip = max(1, int(round((nb2) ** 0.5)))
+        strip = -(-nb2 // n_strip) * HC_BLK
+        layout_arr = order_arr.copy()
+        for i0 in range(0, m, strip):
+            seg = layout_arr[i0:i0 + strip]
+            layout_arr[i0:i0 + strip] = seg[np.argsort(np.asarray(Mt[1])[seg], kind="stable")]
+        layout = layout_arr
     with nogil:
         for i in range(m):
             rowmin[i] = INFINITY
@@ -835,10 +1369,22 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         if k > i0:
                             hc_seg_min(&tile[_TILE + j - j0, 0], k - i0, i0, &rowmin[j],
                                        &rowarg[j], &rowcnt[j])
+        if blocks:
+            for k in range(m):
+                act[k] = layout[k]
+                pos[layout[k]] = k
+                cl.compact_set(k, <int>layout[k])
         for i in range(m):
             multi[i] = rowcnt[i] > 1
-            pmin[i] = rowmin[i]
-            parg[i] = rowarg[i]
+            pmin[pos[i]] = rowmin[i]
+            if blocks:
+                parg[pos[i]] = -1
+                hc_plink(&parg[0], &phead[0], &pnxt[0], &pprv[0], pos[i], rowarg[i])
+            else:
+                parg[pos[i]] = rowarg[i]
+        if blocks:
+            for i in range(nb2):
+                hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i, &blk[0], nb2)
         for i in range(nblk):
             blockmin[i] = INFINITY
         for i in range(m):
@@ -867,10 +1413,29 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 for k in range(n_cand):
                     r = cand[k]
                     if not exact[r]:
-                        _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r], &rowcnt[r])
+                        if blocks:
+                            cl.stats2(<int>r, cl.A)
+                            hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
+                                           &vals[0], pos[r], &act[0], &pmin[0], &parg[0], -1,
+                                           -1, 0, &cand[0], &bthr[0], &bhit[0],
+                                           &bdone[0], &phead[0], &pnxt[0], &grown[0],
+                                           &glist[0], ng, &gvals[0], &blst[0], &v,
+                                           &rowarg[r],
+                                           &rowcnt[r])
+                        else:
+                            _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r],
+                                           &rowcnt[r])
                         _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
                         pmin[pos[r]] = v
-                        parg[pos[r]] = rowarg[r]
+                        _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pos[r],
+                                  rowarg[r])
+                        if blocks and not grown[pos[r]]:
+                            # the block's largest term + pmin (grown rows are
+                            # outside the blocks' statistics)
+                            i0 = pos[r] // HC_BLK
+                            k = pos[r]
+                            if cl.S[7 * m + k] + v > blk[4 * nb2 + i0]:
+                                blk[4 * nb2 + i0] = cl.S[7 * m + k] + v
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
@@ -887,11 +1452,21 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 best_hi = best_lo = -1
                 for k in range(n_cand):
                     r = cand[k]
-                    _row_costs(cl, r, act, pos, n_act, vals)
-                    for i in range(n_act):
-                        if vals[i] != best:
-                            continue
-                        j = act[i]
+                    if blocks:
+                        # only the columns at the minimum
+                        cl.stats2(<int>r, cl.A)
+                        n_eq = hc_row_eq2(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
+                                          best, &vals[0], pos[r], &grown[0], &glist[0], ng,
+                                          &gvals[0], &bthr[0], &bhit[0], &eqcols[0])
+                    else:
+                        _row_costs(cl, r, act, pos, n_act, vals)
+                        n_eq = 0
+                        for i in range(n_act):
+                            if vals[i] == best:
+                                eqcols[n_eq] = i
+                                n_eq += 1
+                    for h in range(n_eq):
+                        j = act[eqcols[h]]
                         si, sj = slot[r], slot[j]
                         key_hi = si if si > sj else sj
                         key_lo = sj if si > sj else si
@@ -917,32 +1492,75 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             _set_rowmin(&rowmin[0], &blockmin[0], b, INFINITY, m)
             if step == m - 2:
                 break
-            # drop b from the active list (the last takes its place)
             pa = pos[a]
             pb = pos[b]
-            n_act -= 1
-            act[pb] = act[n_act]
-            pos[act[pb]] = pb
-            pmin[pb] = pmin[n_act]
-            parg[pb] = parg[n_act]
-            if cl.d == 2:
-                cl.compact_move(n_act, pb)
+            if blocks:
+                # retire b's column in place; the statistics of the blocks
+                # of a row that leaves them (b retired, a grown)
+                i0 = -1 if grown[pb] else pb // HC_BLK
+                i1 = -1 if grown[pa] else pa // HC_BLK
+                cl.S[7 * m + pb] = -INFINITY
+                pmin[pb] = -INFINITY
+                _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pb, -1)
+                if grown[pb]:
+                    grown[pb] = 0
+                    ng -= 1
+                    glist[gpos[pb]] = glist[ng]
+                    gpos[glist[ng]] = gpos[pb]
+                cl.compact_set(pa, <int>a)
+                if not grown[pa]:
+                    grown[pa] = 1
+                    glist[ng] = pa
+                    gpos[pa] = ng
+                    ng += 1
+                if i0 >= 0:
+                    hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i0, &blk[0], nb2)
+                if i1 >= 0 and i1 != i0:
+                    hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i1, &blk[0], nb2)
+            else:
+                # drop b from the active list (the last takes its place)
+                n_act -= 1
+                act[pb] = act[n_act]
+                pos[act[pb]] = pb
+                pmin[pb] = pmin[n_act]
+                parg[pb] = parg[n_act]
+                if cl.d == 2:
+                    cl.compact_move(n_act, pb)
                 if pa == n_act:
                     pa = pb
-                cl.compact_set(pa, <int>a)
-            elif pa == n_act:
-                pa = pb
+                if cl.d == 2:
+                    cl.compact_set(pa, <int>a)
             # row a anew (at d = 2 only where the costs can matter: elsewhere
             # vals holds lower bounds above the minima they are compared with)
-            _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
+            if cl.d == 2 and not blocks:
+                # the row's minimum and the other rows it may change in one pass
+                cl.stats2(<int>a, cl.A)
+                hc_lb2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &vals[0])
+                vals[pa] = INFINITY
+                n_hit = hc_scan2(cl.S, cl.m, n_act, cl.A, cl.alpha, cl.beta, &vals[0], pa,
+                                 &act[0], &pmin[0], &parg[0], a, b, &cand[0], &v,
+                                 &rowarg[a], &rowcnt[a])
+            elif blocks:
+                # the same over the blocks the bounds leave in
+                cl.stats2(<int>a, cl.A)
+                n_hit = hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
+                                       &vals[0], pa, &act[0], &pmin[0], &parg[0], a, b, 1,
+                                       &cand[0], &bthr[0], &bhit[0], &bdone[0], &phead[0],
+                                       &pnxt[0], &grown[0], &glist[0], ng, &gvals[0],
+                                       &blst[0], &v,
+                                       &rowarg[a],
+                                       &rowcnt[a])
+            else:
+                _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
             _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
             pmin[pa] = v
-            parg[pa] = rowarg[a]
+            _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pa, rowarg[a])
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
             # the other rows: only those whose minimum the new costs can reach
             # or that pointed at a or b change
-            n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
+            if cl.d != 2:
+                n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
             for h in range(n_hit):
                 k = cand[h]
                 if k == pa:
@@ -960,12 +1578,12 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     exact[j] = 1
                     multi[j] = 0
                     pmin[k] = v
-                    parg[k] = a
+                    _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], k, a)
                 elif v == rowmin[j] and exact[j]:
                     # the minimum again: perhaps twice now
                     rowarg[j] = a
                     multi[j] = 1
-                    parg[k] = a
+                    _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], k, a)
                 elif exact[j] and (rowarg[j] == a or rowarg[j] == b):
                     # the minimum moved up: the old one is a lower bound, rescanned
                     # only if it ever reaches the cheapest merge

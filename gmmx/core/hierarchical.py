@@ -23,6 +23,11 @@ Cost: each merge recomputes the merge costs of the new cluster (``m``
 ``d x d`` log-determinants; the (at most 2,000) subset rows keep only their
 cheapest merge, ``O(m)`` memory), so the whole tree is ``O(m^2 d^3)``; above
 16 features the subset shrinks as ``(16/d)^1.5`` to stay near the cost at 16.
+At two features with unit weights the kernel keeps the rows never merged in
+spatial blocks with lower bounds of their merge costs and costs only the
+blocks those bounds leave in (the same merges; on three blobs the tree mostly
+grows a few clusters a row at a time, and 2,000 rows take about 0.6 times
+the full scan's time).
 No pass over the data is needed: the rows come from the initialisation sample.
 """
 
@@ -182,7 +187,20 @@ def _sorted_distinct(x):
 
 
 def _subsample(n, m, random_state):
-    """``m`` distinct sorted row indices out of ``n`` in O(m) memory."""
+    """``m`` distinct sorted row indices out of ``n`` in O(m) memory.
+
+    The sorted distinct values of successive ``randint`` draws, topped up to
+    ``m``; up to ``64 m`` rows a mask of ``n`` bytes gathers them (the same
+    indices without a sort per draw).
+    """
+    if n <= 64 * m:
+        seen = np.zeros(n, dtype=bool)
+        seen[random_state.randint(0, n, m)] = True
+        count = int(np.count_nonzero(seen))
+        while count < m:
+            seen[random_state.randint(0, n, m - count)] = True
+            count = int(np.count_nonzero(seen))
+        return np.flatnonzero(seen)
     idx = _sorted_distinct(random_state.randint(0, n, m))
     while idx.size < m:
         idx = _sorted_distinct(np.concatenate([idx, random_state.randint(0, n, m - idx.size)]))

@@ -189,6 +189,38 @@ def test_native_shortcuts_give_the_same_merges(rng, d):
         _hier._set_simd(True)
 
 
+@pytest.mark.parametrize("kind", ["blobs", "uniform", "grid", "coincident"])
+def test_spatial_blocks_give_the_merges_of_the_full_scan(rng, kind):
+    # at d = 2 with unit weights the kernel costs only the spatial blocks
+    # its bounds leave in (and, at a tie, the blocks that can hold the least
+    # cost): the same merges as the compacted full scan, on clustered data
+    # (a few clusters grow a row at a time), uniform data (many pairs), a
+    # coarse grid (exact ties everywhere) and coincident rows
+    from gmmx._kernels import _hier
+
+    if kind == "blobs":
+        X = np.concatenate([rng.normal(size=(300, 2)) + 5 * j for j in range(3)])
+    elif kind == "uniform":
+        X = rng.uniform(size=(700, 2))
+    elif kind == "grid":
+        X = rng.integers(0, 15, size=(600, 2)).astype(float)
+    else:
+        X = np.r_[np.repeat(rng.normal(size=(100, 2)), 4, axis=0), rng.normal(size=(200, 2))]
+    Z = np.ascontiguousarray(svd_transform(X))
+    w = np.ones(Z.shape[0])
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 2)
+    want = _hier.hc_vvv_merges(Z, w, alpha, 1.0, spatial=False)
+    assert want.shape == (Z.shape[0] - 1, 2)
+    np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+    np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0, unit_costs=False), want)
+    try:
+        _hier._set_simd(False)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+    finally:
+        _hier._set_simd(True)
+
+
 @pytest.mark.parametrize("n, m", [(5000, 2000), (2001, 2000), (10**6, 300)])
 def test_subset_rows_are_the_distinct_draws_of_the_random_state(n, m):
     # the subset mclust's start runs on: the sorted distinct values of
