@@ -142,17 +142,18 @@ cdef extern from *:
      * (x = det + q, det >= 0) with 1 / nn in single precision (relative
      * error under 1.2e-7, so q's under 2.5e-7, well inside hc_log_lo's
      * 1e-6): no double division. */
-    #define HC_LB2_BODY \
-        HC_COSTS2_HEAD \
-        for (k = 0; k < n; k++) { \
+    #define HC_LB2_ONE(k, out) { \
             double nj = cnt[k], nn = ni + nj; \
             double rn = (double)(1.0f / (float)nn); \
             double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
             double dd = d0 * d0 + d1 * d1; \
             double t = ta + tr[k] + (ni * nj * rn) * dd; \
             double q = beta * (t + alpha) * rn; \
-            lb[k] = nn * hc_log_lo(q) - (terma + term[k]); \
+            out = nn * hc_log_lo(q) - (terma + term[k]); \
         }
+    #define HC_LB2_BODY \
+        HC_COSTS2_HEAD \
+        for (k = 0; k < n; k++) HC_LB2_ONE(k, lb[k])
 
     /* A lower bound of log(x), x positive and normal, without a division:
      * gmmx_log1's reduction to 2^k (1 + f), f in [sqrt(1/2) - 1, sqrt(2) - 1),
@@ -187,13 +188,7 @@ cdef extern from *:
         HC_COSTS2_VARS \
         for (g = 0; g < n; g++) { \
             Py_ssize_t k = idx[g]; \
-            double nj = cnt[k], nn = ni + nj; \
-            double rn = (double)(1.0f / (float)nn); \
-            double d0 = m0[k] - ma0, d1 = m1[k] - ma1; \
-            double dd = d0 * d0 + d1 * d1; \
-            double t = ta + tr[k] + (ni * nj * rn) * dd; \
-            double q = beta * (t + alpha) * rn; \
-            lb[g] = nn * hc_log_lo(q) - (terma + term[k]); \
+            HC_LB2_ONE(k, lb[g]) \
         }
 
     static void hc_lb2_idx_base(
@@ -262,6 +257,20 @@ cdef extern from *:
         return nn * gmmx_log1(x) - (terma + term[k]);
     }
 
+    /* the least cost so far, the least id that has it and how many have it */
+    static inline void hc_note_min(double e, Py_ssize_t idk, double *cmin, Py_ssize_t *best,
+                                   Py_ssize_t *c)
+    {
+        if (e < *cmin) {
+            *cmin = e;
+            *best = idk;
+            *c = 1;
+        } else if (e == *cmin) {
+            if (*best < 0 || idk < *best) *best = idk;
+            (*c)++;
+        }
+    }
+
     /* v[0..n) holds lower bounds: replace them by the costs
      * wherever the bound does not exceed the least cost found so far, so
      * that every entry equal to the least cost is a cost (the others exceed
@@ -284,14 +293,7 @@ cdef extern from *:
             if (!(v[k] <= thr) || k == skip) continue;
             e = hc_exact2(S, stride, k, A, alpha, beta);
             v[k] = e;
-            if (e < thr) {
-                thr = e;
-                best = id[k];
-                c = 1;
-            } else if (e == thr) {
-                if (best < 0 || id[k] < best) best = id[k];
-                c++;
-            }
+            hc_note_min(e, id[k], &thr, &best, &c);
         }
         *vmin = thr;
         *arg = best;
@@ -538,14 +540,7 @@ cdef extern from *:
                 if (v[k] <= thr) {
                     e = hc_exact2(S, stride, k, A, alpha, beta);
                     v[k] = e;
-                    if (e < thr) {
-                        thr = e;
-                        best = id[k];
-                        c = 1;
-                    } else if (e == thr) {
-                        if (best < 0 || id[k] < best) best = id[k];
-                        c++;
-                    }
+                    hc_note_min(e, id[k], &thr, &best, &c);
                 }
                 if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
             }
@@ -721,14 +716,7 @@ cdef extern from *:
                     e = hc_exact2(S, stride, k, A, alpha, beta);
                     v[k] = e;
                     thr = e < thr ? e : thr;
-                    if (e < cmin) {
-                        cmin = e;
-                        best = id[k];
-                        c = 1;
-                    } else if (e == cmin) {
-                        if (best < 0 || id[k] < best) best = id[k];
-                        c++;
-                    }
+                    hc_note_min(e, id[k], &cmin, &best, &c);
                 }
                 if (want_hits && v[k] <= pmin[k]) hits[h++] = k;
             }
@@ -800,14 +788,7 @@ cdef extern from *:
                 e = hc_exact2(S, stride, k, A, alpha, beta);
                 v[k] = e;
                 thr = e < thr ? e : thr;
-                if (e < cmin) {
-                    cmin = e;
-                    best = id[k];
-                    c = 1;
-                } else if (e == cmin) {
-                    if (best < 0 || id[k] < best) best = id[k];
-                    c++;
-                }
+                hc_note_min(e, id[k], &cmin, &best, &c);
             }
             if (want_hits && ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)))
                 hits[h++] = k;
