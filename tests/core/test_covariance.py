@@ -20,6 +20,40 @@ def test_precision_helpers_round_trip():
         get_covariance("full").precision_cholesky(np.zeros((1, 2, 2)))
 
 
+def test_precision_factor_has_scipys_bits():
+    # d > 1: LAPACK called directly must give exactly what scipy's Cholesky
+    # and triangular solve give, and fail where they fail.
+    from scipy import linalg
+
+    from gmmx.core.covariance import _prec_chol_one
+    from gmmx.exceptions import IllDefinedCovarianceError
+
+    rng = np.random.default_rng(1)
+    cases = []
+    for d in (2, 3, 8, 17):
+        for scale in (1e-150, 1e-8, 1.0, 1e8, 1e150):
+            A = rng.normal(size=(3 * d, d))
+            cases.append(scale * (A.T @ A) / (3 * d))
+        cases.append(np.ones((d, d)))                      # singular
+        cases.append(-np.eye(d))                           # negative definite
+        B = rng.normal(size=(d, d))
+        cases.append(np.asfortranarray(B @ B.T + d * np.eye(d)))  # Fortran order
+        cases.append((B @ B.T + d * np.eye(d))[::-1, ::-1])       # negative strides
+    for c in cases:
+        try:
+            ref = linalg.solve_triangular(linalg.cholesky(c, lower=True), np.eye(c.shape[0]),
+                                          lower=True).T
+        except linalg.LinAlgError:
+            ref = None
+        if ref is None or not np.isfinite(ref).all():
+            with pytest.raises(IllDefinedCovarianceError):
+                _prec_chol_one(c)
+        else:
+            got = _prec_chol_one(c)
+            assert got.shape == ref.shape
+            assert got.tobytes() == np.ascontiguousarray(ref).tobytes()
+
+
 def test_one_by_one_precision_factor_has_lapacks_bits():
     # The 1 x 1 shortcut must give exactly what scipy's Cholesky and
     # triangular solve give, and fail where they fail.
