@@ -4,7 +4,7 @@
 # gcc-aarch64-linux-gnu, link the standalone driver ci/simd/driver.c
 # statically, run it under qemu-aarch64-static, and compare its outputs with
 # those of the x86-64 copies (baseline, AVX2) of the same driver: every value
-# to 1e-12 of its array's largest (bit-identical but for the full kernels' FMA loops on AVX2).
+# to 1e-12 of its array's largest (bit-identical but for the FMA of the full kernels' loops and the t arithmetic on AVX2).
 #
 # Not done here: the Python extension modules and the test suite on aarch64
 # (that needs an aarch64 CPython with numpy/scipy under emulation).

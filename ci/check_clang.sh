@@ -2,7 +2,7 @@
 # Build the kernels with clang (Debian's clang and libomp) and check what the
 # SIMD dispatch promises for it: the AVX2 copy exists and uses ymm registers,
 # the kernel tests pass on every target the CPU runs, and fits agree with the
-# GCC build to 1e-12 (bit for bit but for the full kernels' FMA loops on AVX2 and AVX-512).
+# GCC build to 1e-12 (bit for bit but for the FMA of the full kernels' loops and the t arithmetic on AVX2 and AVX-512).
 #
 #   ci/check_clang.sh        (installs clang and libomp-dev with apt-get when
 #                             missing: run as root in CI)

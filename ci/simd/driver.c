@@ -111,6 +111,13 @@ int main(void)
         for (i = 0; i <= j; i++) U[i * 8 + j] = i == j ? 1.0 + uniform() : 0.3 * normalish();
     t->gmmx_full_tri_logprob(xt, N, ld, d, U, 8, shift, -1.5, row);
     put("tri_logprob", row, N);
+    /* centred and transposed in one pass: (N/7 rows of 7 features) - shift */
+    memset(rx, 0, sizeof rx);
+    t->gmmx_full_center_t_f64(x, shift, N / 7, d, ld, rx);
+    put("center_t_f64", rx, GMMX_FULL_PAD(d) * ld);
+    memset(rx, 0, sizeof rx);
+    t->gmmx_full_center_t_f32(xf, shift, N / 7, d, ld, rx);
+    put("center_t_f32", rx, GMMX_FULL_PAD(d) * ld);
     /* k-means distances: 3 centres in one block of 8 */
     memset(cb, 0, sizeof cb);
     for (j = 0; j < 3; j++)

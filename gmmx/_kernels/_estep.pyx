@@ -71,7 +71,8 @@ from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gm
 from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite,
                      gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
                      gmmx_full_logprob_row, gmmx_full_scale_rows, gmmx_full_scatter_upper,
-                     gmmx_full_transpose, gmmx_full_tri_logprob, gmmx_full_weighted_rows,
+                     gmmx_full_center_t_f32, gmmx_full_center_t_f64, gmmx_full_transpose,
+                     gmmx_full_tri_logprob, gmmx_full_weighted_rows,
                      gmmx_full_wide_simd, gmmx_logsumexp_resp, gmmx_sum, gmmx_transpose_f32,
                      gmmx_transpose_f64, gmmx_uni_logprob, gmmx_uni_stats, gmmx_vexp,
                      gmmx_vlog)
@@ -638,12 +639,19 @@ cdef int _chunk(
         else:
             _diag_direct_logprob(xc, n, d, K, cst, means, prec, lp)
     elif kind == K_FULL:
-        if floating is double:
+        if resp_in == NULL and tri and direct:
+            # xt, (GMMX_FULL_PAD(d), n), straight from X: nothing reads xc
+            if floating is double:
+                gmmx_full_center_t_f64(X, ref, n, d, ld, Y)
+            else:
+                gmmx_full_center_t_f32(X, ref, n, d, ld, Y)
+        elif floating is double:
             gmmx_center_f64(X, ref, n, d, xc)
         else:
             gmmx_center_f32(X, ref, n, d, xc)
         if resp_in == NULL and tri:
-            gmmx_full_transpose(xc, n, d, ld, Y)  # xt, (GMMX_FULL_PAD(d), n)
+            if not direct:
+                gmmx_full_transpose(xc, n, d, ld, Y)  # xt, (GMMX_FULL_PAD(d), n)
             for k in range(K):
                 gmmx_full_tri_logprob(Y, n, ld, d, prec + (k if P == K else 0) * d, P * d,
                                       shift + k * d, cst[k], lp + k * n)

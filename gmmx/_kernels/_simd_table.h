@@ -25,7 +25,7 @@
 
 /* Version of the table layout: the Cython modules refuse a _simd module
  * built from another list. Bump it whenever GMMX_SIMD_FUNCS changes. */
-#define GMMX_SIMD_ABI 2
+#define GMMX_SIMD_ABI 3
 
 #define GMMX_SIMD_FUNCS(X)                                                                \
     /* E-step: vector math and the array loops of _vmath.h */                              \
@@ -78,6 +78,10 @@
                                     const double *shift, double cst, double *row))        \
     X(void, gmmx_full_transpose, (const double *xc, Py_ssize_t n, Py_ssize_t d,           \
                                   Py_ssize_t ld, double *xt))                             \
+    X(void, gmmx_full_center_t_f64, (const double *X, const double *ref, Py_ssize_t n,    \
+                                     Py_ssize_t d, Py_ssize_t ld, double *xt))            \
+    X(void, gmmx_full_center_t_f32, (const float *X, const double *ref, Py_ssize_t n,     \
+                                     Py_ssize_t d, Py_ssize_t ld, double *xt))            \
     X(void, gmmx_full_tri_logprob, (const double *xt, Py_ssize_t n, Py_ssize_t ld,        \
                                     Py_ssize_t d, const double *U, Py_ssize_t ldu,        \
                                     const double *shift, double cst, double *row))        \

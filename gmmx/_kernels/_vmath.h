@@ -7,8 +7,9 @@
  * header and is compiled once per SIMD target; the _simd module picks one
  * copy at import (see _simd_dispatch.h).  No FMA contraction is allowed
  * (-ffp-contract=off), so every copy computes the same bits, except the full
- * kernels' register-tiled loops, which use explicit FMA on AVX2 and AVX-512
- * (GMMX_V8_MAC: they then agree with the other copies to 1e-12).
+ * kernels' register-tiled loops and the Student-t arithmetic, which use
+ * explicit FMA on AVX2 and AVX-512 (GMMX_V8_MAC, GMMX_FMA1 in gmmx_exp1c and
+ * gmmx_log1c: they then agree with the other copies to 1e-12).
  *
  * Reductions use eight fixed lanes combined in a fixed order: deterministic,
  * vectorisable, and independent of the SIMD width that runs them.
@@ -17,6 +18,7 @@
 #define GMMX_VMATH_H
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #include "_simd_table.h"
@@ -156,75 +158,84 @@ static inline __attribute__((always_inline)) gmmx_v8 gmmx_v8_fmas(gmmx_v8 acc, g
 #define GMMX_FMA1(a, b, c) ((a) * (b) + (c))
 #endif
 
-GMMX_INLINE double gmmx_exp1(double x)
-{
-    /* exp(x) = 2^k exp(r), |r| <= ln2/2, exp(r) by its Taylor polynomial of
-       degree 13 (truncation < 5e-18): no division, so it vectorises cheaply. */
-    const double invln2 = 1.44269504088896338700e+00;
-    const double ln2hi = 6.93147180369123816490e-01;
-    const double ln2lo = 1.90821492927058770002e-10;
-    const double shift = 6755399441055744.0;  /* 1.5 * 2^52: round to nearest */
-    double r, r2, p, q, kd;
-    gmmx_bits kb, sc;
+/* exp and log with the polynomials' multiply-adds as MADD(a, b, c) = a b + c:
+ * separate operations in gmmx_exp1 and gmmx_log1 (the same bits on every
+ * target), fused where the target has FMA in gmmx_exp1c and gmmx_log1c (the
+ * Student-t arithmetic only). */
+#define GMMX_MADD_SEP(a, b, c) ((a) * (b) + (c))
 
-    /* exp(x) underflows below -708.39 (we return ~1e-308 rather than a
-       subnormal) and overflows above 709.78. */
-    x = x < -708.39 ? -708.39 : x;
-    x = x > 709.78 ? 709.78 : x;
-    kb.d = x * invln2 + shift;
-    kd = kb.d - shift;
-    r = (x - kd * ln2hi) - kd * ln2lo;
-    r2 = r * r;
-    /* Estrin-style split: odd and even halves evaluated independently. */
-    p = 2.08767569878681e-09;
-    p = p * r2 + 2.755731922398589e-07;
-    p = p * r2 + 2.48015873015873e-05;
-    p = p * r2 + 0.001388888888888889;
-    p = p * r2 + 0.041666666666666664;
-    p = p * r2 + 0.5;
-    p = p * r2 + 1.0;
-    q = 1.6059043836821613e-10;
-    q = q * r2 + 2.505210838544172e-08;
-    q = q * r2 + 2.7557319223985893e-06;
-    q = q * r2 + 0.0001984126984126984;
-    q = q * r2 + 0.008333333333333333;
-    q = q * r2 + 0.16666666666666666;
-    q = q * r2 + 1.0;
-    sc.u = (kb.u + 1023u) << 52;  /* 2^k: low bits of kb hold k */
-    return (p + r * q) * sc.d;
-}
+/* exp(x) = 2^k exp(r), |r| <= ln2/2, exp(r) by its Taylor polynomial of
+   degree 13 (truncation < 5e-18): no division, so it vectorises cheaply.
+   exp(x) underflows below -708.39 (we return ~1e-308 rather than a
+   subnormal) and overflows above 709.78. */
+#define GMMX_EXP1_BODY(MADD)                                                      \
+    const double invln2 = 1.44269504088896338700e+00;                             \
+    const double ln2hi = 6.93147180369123816490e-01;                              \
+    const double ln2lo = 1.90821492927058770002e-10;                              \
+    const double shift = 6755399441055744.0;  /* 1.5 * 2^52: round to nearest */ \
+    double r, r2, p, q, kd;                                                       \
+    gmmx_bits kb, sc;                                                             \
+    x = x < -708.39 ? -708.39 : x;                                                \
+    x = x > 709.78 ? 709.78 : x;                                                  \
+    kb.d = x * invln2 + shift;                                                    \
+    kd = kb.d - shift;                                                            \
+    r = (x - kd * ln2hi) - kd * ln2lo;                                            \
+    r2 = r * r;                                                                   \
+    /* Estrin-style split: odd and even halves evaluated independently. */        \
+    p = 2.08767569878681e-09;                                                     \
+    p = MADD(p, r2, 2.755731922398589e-07);                                       \
+    p = MADD(p, r2, 2.48015873015873e-05);                                        \
+    p = MADD(p, r2, 0.001388888888888889);                                        \
+    p = MADD(p, r2, 0.041666666666666664);                                        \
+    p = MADD(p, r2, 0.5);                                                         \
+    p = MADD(p, r2, 1.0);                                                         \
+    q = 1.6059043836821613e-10;                                                   \
+    q = MADD(q, r2, 2.505210838544172e-08);                                       \
+    q = MADD(q, r2, 2.7557319223985893e-06);                                      \
+    q = MADD(q, r2, 0.0001984126984126984);                                       \
+    q = MADD(q, r2, 0.008333333333333333);                                        \
+    q = MADD(q, r2, 0.16666666666666666);                                         \
+    q = MADD(q, r2, 1.0);                                                         \
+    sc.u = (kb.u + 1023u) << 52;  /* 2^k: low bits of kb hold k */               \
+    return MADD(r, q, p) * sc.d;
+
+/* log(x) for positive, finite, normal x (fdlibm's reduction and polynomial) */
+#define GMMX_LOG1_BODY(MADD)                                                      \
+    const double ln2hi = 6.93147180369123816490e-01;                              \
+    const double ln2lo = 1.90821492927058770002e-10;                              \
+    const double Lg1 = 6.666666666666735130e-01;                                  \
+    const double Lg2 = 3.999999999940941908e-01;                                  \
+    const double Lg3 = 2.857142874366239149e-01;                                  \
+    const double Lg4 = 2.222219843214978396e-01;                                  \
+    const double Lg5 = 1.818357216161805012e-01;                                  \
+    const double Lg6 = 1.531383769920937332e-01;                                  \
+    const double Lg7 = 1.479819860511658591e-01;                                  \
+    gmmx_bits b, kb;                                                              \
+    double f, s, z, w, t1, t2, R, hfsq, k;                                        \
+    b.d = x;                                                                      \
+    /* Scale the mantissa into [sqrt(2)/2, sqrt(2)). */                           \
+    b.u += 0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL;                         \
+    kb.u = (b.u >> 52) | 0x4330000000000000ULL;  /* biased exponent as a double */ \
+    k = (kb.d - 4503599627370496.0) - 1023.0;                                     \
+    b.u = (b.u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;                  \
+    f = b.d - 1.0;                                                                \
+    s = f / (2.0 + f);                                                            \
+    z = s * s;                                                                    \
+    w = z * z;                                                                    \
+    t1 = w * MADD(w, MADD(w, Lg6, Lg4), Lg2);                                     \
+    t2 = z * MADD(w, MADD(w, MADD(w, Lg7, Lg5), Lg3), Lg1);                       \
+    R = t2 + t1;                                                                  \
+    hfsq = 0.5 * f * f;                                                           \
+    return k * ln2hi - ((hfsq - (s * (hfsq + R) + k * ln2lo)) - f);
+
+GMMX_INLINE double gmmx_exp1(double x) { GMMX_EXP1_BODY(GMMX_MADD_SEP) }
 
 /* log(x) for positive, finite, normal x. */
-GMMX_INLINE double gmmx_log1(double x)
-{
-    const double ln2hi = 6.93147180369123816490e-01;
-    const double ln2lo = 1.90821492927058770002e-10;
-    const double Lg1 = 6.666666666666735130e-01;
-    const double Lg2 = 3.999999999940941908e-01;
-    const double Lg3 = 2.857142874366239149e-01;
-    const double Lg4 = 2.222219843214978396e-01;
-    const double Lg5 = 1.818357216161805012e-01;
-    const double Lg6 = 1.531383769920937332e-01;
-    const double Lg7 = 1.479819860511658591e-01;
-    gmmx_bits b, kb;
-    double f, s, z, w, t1, t2, R, hfsq, k;
+GMMX_INLINE double gmmx_log1(double x) { GMMX_LOG1_BODY(GMMX_MADD_SEP) }
 
-    b.d = x;
-    /* Scale the mantissa into [sqrt(2)/2, sqrt(2)). */
-    b.u += 0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL;
-    kb.u = (b.u >> 52) | 0x4330000000000000ULL;  /* biased exponent as a double */
-    k = (kb.d - 4503599627370496.0) - 1023.0;
-    b.u = (b.u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;
-    f = b.d - 1.0;
-    s = f / (2.0 + f);
-    z = s * s;
-    w = z * z;
-    t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
-    t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
-    R = t2 + t1;
-    hfsq = 0.5 * f * f;
-    return k * ln2hi - ((hfsq - (s * (hfsq + R) + k * ln2lo)) - f);
-}
+/* The same with fused multiply-adds on targets that have them (GMMX_FMA1) */
+GMMX_INLINE double gmmx_exp1c(double x) { GMMX_EXP1_BODY(GMMX_FMA1) }
+GMMX_INLINE double gmmx_log1c(double x) { GMMX_LOG1_BODY(GMMX_FMA1) }
 
 /* a[i] = exp(a[i]) */
 static void gmmx_vexp(double *GMMX_RESTRICT a, Py_ssize_t n)
@@ -988,6 +999,27 @@ static void gmmx_full_transpose(const double *GMMX_RESTRICT xc, Py_ssize_t n,
         for (i = 0; i < n; i++) xt[j * ld + i] = 0.0;
 }
 
+/* xt (GMMX_FULL_PAD(d), n), row stride ld = (X - ref)^T for a chunk of
+ * float64 / float32 rows, then rows of zeros: gmmx_center_* and
+ * gmmx_full_transpose in one pass (the same values), eight rows at a time */
+#define GMMX_DEFINE_CENTER_T(NAME, T)                                             \
+static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref,      \
+                 Py_ssize_t n, Py_ssize_t d, Py_ssize_t ld,                       \
+                 double *GMMX_RESTRICT xt)                                        \
+{                                                                                 \
+    Py_ssize_t i = 0, j, l;                                                       \
+    for (; i + 8 <= n; i += 8)                                                    \
+        for (j = 0; j < d; j++)                                                   \
+            for (l = 0; l < 8; l++)                                               \
+                xt[j * ld + i + l] = (double)X[(i + l) * d + j] - ref[j];         \
+    for (; i < n; i++)                                                            \
+        for (j = 0; j < d; j++) xt[j * ld + i] = (double)X[i * d + j] - ref[j];   \
+    for (j = d; j < GMMX_FULL_PAD(d); j++)                                        \
+        for (i = 0; i < n; i++) xt[j * ld + i] = 0.0;                             \
+}
+GMMX_DEFINE_CENTER_T(gmmx_full_center_t_f64, double)
+GMMX_DEFINE_CENTER_T(gmmx_full_center_t_f32, float)
+
 /* rx[j, i] = r[i] * xt[j, i] for the m rows of xt (row stride ld, both) */
 static void gmmx_full_scale_rows(const double *GMMX_RESTRICT r,
                                              const double *GMMX_RESTRICT xt, Py_ssize_t n,
@@ -1236,40 +1268,43 @@ static int gmmx_t_resp(double *GMMX_RESTRICT lp, Py_ssize_t n, Py_ssize_t K,
     Py_ssize_t i, k;
     int ok = 1;
 
+    /* the row maxima of j and the sums of exp(j - max) kept as the rows are
+     * swept, component by component (the same values as separate passes:
+     * max(-inf, j) = j, 0 + e = e) */
+    for (i = 0; i < n; i++) {
+        MX[i] = -INFINITY;
+        TT[i] = 0.0;
+    }
     for (k = 0; k < K; k++) {
         const double ck = cst[k], nu = dof[k], hk = half[k], cc = c[k], twoh = 2.0 * hk;
         double *GMMX_RESTRICT row = lp + k * n;
         double *GMMX_RESTRICT a = A + k * n;
         double *GMMX_RESTRICT jr = J + k * n;
         for (i = 0; i < n; i++) {
-            double delta = 2.0 * (ck - row[i]), s, L;
+            double delta = 2.0 * (ck - row[i]), s, L, j;
             delta = delta < 0.0 ? 0.0 : delta;
             ok &= (delta - delta) == 0.0;  /* false for inf and NaN */
             s = nu + delta;
-            L = gmmx_log1(s);
+            L = gmmx_log1c(s);
+            j = cc - hk * L;
             a[i] = L;
-            jr[i] = cc - hk * L;
+            jr[i] = j;
             row[i] = twoh / s;
+            MX[i] = j > MX[i] ? j : MX[i];
         }
     }
     if (!ok) return 1;
-    memcpy(MX, J, (size_t)n * sizeof(double));
-    for (k = 1; k < K; k++) {
-        const double *GMMX_RESTRICT jr = J + k * n;
-        for (i = 0; i < n; i++) MX[i] = jr[i] > MX[i] ? jr[i] : MX[i];
-    }
     for (k = 0; k < K; k++) {
         const double *GMMX_RESTRICT jr = J + k * n;
         double *GMMX_RESTRICT e = E + k * n;
-        for (i = 0; i < n; i++) e[i] = gmmx_exp1(jr[i] - MX[i]);
-    }
-    memcpy(TT, E, (size_t)n * sizeof(double));
-    for (k = 1; k < K; k++) {
-        const double *GMMX_RESTRICT e = E + k * n;
-        for (i = 0; i < n; i++) TT[i] = TT[i] + e[i];
+        for (i = 0; i < n; i++) {
+            double v = gmmx_exp1c(jr[i] - MX[i]);
+            e[i] = v;
+            TT[i] = TT[i] + v;
+        }
     }
     for (i = 0; i < n; i++) {
-        double nrm = MX[i] + gmmx_log1(TT[i]);
+        double nrm = MX[i] + gmmx_log1c(TT[i]);
         ok &= (nrm - nrm) == 0.0;
         TL[i] = nrm;
     }

@@ -50,6 +50,10 @@ cdef extern from "_simd.h" nogil:
                                double cst, double *row) noexcept
     void gmmx_full_transpose(const double *xc, Py_ssize_t n, Py_ssize_t d, Py_ssize_t ld,
                              double *xt) noexcept
+    void gmmx_full_center_t_f64(const double *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                                Py_ssize_t ld, double *xt) noexcept
+    void gmmx_full_center_t_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                                Py_ssize_t ld, double *xt) noexcept
     void gmmx_full_tri_logprob(const double *xt, Py_ssize_t n, Py_ssize_t ld, Py_ssize_t d, const double *U,
                                Py_ssize_t ldu, const double *shift, double cst,
                                double *row) noexcept
