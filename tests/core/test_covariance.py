@@ -20,14 +20,31 @@ def test_precision_helpers_round_trip():
         get_covariance("full").precision_cholesky(np.zeros((1, 2, 2)))
 
 
-def test_precision_factor_has_scipys_bits():
-    # d > 1: LAPACK called directly must give exactly what scipy's Cholesky
-    # and triangular solve give, and fail where they fail.
+def _assert_scipys_factor_or_its_failure(c):
+    """``_prec_chol_one(c)`` has the bits of scipy's Cholesky and triangular
+    solve, or raises IllDefinedCovarianceError where those fail."""
     from scipy import linalg
 
     from gmmx.core.covariance import _prec_chol_one
     from gmmx.exceptions import IllDefinedCovarianceError
 
+    try:
+        ref = linalg.solve_triangular(linalg.cholesky(c, lower=True), np.eye(c.shape[0]),
+                                      lower=True).T
+    except linalg.LinAlgError:
+        ref = None
+    if ref is None or not np.isfinite(ref).all():
+        with pytest.raises(IllDefinedCovarianceError):
+            _prec_chol_one(c)
+    else:
+        got = _prec_chol_one(c)
+        assert got.shape == ref.shape
+        assert got.tobytes() == np.ascontiguousarray(ref).tobytes(), c
+
+
+def test_precision_factor_has_scipys_bits():
+    # d > 1: LAPACK called directly must give exactly what scipy's Cholesky
+    # and triangular solve give, and fail where they fail.
     rng = np.random.default_rng(1)
     cases = []
     for d in (2, 3, 8, 17):
@@ -40,41 +57,15 @@ def test_precision_factor_has_scipys_bits():
         cases.append(np.asfortranarray(B @ B.T + d * np.eye(d)))  # Fortran order
         cases.append((B @ B.T + d * np.eye(d))[::-1, ::-1])       # negative strides
     for c in cases:
-        try:
-            ref = linalg.solve_triangular(linalg.cholesky(c, lower=True), np.eye(c.shape[0]),
-                                          lower=True).T
-        except linalg.LinAlgError:
-            ref = None
-        if ref is None or not np.isfinite(ref).all():
-            with pytest.raises(IllDefinedCovarianceError):
-                _prec_chol_one(c)
-        else:
-            got = _prec_chol_one(c)
-            assert got.shape == ref.shape
-            assert got.tobytes() == np.ascontiguousarray(ref).tobytes()
+        _assert_scipys_factor_or_its_failure(c)
 
 
 def test_one_by_one_precision_factor_has_lapacks_bits():
     # The 1 x 1 shortcut must give exactly what scipy's Cholesky and
     # triangular solve give, and fail where they fail.
-    from scipy import linalg
-
-    from gmmx.core.covariance import _prec_chol_one
-    from gmmx.exceptions import IllDefinedCovarianceError
-
     rng = np.random.default_rng(0)
     values = np.concatenate([10.0 ** rng.uniform(-300, 300, 2000), rng.uniform(0, 10, 2000),
                              [5e-324, 1e-310, 2.2250738585072014e-308, 1.7e308, 0.0, -0.0,
                               -1.0, -1e-300]])
     for v in values:
-        c = np.array([[v]])
-        try:
-            ref = linalg.solve_triangular(linalg.cholesky(c, lower=True), np.eye(1),
-                                          lower=True).T
-        except linalg.LinAlgError:
-            ref = None
-        if ref is None or not np.isfinite(ref).all():
-            with pytest.raises(IllDefinedCovarianceError):
-                _prec_chol_one(c)
-        else:
-            assert _prec_chol_one(c).tobytes() == ref.tobytes(), v
+        _assert_scipys_factor_or_its_failure(np.array([[v]]))
