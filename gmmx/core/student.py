@@ -43,6 +43,7 @@ import numpy as np
 
 from .._kernels import _estep, _student
 from . import kernel
+from ..exceptions import DegreesOfFreedomWarning, warn_user
 from .covariance import get_covariance
 from .stats import SufficientStats
 
@@ -309,6 +310,25 @@ def dof_update(resp: NDArray[Any], log_u_minus_u: NDArray[Any], dof: Any, n_feat
             new[k] = brentq(f, DOF_MIN, dof_max, xtol=1e-12, rtol=4 * np.finfo(float).eps,
                             maxiter=500)
     return new
+
+
+def warn_dof_floor(dof: NDArray[Any], unit: str = "component") -> None:
+    """A :class:`~gmmx.DegreesOfFreedomWarning` naming the estimated ν at ``DOF_MIN``.
+
+    ν falls to the bound where a component's rows sit (almost) on its
+    location: the t likelihood then grows without bound as ν falls (d > 2),
+    as a Gaussian's does when a variance collapses.
+    """
+    floored = np.flatnonzero(np.asarray(dof) <= DOF_MIN)
+    if floored.size:
+        warn_user(
+            f"the degrees of freedom of {unit}(s) {floored.tolist()} reached the lower bound "
+            f"{DOF_MIN:g}: the rows of those {unit}s sit (almost) on their location, as "
+            "duplicated or collapsed rows do, or reg_covar is large against the data's "
+            "spread, and the likelihood grows without bound as nu falls. The fit is "
+            "degenerate there: drop duplicate rows, rescale the data, lower reg_covar, use "
+            "fewer components, or fix degrees_of_freedom.",
+            DegreesOfFreedomWarning)
 
 
 def student_m_step(stats: SufficientStats, reg_covar: float, prev: Any, fixed_dof: Any = None, dof_max: float = DOF_MAX) -> StudentTParams:

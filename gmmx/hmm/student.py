@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 from .. import io
 from ..core.covariance import get_covariance
 from ..core.student import DOF_MAX, StudentTEmissions, dof_update, t_covariances, \
-    u_weighted_scales
+    u_weighted_scales, warn_dof_floor
 from ..core.student_missing import StudentTMissingEmissions
 from ..exceptions import DegreesOfFreedomWarning, warn_user
 from .gaussian import GaussianHMM
@@ -161,6 +161,7 @@ class StudentTHMM(GaussianHMM):
     def _baum_welch(self, data):
         super()._baum_welch(data)
         if self.degrees_of_freedom is None and "n" in self.params:
+            warn_dof_floor(self.degrees_of_freedom_, "state")
             capped = np.flatnonzero(self.degrees_of_freedom_ >= float(self.dof_max))
             if capped.size:
                 warn_user(

@@ -320,12 +320,23 @@ default='kmeans'
             return
         # A strided subset of at most ~200k rows estimates the scale without
         # a float64 temporary of the whole array.
-        var = np.var(X[:: max(1, X.shape[0] // 200_000)], axis=0, dtype=np.float64)
-        var = var[var > 0]
+        sub = X[:: max(1, X.shape[0] // 200_000)]
+        var = np.var(sub, axis=0, dtype=np.float64)
+        # a feature whose values differ is not constant even where its
+        # variance underflows float64 to 0 (deviations below ~1e-154)
+        var = var[np.ptp(sub, axis=0) > 0] if sub.shape[0] else var[:0]
         if var.size == 0:
             return
         smallest = float(var.min())
-        if self.reg_covar > 1e-2 * smallest:
+        if smallest == 0.0:
+            warn_user(
+                f"reg_covar={self.reg_covar:g} is large compared with the data's smallest "
+                "feature variance, which underflows float64 (its values differ by less "
+                "than about 1e-154): the fitted covariances will be reg_covar's, not the "
+                "data's. Rescale the data (e.g. multiply it by a power of ten).",
+                RegCovarWarning,
+            )
+        elif self.reg_covar > 1e-2 * smallest:
             warn_user(
                 f"reg_covar={self.reg_covar:g} is large compared with the data's "
                 f"smallest feature variance ({smallest:.3g}) and will inflate the fitted "

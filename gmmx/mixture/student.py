@@ -23,7 +23,7 @@ from .. import io
 from .._validation import check_float, check_random_state
 from ..core.covariance import get_covariance, n_mixture_parameters
 from ..core.student import (DOF_MAX, StudentTEStep, StudentTParams, student_m_step,
-                            t_covariances)
+                            t_covariances, warn_dof_floor)
 from ..core.student_missing import StudentTMissingEStep
 from ..exceptions import DegreesOfFreedomWarning, warn_user
 from .base import BaseMixture
@@ -269,6 +269,7 @@ callback, progress, step_exponent
     def _warn_dof_cap(self):
         if self.degrees_of_freedom is not None or not hasattr(self, "degrees_of_freedom_"):
             return
+        warn_dof_floor(self.degrees_of_freedom_)
         capped = np.flatnonzero(self.degrees_of_freedom_ >= float(self.dof_max))
         if capped.size:
             warn_user(

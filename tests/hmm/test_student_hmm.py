@@ -153,6 +153,13 @@ def test_bad_degrees_of_freedom(bad):
         StudentTHMM(2, degrees_of_freedom=bad).fit(np.zeros((10, 1)) + np.arange(10)[:, None])
 
 
+def test_collapsed_emissions_hit_the_floor_with_a_warning():
+    X = np.repeat(np.random.default_rng(0).normal(size=(2, 3)), 100, axis=0)
+    with pytest.warns(DegreesOfFreedomWarning, match=r"state\(s\) \[.*\] reached the lower bound"):
+        m = StudentTHMM(2, random_state=0, n_threads=1, n_iter=300, tol=1e-8).fit(X)
+    assert m.degrees_of_freedom_.min() == 0.001 and np.all(np.isfinite(m.covars_))
+
+
 def test_gaussian_emissions_hit_the_cap_with_a_warning():
     x = np.random.default_rng(0).normal(size=(2000, 1))
     with pytest.warns(DegreesOfFreedomWarning, match=r"state\(s\) \[0\] reached dof_max=30"):

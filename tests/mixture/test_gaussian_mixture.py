@@ -270,6 +270,17 @@ def test_reg_covar_warning_for_tick_scale_returns():
     assert gm.covariances_.ravel().max() < 5e-8
 
 
+def test_reg_covar_warning_where_the_variance_underflows():
+    # deviations near 1e-300: their squares underflow float64, so np.var is
+    # 0; the feature is not constant and reg_covar swamps it
+    x = np.random.default_rng(0).normal(size=(500, 2)) * 1e-300
+    with pytest.warns(RegCovarWarning, match="underflows float64"):
+        GaussianMixture(2, random_state=0).fit(x)
+    with warnings.catch_warnings():  # a constant feature is no such case
+        warnings.simplefilter("error", RegCovarWarning)
+        GaussianMixture(1, random_state=0).fit(np.c_[np.ones(500), np.arange(500.0)])
+
+
 def test_failure_mid_fit_keeps_last_completed_iteration():
     X, _, _ = blobs(500, 2, 2, seed=16)
     init = init_params(X, 2, "full", seed=6)

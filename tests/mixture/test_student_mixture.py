@@ -230,6 +230,17 @@ def test_dof_running_to_infinity_is_capped_with_a_warning():
     assert np.all(np.isfinite(m.scales_)) and np.isfinite(m.lower_bound_)
 
 
+def test_dof_collapsing_on_duplicated_rows_is_floored_with_a_warning():
+    # three features, rows repeated on two points: the t likelihood grows
+    # without bound as nu falls on a component whose rows sit on its location
+    X = np.repeat(np.random.default_rng(0).normal(size=(2, 3)), 100, axis=0)
+    with pytest.warns(DegreesOfFreedomWarning, match=r"component\(s\) \[.*\] reached the lower "
+                      r"bound 0.001.*degenerate"):
+        m = T(2, random_state=0).fit(X)
+    assert m.degrees_of_freedom_.min() == 0.001
+    assert np.all(np.isfinite(m.scales_)) and np.all(np.isfinite(m.score_samples(X)))
+
+
 def test_identical_rows_give_a_finite_fit():
     X = np.ones((200, 2))
     m = T(1, reg_covar=1e-6).fit(X)
