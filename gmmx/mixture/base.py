@@ -51,6 +51,16 @@ __all__ = ["BaseMixture"]
 _MAX_LOWER_BOUNDS = 10_000
 
 
+def _fits_float32(*arrays):
+    """True if float32 holds every value of ``arrays`` (no overflow, no underflow to 0)."""
+    info = np.finfo(np.float32)
+    for a in arrays:
+        mag = np.abs(np.asarray(a, dtype=np.float64))
+        if np.any(mag > info.max) or np.any((mag > 0) & (mag < info.smallest_normal)):
+            return False
+    return True
+
+
 def _better(best, result):
     """The EM run to keep: the higher lower bound (``result`` over a ``-inf`` best)."""
     if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
@@ -112,6 +122,15 @@ class BaseMixture(DensityMixin, BaseEstimator):
         def _check_parameters(self, n_features: int) -> None: ...
         def _initial_params(self, driver: Any, random_state: Any) -> Any: ...
         def _archive_arrays(self) -> dict[str, Any]: ...
+
+    def _attribute_dtype(self, *arrays):
+        """The fitted attributes' float type: the data's (float32 stays float32),
+        unless float32 cannot hold ``arrays`` (data near float32's maximum):
+        then float64, for this model from here on."""
+        dtype = np.dtype(getattr(self, "_dtype", np.float64))
+        if dtype == np.float32 and not _fits_float32(*arrays):
+            dtype = self._dtype = np.dtype(np.float64)
+        return dtype
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -354,12 +354,10 @@ default='kmeans'
         """Set the fitted attributes, in the data's float type (float32 stays float32)."""
         weights, means, covariances, prec_chol = params
         cov = get_covariance(self.covariance_type)
-        dtype = getattr(self, "_dtype", np.float64)
         if covariances is None:
             covariances = cov.covariances_from_cholesky(prec_chol)
         precisions = cov.precisions_from_cholesky(prec_chol)
-        if dtype == np.float32 and not _fits_float32(covariances, precisions, prec_chol):
-            dtype = self._dtype = np.dtype(np.float64)  # data near float32's maximum
+        dtype = self._attribute_dtype(covariances, precisions, prec_chol)
         self.weights_ = np.asarray(weights, dtype=dtype)
         self.means_ = np.asarray(means, dtype=dtype)
         self.covariances_ = np.asarray(covariances, dtype=dtype)
@@ -539,16 +537,6 @@ def sample_gaussian_components(model: Any, n_samples: int) -> tuple[NDArray, NDA
                                                       counts)
     y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(counts)])
     return X, y
-
-
-def _fits_float32(*arrays):
-    """True if float32 holds every value of ``arrays`` (no overflow, no underflow to 0)."""
-    info = np.finfo(np.float32)
-    for a in arrays:
-        mag = np.abs(np.asarray(a, dtype=np.float64))
-        if np.any(mag > info.max) or np.any((mag > 0) & (mag < info.smallest_normal)):
-            return False
-    return True
 
 
 def _check_saved_covariances(cov, values, path, single=False):
