@@ -521,10 +521,11 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _set_parameters(self, params):
         """Set the fitted attributes (in the data's float type) as scikit-learn does."""
-        dtype = np.dtype(getattr(self, "_dtype", np.float64))
         wc, beta, means, nu, covariances, prec_chol = (np.asarray(p, dtype=np.float64)
                                                        for p in params)
         cov = get_covariance(self.covariance_type)
+        precisions = cov.precisions_from_cholesky(prec_chol)
+        dtype = self._attribute_dtype(covariances, precisions, prec_chol, beta, nu)
         self.weights_ = weights_from_concentration(wc, self.weight_concentration_prior_type
                                                    ).astype(dtype)
         wc = wc.astype(dtype)
@@ -534,7 +535,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.degrees_of_freedom_ = dtype.type(nu) if nu.ndim == 0 else nu.astype(dtype)
         self.covariances_ = covariances.astype(dtype)
         self.precisions_cholesky_ = prec_chol.astype(dtype)
-        self.precisions_ = np.asarray(cov.precisions_from_cholesky(prec_chol), dtype=dtype)
+        self.precisions_ = np.asarray(precisions, dtype=dtype)
 
     def _kernel_params(self, params):
         p = VariationalParams(*params)

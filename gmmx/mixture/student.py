@@ -230,17 +230,20 @@ callback, progress, step_exponent
         """Set the fitted attributes, in the data's float type."""
         weights, means, scales, prec_chol, dof = params
         cov = get_covariance(self.covariance_type)
-        dtype = getattr(self, "_dtype", np.float64)
         if scales is None:
             scales = cov.covariances_from_cholesky(prec_chol)
+        precisions = cov.precisions_from_cholesky(prec_chol)
+        covariances = np.asarray(t_covariances(scales, dof, cov.name), dtype=np.float64)
+        # covariances are infinite by definition where nu <= 2
+        dtype = self._attribute_dtype(scales, precisions, prec_chol,
+                                      covariances[np.isfinite(covariances)])
         self.weights_ = np.asarray(weights, dtype=dtype)
         self.means_ = np.asarray(means, dtype=dtype)
         self.scales_ = np.asarray(scales, dtype=dtype)
         self.precisions_cholesky_ = np.asarray(prec_chol, dtype=dtype)
-        self.precisions_ = np.asarray(cov.precisions_from_cholesky(prec_chol), dtype=dtype)
+        self.precisions_ = np.asarray(precisions, dtype=dtype)
         self.degrees_of_freedom_ = np.asarray(dof, dtype=np.float64)
-        self.covariances_ = np.asarray(
-            t_covariances(scales, dof, cov.name), dtype=dtype)
+        self.covariances_ = covariances.astype(dtype)
 
     def _kernel_params(self, params):
         step = StudentTEStep.from_params(params, self.covariance_type)

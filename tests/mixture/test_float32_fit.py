@@ -127,3 +127,29 @@ def test_data_near_float32_max_keep_float64_parameters(covariance_type, d):
         assert np.all(np.isfinite(value)) and np.all(np.abs(value) < np.inf), name
         np.testing.assert_allclose(value, getattr(ref, name), rtol=1e-5, err_msg=name)
     assert np.all(gm.predict(X) == ref.predict(X.astype(np.float64)))
+
+
+@pytest.mark.parametrize("family", ["student_t", "bayesian"])
+def test_other_families_near_float32_max_keep_float64_parameters(family):
+    """As GaussianMixture: fitted attributes float32 cannot hold are kept in
+    float64 and finite (they overflowed to inf in the cast before)."""
+    from gmmx import BayesianGaussianMixture, StudentTMixture
+
+    rng = np.random.default_rng(0)
+    X = (1e37 * rng.standard_t(4, size=(500, 3))).astype(np.float32)
+    assert np.isfinite(X).all()
+    if family == "student_t":
+        m = StudentTMixture(2, random_state=0).fit(X)
+        names = ("weights_", "means_", "scales_", "covariances_", "precisions_",
+                 "precisions_cholesky_")
+    else:
+        m = BayesianGaussianMixture(n_components=2, random_state=0, max_iter=20).fit(X)
+        names = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+    for name in names:
+        value = getattr(m, name)
+        assert value.dtype == np.float64, name
+        assert np.all(np.isfinite(value)), name
+    assert np.isfinite(m.score(X))
+    # ordinary float32 data keeps float32 attributes
+    small = StudentTMixture(2, random_state=0).fit(X / np.float32(1e37))
+    assert small.scales_.dtype == np.float32 and small.means_.dtype == np.float32
