@@ -6,8 +6,8 @@
 # those of the x86-64 copies (baseline, AVX2) of the same driver: every value
 # to 1e-12 of its array's largest (bit-identical but for the FMA of the full kernels' loops and the t arithmetic on AVX2).
 #
-# Not done here: the Python extension modules and the test suite on aarch64
-# (that needs an aarch64 CPython with numpy/scipy under emulation).
+# The Python extension modules and the kernel tests on aarch64 (an arm64
+# CPython with numpy/scipy under emulation): ci/check_aarch64_py.sh.
 #
 #   ci/check_aarch64.sh      (installs gcc-aarch64-linux-gnu and
 #                             qemu-user-static with apt-get when missing)
