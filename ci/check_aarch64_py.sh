@@ -28,14 +28,14 @@
 #
 # Environment:
 #   PYTHON        the x86-64 interpreter that drives the build (default: python3)
-#   TEST_TIMEOUT  seconds for the tests under emulation (default: 900)
+#   TEST_TIMEOUT  seconds for the tests under emulation (default: 600)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 CROSS="${CROSS:-aarch64-linux-gnu-gcc}"
 QEMU="${QEMU:-qemu-aarch64-static}"
-TEST_TIMEOUT="${TEST_TIMEOUT:-900}"
+TEST_TIMEOUT="${TEST_TIMEOUT:-600}"
 PYVER=3.11  # Debian 12's python3.11 for arm64
 
 if ! command -v "$CROSS" >/dev/null || ! command -v "$QEMU" >/dev/null; then
