@@ -118,6 +118,21 @@ int main(void)
     memset(rx, 0, sizeof rx);
     t->gmmx_full_center_t_f32(xf, shift, N / 7, d, ld, rx);
     put("center_t_f32", rx, GMMX_FULL_PAD(d) * ld);
+    /* row-major rows (N/7 rows of 7 features) - shift, and their scatter under
+       two components' weights (y, lp) */
+    {
+        static double xr[(N / 7) * GMMX_FULL_RLD(7)], rscr[GMMX_FULL_RSCR(7, 2)], wk[2 * (N / 7)],
+            G2[2 * 7 * 8];
+        memset(xr, 0, sizeof xr);
+        t->gmmx_full_center_r_f64(x, shift, N / 7, 7, xr);
+        put("center_r_f64", xr, (N / 7) * GMMX_FULL_RLD(7));
+        t->gmmx_full_center_r_f32(xf, shift, N / 7, 7, xr);
+        put("center_r_f32", xr, (N / 7) * GMMX_FULL_RLD(7));
+        for (i = 0; i < N / 7; i++) { wk[i] = y[i]; wk[N / 7 + i] = lp[i]; }
+        memset(G2, 0, sizeof G2);
+        t->gmmx_full_scatter_rows(xr, N / 7, 7, wk, 2, rscr, G2, 2 * 7);
+        put("scatter_rows", G2, 2 * 7 * 8);
+    }
     /* k-means distances: 3 centres in one block of 8 */
     memset(cb, 0, sizeof cb);
     for (j = 0; j < 3; j++)

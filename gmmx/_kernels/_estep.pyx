@@ -68,7 +68,9 @@ from scipy.linalg.cython_blas cimport dgemm
 from ._openmp cimport (GMMX_HAVE_OPENMP, GMMX_SIGNAL_INTERVAL, gmmx_flag_get, gmmx_flag_set,
                       gmmx_omp_max_threads, gmmx_pending_error, gmmx_poll_signals,
                       gmmx_signal_interval, gmmx_wtime)
-from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, gmmx_acc_sq, gmmx_all_finite,
+from ._vmath cimport (GMMX_FULL_LD, GMMX_FULL_PAD, GMMX_FULL_RLD, GMMX_FULL_RSCR,
+                     gmmx_full_center_r_f32, gmmx_full_center_r_f64, gmmx_full_row_scatter,
+                     gmmx_full_scatter_rows, gmmx_acc_sq, gmmx_all_finite,
                      gmmx_center_f32, gmmx_center_f64, gmmx_finish_logprob,
                      gmmx_full_logprob_row, gmmx_full_scale_rows, gmmx_full_scatter_upper,
                      gmmx_full_center_t_f32, gmmx_full_center_t_f64, gmmx_full_transpose,
@@ -206,6 +208,26 @@ def _set_full_direct_scatter(int use):
     """Force the direct scatter kernel on (1) or off (0), or automatic (-1; for tests)."""
     global _full_direct_scatter_override
     _full_direct_scatter_override = use
+
+
+cdef int _full_row_scatter_override = -1
+
+
+def _set_full_row_scatter(int use):
+    """Force (1) or forbid (0) the row-major scatter; -1 restores the target's choice (tests)."""
+    global _full_row_scatter_override
+    _full_row_scatter_override = use
+
+
+def full_row_scatter(Py_ssize_t n_features):
+    """True when the full / tied kernel's direct scatter runs on row-major rows
+    (`gmmx_full_scatter_rows`: the AVX2 copies) rather than on the transposed
+    chunk (`gmmx_full_scatter_upper`)."""
+    if not full_direct_scatter(n_features):
+        return False
+    if _full_row_scatter_override >= 0:
+        return bool(_full_row_scatter_override)
+    return gmmx_full_row_scatter() == 1
 
 
 def full_direct_scatter(Py_ssize_t n_features):
@@ -571,6 +593,9 @@ cdef int _chunk(
     Py_ssize_t nb,            # number of feature blocks [full]
     bint tri,                 # distances by gmmx_full_tri_logprob from ucat in prec [full]
     bint direct,              # upper scatter by gmmx_full_scatter_upper [full]
+    bint rows,                # direct scatter by gmmx_full_scatter_rows instead [full]
+    double *xr,               # SCRATCH (n, GMMX_FULL_RLD(d)) row-major rows [rows]
+    double *rscr,             # SCRATCH GMMX_FULL_RSCR(d, K) [rows]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
     double *xc,               # SCRATCH (d, n) transposed or (n, 2d) [diag], (n, d+1) [full]
     double *Y,                # SCRATCH (P*d, n) then (n, K*d) [full], (K, 2d) [diag]
@@ -649,6 +674,11 @@ cdef int _chunk(
             gmmx_center_f64(X, ref, n, d, xc)
         else:
             gmmx_center_f32(X, ref, n, d, xc)
+        if rows and want_stats:
+            if floating is double:
+                gmmx_full_center_r_f64(X, ref, n, d, xr)
+            else:
+                gmmx_full_center_r_f32(X, ref, n, d, xr)
         if resp_in == NULL and tri:
             if not direct:
                 gmmx_full_transpose(xc, n, d, ld, Y)  # xt, (GMMX_FULL_PAD(d), n)
@@ -663,7 +693,10 @@ cdef int _chunk(
 
     if resp_in != NULL:
         # ---- responsibilities from the caller: lp = w_i * r_ik ---------------
-        if not gmmx_all_finite(xc, n * (d if kind == K_DIAG else d1)):
+        if kind == K_FULL and rows:
+            if not gmmx_all_finite(xr, n * GMMX_FULL_RLD(d)):
+                return 1
+        elif not gmmx_all_finite(xc, n * (d if kind == K_DIAG else d1)):
             return 1
         for k in range(K):
             row = lp + k * n
@@ -723,7 +756,9 @@ cdef int _chunk(
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
-        if direct:
+        if rows:
+            gmmx_full_scatter_rows(xr, n, d, lp, K, rscr, stats + K, Kd)
+        elif direct:
             if resp_in != NULL or not tri:  # else xt is still in Y
                 gmmx_full_transpose(xc, n, d, ld, Y)
             rx = Y + GMMX_FULL_PAD(d) * ld
@@ -842,7 +877,8 @@ cdef tuple _drive(
         double *sp
         Py_ssize_t jb[MAX_FULL_BLOCKS + 1]
         Py_ssize_t nb = 1, blk_size
-        bint tri = False, direct = False
+        bint tri = False, direct = False, rows = False
+        Py_ssize_t xr_size = 0, rscr_size = 0
         double[::1] ublk_view
         double[::1] total_view
         const double *fac = prec
@@ -862,6 +898,10 @@ cdef tuple _drive(
         blk_size = _full_block_bounds(d, nb, jb)
         tri = full_tri_distances(d, P != K)
         direct = full_direct_scatter(d)
+        rows = full_row_scatter(d) and want_stats
+        if rows:
+            xr_size = B * GMMX_FULL_RLD(d)
+            rscr_size = GMMX_FULL_RSCR(d, K)
         if tri or direct:  # xt, and rx beside it
             y_size = max(y_size, 2 * GMMX_FULL_LD(B) * GMMX_FULL_PAD(d))
         if prec != NULL and nb > 1 and not tri:
@@ -871,6 +911,8 @@ cdef tuple _drive(
             fac = &ublk_view[0]
 
     scratch_size = K * B + xc_size + y_size + 2 * B
+    cdef Py_ssize_t xr_at = scratch_size
+    scratch_size += xr_size + rscr_size
     cdef Py_ssize_t t_at = scratch_size
     if tpar != NULL:
         scratch_size += 3 * K * B + 3 * B
@@ -884,12 +926,13 @@ cdef tuple _drive(
     cdef bint watch = _on_main_thread()
     next_check[0] = gmmx_wtime() + GMMX_SIGNAL_INTERVAL
     with nogil, parallel(num_threads=n_threads):
-        scratch = <double *> malloc(scratch_size * sizeof(double))
+        # 8 doubles more: sp starts on a 64-byte boundary (the row-major rows' vector loads)
+        scratch = <double *> malloc((scratch_size + 8) * sizeof(double))
         for g in prange(G, schedule='dynamic', chunksize=1):
             if scratch == NULL:
                 gbuf[g, S] = ST_NOMEM
                 continue
-            sp = scratch
+            sp = <double *> ((<size_t> scratch + 63) & ~(<size_t> 63))
             for ci in range((g * n_chunks) // G, ((g + 1) * n_chunks) // G):
                 if watch and gmmx_poll_signals(next_check):
                     gmmx_flag_set(stop_flag)
@@ -899,6 +942,7 @@ cdef tuple _drive(
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
                             m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb, tri, direct,
+                            rows, sp + xr_at, sp + xr_at + xr_size,
                             sp, sp + K * B, sp + K * B + xc_size,
                             sp + K * B + xc_size + y_size,
                             sp + K * B + xc_size + y_size + B,

@@ -19,13 +19,19 @@
  * took 1.3x longer with n=512 rows at a stride of exactly n). */
 #define GMMX_FULL_LD(n) (((n) + 7) / 8 * 8 + 8)
 
+/* Row stride of the row-major rows of gmmx_full_scatter_rows ([x - ref | 1 | 0...]),
+ * rows per block it scales at a time, and the doubles of scratch it needs */
+#define GMMX_FULL_RLD(d) (((d) + 4) / 4 * 4)
+#define GMMX_FULL_RIB 64
+#define GMMX_FULL_RSCR(d, K) ((K) * GMMX_FULL_RLD(d) * GMMX_FULL_RLD(d) + GMMX_FULL_RIB * GMMX_FULL_RLD(d) + 8)
+
 /* k-means: centres per block of the distance loops, rows kept at a time */
 #define KMX_LANES 8
 #define KMX_SUB 64
 
 /* Version of the table layout: the Cython modules refuse a _simd module
  * built from another list. Bump it whenever GMMX_SIMD_FUNCS changes. */
-#define GMMX_SIMD_ABI 3
+#define GMMX_SIMD_ABI 4
 
 #define GMMX_SIMD_FUNCS(X)                                                                \
     /* E-step: vector math and the array loops of _vmath.h */                              \
@@ -91,6 +97,14 @@
                                       Py_ssize_t d, Py_ssize_t ld, double *G,             \
                                       Py_ssize_t ldg))                                    \
     X(int, gmmx_full_wide_simd, (void))                                                   \
+    X(int, gmmx_full_row_scatter, (void))                                                 \
+    X(void, gmmx_full_center_r_f64, (const double *X, const double *ref, Py_ssize_t n,    \
+                                     Py_ssize_t d, double *xr))                           \
+    X(void, gmmx_full_center_r_f32, (const float *X, const double *ref, Py_ssize_t n,     \
+                                     Py_ssize_t d, double *xr))                           \
+    X(void, gmmx_full_scatter_rows, (const double *xr, Py_ssize_t n, Py_ssize_t d,        \
+                                     const double *lp, Py_ssize_t K, double *scr,         \
+                                     double *G, Py_ssize_t ldg))                          \
     X(void, gmmx_center_sq_f64, (const double *X, const double *ref, Py_ssize_t n,        \
                                  Py_ssize_t d, double *A))                                \
     X(void, gmmx_center_sq_f32, (const float *X, const double *ref, Py_ssize_t n,         \

@@ -65,6 +65,15 @@ cdef extern from "_simd.h" nogil:
                                  Py_ssize_t d, Py_ssize_t ld, double *G,
                                  Py_ssize_t ldg) noexcept
     int gmmx_full_wide_simd() noexcept
+    int gmmx_full_row_scatter() noexcept
+    Py_ssize_t GMMX_FULL_RLD(Py_ssize_t d) noexcept
+    Py_ssize_t GMMX_FULL_RSCR(Py_ssize_t d, Py_ssize_t K) noexcept
+    void gmmx_full_center_r_f64(const double *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                                double *xr) noexcept
+    void gmmx_full_center_r_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
+                                double *xr) noexcept
+    void gmmx_full_scatter_rows(const double *xr, Py_ssize_t n, Py_ssize_t d, const double *lp,
+                                Py_ssize_t K, double *scr, double *G, Py_ssize_t ldg) noexcept
     void gmmx_center_sq_f64(const double *X, const double *ref, Py_ssize_t n, Py_ssize_t d,
                             double *A) noexcept
     void gmmx_center_sq_f32(const float *X, const double *ref, Py_ssize_t n, Py_ssize_t d,

@@ -20,13 +20,16 @@ from gmmx.core.covariance import get_covariance
 sklearn = pytest.importorskip("sklearn")
 from sklearn.mixture import GaussianMixture as SKGaussianMixture  # noqa: E402
 
-# (feature blocks, triangular distance loop, direct scatter loop)
+# (feature blocks, triangular distance loop, direct scatter loop, direct scatter
+# on row-major rows: gmmx_full_scatter_rows, the AVX2 copies' choice)
 PATHS = {
-    "two-gemm": (1, 0, 0),
-    "blocked-gemm": (3, 0, 0),
-    "tri-distances+blocked-gemm": (2, 1, 0),
-    "gemm-distances+direct-scatter": (2, 0, 1),
-    "direct": (1, 1, 1),
+    "two-gemm": (1, 0, 0, 0),
+    "blocked-gemm": (3, 0, 0, 0),
+    "tri-distances+blocked-gemm": (2, 1, 0, 0),
+    "gemm-distances+direct-scatter": (2, 0, 1, 0),
+    "gemm-distances+row-scatter": (2, 0, 1, 1),
+    "direct": (1, 1, 1, 0),
+    "direct-rows": (1, 1, 1, 1),
 }
 paths = pytest.mark.parametrize("path", list(PATHS))
 # d = 2..17: fewer features than blocks, d not a multiple of 4 (padding rows),
@@ -38,15 +41,17 @@ full_tied = pytest.mark.parametrize("covariance_type", ["full", "tied"])
 @pytest.fixture
 def force_path(request):
     def force(path):
-        blocks, tri, direct = PATHS[path]
+        blocks, tri, direct, rows = PATHS[path]
         _estep._set_full_blocks(blocks)
         _estep._set_full_tri(tri)
         _estep._set_full_direct_scatter(direct)
+        _estep._set_full_row_scatter(rows)
 
     yield force
     _estep._set_full_blocks(0)
     _estep._set_full_tri(-1)
     _estep._set_full_direct_scatter(-1)
+    _estep._set_full_row_scatter(-1)
 
 
 def _model(covariance_type, d, k, n=517, dtype=np.float64):
@@ -83,11 +88,12 @@ def test_estep_matches_brute_force(force_path, path, covariance_type, d, k, dtyp
 @paths
 @shapes
 @full_tied
-def test_stats_given_resp_match_brute_force(force_path, path, covariance_type, d, k):
+@pytest.mark.parametrize("chunk_rows", [64, 150])  # 150: the row scatter's blocks of 64 and a tail
+def test_stats_given_resp_match_brute_force(force_path, path, covariance_type, d, k, chunk_rows):
     force_path(path)
     rng, X, w, means, full, kp = _model(covariance_type, d, k)
     resp = rng.uniform(0.0, 1.0, (X.shape[0], k))
-    st = _engine.accumulate_resp(X, None, resp, kp, n_threads=2, chunk_rows=64)
+    st = _engine.accumulate_resp(X, None, resp, kp, n_threads=2, chunk_rows=chunk_rows)
     nk, sk, Mk = brute_force_stats(X, resp, means)
     np.testing.assert_allclose(st.nk, nk, rtol=1e-12)
     np.testing.assert_allclose(st.sk, sk, rtol=1e-9, atol=1e-10 * np.abs(sk).max())
@@ -111,7 +117,7 @@ def test_same_bits_for_any_thread_count(force_path, path, covariance_type, d):
             np.testing.assert_array_equal(other[0], one[0])
 
 
-@pytest.mark.parametrize("path", ["direct", "tri-distances+blocked-gemm"])
+@pytest.mark.parametrize("path", ["direct", "direct-rows", "tri-distances+blocked-gemm"])
 def test_kernel_scatter_is_symmetric_when_mirrored(force_path, path):
     # the paths that compute the upper triangle only fill the lower one by mirroring
     force_path(path)
@@ -121,7 +127,7 @@ def test_kernel_scatter_is_symmetric_when_mirrored(force_path, path):
     K, d = 2, 6
     G = flat[K:K + K * d * (d + 1)].reshape(d + 1, K * d)
     M = G[:d].reshape(d, K, d).transpose(1, 2, 0)
-    if path == "direct":
+    if path.startswith("direct"):
         np.testing.assert_array_equal(M, M.transpose(0, 2, 1))
     np.testing.assert_allclose(layout.unpack(flat, K, d, kp.kind).M, M, rtol=1e-13)
 
@@ -150,6 +156,9 @@ def test_automatic_choice_is_reported_and_sized():
     assert 64 <= rows <= 4096 and rows % 16 == 0
     assert _estep.full_tri_distances(d) in (True, False)
     assert _estep.full_direct_scatter(d) in (True, False)
+    # the row-major scatter is one way of the direct scatter
+    assert _estep.full_row_scatter(d) in (True, False)
+    assert not _estep.full_row_scatter(d) or _estep.full_direct_scatter(d)
     assert 1 <= _estep.full_blocks(d) <= d
     assert _estep.full_blocks(1) == 1
 
