@@ -19,11 +19,12 @@
  * took 1.3x longer with n=512 rows at a stride of exactly n). */
 #define GMMX_FULL_LD(n) (((n) + 7) / 8 * 8 + 8)
 
-/* Row stride of the row-major rows of gmmx_full_scatter_rows ([x - ref | 1 | 0...]),
+/* Row stride of the row-major rows of gmmx_full_scatter_rows ([x - ref | 0...]),
  * rows per block it scales at a time, and the doubles of scratch it needs */
-#define GMMX_FULL_RLD(d) (((d) + 4) / 4 * 4)
+#define GMMX_FULL_RLD(d) GMMX_FULL_PAD(d)
 #define GMMX_FULL_RIB 64
-#define GMMX_FULL_RSCR(d, K) ((K) * GMMX_FULL_RLD(d) * GMMX_FULL_RLD(d) + GMMX_FULL_RIB * GMMX_FULL_RLD(d) + 8)
+#define GMMX_FULL_RSCR(d, K) \
+    ((K) * GMMX_FULL_RLD(d) * (GMMX_FULL_RLD(d) + 1) + GMMX_FULL_RIB * GMMX_FULL_RLD(d) + 8)
 
 /* k-means: centres per block of the distance loops, rows kept at a time */
 #define KMX_LANES 8

@@ -1146,14 +1146,14 @@ static void gmmx_full_scatter_upper(const double *GMMX_RESTRICT xt,
 }
 
 /* ---- full / tied scatter from row-major rows (gmmx_full_scatter_rows) ------
- * xr (n, GMMX_FULL_RLD(d)) = [x_i - ref | 1 | 0 ...] row-major; lp (K, n) the
+ * xr (n, GMMX_FULL_RLD(d)) = [x_i - ref | 0 ...] row-major; lp (K, n) the
  * weighted responsibilities. For every component k, j <= l < d:
  *   G[l*ldg + k*d + j] += sum_i lp[k, i] xr[i, j] xr[i, l]
- *   G[d*ldg + k*d + j] += sum_i lp[k, i] xr[i, j]           (the column of ones)
- * Every output is one running sum over the rows in order, w = lp[k,i] xr[i,j]
- * rounded, then acc + w xr[i,l] (fused where the copy has FMA), started from 0
- * for the chunk and added to G at the end: the same bits whatever the rows'
- * blocking or the vector tile, and no fold of lanes.
+ *   G[d*ldg + k*d + j] += sum_i lp[k, i] xr[i, j]
+ * Every output is one running sum over the rows in order (w = lp[k,i] xr[i,j]
+ * rounded, then acc + w xr[i,l], fused where the copy has FMA, or acc + w),
+ * started from 0 for the chunk and added to G at the end: the same bits
+ * whatever the rows' blocking or the vector tile, and no fold of lanes.
  * The AVX2 copy tiles 4 j (broadcast) x up to 12 l (three vectors) over
  * blocks of GMMX_FULL_RIB rows scaled once per component in L1 (measured on a
  * Zen 3: 1.7-2x the transposed sub-tiles plus their scaling pass, d = 16..50);
@@ -1169,8 +1169,7 @@ static void NAME(const T *GMMX_RESTRICT X, const double *GMMX_RESTRICT ref,     
     for (i = 0; i < n; i++) {                                                     \
         double *GMMX_RESTRICT r = xr + i * rld;                                   \
         for (j = 0; j < d; j++) r[j] = (double)X[i * d + j] - ref[j];             \
-        r[d] = 1.0;                                                               \
-        for (j = d + 1; j < rld; j++) r[j] = 0.0;                                 \
+        for (j = d; j < rld; j++) r[j] = 0.0;                                     \
     }                                                                             \
 }
 GMMX_DEFINE_CENTER_R(gmmx_full_center_r_f64, double)
@@ -1237,21 +1236,27 @@ static void gmmx_full_scatter_rows(const double *GMMX_RESTRICT xr, Py_ssize_t n,
                                    Py_ssize_t ldg)
 {
     const Py_ssize_t rld = GMMX_FULL_RLD(d), nj = rld / 4;
-    /* S[k][j][l] (rld x rld per component), then the scaled rows of a block */
+    /* S[k][j][l] (rld x rld per component), the sums M[k][j], then the
+       scaled rows of a block */
     double *GMMX_RESTRICT S = (double *)(((size_t)scr + 31) & ~(size_t)31);
-    double *GMMX_RESTRICT rx = S + K * rld * rld;
+    double *GMMX_RESTRICT M = S + K * rld * rld;
+    double *GMMX_RESTRICT rx = M + K * rld;
     Py_ssize_t i0, i, k, jb, j, l, c;
-    memset(S, 0, sizeof(double) * K * rld * rld);
+    memset(S, 0, sizeof(double) * (K * rld * rld + K * rld));
     for (i0 = 0; i0 < n; i0 += GMMX_FULL_RIB) {
         const Py_ssize_t m = n - i0 < GMMX_FULL_RIB ? n - i0 : GMMX_FULL_RIB;
         const double *GMMX_RESTRICT xb = xr + i0 * rld;
         for (k = 0; k < K; k++) {
             const double *GMMX_RESTRICT r = lp + k * n + i0;
-            double *GMMX_RESTRICT Sk = S + k * rld * rld;
+            double *GMMX_RESTRICT Sk = S + k * rld * rld, *GMMX_RESTRICT Mk = M + k * rld;
             for (i = 0; i < m; i++)
-                for (l = 0; l < rld; l++) rx[i * rld + l] = r[i] * xb[i * rld + l];
+                for (l = 0; l < rld; l++) {
+                    const double v = r[i] * xb[i * rld + l];
+                    rx[i * rld + l] = v;
+                    Mk[l] += v;
+                }
 #ifdef GMMX_FULL_AVX2
-            for (jb = 0; jb < nj; jb++) {
+            for (jb = 0; 4 * jb < d; jb++) {
                 /* vectors of l from 4 jb to rld, in nc balanced tiles of <= 3 */
                 const Py_ssize_t nv = nj - jb, nc = (nv + 2) / 3;
                 Py_ssize_t v0 = jb;
@@ -1269,7 +1274,7 @@ static void gmmx_full_scatter_rows(const double *GMMX_RESTRICT xr, Py_ssize_t n,
             }
 #else
             for (j = 0; j < d; j++)
-                for (l = j; l <= d; l++) {
+                for (l = j; l < d; l++) {
                     double acc = Sk[j * rld + l];
                     for (i = 0; i < m; i++) acc = GMMX_FMA1(rx[i * rld + j], xb[i * rld + l], acc);
                     Sk[j * rld + l] = acc;
@@ -1278,8 +1283,10 @@ static void gmmx_full_scatter_rows(const double *GMMX_RESTRICT xr, Py_ssize_t n,
         }
     }
     for (k = 0; k < K; k++)
-        for (j = 0; j < d; j++)
-            for (l = j; l <= d; l++) G[l * ldg + k * d + j] += S[(k * rld + j) * rld + l];
+        for (j = 0; j < d; j++) {
+            for (l = j; l < d; l++) G[l * ldg + k * d + j] += S[(k * rld + j) * rld + l];
+            G[d * ldg + k * d + j] += M[k * rld + j];
+        }
     (void)jb; (void)c; (void)nj;
 }
 
