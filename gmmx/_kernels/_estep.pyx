@@ -221,13 +221,15 @@ def _set_full_row_scatter(int use):
 
 def full_row_scatter(Py_ssize_t n_features):
     """True when the full / tied kernel's direct scatter runs on row-major rows
-    (`gmmx_full_scatter_rows`: the AVX2 copies) rather than on the transposed
+    (`gmmx_full_scatter_rows`: the AVX2 copies from d = 9, see
+    `gmmx_full_row_scatter`) rather than on the transposed
     chunk (`gmmx_full_scatter_upper`)."""
     if not full_direct_scatter(n_features):
         return False
     if _full_row_scatter_override >= 0:
         return bool(_full_row_scatter_override)
-    return gmmx_full_row_scatter() == 1
+    cdef int min_d = gmmx_full_row_scatter()
+    return min_d > 0 and n_features >= min_d
 
 
 def full_direct_scatter(Py_ssize_t n_features):

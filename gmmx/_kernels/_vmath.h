@@ -1181,11 +1181,15 @@ GMMX_DEFINE_CENTER_R(gmmx_full_center_r_f32, float)
 #include <immintrin.h>
 #endif
 
-/* 1 where gmmx_full_scatter_rows is the fast scatter (the AVX2 copies), else 0 */
+/* The least d from which gmmx_full_scatter_rows is the faster scatter on this
+ * copy, 0 where it never is. AVX2 (Zen 3, one thread, per 200k rows, with its
+ * centring pass, against gmmx_full_scatter_upper and its scaling pass):
+ * d = 4 5.9 vs 2.0 ms, 6 6.7 vs 5.6, 8 5.8 vs 5.8, 10 8.6 vs 11.5,
+ * 16 20.6 vs 35.5. */
 static int gmmx_full_row_scatter(void)
 {
 #ifdef GMMX_FULL_AVX2
-    return 1;
+    return 9;
 #else
     return 0;
 #endif
@@ -1304,8 +1308,9 @@ static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
     Py_ssize_t i = 0, j, l;
 #if defined(GMMX_FULL_AVX2)
     /* 12 rows x 4 columns of y: twelve accumulators in the 16 ymm registers
-       (the 8-lane pairs below spill there); 1.6-2x faster on a Zen 3, same bits */
-    for (; i + 12 <= n; i += 12) {
+       (the 8-lane pairs below spill there); 1.6-2x faster on a Zen 3 from
+       d = 4 (below, where every column is a tail one, 15% slower), same bits */
+    for (; d >= 4 && i + 12 <= n; i += 12) {
         __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, z;
         for (j = 0; j < d; j += 4) {
             const Py_ssize_t lend = j + 4 <= d ? j + 4 : d, jw = j + 4 <= d ? 4 : d - j;
@@ -1361,7 +1366,8 @@ static void gmmx_full_tri_logprob(const double *GMMX_RESTRICT xt, Py_ssize_t n,
             _mm256_storeu_pd(row + i + 8, _mm256_sub_pd(vc, _mm256_mul_pd(half, s2)));
         }
     }
-#elif defined(GMMX_VECEXT)
+#endif
+#if defined(GMMX_VECEXT)
     for (; i + 16 <= n; i += 16) {
         gmmx_v8 s0 = {0}, s1 = {0}, x0, x1, z;
         for (j = 0; j + 4 <= d; j += 4) {
