@@ -971,10 +971,11 @@ static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
 /* Where the full kernel's own loops (triangular distances, direct scatter)
  * are chosen over BLAS: 2 in the copies built for AVX-512 with vector
  * extensions (distances and scatter, full and tied: their 16 eight-lane
- * accumulators need its 32 vector registers); 1 in the AVX2 copies (the 2 x 2
- * sub-tiles fit its 16 registers: the scatter for both, the distances for
- * full models only, tied ones being one GEMM for all components; measured,
- * see _estep.pyx); 0 else. */
+ * accumulators need its 32 vector registers); 1 in the AVX2 copies (12-row
+ * distance tiles and 2 x 2 scatter sub-tiles, or the row-major scatter, fit
+ * its 16 registers: the scatter for both, the distances for full models only,
+ * tied ones being one GEMM for all components; measured, see _estep.pyx);
+ * 0 else. */
 static int gmmx_full_wide_simd(void)
 {
 #if defined(GMMX_VECEXT) && defined(__AVX512F__)
