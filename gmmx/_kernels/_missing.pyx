@@ -163,12 +163,14 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     # side (CHUNK x K d); log-densities / responsibilities (K x CHUNK); three
     # row scratches (CHUNK); the scatters and sums side by side (K d x (d+1));
     # M_o and M_o A (d x d each); s_o and delta (d each); n_k of the chunk (K);
-    # the chunk transposed and its rows times r_k (padded, for the own loops)
+    # the chunk transposed and its rows times r_k (padded, for the own loops);
+    # the K factors of the chunk's pattern, each contiguous (own loops: Ucat's
+    # rows are K d apart, and at K d = 512 a factor's rows share one L1 set)
     cdef Py_ssize_t kd = K * d
     cdef Py_ssize_t ldt = GMMX_FULL_LD(CHUNK)
     cdef Py_ssize_t width = (CHUNK * (d + 1) + 2 * CHUNK * kd + CHUNK * K + 3 * CHUNK
                              + kd * (d + 1) + 2 * d * d + 2 * d + K
-                             + 2 * GMMX_FULL_PAD(d) * ldt)
+                             + 2 * GMMX_FULL_PAD(d) * ldt + K * d * d)
     # the full kernel's own loops where the target picks them over BLAS (AVX2,
     # AVX-512 with vector extensions): triangular distances, direct scatter
     cdef bint own = gmmx_full_wide_simd() >= 1
@@ -179,6 +181,8 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef bint stats_pass = want_stats and mode != 2
     cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, k, j, a, b_, t, g, do, dm, ci, cj, kdo, do1
     cdef Py_ssize_t[:, ::1] jbs = np.zeros((threads, 2), dtype=np.intp)
+    cdef Py_ssize_t[::1] packed_g = np.full(threads, -1, dtype=np.intp)
+    cdef double *UP
     cdef Py_ssize_t *jb
     cdef double *XO
     cdef double *Z
@@ -226,6 +230,7 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
             NKC = DL + d
             XT = NKC + K
             RX = XT + GMMX_FULL_PAD(d) * ldt
+            UP = RX + GMMX_FULL_PAD(d) * ldt
             P = &part[grp, 0]
             jb = &jbs[t, 0]  # the feature block of the vector loops: all observed columns
             c0 = grp * per_group
@@ -254,7 +259,19 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                     xr[do] = 1.0
                 if own:
                     gmmx_full_transpose(XO, nr, do, ldt, XT)
-                if mode != 1 and own:
+                if mode != 1 and own and (nr >= 64 or packed_g[t] == g):
+                    # copying the factors costs at most 3% of the distances of
+                    # 64 rows; smaller chunks (rare patterns) read Ucat as it is
+                    if packed_g[t] != g:  # chunks of one pattern are consecutive
+                        for k in range(K):
+                            for a in range(do):
+                                for j in range(do):
+                                    UP[(k * do + a) * do + j] = Ucat[g, a, k * do + j]
+                        packed_g[t] = g
+                    for k in range(K):
+                        gmmx_full_tri_logprob(XT, nr, ldt, do, UP + k * do * do, do,
+                                              &shift[g, k, 0], cst[g, k], LP + k * nr)
+                elif mode != 1 and own:
                     for k in range(K):
                         gmmx_full_tri_logprob(XT, nr, ldt, do, &Ucat[g, 0, k * do], kd,
                                               &shift[g, k, 0], cst[g, k], LP + k * nr)
