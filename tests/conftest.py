@@ -192,6 +192,13 @@ def brute_force_stats(X, r, centers):
     return nk, sk, Mk
 
 
+def scatter_in_use(Mk, covariance_type):
+    """What a model uses of ``SufficientStats.Mk``: all of it, except tied, whose
+    statistics define only the pooled sum over components (shape (1, d, d))."""
+    Mk = np.asarray(Mk)
+    return Mk.sum(axis=0, keepdims=True) if covariance_type == "tied" else Mk
+
+
 def brute_force_estep(X, w, weights, means, full):
     """``(log p(x_i), resp, nk, sk, Mk, log-likelihood)`` with sample weights ``w``."""
     lp = brute_force_log_densities(X, weights, means, full)

@@ -215,6 +215,29 @@ def _set_full_direct_scatter(int use):
 
 
 cdef int _full_row_scatter_override = -1
+cdef int _tied_pooled_override = -1
+
+
+def _set_tied_pooled(int use):
+    """Force the tied kernel's one pooled scatter on (1) or off (0: one per
+    component, as full), or automatic (-1; for tests)."""
+    global _tied_pooled_override
+    _tied_pooled_override = use
+
+
+def tied_pooled(Py_ssize_t n_components, Py_ssize_t n_blocks):
+    """True when a full-kind pass sums ONE scatter for all components (tied:
+    ``n_blocks == 1 < n_components``) instead of one per component.
+
+    Tied models only ever use ``sum_k M_k``; about the common point ``ref``
+    that is ``sum_i (sum_k r_ik) x'_i x'_i^T``, one scatter under the row
+    weights ``sum_k r_ik``.  The kernel stores it in component 0's block of
+    ``G`` (the other components' blocks stay 0) and each component's first
+    moments as before (see ``gmmx._kernels.layout``).
+    """
+    if n_blocks != 1 or n_components < 2:
+        return False
+    return _tied_pooled_override != 0
 
 
 def _set_full_row_scatter(int use):
@@ -592,6 +615,57 @@ cdef void _diag_blas_stats(
             M[k * d + j] += T[k * 2 * d + d + j]
 
 
+cdef void _tied_stats(const double *lp, Py_ssize_t n, Py_ssize_t K, Py_ssize_t d, bint rows,
+                      const double *xr, double *rscr, const double *xc, double *Y,
+                      bint xt_ready, Py_ssize_t ld, double *omega, double *pscr,
+                      double *G) noexcept nogil:
+    """Tied statistics of one chunk: ONE scatter under ``omega_i = sum_k lp[k, i]``.
+
+    ``G`` (column-major, leading dimension ``K*d``, see ``layout.py``): the
+    pooled scatter goes to component 0's rows of the first ``d`` columns,
+    each component's first moments ``sum_i lp[k, i] x'_i`` to column ``d``
+    (one GEMM).  The rows are ``xr`` (row-major, ``rows``) or the transposed
+    chunk in ``Y`` (``xt_ready``; else transposed from ``xc`` here).
+    ``pscr``: scratch of ``K*d + d`` doubles.
+    """
+    cdef:
+        Py_ssize_t i, j, k, Kd = K * d
+        const double *row
+        double *rx
+        int m = <int> d, nk = <int> K, nn = <int> n, ldx
+        double fone = 1.0, fzero = 0.0
+        char trans = b'T', notrans = b'N'
+    for i in range(n):
+        omega[i] = lp[i]
+    for k in range(1, K):
+        row = lp + k * n
+        for i in range(n):
+            omega[i] += row[i]
+    # the scatter routines also add omega's first moments to component 0's
+    # column d: kept aside and put back
+    for j in range(d):
+        pscr[Kd + j] = G[d * Kd + j]
+    if rows:
+        gmmx_full_scatter_rows(xr, n, d, omega, 1, rscr, G, Kd)
+        ldx = <int> GMMX_FULL_RLD(d)
+        dgemm(&notrans, &notrans, &m, &nk, &nn, &fone, <double *> xr, &ldx, <double *> lp,
+              &nn, &fzero, pscr, &m)
+    else:
+        if not xt_ready:
+            gmmx_full_transpose(xc, n, d, ld, Y)
+        rx = Y + GMMX_FULL_PAD(d) * ld
+        gmmx_full_scale_rows(omega, Y, n, GMMX_FULL_PAD(d), ld, rx)
+        gmmx_full_scatter_upper(Y, rx, n, d, ld, G, Kd)
+        ldx = <int> ld
+        dgemm(&trans, &notrans, &m, &nk, &nn, &fone, Y, &ldx, <double *> lp, &nn, &fzero,
+              pscr, &m)
+    for j in range(d):
+        G[d * Kd + j] = pscr[Kd + j]
+    for k in range(K):
+        for j in range(d):
+            G[d * Kd + k * d + j] += pscr[k * d + j]
+
+
 cdef int _chunk(
     const floating *X,        # IN  (n, d) rows of this chunk
     const double *sw,         # IN  (n,) sample weights or NULL
@@ -610,6 +684,8 @@ cdef int _chunk(
     bint tri,                 # distances by gmmx_full_tri_logprob from prec = (P, d, d) factors [full]
     bint direct,              # upper scatter by gmmx_full_scatter_upper [full]
     bint rows,                # direct scatter by gmmx_full_scatter_rows instead [full]
+    bint pooled,              # tied: one scatter for all components (_tied_stats) [full]
+    double *pscr,             # SCRATCH (K*d + d) [pooled]
     double *xr,               # SCRATCH (n, GMMX_FULL_RLD(d)) row-major rows [rows]
     double *rscr,             # SCRATCH GMMX_FULL_RSCR(d, K) [rows]
     double *lp,               # SCRATCH (K, n): log-probs, then w * responsibilities
@@ -772,7 +848,10 @@ cdef int _chunk(
     else:
         stats[K + Kd * d1] += ll
         stats[K + Kd * d1 + 1] += wsum
-        if rows:
+        if pooled:
+            _tied_stats(lp, n, K, d, rows, xr, rscr, xc, Y, resp_in == NULL and tri, ld, ssum,
+                        pscr, stats + K)
+        elif rows:
             gmmx_full_scatter_rows(xr, n, d, lp, K, rscr, stats + K, Kd)
         elif direct:
             if resp_in != NULL or not tri:  # else xt is still in Y
@@ -893,8 +972,8 @@ cdef tuple _drive(
         double *sp
         Py_ssize_t jb[MAX_FULL_BLOCKS + 1]
         Py_ssize_t nb = 1, blk_size
-        bint tri = False, direct = False, rows = False
-        Py_ssize_t xr_size = 0, rscr_size = 0
+        bint tri = False, direct = False, rows = False, pooled = False
+        Py_ssize_t xr_size = 0, rscr_size = 0, pscr_size = 0
         double[::1] ublk_view
         double[::1] total_view
         const double *fac = prec
@@ -913,11 +992,15 @@ cdef tuple _drive(
         nb = full_blocks(d)
         blk_size = _full_block_bounds(d, nb, jb)
         tri = full_tri_distances(d, P != K)
-        direct = full_direct_scatter(d)
+        pooled = want_stats and tied_pooled(K, P)
+        # the pooled scatter is one direct scatter (cheap next to K of BLAS's)
+        direct = full_direct_scatter(d) or pooled
         rows = full_row_scatter(d) and want_stats
         if rows:
             xr_size = B * GMMX_FULL_RLD(d)
-            rscr_size = GMMX_FULL_RSCR(d, K)
+            rscr_size = GMMX_FULL_RSCR(d, 1 if pooled else K)
+        if pooled:
+            pscr_size = K * d + d
         if tri or direct:  # xt, and rx beside it
             y_size = max(y_size, 2 * GMMX_FULL_LD(B) * GMMX_FULL_PAD(d))
         if prec != NULL and nb > 1 and not tri:
@@ -938,6 +1021,8 @@ cdef tuple _drive(
     scratch_size = K * B + xc_size + y_size + 2 * B
     cdef Py_ssize_t xr_at = scratch_size
     scratch_size += xr_size + rscr_size
+    cdef Py_ssize_t p_at = scratch_size
+    scratch_size += pscr_size
     cdef Py_ssize_t t_at = scratch_size
     if tpar != NULL:
         scratch_size += 3 * K * B + 3 * B
@@ -967,7 +1052,7 @@ cdef tuple _drive(
                 m_rows = B if start + B <= n else n - start
                 rc = _chunk(&X[start, 0], sw + start if sw != NULL else NULL,
                             m_rows, d, K, P, kind, cst, means, fac, ref, shift, jb, nb, tri, direct,
-                            rows, sp + xr_at, sp + xr_at + xr_size,
+                            rows, pooled, sp + p_at, sp + xr_at, sp + xr_at + xr_size,
                             sp, sp + K * B, sp + K * B + xc_size,
                             sp + K * B + xc_size + y_size,
                             sp + K * B + xc_size + y_size + B,
@@ -1164,6 +1249,7 @@ def stats_given_resp(
     int kind,
     int n_threads,
     Py_ssize_t chunk_rows=0,
+    Py_ssize_t n_blocks=0,
 ):
     """Sufficient statistics under responsibilities given by the caller.
 
@@ -1182,6 +1268,9 @@ def stats_given_resp(
         Centre of the statistics (``KIND_FULL``; ``KIND_DIAG`` when not empty).
     kind, n_threads, chunk_rows :
         As :func:`estep`.
+    n_blocks : int, default=0
+        ``KIND_FULL``: 1 for a tied model (one pooled scatter, see
+        :func:`tied_pooled`); otherwise one scatter per component.
 
     Returns
     -------
@@ -1199,7 +1288,7 @@ def stats_given_resp(
         raise ValueError("resp must have shape (n_samples, n_components)")
     if sample_weight.shape[0] > 0 and sample_weight.shape[0] != n:
         raise ValueError("sample_weight must have one entry per row")
-    return _drive(X, _ptr1(sample_weight), K, 0, kind, NULL, &means[0, 0], NULL,
+    return _drive(X, _ptr1(sample_weight), K, n_blocks, kind, NULL, &means[0, 0], NULL,
                   _ptr1(ref), NULL, n_threads, chunk_rows, True, NULL, NULL,
                   _cptr2(resp), NULL)
 

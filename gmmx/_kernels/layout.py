@@ -16,7 +16,10 @@ block of rows, in one of two layouts (K components, d features):
     ``(K*d, d+1)``, taken about the reference point ``ref`` (the mixture
     mean) with ``x' = x - ref``: ``G[:, :d]`` stacks ``sum_i r_ik x'_i x'_i^T``
     per component and ``G[:, d]`` stacks ``sum_i r_ik x'_i``. The caller
-    recentres them at the means.
+    recentres them at the means.  Tied models (one precision block,
+    ``_estep.tied_pooled``): component 0's rows of ``G[:, :d]`` hold the
+    pooled ``sum_i (sum_k r_ik) x'_i x'_i^T`` and the other components' are
+    0 (only the sum over components is used).
 
 In both, ``r_ik`` includes the sample weight, ``ll = sum_i w_i log p(x_i)``
 (0 for ``stats_given_resp``) and ``W = sum_i w_i`` (n without weights).

@@ -542,7 +542,7 @@ def accumulate_resp(X: NDArray[Any], sample_weight: NDArray[Any] | None, resp: N
     with blas_threads_for(kp.kind, n_threads, uses_blas(kp)) as n_threads:
         flat, status, bad_chunk, used = _estep.stats_given_resp(
             X, _weights_arg(sample_weight), resp, kp.means, kp.ref, kp.kind, n_threads,
-            chunk_rows,
+            chunk_rows, kp.n_blocks,
         )
     if status != _estep.STATUS_OK:
         _raise_status(status, bad_chunk, used, X, where, resp)

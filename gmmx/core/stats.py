@@ -36,8 +36,11 @@ class SufficientStats:
     sk : ndarray of shape (K, d)
         ``sum_i w_i r_ik (x_i - c_k)``.
     Mk : ndarray of shape (K, d, d) or (K, d)
-        ``sum_i w_i r_ik (x_i - c_k)(x_i - c_k)^T`` (full, tied) or its
-        diagonal (diag, spherical).
+        ``sum_i w_i r_ik (x_i - c_k)(x_i - c_k)^T`` (full) or its diagonal
+        (diag, spherical).  Tied: only the pooled ``Mk.sum(axis=0)`` is
+        defined (every tied consumer uses that sum, and the E-step kernel
+        computes it as one scatter, split across components in any way;
+        :meth:`recentred` and the sums of blocks keep it).
     log_likelihood : float
         ``sum_i w_i log p(x_i)`` under the parameters of the pass.
     weight_sum : float
