@@ -127,6 +127,55 @@ def chunk_starts(const int32_t[::1] pid):
     return starts[:n + 1].copy()
 
 
+cdef void _expand_scatter(const double *MO, const double *bm, const double *cm,
+                          const int32_t *cg, Py_ssize_t do, Py_ssize_t d, double n_,
+                          double *TT, double *Mk) noexcept nogil:
+    """``Mk += A^T M_o A + n C`` (full coordinates, d x d) with ``A = [I | B^T]``.
+
+    ``MO`` (do x do) the scatter of the observed columns ``cg[:do]`` about the
+    component's mean, ``bm``/``cm`` the pattern's regression and conditional
+    covariance, ``TT`` scratch (do x d): ``M_o A``.
+    """
+    cdef Py_ssize_t a, b_, j, ci, cj, dm = d - do
+    cdef double acc
+    for a in range(do):
+        for b_ in range(do):
+            TT[a * d + cg[b_]] = MO[a * do + b_]
+        for j in range(dm):
+            acc = 0.0
+            for b_ in range(do):
+                acc = acc + MO[a * do + b_] * bm[j * d + b_]
+            TT[a * d + cg[do + j]] = acc
+    for a in range(do):
+        ci = cg[a]
+        for j in range(d):
+            Mk[ci * d + j] += TT[a * d + j]
+    for b_ in range(dm):
+        ci = cg[do + b_]
+        for j in range(d):
+            acc = 0.0
+            for a in range(do):
+                acc = acc + bm[b_ * d + a] * TT[a * d + j]
+            Mk[ci * d + j] += acc
+        for a in range(dm):
+            cj = cg[do + a]
+            Mk[ci * d + cj] += n_ * cm[ci * d + cj]
+
+
+cdef void _expand_sums(const double *SO, const double *bm, const int32_t *cg, Py_ssize_t do,
+                       Py_ssize_t d, double *sk) noexcept nogil:
+    """``sk += A^T s_o``: the observed sums, and ``B s_o`` on the missing columns."""
+    cdef Py_ssize_t a, b_, dm = d - do
+    cdef double acc
+    for a in range(do):
+        sk[cg[a]] += SO[a]
+    for b_ in range(dm):
+        acc = 0.0
+        for a in range(do):
+            acc = acc + bm[b_ * d + a] * SO[a]
+        sk[cg[do + b_]] += acc
+
+
 def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1] pid,
                  const int64_t[::1] starts, const int32_t[:, ::1] cols,
                  const int32_t[::1] n_obs, const double[:, ::1] means, const double[::1] ref,
@@ -179,7 +228,7 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef bint write_out = out.shape[0] > 0
     cdef bint write_norm = norm.shape[0] > 0
     cdef bint stats_pass = want_stats and mode != 2
-    cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, k, j, a, b_, t, g, do, dm, ci, cj, kdo, do1
+    cdef Py_ssize_t grp, ch, c0, c1, lo, nr, ii, k, j, a, b_, t, g, do, dm, kdo, do1
     cdef Py_ssize_t[:, ::1] jbs = np.zeros((threads, 2), dtype=np.intp)
     cdef Py_ssize_t[::1] packed_g = np.full(threads, -1, dtype=np.intp)
     cdef double *UP
@@ -200,14 +249,13 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef double *XT
     cdef double *RX
     cdef double *P
-    cdef double *Mk
     cdef double *xr
     cdef const double *wc
     cdef const double *bm
     cdef const double *cm
     cdef const double *x
     cdef const int32_t *cg
-    cdef double acc, ll, n_
+    cdef double ll, n_
     cdef int ido, ido1, inr, ikdo, ild = <int> kd
     cdef double one = 1.0, zero = 0.0
     if m == 0 or n_chunks <= 0:
@@ -353,35 +401,8 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                         SO[j] = SO[j] - n_ * DL[j]
                     bm = &B[g, k, 0, 0]
                     cm = &C[g, k, 0, 0]
-                    Mk = P + K + K * d + k * d * d
-                    # TT = M_o A (do x d), then M_k += A^T TT + n_k C, s_k += A^T s_o
-                    for a in range(do):
-                        for b_ in range(do):
-                            TT[a * d + cg[b_]] = MO[a * do + b_]
-                        for j in range(dm):
-                            acc = 0.0
-                            for b_ in range(do):
-                                acc = acc + MO[a * do + b_] * bm[j * d + b_]
-                            TT[a * d + cg[do + j]] = acc
-                    for a in range(do):
-                        ci = cg[a]
-                        P[K + k * d + ci] += SO[a]
-                        for j in range(d):
-                            Mk[ci * d + j] += TT[a * d + j]
-                    for b_ in range(dm):
-                        ci = cg[do + b_]
-                        acc = 0.0
-                        for a in range(do):
-                            acc = acc + bm[b_ * d + a] * SO[a]
-                        P[K + k * d + ci] += acc
-                        for j in range(d):
-                            acc = 0.0
-                            for a in range(do):
-                                acc = acc + bm[b_ * d + a] * TT[a * d + j]
-                            Mk[ci * d + j] += acc
-                        for a in range(dm):
-                            cj = cg[do + a]
-                            Mk[ci * d + cj] += n_ * cm[ci * d + cj]
+                    _expand_scatter(MO, bm, cm, cg, do, d, n_, TT, P + K + K * d + k * d * d)
+                    _expand_sums(SO, bm, cg, do, d, P + K + k * d)
     sums = np.zeros(base)
     for grp in range(n_groups):
         sums += np.asarray(part[grp])
