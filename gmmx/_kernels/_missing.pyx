@@ -182,7 +182,7 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                  const double[:, :, ::1] Ucat, const double[:, :, ::1] shift,
                  const double[:, :, :, ::1] B, const double[:, :, :, ::1] C,
                  const double[:, ::1] cst, double[:, ::1] out, double[::1] norm, int mode,
-                 bint want_stats, int n_threads):
+                 bint want_stats, int n_threads, bint pooled=False):
     """One pass over the rows of ``X`` (see the module comment).
 
     The rows are grouped by pattern id ``pid`` (``w``, their weights, in the
@@ -197,7 +197,10 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     complete-data statistics about the means (zeros unless ``want_stats``;
     ``Mk`` includes the conditional covariances), and the first row whose
     log-likelihood (or, mode 1, weighted responsibility) is not finite, -1
-    if none (the statistics are then not to be used).
+    if none (the statistics are then not to be used).  ``pooled`` (tied
+    models, whose ``B`` and ``C`` are the same for every component): one
+    scatter and one expansion for all components, stored in ``Mk[0]`` (the
+    others 0; only the sum over components is defined).
     """
     cdef Py_ssize_t m = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t n_chunks = starts.shape[0] - 1
@@ -255,7 +258,8 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
     cdef const double *cm
     cdef const double *x
     cdef const int32_t *cg
-    cdef double ll, n_
+    cdef double ll, n_, n_tot
+    cdef int iK = <int> K
     cdef int ido, ido1, inr, ikdo, ild = <int> kd
     cdef double one = 1.0, zero = 0.0
     if m == 0 or n_chunks <= 0:
@@ -372,6 +376,51 @@ def missing_pass(const double[:, ::1] X, const double[::1] w, const int32_t[::1]
                                     first_bad[grp] = lo + ii
                 for k in range(K):
                     NKC[k] = gmmx_sum(LP + k * nr, nr)
+                if pooled:
+                    # tied: one regression and conditional covariance for all
+                    # components, and only sum_k M_k is used (see _estep's
+                    # tied_pooled): ONE scatter under sum_k w r_k, one expansion
+                    for ii in range(nr):
+                        SS[ii] = LP[ii]
+                    for k in range(1, K):
+                        for ii in range(nr):
+                            SS[ii] += LP[k * nr + ii]
+                    if own:
+                        for j in range(do * do1):
+                            MC[j] = 0.0
+                        gmmx_full_scale_rows(SS, XT, nr, GMMX_FULL_PAD(do), ldt, RX)
+                        gmmx_full_scatter_upper(XT, RX, nr, do, ldt, MC, do)
+                    else:
+                        gmmx_full_weighted_rows(SS, XO, nr, 1, do, jb, 1, W)
+                        dgemm(b"N", b"T", &ido, &ido1, &inr, &one, W, &ido, XO, &ido1, &zero,
+                              MC, &ido)
+                    # Z (do x K): each component's sums about ref
+                    dgemm(b"N", b"N", &ido, &iK, &inr, &one, XO, &ido1, LP, &inr, &zero, Z, &ido)
+                    for a in range(do):
+                        for b_ in range(a, do):
+                            MO[a * do + b_] = MC[b_ * do + a]
+                    n_tot = 0.0
+                    for k in range(K):
+                        n_ = NKC[k]
+                        P[k] += n_
+                        n_tot = n_tot + n_
+                        # sum_k of M_o about mu_k: minus s delta^T + delta s^T - n delta delta^T
+                        for j in range(do):
+                            DL[j] = means[k, cg[j]] - ref[cg[j]]
+                            SO[j] = Z[k * do + j]
+                        for a in range(do):
+                            for b_ in range(a, do):
+                                MO[a * do + b_] = MO[a * do + b_] - (
+                                    SO[a] * DL[b_] + DL[a] * SO[b_] - n_ * DL[a] * DL[b_])
+                        for j in range(do):
+                            SO[j] = SO[j] - n_ * DL[j]
+                        _expand_sums(SO, &B[g, 0, 0, 0], cg, do, d, P + K + k * d)
+                    for a in range(do):
+                        for b_ in range(a + 1, do):
+                            MO[b_ * do + a] = MO[a * do + b_]
+                    _expand_scatter(MO, &B[g, 0, 0, 0], &C[g, 0, 0, 0], cg, do, d, n_tot, TT,
+                                    P + K + K * d)
+                    continue
                 # MC (K do x (do + 1), column-major): the scatters about ref (the upper
                 # triangle at least), and in the last column the sums
                 if own:

@@ -323,7 +323,8 @@ class MissingEStep:
             return _missing.missing_pass(
                 Xg, wa, pid, starts, t.cols, t.n_obs, self.kp.means, t.ref, t.Ucat, t.shift,
                 t.B, t.C, t.cst,
-                out, norm, mode, want_stats, nt)
+                out, norm, mode, want_stats, nt,
+                _estep.tied_pooled(self.kp.means.shape[0], self.kp.n_blocks))
 
     def _native_stats(self, Xg, w, gap, pid, starts, resp, n_threads):
         """Expected complete-data statistics of the rows ``gap`` (None: some row is
