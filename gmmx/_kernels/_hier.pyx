@@ -62,6 +62,9 @@ cdef extern from *:
     """
     #include <math.h>
     #include "_vmath.h"
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    #include <immintrin.h>
+    #endif
 
     #define GMMX_CLONES
 
@@ -342,7 +345,7 @@ cdef extern from *:
 
     /* The first index of the minimum of a[0..n) (0 when n == 0): a vectorised
      * minimum, then a search for it eight at a time. */
-    static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    static Py_ssize_t hc_argmin_base(const double *GMMX_RESTRICT a, Py_ssize_t n)
     {
         Py_ssize_t j, q = n - n % 8;
         double v0[8], v = INFINITY;
@@ -360,6 +363,44 @@ cdef extern from *:
         for (; j < n; j++)
             if (a[j] == v) return j;
         return 0;
+    }
+
+    #ifdef HC_HAVE_AVX2
+    /* hc_argmin_base with AVX2: the same index (vminpd keeps the second
+     * operand unless the first is less, as a < v ? a : v; NaNs are passed
+     * over alike) */
+    HC_AVX2 static Py_ssize_t hc_argmin_avx2(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    {
+        Py_ssize_t j, q = n - n % 8;
+        __m256d v0 = _mm256_set1_pd(INFINITY), v1 = v0, vv;
+        __m128d h;
+        double v;
+        for (j = 0; j < q; j += 8) {
+            v0 = _mm256_min_pd(_mm256_loadu_pd(a + j), v0);
+            v1 = _mm256_min_pd(_mm256_loadu_pd(a + j + 4), v1);
+        }
+        v0 = _mm256_min_pd(v1, v0);
+        h = _mm_min_pd(_mm256_extractf128_pd(v0, 1), _mm256_castpd256_pd128(v0));
+        h = _mm_min_pd(_mm_unpackhi_pd(h, h), h);
+        v = _mm_cvtsd_f64(h);
+        for (j = q; j < n; j++) v = a[j] < v ? a[j] : v;
+        vv = _mm256_set1_pd(v);
+        for (j = 0; j + 4 <= n; j += 4) {
+            int msk = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(a + j), vv, _CMP_EQ_OQ));
+            if (msk) return j + __builtin_ctz(msk);
+        }
+        for (; j < n; j++)
+            if (a[j] == v) return j;
+        return 0;
+    }
+    #endif
+
+    static Py_ssize_t hc_argmin(const double *GMMX_RESTRICT a, Py_ssize_t n)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) return hc_argmin_avx2(a, n);
+    #endif
+        return hc_argmin_base(a, n);
     }
 
     /* Fold a[0..n), columns off.., into a row's minimum so far (*rmin, at
@@ -591,6 +632,45 @@ cdef extern from *:
 
     #define HC_BLK 32
     #define HC_BS 10
+    /* blocks per super-block */
+    #define HC_SB 8
+    #define HC_NSB(nb) (((nb) + HC_SB - 1) / HC_SB)
+
+    /* The statistics of super-block s (blocks s HC_SB.. of bs, nb of them),
+     * after the nb blocks' in bs (HC_BS x HC_NSB(nb), by field): the least
+     * and largest of theirs, the count of active columns summed.  The
+     * bounds of hc_blk_bounds hold for any set of columns within these. */
+    static void hc_sblk_stats(double *bs, Py_ssize_t nb, Py_ssize_t s)
+    {
+        Py_ssize_t ns = HC_NSB(nb), i, i0 = s * HC_SB, i1 = i0 + HC_SB < nb ? i0 + HC_SB : nb;
+        double *ss = bs + HC_BS * nb;
+        double lo0 = INFINITY, lo2 = INFINITY, lo5 = INFINITY, lo7 = INFINITY;
+        double hi1 = -INFINITY, hi3 = -INFINITY, hi4 = -INFINITY, hi6 = -INFINITY;
+        double hi8 = -INFINITY, na = 0.0, x;
+        for (i = i0; i < i1; i++) {
+            x = bs[i]; lo0 = x < lo0 ? x : lo0;
+            x = bs[nb + i]; hi1 = x > hi1 ? x : hi1;
+            x = bs[2 * nb + i]; lo2 = x < lo2 ? x : lo2;
+            x = bs[3 * nb + i]; hi3 = x > hi3 ? x : hi3;
+            x = bs[4 * nb + i]; hi4 = x > hi4 ? x : hi4;
+            x = bs[5 * nb + i]; lo5 = x < lo5 ? x : lo5;
+            x = bs[6 * nb + i]; hi6 = x > hi6 ? x : hi6;
+            x = bs[7 * nb + i]; lo7 = x < lo7 ? x : lo7;
+            x = bs[8 * nb + i]; hi8 = x > hi8 ? x : hi8;
+            na += bs[9 * nb + i];
+        }
+        ss[s] = lo0; ss[ns + s] = hi1; ss[2 * ns + s] = lo2; ss[3 * ns + s] = hi3;
+        ss[4 * ns + s] = hi4; ss[5 * ns + s] = lo5; ss[6 * ns + s] = hi6;
+        ss[7 * ns + s] = lo7; ss[8 * ns + s] = hi8; ss[9 * ns + s] = na;
+    }
+
+    /* raise block i's largest term + pmin (and its super-block's) to x */
+    static inline void hc_blk_raise_khi(double *bs, Py_ssize_t nb, Py_ssize_t i, double x)
+    {
+        Py_ssize_t ns = HC_NSB(nb);
+        if (x > bs[4 * nb + i]) bs[4 * nb + i] = x;
+        if (x > bs[HC_BS * nb + 4 * ns + i / HC_SB]) bs[HC_BS * nb + 4 * ns + i / HC_SB] = x;
+    }
 
     static void hc_blk_stats(const double *S, Py_ssize_t stride, Py_ssize_t m,
                              const double *pmin, const char *grown, Py_ssize_t blk,
@@ -620,6 +700,7 @@ cdef extern from *:
         bs[3 * nb + blk] = termhi; bs[4 * nb + blk] = khi; bs[5 * nb + blk] = x0lo;
         bs[6 * nb + blk] = x0hi; bs[7 * nb + blk] = x1lo; bs[8 * nb + blk] = x1hi;
         bs[9 * nb + blk] = na;
+        hc_sblk_stats(bs, nb, blk / HC_SB);
     }
 
     /* bthr[i]: a strict lower bound of block i's costs with A; bhit[i]: of
@@ -633,11 +714,11 @@ cdef extern from *:
          * det(W_A + c d d^T) >= det(W_A) where W_A is positive definite, \
          * added only where its rounding cannot make the cost's det 0 */ \
         detA = (A[3] > 0.0 && detA > 1e-6 * (A[3] * A[5])) ? detA * (1.0 - 1e-9) : 0.0; \
-        for (i = 0; i < nb; i++) { \
-            double nlo = bs[i], nhi = bs[nb + i], tlo = bs[2 * nb + i]; \
-            double termhi = bs[3 * nb + i], khi = bs[4 * nb + i]; \
-            double dx = bs[5 * nb + i] - ma0, dx2 = ma0 - bs[6 * nb + i]; \
-            double dy = bs[7 * nb + i] - ma1, dy2 = ma1 - bs[8 * nb + i]; \
+        for (i = i0; i < i1; i++) { \
+            double nlo = bs[i], nhi = bs[ns + i], tlo = bs[2 * ns + i]; \
+            double termhi = bs[3 * ns + i], khi = bs[4 * ns + i]; \
+            double dx = bs[5 * ns + i] - ma0, dx2 = ma0 - bs[6 * ns + i]; \
+            double dy = bs[7 * ns + i] - ma1, dy2 = ma1 - bs[8 * ns + i]; \
             double dd, n1, c, Q, x1, g, slack, th, hh; \
             dx = dx > dx2 ? dx : dx2; \
             dy = dy > dy2 ? dy : dy2; \
@@ -654,11 +735,12 @@ cdef extern from *:
             slack = 1e-9 * (fabs(g) + fabs(terma) + fabs(termhi)); \
             th = g - (terma + termhi) - slack; \
             hh = khi < INFINITY ? g - (terma + khi) - (slack + 1e-9 * fabs(khi)) : -INFINITY; \
-            bthr[i] = bs[9 * nb + i] > 0.0 ? th : INFINITY; \
-            bhit[i] = bs[9 * nb + i] > 0.0 ? hh : INFINITY; \
+            bthr[i] = bs[9 * ns + i] > 0.0 ? th : INFINITY; \
+            bhit[i] = bs[9 * ns + i] > 0.0 ? hh : INFINITY; \
         }
 
-    static void hc_blk_bounds_base(const double *GMMX_RESTRICT bs, Py_ssize_t nb,
+    static void hc_blk_bounds_base(const double *GMMX_RESTRICT bs, Py_ssize_t ns,
+                                   Py_ssize_t i0, Py_ssize_t i1,
                                    const double *GMMX_RESTRICT A, double alpha, double beta,
                                    double *GMMX_RESTRICT bthr, double *GMMX_RESTRICT bhit)
     {
@@ -666,7 +748,8 @@ cdef extern from *:
     }
 
     #ifdef HC_HAVE_AVX2
-    HC_AVX2 static void hc_blk_bounds_avx2(const double *GMMX_RESTRICT bs, Py_ssize_t nb,
+    HC_AVX2 static void hc_blk_bounds_avx2(const double *GMMX_RESTRICT bs, Py_ssize_t ns,
+                                           Py_ssize_t i0, Py_ssize_t i1,
                                            const double *GMMX_RESTRICT A, double alpha,
                                            double beta, double *GMMX_RESTRICT bthr,
                                            double *GMMX_RESTRICT bhit)
@@ -675,18 +758,81 @@ cdef extern from *:
     }
     #endif
 
-    static void hc_blk_bounds(const double *bs, Py_ssize_t nb, const double *A, double alpha,
-                              double beta, double *bthr, double *bhit)
+    static void hc_blk_bounds(const double *bs, Py_ssize_t ns, Py_ssize_t i0, Py_ssize_t i1,
+                              const double *A, double alpha, double beta, double *bthr,
+                              double *bhit)
     {
     #ifdef HC_HAVE_AVX2
-        if (hc_use_avx2()) { hc_blk_bounds_avx2(bs, nb, A, alpha, beta, bthr, bhit); return; }
+        if (hc_use_avx2()) {
+            hc_blk_bounds_avx2(bs, ns, i0, i1, A, alpha, beta, bthr, bhit);
+            return;
+        }
     #endif
-        hc_blk_bounds_base(bs, nb, A, alpha, beta, bthr, bhit);
+        hc_blk_bounds_base(bs, ns, i0, i1, A, alpha, beta, bthr, bhit);
     }
 
     /* The refinement and hit scan of hc_scan2 over columns [k0, k1): costs
      * where a bound is at most *thr_io (a cost found, or inf), the least
      * cost counted in *cmin_io, *best_io, *c_io, all carried across blocks */
+    /* the index of the lowest set bit of x != 0 */
+    static inline int hc_ctz(unsigned int x)
+    {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctz(x);
+    #else
+        int i = 0;
+        while (!(x & 1u)) { x >>= 1; i++; }
+        return i;
+    #endif
+    }
+
+    /* Bit l of the result (l < n <= 32): v[l] <= thr, or v[l] <= pmin[l]
+     * with want_hits (pmin unread without). */
+    static unsigned int hc_cand_mask_base(const double *GMMX_RESTRICT v,
+                                          const double *GMMX_RESTRICT pmin, Py_ssize_t n,
+                                          double thr, int want_hits)
+    {
+        unsigned int msk = 0;
+        Py_ssize_t l;
+        if (want_hits)
+            for (l = 0; l < n; l++)
+                msk |= (unsigned int)((v[l] <= thr) | (v[l] <= pmin[l])) << l;
+        else
+            for (l = 0; l < n; l++) msk |= (unsigned int)(v[l] <= thr) << l;
+        return msk;
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static unsigned int hc_cand_mask_avx2(const double *GMMX_RESTRICT v,
+                                                  const double *GMMX_RESTRICT pmin,
+                                                  Py_ssize_t n, double thr, int want_hits)
+    {
+        unsigned int msk = 0;
+        Py_ssize_t l = 0;
+        __m256d t = _mm256_set1_pd(thr);
+        if (want_hits)
+            for (; l + 4 <= n; l += 4) {
+                __m256d x = _mm256_loadu_pd(v + l);
+                __m256d c = _mm256_or_pd(_mm256_cmp_pd(x, t, _CMP_LE_OQ),
+                                         _mm256_cmp_pd(x, _mm256_loadu_pd(pmin + l),
+                                                       _CMP_LE_OQ));
+                msk |= (unsigned int)_mm256_movemask_pd(c) << l;
+            }
+        else
+            for (; l + 4 <= n; l += 4)
+                msk |= (unsigned int)_mm256_movemask_pd(
+                    _mm256_cmp_pd(_mm256_loadu_pd(v + l), t, _CMP_LE_OQ)) << l;
+        if (l < n) msk |= hc_cand_mask_base(v + l, pmin + l, n - l, thr, want_hits) << l;
+        return msk;
+    }
+    #endif
+
+    /* The refinement and hit scan of hc_scan2 over columns [k0, k1)
+     * (k1 - k0 <= 32): costs where a bound is at most *thr_io (a cost
+     * found, or inf), the least cost counted in *cmin_io, *best_io, *c_io,
+     * all carried across blocks.  The columns where neither test can hold
+     * (v above the threshold, which only falls, and above pmin) are passed
+     * over by a mask. */
     static Py_ssize_t hc_scan2_part(const double *S, Py_ssize_t stride, Py_ssize_t k0,
                                     Py_ssize_t k1, const double *A, double alpha,
                                     double beta, double *v, Py_ssize_t skip,
@@ -696,30 +842,26 @@ cdef extern from *:
                                     double *thr_io, double *cmin_io, Py_ssize_t *best_io,
                                     Py_ssize_t *c_io)
     {
-        Py_ssize_t k, j0, j1, h = 0, best = *best_io, c = *c_io;
+        Py_ssize_t k, h = 0, best = *best_io, c = *c_io;
         double thr = *thr_io, cmin = *cmin_io, e;
-        int l, any;
-        for (j0 = k0; j0 < k1; j0 += 8) {
-            j1 = j0 + 8 <= k1 ? j0 + 8 : k1;
-            if (j1 - j0 == 8) {
-                any = 0;
-                if (want_hits)
-                    for (l = 0; l < 8; l++)
-                        any |= (v[j0 + l] <= thr) | (v[j0 + l] <= pmin[j0 + l]);
-                else
-                    for (l = 0; l < 8; l++) any |= v[j0 + l] <= thr;
-                if (!any) continue;
+        unsigned int msk;
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2())
+            msk = hc_cand_mask_avx2(v + k0, pmin + k0, k1 - k0, thr, want_hits);
+        else
+    #endif
+            msk = hc_cand_mask_base(v + k0, pmin + k0, k1 - k0, thr, want_hits);
+        while (msk) {
+            k = k0 + hc_ctz(msk);
+            msk &= msk - 1;
+            if (k == skip || (grown != NULL && grown[k])) continue;
+            if (v[k] <= thr && v[k] < INFINITY) {
+                e = hc_exact2(S, stride, k, A, alpha, beta);
+                v[k] = e;
+                thr = e < thr ? e : thr;
+                hc_note_min(e, id[k], &cmin, &best, &c);
             }
-            for (k = j0; k < j1; k++) {
-                if (k == skip || (grown != NULL && grown[k])) continue;
-                if (v[k] <= thr && v[k] < INFINITY) {
-                    e = hc_exact2(S, stride, k, A, alpha, beta);
-                    v[k] = e;
-                    thr = e < thr ? e : thr;
-                    hc_note_min(e, id[k], &cmin, &best, &c);
-                }
-                if (want_hits && v[k] <= pmin[k]) hits[h++] = k;
-            }
+            if (want_hits && v[k] <= pmin[k]) hits[h++] = k;
         }
         *thr_io = thr; *cmin_io = cmin; *best_io = best; *c_io = c;
         return h;
@@ -774,8 +916,8 @@ cdef extern from *:
                                      Py_ssize_t *lst, double *vmin, Py_ssize_t *arg,
                                      Py_ssize_t *cnt)
     {
-        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl;
-        double thr = INFINITY, cmin = INFINITY, e, bmin = INFINITY;
+        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl, ns, fs;
+        double thr = INFINITY, cmin = INFINITY, e, *sthr, *shit;
         int l;
         /* the clusters grown by merges, outside the blocks' statistics
          * (gv: scratch of ng) */
@@ -793,25 +935,34 @@ cdef extern from *:
             if (want_hits && ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)))
                 hits[h++] = k;
         }
-        hc_blk_bounds(blk, nb, A, alpha, beta, bthr, bhit);
-        first = hc_argmin(bthr, nb);
-        bmin = bthr[first];
-        if (!(bmin < INFINITY)) first = -1;
+        /* super-blocks first: the bounds of a block only where its
+         * super-block's leave it in (done: 1 bounds taken, 2 costed) */
+        ns = HC_NSB(nb);
+        sthr = bthr + nb;
+        shit = bhit + nb;
+        hc_blk_bounds(blk + HC_BS * nb, ns, 0, ns, A, alpha, beta, sthr, shit);
         for (i = 0; i < nb; i++) done[i] = 0;
-        /* the first block, then the list of those its least cost leaves in */
-        nl = 0;
-        if (first >= 0) lst[nl++] = first;
-        for (j = 0; j < 2; j++) {
-            if (j == 1) {
-                nl = 0;
-                for (i = 0; i < nb; i++) {
-                    lst[nl] = i;
-                    nl += (bthr[i] <= thr) | (want_hits & !(bhit[i] > 0.0));
-                }
+        /* the block of least bound in the super-block of least bound sets the
+         * threshold, then the super-blocks in order */
+        fs = hc_argmin(sthr, ns);
+        for (g = -1; g < ns; g++) {
+            Py_ssize_t s = g < 0 ? fs : g, i0 = s * HC_SB, i1 = i0 + HC_SB < nb ? i0 + HC_SB : nb;
+            if (!((sthr[s] <= thr) | (want_hits & !(shit[s] > 0.0)))) continue;
+            if (!done[i0]) {
+                hc_blk_bounds(blk, nb, i0, i1, A, alpha, beta, bthr, bhit);
+                for (i = i0; i < i1; i++) done[i] = 1;
             }
-            for (g = 0; g < nl; g++) {
-            i = lst[g];
-            if (done[i] || (j == 1 && i == first)) continue;
+            if (g < 0) {
+                first = i0 + hc_argmin(bthr + i0, i1 - i0);
+                lst[0] = first;
+                nl = 1;
+            } else {
+                nl = 0;
+                for (i = i0; i < i1; i++) lst[nl++] = i;
+            }
+            for (j = 0; j < nl; j++) {
+            i = lst[j];
+            if (done[i] == 2) continue;
             k0 = i * HC_BLK;
             k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
             if (bthr[i] <= thr || (want_hits && !(bhit[i] > 0.0))) {
@@ -826,7 +977,7 @@ cdef extern from *:
                 h += hc_scan2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, pmin, parg,
                                    a, b, want_hits, hits + h, grown, &thr, &cmin, &best,
                                    &c);
-                done[i] = 1;
+                done[i] = 2;
             }
             }
         }
@@ -836,7 +987,7 @@ cdef extern from *:
                 for (k = head[l ? b : a]; k >= 0; k = nxt[k])
                     if (k == skip || grown[k]) {
                         continue;  /* grown: their pass took them */
-                    } else if (done[k / HC_BLK]) {
+                    } else if (done[k / HC_BLK] == 2) {
                         /* v[k] is set: a hit already if v[k] <= pmin[k] */
                         if (!(v[k] <= pmin[k])) hits[h++] = k;
                     } else {
@@ -869,7 +1020,7 @@ cdef extern from *:
             if (k != skip && gv[g] <= best && hc_exact2(S, stride, k, A, alpha, beta) == best)
                 out[n++] = k;
         }
-        hc_blk_bounds(blk, nb, A, alpha, beta, bthr, bhit);
+        hc_blk_bounds(blk, nb, 0, nb, A, alpha, beta, bthr, bhit);
         for (i = 0; i < nb; i++) {
             if (!(bthr[i] <= best)) continue;
             k0 = i * HC_BLK;
@@ -914,6 +1065,8 @@ cdef extern from *:
                         Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     const int HC_BLK
     const int HC_BS
+    const int HC_SB
+    void hc_blk_raise_khi(double* bs, Py_ssize_t nb, Py_ssize_t i, double x) noexcept nogil
     void hc_blk_stats(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* pmin,
                       const char* grown, Py_ssize_t blk, double* bs, Py_ssize_t nb) noexcept nogil
     Py_ssize_t hc_row2_blocks(const double* S, Py_ssize_t stride, Py_ssize_t m,
@@ -1288,9 +1441,11 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     # (unit weights: the blocks' bounds are tight where the rows have one count)
     cdef bint blocks = spatial and cl.d == 2 and bool(np.all(np.asarray(w) == 1.0))
     cdef Py_ssize_t nb2 = (m + HC_BLK - 1) // HC_BLK
-    cdef double[::1] blk = np.empty(nb2 * HC_BS)
-    cdef double[::1] bthr = np.empty(nb2)
-    cdef double[::1] bhit = np.empty(nb2)
+    # the blocks' statistics, then their super-blocks' (HC_SB blocks each)
+    cdef Py_ssize_t nsb2 = (nb2 + HC_SB - 1) // HC_SB
+    cdef double[::1] blk = np.empty((nb2 + nsb2) * HC_BS)
+    cdef double[::1] bthr = np.empty(nb2 + nsb2)
+    cdef double[::1] bhit = np.empty(nb2 + nsb2)
     cdef Py_ssize_t[::1] blst = np.empty(nb2, dtype=np.intp)
     cdef char[::1] bdone = np.zeros(nb2, dtype=np.int8)
     cdef Py_ssize_t[::1] layout
@@ -1415,8 +1570,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                             # outside the blocks' statistics)
                             i0 = pos[r] // HC_BLK
                             k = pos[r]
-                            if cl.S[7 * m + k] + v > blk[4 * nb2 + i0]:
-                                blk[4 * nb2 + i0] = cl.S[7 * m + k] + v
+                            hc_blk_raise_khi(&blk[0], nb2, i0, cl.S[7 * m + k] + v)
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
