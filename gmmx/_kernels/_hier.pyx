@@ -1034,6 +1034,47 @@ cdef extern from *:
         return n;
     }
 
+    /* A tournament tree of the row minima: t[P + r] the minimum of row r
+     * (inf past the rows), t[i] = min(t[2 i], t[2 i + 1]), t[1] the least. */
+    static void hc_seg_set(double *t, Py_ssize_t P, Py_ssize_t r, double v)
+    {
+        Py_ssize_t i = P + r;
+        double nv;
+        t[i] = v;
+        for (i >>= 1; i > 0; i >>= 1) {
+            nv = t[2 * i + 1] < t[2 * i] ? t[2 * i + 1] : t[2 * i];
+            if (nv == t[i]) break;  /* the ancestors keep their minima */
+            t[i] = nv;
+        }
+    }
+
+    static void hc_seg_build(double *t, Py_ssize_t P)
+    {
+        Py_ssize_t i;
+        for (i = P - 1; i > 0; i--)
+            t[i] = t[2 * i + 1] < t[2 * i] ? t[2 * i + 1] : t[2 * i];
+    }
+
+    /* The rows r < m whose minimum is v, ascending, into out (their number
+     * returned): a descent through the nodes whose minimum is v. */
+    static Py_ssize_t hc_seg_find(const double *t, Py_ssize_t P, Py_ssize_t m, double v,
+                                  Py_ssize_t *out)
+    {
+        Py_ssize_t stack[2 * 64 + 2], sp = 0, n = 0, i;
+        stack[sp++] = 1;
+        while (sp > 0) {
+            i = stack[--sp];
+            if (!(t[i] == v)) continue;
+            if (i >= P) {
+                if (i - P < m) out[n++] = i - P;
+                continue;
+            }
+            stack[sp++] = 2 * i + 1;
+            stack[sp++] = 2 * i;
+        }
+        return n;
+    }
+
     /* How many of a[0..n) equal v */
     GMMX_CLONES static Py_ssize_t hc_count_eq(const double *GMMX_RESTRICT a, Py_ssize_t n,
                                               double v)
@@ -1099,12 +1140,15 @@ cdef extern from *:
     int hc_set_avx2(int on) noexcept nogil
     double hc_log_lo(double x) noexcept nogil
     Py_ssize_t hc_count_eq(const double* a, Py_ssize_t n, double v) noexcept nogil
+    void hc_seg_set(double* t, Py_ssize_t P, Py_ssize_t r, double v) noexcept nogil
+    void hc_seg_build(double* t, Py_ssize_t P) noexcept nogil
+    Py_ssize_t hc_seg_find(const double* t, Py_ssize_t P, Py_ssize_t m, double v,
+                           Py_ssize_t* out) noexcept nogil
 
 
-# rowmin is kept with the minimum of each block of _BLOCK rows, so that the
-# cheapest merge is found in O(m / _BLOCK + _BLOCK) instead of O(m) a step.
+# rowmin is kept with a tournament tree of its minima (hc_seg_set), so that
+# the cheapest merge and the rows at it are found in O(log m) a step.
 cdef enum:
-    _BLOCK = 64
     _TILE = 64  # of the initial matrix
 
 
@@ -1117,21 +1161,11 @@ cdef inline void _set_parg(bint blocks, Py_ssize_t* parg, Py_ssize_t* head, Py_s
         parg[k] = t
 
 
-cdef inline void _set_rowmin(double* rowmin, double* blockmin, Py_ssize_t r, double v,
-                             Py_ssize_t m) noexcept nogil:
-    """``rowmin[r] = v``, keeping ``blockmin`` the minimum of each block."""
-    cdef Py_ssize_t blk = r // _BLOCK, lo, hi, i
-    cdef double old = rowmin[r], bm
+cdef inline void _set_rowmin(double* rowmin, double* seg, Py_ssize_t r, double v,
+                             Py_ssize_t P) noexcept nogil:
+    """``rowmin[r] = v``, keeping ``seg`` (hc_seg_set) the tournament tree of the rows."""
     rowmin[r] = v
-    if v <= blockmin[blk]:
-        blockmin[blk] = v
-    elif old == blockmin[blk]:  # it may have been the block's minimum
-        lo = blk * _BLOCK
-        hi = lo + _BLOCK if lo + _BLOCK < m else m
-        bm = INFINITY
-        for i in range(lo, hi):
-            bm = rowmin[i] if rowmin[i] < bm else bm
-        blockmin[blk] = bm
+    hc_seg_set(seg, P, r, v)
 
 
 cdef inline double _term(double cnt, double tr, double det, double alpha, double beta,
@@ -1416,8 +1450,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef double[::1] pmin = np.empty(m)
     cdef Py_ssize_t[::1] parg = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t n_hit, h
-    cdef Py_ssize_t nblk = (m + _BLOCK - 1) // _BLOCK
-    cdef double[::1] blockmin = np.empty(nblk)
+    cdef Py_ssize_t P = 1
+    while P < m:
+        P *= 2
+    cdef double[::1] rtree = np.full(2 * P, INFINITY)
     cdef Py_ssize_t[::1] cand = np.empty(m, dtype=np.intp)
     cdef char[::1] exact = np.ones(m, dtype=np.int8)
     # multi[r]: row r's minimum may be reached more than once (0: certainly
@@ -1521,11 +1557,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         if blocks:
             for i in range(nb2):
                 hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i, &blk[0], nb2)
-        for i in range(nblk):
-            blockmin[i] = INFINITY
         for i in range(m):
-            if rowmin[i] < blockmin[i // _BLOCK]:
-                blockmin[i // _BLOCK] = rowmin[i]
+            rtree[P + i] = rowmin[i]
+        hc_seg_build(&rtree[0], P)
         for step in range(m - 1):
             # the cheapest merge; among exact ties, mclust's choice: the pair with
             # the largest (higher slot, lower slot)
@@ -1533,18 +1567,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             # bound reaches the minimum until the minimum is exact (rowmin is
             # inf at the inactive rows); cand: the rows at the minimum, ascending
             while True:
-                best = INFINITY
-                for i in range(nblk):
-                    if blockmin[i] < best:
-                        best = blockmin[i]
-                n_cand = 0
-                for i in range(nblk):
-                    if blockmin[i] != best:
-                        continue
-                    for r in range(i * _BLOCK, min(i * _BLOCK + _BLOCK, m)):
-                        if rowmin[r] == best:
-                            cand[n_cand] = r
-                            n_cand += 1
+                best = rtree[1]
+                n_cand = hc_seg_find(&rtree[0], P, m, best, &cand[0])
                 n_rows_at_best = 0
                 for k in range(n_cand):
                     r = cand[k]
@@ -1561,7 +1585,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         else:
                             _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r],
                                            &rowcnt[r])
-                        _set_rowmin(&rowmin[0], &blockmin[0], r, v, m)
+                        _set_rowmin(&rowmin[0], &rtree[0], r, v, P)
                         pmin[pos[r]] = v
                         _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pos[r],
                                   rowarg[r])
@@ -1624,7 +1648,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 slot[a] = slot[b]
                 at_slot[slot[a]] = a
             cl.merge(<int>a, <int>b)
-            _set_rowmin(&rowmin[0], &blockmin[0], b, INFINITY, m)
+            _set_rowmin(&rowmin[0], &rtree[0], b, INFINITY, P)
             if step == m - 2:
                 break
             pa = pos[a]
@@ -1687,7 +1711,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                                        &rowcnt[a])
             else:
                 _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
-            _set_rowmin(&rowmin[0], &blockmin[0], a, v, m)
+            _set_rowmin(&rowmin[0], &rtree[0], a, v, P)
             pmin[pa] = v
             _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pa, rowarg[a])
             multi[a] = rowcnt[a] > 1
@@ -1709,7 +1733,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
                     rowarg[j] = a
-                    _set_rowmin(&rowmin[0], &blockmin[0], j, v, m)
+                    _set_rowmin(&rowmin[0], &rtree[0], j, v, P)
                     exact[j] = 1
                     multi[j] = 0
                     pmin[k] = v
