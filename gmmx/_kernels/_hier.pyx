@@ -839,8 +839,8 @@ cdef extern from *:
                                     const Py_ssize_t *id, const double *pmin,
                                     const Py_ssize_t *parg, Py_ssize_t a, Py_ssize_t b,
                                     int want_hits, Py_ssize_t *hits, const char *grown,
-                                    double *thr_io, double *cmin_io, Py_ssize_t *best_io,
-                                    Py_ssize_t *c_io)
+                                    Py_ssize_t kx, double *thr_io, double *cmin_io,
+                                    Py_ssize_t *best_io, Py_ssize_t *c_io)
     {
         Py_ssize_t k, h = 0, best = *best_io, c = *c_io;
         double thr = *thr_io, cmin = *cmin_io, e;
@@ -856,7 +856,7 @@ cdef extern from *:
             msk &= msk - 1;
             if (k == skip || (grown != NULL && grown[k])) continue;
             if (v[k] <= thr && v[k] < INFINITY) {
-                e = hc_exact2(S, stride, k, A, alpha, beta);
+                e = k == kx ? v[k] : hc_exact2(S, stride, k, A, alpha, beta);
                 v[k] = e;
                 thr = e < thr ? e : thr;
                 hc_note_min(e, id[k], &cmin, &best, &c);
@@ -916,7 +916,7 @@ cdef extern from *:
                                      Py_ssize_t *lst, double *vmin, Py_ssize_t *arg,
                                      Py_ssize_t *cnt)
     {
-        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl, ns, fs;
+        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl, ns, fs, kx;
         double thr = INFINITY, cmin = INFINITY, e, *sthr, *shit;
         int l;
         /* the clusters grown by merges, outside the blocks' statistics
@@ -970,12 +970,16 @@ cdef extern from *:
                 hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
                 if (skip >= k0 && skip < k1) v[skip] = INFINITY;
                 k = k0 + hc_argmin(v + k0, k1 - k0);
+                kx = -1;
                 if (k != skip && v[k] < thr) {
+                    /* its cost, taken as such below (v[k] <= cost) */
                     e = hc_exact2(S, stride, k, A, alpha, beta);
                     if (e < thr) thr = e;
+                    v[k] = e;
+                    kx = k;
                 }
                 h += hc_scan2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, pmin, parg,
-                                   a, b, want_hits, hits + h, grown, &thr, &cmin, &best,
+                                   a, b, want_hits, hits + h, grown, kx, &thr, &cmin, &best,
                                    &c);
                 done[i] = 2;
             }
@@ -1039,12 +1043,20 @@ cdef extern from *:
     static void hc_seg_set(double *t, Py_ssize_t P, Py_ssize_t r, double v)
     {
         Py_ssize_t i = P + r;
-        double nv;
+        double old = t[i], nv;
         t[i] = v;
-        for (i >>= 1; i > 0; i >>= 1) {
-            nv = t[2 * i + 1] < t[2 * i] ? t[2 * i + 1] : t[2 * i];
-            if (nv == t[i]) break;  /* the ancestors keep their minima */
-            t[i] = nv;
+        i >>= 1;
+        if (v < old) {
+            /* a node's minimum falls to v where it was above */
+            for (; i > 0 && v < t[i]; i >>= 1) t[i] = v;
+        } else if (!(v == old)) {
+            /* it rises where it was old (row r's), up to where another
+             * row's is the least */
+            for (; i > 0 && t[i] == old; i >>= 1) {
+                nv = t[2 * i + 1] < t[2 * i] ? t[2 * i + 1] : t[2 * i];
+                t[i] = nv;
+                if (nv == old) break;
+            }
         }
     }
 
