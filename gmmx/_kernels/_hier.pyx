@@ -303,6 +303,45 @@ cdef extern from *:
         *cnt = c;
     }
 
+    /* out[g] = the cost with column idx[g] of S, g < n (HC_COSTS2_BODY's
+     * and hc_exact2's bits) */
+    #define HC_COSTS2_IDX_BODY \
+        Py_ssize_t gi; \
+        HC_COSTS2_VARS \
+        for (gi = 0; gi < n; gi++) { \
+            Py_ssize_t k = idx[gi]; \
+            HC_X2 \
+            out[gi] = nn * gmmx_log1(x) - (terma + term[k]); \
+        }
+
+    static void hc_costs2_idx_base(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
+        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+        HC_COSTS2_IDX_BODY
+    }
+
+    #ifdef HC_HAVE_AVX2
+    HC_AVX2 static void hc_costs2_idx_avx2(
+        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
+        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
+        double *GMMX_RESTRICT out)
+    {
+        HC_COSTS2_IDX_BODY
+    }
+    #endif
+
+    static void hc_costs2_idx(const double *S, Py_ssize_t stride, const Py_ssize_t *idx,
+                              Py_ssize_t n, const double *A, double alpha, double beta,
+                              double *out)
+    {
+    #ifdef HC_HAVE_AVX2
+        if (hc_use_avx2()) { hc_costs2_idx_avx2(S, stride, idx, n, A, alpha, beta, out); return; }
+    #endif
+        hc_costs2_idx_base(S, stride, idx, n, A, alpha, beta, out);
+    }
+
     static void hc_costs2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
         const double *GMMX_RESTRICT A, double alpha, double beta,
@@ -1100,6 +1139,8 @@ cdef extern from *:
     double gmmx_log1(double x) noexcept nogil
     void hc_costs2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                    double alpha, double beta, double* out) noexcept nogil
+    void hc_costs2_idx(const double* S, Py_ssize_t stride, const Py_ssize_t* idx, Py_ssize_t n,
+                       const double* A, double alpha, double beta, double* out) noexcept nogil
     void hc_lb2(const double* S, Py_ssize_t stride, Py_ssize_t n, const double* A,
                 double alpha, double beta, double* lb) noexcept nogil
     double hc_exact2(const double* S, Py_ssize_t stride, Py_ssize_t k, const double* A,
@@ -1509,7 +1550,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t ng = 0
     cdef double[::1] gvals = np.empty(m if blocks else 1)
     cdef Py_ssize_t[::1] eqcols = np.empty(m, dtype=np.intp)
-    cdef Py_ssize_t n_eq
+    cdef Py_ssize_t n_eq, n_x
+    cdef Py_ssize_t[::1] xidx = np.empty(m, dtype=np.intp)
+    cdef double[::1] xval = np.empty(m)
     if blocks:
         n_strip = max(1, int(round((nb2) ** 0.5)))
         strip = -(-nb2 // n_strip) * HC_BLK
@@ -1732,15 +1775,27 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             # or that pointed at a or b change
             if cl.d != 2:
                 n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
+            else:
+                # the costs where the bound reaches the row's minimum, in one
+                # batch (hc_exact2's bits; each hit is another row, so the
+                # rows' minima do not move before their turn below)
+                n_x = 0
+                for h in range(n_hit):
+                    k = cand[h]
+                    if k != pa and vals[k] <= rowmin[act[k]]:
+                        xidx[n_x] = k
+                        n_x += 1
+                hc_costs2_idx(cl.S, m, &xidx[0], n_x, cl.A, cl.alpha, cl.beta, &xval[0])
+                for h in range(n_x):
+                    vals[xidx[h]] = xval[h]
             for h in range(n_hit):
                 k = cand[h]
                 if k == pa:
                     continue
                 j = act[k]
                 v = vals[k]  # cost(j, a): the costs are symmetric
-                if v <= rowmin[j]:
-                    v = (hc_exact2(cl.S, m, k, cl.A, cl.alpha, cl.beta) if cl.d == 2
-                         else cl.pair_cost(<int>a, <int>j))
+                if cl.d != 2 and v <= rowmin[j]:
+                    v = cl.pair_cost(<int>a, <int>j)
                 if v < rowmin[j]:
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
