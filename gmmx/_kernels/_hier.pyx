@@ -504,7 +504,7 @@ cdef extern from *:
                                 double *GMMX_RESTRICT cq, Py_ssize_t *GMMX_RESTRICT ci,
                                 double *rmin, Py_ssize_t *rarg, Py_ssize_t *rcnt)
     {
-        const double x0 = M[i];
+        const double x0 = M[i], y0 = d >= 2 ? M[m + i] : 0.0;
         double qmin = INFINITY, thr = INFINITY, v = INFINITY;
         Py_ssize_t p, k, n = 0, dir, best = -1, c = 0;
         int l;
@@ -516,9 +516,14 @@ cdef extern from *:
                 dd = e * e;
                 q = beta * (0.5 * dd + alpha) / 2.0;
                 if (q > thr) break;  /* q only grows with dd, dd >= this one */
-                for (l = 1; l < d; l++) {
-                    e = M[l * m + k] - M[l * m + i];
+                if (d == 2) {
+                    e = M[m + k] - y0;
                     dd = dd + e * e;
+                } else {
+                    for (l = 1; l < d; l++) {
+                        e = M[l * m + k] - M[l * m + i];
+                        dd = dd + e * e;
+                    }
                 }
                 q = beta * (0.5 * dd + alpha) / 2.0;
                 if (q > thr) continue;
