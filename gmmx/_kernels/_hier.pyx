@@ -1129,16 +1129,19 @@ cdef extern from *:
                                   Py_ssize_t *out)
     {
         Py_ssize_t stack[2 * 64 + 2], sp = 0, n = 0, i;
+        if (!(t[1] == v)) return 0;
         stack[sp++] = 1;
         while (sp > 0) {
             i = stack[--sp];
-            if (!(t[i] == v)) continue;
             if (i >= P) {
                 if (i - P < m) out[n++] = i - P;
                 continue;
             }
-            stack[sp++] = 2 * i + 1;
-            stack[sp++] = 2 * i;
+            /* only the children at v: the left one on top */
+            stack[sp] = 2 * i + 1;
+            sp += t[2 * i + 1] == v;
+            stack[sp] = 2 * i;
+            sp += t[2 * i] == v;
         }
         return n;
     }
