@@ -34,7 +34,9 @@
 #   (the mixture mean), then ONE GEMM multiplies it by all precision Cholesky
 #   factors side by side, `ucat` = [U_1 | ... | U_P] (d, P*d) with P = K (full)
 #   or 1 (tied); y_ik = (x_i - ref) U_k - shift_k with shift_k = (mu_k - ref) U_k.
-#   Statistics come from a second GEMM about `ref`.
+#   Statistics come from a second GEMM about `ref`; tied (P = 1 < K): ONE
+#   scatter under the rows' total responsibilities sum_k r_ik (`_tied_stats`,
+#   `tied_pooled`: a tied covariance needs only sum_k M_k).
 #   For larger d the features are split into column blocks (`full_blocks`):
 #   U_k is upper triangular and the scatter symmetric, so the block of
 #   features jb[b]..jb[b+1] needs features 0..jb[b+1] only, and each block is
