@@ -197,41 +197,46 @@ cdef extern from *:
         return (k * 6.93147180559945286e-01 + p * f) - 1e-6;
     }
 
-    /* hc_lb2 at the columns idx[0..n) of S, into lb[0..n) */
-    #define HC_LB2_IDX_BODY \
+    /* NAME(S, stride, idx, n, A, alpha, beta, out): BODY at the columns
+     * idx[0..n) of S, compiled for the baseline and (where the compiler
+     * can) AVX2, the copy chosen at run time by hc_use_avx2() */
+    #ifdef HC_HAVE_AVX2
+    #define HC_IDX_KERNEL_AVX2(NAME, BODY) \
+        HC_AVX2 static void NAME##_avx2( \
+            const double *GMMX_RESTRICT S, Py_ssize_t stride, \
+            const Py_ssize_t *GMMX_RESTRICT idx, Py_ssize_t n, \
+            const double *GMMX_RESTRICT A, double alpha, double beta, \
+            double *GMMX_RESTRICT out) \
+        { BODY() }
+    #define HC_IDX_KERNEL_PICK(NAME) \
+        if (hc_use_avx2()) { NAME##_avx2(S, stride, idx, n, A, alpha, beta, out); return; }
+    #else
+    #define HC_IDX_KERNEL_AVX2(NAME, BODY)
+    #define HC_IDX_KERNEL_PICK(NAME)
+    #endif
+    #define HC_IDX_KERNEL(NAME, BODY) \
+        static void NAME##_base( \
+            const double *GMMX_RESTRICT S, Py_ssize_t stride, \
+            const Py_ssize_t *GMMX_RESTRICT idx, Py_ssize_t n, \
+            const double *GMMX_RESTRICT A, double alpha, double beta, \
+            double *GMMX_RESTRICT out) \
+        { BODY() } \
+        HC_IDX_KERNEL_AVX2(NAME, BODY) \
+        static void NAME(const double *S, Py_ssize_t stride, const Py_ssize_t *idx, \
+                         Py_ssize_t n, const double *A, double alpha, double beta, \
+                         double *out) \
+        { HC_IDX_KERNEL_PICK(NAME) NAME##_base(S, stride, idx, n, A, alpha, beta, out); }
+
+    /* hc_lb2 at the columns idx[0..n) of S, into out[0..n) */
+    #define HC_LB2_IDX_BODY() \
         Py_ssize_t g; \
         HC_COSTS2_VARS \
         for (g = 0; g < n; g++) { \
             Py_ssize_t k = idx[g]; \
-            HC_LB2_ONE(k, lb[g]) \
+            HC_LB2_ONE(k, out[g]) \
         }
 
-    static void hc_lb2_idx_base(
-        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
-        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT lb)
-    {
-        HC_LB2_IDX_BODY
-    }
-
-    #ifdef HC_HAVE_AVX2
-    HC_AVX2 static void hc_lb2_idx_avx2(
-        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
-        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT lb)
-    {
-        HC_LB2_IDX_BODY
-    }
-    #endif
-
-    static void hc_lb2_idx(const double *S, Py_ssize_t stride, const Py_ssize_t *idx,
-                           Py_ssize_t n, const double *A, double alpha, double beta, double *lb)
-    {
-    #ifdef HC_HAVE_AVX2
-        if (hc_use_avx2()) { hc_lb2_idx_avx2(S, stride, idx, n, A, alpha, beta, lb); return; }
-    #endif
-        hc_lb2_idx_base(S, stride, idx, n, A, alpha, beta, lb);
-    }
+    HC_IDX_KERNEL(hc_lb2_idx, HC_LB2_IDX_BODY)
 
     static void hc_lb2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
@@ -317,7 +322,7 @@ cdef extern from *:
 
     /* out[g] = the cost with column idx[g] of S, g < n (HC_COSTS2_BODY's
      * and hc_exact2's bits) */
-    #define HC_COSTS2_IDX_BODY \
+    #define HC_COSTS2_IDX_BODY() \
         Py_ssize_t gi; \
         HC_COSTS2_VARS \
         for (gi = 0; gi < n; gi++) { \
@@ -326,33 +331,7 @@ cdef extern from *:
             out[gi] = nn * gmmx_log1(x) - (terma + term[k]); \
         }
 
-    static void hc_costs2_idx_base(
-        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
-        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT out)
-    {
-        HC_COSTS2_IDX_BODY
-    }
-
-    #ifdef HC_HAVE_AVX2
-    HC_AVX2 static void hc_costs2_idx_avx2(
-        const double *GMMX_RESTRICT S, Py_ssize_t stride, const Py_ssize_t *GMMX_RESTRICT idx,
-        Py_ssize_t n, const double *GMMX_RESTRICT A, double alpha, double beta,
-        double *GMMX_RESTRICT out)
-    {
-        HC_COSTS2_IDX_BODY
-    }
-    #endif
-
-    static void hc_costs2_idx(const double *S, Py_ssize_t stride, const Py_ssize_t *idx,
-                              Py_ssize_t n, const double *A, double alpha, double beta,
-                              double *out)
-    {
-    #ifdef HC_HAVE_AVX2
-        if (hc_use_avx2()) { hc_costs2_idx_avx2(S, stride, idx, n, A, alpha, beta, out); return; }
-    #endif
-        hc_costs2_idx_base(S, stride, idx, n, A, alpha, beta, out);
-    }
+    HC_IDX_KERNEL(hc_costs2_idx, HC_COSTS2_IDX_BODY)
 
     static void hc_costs2_base(
         const double *GMMX_RESTRICT S, Py_ssize_t stride, Py_ssize_t n,
