@@ -28,15 +28,12 @@ def _tied(d, k, n=1500, seed=0):
     return rng, X, _engine.kernel_params(weights, means, pc, "tied")
 
 
-def test_which_models_pool():
+def test_which_models_pool(pooled):
     assert _estep.tied_pooled(4, 1)          # tied, K = 4
     assert not _estep.tied_pooled(1, 1)      # one component: nothing to pool
     assert not _estep.tied_pooled(4, 4)      # full
-    _estep._set_tied_pooled(0)
-    try:
-        assert not _estep.tied_pooled(4, 1)
-    finally:
-        _estep._set_tied_pooled(-1)
+    pooled(0)
+    assert not _estep.tied_pooled(4, 1)
 
 
 @pytest.mark.parametrize("d, k", [(2, 3), (5, 4), (12, 3), (16, 8)])
