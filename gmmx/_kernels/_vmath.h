@@ -973,9 +973,9 @@ static void gmmx_full_logprob_row(const double *GMMX_RESTRICT Y, Py_ssize_t n,
  * extensions (distances and scatter, full and tied: their 16 eight-lane
  * accumulators need its 32 vector registers); 1 in the AVX2 copies (12-row
  * distance tiles and 2 x 2 scatter sub-tiles, or the row-major scatter, fit
- * its 16 registers: the scatter for both, the distances for full models only,
- * tied ones being one GEMM for all components; measured, see _estep.pyx);
- * 0 else. */
+ * its 16 registers); 0 else.  Tied models take the distances only at small
+ * K d (one GEMM serves all their components; measured, see
+ * full_tri_distances in _estep.pyx). */
 static int gmmx_full_wide_simd(void)
 {
 #if defined(GMMX_VECEXT) && defined(__AVX512F__)

@@ -168,6 +168,20 @@ def test_automatic_choice_is_reported_and_sized():
     assert _estep.full_blocks(1) == 1
 
 
+@pytest.mark.parametrize("d, k", [(3, 2), (7, 8), (8, 4), (9, 4), (4, 16), (8, 8), (16, 8)])
+def test_tied_distances_take_blas_once_k_times_d_is_large(simd_target, d, k):
+    # one triangular product per component against one BLAS product for all
+    # (measured: see full_tri_distances); full models keep the loops
+    level = 0 if not _estep.full_direct_scatter(d) else (2 if "512" in simd_target else 1)
+    want = level >= 1 and k * d <= _estep.TIED_TRI_MAX_KD and (
+        level == 2 or d <= _estep.TIED_TRI_MAX_D_AVX2)
+    assert _estep.full_tri_distances(d, True, k) == want
+    assert _estep.full_tri_distances(d, False, k) == (level >= 1)
+    expect = {(3, 2): True, (7, 8): True, (8, 4): level == 2, (9, 4): level == 2,
+              (4, 16): False, (8, 8): False, (16, 8): False}
+    assert want == (level >= 1 and expect[(d, k)])
+
+
 def test_lower_triangle_of_the_factors_is_ignored():
     # precision Cholesky factors are upper triangular; stray values below the
     # diagonal (e.g. from user-set attributes) do not reach the kernel
