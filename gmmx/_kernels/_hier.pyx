@@ -1459,7 +1459,7 @@ def _set_simd(bint on):
 
 
 def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alpha,
-                  double beta, *, bint unit_costs=True, bint spatial=True):
+                  double beta, *, bint unit_costs=True, bint spatial=True, work=None):
     """The merges of mclust's VVV agglomeration of the rows of ``Z``.
 
     Parameters
@@ -1476,6 +1476,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         At d = 2 with unit weights, cost only the spatial blocks of rows the
         bounds leave in (the same merges; False for the tests: the
         compacted full scan).
+    work : ndarray of shape (2,), int64, optional
+        Incremented by the spatial path's work (for the tests): the blocks
+        of columns it costed and the row scans that costed them.
 
     Returns
     -------
@@ -1489,6 +1492,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         return merges_arr
     cdef long long[:, ::1] merges = merges_arr
     cdef _Tree cl = _Tree(Z, w, alpha, beta)
+    cdef long long[::1] wk = np.zeros(2, dtype=np.int64) if work is None else work
+    cdef bint count_work = work is not None
     cdef double[::1] rowmin = np.empty(m)
     cdef Py_ssize_t[::1] rowarg = np.empty(m, dtype=np.intp)
     cdef Py_ssize_t[::1] rowcnt = np.empty(m, dtype=np.intp)
@@ -1636,6 +1641,8 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                                            &glist[0], ng, &gvals[0], &blst[0], &v,
                                            &rowarg[r],
                                            &rowcnt[r])
+                            if count_work:
+                                _count_blocks(&bdone[0], nb2, &wk[0])
                         else:
                             _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r],
                                            &rowcnt[r])
@@ -1657,7 +1664,14 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             # one pair at the minimum (its two rows, each with one entry there):
             # no tie to break (the rows at the minimum are exact here)
             unique = 0
-            if n_cand == 2:
+            if n_cand == 1:
+                # every pair is covered by a row whose minimum is at most its
+                # cost: a pair at the minimum other than (r, rowarg[r]) would
+                # put another row at it, or reach row r's minimum twice
+                bi = cand[0]
+                bj = rowarg[bi]
+                unique = not multi[bi] and bj >= 0
+            elif n_cand == 2:
                 bi, bj = cand[0], cand[1]
                 unique = (rowarg[bi] == bj and rowarg[bj] == bi and not multi[bi]
                           and not multi[bj])
@@ -1757,12 +1771,14 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 # the same over the blocks the bounds leave in
                 cl.stats2(<int>a, cl.A)
                 n_hit = hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
-                                       &vals[0], pa, &act[0], &pmin[0], &parg[0], a, b, 1,
+                                       &vals[0], pa, &act[0], &pmin[0], &parg[0], a, b, 0,
                                        &cand[0], &bthr[0], &bhit[0], &bdone[0], &phead[0],
                                        &pnxt[0], &grown[0], &glist[0], ng, &gvals[0],
                                        &blst[0], &v,
                                        &rowarg[a],
                                        &rowcnt[a])
+                if count_work:
+                    _count_blocks(&bdone[0], nb2, &wk[0])
             else:
                 _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
             _set_rowmin(&rowmin[0], &rtree[0], a, v, P)
@@ -1770,6 +1786,18 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pa, rowarg[a])
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
+            if blocks:
+                # no other row needs row a's costs: every pair (a, j) is
+                # covered by row a's exact minimum (at most its cost), so the
+                # cheapest merge and every pair at it are still found; the
+                # rows that pointed at a or b keep lower bounds
+                for h in range(2):
+                    k = phead[a if h == 0 else b]
+                    while k >= 0:
+                        if act[k] != a:
+                            exact[act[k]] = 0
+                        k = pnxt[k]
+                continue
             # the other rows: only those whose minimum the new costs can reach
             # or that pointed at a or b change
             if cl.d != 2:
@@ -1814,6 +1842,14 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     # only if it ever reaches the cheapest merge
                     exact[j] = 0
     return merges_arr
+
+
+cdef inline void _count_blocks(const char* done, Py_ssize_t nb, long long* wk) noexcept nogil:
+    """Add the blocks a hc_row2_blocks scan costed (done 2) and the scan to wk."""
+    cdef Py_ssize_t i
+    for i in range(nb):
+        wk[0] += done[i] == 2
+    wk[1] += 1
 
 
 cdef inline void _row_min_costs(_Tree cl, Py_ssize_t r, Py_ssize_t[::1] act,

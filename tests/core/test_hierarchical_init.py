@@ -221,6 +221,55 @@ def test_spatial_blocks_give_the_merges_of_the_full_scan(rng, kind):
         _hier._set_simd(True)
 
 
+@pytest.mark.parametrize("kind", ["ties", "ring", "outliers", "clusters"])
+def test_spatial_blocks_without_hits_give_the_merges_of_the_full_scan(rng, kind):
+    # the spatial path leaves the other rows' minima alone after a merge (the
+    # merged row covers its pairs): the same merges as the full scan, which
+    # updates them, on data with many exact ties at the cheapest merge, a
+    # ring, far outliers, and clusters that grow a row at a time
+    from gmmx._kernels import _hier
+
+    if kind == "ties":
+        X = np.repeat(rng.integers(0, 8, size=(150, 2)).astype(float), 3, axis=0)
+    elif kind == "ring":
+        t = rng.uniform(0, 2 * np.pi, 800)
+        X = np.c_[np.cos(t), np.sin(t)] * (1 + 0.02 * rng.normal(size=(800, 1)))
+    elif kind == "outliers":
+        X = np.r_[rng.normal(size=(600, 2)), 50 * rng.standard_cauchy(size=(20, 2))]
+    else:
+        X = np.concatenate([rng.normal(size=(700, 2)) * [1.0, 0.2] + 5 * j for j in range(3)])
+    Z = np.ascontiguousarray(svd_transform(X))
+    w = np.ones(Z.shape[0])
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 2)
+    want = _hier.hc_vvv_merges(Z, w, alpha, 1.0, spatial=False)
+    np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+    try:
+        _hier._set_simd(False)
+        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
+    finally:
+        _hier._set_simd(True)
+
+
+def test_spatial_blocks_cost_few_blocks_per_merge(rng):
+    # mclust's 2,000-row subset of three blobs: after a merge only the merged
+    # row is scanned, over the blocks its bounds leave in (63 blocks of 32
+    # columns; 8.6 a merge when every row the merge could lower was sought)
+    from gmmx._kernels import _hier
+
+    X = np.concatenate([rng.normal(size=(667, 2)) + 5 * j for j in range(3)])[:2000]
+    Z = np.ascontiguousarray(svd_transform(X))
+    w = np.ones(Z.shape[0])
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 2)
+    work = np.zeros(2, dtype=np.int64)
+    merges = _hier.hc_vvv_merges(Z, w, alpha, 1.0, work=work)
+    np.testing.assert_array_equal(merges, _hier.hc_vvv_merges(Z, w, alpha, 1.0, spatial=False))
+    blocks, scans = work
+    assert scans >= Z.shape[0] - 2  # one scan per merged row at least
+    assert blocks / (Z.shape[0] - 1) < 6.0
+
+
 @pytest.mark.parametrize("n, m", [(5000, 2000), (2001, 2000), (10**6, 300)])
 def test_subset_rows_are_the_distinct_draws_of_the_random_state(n, m):
     # the subset mclust's start runs on: the sorted distinct values of
