@@ -49,11 +49,17 @@
 # scanned apart (few: the tree mostly grows a handful of clusters one row at
 # a time).  A block of never-merged rows has a strict lower bound of its
 # merge costs with a cluster from the distance of the cluster's mean to the
-# block's box (hc_blk_bounds), so a row's minimum, the rows a merge can
-# lower, and the pairs at a tie only cost the blocks whose bound reaches the
-# least cost found, or a row's own minimum; the rows pointing at each
-# cluster are kept in lists, so those pointing at the merged pair are found
-# without a pass.  The blocks are grouped HC_SB (8) to a super-block, whose
+# block's box (hc_blk_bounds), so a row's minimum and the pairs at a tie
+# only cost the blocks whose bound reaches the least cost found; the rows
+# pointing at each cluster are kept in lists, so those pointing at the
+# merged pair are found without a pass.  This path does not look for the
+# rows whose minimum a merge lowers: every pair (a, j) with the merged
+# cluster a is covered by row a's exact minimum, at most its cost, and every
+# older pair by a row whose minimum (exact, or a lower bound) is at most
+# its cost, so the cheapest merge is the least row minimum and every pair at
+# it lies in a row at it (a row at the minimum, exact and reaching it once,
+# with no other row there, is a unique merge).  The merges are those of the
+# full scan, which keeps the other rows' minima up to date.  The blocks are grouped HC_SB (8) to a super-block, whose
 # statistics are the least and largest of its blocks' (the same bound holds
 # over their union): a scan bounds the super-blocks first and only the
 # blocks of those left in (about 20 bounds at 2,000 rows instead of 63).
@@ -63,7 +69,8 @@
 # taken are hc_exact2's bits, so the merges are the same as the full
 # scan's.  Measured (callgrind, the tree of 2,000 rows of three blobs):
 # 74.2M instructions before the super-blocks, the bit mask, the tree of
-# minima and the batched costs, 53.3M after.
+# minima and the batched costs, 53.3M after; 27.0M once a merge scans only
+# the merged row (4.7 blocks costed per merge instead of 8.6).
 
 import numpy as np
 
