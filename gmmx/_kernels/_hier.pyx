@@ -641,8 +641,8 @@ cdef extern from *:
      * coordinate, sorted by the second within a strip); a merged-away
      * cluster's column is retired in place (term -inf, so its costs and
      * bounds are +inf).  Per block: the least and largest count, the least
-     * trace, the largest term, the largest term + pmin, the bounding box of
-     * the means and the number of active columns (HC_BS doubles).  For a
+     * trace, the largest term, the bounding box of the means and the number
+     * of active columns (HC_BS doubles).  For a
      * cluster A and every active column j of a block, with
      * nn = nA + nj, c = nA nj / nn (increasing in nj) and dd >= the squared
      * distance of A's mean to the box:
@@ -653,27 +653,9 @@ cdef extern from *:
      * the minimum of the concave nn log(Q / nn) at an end of the interval;
      * hc_log_lo (1e-6 below the logarithm) and a relative slack keep it a
      * strict bound of the computed costs.  Blocks whose bound exceeds the
-     * least cost found need no costs for the row's minimum; blocks whose
-     * bound exceeds every term_j + pmin_j hold no row whose minimum the
-     * merge can lower. */
-    /* A cheap lower bound of log(x), x positive and normal: with
-     * x = 2^e (1 + f), log2(1 + f) >= f + f (1 - f) / 4 on [0, 1) (the
-     * concave log2(1 + f) - f against a parabola through its ends; at most
-     * 0.03 below), minus 1e-9 for the rounding. */
-    static inline double hc_log_fast_lo(double x)
-    {
-        gmmx_bits b, mb;
-        double f;
-        long long e;
-        b.d = x;
-        e = (long long)(b.u >> 52) - 1023;
-        mb.u = (b.u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
-        f = mb.d - 1.0;
-        return ((double)e + (f + 0.25 * f * (1.0 - f))) * 6.93147180559945286e-01 - 1e-9;
-    }
-
+     * least cost found need no costs for the row's minimum. */
     #define HC_BLK 32
-    #define HC_BS 10
+    #define HC_BS 9
     /* blocks per super-block */
     #define HC_SB 8
     #define HC_NSB(nb) (((nb) + HC_SB - 1) / HC_SB)
@@ -686,44 +668,34 @@ cdef extern from *:
     {
         Py_ssize_t ns = HC_NSB(nb), i, i0 = s * HC_SB, i1 = i0 + HC_SB < nb ? i0 + HC_SB : nb;
         double *ss = bs + HC_BS * nb;
-        double lo0 = INFINITY, lo2 = INFINITY, lo5 = INFINITY, lo7 = INFINITY;
-        double hi1 = -INFINITY, hi3 = -INFINITY, hi4 = -INFINITY, hi6 = -INFINITY;
-        double hi8 = -INFINITY, na = 0.0, x;
+        double lo0 = INFINITY, lo2 = INFINITY, lo4 = INFINITY, lo6 = INFINITY;
+        double hi1 = -INFINITY, hi3 = -INFINITY, hi5 = -INFINITY, hi7 = -INFINITY;
+        double na = 0.0, x;
         for (i = i0; i < i1; i++) {
             x = bs[i]; lo0 = x < lo0 ? x : lo0;
             x = bs[nb + i]; hi1 = x > hi1 ? x : hi1;
             x = bs[2 * nb + i]; lo2 = x < lo2 ? x : lo2;
             x = bs[3 * nb + i]; hi3 = x > hi3 ? x : hi3;
-            x = bs[4 * nb + i]; hi4 = x > hi4 ? x : hi4;
-            x = bs[5 * nb + i]; lo5 = x < lo5 ? x : lo5;
-            x = bs[6 * nb + i]; hi6 = x > hi6 ? x : hi6;
-            x = bs[7 * nb + i]; lo7 = x < lo7 ? x : lo7;
-            x = bs[8 * nb + i]; hi8 = x > hi8 ? x : hi8;
-            na += bs[9 * nb + i];
+            x = bs[4 * nb + i]; lo4 = x < lo4 ? x : lo4;
+            x = bs[5 * nb + i]; hi5 = x > hi5 ? x : hi5;
+            x = bs[6 * nb + i]; lo6 = x < lo6 ? x : lo6;
+            x = bs[7 * nb + i]; hi7 = x > hi7 ? x : hi7;
+            na += bs[8 * nb + i];
         }
         ss[s] = lo0; ss[ns + s] = hi1; ss[2 * ns + s] = lo2; ss[3 * ns + s] = hi3;
-        ss[4 * ns + s] = hi4; ss[5 * ns + s] = lo5; ss[6 * ns + s] = hi6;
-        ss[7 * ns + s] = lo7; ss[8 * ns + s] = hi8; ss[9 * ns + s] = na;
-    }
-
-    /* raise block i's largest term + pmin (and its super-block's) to x */
-    static inline void hc_blk_raise_khi(double *bs, Py_ssize_t nb, Py_ssize_t i, double x)
-    {
-        Py_ssize_t ns = HC_NSB(nb);
-        if (x > bs[4 * nb + i]) bs[4 * nb + i] = x;
-        if (x > bs[HC_BS * nb + 4 * ns + i / HC_SB]) bs[HC_BS * nb + 4 * ns + i / HC_SB] = x;
+        ss[4 * ns + s] = lo4; ss[5 * ns + s] = hi5; ss[6 * ns + s] = lo6;
+        ss[7 * ns + s] = hi7; ss[8 * ns + s] = na;
     }
 
     static void hc_blk_stats(const double *S, Py_ssize_t stride, Py_ssize_t m,
-                             const double *pmin, const char *grown, Py_ssize_t blk,
-                             double *bs, Py_ssize_t nb)
+                             const char *grown, Py_ssize_t blk, double *bs, Py_ssize_t nb)
     {
         const double *cnt = S, *m0 = S + stride, *m1 = S + 2 * stride, *tr = S + 6 * stride;
         const double *term = S + 7 * stride;
         Py_ssize_t k, k0 = blk * HC_BLK, k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
         double nlo = INFINITY, nhi = -INFINITY, tlo = INFINITY, termhi = -INFINITY;
-        double khi = -INFINITY, x0lo = INFINITY, x0hi = -INFINITY, x1lo = INFINITY;
-        double x1hi = -INFINITY, na = 0.0, kk;
+        double x0lo = INFINITY, x0hi = -INFINITY, x1lo = INFINITY, x1hi = -INFINITY;
+        double na = 0.0;
         for (k = k0; k < k1; k++) {
             if (term[k] == -INFINITY || grown[k]) continue;
             na += 1.0;
@@ -731,22 +703,19 @@ cdef extern from *:
             nhi = cnt[k] > nhi ? cnt[k] : nhi;
             tlo = tr[k] < tlo ? tr[k] : tlo;
             termhi = term[k] > termhi ? term[k] : termhi;
-            kk = term[k] + pmin[k];
-            khi = kk > khi ? kk : khi;
             x0lo = m0[k] < x0lo ? m0[k] : x0lo;
             x0hi = m0[k] > x0hi ? m0[k] : x0hi;
             x1lo = m1[k] < x1lo ? m1[k] : x1lo;
             x1hi = m1[k] > x1hi ? m1[k] : x1hi;
         }
         bs[blk] = nlo; bs[nb + blk] = nhi; bs[2 * nb + blk] = tlo;
-        bs[3 * nb + blk] = termhi; bs[4 * nb + blk] = khi; bs[5 * nb + blk] = x0lo;
-        bs[6 * nb + blk] = x0hi; bs[7 * nb + blk] = x1lo; bs[8 * nb + blk] = x1hi;
-        bs[9 * nb + blk] = na;
+        bs[3 * nb + blk] = termhi; bs[4 * nb + blk] = x0lo; bs[5 * nb + blk] = x0hi;
+        bs[6 * nb + blk] = x1lo; bs[7 * nb + blk] = x1hi; bs[8 * nb + blk] = na;
         hc_sblk_stats(bs, nb, blk / HC_SB);
     }
 
-    /* bthr[i]: a strict lower bound of block i's costs with A; bhit[i]: of
-     * cost(A, j) - pmin_j there (inf for a block without active columns).
+    /* bthr[i]: a strict lower bound of block i's costs with A (inf for a
+     * block without active columns).
      * Branch-free, block statistics by field (bs[f nb + i]): vectorised. */
     #define HC_BOUNDS_BODY \
         const double ni = A[0], ma0 = A[1], ma1 = A[2], ta = A[6], terma = A[7]; \
@@ -758,10 +727,10 @@ cdef extern from *:
         detA = (A[3] > 0.0 && detA > 1e-6 * (A[3] * A[5])) ? detA * (1.0 - 1e-9) : 0.0; \
         for (i = i0; i < i1; i++) { \
             double nlo = bs[i], nhi = bs[ns + i], tlo = bs[2 * ns + i]; \
-            double termhi = bs[3 * ns + i], khi = bs[4 * ns + i]; \
-            double dx = bs[5 * ns + i] - ma0, dx2 = ma0 - bs[6 * ns + i]; \
-            double dy = bs[7 * ns + i] - ma1, dy2 = ma1 - bs[8 * ns + i]; \
-            double dd, n1, c, Q, x1, g, slack, th, hh; \
+            double termhi = bs[3 * ns + i]; \
+            double dx = bs[4 * ns + i] - ma0, dx2 = ma0 - bs[5 * ns + i]; \
+            double dy = bs[6 * ns + i] - ma1, dy2 = ma1 - bs[7 * ns + i]; \
+            double dd, n1, c, Q, x1, g, slack, th; \
             dx = dx > dx2 ? dx : dx2; \
             dy = dy > dy2 ? dy : dy2; \
             dx = dx > 0.0 ? dx : 0.0; \
@@ -776,15 +745,13 @@ cdef extern from *:
             g = nhi == nlo ? g : -INFINITY; \
             slack = 1e-9 * (fabs(g) + fabs(terma) + fabs(termhi)); \
             th = g - (terma + termhi) - slack; \
-            hh = khi < INFINITY ? g - (terma + khi) - (slack + 1e-9 * fabs(khi)) : -INFINITY; \
-            bthr[i] = bs[9 * ns + i] > 0.0 ? th : INFINITY; \
-            bhit[i] = bs[9 * ns + i] > 0.0 ? hh : INFINITY; \
+            bthr[i] = bs[8 * ns + i] > 0.0 ? th : INFINITY; \
         }
 
     static void hc_blk_bounds_base(const double *GMMX_RESTRICT bs, Py_ssize_t ns,
                                    Py_ssize_t i0, Py_ssize_t i1,
                                    const double *GMMX_RESTRICT A, double alpha, double beta,
-                                   double *GMMX_RESTRICT bthr, double *GMMX_RESTRICT bhit)
+                                   double *GMMX_RESTRICT bthr)
     {
         HC_BOUNDS_BODY
     }
@@ -793,29 +760,24 @@ cdef extern from *:
     HC_AVX2 static void hc_blk_bounds_avx2(const double *GMMX_RESTRICT bs, Py_ssize_t ns,
                                            Py_ssize_t i0, Py_ssize_t i1,
                                            const double *GMMX_RESTRICT A, double alpha,
-                                           double beta, double *GMMX_RESTRICT bthr,
-                                           double *GMMX_RESTRICT bhit)
+                                           double beta, double *GMMX_RESTRICT bthr)
     {
         HC_BOUNDS_BODY
     }
     #endif
 
     static void hc_blk_bounds(const double *bs, Py_ssize_t ns, Py_ssize_t i0, Py_ssize_t i1,
-                              const double *A, double alpha, double beta, double *bthr,
-                              double *bhit)
+                              const double *A, double alpha, double beta, double *bthr)
     {
     #ifdef HC_HAVE_AVX2
         if (hc_use_avx2()) {
-            hc_blk_bounds_avx2(bs, ns, i0, i1, A, alpha, beta, bthr, bhit);
+            hc_blk_bounds_avx2(bs, ns, i0, i1, A, alpha, beta, bthr);
             return;
         }
     #endif
-        hc_blk_bounds_base(bs, ns, i0, i1, A, alpha, beta, bthr, bhit);
+        hc_blk_bounds_base(bs, ns, i0, i1, A, alpha, beta, bthr);
     }
 
-    /* The refinement and hit scan of hc_scan2 over columns [k0, k1): costs
-     * where a bound is at most *thr_io (a cost found, or inf), the least
-     * cost counted in *cmin_io, *best_io, *c_io, all carried across blocks */
     /* the index of the lowest set bit of x != 0 */
     static inline int hc_ctz(unsigned int x)
     {
@@ -828,71 +790,52 @@ cdef extern from *:
     #endif
     }
 
-    /* Bit l of the result (l < n <= 32): v[l] <= thr, or v[l] <= pmin[l]
-     * with want_hits (pmin unread without). */
-    static unsigned int hc_cand_mask_base(const double *GMMX_RESTRICT v,
-                                          const double *GMMX_RESTRICT pmin, Py_ssize_t n,
-                                          double thr, int want_hits)
+    /* Bit l of the result (l < n <= 32): v[l] <= thr. */
+    static unsigned int hc_cand_mask_base(const double *GMMX_RESTRICT v, Py_ssize_t n,
+                                          double thr)
     {
         unsigned int msk = 0;
         Py_ssize_t l;
-        if (want_hits)
-            for (l = 0; l < n; l++)
-                msk |= (unsigned int)((v[l] <= thr) | (v[l] <= pmin[l])) << l;
-        else
-            for (l = 0; l < n; l++) msk |= (unsigned int)(v[l] <= thr) << l;
+        for (l = 0; l < n; l++) msk |= (unsigned int)(v[l] <= thr) << l;
         return msk;
     }
 
     #ifdef HC_HAVE_AVX2
-    HC_AVX2 static unsigned int hc_cand_mask_avx2(const double *GMMX_RESTRICT v,
-                                                  const double *GMMX_RESTRICT pmin,
-                                                  Py_ssize_t n, double thr, int want_hits)
+    HC_AVX2 static unsigned int hc_cand_mask_avx2(const double *GMMX_RESTRICT v, Py_ssize_t n,
+                                                  double thr)
     {
         unsigned int msk = 0;
         Py_ssize_t l = 0;
         __m256d t = _mm256_set1_pd(thr);
-        if (want_hits)
-            for (; l + 4 <= n; l += 4) {
-                __m256d x = _mm256_loadu_pd(v + l);
-                __m256d c = _mm256_or_pd(_mm256_cmp_pd(x, t, _CMP_LE_OQ),
-                                         _mm256_cmp_pd(x, _mm256_loadu_pd(pmin + l),
-                                                       _CMP_LE_OQ));
-                msk |= (unsigned int)_mm256_movemask_pd(c) << l;
-            }
-        else
-            for (; l + 4 <= n; l += 4)
-                msk |= (unsigned int)_mm256_movemask_pd(
-                    _mm256_cmp_pd(_mm256_loadu_pd(v + l), t, _CMP_LE_OQ)) << l;
-        if (l < n) msk |= hc_cand_mask_base(v + l, pmin + l, n - l, thr, want_hits) << l;
+        for (; l + 4 <= n; l += 4)
+            msk |= (unsigned int)_mm256_movemask_pd(
+                _mm256_cmp_pd(_mm256_loadu_pd(v + l), t, _CMP_LE_OQ)) << l;
+        if (l < n) msk |= hc_cand_mask_base(v + l, n - l, thr) << l;
         return msk;
     }
     #endif
 
-    /* The refinement and hit scan of hc_scan2 over columns [k0, k1)
+    /* The refinement of hc_refine_min2 over columns [k0, k1)
      * (k1 - k0 <= 32): costs where a bound is at most *thr_io (a cost
      * found, or inf), the least cost counted in *cmin_io, *best_io, *c_io,
-     * all carried across blocks.  The columns where neither test can hold
-     * (v above the threshold, which only falls, and above pmin) are passed
-     * over by a mask. */
-    static Py_ssize_t hc_scan2_part(const double *S, Py_ssize_t stride, Py_ssize_t k0,
-                                    Py_ssize_t k1, const double *A, double alpha,
-                                    double beta, double *v, Py_ssize_t skip,
-                                    const Py_ssize_t *id, const double *pmin,
-                                    const Py_ssize_t *parg, Py_ssize_t a, Py_ssize_t b,
-                                    int want_hits, Py_ssize_t *hits, const char *grown,
-                                    Py_ssize_t kx, double *thr_io, double *cmin_io,
-                                    Py_ssize_t *best_io, Py_ssize_t *c_io)
+     * all carried across blocks.  The columns whose bound is above the
+     * threshold (which only falls) are passed over by a mask; kx, if not
+     * -1, already holds its cost. */
+    static void hc_scan2_part(const double *S, Py_ssize_t stride, Py_ssize_t k0,
+                              Py_ssize_t k1, const double *A, double alpha, double beta,
+                              double *v, Py_ssize_t skip, const Py_ssize_t *id,
+                              const char *grown, Py_ssize_t kx, double *thr_io,
+                              double *cmin_io, Py_ssize_t *best_io, Py_ssize_t *c_io)
     {
-        Py_ssize_t k, h = 0, best = *best_io, c = *c_io;
+        Py_ssize_t k, best = *best_io, c = *c_io;
         double thr = *thr_io, cmin = *cmin_io, e;
         unsigned int msk;
     #ifdef HC_HAVE_AVX2
         if (hc_use_avx2())
-            msk = hc_cand_mask_avx2(v + k0, pmin + k0, k1 - k0, thr, want_hits);
+            msk = hc_cand_mask_avx2(v + k0, k1 - k0, thr);
         else
     #endif
-            msk = hc_cand_mask_base(v + k0, pmin + k0, k1 - k0, thr, want_hits);
+            msk = hc_cand_mask_base(v + k0, k1 - k0, thr);
         while (msk) {
             k = k0 + hc_ctz(msk);
             msk &= msk - 1;
@@ -903,10 +846,8 @@ cdef extern from *:
                 thr = e < thr ? e : thr;
                 hc_note_min(e, id[k], &cmin, &best, &c);
             }
-            if (want_hits && v[k] <= pmin[k]) hits[h++] = k;
         }
         *thr_io = thr; *cmin_io = cmin; *best_io = best; *c_io = c;
-        return h;
     }
 
     /* parg[k] = t, keeping head[t] -> nxt -> ... the columns that point at
@@ -938,31 +879,25 @@ cdef extern from *:
         if (skip >= k0 && skip < k1) v[skip] = INFINITY;
     }
 
-    /* hc_scan2 (want_hits) or hc_refine_min2 (not) over the m columns of S
-     * in blocks, skipping the blocks the bounds rule out: the same minimum,
-     * least id and count; the hits include every k != skip with
-     * cost <= pmin[k] or parg[k] in {a, b} (v[k] then a cost or a lower
-     * bound of it).  The block of least bound goes first, the others in
-     * order, each only if its bound reaches the least cost found so far
-     * (or, for the hits, every term_j + pmin_j): a block left out has all
-     * costs above the final minimum.  bthr, bhit: scratch of nb. */
-    static Py_ssize_t hc_row2_blocks(const double *S, Py_ssize_t stride, Py_ssize_t m,
-                                     const double *blk, Py_ssize_t nb, const double *A,
-                                     double alpha, double beta, double *v, Py_ssize_t skip,
-                                     const Py_ssize_t *id, const double *pmin,
-                                     const Py_ssize_t *parg, Py_ssize_t a, Py_ssize_t b,
-                                     int want_hits, Py_ssize_t *hits, double *bthr,
-                                     double *bhit, char *done, const Py_ssize_t *head,
-                                     const Py_ssize_t *nxt, const char *grown,
-                                     const Py_ssize_t *glist, Py_ssize_t ng, double *gv,
-                                     Py_ssize_t *lst, double *vmin, Py_ssize_t *arg,
-                                     Py_ssize_t *cnt)
+    /* hc_refine_min2 over the m columns of S in blocks, skipping the
+     * blocks the bounds rule out: the same minimum, least id and count.
+     * The clusters grown by merges (glist[:ng], outside the blocks'
+     * statistics) go first, then the block of least bound, then the others
+     * in order, each only if its bound reaches the least cost found so far:
+     * a block left out has all costs above the final minimum.  v[k] is left
+     * a cost or a lower bound of it where costed; bthr: scratch of
+     * nb + HC_NSB(nb); done (1 bounds taken, 2 costed), lst: of nb; gv: of
+     * ng. */
+    static void hc_row2_blocks(const double *S, Py_ssize_t stride, Py_ssize_t m,
+                               const double *blk, Py_ssize_t nb, const double *A,
+                               double alpha, double beta, double *v, Py_ssize_t skip,
+                               const Py_ssize_t *id, double *bthr, char *done,
+                               const char *grown, const Py_ssize_t *glist, Py_ssize_t ng,
+                               double *gv, Py_ssize_t *lst, double *vmin, Py_ssize_t *arg,
+                               Py_ssize_t *cnt)
     {
-        Py_ssize_t i, j, k, k0, k1, h = 0, best = -1, c = 0, first = -1, g, nl, ns, fs, kx;
-        double thr = INFINITY, cmin = INFINITY, e, *sthr, *shit;
-        int l;
-        /* the clusters grown by merges, outside the blocks' statistics
-         * (gv: scratch of ng) */
+        Py_ssize_t i, j, k, k0, k1, best = -1, c = 0, first = -1, g, nl, ns, fs, kx;
+        double thr = INFINITY, cmin = INFINITY, e, *sthr;
         hc_lb2_idx(S, stride, glist, ng, A, alpha, beta, gv);
         for (j = 0; j < ng; j++) {
             k = glist[j];
@@ -974,24 +909,21 @@ cdef extern from *:
                 thr = e < thr ? e : thr;
                 hc_note_min(e, id[k], &cmin, &best, &c);
             }
-            if (want_hits && ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)))
-                hits[h++] = k;
         }
         /* super-blocks first: the bounds of a block only where its
-         * super-block's leave it in (done: 1 bounds taken, 2 costed) */
+         * super-block's leave it in */
         ns = HC_NSB(nb);
         sthr = bthr + nb;
-        shit = bhit + nb;
-        hc_blk_bounds(blk + HC_BS * nb, ns, 0, ns, A, alpha, beta, sthr, shit);
+        hc_blk_bounds(blk + HC_BS * nb, ns, 0, ns, A, alpha, beta, sthr);
         for (i = 0; i < nb; i++) done[i] = 0;
         /* the block of least bound in the super-block of least bound sets the
          * threshold, then the super-blocks in order */
         fs = hc_argmin(sthr, ns);
         for (g = -1; g < ns; g++) {
             Py_ssize_t s = g < 0 ? fs : g, i0 = s * HC_SB, i1 = i0 + HC_SB < nb ? i0 + HC_SB : nb;
-            if (!((sthr[s] <= thr) | (want_hits & !(shit[s] > 0.0)))) continue;
+            if (!(sthr[s] <= thr)) continue;
             if (!done[i0]) {
-                hc_blk_bounds(blk, nb, i0, i1, A, alpha, beta, bthr, bhit);
+                hc_blk_bounds(blk, nb, i0, i1, A, alpha, beta, bthr);
                 for (i = i0; i < i1; i++) done[i] = 1;
             }
             if (g < 0) {
@@ -1003,12 +935,10 @@ cdef extern from *:
                 for (i = i0; i < i1; i++) lst[nl++] = i;
             }
             for (j = 0; j < nl; j++) {
-            i = lst[j];
-            if (done[i] == 2) continue;
-            k0 = i * HC_BLK;
-            k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
-            if (bthr[i] <= thr || (want_hits && !(bhit[i] > 0.0))) {
-                if (bthr[i] == INFINITY && bhit[i] == INFINITY) continue;  /* no active column */
+                i = lst[j];
+                if (done[i] == 2 || !(bthr[i] <= thr)) continue;  /* inf: no active column */
+                k0 = i * HC_BLK;
+                k1 = k0 + HC_BLK < m ? k0 + HC_BLK : m;
                 hc_lb2(S + k0, stride, k1 - k0, A, alpha, beta, v + k0);
                 if (skip >= k0 && skip < k1) v[skip] = INFINITY;
                 k = k0 + hc_argmin(v + k0, k1 - k0);
@@ -1020,33 +950,16 @@ cdef extern from *:
                     v[k] = e;
                     kx = k;
                 }
-                h += hc_scan2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, pmin, parg,
-                                   a, b, want_hits, hits + h, grown, kx, &thr, &cmin, &best,
-                                   &c);
+                hc_scan2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, grown, kx, &thr,
+                              &cmin, &best, &c);
                 done[i] = 2;
             }
-            }
-        }
-        if (want_hits) {
-            /* the rows pointing at a or b in the blocks left out */
-            for (l = 0; l < 2; l++)
-                for (k = head[l ? b : a]; k >= 0; k = nxt[k])
-                    if (k == skip || grown[k]) {
-                        continue;  /* grown: their pass took them */
-                    } else if (done[k / HC_BLK] == 2) {
-                        /* v[k] is set: a hit already if v[k] <= pmin[k] */
-                        if (!(v[k] <= pmin[k])) hits[h++] = k;
-                    } else {
-                        hc_lb2(S + k, stride, 1, A, alpha, beta, v + k);
-                        hits[h++] = k;
-                    }
         }
         if (c > 0) {
             *vmin = cmin; *arg = best; *cnt = c;
         } else {
             *vmin = INFINITY; *arg = -1; *cnt = 0;
         }
-        return h;
     }
 
     /* The columns k != skip (into out, their number returned) where the cost
@@ -1056,8 +969,7 @@ cdef extern from *:
                                  const double *blk, Py_ssize_t nb, const double *A,
                                  double alpha, double beta, double best, double *v,
                                  Py_ssize_t skip, const char *grown, const Py_ssize_t *glist,
-                                 Py_ssize_t ng, double *gv, double *bthr, double *bhit,
-                                 Py_ssize_t *out)
+                                 Py_ssize_t ng, double *gv, double *bthr, Py_ssize_t *out)
     {
         Py_ssize_t n = 0, g, i, k, k0, k1;
         hc_lb2_idx(S, stride, glist, ng, A, alpha, beta, gv);
@@ -1066,7 +978,7 @@ cdef extern from *:
             if (k != skip && gv[g] <= best && hc_exact2(S, stride, k, A, alpha, beta) == best)
                 out[n++] = k;
         }
-        hc_blk_bounds(blk, nb, 0, nb, A, alpha, beta, bthr, bhit);
+        hc_blk_bounds(blk, nb, 0, nb, A, alpha, beta, bthr);
         for (i = 0; i < nb; i++) {
             if (!(bthr[i] <= best)) continue;
             k0 = i * HC_BLK;
@@ -1166,24 +1078,18 @@ cdef extern from *:
     const int HC_BLK
     const int HC_BS
     const int HC_SB
-    void hc_blk_raise_khi(double* bs, Py_ssize_t nb, Py_ssize_t i, double x) noexcept nogil
-    void hc_blk_stats(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* pmin,
-                      const char* grown, Py_ssize_t blk, double* bs, Py_ssize_t nb) noexcept nogil
-    Py_ssize_t hc_row2_blocks(const double* S, Py_ssize_t stride, Py_ssize_t m,
-                              const double* blk, Py_ssize_t nb, const double* A, double alpha,
-                              double beta, double* v, Py_ssize_t skip, const Py_ssize_t* id,
-                              const double* pmin, const Py_ssize_t* parg, Py_ssize_t a,
-                              Py_ssize_t b, int want_hits, Py_ssize_t* hits, double* bthr,
-                              double* bhit, char* done, const Py_ssize_t* head,
-                              const Py_ssize_t* nxt, const char* grown, const Py_ssize_t* glist,
-                              Py_ssize_t ng, double* gv, Py_ssize_t* lst, double* vmin,
-                              Py_ssize_t* arg,
-                              Py_ssize_t* cnt) noexcept nogil
+    void hc_blk_stats(const double* S, Py_ssize_t stride, Py_ssize_t m, const char* grown,
+                      Py_ssize_t blk, double* bs, Py_ssize_t nb) noexcept nogil
+    void hc_row2_blocks(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* blk,
+                        Py_ssize_t nb, const double* A, double alpha, double beta, double* v,
+                        Py_ssize_t skip, const Py_ssize_t* id, double* bthr, char* done,
+                        const char* grown, const Py_ssize_t* glist, Py_ssize_t ng, double* gv,
+                        Py_ssize_t* lst, double* vmin, Py_ssize_t* arg,
+                        Py_ssize_t* cnt) noexcept nogil
     Py_ssize_t hc_row_eq2(const double* S, Py_ssize_t stride, Py_ssize_t m, const double* blk,
                           Py_ssize_t nb, const double* A, double alpha, double beta, double best,
                           double* v, Py_ssize_t skip, const char* grown, const Py_ssize_t* glist,
-                          Py_ssize_t ng, double* gv, double* bthr, double* bhit,
-                          Py_ssize_t* out) noexcept nogil
+                          Py_ssize_t ng, double* gv, double* bthr, Py_ssize_t* out) noexcept nogil
     void hc_plink(Py_ssize_t* parg, Py_ssize_t* head, Py_ssize_t* nxt, Py_ssize_t* prv,
                   Py_ssize_t k, Py_ssize_t t) noexcept nogil
     Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
@@ -1545,7 +1451,6 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
     cdef Py_ssize_t nsb2 = (nb2 + HC_SB - 1) // HC_SB
     cdef double[::1] blk = np.empty((nb2 + nsb2) * HC_BS)
     cdef double[::1] bthr = np.empty(nb2 + nsb2)
-    cdef double[::1] bhit = np.empty(nb2 + nsb2)
     cdef Py_ssize_t[::1] blst = np.empty(nb2, dtype=np.intp)
     cdef char[::1] bdone = np.zeros(nb2, dtype=np.int8)
     cdef Py_ssize_t[::1] layout
@@ -1622,7 +1527,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                 parg[pos[i]] = rowarg[i]
         if blocks:
             for i in range(nb2):
-                hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i, &blk[0], nb2)
+                hc_blk_stats(cl.S, m, m, &grown[0], i, &blk[0], nb2)
         for i in range(m):
             rtree[P + i] = rowmin[i]
         hc_seg_build(&rtree[0], P)
@@ -1642,12 +1547,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         if blocks:
                             cl.stats2(<int>r, cl.A)
                             hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
-                                           &vals[0], pos[r], &act[0], &pmin[0], &parg[0], -1,
-                                           -1, 0, &cand[0], &bthr[0], &bhit[0],
-                                           &bdone[0], &phead[0], &pnxt[0], &grown[0],
-                                           &glist[0], ng, &gvals[0], &blst[0], &v,
-                                           &rowarg[r],
-                                           &rowcnt[r])
+                                           &vals[0], pos[r], &act[0], &bthr[0], &bdone[0],
+                                           &grown[0], &glist[0], ng, &gvals[0], &blst[0], &v,
+                                           &rowarg[r], &rowcnt[r])
                             if count_work:
                                 _count_blocks(&bdone[0], nb2, &wk[0])
                         else:
@@ -1657,12 +1559,6 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         pmin[pos[r]] = v
                         _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pos[r],
                                   rowarg[r])
-                        if blocks and not grown[pos[r]]:
-                            # the block's largest term + pmin (grown rows are
-                            # outside the blocks' statistics)
-                            i0 = pos[r] // HC_BLK
-                            k = pos[r]
-                            hc_blk_raise_khi(&blk[0], nb2, i0, cl.S[7 * m + k] + v)
                         multi[r] = rowcnt[r] > 1
                         exact[r] = 1
                         n_rows_at_best += 1
@@ -1691,7 +1587,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         cl.stats2(<int>r, cl.A)
                         n_eq = hc_row_eq2(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
                                           best, &vals[0], pos[r], &grown[0], &glist[0], ng,
-                                          &gvals[0], &bthr[0], &bhit[0], &eqcols[0])
+                                          &gvals[0], &bthr[0], &eqcols[0])
                     else:
                         _row_costs(cl, r, act, pos, n_act, vals)
                         n_eq = 0
@@ -1748,9 +1644,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     gpos[pa] = ng
                     ng += 1
                 if i0 >= 0:
-                    hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i0, &blk[0], nb2)
+                    hc_blk_stats(cl.S, m, m, &grown[0], i0, &blk[0], nb2)
                 if i1 >= 0 and i1 != i0:
-                    hc_blk_stats(cl.S, m, m, &pmin[0], &grown[0], i1, &blk[0], nb2)
+                    hc_blk_stats(cl.S, m, m, &grown[0], i1, &blk[0], nb2)
             else:
                 # drop b from the active list (the last takes its place)
                 n_act -= 1
@@ -1777,13 +1673,9 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
             elif blocks:
                 # the same over the blocks the bounds leave in
                 cl.stats2(<int>a, cl.A)
-                n_hit = hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta,
-                                       &vals[0], pa, &act[0], &pmin[0], &parg[0], a, b, 0,
-                                       &cand[0], &bthr[0], &bhit[0], &bdone[0], &phead[0],
-                                       &pnxt[0], &grown[0], &glist[0], ng, &gvals[0],
-                                       &blst[0], &v,
-                                       &rowarg[a],
-                                       &rowcnt[a])
+                hc_row2_blocks(cl.S, m, m, &blk[0], nb2, cl.A, cl.alpha, cl.beta, &vals[0], pa,
+                               &act[0], &bthr[0], &bdone[0], &grown[0], &glist[0], ng,
+                               &gvals[0], &blst[0], &v, &rowarg[a], &rowcnt[a])
                 if count_work:
                     _count_blocks(&bdone[0], nb2, &wk[0])
             else:
