@@ -81,9 +81,10 @@ print(buf.getvalue())
 assert _simd.target_build("baseline")[1].startswith("clang"), _simd.target_build("baseline")
 PY
 
-echo "==> kernel tests against the clang build, on every SIMD target the CPU runs"
+echo "==> kernel tests against the clang build, on every SIMD target the CPU runs,"
+echo "==> and the hierarchical tree's (its AVX2 and baseline loops, the same merges)"
 PYTHONPATH="$WORK/clang" "$VPY" -m pytest -q -p no:cacheprovider kernels/ core/test_kernel.py \
-    hmm/test_hmm_kernel.py
+    hmm/test_hmm_kernel.py core/test_hierarchical_init.py
 
 echo "==> fits: clang build against GCC build"
 PYTHONPATH="$WORK/gcc" "$VPY" "$ROOT/ci/simd_fits.py" save "$WORK/gcc.npz"
