@@ -1390,8 +1390,10 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
         bounds leave in (the same merges; False for the tests: the
         compacted full scan).
     work : ndarray of shape (2,), int64, optional
-        Incremented by the spatial path's work (for the tests): the blocks
-        of columns it costed and the row scans that costed them.
+        Incremented by the work (for the tests): the blocks of columns the
+        spatial path costed, and the row scans: of the merged rows and of
+        the rows whose minimum was a lower bound (the d = 2 full scan counts
+        only the latter).
 
     Returns
     -------
@@ -1555,6 +1557,7 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         else:
                             _row_min_costs(cl, r, act, pos, n_act, vals, &v, &rowarg[r],
                                            &rowcnt[r])
+                            wk[1] += 1
                         _set_rowmin(&rowmin[0], &rtree[0], r, v, P)
                         pmin[pos[r]] = v
                         _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pos[r],
@@ -1680,22 +1683,30 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                     _count_blocks(&bdone[0], nb2, &wk[0])
             else:
                 _row_min_costs(cl, a, act, pos, n_act, vals, &v, &rowarg[a], &rowcnt[a])
+                wk[1] += 1
             _set_rowmin(&rowmin[0], &rtree[0], a, v, P)
             pmin[pa] = v
             _set_parg(blocks, &parg[0], &phead[0], &pnxt[0], &pprv[0], pa, rowarg[a])
             multi[a] = rowcnt[a] > 1
             exact[a] = 1
-            if blocks:
+            if blocks or cl.d != 2:
                 # no other row needs row a's costs: every pair (a, j) is
                 # covered by row a's exact minimum (at most its cost), so the
                 # cheapest merge and every pair at it are still found; the
-                # rows that pointed at a or b keep lower bounds
-                for h in range(2):
-                    k = phead[a if h == 0 else b]
-                    while k >= 0:
-                        if act[k] != a:
+                # rows that pointed at a or b keep lower bounds (d = 2 without
+                # the blocks keeps the other rows' minima up to date: the
+                # tests' reference)
+                if blocks:
+                    for h in range(2):
+                        k = phead[a if h == 0 else b]
+                        while k >= 0:
+                            if act[k] != a:
+                                exact[act[k]] = 0
+                            k = pnxt[k]
+                else:
+                    for k in range(n_act):
+                        if (parg[k] == a or parg[k] == b) and act[k] != a:
                             exact[act[k]] = 0
-                        k = pnxt[k]
                 continue
             # the other rows: only those whose minimum the new costs can reach
             # or that pointed at a or b change

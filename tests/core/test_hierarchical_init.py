@@ -270,6 +270,26 @@ def test_spatial_blocks_cost_few_blocks_per_merge(rng):
     assert blocks / (Z.shape[0] - 1) < 6.0
 
 
+def test_wider_trees_rescan_few_rows(rng):
+    # d >= 3: a merge scans the merged row; the other rows keep their minima
+    # as lower bounds and are scanned again only when one is the cheapest
+    # (1.89 scans a merge on this tree when every row the merge could lower
+    # was updated and then rescanned)
+    from gmmx._kernels import _hier
+
+    X = np.concatenate([rng.normal(size=(667, 3)) + 5 * j for j in range(3)])[:2000]
+    Z = np.ascontiguousarray(svd_transform(X))
+    w = np.ones(Z.shape[0])
+    centred = Z - Z.mean(axis=0)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 3)
+    work = np.zeros(2, dtype=np.int64)
+    merges = _hier.hc_vvv_merges(Z, w, alpha, 1.0, work=work)
+    assert merges.shape == (Z.shape[0] - 1, 2)
+    assert sorted(np.unique(merges[:, 1])) == sorted(set(range(1, Z.shape[0])))
+    assert work[0] == 0  # no spatial blocks above d = 2
+    assert Z.shape[0] - 2 <= work[1] < 1.4 * (Z.shape[0] - 1)
+
+
 @pytest.mark.parametrize("n, m", [(5000, 2000), (2001, 2000), (10**6, 300)])
 def test_subset_rows_are_the_distinct_draws_of_the_random_state(n, m):
     # the subset mclust's start runs on: the sorted distinct values of
