@@ -189,16 +189,29 @@ def test_native_shortcuts_give_the_same_merges(rng, d):
         _hier._set_simd(True)
 
 
-@pytest.mark.parametrize("kind", ["blobs", "uniform", "grid", "coincident"])
+@pytest.mark.parametrize("kind", ["blobs", "uniform", "grid", "coincident", "ties", "ring",
+                                  "outliers", "clusters"])
 def test_spatial_blocks_give_the_merges_of_the_full_scan(rng, kind):
     # at d = 2 with unit weights the kernel costs only the spatial blocks
     # its bounds leave in (and, at a tie, the blocks that can hold the least
-    # cost): the same merges as the compacted full scan, on clustered data
-    # (a few clusters grow a row at a time), uniform data (many pairs), a
-    # coarse grid (exact ties everywhere) and coincident rows
+    # cost), and after a merge scans only the merged row (it covers its
+    # pairs; the full scan also updates the other rows' minima): the same
+    # merges as the compacted full scan, on clustered data (a few clusters
+    # grow a row at a time), uniform data (many pairs), a coarse grid (exact
+    # ties everywhere), coincident rows, repeated integer rows (many pairs
+    # at the cheapest merge), a ring, far outliers and elongated clusters
     from gmmx._kernels import _hier
 
-    if kind == "blobs":
+    if kind == "ties":
+        X = np.repeat(rng.integers(0, 8, size=(150, 2)).astype(float), 3, axis=0)
+    elif kind == "ring":
+        t = rng.uniform(0, 2 * np.pi, 800)
+        X = np.c_[np.cos(t), np.sin(t)] * (1 + 0.02 * rng.normal(size=(800, 1)))
+    elif kind == "outliers":
+        X = np.r_[rng.normal(size=(600, 2)), 50 * rng.standard_cauchy(size=(20, 2))]
+    elif kind == "clusters":
+        X = np.concatenate([rng.normal(size=(700, 2)) * [1.0, 0.2] + 5 * j for j in range(3)])
+    elif kind == "blobs":
         X = np.concatenate([rng.normal(size=(300, 2)) + 5 * j for j in range(3)])
     elif kind == "uniform":
         X = rng.uniform(size=(700, 2))
@@ -221,34 +234,12 @@ def test_spatial_blocks_give_the_merges_of_the_full_scan(rng, kind):
         _hier._set_simd(True)
 
 
-@pytest.mark.parametrize("kind", ["ties", "ring", "outliers", "clusters"])
-def test_spatial_blocks_without_hits_give_the_merges_of_the_full_scan(rng, kind):
-    # the spatial path leaves the other rows' minima alone after a merge (the
-    # merged row covers its pairs): the same merges as the full scan, which
-    # updates them, on data with many exact ties at the cheapest merge, a
-    # ring, far outliers, and clusters that grow a row at a time
-    from gmmx._kernels import _hier
-
-    if kind == "ties":
-        X = np.repeat(rng.integers(0, 8, size=(150, 2)).astype(float), 3, axis=0)
-    elif kind == "ring":
-        t = rng.uniform(0, 2 * np.pi, 800)
-        X = np.c_[np.cos(t), np.sin(t)] * (1 + 0.02 * rng.normal(size=(800, 1)))
-    elif kind == "outliers":
-        X = np.r_[rng.normal(size=(600, 2)), 50 * rng.standard_cauchy(size=(20, 2))]
-    else:
-        X = np.concatenate([rng.normal(size=(700, 2)) * [1.0, 0.2] + 5 * j for j in range(3)])
+def _unit_tree_args(X):
+    """hc_vvv_merges's arguments for the rows of X, unit weights: (Z, w, alpha)."""
     Z = np.ascontiguousarray(svd_transform(X))
-    w = np.ones(Z.shape[0])
     centred = Z - Z.mean(axis=0)
-    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 2)
-    want = _hier.hc_vvv_merges(Z, w, alpha, 1.0, spatial=False)
-    np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
-    try:
-        _hier._set_simd(False)
-        np.testing.assert_array_equal(_hier.hc_vvv_merges(Z, w, alpha, 1.0), want)
-    finally:
-        _hier._set_simd(True)
+    alpha = float(np.einsum("ij,ij->", centred, centred)) / Z.size
+    return Z, np.ones(Z.shape[0]), alpha
 
 
 def test_spatial_blocks_cost_few_blocks_per_merge(rng):
@@ -258,10 +249,7 @@ def test_spatial_blocks_cost_few_blocks_per_merge(rng):
     from gmmx._kernels import _hier
 
     X = np.concatenate([rng.normal(size=(667, 2)) + 5 * j for j in range(3)])[:2000]
-    Z = np.ascontiguousarray(svd_transform(X))
-    w = np.ones(Z.shape[0])
-    centred = Z - Z.mean(axis=0)
-    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 2)
+    Z, w, alpha = _unit_tree_args(X)
     work = np.zeros(2, dtype=np.int64)
     merges = _hier.hc_vvv_merges(Z, w, alpha, 1.0, work=work)
     np.testing.assert_array_equal(merges, _hier.hc_vvv_merges(Z, w, alpha, 1.0, spatial=False))
@@ -278,10 +266,7 @@ def test_wider_trees_rescan_few_rows(rng):
     from gmmx._kernels import _hier
 
     X = np.concatenate([rng.normal(size=(667, 3)) + 5 * j for j in range(3)])[:2000]
-    Z = np.ascontiguousarray(svd_transform(X))
-    w = np.ones(Z.shape[0])
-    centred = Z - Z.mean(axis=0)
-    alpha = float(np.einsum("ij,ij->", centred, centred)) / (Z.shape[0] * 3)
+    Z, w, alpha = _unit_tree_args(X)
     work = np.zeros(2, dtype=np.int64)
     merges = _hier.hc_vvv_merges(Z, w, alpha, 1.0, work=work)
     assert merges.shape == (Z.shape[0] - 1, 2)
