@@ -11,11 +11,14 @@
 # No matrix of costs is kept (it was 32 MB at 2,000 rows, and writing and
 # transposing it cost more than recomputing the few rows that are read
 # again): each active row has its minimum and the column where it is first
-# reached; a merge recomputes the merged cluster's row, which updates every
-# other row's minimum; a row whose minimum pointed at the two merged
-# clusters keeps it as a lower bound and is recomputed only when that bound
-# is the cheapest merge (Muellner's generic algorithm), so the merges are
-# those of exact minima.  Ties and slot bookkeeping follow mclust (see
+# reached; a merge recomputes the merged cluster's row only (its minimum
+# covers every pair with the new cluster; the d = 2 full scan, the tests'
+# reference, also lowers the other rows' minima it reaches, see below); a
+# row whose minimum pointed at the two merged clusters keeps it as a lower
+# bound and is recomputed only when that bound is the cheapest merge
+# (Muellner's generic algorithm), so the merges are those of exact minima.
+# Above d = 2 a row's lower bounds come from hc_rowlb (vectorised, without
+# the determinant).  Ties and slot bookkeeping follow mclust (see
 # gmmx.core.hierarchical.hc_vvv); a flag per row says whether its minimum may
 # be reached twice, so a merge without a tie is recognised without
 # recomputing the two rows.  Single-threaded: the tree is sequential.
