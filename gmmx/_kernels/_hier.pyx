@@ -62,12 +62,12 @@
 # its cost, so the cheapest merge is the least row minimum and every pair at
 # it lies in a row at it (a row at the minimum, exact and reaching it once,
 # with no other row there, is a unique merge).  The merges are those of the
-# full scan, which keeps the other rows' minima up to date.  The blocks are grouped HC_SB (8) to a super-block, whose
-# statistics are the least and largest of its blocks' (the same bound holds
-# over their union): a scan bounds the super-blocks first and only the
-# blocks of those left in (about 20 bounds at 2,000 rows instead of 63).
-# Within a block the columns a scan visits (bound at most the least cost
-# so far, or at most the column's own minimum) are taken from a bit mask
+# full scan, which keeps the other rows' minima up to date.  The blocks are
+# grouped HC_SB (8) to a super-block, whose statistics are the least and
+# largest of its blocks' (the same bound holds over their union): a scan
+# bounds the super-blocks first and only the blocks of those left in (about
+# 20 bounds at 2,000 rows instead of 63).  Within a block the columns a scan
+# visits (bound at most the least cost so far) are taken from a bit mask
 # (AVX2 compares), and the column of least bound is costed once.  The costs
 # taken are hc_exact2's bits, so the merges are the same as the full
 # scan's.  Measured (callgrind, the tree of 2,000 rows of three blobs):
@@ -608,39 +608,18 @@ cdef extern from *:
         }
     }
 
-    /* The k < n (ascending, into hits; their number returned) where
-     * v[k] <= pmin[k] or parg[k] is a or b: eight at a time, most eights
-     * have none. */
-    static Py_ssize_t hc_hits(const double *GMMX_RESTRICT v, const double *GMMX_RESTRICT pmin,
-                              const Py_ssize_t *GMMX_RESTRICT parg, Py_ssize_t n,
-                              Py_ssize_t a, Py_ssize_t b, Py_ssize_t *GMMX_RESTRICT hits)
-    {
-        Py_ssize_t k0, k, h = 0, q = n - n % 8;
-        int l, any;
-        for (k0 = 0; k0 < q; k0 += 8) {
-            any = 0;
-            for (l = 0; l < 8; l++)
-                any |= (v[k0 + l] <= pmin[k0 + l]) | (parg[k0 + l] == a) | (parg[k0 + l] == b);
-            if (!any) continue;
-            for (k = k0; k < k0 + 8; k++)
-                if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
-        }
-        for (k = q; k < n; k++)
-            if ((v[k] <= pmin[k]) | (parg[k] == a) | (parg[k] == b)) hits[h++] = k;
-        return h;
-    }
-
-    /* hc_refine_min2 and hc_hits in one pass over the row of a merged
-     * cluster (d = 2): v[0..n) holds lower bounds of its costs (inf at
-     * skip, its own column).  Wherever a bound does not exceed the least
-     * cost found so far it is replaced by the cost (hc_exact2's bits), so
-     * the minimum, the least id[k] where it is reached and how many times
-     * go to *vmin, *arg, *cnt exactly as hc_refine_min2 finds them.  The
-     * k != skip where v[k] <= pmin[k] or parg[k] is a or b go to hits
-     * (ascending; their number returned): v[k] is then a cost or a lower
-     * bound, so they include every k hc_hits finds after hc_refine_min2
-     * (the extra ones have costs above their row's minimum and rows that
-     * do not point at a or b: the caller leaves them alone). */
+    /* hc_refine_min2 and the search for the rows the merge may change in
+     * one pass over the row of a merged cluster (d = 2, the full scan):
+     * v[0..n) holds lower bounds of its costs (inf at skip, its own
+     * column).  Wherever a bound does not exceed the least cost found so far
+     * it is replaced by the cost (hc_exact2's bits), so the minimum, the
+     * least id[k] where it is reached and how many times go to *vmin, *arg,
+     * *cnt exactly as hc_refine_min2 finds them.  The k != skip where
+     * v[k] <= pmin[k] or parg[k] is a or b go to hits (ascending; their
+     * number returned): v[k] is then a cost or a lower bound, so they
+     * include every row whose minimum the merge lowers or that pointed at a
+     * or b (the extra ones have costs above their row's minimum and rows
+     * that do not point at a or b: the caller leaves them alone). */
     static Py_ssize_t hc_scan2(const double *S, Py_ssize_t stride, Py_ssize_t n,
                                const double *A, double alpha, double beta, double *v,
                                Py_ssize_t skip, const Py_ssize_t *id,
@@ -871,7 +850,7 @@ cdef extern from *:
      * all carried across blocks.  The columns whose bound is above the
      * threshold (which only falls) are passed over by a mask; kx, if not
      * -1, already holds its cost. */
-    static void hc_scan2_part(const double *S, Py_ssize_t stride, Py_ssize_t k0,
+    static void hc_refine2_part(const double *S, Py_ssize_t stride, Py_ssize_t k0,
                               Py_ssize_t k1, const double *A, double alpha, double beta,
                               double *v, Py_ssize_t skip, const Py_ssize_t *id,
                               const char *grown, Py_ssize_t kx, double *thr_io,
@@ -1000,7 +979,7 @@ cdef extern from *:
                     v[k] = e;
                     kx = k;
                 }
-                hc_scan2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, grown, kx, &thr,
+                hc_refine2_part(S, stride, k0, k1, A, alpha, beta, v, skip, id, grown, kx, &thr,
                               &cmin, &best, &c);
                 done[i] = 2;
             }
@@ -1142,8 +1121,6 @@ cdef extern from *:
                           Py_ssize_t ng, double* gv, double* bthr, Py_ssize_t* out) noexcept nogil
     void hc_plink(Py_ssize_t* parg, Py_ssize_t* head, Py_ssize_t* nxt, Py_ssize_t* prv,
                   Py_ssize_t k, Py_ssize_t t) noexcept nogil
-    Py_ssize_t hc_hits(const double* v, const double* pmin, const Py_ssize_t* parg,
-                       Py_ssize_t n, Py_ssize_t a, Py_ssize_t b, Py_ssize_t* hits) noexcept nogil
     void hc_min_by_id(const double* a, const Py_ssize_t* id, Py_ssize_t n, double* v,
                       Py_ssize_t* arg, Py_ssize_t* cnt) noexcept nogil
     void hc_unit_row_min(const double* M, Py_ssize_t m, int d, const Py_ssize_t* order,
@@ -1748,31 +1725,26 @@ def hc_vvv_merges(double[:, ::1] Z not None, double[::1] w not None, double alph
                         if (parg[k] == a or parg[k] == b) and act[k] != a:
                             exact[act[k]] = 0
                 continue
-            # the other rows: only those whose minimum the new costs can reach
-            # or that pointed at a or b change
-            if cl.d != 2:
-                n_hit = hc_hits(&vals[0], &pmin[0], &parg[0], n_act, a, b, &cand[0])
-            else:
-                # the costs where the bound reaches the row's minimum, in one
-                # batch (hc_exact2's bits; each hit is another row, so the
-                # rows' minima do not move before their turn below)
-                n_x = 0
-                for h in range(n_hit):
-                    k = cand[h]
-                    if k != pa and vals[k] <= rowmin[act[k]]:
-                        xidx[n_x] = k
-                        n_x += 1
-                hc_costs2_idx(cl.S, m, &xidx[0], n_x, cl.A, cl.alpha, cl.beta, &xval[0])
-                for h in range(n_x):
-                    vals[xidx[h]] = xval[h]
+            # d = 2, the full scan: the other rows whose minimum the new
+            # costs can reach or that pointed at a or b change; their costs
+            # where the bound reaches the row's minimum come in one batch
+            # (hc_exact2's bits; each hit is another row, so the rows'
+            # minima do not move before their turn below)
+            n_x = 0
+            for h in range(n_hit):
+                k = cand[h]
+                if k != pa and vals[k] <= rowmin[act[k]]:
+                    xidx[n_x] = k
+                    n_x += 1
+            hc_costs2_idx(cl.S, m, &xidx[0], n_x, cl.A, cl.alpha, cl.beta, &xval[0])
+            for h in range(n_x):
+                vals[xidx[h]] = xval[h]
             for h in range(n_hit):
                 k = cand[h]
                 if k == pa:
                     continue
                 j = act[k]
                 v = vals[k]  # cost(j, a): the costs are symmetric
-                if cl.d != 2 and v <= rowmin[j]:
-                    v = cl.pair_cost(<int>a, <int>j)
                 if v < rowmin[j]:
                     # the new minimum, reached once (the other entries did not
                     # move, and rowmin[j] is at most each of them)
